@@ -1,0 +1,169 @@
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { StorageError } from '../errors.js';
+
+/**
+ * The catalog: one SQLite file (`<WATT_HOME>/catalog.db`, better-sqlite3) recording every run, every
+ * lake object it wrote, the trained models and (for `watt purge`) the audit trail.
+ * It holds pseudonyms, keys, hashes and counts only: never a raw personal identifier or a secret.
+ *
+ * Schema changes are appended to {@link MIGRATIONS}; `PRAGMA user_version` records how many ran.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: runs and lake objects (issue: ingest)
+  `CREATE TABLE runs (
+     run_id        TEXT PRIMARY KEY,
+     command       TEXT NOT NULL,
+     status        TEXT NOT NULL CHECK (status IN ('running','succeeded','failed','rejected','skipped','interrupted')),
+     started_at    TEXT NOT NULL,
+     finished_at   TEXT,
+     source_name   TEXT,
+     source_sha256 TEXT,
+     destination   TEXT,
+     rows          INTEGER,
+     rejected      INTEGER,
+     manifest_uri  TEXT,
+     log_path      TEXT,
+     error         TEXT
+   );
+   CREATE INDEX runs_source ON runs (source_sha256, destination, status);
+   CREATE TABLE lake_objects (
+     id             INTEGER PRIMARY KEY,
+     run_id         TEXT REFERENCES runs (run_id),
+     kind           TEXT NOT NULL CHECK (kind IN ('data','manifest','rejects')),
+     uri            TEXT NOT NULL,
+     provider       TEXT NOT NULL,
+     bucket         TEXT NOT NULL,
+     key            TEXT NOT NULL,
+     sha256         TEXT,
+     bytes          INTEGER,
+     rows           INTEGER,
+     partition_date TEXT,
+     created_at     TEXT NOT NULL,
+     deleted_at     TEXT
+   );
+   CREATE INDEX lake_objects_key ON lake_objects (provider, bucket, key);
+   CREATE TABLE models (
+     version         TEXT PRIMARY KEY,
+     path            TEXT NOT NULL,
+     created_at      TEXT NOT NULL,
+     training_sha256 TEXT,
+     metrics         TEXT,
+     watt_version    TEXT
+   );`,
+];
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'skipped' | 'interrupted';
+
+export interface RunRecord {
+  run_id: string;
+  command: string;
+  status: RunStatus;
+  started_at: string;
+  finished_at: string | null;
+  source_name: string | null;
+  source_sha256: string | null;
+  destination: string | null;
+  rows: number | null;
+  rejected: number | null;
+  manifest_uri: string | null;
+  log_path: string | null;
+  error: string | null;
+}
+
+export interface LakeObjectRecord {
+  run_id: string | null;
+  kind: 'data' | 'manifest' | 'rejects';
+  uri: string;
+  provider: string;
+  bucket: string;
+  key: string;
+  sha256?: string | null;
+  bytes?: number | null;
+  rows?: number | null;
+  partition_date?: string | null;
+}
+
+export class Catalog {
+  readonly db: Database.Database;
+  readonly file: string;
+
+  private constructor(file: string, db: Database.Database) {
+    this.file = file;
+    this.db = db;
+  }
+
+  /**
+   * Open (creating if needed) `<home>/catalog.db` and run pending migrations.
+   * @throws StorageError if the file cannot be created or is not a SQLite database.
+   */
+  static open(home: string): Catalog {
+    const file = path.join(home, 'catalog.db');
+    try {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+      const db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      const catalog = new Catalog(file, db);
+      catalog.migrate();
+      return catalog;
+    } catch (err) {
+      throw new StorageError(`cannot open catalog ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private migrate(): void {
+    const done = this.db.pragma('user_version', { simple: true }) as number;
+    for (let i = done; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i]!);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  startRun(run: { run_id: string; command: string; started_at: string; source_name?: string; source_sha256?: string; destination?: string; log_path?: string }): void {
+    this.db
+      .prepare(
+        `INSERT INTO runs (run_id, command, status, started_at, source_name, source_sha256, destination, log_path)
+         VALUES (@run_id, @command, 'running', @started_at, @source_name, @source_sha256, @destination, @log_path)`,
+      )
+      .run({ source_name: null, source_sha256: null, destination: null, log_path: null, ...run });
+  }
+
+  finishRun(runId: string, fields: Partial<Omit<RunRecord, 'run_id' | 'command' | 'started_at'>> & { status: RunStatus }): void {
+    const allowed = ['status', 'finished_at', 'source_name', 'source_sha256', 'destination', 'rows', 'rejected', 'manifest_uri', 'log_path', 'error'];
+    const entries = Object.entries({ finished_at: new Date().toISOString(), ...fields }).filter(([k]) => allowed.includes(k));
+    const set = entries.map(([k]) => `${k} = @${k}`).join(', ');
+    this.db.prepare(`UPDATE runs SET ${set} WHERE run_id = @run_id`).run({ ...Object.fromEntries(entries), run_id: runId });
+  }
+
+  getRun(runId: string): RunRecord | undefined {
+    return this.db.prepare('SELECT * FROM runs WHERE run_id = ?').get(runId) as RunRecord | undefined;
+  }
+
+  /** The latest successful run that loaded a source with this sha256 to this destination, if any. */
+  findSucceededRun(sourceSha256: string, destination: string): RunRecord | undefined {
+    return this.db
+      .prepare(
+        `SELECT * FROM runs WHERE source_sha256 = ? AND destination = ? AND status = 'succeeded'
+         ORDER BY started_at DESC LIMIT 1`,
+      )
+      .get(sourceSha256, destination) as RunRecord | undefined;
+  }
+
+  addLakeObject(obj: LakeObjectRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO lake_objects (run_id, kind, uri, provider, bucket, key, sha256, bytes, rows, partition_date, created_at)
+         VALUES (@run_id, @kind, @uri, @provider, @bucket, @key, @sha256, @bytes, @rows, @partition_date, @created_at)`,
+      )
+      .run({ sha256: null, bytes: null, rows: null, partition_date: null, ...obj, created_at: new Date().toISOString() });
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Absolute path of the installed watt package (the folder holding package.json). What ships with
+ * watt (schemas/, samples/, models/, src/audit/rules/) resolves from here, so `watt` works from
+ * any working directory. Works from the sources (src/, under jest) and from the build (dist/).
+ */
+export const packageRoot: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Path of a file shipped with watt, e.g. `assetPath('schemas', 'energy_consumption.schema.json')`. */
+export function assetPath(...segments: string[]): string {
+  return path.join(packageRoot, ...segments);
+}
+
+let cachedVersion: string | undefined;
+/** watt's version, read from its package.json. */
+export function wattVersion(): string {
+  if (cachedVersion === undefined) {
+    const pkg = JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string };
+    cachedVersion = pkg.version;
+  }
+  return cachedVersion;
+}
