@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsImport from 'ajv-formats';
+import { UsageError } from '../errors.js';
+
+// ajv-formats is CommonJS with a default export.
+const addFormats = addFormatsImport as unknown as typeof addFormatsImport.default;
+
+/** How a CSV cell is converted before validation, from the property's JSON Schema `type`. */
+export type CellType = 'string' | 'number' | 'integer' | 'boolean';
+
+/** The custom keyword marking personal columns: `"x-personal-data": "pseudonymise"`. */
+export const PERSONAL_KEYWORD = 'x-personal-data';
+
+/** A data-set schema compiled for row validation. */
+export interface CompiledSchema {
+  /** `$id` of the schema (or its file name). */
+  id: string;
+  /** sha256 of the schema file's bytes. */
+  sha256: string;
+  /** Columns listed in `required`, in schema order. */
+  required: string[];
+  /** Conversion of each declared property. */
+  types: Map<string, CellType>;
+  /** Columns to pseudonymise (GDPR Art. 4(5)). */
+  personal: Set<string>;
+  /** ajv validator of one converted row. */
+  validate: ValidateFunction;
+}
+
+/**
+ * Load and compile a JSON Schema (draft 2020-12) describing one CSV row.
+ * Formats are checked strictly (ajv-formats "full": `2025-13-01T00:00:00Z` is invalid).
+ * @throws UsageError if the file is missing, not JSON, not a valid schema, or uses an unknown
+ * `x-personal-data` action.
+ */
+export function loadSchema(file: string): CompiledSchema {
+  let bytes: Buffer;
+  try {
+    if (statSync(file).isDirectory()) throw new UsageError(`schema ${file} is a directory, not a JSON Schema file`);
+    bytes = readFileSync(file);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read schema ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let schema: Record<string, unknown>;
+  try {
+    schema = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new UsageError(`schema ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof schema !== 'object' || schema === null || schema.type !== 'object' || typeof schema.properties !== 'object') {
+    throw new UsageError(`schema ${file} must describe an object with "properties" (one per CSV column)`);
+  }
+  const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
+  addFormats(ajv, { mode: 'full' });
+  ajv.addKeyword({ keyword: PERSONAL_KEYWORD, schemaType: 'string' });
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(schema);
+  } catch (err) {
+    throw new UsageError(`schema ${file} is not a valid JSON Schema: ${(err as Error).message}`);
+  }
+  const properties = schema.properties as Record<string, Record<string, unknown>>;
+  const types = new Map<string, CellType>();
+  const personal = new Set<string>();
+  for (const [name, prop] of Object.entries(properties)) {
+    const t = Array.isArray(prop.type) ? prop.type.find((x) => x !== 'null') : prop.type;
+    types.set(name, t === 'number' || t === 'integer' || t === 'boolean' ? t : 'string');
+    const action = prop[PERSONAL_KEYWORD];
+    if (action !== undefined) {
+      if (action !== 'pseudonymise') {
+        throw new UsageError(`schema ${file}: column ${name} has ${PERSONAL_KEYWORD} "${String(action)}"; the only supported action is "pseudonymise"`);
+      }
+      personal.add(name);
+    }
+  }
+  const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+  return {
+    id: typeof schema.$id === 'string' ? schema.$id : file.split('/').pop()!,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    required,
+    types,
+    personal,
+    validate,
+  };
+}
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^[+-]?\d+$/;
+
+/** Result of converting one cell: the value, or why it cannot be converted. */
+export type Converted = { ok: true; value: unknown } | { ok: false; reason: string };
+
+/**
+ * Convert a CSV cell to the JSON type its column declares. Booleans are `true`/`false` in any
+ * case; numbers are decimal (no thousands separators, no comma decimals); an empty cell is
+ * missing (undefined) so that `required` reports it.
+ */
+export function convertCell(raw: string, type: CellType | undefined): Converted {
+  if (raw === '') return { ok: true, value: undefined };
+  switch (type) {
+    case 'number':
+      return NUMBER.test(raw) ? { ok: true, value: Number(raw) } : { ok: false, reason: 'is not a number' };
+    case 'integer':
+      return INTEGER.test(raw) ? { ok: true, value: Number(raw) } : { ok: false, reason: 'is not an integer' };
+    case 'boolean': {
+      const lower = raw.toLowerCase();
+      if (lower === 'true') return { ok: true, value: true };
+      if (lower === 'false') return { ok: true, value: false };
+      return { ok: false, reason: 'must be true or false' };
+    }
+    default:
+      return { ok: true, value: raw };
+  }
+}
+
+/** One ajv error as (column, reason), in plain words. */
+export function describeAjvError(error: ErrorObject): { column: string; reason: string } {
+  const column = error.instancePath ? error.instancePath.slice(1).split('/')[0]! : String((error.params as { missingProperty?: string }).missingProperty ?? '');
+  switch (error.keyword) {
+    case 'required':
+      return { column, reason: 'is empty but required' };
+    case 'format':
+      return { column, reason: `is not a valid ${(error.params as { format: string }).format}` };
+    case 'minimum':
+      return { column, reason: `must be >= ${(error.params as { limit: number }).limit}` };
+    case 'maximum':
+      return { column, reason: `must be <= ${(error.params as { limit: number }).limit}` };
+    case 'type':
+      return { column, reason: `must be a ${(error.params as { type: string }).type}` };
+    default:
+      return { column, reason: error.message ?? error.keyword };
+  }
+}
