@@ -1,8 +1,10 @@
 import path from 'node:path';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, stat, type FileHandle } from 'node:fs/promises';
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { once } from 'node:events';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
@@ -13,7 +15,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { acquireLock } from '../lock.js';
 import { wattVersion } from '../paths.js';
-import { convertCell, describeAjvError, type CompiledSchema } from './schema.js';
+import { CellError, convertCell, describeAjvError, type CompiledSchema } from './schema.js';
 import { Pseudonymiser } from './pseudonymise.js';
 
 /** Longest CSV field or record watt accepts, in characters (csv-parse `max_record_size`). */
@@ -188,7 +190,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     lake = await openLake(options.lake);
     let objectInfo: Manifest['object'] = null;
     if (outcome.rows > 0) {
-      const info = await lake.putFile(objectKey, spoolFile, { sha256: outcome.sha256, contentType: 'text/csv; charset=utf-8', metadata: { run_id: runId } });
+      const info = await lake.putFile(objectKey, spoolFile, { consume: true, sha256: outcome.sha256, contentType: 'text/csv; charset=utf-8', metadata: { run_id: runId } });
       written.push(objectKey);
       objectInfo = { key: objectKey, uri: lake.uri(objectKey), sha256: outcome.sha256, bytes: info.size, rows: outcome.rows };
       logger.info(`wrote ${lake.uri(objectKey)} (${formatBytes(info.size)}, ${outcome.rows} rows)`, { step: 'upload', key: objectKey, sha256: outcome.sha256 });
@@ -196,7 +198,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     }
     let rejectsInfo: Manifest['rejects'] = null;
     if (outcome.rejected > 0) {
-      const info = await lake.putFile(rejectsK, rejectsFile, { sha256: outcome.rejectsSha256, contentType: 'application/x-ndjson', metadata: { run_id: runId } });
+      const info = await lake.putFile(rejectsK, rejectsFile, { consume: true, sha256: outcome.rejectsSha256, contentType: 'application/x-ndjson', metadata: { run_id: runId } });
       written.push(rejectsK);
       rejectsInfo = { key: rejectsK, uri: lake.uri(rejectsK), rows: outcome.rejected };
       logger.warn(`quarantined ${outcome.rejected} rows in ${lake.uri(rejectsK)}`, { step: 'quarantine', key: rejectsK });
@@ -284,98 +286,71 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
 }
 
 /**
- * Decodes UTF-8 strictly (a BOM is dropped; an invalid byte sequence fails with its line) and
- * counts bytes for progress.
+ * Passes bytes through unchanged while checking they are valid UTF-8 (`buffer.isUtf8`, native).
+ * A multi-byte character split across chunks is carried to the next chunk. An invalid sequence
+ * fails the run with the line it is on. Counts bytes for progress.
  */
-class StrictUtf8 extends Transform {
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+class Utf8Guard extends Transform {
   bytes = 0;
   private lines = 1;
-
-  constructor() {
-    super({ readableObjectMode: false, decodeStrings: true, encoding: 'utf8' });
-  }
+  private carry: Buffer | undefined;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
-    let text: string;
-    try {
-      text = this.decoder.decode(chunk, { stream: true });
-    } catch {
-      callback(new DataError(`invalid UTF-8 near line ${this.lines + countLines(chunk)}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' }));
+    let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = undefined;
+    const cut = completeLength(buf);
+    if (cut < buf.length) {
+      this.carry = Buffer.from(buf.subarray(cut));
+      buf = buf.subarray(0, cut);
+    }
+    if (!isUtf8(buf)) {
+      callback(invalidUtf8(this.lines + newlinesBeforeInvalid(buf)));
       return;
     }
-    this.lines += countNewlines(text);
-    callback(null, text);
+    this.lines += countByte(buf, 10);
+    callback(null, buf);
   }
 
   override _flush(callback: TransformCallback): void {
-    try {
-      const rest = this.decoder.decode();
-      callback(null, rest || undefined);
-    } catch {
-      callback(new DataError(`invalid UTF-8 at the end of the file: watt reads CSV files encoded in UTF-8`));
-    }
+    if (this.carry && !isUtf8(this.carry)) callback(invalidUtf8(this.lines));
+    else callback(null, this.carry);
   }
 }
 
-function countNewlines(text: string): number {
+function invalidUtf8(line: number): DataError {
+  return new DataError(`invalid UTF-8 at line ${line}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
+}
+
+/** Length of the prefix of `buf` that ends on a character boundary (drops a truncated last character). */
+function completeLength(buf: Buffer): number {
+  for (let i = buf.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
+    const b = buf[i]!;
+    if (b < 0x80) return buf.length; // ASCII: complete
+    if (b >= 0xc0) {
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      return back + 1 >= need ? buf.length : i;
+    }
+  }
+  return buf.length;
+}
+
+function countByte(buf: Buffer, byte: number): number {
   let n = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  for (let i = buf.indexOf(byte); i !== -1; i = buf.indexOf(byte, i + 1)) n++;
   return n;
 }
 
-/** Newlines before the first invalid byte of a chunk (approximate: counts in the valid prefix). */
-function countLines(chunk: Buffer): number {
+/** Newlines before the first line holding an invalid sequence. */
+function newlinesBeforeInvalid(buf: Buffer): number {
   let n = 0;
-  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) {
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(chunk.subarray(0, i));
-    } catch {
-      break;
-    }
+  let start = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) {
+    if (!isUtf8(buf.subarray(start, i))) return n;
+    start = i + 1;
     n++;
   }
   return n;
-}
-
-/** Batches output lines into file writes and hashes what it writes. */
-class SpoolWriter extends Writable {
-  readonly hash: Hash = createHash('sha256');
-  bytes = 0;
-  private constructor(private readonly handle: FileHandle) {
-    super({ objectMode: true, highWaterMark: 2048 });
-  }
-
-  static async create(file: string): Promise<SpoolWriter> {
-    return new SpoolWriter(await open(file, 'w', 0o600));
-  }
-
-  async writeString(text: string): Promise<void> {
-    const buf = Buffer.from(text, 'utf8');
-    this.hash.update(buf);
-    this.bytes += buf.length;
-    let offset = 0;
-    while (offset < buf.length) offset += (await this.handle.write(buf, offset)).bytesWritten;
-  }
-
-  override _writev(chunks: { chunk: string }[], callback: (error?: Error | null) => void): void {
-    let text = '';
-    for (const c of chunks) text += c.chunk;
-    this.writeString(text).then(() => callback(), callback);
-  }
-
-  override _write(chunk: string, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeString(chunk).then(() => callback(), callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.handle.close().then(() => callback(), callback);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.handle.close().then(() => callback(error), () => callback(error));
-  }
 }
 
 /** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180). */
@@ -387,6 +362,13 @@ function csvField(value: string): string {
   return value;
 }
 
+/** Newlines inside the fields of a record (quoted multi-line fields). */
+function newlinesIn(record: string[]): number {
+  let n = 0;
+  for (const field of record) if (field.indexOf('\n') !== -1) n += field.split('\n').length - 1;
+  return n;
+}
+
 interface TransformOutcome {
   rows: number;
   rejected: number;
@@ -396,117 +378,148 @@ interface TransformOutcome {
   rejectsSha256: string;
 }
 
+/** Output is pushed downstream in chunks of about this many characters. */
+const OUTPUT_CHUNK = 256 * 1024;
+
 async function transform(options: IngestOptions, totalBytes: number, spoolFile: string, rejectsFile: string): Promise<TransformOutcome> {
   const { schema, logger } = options;
   const pseudonymiser = new Pseudonymiser(options.pseudonymisationKey);
   const warnings: string[] = [];
   const errors: RowError[] = [];
+  const hash = createHash('sha256');
+  const rejectsHash = createHash('sha256');
   let rows = 0;
   let rejected = 0;
-  let failure: Error | undefined;
-
+  // Line number (1-based) of the next record's first line; csv-parse is run without `info`
+  // (which costs a third of the parse time), so lines are counted here: one per record, plus
+  // newlines inside quoted fields, plus empty lines (kept by the parser and skipped here).
+  let line = 1;
   let header: string[] | undefined;
   let width = 0;
-  // Per column index: conversion type, whether personal, and the property name.
   let plan: { name: string; type: ReturnType<typeof schema.types.get>; personal: boolean; declared: boolean }[] = [];
-  const rejectLines: string[] = [];
+  let rejectBuffer = '';
   const reject = (e: RowError) => {
     rejected++;
     if (errors.length < ERRORS_KEPT) errors.push(e);
-    if (options.quarantine) rejectLines.push(JSON.stringify(e) + '\n');
+    if (options.quarantine) rejectBuffer += JSON.stringify(e) + '\n';
   };
   const preview = (column: string, raw: string): string | undefined =>
     schema.personal.has(column) ? undefined : raw.length > VALUE_PREVIEW ? raw.slice(0, VALUE_PREVIEW) + '…' : raw;
 
-  const decoder = new StrictUtf8();
+  // One row object reused for every record (ajv keeps no reference): stable shape, less garbage.
+  // An empty cell is set to undefined, which `required` reports as missing.
+  const row: Record<string, unknown> = {};
+  /** Validate, pseudonymise and serialise one record; returns its output line or '' if rejected. */
+  const processRecord = (record: string[], at: number): string => {
+    if (record.length !== width) {
+      reject({ line: at, column: null, reason: `has ${record.length} fields, the header has ${width}` });
+      return '';
+    }
+    for (let i = 0; i < width; i++) {
+      const p = plan[i]!;
+      if (!p.declared) continue;
+      const value = convertCell(record[i]!, p.type);
+      if (value instanceof CellError) {
+        reject({ line: at, column: p.name, reason: value.reason, value: preview(p.name, record[i]!) });
+        return '';
+      }
+      row[p.name] = value;
+    }
+    if (!schema.validate(row)) {
+      const { column, reason } = describeAjvError(schema.validate.errors![0]!);
+      const idx = header!.indexOf(column);
+      reject({ line: at, column, reason, value: idx >= 0 && record[idx] !== '' ? preview(column, record[idx]!) : undefined });
+      return '';
+    }
+    rows++;
+    let out = '';
+    for (let i = 0; i < width; i++) {
+      const p = plan[i]!;
+      const v = record[i]!;
+      out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
+    }
+    return out + '\n';
+  };
+
+  const guard = new Utf8Guard();
+  const parser = parse({ delimiter: ',', bom: true, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
+  let pending = '';
   let lastProgress = 0;
-  const parser = parse({
-    delimiter: ',',
-    relax_column_count: true,
-    skip_empty_lines: true,
-    max_record_size: MAX_RECORD_CHARS,
-    on_record: ((record: string[], context: { lines: number }) => {
-      if (failure) return null;
+  const rowsStream = new Transform({
+    writableObjectMode: true,
+    writableHighWaterMark: 4096,
+    transform(record: string[], _enc, callback) {
+      const at = line;
+      line += 1;
+      if (record.length === 1 && record[0] === '') {
+        callback(); // empty line
+        return;
+      }
+      if (record.length > 1 || record[0]!.length > 0) line += newlinesIn(record);
       if (header === undefined) {
-        try {
-          header = checkHeader(record, schema, warnings, logger);
-        } catch (err) {
-          failure = err as Error;
-          throw err;
-        }
+        header = checkHeader(record, schema, warnings, logger);
         width = header.length;
         plan = header.map((name) => ({ name, type: schema.types.get(name), personal: schema.personal.has(name), declared: schema.types.has(name) }));
-        return header.map(csvField).join(',') + '\n';
-      }
-      const line = context.lines;
-      if (record.length !== width) {
-        reject({ line, column: null, reason: `has ${record.length} fields, the header has ${width}` });
-        return null;
-      }
-      const row: Record<string, unknown> = {};
-      for (let i = 0; i < width; i++) {
-        const p = plan[i]!;
-        if (!p.declared) continue;
-        const converted = convertCell(record[i]!, p.type);
-        if (!converted.ok) {
-          reject({ line, column: p.name, reason: converted.reason, value: preview(p.name, record[i]!) });
-          return null;
+        pending += header.map(csvField).join(',') + '\n';
+      } else {
+        pending += processRecord(record, at);
+        if (options.onProgress && rows - lastProgress >= 50_000) {
+          lastProgress = rows;
+          options.onProgress({ rows, bytes: guard.bytes, totalBytes });
         }
-        if (converted.value !== undefined) row[p.name] = converted.value;
       }
-      if (!schema.validate(row)) {
-        const { column, reason } = describeAjvError(schema.validate.errors![0]!);
-        const idx = header.indexOf(column);
-        reject({ line, column, reason, value: idx >= 0 && record[idx] !== '' ? preview(column, record[idx]!) : undefined });
-        return null;
+      if (pending.length >= OUTPUT_CHUNK) {
+        const buf = Buffer.from(pending, 'utf8');
+        pending = '';
+        hash.update(buf);
+        this.push(buf);
       }
-      rows++;
-      if (options.onProgress && rows - lastProgress >= 50_000) {
-        lastProgress = rows;
-        options.onProgress({ rows, bytes: decoder.bytes, totalBytes });
+      callback();
+    },
+    flush(callback) {
+      if (pending) {
+        const buf = Buffer.from(pending, 'utf8');
+        pending = '';
+        hash.update(buf);
+        this.push(buf);
       }
-      let out = '';
-      for (let i = 0; i < width; i++) {
-        const p = plan[i]!;
-        const v = record[i]!;
-        out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
-      }
-      return out + '\n';
-    }) as never,
-  });
-
-  const spool = await SpoolWriter.create(spoolFile);
-  const rejectsSpool = options.quarantine ? await SpoolWriter.create(rejectsFile) : undefined;
-  const flushRejects = new Transform({
-    objectMode: true,
-    transform(chunk: string, _enc, cb) {
-      if (rejectLines.length && rejectsSpool) {
-        const text = rejectLines.join('');
-        rejectLines.length = 0;
-        rejectsSpool.writeString(text).then(() => cb(null, chunk), cb);
-      } else cb(null, chunk);
+      callback();
     },
   });
+  const rejectsOut = options.quarantine ? createWriteStream(rejectsFile, { mode: 0o600 }) : undefined;
+  // Quarantined lines are flushed to their own spool as the run goes.
+  const flushRejects = async () => {
+    if (!rejectsOut || !rejectBuffer) return;
+    const buf = Buffer.from(rejectBuffer, 'utf8');
+    rejectBuffer = '';
+    rejectsHash.update(buf);
+    if (!rejectsOut.write(buf)) await once(rejectsOut, 'drain');
+  };
+  const rejectsTimer = rejectsOut ? setInterval(() => void flushRejects(), 250) : undefined;
   try {
-    await pipeline(createReadStream(options.source, { highWaterMark: 256 * 1024 }), decoder, parser, flushRejects, spool, { signal: options.signal });
-    if (rejectLines.length && rejectsSpool) await rejectsSpool.writeString(rejectLines.join(''));
+    await pipeline(
+      createReadStream(options.source, { highWaterMark: 1 << 20 }),
+      guard,
+      parser,
+      rowsStream,
+      createWriteStream(spoolFile, { mode: 0o600 }),
+      { signal: options.signal },
+    );
+    await flushRejects();
   } catch (err) {
     if (options.signal?.aborted) throw new InterruptedError();
-    throw failure ?? csvFailure(err, options.source);
+    throw csvFailure(err, options.source);
   } finally {
-    if (rejectsSpool) await new Promise<void>((resolve) => rejectsSpool.end(resolve));
+    if (rejectsTimer) clearInterval(rejectsTimer);
+    if (rejectsOut) {
+      rejectsOut.end();
+      await once(rejectsOut, 'close');
+    }
   }
   if (header === undefined) throw new DataError(`${path.basename(options.source)} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
   if (rows + rejected === 0) throw new DataError(`${path.basename(options.source)} has a header but no data rows`);
-  options.onProgress?.({ rows, bytes: decoder.bytes, totalBytes });
-  return {
-    rows,
-    rejected,
-    errors,
-    warnings,
-    sha256: spool.hash.digest('hex'),
-    rejectsSha256: rejectsSpool ? rejectsSpool.hash.digest('hex') : '',
-  };
+  options.onProgress?.({ rows, bytes: guard.bytes, totalBytes });
+  return { rows, rejected, errors, warnings, sha256: hash.digest('hex'), rejectsSha256: rejectsHash.digest('hex') };
 }
 
 /**

@@ -55,6 +55,7 @@ export function loadSchema(file: string): CompiledSchema {
   }
   const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
   addFormats(ajv, { mode: 'full' });
+  ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
   ajv.addKeyword({ keyword: PERSONAL_KEYWORD, schemaType: 'string' });
   let validate: ValidateFunction;
   try {
@@ -87,32 +88,68 @@ export function loadSchema(file: string): CompiledSchema {
   };
 }
 
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+let lastDateTime = '';
+
+/**
+ * RFC 3339 `date-time` with a mandatory offset (`2025-01-01T08:00:00Z`, `...+01:00`): real
+ * calendar days (no month 13, no 30 February), hours 00-23, minutes 00-59, seconds 00-59 (60 for
+ * a leap second at :59). The same rules as ajv-formats' "full" mode, in one regex, and the last
+ * valid value memoised (readings come in runs of the same timestamp).
+ */
+export function isRfc3339DateTime(text: string): boolean {
+  if (text === lastDateTime) return true;
+  const m = DATE_TIME.exec(text);
+  if (!m) return false;
+  const year = +m[1]!;
+  const month = +m[2]!;
+  const day = +m[3]!;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (month < 1 || month > 12 || day < 1 || day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month]!)) return false;
+  const hour = +m[4]!;
+  const minute = +m[5]!;
+  const second = +m[6]!;
+  if (hour > 23 || minute > 59 || second > 60 || (second === 60 && minute !== 59)) return false;
+  if (m[7] && (+m[8]! > 23 || +m[9]! > 59)) return false;
+  lastDateTime = text;
+  return true;
+}
+
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER = /^[+-]?\d+$/;
 
-/** Result of converting one cell: the value, or why it cannot be converted. */
-export type Converted = { ok: true; value: unknown } | { ok: false; reason: string };
+/** Why a CSV cell could not be converted to its column's type. */
+export class CellError {
+  constructor(readonly reason: string) {}
+}
+const NOT_NUMBER = new CellError('is not a number');
+const NOT_INTEGER = new CellError('is not an integer');
+const NOT_BOOLEAN = new CellError('must be true or false');
 
 /**
- * Convert a CSV cell to the JSON type its column declares. Booleans are `true`/`false` in any
- * case; numbers are decimal (no thousands separators, no comma decimals); an empty cell is
- * missing (undefined) so that `required` reports it.
+ * Convert a CSV cell to the JSON type its column declares, or return a {@link CellError}.
+ * Booleans are `true`/`false` in any case; numbers are decimal (no thousands separators, no
+ * comma decimals); an empty cell becomes undefined so that `required` reports it as missing.
+ * Allocation-free on the hot path (called for every cell).
  */
-export function convertCell(raw: string, type: CellType | undefined): Converted {
-  if (raw === '') return { ok: true, value: undefined };
+export function convertCell(raw: string, type: CellType | undefined): unknown {
+  if (raw === '') return undefined;
   switch (type) {
     case 'number':
-      return NUMBER.test(raw) ? { ok: true, value: Number(raw) } : { ok: false, reason: 'is not a number' };
+      return NUMBER.test(raw) ? Number(raw) : NOT_NUMBER;
     case 'integer':
-      return INTEGER.test(raw) ? { ok: true, value: Number(raw) } : { ok: false, reason: 'is not an integer' };
+      return INTEGER.test(raw) ? Number(raw) : NOT_INTEGER;
     case 'boolean': {
+      if (raw === 'true') return true;
+      if (raw === 'false') return false;
       const lower = raw.toLowerCase();
-      if (lower === 'true') return { ok: true, value: true };
-      if (lower === 'false') return { ok: true, value: false };
-      return { ok: false, reason: 'must be true or false' };
+      if (lower === 'true') return true;
+      if (lower === 'false') return false;
+      return NOT_BOOLEAN;
     }
     default:
-      return { ok: true, value: raw };
+      return raw;
   }
 }
 
