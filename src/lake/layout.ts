@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+
+/**
+ * Lake key layout: the one place keys are built and read back.
+ *
+ * - plain (the seed's): `<prefix>/<YYYY>/<MM>/<DD>/<stem>_<run_id>.csv`
+ * - hive:               `<prefix>/year=YYYY/month=MM/day=DD/<stem>_<run_id>.csv`
+ * - manifest:           `<prefix>/_manifests/<run_id>.json` (written last: a run is complete exactly when it exists)
+ * - rejects:            `<prefix>/_rejects/<run_id>.jsonl`
+ */
+export type Layout = 'plain' | 'hive';
+export const LAYOUTS: readonly Layout[] = ['plain', 'hive'];
+
+/** A partition date, `YYYY-MM-DD` (UTC calendar day). */
+export type PartitionDate = string;
+
+/**
+ * Validate a `YYYY-MM-DD` partition date (a real calendar day).
+ * @throws UsageError otherwise.
+ */
+export function parsePartitionDate(text: string): PartitionDate {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const d = m ? new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!)) : undefined;
+  if (!m || !d || d.getUTCFullYear() !== +m[1]! || d.getUTCMonth() !== +m[2]! - 1 || d.getUTCDate() !== +m[3]!) {
+    throw new UsageError(`invalid date "${text.slice(0, 40)}": expected YYYY-MM-DD, a real calendar day`);
+  }
+  return text;
+}
+
+/** Today's UTC date as `YYYY-MM-DD`. */
+export function todayUtc(now: Date = new Date()): PartitionDate {
+  return now.toISOString().slice(0, 10);
+}
+
+/**
+ * File stem of a source for its lake key: base name without extension, reduced to
+ * `[A-Za-z0-9._-]` so that a source name can never inject `/` or `..` into a key.
+ */
+export function sourceStem(sourcePath: string): string {
+  const base = path.basename(sourcePath).replace(/\.[^.]*$/, '');
+  const safe = base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '').replace(/\.{2,}/g, '.');
+  return safe || 'data';
+}
+
+/** Key of the data object of a run. */
+export function dataKey(prefix: string, layout: Layout, date: PartitionDate, stem: string, runId: string): string {
+  const [y, m, d] = date.split('-');
+  const partition = layout === 'hive' ? `year=${y}/month=${m}/day=${d}` : `${y}/${m}/${d}`;
+  return `${prefix}/${partition}/${stem}_${runId}.csv`;
+}
+
+/** Key of the manifest of a run. */
+export function manifestKey(prefix: string, runId: string): string {
+  return `${prefix}/_manifests/${runId}.json`;
+}
+
+/** Key of the quarantine file (rejected rows) of a run. */
+export function rejectsKey(prefix: string, runId: string): string {
+  return `${prefix}/_rejects/${runId}.jsonl`;
+}
+
+/**
+ * The partition date a key carries, in either layout, or undefined (e.g. a manifest).
+ * Reads the three path segments right after `prefix/`.
+ */
+export function partitionDateOf(prefix: string, key: string): PartitionDate | undefined {
+  if (!key.startsWith(prefix + '/')) return undefined;
+  const parts = key.slice(prefix.length + 1).split('/');
+  if (parts.length < 4) return undefined;
+  const [a, b, c] = parts as [string, string, string];
+  let m: RegExpExecArray | null;
+  let ymd: [string, string, string] | undefined;
+  if (/^\d{4}$/.test(a) && /^\d{2}$/.test(b) && /^\d{2}$/.test(c)) ymd = [a, b, c];
+  else if ((m = /^year=(\d{4})$/.exec(a)) && /^month=\d{2}$/.test(b) && /^day=\d{2}$/.test(c)) ymd = [m[1]!, b.slice(6), c.slice(4)];
+  if (!ymd) return undefined;
+  try {
+    return parsePartitionDate(ymd.join('-'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The run_id embedded in a key produced by watt (data, manifest or rejects), or undefined. */
+export function runIdOf(key: string): string | undefined {
+  const m = /(\d{8}T\d{6}Z-[a-z0-9]+)\.(?:csv|json|jsonl)$/.exec(key);
+  return m?.[1];
+}

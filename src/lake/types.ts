@@ -1,0 +1,55 @@
+import type { Readable } from 'node:stream';
+
+/** One object in a lake. */
+export interface ObjectInfo {
+  /** Key relative to the bucket/container, `/`-separated. */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  lastModified: Date;
+  /** Hex sha256 of the content, when the lake stored it in the object's metadata. */
+  sha256?: string;
+}
+
+export interface PutOptions {
+  /** Hex sha256 of the body, stored in the object metadata (`x-amz-meta-sha256`, Azure `sha256`). */
+  sha256?: string;
+  contentType?: string;
+  /** `putFile` only: the caller no longer needs the file, so the local lake may move it in place. */
+  consume?: boolean;
+  /** Extra metadata (ASCII keys and values). */
+  metadata?: Record<string, string>;
+}
+
+export interface DeleteResult {
+  deleted: string[];
+  errors: { key: string; message: string }[];
+}
+
+/**
+ * A data lake: a local folder, an S3 bucket or an Azure Blob container.
+ *
+ * Contract: `put` is atomic (the object is visible whole or not at all); `list` pages through
+ * everything under a prefix; `delete` batches. Failures of the store throw `StorageError`
+ * (exit 3) after the SDK's bounded retries. Keys are built by `layout.ts` only.
+ */
+export interface Lake {
+  readonly provider: 'local' | 's3' | 'azure';
+  readonly bucket: string;
+  /** URI of a key, e.g. `s3://bucket/key`, `az://container/key`, `file:///abs/path`. */
+  uri(key: string): string;
+  /** Write a stream (or a whole small buffer) under `key`. */
+  put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo>;
+  /** Write a local file under `key` (streams it; the local lake copies then renames). */
+  putFile(key: string, file: string, options?: PutOptions): Promise<ObjectInfo>;
+  /** Read an object. @throws StorageError if it does not exist. */
+  get(key: string): Promise<Readable>;
+  /** Metadata of an object, or undefined if absent. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with `prefix`, paginated under the hood. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Delete keys in batches; keys already gone count as deleted. */
+  delete(keys: string[]): Promise<DeleteResult>;
+  /** Release clients and sockets. */
+  close(): Promise<void>;
+}
