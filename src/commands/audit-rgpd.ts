@@ -1,12 +1,77 @@
-import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { retentionPolicy } from '../config.js';
+import { DataError, UsageError } from '../errors.js';
+import type { Painter, ReportFormat } from '../audit/reporters/index.js';
+import type { FailOn } from '../audit/types.js';
 
-/** `watt audit-rgpd`: not implemented yet (see its issue). */
+const FORMATS = ['text', 'json', 'sarif', 'junit', 'markdown'] as const;
+const FAIL_ON = ['error', 'warning', 'never'] as const;
+
+interface AuditFlags {
+  dir: string;
+  config?: string;
+  format: ReportFormat;
+  output?: string;
+  failOn: FailOn;
+  init?: boolean;
+}
+
+/**
+ * `watt audit-rgpd`: check the repository's GDPR documents and hygiene (rules in
+ * src/audit/rules/default.json), print a report, exit 1 on findings at or above `--fail-on`.
+ */
 export function registerAudit(program: Command): Command {
   return program
     .command('audit-rgpd')
-    .description('not implemented yet')
-    .action(() => {
-      throw new UsageError('watt audit-rgpd is not implemented yet');
+    .description('check the GDPR (RGPD) documents and secret hygiene of a repository, for CI')
+    .option('--dir <path>', 'repository to audit', '.')
+    .option('--config <file>', 'rule configuration extending the defaults [default: <dir>/watt-audit.json if present]')
+    .addOption(new Option('--format <format>', 'report format').choices(FORMATS).default('text'))
+    .option('--output <file>', 'write the report to a file instead of stdout')
+    .addOption(new Option('--fail-on <severity>', 'exit 1 on findings at or above this severity').choices(FAIL_ON).default('error'))
+    .option('--init', 'write the missing RGPD documents from French templates (never overwrites), then exit')
+    .action(async (flags: AuditFlags) => {
+      const retention = retentionPolicy();
+      if (flags.init) {
+        const { initDocs } = await import('../audit/init.js');
+        const result = await initDocs(flags.dir, retention);
+        for (const file of result.written) process.stdout.write(`wrote ${file}\n`);
+        process.stdout.write(
+          result.written.length > 0
+            ? `${result.written.length} template(s) written, ${result.existing.length} existing file(s) left untouched: replace every "À compléter", then run watt audit-rgpd\n`
+            : `nothing to write: all ${result.existing.length} documents exist\n`,
+        );
+        return;
+      }
+      const [{ runAudit }, { REPORTERS }, { failsAt }] = await Promise.all([
+        import('../audit/engine.js'),
+        import('../audit/reporters/index.js'),
+        import('../audit/types.js'),
+      ]);
+      const report = await runAudit({ dir: flags.dir, configFile: flags.config, retention });
+      const paint = flags.format === 'text' && !flags.output ? await chalkPainter() : undefined;
+      const rendered = REPORTERS[flags.format](report, { paint, root: path.resolve(flags.dir) });
+      if (flags.output) {
+        await writeFile(flags.output, rendered).catch((err: Error) => {
+          throw new UsageError(`cannot write the report to ${flags.output}: ${err.message.split('\n')[0]}`);
+        });
+      } else {
+        process.stdout.write(rendered);
+      }
+      const s = report.summary;
+      if (failsAt(report, flags.failOn)) {
+        throw new DataError(`GDPR audit failed: ${s.errors} error(s), ${s.warnings} warning(s) in ${s.failed} rule(s) (--fail-on ${flags.failOn})`, {
+          hint: flags.output ? `see ${flags.output}` : 'fix the findings above; watt audit-rgpd --init writes missing documents',
+        });
+      }
+      if (flags.output) process.stderr.write(`watt: GDPR audit: ${s.errors} error(s), ${s.warnings} warning(s); report written to ${flags.output}\n`);
     });
+}
+
+async function chalkPainter(): Promise<Painter | undefined> {
+  const { default: chalk } = await import('chalk');
+  if (chalk.level === 0) return undefined;
+  return { red: chalk.red, yellow: chalk.yellow, blue: chalk.cyan, green: chalk.green, dim: chalk.dim, bold: chalk.bold };
 }
