@@ -1,0 +1,113 @@
+import { createContext } from '../../src/audit/context.js';
+import csvColumns from '../../src/audit/checks/csv-columns.js';
+import markdownSectionsCheck from '../../src/audit/checks/markdown-sections.js';
+import retentionDeclared, { parsePeriod, periodMatchesDays } from '../../src/audit/checks/retention-declared.js';
+import { mask } from '../../src/audit/checks/secrets.js';
+import tomlValid from '../../src/audit/checks/toml-valid.js';
+import { containsPhrase, isPlaceholderBody, markdownSections, normalise } from '../../src/audit/text.js';
+import { retentionPolicy } from '../../src/config.js';
+import { cleanup, materialise } from './helpers.js';
+
+afterAll(cleanup);
+
+function repo(files: Record<string, string>) {
+  const dir = materialise({ fixture: 'compliant', write: files });
+  return createContext(dir, retentionPolicy({}));
+}
+
+describe('heading matching', () => {
+  it('ignores case, accents and punctuation, and matches whole words', () => {
+    expect(normalise('  Durées de CONSERVATION (art. 30-1-f) ')).toBe('durees de conservation art 30 1 f');
+    expect(containsPhrase('3. Finalités du traitement', 'finalites')).toBe(true);
+    expect(containsPhrase("Droit à l'effacement", "droit a l'effacement")).toBe(true);
+    expect(containsPhrase('Transferts', 'transfert')).toBe(false);
+  });
+
+  it('ends a section at the next heading of the same or a higher level, and skips code blocks', () => {
+    const doc = '# T\n## A\ntext\n### A.1\nmore\n## B\n```\n## not a heading\n```\n';
+    const s = markdownSections(doc);
+    expect(s.map((x) => [x.title, x.line])).toEqual([['T', 1], ['A', 2], ['A.1', 4], ['B', 6]]);
+    expect(s[1]!.body).toContain('more');
+    expect(s[3]!.body).toContain('## not a heading');
+  });
+
+  it.each(['', 'TODO', 'À compléter', '- à compléter : les finalités', '...', '…', '<!-- rien -->\nTBD', '| | |\n|---|---|', 'To be completed.'])(
+    'treats %j as an empty body',
+    (body) => expect(isPlaceholderBody(body)).toBe(true),
+  );
+  it.each(['Prévoir la consommation.', '- Aucun transfert.', '| Données brutes | 30 jours |'])('treats %j as content', (body) =>
+    expect(isPlaceholderBody(body)).toBe(false),
+  );
+
+  it('reports an empty section at its heading line and a missing pattern', async () => {
+    const ctx = repo({ 'x.md': '# Doc\n\n## Finalités\n\nÀ compléter\n\n## Notification\n\nSous 3 jours.\n' });
+    const findings = await markdownSectionsCheck.run(
+      {
+        file: 'x.md',
+        sections: [
+          { title: 'Finalités', synonyms: ['purposes'] },
+          { title: 'Notification', synonyms: ['cnil'], pattern: '\\b72\\s*h', patternHint: 'the 72-hour deadline' },
+        ],
+      },
+      ctx,
+    );
+    expect(findings).toEqual([
+      { file: 'x.md', line: 3, message: 'section "Finalités" is empty or only a placeholder' },
+      { file: 'x.md', line: 7, message: 'section "Notification" does not state the 72-hour deadline' },
+    ]);
+  });
+});
+
+describe('retention periods', () => {
+  it.each([
+    ['| Données brutes | 30 jours |', 30, true],
+    ['raw data: 30 days', 30, true],
+    ['6 mois', 180, true],
+    ['12 months', 365, true],
+    ['1 an', 365, true],
+    ['2 semaines', 14, true],
+    ['90 jours', 30, false],
+    ['6 mois', 90, false],
+  ])('reads %j as %i days: %s', (line, days, expected) => {
+    expect(periodMatchesDays(parsePeriod(line)!, days)).toBe(expected);
+  });
+
+  it('names the category, the declared and the configured periods', async () => {
+    const ctx = repo({ 'r.md': '| Données brutes | 60 jours |\n| Données transformées | 6 mois |\n| Journaux techniques | 90 jours |\n' });
+    const findings = await retentionDeclared.run({ file: 'r.md' }, ctx);
+    expect(findings).toEqual([
+      { file: 'r.md', line: 1, message: `"Données brutes" is kept 60 jours here but 30 days in watt's retention configuration (watt purge)` },
+      { file: 'r.md', message: 'no retention period stated for "Modèles entraînés" (models): watt keeps it 365 days' },
+    ]);
+  });
+});
+
+describe('csv-columns', () => {
+  it('accepts ; as a separator and a BOM, and gives the line of a bad row', async () => {
+    const ctx = repo({ 'a.csv': '\uFEFFressource;action;role_autorise;preuve\nlac;lecture;analyste;IAM\n\nlac;suppression;;journal\n' });
+    const findings = await csvColumns.run({ file: 'a.csv', columns: ['ressource', 'action', 'role_autorise', 'preuve'], requiredCells: ['role_autorise'] }, ctx);
+    expect(findings).toEqual([{ file: 'a.csv', line: 4, message: '"role_autorise" is empty on line 4' }]);
+  });
+
+  it('names the missing columns', async () => {
+    const ctx = repo({ 'a.csv': 'ressource,action\nlac,lecture\n' });
+    const findings = await csvColumns.run({ file: 'a.csv', columns: ['ressource', 'action', 'preuve'] }, ctx);
+    expect(findings).toEqual([{ file: 'a.csv', line: 1, message: 'missing column "preuve" (header must hold ressource,action,preuve)' }]);
+  });
+});
+
+describe('toml-valid', () => {
+  it('reports a syntax error with its line', async () => {
+    const ctx = repo({ 'g.toml': 'title = "x"\n[extend\n' });
+    const [finding] = await tomlValid.run({ file: 'g.toml' }, ctx);
+    expect(finding).toMatchObject({ file: 'g.toml', line: 2 });
+    expect(finding!.message).toMatch(/^g\.toml is not valid TOML/);
+  });
+});
+
+describe('secret masking', () => {
+  it('shows at most 4 characters and the length', () => {
+    expect(mask('xoxb-123456789012-1234567890123-AbCdEf')).toBe('xoxb******** (38 chars)');
+    expect(mask('short-secret')).toBe('******** (12 chars)');
+  });
+});
