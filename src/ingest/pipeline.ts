@@ -457,7 +457,12 @@ async function transform(options: IngestOptions, totalBytes: number, spoolFile: 
       }
       if (record.length > 1 || record[0]!.length > 0) line += newlinesIn(record);
       if (header === undefined) {
-        header = checkHeader(record, schema, warnings, logger);
+        try {
+          header = checkHeader(record, schema, warnings, logger);
+        } catch (err) {
+          callback(err as Error);
+          return;
+        }
         width = header.length;
         plan = header.map((name) => ({ name, type: schema.types.get(name), personal: schema.personal.has(name), declared: schema.types.has(name) }));
         pending += header.map(csvField).join(',') + '\n';
