@@ -163,6 +163,16 @@ export class Catalog {
       .run({ sha256: null, bytes: null, rows: null, partition_date: null, ...obj, created_at: new Date().toISOString() });
   }
 
+  /** Record a trained model (`watt train`); `metrics` is stored as JSON text. */
+  recordModel(model: { version: string; path: string; created_at: string; training_sha256: string | null; metrics: unknown; watt_version: string }): void {
+    this.db
+      .prepare(
+        `INSERT INTO models (version, path, created_at, training_sha256, metrics, watt_version)
+         VALUES (@version, @path, @created_at, @training_sha256, @metrics, @watt_version)`,
+      )
+      .run({ ...model, metrics: JSON.stringify(model.metrics) });
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
