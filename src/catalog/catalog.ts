@@ -154,6 +154,12 @@ export class Catalog {
       .get(sourceSha256, destination) as RunRecord | undefined;
   }
 
+  /** The URI of the object of one kind a run wrote (e.g. its data object), if recorded. */
+  objectUri(runId: string, kind: LakeObjectRecord['kind']): string | undefined {
+    const row = this.db.prepare('SELECT uri FROM lake_objects WHERE run_id = ? AND kind = ? ORDER BY id LIMIT 1').get(runId, kind) as { uri: string } | undefined;
+    return row?.uri;
+  }
+
   addLakeObject(obj: LakeObjectRecord): void {
     this.db
       .prepare(

@@ -148,7 +148,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     logger.info(`already ingested by run ${previous.run_id} (same sha256, same destination): nothing to do; use --force to ingest again`);
     options.catalog?.startRun({ run_id: runId, command: 'ingest', started_at: startedAt, source_name: path.basename(options.source), source_sha256: sourceSha, destination, log_path: options.logFile });
     options.catalog?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: previous.manifest_uri });
-    return { ...base, status: 'skipped', destination: previous.destination ?? destination, manifest: previous.manifest_uri ?? base.manifest, previous_run_id: previous.run_id };
+    return { ...base, status: 'skipped', destination: options.catalog?.objectUri(previous.run_id, 'data') ?? destination, manifest: previous.manifest_uri ?? base.manifest, previous_run_id: previous.run_id };
   }
 
   const lock = options.dryRun ? undefined : acquireLock(options.home, `ingest:${sourceSha}:${destination}`, `an ingest of this file to ${destination}`);

@@ -39,6 +39,9 @@ export class S3Lake implements Lake {
 
   /** @throws StorageError if the bucket is unreachable or refuses access. */
   static async open(config: LakeConfig): Promise<S3Lake> {
+    // watt pins SDK versions that run on Node 20 (package-lock.json); the SDK's notice about
+    // future versions needing Node 22 is not actionable for a watt user, so keep stderr clean.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const client = new S3Client({
       region: config.region || 'us-east-1',
       endpoint: config.endpoint,

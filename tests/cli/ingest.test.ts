@@ -83,6 +83,8 @@ describe('watt ingest, end to end on the local lake', () => {
     const out = JSON.parse(again.stdout);
     expect(out.status).toBe('skipped');
     expect(out.previous_run_id).toMatch(/^\d{8}T\d{6}Z-/);
+    expect(out.destination).toMatch(new RegExp(`/sample_energy_consumption_${out.previous_run_id}\\.csv$`));
+    expect(existsSync(new URL(out.destination))).toBe(true);
     expect(filesUnder(path.join(cwd, 'lake'))).toHaveLength(before);
 
     const forced = await runWatt(['ingest', '--date', '2025-01-03', '--force', '--json'], { cwd, env: KEY });

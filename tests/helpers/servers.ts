@@ -84,8 +84,8 @@ export async function startAzurite(containers: string[] = ['watt-lake']): Promis
   const workdir = mkdtempSync(path.join(os.tmpdir(), 'watt-azurite-'));
   const child = spawn(
     process.execPath,
-    [bin, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--location', workdir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    [bin, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry'],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: workdir },
   );
   const port = await readPort(child, /listens on http:\/\/127\.0\.0\.1:(\d+)/);
   const connectionString =

@@ -1,0 +1,203 @@
+import { thermalParams } from './params.js';
+import type { LeadModel, SplitMetrics } from './model-file.js';
+import type { IgnitionRecord } from './history.js';
+import type { WeatherNight } from './weather.js';
+import { outdoorAt } from './weather.js';
+import { NightSimulator } from './simulator.js';
+import type { FitOptions } from './fit.js';
+import { fitLeadModel, quantileSorted, rowFeatureInputNoH, targetMinutes } from './fit.js';
+import { advisedLeadMin } from './predict.js';
+import type { SyntheticHistory } from './synthetic.js';
+
+/**
+ * Held-out evaluation: fit on one part of the history, advise the other, and measure what a user
+ * would notice: MAE of the advised lead (minutes), late rate (room more than 0.3 K short at the
+ * target time when the advice is followed, re-simulated by the 2R2C model for synthetic nights),
+ * stove-on hours and kWh per night, against two fixed schedules: "light 2 h before" and "the fixed
+ * lead that is on time on 95 % of the training nights".
+ */
+
+/** A history row, with its weather when it is synthetic (then lateness and kWh are re-simulated). */
+export interface EvalRow {
+  record: IgnitionRecord;
+  weather?: WeatherNight;
+}
+
+/** An infeasible synthetic night (no history row). */
+export interface InfeasibleNight {
+  dpeClass: IgnitionRecord['dpe_class'];
+  weather: WeatherNight;
+  targetC: number;
+  powerKw: number;
+}
+
+export interface SplitSpec {
+  split: string;
+  description: string;
+  train: EvalRow[];
+  test: EvalRow[];
+  testInfeasible?: InfeasibleNight[];
+}
+
+/** The two synthetic hold-outs: by season (train winters up to 2013-14, test 2014-15) and by city (train Seattle, test New York). */
+export function syntheticSplits(history: SyntheticHistory): SplitSpec[] {
+  const rows: EvalRow[] = history.nights.map((n) => ({ record: n.record, weather: n.weather }));
+  const splits: SplitSpec[] = [];
+  const season = {
+    split: 'season',
+    description: 'train winters 2011-12 to 2013-14, test winter 2014-15 (both cities)',
+    train: rows.filter((r) => r.weather!.season <= '2013-14'),
+    test: rows.filter((r) => r.weather!.season === '2014-15'),
+    testInfeasible: history.infeasible.filter((n) => n.weather.season === '2014-15'),
+  };
+  if (season.train.length && season.test.length) splits.push(season);
+  const city = {
+    split: 'city',
+    description: 'train Seattle, test New York (all winters)',
+    train: rows.filter((r) => r.weather!.location === 'Seattle'),
+    test: rows.filter((r) => r.weather!.location === 'New York'),
+    testInfeasible: history.infeasible.filter((n) => n.weather.location === 'New York'),
+  };
+  if (city.train.length && city.test.length) splits.push(city);
+  return splits;
+}
+
+/**
+ * Hold-outs of a user's history: the last heating season if there are several, else the last 20 %
+ * of the nights by date (at least 20 nights needed).
+ */
+export function userSplits(records: readonly IgnitionRecord[], seasonOf: (date: string) => string): SplitSpec[] {
+  const rows = records.map((record) => ({ record }));
+  const seasons = [...new Set(records.map((r) => seasonOf(r.date)))].sort();
+  if (seasons.length >= 2) {
+    const last = seasons.at(-1)!;
+    return [
+      {
+        split: 'season',
+        description: `train winters ${seasons[0]} to ${seasons.at(-2)}, test winter ${last}`,
+        train: rows.filter((r) => seasonOf(r.record.date) !== last),
+        test: rows.filter((r) => seasonOf(r.record.date) === last),
+      },
+    ];
+  }
+  if (records.length < 20) return [];
+  const sorted = [...rows].sort((a, b) => (a.record.date < b.record.date ? -1 : a.record.date > b.record.date ? 1 : 0));
+  const cut = Math.floor(sorted.length * 0.8);
+  return [
+    {
+      split: 'last-20pct',
+      description: `train the first ${cut} nights by date, test the last ${sorted.length - cut}`,
+      train: sorted.slice(0, cut),
+      test: sorted.slice(cut),
+    },
+  ];
+}
+
+interface Outcome {
+  late: boolean;
+  kwh: number | null;
+}
+
+/** Follow a lead on one row: re-simulate it when its weather is known, else compare with the recorded lead. */
+function follow(row: EvalRow, leadMin: number, sims: Map<EvalRow, NightSimulator>): Outcome {
+  const r = row.record;
+  if (!row.weather) return { late: leadMin < r.lead_time_min, kwh: null };
+  let sim = sims.get(row);
+  if (!sim) {
+    const weather = row.weather;
+    sim = new NightSimulator(thermalParams().classes[r.dpe_class], (m) => outdoorAt(weather, m), {
+      targetMin: targetMinutes(r),
+      targetTempC: r.target_temp_c,
+      powerKw: r.stove_power_kw,
+    });
+    sims.set(row, sim);
+  }
+  const run = sim.run(leadMin);
+  return { late: run.airAtTargetC < r.target_temp_c - thermalParams().night.lateToleranceK, kwh: run.energyKwh };
+}
+
+/**
+ * Fit on `spec.train` with the same procedure as the final model and score `spec.test`.
+ * @throws Error if the training part cannot be fitted (see fitLeadModel).
+ */
+export function evaluateSplit(spec: SplitSpec, fit: Omit<FitOptions, 'version' | 'createdAt'>): SplitMetrics {
+  const { model } = fitLeadModel(
+    spec.train.map((r) => r.record),
+    { ...fit, version: `eval-${spec.split}`, createdAt: null },
+  );
+  const maxLead = model.max_lead_min;
+  const trainLeads = spec.train.map((r) => r.record.lead_time_min).sort((a, b) => a - b);
+  const p95 = quantileSorted(trainLeads, 0.95);
+  const sims = new Map<EvalRow, NightSimulator>();
+  const test = spec.test.filter((r) => model.classes[r.record.dpe_class]);
+  let absErr = 0;
+  let absErrRaw = 0;
+  let late = 0;
+  let onMin = 0;
+  let kwh = 0;
+  const fixed2h = { late: 0, kwh: 0, on: 0 };
+  const fixedP95 = { late: 0, kwh: 0, on: 0 };
+  let hasKwh = true;
+  for (const row of test) {
+    const r = row.record;
+    const cls = model.classes[r.dpe_class]!;
+    const f = rowFeatureInputNoH(r);
+    const advised = Math.min(maxLead, Math.ceil(advisedLeadMin(model, cls, f) - 1e-9));
+    const raw = Math.min(maxLead, advisedLeadMin(model, cls, f, false));
+    absErr += Math.abs(advised - r.lead_time_min);
+    absErrRaw += Math.abs(raw - r.lead_time_min);
+    onMin += advised;
+    const o = follow(row, advised, sims);
+    if (o.late) late++;
+    if (o.kwh === null) hasKwh = false;
+    else kwh += o.kwh;
+    for (const [acc, lead] of [
+      [fixed2h, 120],
+      [fixedP95, p95],
+    ] as const) {
+      const x = follow(row, lead, sims);
+      acc.on += lead;
+      if (x.late) acc.late++;
+      acc.kwh += x.kwh ?? 0;
+    }
+    sims.delete(row);
+  }
+  let flagged = 0;
+  const infeasible = (spec.testInfeasible ?? []).filter((n) => model.classes[n.dpeClass]);
+  const params = thermalParams();
+  for (const n of infeasible) {
+    // what the user would see at the stove-off time, the earliest possible ignition
+    const stoveOff = Math.min(params.night.stoveOffMin - 1440, 420 - params.night.maxLeadMin);
+    const lead = advisedLeadMin(model, model.classes[n.dpeClass]!, {
+      outdoorC: outdoorAt(n.weather, stoveOff),
+      indoorC: params.night.eveningAirTempC,
+      targetC: n.targetC,
+      powerKw: n.powerKw,
+    });
+    if (lead > maxLead) flagged++;
+  }
+  const count = Math.max(1, test.length);
+  const onModel = onMin / count;
+  const on2h = fixed2h.on / count;
+  const onP95 = fixedP95.on / count;
+  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return {
+    split: spec.split,
+    description: spec.description,
+    train_rows: spec.train.length,
+    test_rows: test.length,
+    mae_min: r2(absErr / count),
+    mae_raw_min: r2(absErrRaw / count),
+    late_rate: r4(late / count),
+    late_check: hasKwh ? 'resimulated' : 'recorded-lead',
+    stove_on_h_per_night: r2(onModel / 60),
+    kwh_per_night: hasKwh ? r2(kwh / count) : null,
+    fixed_2h: { stove_on_h_per_night: r2(on2h / 60), kwh_per_night: hasKwh ? r2(fixed2h.kwh / count) : null, late_rate: r4(fixed2h.late / count) },
+    fixed_p95: { lead_min: p95, stove_on_h_per_night: r2(onP95 / 60), kwh_per_night: hasKwh ? r2(fixedP95.kwh / count) : null, late_rate: r4(fixedP95.late / count) },
+    reduction_vs_2h: r4(1 - onModel / on2h),
+    reduction_vs_p95: r4(1 - onModel / onP95),
+    infeasible_nights: infeasible.length,
+    infeasible_flagged: flagged,
+  };
+}

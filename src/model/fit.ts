@@ -1,0 +1,140 @@
+import { MultivariateLinearRegression } from 'ml-regression';
+import type { DpeClass } from './params.js';
+import { clockToMinutes, effectiveH, thermalParams } from './params.js';
+import type { FeatureInput } from './features.js';
+import { COMPACT_FEATURES, FULL_FEATURES, FULL_SET_MIN_ROWS, MIN_ROWS_PER_CLASS, featureVector, sortedClasses } from './features.js';
+import type { ClassModel, CoolDownCurve, LeadModel } from './model-file.js';
+import { MODEL_FORMAT } from './model-file.js';
+import type { IgnitionRecord } from './history.js';
+import { advisedLeadMin } from './predict.js';
+import { coolDownCurve } from './simulator.js';
+
+/**
+ * Fitting: one `ml-regression` MultivariateLinearRegression per DPE class on the physics-informed
+ * features (features.ts), target ln(lead + 15 min), then a multiplicative safety margin: the
+ * `marginQuantile` of the training ratios (lead + 15) / (prediction + 15), at least 1.
+ */
+
+/** Added to the lead before the logarithm (minutes): keeps ln finite at 0 and errors relative above ~15 min. */
+export const OFFSET_MIN = 15;
+/** Default margin quantile: the 90th percentile of the training ratios keeps ~1 % of held-out nights late (0.3 K tolerance). */
+export const DEFAULT_MARGIN_QUANTILE = 0.9;
+
+export interface FitOptions {
+  marginQuantile?: number;
+  version: string;
+  createdAt: string | null;
+  wattVersion: string;
+  training: LeadModel['training'];
+}
+
+export interface FitResult {
+  model: LeadModel;
+  /** Classes present in the rows but too rare to fit (fewer than 10 rows). */
+  skippedClasses: DpeClass[];
+}
+
+/** Features of one history row, for a class's effective H. */
+export function rowFeatureInput(r: IgnitionRecord, hEff: number): FeatureInput {
+  return { hEffWPerK: hEff, outdoorC: r.outdoor_temp_c, indoorC: r.indoor_start_temp_c, targetC: r.target_temp_c, powerKw: r.stove_power_kw };
+}
+
+/** Round to 12 significant digits: the JSON stays short and the same on every machine. */
+export function sig(x: number, digits = 12): number {
+  return Number(x.toPrecision(digits));
+}
+
+/** Nearest-rank quantile of a sorted array (q in (0, 1]). */
+export function quantileSorted(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * Fit the lead model on history rows. Classes with at least 200 rows get the full feature set,
+ * classes with 10 to 199 the compact one (the issue's: -ln(1-u), x, x², gap), rarer ones are skipped.
+ * Deterministic: same rows in the same order give the same JSON.
+ * @throws Error if no class has 10 rows (callers turn it into a DataError).
+ */
+export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOptions): FitResult {
+  const params = thermalParams();
+  const quantile = options.marginQuantile ?? DEFAULT_MARGIN_QUANTILE;
+  const byClass = new Map<DpeClass, IgnitionRecord[]>();
+  for (const r of records) {
+    const list = byClass.get(r.dpe_class) ?? [];
+    list.push(r);
+    byClass.set(r.dpe_class, list);
+  }
+  const model: LeadModel = {
+    format: MODEL_FORMAT,
+    version: options.version,
+    created_at: options.createdAt,
+    watt_version: options.wattVersion,
+    method:
+      'one ml-regression MultivariateLinearRegression per DPE class on physics-informed features (one-node closed form -ln(1-u), load ratio x, temperature gap, cool-down; see src/model/features.ts); target ln(lead + 15 min); multiplicative safety margin from the training residuals',
+    offset_min: OFFSET_MIN,
+    margin_quantile: quantile,
+    max_lead_min: params.night.maxLeadMin,
+    defaults: { target_temp_c: 19, target_time: '07:00', stove_power_kw: params.stove.defaultPowerKw },
+    training: options.training,
+    classes: {},
+    cooldown: { stove_off: minutesClock(params.night.stoveOffMin), evening_air_temp_c: params.night.eveningAirTempC, classes: {} },
+    metrics: [],
+  };
+  const skippedClasses: DpeClass[] = [];
+  for (const cls of sortedClasses(byClass.keys())) {
+    const rows = byClass.get(cls)!;
+    if (rows.length < MIN_ROWS_PER_CLASS) {
+      skippedClasses.push(cls);
+      continue;
+    }
+    const hEff = effectiveH(params.classes[cls]);
+    const names = rows.length >= FULL_SET_MIN_ROWS ? [...FULL_FEATURES] : [...COMPACT_FEATURES];
+    const x = rows.map((r) => featureVector(rowFeatureInput(r, hEff), names));
+    const y = rows.map((r) => [Math.log(r.lead_time_min + OFFSET_MIN)]);
+    const mlr = new MultivariateLinearRegression(x, y, { intercept: false, statistics: false });
+    const featureMin = names.map(() => Number.POSITIVE_INFINITY);
+    const featureMax = names.map(() => Number.NEGATIVE_INFINITY);
+    for (const v of x) {
+      for (let j = 0; j < v.length; j++) {
+        if (v[j]! < featureMin[j]!) featureMin[j] = v[j]!;
+        if (v[j]! > featureMax[j]!) featureMax[j] = v[j]!;
+      }
+    }
+    const classModel: ClassModel = {
+      h_eff_w_per_k: sig(hEff),
+      features: names,
+      weights: mlr.weights.map((w) => sig(w[0]!)),
+      feature_min: featureMin.map((v) => sig(v)),
+      feature_max: featureMax.map((v) => sig(v)),
+      margin_factor: 1,
+      rows: rows.length,
+    };
+    const ratios = rows
+      .map((r) => (r.lead_time_min + OFFSET_MIN) / (advisedLeadMin(model, classModel, rowFeatureInputNoH(r), false) + OFFSET_MIN))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    classModel.margin_factor = sig(Math.max(1, quantileSorted(ratios, quantile)), 8);
+    model.classes[cls] = classModel;
+    const curve: CoolDownCurve = coolDownCurve(params.classes[cls]);
+    model.cooldown.classes[cls] = { w_fast: sig(curve.w_fast), tau_fast_min: sig(curve.tau_fast_min), w_slow: sig(curve.w_slow), tau_slow_min: sig(curve.tau_slow_min) };
+  }
+  if (Object.keys(model.classes).length === 0) {
+    throw new Error(`no DPE class has at least ${MIN_ROWS_PER_CLASS} nights to learn from`);
+  }
+  return { model, skippedClasses };
+}
+
+/** The predict-side view of a history row (H comes from the class model). */
+export function rowFeatureInputNoH(r: IgnitionRecord): Omit<FeatureInput, 'hEffWPerK'> {
+  return { outdoorC: r.outdoor_temp_c, indoorC: r.indoor_start_temp_c, targetC: r.target_temp_c, powerKw: r.stove_power_kw };
+}
+
+function minutesClock(m: number): string {
+  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+}
+
+/** Target time of a record in minutes after midnight. */
+export function targetMinutes(r: IgnitionRecord): number {
+  return clockToMinutes(r.target_time);
+}

@@ -1,0 +1,173 @@
+import path from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { DataError, UsageError } from '../errors.js';
+import { assetPath } from '../paths.js';
+import { convertCell, describeAjvError, loadSchema } from '../ingest/schema.js';
+import type { DpeClass } from './params.js';
+
+/**
+ * The ignition history: one row per morning (see `schemas/ignition_history.schema.json`), either a
+ * user's own (`watt train --data`) or simulated (`watt train --synthetic`).
+ */
+
+/** One morning. Temperatures °C, lead time minutes, power kW. */
+export interface IgnitionRecord {
+  /** The morning of the target, YYYY-MM-DD. */
+  date: string;
+  dpe_class: DpeClass;
+  /** Outdoors when the stove was lit (°C). */
+  outdoor_temp_c: number;
+  /** Indoor air when the stove was lit (°C). */
+  indoor_start_temp_c: number;
+  target_temp_c: number;
+  /** Minutes from ignition to the target time, the shortest that reached the target. */
+  lead_time_min: number;
+  /** Nominal stove power (kW), 8 when the file has none. */
+  stove_power_kw: number;
+  /** HH:MM, 07:00 when the file has none. */
+  target_time: string;
+  /** Optional label of the place (a city), used by the by-place hold-out. */
+  location?: string;
+}
+
+/** The columns written by {@link historyToCsv}, in order. */
+export const HISTORY_COLUMNS = [
+  'date',
+  'dpe_class',
+  'outdoor_temp_c',
+  'indoor_start_temp_c',
+  'target_temp_c',
+  'lead_time_min',
+  'stove_power_kw',
+  'target_time',
+  'location',
+] as const;
+
+/** One invalid row, as `watt ingest` reports them. */
+export interface HistoryRowError {
+  /** 1-based line in the file (the header is line 1). */
+  line: number;
+  column: string | null;
+  reason: string;
+  value?: string;
+}
+
+export interface LoadedHistory {
+  records: IgnitionRecord[];
+  /** Columns of the file that the schema does not know (ignored). */
+  ignoredColumns: string[];
+  /** File name (no folders), for messages and the model card. */
+  name: string;
+}
+
+/** Path of the ignition-history schema shipped with watt. */
+export function historySchemaFile(): string {
+  return assetPath('schemas', 'ignition_history.schema.json');
+}
+
+/**
+ * Read and validate a user's ignition history (CSV with a header row). Cells are converted by the
+ * schema's types and validated row by row with ajv, with the same row-level messages as
+ * `watt ingest` (`line 4, column lead_time_min: "600" must be <= 540`).
+ * @throws UsageError (exit 2) if the file is missing or unreadable;
+ *   DataError (exit 1) on a missing required column, an empty file, or any invalid row (nothing is trained).
+ */
+export function loadHistoryCsv(file: string, defaults: { powerKw: number; targetTime: string }): LoadedHistory {
+  const name = path.basename(file);
+  let bytes: Buffer;
+  try {
+    if (statSync(file).isDirectory()) throw new UsageError(`history ${file} is a directory`, { hint: 'pass a CSV file to --data' });
+    bytes = readFileSync(file);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `history file not found: ${file}` : `cannot read history ${file}: ${code ?? (err as Error).message}`, {
+      hint: 'check the --data path',
+    });
+  }
+  const schema = loadSchema(historySchemaFile());
+  let rows: string[][];
+  try {
+    rows = parse(bytes, { skip_empty_lines: true, relax_column_count: true, bom: true }) as string[][];
+  } catch (err) {
+    throw new DataError(`${name} is not a readable CSV file: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const header = rows[0]?.map((h) => h.trim());
+  if (!header) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
+  const missing = schema.required.filter((c) => !header.includes(c));
+  if (missing.length) {
+    throw new DataError(`${name} is missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
+      hint: `the columns are ${schema.required.join(', ')} (optional: stove_power_kw, target_time, location)`,
+    });
+  }
+  const ignoredColumns = header.filter((h) => !schema.types.has(h));
+  const errors: HistoryRowError[] = [];
+  const records: IgnitionRecord[] = [];
+  for (let r = 1; r < rows.length; r++) {
+    const line = r + 1;
+    const cells = rows[r]!;
+    if (cells.length !== header.length) {
+      errors.push({ line, column: null, reason: `has ${cells.length} fields, the header has ${header.length}` });
+      continue;
+    }
+    const row: Record<string, unknown> = {};
+    let bad: HistoryRowError | undefined;
+    header.forEach((col, i) => {
+      if (bad || !schema.types.has(col)) return;
+      const raw = cells[i]!.trim();
+      const converted = convertCell(raw, schema.types.get(col));
+      if (!converted.ok) bad = { line, column: col, reason: converted.reason, value: raw.slice(0, 40) };
+      else if (converted.value !== undefined) row[col] = converted.value;
+    });
+    if (!bad && !schema.validate(row)) {
+      const { column, reason } = describeAjvError(schema.validate.errors![0]!);
+      const idx = header.indexOf(column);
+      bad = { line, column: column || null, reason, value: idx >= 0 ? cells[idx]!.trim().slice(0, 40) : undefined };
+    }
+    if (bad) {
+      errors.push(bad);
+      continue;
+    }
+    records.push({
+      date: row.date as string,
+      dpe_class: row.dpe_class as DpeClass,
+      outdoor_temp_c: row.outdoor_temp_c as number,
+      indoor_start_temp_c: row.indoor_start_temp_c as number,
+      target_temp_c: row.target_temp_c as number,
+      lead_time_min: row.lead_time_min as number,
+      stove_power_kw: (row.stove_power_kw as number | undefined) ?? defaults.powerKw,
+      target_time: (row.target_time as string | undefined) ?? defaults.targetTime,
+      ...(typeof row.location === 'string' && row.location !== '' ? { location: row.location } : {}),
+    });
+  }
+  if (errors.length) {
+    const first = errors[0]!;
+    throw new DataError(
+      `${errors.length} invalid row${errors.length > 1 ? 's' : ''} in ${name}, nothing was trained (first: ${formatRowError(first)})`,
+      { hint: 'fix the rows and rerun watt train --data' },
+    );
+  }
+  if (records.length === 0) throw new DataError(`${name} has a header but no data rows`);
+  return { records, ignoredColumns, name };
+}
+
+/** `line 4, column lead_time_min: "600" must be <= 540`, as ingest prints it. */
+export function formatRowError(e: HistoryRowError): string {
+  return `line ${e.line}${e.column ? `, column ${e.column}` : ''}: ${e.value === undefined ? '' : `${JSON.stringify(e.value)} `}${e.reason}`;
+}
+
+/** The history as CSV text (header + one line per record, `\n` line ends). */
+export function historyToCsv(records: readonly IgnitionRecord[]): string {
+  const lines = [HISTORY_COLUMNS.join(',')];
+  for (const r of records) {
+    lines.push(
+      [r.date, r.dpe_class, r.outdoor_temp_c, r.indoor_start_temp_c, r.target_temp_c, r.lead_time_min, r.stove_power_kw, r.target_time, csvField(r.location ?? '')].join(','),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+function csvField(text: string): string {
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}

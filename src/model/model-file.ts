@@ -1,0 +1,170 @@
+import path from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { assetPath } from '../paths.js';
+import type { DpeClass } from './params.js';
+import { isDpeClass } from './params.js';
+import { FEATURES } from './features.js';
+
+/**
+ * The model file (`model.json`) and where `watt predict` finds it. Light module: no simulator,
+ * no catalog (better-sqlite3), no logger.
+ */
+
+export const MODEL_FORMAT = 'watt-lead-model/1';
+
+/** One DPE class's regression: ln(lead + offset) = weights · features, then × margin_factor. */
+export interface ClassModel {
+  /** H_eff of the class used by the features (W/K). */
+  h_eff_w_per_k: number;
+  /** Feature names (see features.ts), in weight order. */
+  features: string[];
+  weights: number[];
+  /** Range of each feature in the training rows; inputs are clipped to it. */
+  feature_min: number[];
+  feature_max: number[];
+  /** Safety factor on (lead + offset): the `margin_quantile` of the training ratios truth / prediction, >= 1. */
+  margin_factor: number;
+  /** Training rows of this class. */
+  rows: number;
+}
+
+/** Free cool-down of the air after the stove goes off, constant outdoors: T_a(t) - T_o = (T_e - T_o)·(w_fast·e^(-t/τ_fast) + w_slow·e^(-t/τ_slow)). */
+export interface CoolDownCurve {
+  w_fast: number;
+  tau_fast_min: number;
+  w_slow: number;
+  tau_slow_min: number;
+}
+
+/** Metrics of one held-out evaluation (see evaluate.ts). */
+export interface SplitMetrics {
+  split: string;
+  description: string;
+  train_rows: number;
+  test_rows: number;
+  /** Mean absolute error of the lead actually advised (margin included), minutes. */
+  mae_min: number;
+  /** Same without the safety margin, minutes. */
+  mae_raw_min: number;
+  /** Share of test nights more than 0.3 K short at the target time when the advice is followed (0..1). */
+  late_rate: number;
+  /** How lateness was checked: `resimulated` (synthetic) or `recorded-lead` (user data: advice shorter than the recorded lead). */
+  late_check: 'resimulated' | 'recorded-lead';
+  stove_on_h_per_night: number;
+  kwh_per_night: number | null;
+  fixed_2h: { stove_on_h_per_night: number; kwh_per_night: number | null; late_rate: number };
+  fixed_p95: { lead_min: number; stove_on_h_per_night: number; kwh_per_night: number | null; late_rate: number };
+  /** Reduction of stove-on time against the schedules (0..1; negative = longer). */
+  reduction_vs_2h: number;
+  reduction_vs_p95: number;
+  /** Nights the simulator found unreachable in 9 h, and how many of them the model also refused. */
+  infeasible_nights: number;
+  infeasible_flagged: number;
+}
+
+export interface LeadModel {
+  format: typeof MODEL_FORMAT;
+  version: string;
+  created_at: string | null;
+  watt_version: string;
+  method: string;
+  /** ln(lead_time_min + offset_min) is what each class regression predicts. */
+  offset_min: number;
+  margin_quantile: number;
+  max_lead_min: number;
+  defaults: { target_temp_c: number; target_time: string; stove_power_kw: number };
+  training: {
+    source: 'synthetic' | 'file';
+    name: string;
+    sha256: string;
+    rows: number;
+    seed?: number;
+    variants?: number;
+    weather_sha256?: string;
+    ignored_columns?: string[];
+  };
+  classes: Partial<Record<DpeClass, ClassModel>>;
+  cooldown: { stove_off: string; evening_air_temp_c: number; classes: Partial<Record<DpeClass, CoolDownCurve>> };
+  metrics: SplitMetrics[];
+}
+
+/** Where a model came from, for messages. */
+export interface ResolvedModel {
+  model: LeadModel;
+  file: string;
+  origin: 'flag' | 'watt-home' | 'shipped';
+}
+
+/** The shipped default model: `models/default/model.json` in the package. */
+export function shippedModelFile(): string {
+  return assetPath('models', 'default', 'model.json');
+}
+
+/**
+ * Find the model to use: `--model` (a model.json or its folder), else the newest model under
+ * `<WATT_HOME>/models/` (versions sort by time), else the shipped default.
+ * @throws UsageError if `--model` does not exist or a file is not a watt model.
+ */
+export function resolveModel(explicit: string | undefined, home: string): ResolvedModel {
+  if (explicit) {
+    let file = path.resolve(explicit);
+    if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'model.json');
+    if (!existsSync(file)) throw new UsageError(`model not found: ${explicit}`, { hint: 'pass a model.json or its folder to --model, or omit --model' });
+    return { model: readModel(file), file, origin: 'flag' };
+  }
+  const dir = path.join(home, 'models');
+  if (existsSync(dir)) {
+    const versions = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, 'model.json')))
+      .map((d) => d.name)
+      .sort();
+    const newest = versions.at(-1);
+    if (newest) {
+      const file = path.join(dir, newest, 'model.json');
+      return { model: readModel(file), file, origin: 'watt-home' };
+    }
+  }
+  const file = shippedModelFile();
+  if (!existsSync(file)) throw new UsageError(`no model: none in ${dir} and the shipped default ${file} is missing`, { hint: 'run watt train, or reinstall watt' });
+  return { model: readModel(file), file, origin: 'shipped' };
+}
+
+/**
+ * Read and check a model file.
+ * @throws UsageError if it is unreadable, not JSON, or not a `watt-lead-model/1` with consistent classes.
+ */
+export function readModel(file: string): LeadModel {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read model ${file}: ${(err as Error).message.split('\n')[0]}`, { hint: 'pass a model.json written by watt train' });
+  }
+  return checkModel(parsed, file);
+}
+
+/**
+ * Check the shape of a parsed model.
+ * @throws UsageError naming the first problem.
+ */
+export function checkModel(value: unknown, file = 'model'): LeadModel {
+  const fail = (why: string): never => {
+    throw new UsageError(`${file} is not a usable watt model: ${why}`, { hint: 'retrain with watt train or pass another --model' });
+  };
+  const m = value as LeadModel;
+  if (typeof m !== 'object' || m === null) fail('not a JSON object');
+  if (m.format !== MODEL_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MODEL_FORMAT}"`);
+  if (typeof m.version !== 'string' || !m.version) fail('no version');
+  if (typeof m.offset_min !== 'number' || typeof m.max_lead_min !== 'number') fail('no offset_min or max_lead_min');
+  if (typeof m.classes !== 'object' || m.classes === null || Object.keys(m.classes).length === 0) fail('no class');
+  for (const [k, c] of Object.entries(m.classes)) {
+    if (!isDpeClass(k)) fail(`unknown class ${k}`);
+    const n = c?.features?.length;
+    if (!n || c.weights?.length !== n || c.feature_min?.length !== n || c.feature_max?.length !== n) fail(`class ${k} has inconsistent features and weights`);
+    if (c.features.some((f) => !(f in FEATURES))) fail(`class ${k} uses an unknown feature`);
+    if (![...c.weights, ...c.feature_min, ...c.feature_max, c.margin_factor, c.h_eff_w_per_k].every(Number.isFinite)) fail(`class ${k} has a non-numeric coefficient`);
+  }
+  if (typeof m.cooldown?.classes !== 'object') fail('no cool-down curves');
+  return m;
+}

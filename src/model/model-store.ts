@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { StorageError } from '../errors.js';
+import { Catalog } from '../catalog/catalog.js';
+import type { LeadModel } from './model-file.js';
+import { renderModelCard } from './model-card.js';
+
+/**
+ * Persisting models: `<WATT_HOME>/models/<version>/model.json` + `model_card.md`, written to a
+ * temporary folder then renamed (a model is visible whole or not at all), then recorded in the
+ * catalog (`models` table).
+ */
+
+/** The exact bytes of a model file: pretty JSON, 2 spaces, final newline. */
+export function modelJson(model: LeadModel): string {
+  return JSON.stringify(model, null, 2) + '\n';
+}
+
+export interface SavedModel {
+  dir: string;
+  modelFile: string;
+  cardFile: string;
+}
+
+/**
+ * Write `model.json` and `model_card.md` into `dir` (created; replaced if it exists) atomically.
+ * @throws StorageError if the folder cannot be written.
+ */
+export function writeModelFolder(model: LeadModel, dir: string): SavedModel {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  try {
+    mkdirSync(tmp, { recursive: true });
+    writeFileSync(path.join(tmp, 'model.json'), modelJson(model));
+    writeFileSync(path.join(tmp, 'model_card.md'), renderModelCard(model));
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(path.dirname(dir), { recursive: true });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new StorageError(`cannot write model to ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: 'check WATT_HOME is writable and the disk has space',
+    });
+  }
+  return { dir, modelFile: path.join(dir, 'model.json'), cardFile: path.join(dir, 'model_card.md') };
+}
+
+/**
+ * Save a trained model under `<home>/models/<version>/` and record it in `<home>/catalog.db`.
+ * @throws StorageError if the folder or the catalog cannot be written.
+ */
+export function saveModel(model: LeadModel, home: string): SavedModel {
+  const saved = writeModelFolder(model, path.join(home, 'models', model.version));
+  const catalog = Catalog.open(home);
+  try {
+    catalog.recordModel({
+      version: model.version,
+      path: saved.modelFile,
+      created_at: model.created_at ?? new Date().toISOString(),
+      training_sha256: model.training.sha256,
+      metrics: model.metrics,
+      watt_version: model.watt_version,
+    });
+  } catch (err) {
+    throw new StorageError(`cannot record model ${model.version} in ${catalog.file}: ${(err as Error).message}`);
+  } finally {
+    catalog.close();
+  }
+  return saved;
+}

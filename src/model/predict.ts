@@ -1,0 +1,155 @@
+import { UsageError } from '../errors.js';
+import type { DpeClass } from './params.js';
+import { clockToMinutes, minutesToClock } from './params.js';
+import type { FeatureInput } from './features.js';
+import { featureVector, loadShare } from './features.js';
+import type { ClassModel, CoolDownCurve, LeadModel } from './model-file.js';
+
+/**
+ * `watt predict`'s core: the lead time (minutes) to light the stove so that the room is at the
+ * target at the target time. Pure arithmetic on a loaded model: no simulator, no regression
+ * library (the fitted weights are a dot product), so the command starts fast.
+ */
+
+export interface PredictInput {
+  dpeClass: DpeClass;
+  /** Outdoor temperature (°C). */
+  outdoorC: number;
+  /** Indoor air when deciding (°C); absent: the model's cool-down estimate at the ignition time. */
+  indoorC?: number;
+  /** Target air temperature (°C). */
+  targetC: number;
+  /** Target time `HH:MM`. */
+  at: string;
+  /** Stove nominal power (kW). */
+  powerKw: number;
+}
+
+export interface PredictionInputs {
+  dpe_class: DpeClass;
+  outdoor_temp_c: number;
+  indoor_temp_c: number | null;
+  target_temp_c: number;
+  target_time: string;
+  stove_power_kw: number;
+}
+
+export type Prediction =
+  | {
+      feasible: true;
+      /** Minutes before the target time, whole minutes, margin included. */
+      lead_time_min: number;
+      /** Wall-clock ignition time HH:MM. */
+      ignition_time: string;
+      /** Indoor air at ignition used by the model (°C): the given one, or the cool-down estimate. */
+      indoor_at_ignition_c: number;
+      indoor_estimated: boolean;
+      model_version: string;
+      inputs: PredictionInputs;
+    }
+  | {
+      feasible: false;
+      lead_time_min: null;
+      ignition_time: null;
+      /** Why, in one plain sentence. */
+      reason: string;
+      model_version: string;
+      inputs: PredictionInputs;
+    };
+
+/**
+ * Advised lead (minutes, margin included, may exceed the 9 h cap) of one class model for one row;
+ * Infinity when the stove can never reach the target (T_set >= T_o + P/H_eff).
+ */
+export function advisedLeadMin(model: LeadModel, cls: ClassModel, f: Omit<FeatureInput, 'hEffWPerK'>, withMargin = true): number {
+  const input: FeatureInput = { ...f, hEffWPerK: cls.h_eff_w_per_k };
+  if (f.indoorC >= f.targetC) return 0;
+  if (loadShare(input) >= 1) return Number.POSITIVE_INFINITY;
+  const v = featureVector(input, cls.features);
+  let z = 0;
+  for (let i = 0; i < v.length; i++) z += cls.weights[i]! * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, v[i]!));
+  z = Math.min(z, Math.log(model.max_lead_min + model.offset_min) + 2);
+  return Math.max(0, Math.exp(z) * (withMargin ? cls.margin_factor : 1) - model.offset_min);
+}
+
+/** Air temperature (°C) `minutes` after the stove went off, outdoors constant at `outdoorC`. */
+export function cooledAirC(curve: CoolDownCurve, eveningC: number, outdoorC: number, minutes: number): number {
+  const t = Math.max(0, minutes);
+  return outdoorC + (eveningC - outdoorC) * (curve.w_fast * Math.exp(-t / curve.tau_fast_min) + curve.w_slow * Math.exp(-t / curve.tau_slow_min));
+}
+
+/**
+ * Predict the ignition time.
+ *
+ * With an indoor temperature the class regression gives the lead directly. Without one, the indoor
+ * air at ignition is the cool-down estimate (stove off at 22:00 from 20 °C, constant outdoors) at
+ * that very ignition time, so watt takes the smallest lead L (1-min grid) whose estimate needs no
+ * more than L. Beyond 9 h, or when T_set >= T_o + P/H_eff, the night is infeasible.
+ * @throws UsageError if the model has no regression for the class, the target is below the
+ *   indoor temperature, or the target time is not HH:MM.
+ */
+export function predictLead(model: LeadModel, input: PredictInput): Prediction {
+  const targetMin = clockToMinutes(input.at);
+  const inputs: PredictionInputs = {
+    dpe_class: input.dpeClass,
+    outdoor_temp_c: input.outdoorC,
+    indoor_temp_c: input.indoorC ?? null,
+    target_temp_c: input.targetC,
+    target_time: minutesToClock(targetMin),
+    stove_power_kw: input.powerKw,
+  };
+  const cls = model.classes[input.dpeClass];
+  if (!cls) {
+    const have = Object.keys(model.classes).join(', ');
+    throw new UsageError(`model ${model.version} has no data for DPE class ${input.dpeClass} (it knows ${have})`, {
+      hint: 'train on a history with that class, or use the shipped model (omit --model)',
+    });
+  }
+  if (input.indoorC !== undefined && input.targetC < input.indoorC) {
+    throw new UsageError(`target ${input.targetC} °C is below the indoor temperature ${input.indoorC} °C: no heating needed`, {
+      hint: 'raise --target or lower --indoor',
+    });
+  }
+  const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
+  const maxLead = model.max_lead_min;
+  const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
+  const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, model_version: model.version, inputs });
+  const who = `a class ${input.dpeClass} home at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
+  if (input.targetC >= ceiling) {
+    return infeasible(`${who} tops out near ${ceiling.toFixed(1)} °C, below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`);
+  }
+  const tooLong = `${who} needs more than ${maxLead / 60} h to reach ${input.targetC} °C by ${inputs.target_time}: light it the evening before and keep it on, or use a bigger stove.`;
+  const done = (lead: number, indoor: number, estimated: boolean): Prediction => {
+    const whole = Math.ceil(lead - 1e-9);
+    return {
+      feasible: true,
+      lead_time_min: whole,
+      ignition_time: minutesToClock(targetMin - whole),
+      indoor_at_ignition_c: Math.round(indoor * 10) / 10,
+      indoor_estimated: estimated,
+      model_version: model.version,
+      inputs,
+    };
+  };
+  if (input.indoorC !== undefined) {
+    const lead = advisedLeadMin(model, cls, { ...base, indoorC: input.indoorC });
+    return lead > maxLead ? infeasible(tooLong) : done(lead, input.indoorC, false);
+  }
+  const curve = model.cooldown.classes[input.dpeClass];
+  if (!curve) throw new UsageError(`model ${model.version} has no cool-down curve for class ${input.dpeClass}`, { hint: 'pass --indoor' });
+  const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);
+  for (let lead = 0; lead <= maxLead; lead++) {
+    const indoor = cooledAirC(curve, model.cooldown.evening_air_temp_c, input.outdoorC, targetMin - lead - stoveOff);
+    const need = advisedLeadMin(model, cls, { ...base, indoorC: indoor });
+    if (need <= lead) return done(lead, indoor, true);
+  }
+  return infeasible(tooLong);
+}
+
+/** `1 h 48 min`, `25 min`, `2 h`. */
+export function formatDuration(minutes: number): string {
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  if (h === 0) return `${m} min`;
+  return m === 0 ? `${h} h` : `${h} h ${m} min`;
+}

@@ -1,0 +1,183 @@
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { DataError, StorageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { newRunId } from '../run-id.js';
+import { wattVersion } from '../paths.js';
+import { thermalParams } from './params.js';
+import { defaultWeatherFile, heatingSeasonNights, loadDailyWeather, seasonOf } from './weather.js';
+import { syntheticHistory } from './synthetic.js';
+import type { IgnitionRecord } from './history.js';
+import { historyToCsv, loadHistoryCsv } from './history.js';
+import { DEFAULT_MARGIN_QUANTILE, fitLeadModel } from './fit.js';
+import type { SplitSpec } from './evaluate.js';
+import { evaluateSplit, syntheticSplits, userSplits } from './evaluate.js';
+import type { LeadModel } from './model-file.js';
+import type { SavedModel } from './model-store.js';
+import { saveModel } from './model-store.js';
+
+/**
+ * `watt train`'s core: build the ignition history (synthetic or the user's), evaluate on held-out
+ * nights, fit the final model on every night, save it and record it in the catalog.
+ */
+
+export interface TrainOptions {
+  /** A user's ignition history (CSV); absent: synthetic history. */
+  dataFile?: string;
+  /** Synthetic: PRNG seed for target and power draws (default 42). */
+  seed?: number;
+  /** Synthetic: draws per night and class (default 1: ~11,500 nights; 5 gives ~57,000). */
+  variants?: number;
+  /** Synthetic: daily weather CSV (default samples/weather.csv). */
+  weatherFile?: string;
+  /** Write the history used as CSV here. */
+  exportHistory?: string;
+  /** Quantile of the training ratios used as safety margin (default 0.9). */
+  marginQuantile?: number;
+  /** Skip the held-out evaluation (faster; the model then carries no metrics). */
+  skipEvaluation?: boolean;
+  /** WATT_HOME, where models and the catalog live. */
+  home: string;
+  /** Save under `<home>/models/<version>/` and record in the catalog (default true). */
+  save?: boolean;
+  /** Model version (default a new run id, `YYYYMMDDTHHMMSSZ-xxxxxx`: sorts by time). */
+  version?: string;
+  /** ISO time stamped in the model, or null for a reproducible build (default now). */
+  createdAt?: string | null;
+  logger?: Logger;
+}
+
+export interface TrainResult {
+  model: LeadModel;
+  /** Nights the model learnt from. */
+  rows: number;
+  /** Synthetic nights that 9 h of stove cannot bring to the target (not in the history). */
+  infeasibleNights: number;
+  /** Seconds spent building the history (simulation or file validation), evaluating and fitting the final model. */
+  timings: { history_s: number; evaluate_s: number; fit_s: number };
+  saved?: SavedModel;
+  exported?: { file: string; rows: number };
+  warnings: string[];
+}
+
+const silent: Logger = { error() {}, warn() {}, info() {}, debug() {} };
+
+/**
+ * Train a lead-time model.
+ * @throws UsageError (2) for a missing history or weather file; DataError (1) for invalid history
+ *   rows or too few nights; StorageError (3) if the model, the export or the catalog cannot be written.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const logger = options.logger ?? silent;
+  const warnings: string[] = [];
+  const params = thermalParams();
+  const t0 = performance.now();
+  let records: IgnitionRecord[];
+  let splits: () => SplitSpec[];
+  let training: LeadModel['training'];
+  let infeasibleNights = 0;
+  if (options.dataFile) {
+    const loaded = loadHistoryCsv(options.dataFile, { powerKw: params.stove.defaultPowerKw, targetTime: '07:00' });
+    if (loaded.ignoredColumns.length) {
+      const w = `${loaded.name}: ignored column${loaded.ignoredColumns.length > 1 ? 's' : ''} ${loaded.ignoredColumns.join(', ')} (not in the ignition history schema)`;
+      warnings.push(w);
+      logger.warn(w);
+    }
+    records = loaded.records;
+    splits = () => userSplits(records, seasonOf);
+    training = {
+      source: 'file',
+      name: loaded.name,
+      sha256: createHash('sha256').update(readFileSync(options.dataFile)).digest('hex'),
+      rows: records.length,
+      ...(loaded.ignoredColumns.length ? { ignored_columns: loaded.ignoredColumns } : {}),
+    };
+    logger.info(`read ${records.length} nights from ${loaded.name}`);
+  } else {
+    const weatherFile = options.weatherFile ?? defaultWeatherFile();
+    const nights = heatingSeasonNights(loadDailyWeather(weatherFile));
+    if (nights.length === 0) throw new DataError(`${path.basename(weatherFile)} has no heating-season night (October to April)`);
+    const history = syntheticHistory(nights, { seed: options.seed ?? 42, variants: options.variants ?? 1 });
+    records = history.nights.map((n) => n.record);
+    infeasibleNights = history.infeasible.length;
+    splits = () => syntheticSplits(history);
+    training = {
+      source: 'synthetic',
+      name: `synthetic from ${path.basename(weatherFile)}`,
+      sha256: createHash('sha256').update(historyToCsv(records)).digest('hex'),
+      rows: records.length,
+      seed: options.seed ?? 42,
+      variants: options.variants ?? 1,
+      weather_sha256: createHash('sha256').update(readFileSync(weatherFile)).digest('hex'),
+    };
+    logger.info(
+      `simulated ${nights.length} heating-season nights × 7 DPE classes${(options.variants ?? 1) > 1 ? ` × ${options.variants}` : ''}: ${records.length} nights, ${infeasibleNights} infeasible in 9 h`,
+    );
+  }
+  const historySeconds = (performance.now() - t0) / 1000;
+  let exported: TrainResult['exported'];
+  if (options.exportHistory) {
+    const file = path.resolve(options.exportHistory);
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, historyToCsv(records));
+    } catch (err) {
+      throw new StorageError(`cannot write history to ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    exported = { file, rows: records.length };
+    logger.info(`wrote the ignition history to ${file} (${records.length} rows)`);
+  }
+  const fitBase = { marginQuantile: options.marginQuantile ?? DEFAULT_MARGIN_QUANTILE, wattVersion: wattVersion(), training };
+  const t1 = performance.now();
+  const metrics = [];
+  if (!options.skipEvaluation) {
+    const specs = splits();
+    if (specs.length === 0) {
+      const w = `too few nights (${records.length}) for a held-out evaluation: the model carries no metrics`;
+      warnings.push(w);
+      logger.warn(w);
+    }
+    for (const spec of specs) {
+      try {
+        metrics.push(evaluateSplit(spec, fitBase));
+      } catch (err) {
+        const w = `evaluation ${spec.split} skipped: ${(err as Error).message}`;
+        warnings.push(w);
+        logger.warn(w);
+      }
+    }
+  }
+  const evaluateSeconds = (performance.now() - t1) / 1000;
+  const t2 = performance.now();
+  let fitted;
+  try {
+    fitted = fitLeadModel(records, {
+      ...fitBase,
+      version: options.version ?? newRunId(),
+      createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt,
+    });
+  } catch (err) {
+    throw new DataError(`cannot train: ${(err as Error).message}`, { hint: 'a history needs at least 10 nights of one DPE class' });
+  }
+  const fitSeconds = (performance.now() - t2) / 1000;
+  const model = fitted.model;
+  model.metrics = metrics;
+  if (fitted.skippedClasses.length) {
+    const w = `class${fitted.skippedClasses.length > 1 ? 'es' : ''} ${fitted.skippedClasses.join(', ')} skipped: fewer than 10 nights`;
+    warnings.push(w);
+    logger.warn(w);
+  }
+  logger.info(`fitted ${records.length} nights in ${fitSeconds.toFixed(2)} s`);
+  const saved = options.save === false ? undefined : saveModel(model, options.home);
+  if (saved) logger.info(`saved model ${model.version} to ${saved.dir}`);
+  return {
+    model,
+    rows: records.length,
+    infeasibleNights,
+    timings: { history_s: historySeconds, evaluate_s: evaluateSeconds, fit_s: fitSeconds },
+    saved,
+    exported,
+    warnings,
+  };
+}

@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startS3, startAzurite, AZURITE_ACCOUNT, type S3Server, type AzureServer } from '../helpers/servers.js';
+import { runWatt, scratchDir, ROOT } from '../helpers/cli.js';
+
+const KEY = { WATT_PSEUDONYMISATION_KEY: 'test-key-0123456789abcdef0123456789abcdef' };
+const SAMPLE = path.join(ROOT, 'samples', 'sample_energy_consumption.csv');
+
+async function text(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks).toString('utf8');
+}
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** A source big enough for a multipart upload (> 8 MiB of output). */
+function bigSource(dir: string, rows: number): string {
+  const file = path.join(dir, 'big_readings.csv');
+  const lines = ['record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak'];
+  for (let i = 0; i < rows; i++) lines.push(`REC-${i},CUST-${i % 500},METER-${i % 500},2025-01-01T08:00:00Z,${(i % 97) / 10},0.18,${i % 2 === 0}`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+describe('ingest to S3 (s3rver on 127.0.0.1)', () => {
+  let s3: S3Server;
+  let client: S3Client;
+  beforeAll(async () => {
+    s3 = await startS3(['watt-lake']);
+    client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await s3?.stop();
+  });
+
+  it('uploads the pseudonymised object with its sha256 in metadata, and the manifest last', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--date', '2025-01-03', '--json'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.destination).toMatch(/^s3:\/\/watt-lake\/watt-about-it\/raw\/2025\/01\/03\/sample_energy_consumption_.*\.csv$/);
+    const key = out.destination.replace('s3://watt-lake/', '');
+    const body = await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: key }))).Body as Readable);
+    const head = await client.send(new HeadObjectCommand({ Bucket: 'watt-lake', Key: key }));
+    const manifest = JSON.parse(await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: out.manifest.replace('s3://watt-lake/', '') }))).Body as Readable));
+    expect(head.Metadata?.sha256).toBe(sha256(body));
+    expect(manifest.object).toMatchObject({ key, sha256: sha256(body), rows: 5 });
+    expect(body.trim().split('\n')).toHaveLength(6);
+    expect(body).not.toMatch(/CUST-|METER-/);
+  });
+
+  it('streams a large file as a multipart upload and it arrives byte for byte', async () => {
+    const cwd = scratchDir();
+    const src = bigSource(cwd, 80_000); // ~14 MiB once pseudonymised
+    const r = await runWatt(['ingest', '--source', src, '--json', '--prefix', 'big'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const key = out.destination.replace('s3://watt-lake/', '');
+    const body = await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: key }))).Body as Readable);
+    const manifest = JSON.parse(await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: out.manifest.replace('s3://watt-lake/', '') }))).Body as Readable));
+    expect(Buffer.byteLength(body)).toBeGreaterThan(8 * 1024 * 1024);
+    expect(sha256(body)).toBe(manifest.object.sha256);
+    expect(manifest.rows).toBe(80_000);
+    expect(body.trimEnd().split('\n')).toHaveLength(80_001);
+  });
+
+  it('writes nothing to the bucket when a row is invalid', async () => {
+    const cwd = scratchDir();
+    const src = path.join(cwd, 'bad.csv');
+    writeFileSync(src, 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\nR,C,M,2025-01-01T08:00:00Z,-1,0.1,true\n');
+    const r = await runWatt(['ingest', '--source', src, '--prefix', 'bad'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(r.code).toBe(1);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'watt-lake', Prefix: 'bad/' }));
+    expect(listed.KeyCount ?? 0).toBe(0);
+  });
+
+  it('fails with exit 3 and one line when the endpoint is unreachable', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--source', SAMPLE], { cwd, env: { ...KEY, ...s3.env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' } });
+    expect(r.code).toBe(3);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('watt:'));
+    expect(lines).toEqual([expect.stringMatching(/cannot reach bucket s3:\/\/watt-lake at http:\/\/127\.0\.0\.1:9: connection refused/)]);
+    expect(r.stderr).not.toContain('S3RVER');
+  });
+
+  it('fails with exit 3 when the bucket does not exist', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--bucket', 'no-such-bucket'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/watt: cannot reach bucket s3:\/\/no-such-bucket .*not found/);
+  });
+});
+
+describe('ingest to Azure Blob (Azurite on 127.0.0.1)', () => {
+  let az: AzureServer;
+  beforeAll(async () => {
+    az = await startAzurite(['watt-lake']);
+  });
+  afterAll(async () => {
+    await az?.stop();
+  });
+
+  it('uploads the object with its sha256 in metadata, and the manifest', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--layout', 'hive', '--date', '2025-01-03', '--json'], { cwd, env: { ...KEY, ...az.env } });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.destination).toMatch(new RegExp(`^az://${AZURITE_ACCOUNT}/watt-lake/watt-about-it/raw/year=2025/month=01/day=03/sample_energy_consumption_.*\\.csv$`));
+    const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('watt-lake');
+    const key = out.destination.replace(`az://${AZURITE_ACCOUNT}/watt-lake/`, '');
+    const blob = container.getBlobClient(key);
+    const body = await text((await blob.download()).readableStreamBody as Readable);
+    const props = await blob.getProperties();
+    expect(props.metadata?.sha256).toBe(sha256(body));
+    const manifest = JSON.parse(await text((await container.getBlobClient(out.manifest.replace(`az://${AZURITE_ACCOUNT}/watt-lake/`, '')).download()).readableStreamBody as Readable));
+    expect(manifest).toMatchObject({ rows: 5, object: { key, sha256: sha256(body) }, partition: { layout: 'hive', date: '2025-01-03' } });
+  });
+
+  it('fails with exit 3 and never prints the key when the account key is wrong', async () => {
+    const cwd = scratchDir();
+    const wrongKey = Buffer.from('not-the-right-key-at-all-0123456789').toString('base64');
+    const cs = az.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${wrongKey}`);
+    const r = await runWatt(['ingest'], { cwd, env: { ...KEY, ...az.env, AZURE_STORAGE_CONNECTION_STRING: cs } });
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('watt:'))).toEqual([expect.stringMatching(/authentication failed \(403\)/)]);
+    expect(r.stderr + r.stdout).not.toContain(wrongKey);
+  });
+
+  it('fails with exit 2 without Azure credentials', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--provider', 'azure'], { cwd, env: KEY });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/watt: no Azure credentials/);
+  });
+});
