@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { DataError, UsageError } from '../errors.js';
 import { assetPath } from '../paths.js';
-import { convertCell, describeAjvError, loadSchema } from '../ingest/schema.js';
+import { CellError, convertCell, describeAjvError, loadSchema } from '../ingest/schema.js';
 import type { DpeClass } from './params.js';
 
 /**
@@ -117,8 +117,8 @@ export function loadHistoryCsv(file: string, defaults: { powerKw: number; target
       if (bad || !schema.types.has(col)) return;
       const raw = cells[i]!.trim();
       const converted = convertCell(raw, schema.types.get(col));
-      if (!converted.ok) bad = { line, column: col, reason: converted.reason, value: raw.slice(0, 40) };
-      else if (converted.value !== undefined) row[col] = converted.value;
+      if (converted instanceof CellError) bad = { line, column: col, reason: converted.reason, value: raw.slice(0, 40) };
+      else if (converted !== undefined) row[col] = converted;
     });
     if (!bad && !schema.validate(row)) {
       const { column, reason } = describeAjvError(schema.validate.errors![0]!);
