@@ -111,3 +111,22 @@ describe('secret masking', () => {
     expect(mask('short-secret')).toBe('******** (12 chars)');
   });
 });
+
+describe('outside a git work tree', () => {
+  it('scans every file for secrets but cannot tell what is tracked', async () => {
+    const { mkdtempSync, cpSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { FIXTURES } = await import('./helpers.js');
+    const { runAudit } = await import('../../src/audit/engine.js');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-audit-nogit-'));
+    cpSync(path.join(FIXTURES, 'compliant'), dir, { recursive: true });
+    cpSync(path.join(FIXTURES, 'overlays/leaked-token'), dir, { recursive: true });
+    const report = await runAudit({ dir });
+    expect(report.findings.map((f) => [f.ruleId, f.file])).toEqual([
+      ['rgpd/env-not-tracked', '.git'],
+      ['rgpd/no-secrets', 'src/settings.js'],
+      ['rgpd/no-secrets', 'src/settings.js'],
+    ]);
+  });
+});

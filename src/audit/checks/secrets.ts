@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parse as parseToml } from 'smol-toml';
@@ -78,9 +78,9 @@ export function mask(secret: string): string {
   return `${shown}${'*'.repeat(8)} (${secret.length} chars)`;
 }
 
-/** Read a file as UTF-8 text, or undefined if it is missing, a binary (NUL byte in the first 8 KiB) or over maxBytes. */
+/** Read a file as UTF-8 text, or undefined if it is missing, a binary (NUL byte in the first 8 KiB) or over maxBytes; symlinks are not followed. */
 async function readTextFile(file: string, maxBytes: number): Promise<string | undefined> {
-  const info = await stat(file).catch(() => undefined);
+  const info = await lstat(file).catch(() => undefined); // a tracked symlink is not followed
   if (!info?.isFile() || info.size > maxBytes || info.size === 0) return undefined;
   const handle = await open(file, 'r');
   try {
