@@ -52,6 +52,28 @@ export const MIGRATIONS: readonly string[] = [
      metrics         TEXT,
      watt_version    TEXT
    );`,
+  // 2: audit trail of deletions and erasures (issue: purge). Append-only: triggers refuse UPDATE
+  // and DELETE; each entry carries sha256(prev_hash + entry), see src/retention/trail.ts.
+  // AUTOINCREMENT keeps the highest seq ever written in sqlite_sequence, so removing the last
+  // entries is detected too.
+  `CREATE TABLE audit_log (
+     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+     at        TEXT NOT NULL,
+     action    TEXT NOT NULL,
+     lake      TEXT NOT NULL,
+     key       TEXT,
+     count     INTEGER NOT NULL,
+     run_id    TEXT NOT NULL,
+     actor     TEXT NOT NULL,
+     detail    TEXT,
+     prev_hash TEXT NOT NULL,
+     hash      TEXT NOT NULL UNIQUE
+   );
+   CREATE INDEX audit_log_action ON audit_log (action, lake);
+   CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+   CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`,
 ];
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'skipped' | 'interrupted';
@@ -177,6 +199,50 @@ export class Catalog {
          VALUES (@version, @path, @created_at, @training_sha256, @metrics, @watt_version)`,
       )
       .run({ ...model, metrics: JSON.stringify(model.metrics) });
+  }
+
+  /** Mark lake objects deleted (`deleted_at`, ISO 8601) by key; returns the rows changed. (purge) */
+  markLakeObjectsDeleted(provider: string, bucket: string, keys: readonly string[], at: string = new Date().toISOString()): number {
+    const stmt = this.db.prepare('UPDATE lake_objects SET deleted_at = ? WHERE provider = ? AND bucket = ? AND key = ? AND deleted_at IS NULL');
+    let changed = 0;
+    this.db.transaction(() => {
+      for (const key of keys) changed += stmt.run(at, provider, bucket, key).changes;
+    })();
+    return changed;
+  }
+
+  /** Update the sha256, size (bytes) and row count of a live lake object after a rewrite. (purge --subject) */
+  updateLakeObject(provider: string, bucket: string, key: string, fields: { sha256: string; bytes: number; rows?: number | null }): void {
+    this.db
+      .prepare('UPDATE lake_objects SET sha256 = @sha256, bytes = @bytes, rows = COALESCE(@rows, rows) WHERE provider = @provider AND bucket = @bucket AND key = @key AND deleted_at IS NULL')
+      .run({ rows: null, ...fields, provider, bucket, key });
+  }
+
+  /** Partition date recorded for any object of a run, if any. (purge: undated keys such as rejects) */
+  partitionDateOfRun(runId: string): string | undefined {
+    const row = this.db.prepare('SELECT partition_date FROM lake_objects WHERE run_id = ? AND partition_date IS NOT NULL LIMIT 1').get(runId) as
+      | { partition_date: string }
+      | undefined;
+    return row?.partition_date;
+  }
+
+  /**
+   * Delete (or with `dryRun` only count) runs started before `before` and lake object rows created
+   * before it or belonging to those runs, except run `keepRunId`. Times are ISO 8601 UTC. (purge)
+   */
+  deleteRowsBefore(before: string, keepRunId: string, dryRun = false): { runs: number; lake_objects: number } {
+    const oldRuns = `SELECT run_id FROM runs WHERE started_at < @before AND run_id != @keep`;
+    const objectsWhere = `created_at < @before OR run_id IN (${oldRuns})`;
+    const params = { before, keep: keepRunId };
+    if (dryRun) {
+      const count = (sql: string) => (this.db.prepare(sql).get(params) as { n: number }).n;
+      return { runs: count(`SELECT COUNT(*) AS n FROM (${oldRuns})`), lake_objects: count(`SELECT COUNT(*) AS n FROM lake_objects WHERE ${objectsWhere}`) };
+    }
+    return this.db.transaction(() => {
+      const lakeObjects = this.db.prepare(`DELETE FROM lake_objects WHERE ${objectsWhere}`).run(params).changes;
+      const runs = this.db.prepare(`DELETE FROM runs WHERE started_at < @before AND run_id != @keep`).run(params).changes;
+      return { runs, lake_objects: lakeObjects };
+    })();
   }
 
   close(): void {

@@ -1,12 +1,76 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { DataError } from '../errors.js';
+import { interruptSignal } from '../signals.js';
+import { intParser, lakeOptions, printJson } from './options.js';
+import type { AgePlanSummary, PurgeResult } from '../retention/index.js';
 
-/** `watt purge`: not implemented yet (see its issue). */
+/**
+ * `watt purge`: retention by age (GDPR Art. 5(1)(e)), erasure of one data subject (Art. 17), and
+ * verification of the hash-chained audit trail. Quiet under cron: without a terminal, a successful
+ * run prints nothing unless --json or --dry-run.
+ * Exit codes: 0 ok, 1 broken trail, 2 usage, 3 storage, 4 another purge of the lake runs, 130.
+ */
 export function registerPurge(program: Command): Command {
-  return program
+  const command = program
     .command('purge')
-    .description('not implemented yet')
-    .action(() => {
-      throw new UsageError('watt purge is not implemented yet');
+    .description('delete lake data past its retention period, erase one data subject, or verify the audit trail')
+    .option('--days <n>', 'retention period in days for lake objects, run logs and catalog rows (default: the retention policy)', intParser('--days', 1, 36500));
+  for (const option of lakeOptions()) command.addOption(option);
+  return command
+    .option('--subject <id>', "erase this data subject's rows (GDPR Art. 17); '-' reads the identifier from stdin")
+    .option('--column <name>', 'personal column holding the subject (with --subject)', undefined)
+    .option('--verify-trail', 'check the hash chain of the audit trail; exit 1 naming the first broken entry')
+    .option('--dry-run', 'show what would be deleted or rewritten, change nothing')
+    .option('--yes', 'do not ask for confirmation on a terminal')
+    .option('--json', 'print one JSON object with the outcome on stdout')
+    .option('--verbose', 'show debug lines and stack traces')
+    .action(async (flags: Record<string, string | number | boolean | undefined>) => {
+      const { runPurge } = await import('../retention/index.js');
+      const json = Boolean(flags.json);
+      const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+      const subject = flags.subject === '-' ? await readStdinLine() : (flags.subject as string | undefined);
+      const result = await runPurge({
+        ...(flags as object),
+        subject,
+        quiet: json || !process.stderr.isTTY,
+        signal: interruptSignal(),
+        confirm: interactive && !flags.yes && !json && flags.subject === undefined ? confirm : undefined,
+      });
+      if (json) printJson(result);
+      else if (process.stdout.isTTY || flags.dryRun || flags.verbose || result.mode === 'verify-trail') process.stdout.write(render(result));
+      if (result.mode === 'verify-trail' && !result.ok) {
+        throw new DataError(`audit trail broken at entry ${result.broken!.seq}: ${result.broken!.reason}`, { hint: 'the catalog was altered outside watt; restore it from a backup and investigate' });
+      }
     });
+}
+
+function render(r: PurgeResult): string {
+  if (r.mode === 'verify-trail') return r.ok ? `audit trail ok: ${r.entries} entries, head ${r.head}\n` : `audit trail BROKEN at entry ${r.broken!.seq} (${r.entries} entries read)\n`;
+  const verb = r.dry_run ? 'would' : '';
+  if (r.mode === 'subject') {
+    const lines = r.objects.map((o) => `${r.dry_run ? 'would ' : ''}${o.action === 'deleted' ? 'delete' : 'rewrite'} ${o.key} (-${o.rows_removed} rows, ${o.rows_left} left)`);
+    lines.push(`subject ${r.pseudonym_prefix}…: ${verb ? 'would remove' : 'removed'} ${r.rows_removed} rows from ${r.objects.length} of ${r.objects_scanned} objects (${r.objects_deleted} deleted)${r.recovered ? `, completed ${r.recovered} interrupted steps` : ''}`);
+    return lines.join('\n') + '\n';
+  }
+  const lines = r.dry_run ? (r.keys ?? []).map((k) => `would delete ${k}`) : [];
+  const parts = r.categories.map((c) => `${c.id} ${c.items}${c.bytes ? ` (${c.bytes} bytes)` : ''} [${c.days} d]`);
+  lines.push(`${r.dry_run ? 'dry run, would delete' : 'deleted'}: ${parts.join(', ')}; ${r.bytes_freed} bytes from ${r.lake}`);
+  return lines.join('\n') + '\n';
+}
+
+async function confirm(plan: AgePlanSummary): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`delete ${plan.objects} objects (${plan.bytes} bytes) from ${plan.lake}, ${plan.logs} run logs, ${plan.catalog_rows} catalog rows, ${plan.models} models? [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function readStdinLine(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text.split(/\r?\n/)[0] ?? '';
 }

@@ -1,0 +1,423 @@
+import path from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parse } from 'csv-parse';
+import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
+import type { ObjectInfo } from '../lake/types.js';
+import { manifestKey, partitionDateOf, runIdOf } from '../lake/layout.js';
+import type { Manifest } from '../ingest/pipeline.js';
+import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from './trail.js';
+import type { ErasedObject, ErasureResult, PurgeContext } from './types.js';
+
+/** Objects searched at once for the pseudonym. */
+const SEARCH_CONCURRENCY = 8;
+/** Output is written in chunks of about this many bytes. */
+const OUTPUT_CHUNK = 64 * 1024;
+
+/** Steps of one object's erasure, in order; `onStep` is called after each (tests inject crashes). */
+export type ErasureStep = 'intent' | 'object' | 'manifest' | 'done';
+
+export interface ErasureOptions extends PurgeContext {
+  /** The subject's pseudonym (HMAC-SHA256 hex, as written by ingest). The raw identifier never reaches this module. */
+  pseudonym: string;
+  /** Personal column holding the pseudonym, e.g. `customer_id`. */
+  column: string;
+  /** WATT_HOME: the rewritten objects are spooled in `<home>/tmp/`. */
+  home: string;
+  /** Called after each step of each object (test hook for fault injection). */
+  onStep?: (step: ErasureStep) => void;
+}
+
+/** A manifest as erasure leaves it: ingest's, plus the erasures applied to its run. */
+export type ErasedManifest = Manifest & { erasures?: { run_id: string; at: string; key: string; rows_removed: number }[] };
+
+interface Rewrite {
+  rowsIn: number;
+  kept: number;
+  removed: number;
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * Erasure of one data subject (GDPR Art. 17): find every data object (CSV) and quarantine file
+ * under `<prefix>/` holding rows whose `column` equals the subject's pseudonym, and rewrite each
+ * without those rows. Per object:
+ *
+ * 1. stream the object into a spool file without the subject's rows, hashing it (sha256), then
+ *    re-read the spool to verify its hash and that no row of the subject is left;
+ * 2. append an `erasure.intent` entry to the audit trail (the journal: key, new sha256, rows);
+ * 3. replace the object atomically (same key: the store shows the old or the new object, never
+ *    none and never both), or delete it if no row is left, and verify the stored copy's sha256;
+ * 4. update the run's manifest (rows, sha256, bytes, `erasures`) and the catalog;
+ * 5. append `erasure.rewrite` / `erasure.delete` closing the intent.
+ *
+ * A run first completes the open intents of an earlier interrupted erasure on this lake (object
+ * already replaced: finish its manifest; not replaced: abandon the intent and let the scan redo
+ * it), so an erasure killed at any point and run again loses no row and duplicates none.
+ * Quarantine files hold line numbers and non-personal values only (ingest omits personal
+ * values), so they normally never match; they are searched anyway.
+ *
+ * @throws StorageError (3) lake failures or a stored copy that does not verify; DataError (1) an
+ * object that cannot be parsed as CSV; InterruptedError (130) between objects.
+ */
+export async function eraseSubject(options: ErasureOptions): Promise<ErasureResult> {
+  const { lake, prefix, logger, runId, dryRun, catalog } = options;
+  const pseudonymPrefix = options.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS);
+  if (!dryRun && !catalog) throw new Error('erasure needs the catalog for its journal');
+  const result: ErasureResult = {
+    mode: 'subject',
+    run_id: runId,
+    dry_run: dryRun,
+    lake: options.destination,
+    column: options.column,
+    pseudonym_prefix: pseudonymPrefix,
+    objects_scanned: 0,
+    objects_rewritten: 0,
+    objects_deleted: 0,
+    rows_removed: 0,
+    recovered: 0,
+    objects: [],
+    log: null,
+  };
+  if (catalog && !dryRun) {
+    result.recovered = await recover(options);
+    appendTrail(catalog.db, [
+      { action: 'erasure.request', lake: options.destination, count: 0, run_id: runId, detail: { pseudonym_prefix: pseudonymPrefix, column: options.column } },
+    ]);
+  }
+
+  // Candidates: data objects (dated .csv keys) and quarantine files.
+  const root = prefix + '/';
+  const candidates: { o: ObjectInfo; kind: 'data' | 'rejects' }[] = [];
+  for await (const o of lake.list(root)) {
+    if (!o.key.startsWith(root)) continue;
+    if (o.key.endsWith('.csv') && partitionDateOf(prefix, o.key)) candidates.push({ o, kind: 'data' });
+    else if (o.key.startsWith(`${root}_rejects/`) && o.key.endsWith('.jsonl')) candidates.push({ o, kind: 'rejects' });
+  }
+  result.objects_scanned = candidates.length;
+  logger.info(`searching ${candidates.length} objects under ${options.destination} for subject ${pseudonymPrefix}… (column ${options.column})`, {
+    step: 'scan',
+    objects: candidates.length,
+    pseudonym_prefix: pseudonymPrefix,
+  });
+
+  // Byte search first (cheap), then parse only the objects that hold the pseudonym.
+  const needle = Buffer.from(options.pseudonym, 'utf8');
+  const hits: typeof candidates = [];
+  for (let i = 0; i < candidates.length; i += SEARCH_CONCURRENCY) {
+    if (options.signal?.aborted) throw new InterruptedError(`erasure ${runId} interrupted while searching; nothing was changed by this run`);
+    const batch = candidates.slice(i, i + SEARCH_CONCURRENCY);
+    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needle)));
+    batch.forEach((c, j) => found[j] && hits.push(c));
+  }
+
+  const spoolDir = path.join(options.home, 'tmp');
+  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+  for (const { o, kind } of hits) {
+    if (options.signal?.aborted) {
+      throw new InterruptedError(`erasure ${runId} interrupted after ${result.objects.length} objects; run the same erasure again to finish it`);
+    }
+    const spool = path.join(spoolDir, `${runId}-erasure${kind === 'data' ? '.csv' : '.jsonl'}`);
+    try {
+      const done = await eraseFromObject(options, o.key, kind, spool);
+      if (!done) continue;
+      result.objects.push(done);
+      result.rows_removed += done.rows_removed;
+      if (done.action === 'deleted') result.objects_deleted++;
+      else result.objects_rewritten++;
+    } finally {
+      await rm(spool, { force: true });
+    }
+  }
+  if (catalog && !dryRun) {
+    appendTrail(catalog.db, [
+      {
+        action: 'erasure.complete',
+        lake: options.destination,
+        count: result.rows_removed,
+        run_id: runId,
+        detail: { pseudonym_prefix: pseudonymPrefix, objects_rewritten: result.objects_rewritten, objects_deleted: result.objects_deleted, rows_removed: result.rows_removed },
+      },
+    ]);
+    result.trail_head = trailHead(catalog.db);
+  }
+  logger.info(
+    `${dryRun ? 'would remove' : 'removed'} ${result.rows_removed} rows of subject ${pseudonymPrefix}… from ${result.objects.length} objects (${result.objects_deleted} deleted)`,
+    { step: 'done', rows_removed: result.rows_removed, objects: result.objects.length, objects_deleted: result.objects_deleted },
+  );
+  return result;
+}
+
+/** Erase the subject from one object; undefined when it holds none of the subject's rows. */
+async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data' | 'rejects', spool: string): Promise<ErasedObject | undefined> {
+  const { lake, logger, catalog, runId } = options;
+  const pseudonymPrefix = options.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS);
+  const rewrite = kind === 'data' ? rewriteCsv : rewriteJsonl;
+  const r = await rewrite(await lake.get(key), options.column, options.pseudonym, options.dryRun ? undefined : spool);
+  if (r.removed === 0) return undefined;
+  const action = r.kept === 0 ? 'deleted' : 'rewritten';
+  const summary: ErasedObject = { key, kind, rows_removed: r.removed, rows_left: r.kept, action };
+  if (options.dryRun) {
+    logger.info(`would ${action === 'deleted' ? 'delete' : 'rewrite'} ${lake.uri(key)}: ${r.removed} rows of the subject, ${r.kept} left`);
+    return summary;
+  }
+
+  // 1. Verify the new content before the old object is replaced.
+  const check = await rewrite(createReadStream(spool), options.column, options.pseudonym, undefined);
+  if (check.sha256 !== r.sha256 || check.removed !== 0 || check.kept !== r.kept) {
+    throw new StorageError(`the rewritten copy of ${lake.uri(key)} does not verify (spool changed on disk); nothing was replaced`);
+  }
+  const run = runIdOf(key);
+  const mKey = run ? manifestKey(options.prefix, run) : undefined;
+
+  // 2. Journal.
+  const [intent] = appendTrail(catalog!.db, [
+    {
+      action: 'erasure.intent',
+      lake: options.destination,
+      key,
+      count: r.removed,
+      run_id: runId,
+      detail: { op: action === 'deleted' ? 'delete' : 'rewrite', kind, new_sha256: r.sha256, new_bytes: r.bytes, new_rows: r.kept, rows_removed: r.removed, manifest: mKey ?? null, pseudonym_prefix: pseudonymPrefix },
+    },
+  ]);
+  options.onStep?.('intent');
+
+  // 3. Replace (atomic) or delete, then verify what the store holds.
+  if (action === 'deleted') {
+    const del = await lake.delete([key]);
+    if (del.errors.length) throw new StorageError(`cannot delete ${lake.uri(key)}: ${del.errors[0]!.message.slice(0, 160)}`, { hint: 'run the erasure again' });
+  } else {
+    await lake.putFile(key, spool, { sha256: r.sha256, contentType: kind === 'data' ? 'text/csv; charset=utf-8' : 'application/x-ndjson', metadata: run ? { run_id: run } : undefined });
+    const stored = await sha256Stream(await lake.get(key));
+    if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
+  }
+  options.onStep?.('object');
+
+  // 4. Manifest and catalog; 5. close the intent.
+  await finishObject(options, intent!, { key, kind, manifest: mKey, sha256: r.sha256, bytes: r.bytes, rows: r.kept, removed: r.removed, deleted: action === 'deleted' });
+  logger.info(`${action} ${lake.uri(key)}: ${r.removed} rows of the subject removed, ${r.kept} left`, { step: 'erase', key, rows_removed: r.removed, rows_left: r.kept });
+  return summary;
+}
+
+interface Outcome {
+  key: string;
+  kind: 'data' | 'rejects';
+  manifest?: string;
+  sha256: string;
+  bytes: number;
+  rows: number;
+  removed: number;
+  deleted: boolean;
+}
+
+/** Steps 4 and 5 of an object's erasure: idempotent, so recovery may run them again. */
+async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outcome): Promise<void> {
+  const { lake, catalog } = options;
+  if (o.manifest) await updateManifest(options, o.manifest, intent.run_id, o);
+  options.onStep?.('manifest');
+  if (o.deleted) catalog!.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], options.now.toISOString());
+  else catalog!.updateLakeObject(lake.provider, lake.bucket, o.key, { sha256: o.sha256, bytes: o.bytes, rows: o.rows });
+  appendTrail(catalog!.db, [
+    {
+      action: o.deleted ? 'erasure.delete' : 'erasure.rewrite',
+      lake: options.destination,
+      key: o.key,
+      count: o.removed,
+      run_id: options.runId,
+      detail: { intent: intent.seq, rows_removed: o.removed, rows_left: o.rows, sha256: o.deleted ? null : o.sha256, bytes: o.deleted ? 0 : o.bytes },
+    },
+  ]);
+  options.onStep?.('done');
+}
+
+/** Rewrite the run's manifest for the new object (rows, sha256, bytes) and log the erasure in it. */
+async function updateManifest(options: ErasureOptions, key: string, erasureRunId: string, o: Outcome): Promise<void> {
+  const { lake, logger, catalog } = options;
+  if (!(await lake.head(key))) {
+    logger.warn(`no manifest ${lake.uri(key)} for ${o.key}: only the object was changed`);
+    return;
+  }
+  let manifest: ErasedManifest;
+  try {
+    manifest = JSON.parse((await readAll(await lake.get(key))).toString('utf8')) as ErasedManifest;
+  } catch (err) {
+    if (err instanceof WattError) throw err;
+    throw new DataError(`manifest ${lake.uri(key)} is not valid JSON; the object ${o.key} was already rewritten`, { hint: 'repair the manifest, then run the erasure again' });
+  }
+  if (o.kind === 'data' && manifest.object?.key === o.key) {
+    manifest.object = o.deleted ? null : { ...manifest.object, sha256: o.sha256, bytes: o.bytes, rows: o.rows };
+    manifest.rows = o.rows;
+  } else if (o.kind === 'rejects' && manifest.rejects?.key === o.key) {
+    manifest.rejects = o.deleted ? null : { ...manifest.rejects, rows: o.rows };
+    manifest.rejected = o.rows;
+  }
+  manifest.erasures ??= [];
+  if (!manifest.erasures.some((e) => e.run_id === erasureRunId && e.key === o.key)) {
+    manifest.erasures.push({ run_id: erasureRunId, at: options.now.toISOString(), key: o.key, rows_removed: o.removed });
+  }
+  const body = JSON.stringify(manifest, null, 2) + '\n';
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  await lake.put(key, body, { sha256, contentType: 'application/json' });
+  catalog!.updateLakeObject(lake.provider, lake.bucket, key, { sha256, bytes: Buffer.byteLength(body) });
+}
+
+/**
+ * Complete what an interrupted erasure left: for each open `erasure.intent` on this lake, if the
+ * store holds the new object (sha256 matches, or deleted as intended) finish the manifest and close
+ * the intent; otherwise close it as abandoned (the object was not replaced; the scan redoes it).
+ * @returns intents completed.
+ */
+async function recover(options: ErasureOptions): Promise<number> {
+  const { lake, logger, catalog } = options;
+  let completed = 0;
+  for (const intent of openIntents(catalog!.db, options.destination)) {
+    const d = intent.parsed as { op: string; kind: 'data' | 'rejects'; new_sha256: string; new_bytes: number; new_rows: number; rows_removed: number; manifest: string | null; pseudonym_prefix: string };
+    const key = intent.key!;
+    const head = await lake.head(key);
+    let applied: boolean;
+    if (d.op === 'delete') applied = !head;
+    else applied = !!head && (await sha256Stream(await lake.get(key))) === d.new_sha256;
+    if (applied) {
+      await finishObject(options, intent, { key, kind: d.kind, manifest: d.manifest ?? undefined, sha256: d.new_sha256, bytes: d.new_bytes, rows: d.new_rows, removed: d.rows_removed, deleted: d.op === 'delete' });
+      completed++;
+      logger.warn(`completed the interrupted erasure step of run ${intent.run_id} on ${lake.uri(key)} (subject ${d.pseudonym_prefix}…)`, { step: 'recover', key });
+    } else {
+      appendTrail(catalog!.db, [{ action: 'erasure.abandon', lake: options.destination, key, count: 0, run_id: options.runId, detail: { intent: intent.seq, reason: 'object not replaced' } }]);
+      if (d.pseudonym_prefix !== options.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS)) {
+        logger.warn(`an interrupted erasure of another subject (${d.pseudonym_prefix}…, run ${intent.run_id}) had not replaced ${lake.uri(key)}: run that erasure again`);
+      }
+    }
+  }
+  return completed;
+}
+
+/** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180), as ingest does. */
+function csvField(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
+  }
+  return value;
+}
+
+/**
+ * Stream a CSV object (header first, as ingest writes it) into `out` (or nowhere, to count),
+ * dropping rows whose `column` equals `pseudonym`; rows are serialised exactly as ingest does, so
+ * kept rows are byte-identical.
+ * @throws DataError if the object is not parseable CSV.
+ */
+export async function rewriteCsv(input: Readable, column: string, pseudonym: string, out?: string): Promise<Rewrite> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let rowsIn = 0;
+  let kept = 0;
+  let removed = 0;
+  let index: number | undefined;
+  let pending = '';
+  const emit = (t: Transform, force: boolean) => {
+    if (pending.length < OUTPUT_CHUNK && !(force && pending)) return;
+    const buf = Buffer.from(pending, 'utf8');
+    pending = '';
+    hash.update(buf);
+    bytes += buf.length;
+    t.push(buf);
+  };
+  const filter = new Transform({
+    writableObjectMode: true,
+    transform(record: string[], _enc: BufferEncoding, callback: TransformCallback) {
+      if (index === undefined) index = record.indexOf(column);
+      else {
+        rowsIn++;
+        if (index >= 0 && record[index] === pseudonym) {
+          removed++;
+          callback();
+          return;
+        }
+        kept++;
+      }
+      pending += record.map(csvField).join(',') + '\n';
+      emit(this, false);
+      callback();
+    },
+    flush(callback: TransformCallback) {
+      emit(this, true);
+      callback();
+    },
+  });
+  try {
+    await pipeline(input, parse({ bom: true, relax_column_count: true, skip_empty_lines: false }), filter, out ? createWriteStream(out, { mode: 0o600 }) : discard());
+  } catch (err) {
+    if (err instanceof WattError) throw err;
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('CSV_')) throw new DataError(`cannot parse a lake object as CSV (${code}): erasure stopped before changing it`);
+    throw new StorageError(`cannot read or spool a lake object: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
+  }
+  return { rowsIn, kept, removed, sha256: hash.digest('hex'), bytes };
+}
+
+/** Stream a quarantine file (JSON lines), dropping lines that hold the pseudonym. */
+export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string, out?: string): Promise<Rewrite> {
+  const hash = createHash('sha256');
+  const sink = out ? createWriteStream(out, { mode: 0o600 }) : undefined;
+  let rowsIn = 0;
+  let kept = 0;
+  let removed = 0;
+  let bytes = 0;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    if (line === '') continue;
+    rowsIn++;
+    if (line.includes(pseudonym)) {
+      removed++;
+      continue;
+    }
+    kept++;
+    const buf = Buffer.from(line + '\n', 'utf8');
+    hash.update(buf);
+    bytes += buf.length;
+    if (sink && !sink.write(buf)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
+  }
+  if (sink) await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  return { rowsIn, kept, removed, sha256: hash.digest('hex'), bytes };
+}
+
+/** Whether a stream holds `needle`, searching across chunk boundaries; stops reading at the first hit. */
+export async function streamContains(stream: Readable, needle: Buffer): Promise<boolean> {
+  let tail = Buffer.alloc(0);
+  try {
+    for await (const chunk of stream) {
+      const buf = tail.length ? Buffer.concat([tail, chunk as Buffer]) : (chunk as Buffer);
+      if (buf.indexOf(needle) !== -1) return true;
+      tail = Buffer.from(buf.subarray(Math.max(0, buf.length - needle.length + 1)));
+    }
+  } finally {
+    stream.destroy();
+  }
+  return false;
+}
+
+/** Hex sha256 of a stream. */
+export async function sha256Stream(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+function discard(): Writable {
+  return new Writable({
+    write(_chunk, _enc, callback) {
+      callback();
+    },
+  });
+}

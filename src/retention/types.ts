@@ -1,0 +1,105 @@
+import type { TrailVerification } from './trail.js';
+
+/**
+ * Results of `watt purge`, rendered by src/commands/purge.ts as text or `--json`.
+ * Sizes in bytes, times ISO 8601 UTC, periods in days. No raw personal identifier anywhere.
+ */
+
+/** Keys listed in a result at most; past this only their count is given. */
+export const MAX_KEYS_LISTED = 1000;
+
+/** What retention removed (or would remove) in one category of the policy (GDPR Art. 5(1)(e)). */
+export interface CategoryResult {
+  /** Policy id: raw_data, run_logs, catalog_rows, models, transformed_data. */
+  id: string;
+  /** Retention period applied, in days. */
+  days: number;
+  /** Items older than this instant (ISO 8601 UTC) go; partitions older than its day (UTC). */
+  cutoff: string;
+  /** Objects, files or rows deleted (or that would be). */
+  items: number;
+  /** Bytes freed (0 for catalog rows). */
+  bytes: number;
+  /** Keys or file names, when there are at most {@link MAX_KEYS_LISTED}. */
+  keys?: string[];
+  /** Why a category was not applied, e.g. no store for it yet. */
+  note?: string;
+}
+
+/** `watt purge [--days N]`: retention by age. */
+export interface AgePurgeResult {
+  mode: 'age';
+  run_id: string;
+  dry_run: boolean;
+  /** URI of the lake folder purged. */
+  lake: string;
+  /** `days` when --days was given, `policy` when the per-category policy applied. */
+  basis: 'days' | 'policy';
+  categories: CategoryResult[];
+  /** Items deleted across categories. */
+  deleted: number;
+  bytes_freed: number;
+  /** Lake keys deleted (or that would be), when at most {@link MAX_KEYS_LISTED}. */
+  keys?: string[];
+  key_count: number;
+  /** Hash of the last audit-trail entry after this run (absent for a dry run). */
+  trail_head?: string;
+  log: string | null;
+}
+
+/** One object an erasure changed (or would change). */
+export interface ErasedObject {
+  key: string;
+  kind: 'data' | 'rejects';
+  /** Rows of the data subject removed from it. */
+  rows_removed: number;
+  /** Rows left; 0 means the object was deleted. */
+  rows_left: number;
+  action: 'rewritten' | 'deleted';
+}
+
+/** `watt purge --subject ID`: erasure of one data subject (GDPR Art. 17). */
+export interface ErasureResult {
+  mode: 'subject';
+  run_id: string;
+  dry_run: boolean;
+  lake: string;
+  /** Personal column matched, e.g. customer_id. */
+  column: string;
+  /** First characters of the subject's pseudonym (never the raw identifier). */
+  pseudonym_prefix: string;
+  objects_scanned: number;
+  objects_rewritten: number;
+  objects_deleted: number;
+  rows_removed: number;
+  /** Interrupted steps of an earlier erasure completed by this run. */
+  recovered: number;
+  objects: ErasedObject[];
+  trail_head?: string;
+  log: string | null;
+}
+
+/** `watt purge --verify-trail`. */
+export interface TrailResult extends TrailVerification {
+  mode: 'verify-trail';
+  catalog: string;
+}
+
+export type PurgeResult = AgePurgeResult | ErasureResult | TrailResult;
+
+/** What the core modules of purge share: an open lake, the run, where to log and record. */
+export interface PurgeContext {
+  lake: import('../lake/types.js').Lake;
+  /** Validated key prefix (no trailing slash); nothing outside `<prefix>/` is touched. */
+  prefix: string;
+  /** URI of the lake folder (for messages and the trail), never holding secrets. */
+  destination: string;
+  runId: string;
+  dryRun: boolean;
+  /** Absent for a dry run without a catalog: nothing is recorded. */
+  catalog?: import('../catalog/catalog.js').Catalog;
+  logger: import('../log.js').Logger;
+  signal?: AbortSignal;
+  /** The run's clock (tests pass a fixed one). */
+  now: Date;
+}
