@@ -1,12 +1,13 @@
 import path from 'node:path';
-import { createReadStream, createWriteStream } from 'node:fs';
+import os from 'node:os';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { once } from 'node:events';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parse, CsvError } from 'csv-parse';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
 import type { LakeConfig } from '../config.js';
 import { destinationUri, openLake, type Lake } from '../lake/index.js';
@@ -15,15 +16,17 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { acquireLock } from '../lock.js';
 import { wattVersion } from '../paths.js';
-import { CellError, convertCell, describeAjvError, type CompiledSchema } from './schema.js';
-import { Pseudonymiser } from './pseudonymise.js';
+import type { CompiledSchema } from './schema.js';
+import { scanSource, type SourceScan } from './scan.js';
+import { csvFailure, csvField, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
 
-/** Longest CSV field or record watt accepts, in characters (csv-parse `max_record_size`). */
-export const MAX_RECORD_CHARS = 1_000_000;
-/** Offending values are cut to this many characters in errors and quarantine files. */
-const VALUE_PREVIEW = 40;
-/** Row errors kept for the report in strict mode (all are counted). */
-const ERRORS_KEPT = 20;
+export type { RowError } from './transform.js';
+
+/** Files at least this big are checked in parallel ranges, one worker thread per core (max 2). */
+const PARALLEL_MIN_BYTES = 4 * 1024 * 1024;
+const MAX_PARTS = 2;
+/** Old-generation heap cap of each worker, MiB: keeps resident memory flat whatever the file size. */
+const WORKER_HEAP_MB = 64;
 
 export interface IngestOptions {
   /** Path of the CSV source. */
@@ -50,17 +53,6 @@ export interface IngestOptions {
   signal?: AbortSignal;
   /** Called about every 50,000 rows with rows seen and source bytes read. */
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
-}
-
-/** One rejected row: where and why. Holds no raw personal identifier. */
-export interface RowError {
-  /** 1-based line number in the source file (the header is line 1). */
-  line: number;
-  /** Column at fault, or null for a row-level fault (wrong number of fields). */
-  column: string | null;
-  reason: string;
-  /** The offending value, cut to 40 characters; absent for personal columns. */
-  value?: string;
 }
 
 /** What `watt ingest` did; `--json` prints the first seven fields. */
@@ -125,7 +117,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const uriOf = (key: string) => uriFor(options.lake, destination, key);
 
   logger.info(`run ${runId}: ingest ${path.basename(options.source)} (${formatBytes(sourceInfo.size)}) to ${destination}`);
-  const sourceSha = await sha256File(options.source, options.signal);
+  const parts = sourceInfo.size >= PARALLEL_MIN_BYTES && workersAvailable() ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
+  const scan = await scanSource(options.source, sourceInfo.size, parts, options.signal);
+  const sourceSha = scan.sha256;
   logger.debug(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
 
   const base: IngestResult = {
@@ -161,7 +155,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const written: string[] = [];
   try {
     const t0 = performance.now();
-    const outcome = await transform(options, sourceInfo.size, spoolFile, rejectsFile);
+    const outcome = await transformSource(options, scan, spoolFile, rejectsFile);
     const seconds = (performance.now() - t0) / 1000;
     base.rows = outcome.rows;
     base.rejected = outcome.rejected;
@@ -270,6 +264,143 @@ async function checkSource(file: string): Promise<{ size: number }> {
   return { size: s.size };
 }
 
+/** Worker threads run from the build (dist/); from the TypeScript sources (tests) ranges run in process. */
+const WORKER_URL = new URL('./transform-worker.js', import.meta.url);
+function workersAvailable(): boolean {
+  return existsSync(fileURLToPath(WORKER_URL));
+}
+
+interface TransformOutcome {
+  rows: number;
+  rejected: number;
+  errors: RowError[];
+  warnings: string[];
+  /** sha256 of the spooled output (header + rows). */
+  sha256: string;
+  rejectsSha256: string;
+}
+
+/**
+ * Check the header in this thread, then transform the data records in one or more byte ranges
+ * (worker threads for large files), and join the ranges' spools in order.
+ */
+async function transformSource(options: IngestOptions, scan: SourceScan, spoolFile: string, rejectsFile: string): Promise<TransformOutcome> {
+  const name = path.basename(options.source);
+  if (scan.size === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
+  const headerBytes = await readRange(options.source, 0, scan.headerEnd);
+  if (!isUtf8(headerBytes)) throw new DataError(`invalid UTF-8 at line 1 of ${name}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
+  let records: string[][];
+  try {
+    records = parseSync(headerBytes, { bom: true, relax_column_count: true, max_record_size: MAX_RECORD_CHARS }) as string[][];
+  } catch (err) {
+    throw csvFailure(err, options.source, 1);
+  }
+  if (records.length === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
+  const warnings: string[] = [];
+  const header = checkHeader(records[0]!, options.schema, warnings, options.logger);
+  if (scan.headerEnd >= scan.size) throw new DataError(`${name} has a header but no data rows`);
+
+  const bounds = [{ offset: scan.headerEnd, line: scan.firstDataLine }, ...scan.splits.filter((s) => s.offset > scan.headerEnd), { offset: scan.size, line: 0 }];
+  const jobs: RangeJob[] = bounds.slice(0, -1).map((b, i) => ({
+    source: options.source,
+    start: b.offset,
+    end: bounds[i + 1]!.offset,
+    firstLine: b.line,
+    header,
+    headerLine: i === 0 ? header.map(csvField).join(',') + '\n' : undefined,
+    spoolFile: i === 0 ? spoolFile : `${spoolFile}.${i}`,
+    rejectsFile: options.quarantine ? (i === 0 ? rejectsFile : `${rejectsFile}.${i}`) : undefined,
+  }));
+  options.logger.debug(`checking ${jobs.length} range${jobs.length > 1 ? 's in parallel worker threads' : ''}`, { step: 'plan', ranges: jobs.map((j) => [j.start, j.end]) });
+
+  let doneRows = 0;
+  let doneBytes = scan.headerEnd;
+  const progress = (rows: number, bytes: number) => {
+    doneRows += rows;
+    doneBytes += bytes;
+    options.onProgress?.({ rows: doneRows, bytes: doneBytes, totalBytes: scan.size });
+  };
+  let outcomes: RangeOutcome[];
+  try {
+    outcomes = await Promise.all(
+      jobs.map((job) =>
+        jobs.length > 1 || (scan.size >= PARALLEL_MIN_BYTES && workersAvailable())
+          ? runInWorker(job, options.schema.file, options.pseudonymisationKey, options.signal, progress)
+          : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
+      ),
+    );
+    for (const job of jobs.slice(1)) {
+      await append(job.spoolFile, spoolFile);
+      if (job.rejectsFile) await append(job.rejectsFile, rejectsFile);
+    }
+  } finally {
+    for (const job of jobs.slice(1)) {
+      await rm(job.spoolFile, { force: true });
+      if (job.rejectsFile) await rm(job.rejectsFile, { force: true });
+    }
+  }
+  const rows = outcomes.reduce((n, o) => n + o.rows, 0);
+  const rejected = outcomes.reduce((n, o) => n + o.rejected, 0);
+  if (rows + rejected === 0) throw new DataError(`${name} has a header but no data rows`);
+  return {
+    rows,
+    rejected,
+    errors: outcomes.flatMap((o) => o.errors).slice(0, ERRORS_KEPT),
+    warnings,
+    sha256: await sha256File(spoolFile),
+    rejectsSha256: options.quarantine && rejected > 0 ? await sha256File(rejectsFile) : '',
+  };
+}
+
+/** Run one range in a worker thread with a capped heap. */
+function runInWorker(job: RangeJob, schemaFile: string, key: Buffer, signal: AbortSignal | undefined, progress: (rows: number, bytes: number) => void): Promise<RangeOutcome> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_URL, {
+      workerData: { job, schemaFile, key: new Uint8Array(key) },
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    });
+    let settled = false;
+    const onAbort = () => {
+      void worker.terminate();
+      finish(new InterruptedError());
+    };
+    const finish = (error: Error | undefined, outcome?: RangeOutcome) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (error) {
+        void worker.terminate();
+        reject(error);
+      } else resolve(outcome!);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (m: { type: string; rows: number; bytes: number; outcome: RangeOutcome; error: { name: string; message: string; exitCode?: number; hint?: string } }) => {
+      if (m.type === 'progress') progress(m.rows, m.bytes);
+      else if (m.type === 'done') finish(undefined, m.outcome);
+      else if (m.type === 'error') {
+        finish(m.error.exitCode !== undefined ? Object.assign(new WattError(m.error.message, m.error.exitCode, { hint: m.error.hint }), { name: m.error.name }) : new Error(m.error.message));
+      }
+    });
+    worker.on('error', (err) => finish(new StorageError(`ingest worker failed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => finish(new Error(`ingest worker stopped (exit code ${code}) before finishing its range`)));
+  });
+}
+
+async function readRange(file: string, start: number, end: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(end - start, MAX_RECORD_CHARS * 4));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function append(from: string, to: string): Promise<void> {
+  await pipeline(createReadStream(from, { highWaterMark: 1 << 20 }), createWriteStream(to, { flags: 'a' }));
+}
+
 /**
  * sha256 of a file, streamed.
  * @throws UsageError if it cannot be read.
@@ -280,251 +411,9 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
     await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash, { signal });
   } catch (err) {
     if (signal?.aborted) throw new InterruptedError();
-    throw new UsageError(`cannot read source ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return hash.digest('hex');
-}
-
-/**
- * Passes bytes through unchanged while checking they are valid UTF-8 (`buffer.isUtf8`, native).
- * A multi-byte character split across chunks is carried to the next chunk. An invalid sequence
- * fails the run with the line it is on. Counts bytes for progress.
- */
-class Utf8Guard extends Transform {
-  bytes = 0;
-  private lines = 1;
-  private carry: Buffer | undefined;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    this.carry = undefined;
-    const cut = completeLength(buf);
-    if (cut < buf.length) {
-      this.carry = Buffer.from(buf.subarray(cut));
-      buf = buf.subarray(0, cut);
-    }
-    if (!isUtf8(buf)) {
-      callback(invalidUtf8(this.lines + newlinesBeforeInvalid(buf)));
-      return;
-    }
-    this.lines += countByte(buf, 10);
-    callback(null, buf);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.carry && !isUtf8(this.carry)) callback(invalidUtf8(this.lines));
-    else callback(null, this.carry);
-  }
-}
-
-function invalidUtf8(line: number): DataError {
-  return new DataError(`invalid UTF-8 at line ${line}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
-}
-
-/** Length of the prefix of `buf` that ends on a character boundary (drops a truncated last character). */
-function completeLength(buf: Buffer): number {
-  for (let i = buf.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
-    const b = buf[i]!;
-    if (b < 0x80) return buf.length; // ASCII: complete
-    if (b >= 0xc0) {
-      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-      return back + 1 >= need ? buf.length : i;
-    }
-  }
-  return buf.length;
-}
-
-function countByte(buf: Buffer, byte: number): number {
-  let n = 0;
-  for (let i = buf.indexOf(byte); i !== -1; i = buf.indexOf(byte, i + 1)) n++;
-  return n;
-}
-
-/** Newlines before the first line holding an invalid sequence. */
-function newlinesBeforeInvalid(buf: Buffer): number {
-  let n = 0;
-  let start = 0;
-  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) {
-    if (!isUtf8(buf.subarray(start, i))) return n;
-    start = i + 1;
-    n++;
-  }
-  return n;
-}
-
-/** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180). */
-function csvField(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
-  }
-  return value;
-}
-
-/** Newlines inside the fields of a record (quoted multi-line fields). */
-function newlinesIn(record: string[]): number {
-  let n = 0;
-  for (const field of record) if (field.indexOf('\n') !== -1) n += field.split('\n').length - 1;
-  return n;
-}
-
-interface TransformOutcome {
-  rows: number;
-  rejected: number;
-  errors: RowError[];
-  warnings: string[];
-  sha256: string;
-  rejectsSha256: string;
-}
-
-/** Output is pushed downstream in chunks of about this many characters. */
-const OUTPUT_CHUNK = 256 * 1024;
-
-async function transform(options: IngestOptions, totalBytes: number, spoolFile: string, rejectsFile: string): Promise<TransformOutcome> {
-  const { schema, logger } = options;
-  const pseudonymiser = new Pseudonymiser(options.pseudonymisationKey);
-  const warnings: string[] = [];
-  const errors: RowError[] = [];
-  const hash = createHash('sha256');
-  const rejectsHash = createHash('sha256');
-  let rows = 0;
-  let rejected = 0;
-  // Line number (1-based) of the next record's first line; csv-parse is run without `info`
-  // (which costs a third of the parse time), so lines are counted here: one per record, plus
-  // newlines inside quoted fields, plus empty lines (kept by the parser and skipped here).
-  let line = 1;
-  let header: string[] | undefined;
-  let width = 0;
-  let plan: { name: string; type: ReturnType<typeof schema.types.get>; personal: boolean; declared: boolean }[] = [];
-  let rejectBuffer = '';
-  const reject = (e: RowError) => {
-    rejected++;
-    if (errors.length < ERRORS_KEPT) errors.push(e);
-    if (options.quarantine) rejectBuffer += JSON.stringify(e) + '\n';
-  };
-  const preview = (column: string, raw: string): string | undefined =>
-    schema.personal.has(column) ? undefined : raw.length > VALUE_PREVIEW ? raw.slice(0, VALUE_PREVIEW) + '…' : raw;
-
-  // One row object reused for every record (ajv keeps no reference): stable shape, less garbage.
-  // An empty cell is set to undefined, which `required` reports as missing.
-  const row: Record<string, unknown> = {};
-  /** Validate, pseudonymise and serialise one record; returns its output line or '' if rejected. */
-  const processRecord = (record: string[], at: number): string => {
-    if (record.length !== width) {
-      reject({ line: at, column: null, reason: `has ${record.length} fields, the header has ${width}` });
-      return '';
-    }
-    for (let i = 0; i < width; i++) {
-      const p = plan[i]!;
-      if (!p.declared) continue;
-      const value = convertCell(record[i]!, p.type);
-      if (value instanceof CellError) {
-        reject({ line: at, column: p.name, reason: value.reason, value: preview(p.name, record[i]!) });
-        return '';
-      }
-      row[p.name] = value;
-    }
-    if (!schema.validate(row)) {
-      const { column, reason } = describeAjvError(schema.validate.errors![0]!);
-      const idx = header!.indexOf(column);
-      reject({ line: at, column, reason, value: idx >= 0 && record[idx] !== '' ? preview(column, record[idx]!) : undefined });
-      return '';
-    }
-    rows++;
-    let out = '';
-    for (let i = 0; i < width; i++) {
-      const p = plan[i]!;
-      const v = record[i]!;
-      out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
-    }
-    return out + '\n';
-  };
-
-  const guard = new Utf8Guard();
-  const parser = parse({ delimiter: ',', bom: true, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
-  let pending = '';
-  let lastProgress = 0;
-  const rowsStream = new Transform({
-    writableObjectMode: true,
-    writableHighWaterMark: 4096,
-    transform(record: string[], _enc, callback) {
-      const at = line;
-      line += 1;
-      if (record.length === 1 && record[0] === '') {
-        callback(); // empty line
-        return;
-      }
-      if (record.length > 1 || record[0]!.length > 0) line += newlinesIn(record);
-      if (header === undefined) {
-        try {
-          header = checkHeader(record, schema, warnings, logger);
-        } catch (err) {
-          callback(err as Error);
-          return;
-        }
-        width = header.length;
-        plan = header.map((name) => ({ name, type: schema.types.get(name), personal: schema.personal.has(name), declared: schema.types.has(name) }));
-        pending += header.map(csvField).join(',') + '\n';
-      } else {
-        pending += processRecord(record, at);
-        if (options.onProgress && rows - lastProgress >= 50_000) {
-          lastProgress = rows;
-          options.onProgress({ rows, bytes: guard.bytes, totalBytes });
-        }
-      }
-      if (pending.length >= OUTPUT_CHUNK) {
-        const buf = Buffer.from(pending, 'utf8');
-        pending = '';
-        hash.update(buf);
-        this.push(buf);
-      }
-      callback();
-    },
-    flush(callback) {
-      if (pending) {
-        const buf = Buffer.from(pending, 'utf8');
-        pending = '';
-        hash.update(buf);
-        this.push(buf);
-      }
-      callback();
-    },
-  });
-  const rejectsOut = options.quarantine ? createWriteStream(rejectsFile, { mode: 0o600 }) : undefined;
-  // Quarantined lines are flushed to their own spool as the run goes.
-  const flushRejects = async () => {
-    if (!rejectsOut || !rejectBuffer) return;
-    const buf = Buffer.from(rejectBuffer, 'utf8');
-    rejectBuffer = '';
-    rejectsHash.update(buf);
-    if (!rejectsOut.write(buf)) await once(rejectsOut, 'drain');
-  };
-  const rejectsTimer = rejectsOut ? setInterval(() => void flushRejects(), 250) : undefined;
-  try {
-    await pipeline(
-      createReadStream(options.source, { highWaterMark: 1 << 20 }),
-      guard,
-      parser,
-      rowsStream,
-      createWriteStream(spoolFile, { mode: 0o600 }),
-      { signal: options.signal },
-    );
-    await flushRejects();
-  } catch (err) {
-    if (options.signal?.aborted) throw new InterruptedError();
-    throw csvFailure(err, options.source);
-  } finally {
-    if (rejectsTimer) clearInterval(rejectsTimer);
-    if (rejectsOut) {
-      rejectsOut.end();
-      await once(rejectsOut, 'close');
-    }
-  }
-  if (header === undefined) throw new DataError(`${path.basename(options.source)} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
-  if (rows + rejected === 0) throw new DataError(`${path.basename(options.source)} has a header but no data rows`);
-  options.onProgress?.({ rows, bytes: guard.bytes, totalBytes });
-  return { rows, rejected, errors, warnings, sha256: hash.digest('hex'), rejectsSha256: rejectsHash.digest('hex') };
 }
 
 /**
@@ -553,30 +442,6 @@ export function checkHeader(record: string[], schema: CompiledSchema, warnings: 
   }
   logger.debug(`header ok: ${header.length} columns`, { step: 'header', columns: header });
   return header;
-}
-
-/** Turn a csv-parse error into a one-line DataError with the line. */
-function csvFailure(err: unknown, source: string): Error {
-  if (err instanceof WattError) return err;
-  if (err instanceof CsvError) {
-    const lines = (err as CsvError & { lines?: number }).lines;
-    const where = lines ? ` at line ${lines}` : '';
-    const name = path.basename(source);
-    switch (err.code) {
-      case 'CSV_QUOTE_NOT_CLOSED':
-        return new DataError(`unbalanced quote in ${name}: a quoted field opened${where} is never closed`);
-      case 'CSV_MAX_RECORD_SIZE':
-        return new DataError(`a field in ${name}${where} is longer than ${MAX_RECORD_CHARS.toLocaleString('en')} characters`, { hint: 'is the file really a CSV of meter readings?' });
-      case 'CSV_INVALID_CLOSING_QUOTE':
-      case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-        return new DataError(`malformed quoting in ${name}${where}: characters follow a closing quote`);
-      default:
-        return new DataError(`cannot parse ${name}${where}: ${err.message.split('\n')[0]}`);
-    }
-  }
-  const e = err as NodeJS.ErrnoException;
-  if (e.code) return new StorageError(`cannot read or spool ${path.basename(source)}: ${e.code}`);
-  return err as Error;
 }
 
 function formatBytes(bytes: number): string {

@@ -15,6 +15,8 @@ export const PERSONAL_KEYWORD = 'x-personal-data';
 
 /** A data-set schema compiled for row validation. */
 export interface CompiledSchema {
+  /** Path of the schema file (worker threads compile their own copy from it). */
+  file: string;
   /** `$id` of the schema (or its file name). */
   id: string;
   /** sha256 of the schema file's bytes. */
@@ -79,6 +81,7 @@ export function loadSchema(file: string): CompiledSchema {
   }
   const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
   return {
+    file,
     id: typeof schema.$id === 'string' ? schema.$id : file.split('/').pop()!,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     required,

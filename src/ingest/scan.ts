@@ -1,0 +1,78 @@
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { InterruptedError, UsageError } from '../errors.js';
+
+/** What one read of the source tells before the real pass. */
+export interface SourceScan {
+  /** Hex sha256 of the whole file. */
+  sha256: string;
+  /** Size in bytes. */
+  size: number;
+  /** Byte offset just after the header record's newline (the file size if there is none). */
+  headerEnd: number;
+  /**
+   * Record boundaries near `size * k / parts` (k = 1..parts-1), each the byte after a newline
+   * that lies outside any quoted field, with the line number of that byte.
+   */
+  splits: { offset: number; line: number }[];
+  /** Line number of the byte at `headerEnd`. */
+  firstDataLine: number;
+}
+
+const DQUOTE = 0x22;
+const LF = 0x0a;
+
+/**
+ * Read the source once: sha256, end of the header record, and safe split points so that the
+ * rows can be checked in parallel ranges. A newline ends a record exactly when the number of
+ * double quotes before it is even (RFC 4180: quotes inside quoted fields are doubled), so the
+ * split points never cut a quoted field. A file with broken quoting still fails later, in the
+ * range that holds the broken field.
+ * @param expectedSize the file size from stat(2), to place the split targets
+ * @param parts number of ranges wanted (1 = no split)
+ * @throws UsageError if the file cannot be read; InterruptedError on abort.
+ */
+export async function scanSource(file: string, expectedSize: number, parts: number, signal?: AbortSignal): Promise<SourceScan> {
+  const hash = createHash('sha256');
+  let size = 0;
+  let quotes = 0; // double quotes seen so far
+  let newlines = 0; // newlines seen so far
+  let headerEnd = -1;
+  let firstDataLine = 1;
+  const splits: { offset: number; line: number }[] = [];
+  const targets = Array.from({ length: Math.max(0, parts - 1) }, (_, k) => Math.floor((expectedSize * (k + 1)) / parts));
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal }) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      const base = size;
+      size += chunk.length;
+      // Quote positions in this chunk (few in meter readings), to know the parity at each newline.
+      const quoteAt: number[] = [];
+      for (let i = chunk.indexOf(DQUOTE); i !== -1; i = chunk.indexOf(DQUOTE, i + 1)) quoteAt.push(i);
+      let qi = 0;
+      for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) {
+        while (qi < quoteAt.length && quoteAt[qi]! < i) qi++;
+        newlines++;
+        if ((quotes + qi) % 2 !== 0) continue; // inside a quoted field
+        const next = base + i + 1;
+        if (headerEnd < 0) {
+          headerEnd = next;
+          firstDataLine = newlines + 1;
+          continue;
+        }
+        while (splits.length < parts - 1 && next >= (targets[splits.length] ?? Infinity)) {
+          splits.push({ offset: next, line: newlines + 1 });
+        }
+      }
+      quotes += quoteAt.length;
+    }
+  } catch (err) {
+    if (signal?.aborted) throw new InterruptedError();
+    throw new UsageError(`cannot read source ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return { sha256: hash.digest('hex'), size, headerEnd: headerEnd < 0 ? size : headerEnd, splits: dedupe(splits, size), firstDataLine };
+}
+
+function dedupe(splits: { offset: number; line: number }[], size: number): { offset: number; line: number }[] {
+  return splits.filter((s, i) => s.offset < size && (i === 0 || s.offset > splits[i - 1]!.offset));
+}

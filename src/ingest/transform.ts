@@ -1,0 +1,312 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { once } from 'node:events';
+import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parse, CsvError } from 'csv-parse';
+import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
+import { CellError, convertCell, describeAjvError, type CompiledSchema } from './schema.js';
+import { Pseudonymiser } from './pseudonymise.js';
+
+/**
+ * The hot loop of `watt ingest`: one byte range of the source, already past the header, through
+ * UTF-8 check -> csv-parse -> conversion -> ajv -> pseudonymisation -> CSV out to a spool file.
+ * Runs in a worker thread per range for large files (see transform-worker.ts) or in process.
+ * Knows nothing of lakes, catalogs or logs.
+ */
+
+/** Longest CSV field or record watt accepts, in characters (csv-parse `max_record_size`). */
+export const MAX_RECORD_CHARS = 1_000_000;
+/** Offending values are cut to this many characters in errors and quarantine files. */
+const VALUE_PREVIEW = 40;
+/** Row errors kept per range for the report (all are counted). */
+export const ERRORS_KEPT = 20;
+/** Output is written in chunks of about this many characters. */
+const OUTPUT_CHUNK = 256 * 1024;
+/** Progress is reported every this many rows. */
+const PROGRESS_EVERY = 50_000;
+
+/** One rejected row: where and why. Holds no raw personal identifier. */
+export interface RowError {
+  /** 1-based line number in the source file (the header is line 1). */
+  line: number;
+  /** Column at fault, or null for a row-level fault (wrong number of fields). */
+  column: string | null;
+  reason: string;
+  /** The offending value, cut to 40 characters; absent for personal columns. */
+  value?: string;
+}
+
+/** A byte range of the source to transform. Plain data: it crosses to worker threads. */
+export interface RangeJob {
+  source: string;
+  /** Byte offsets [start, end): start is the first byte of a record, end the byte after a newline. */
+  start: number;
+  end: number;
+  /** Line number of the byte at `start`. */
+  firstLine: number;
+  /** The checked header: column names in file order. */
+  header: string[];
+  /** Written first to this range's spool (range 0 only): the header line. */
+  headerLine?: string;
+  spoolFile: string;
+  /** JSON lines of rejected rows, when quarantining. */
+  rejectsFile?: string;
+}
+
+export interface RangeOutcome {
+  rows: number;
+  rejected: number;
+  /** The first {@link ERRORS_KEPT} row errors of the range, in line order. */
+  errors: RowError[];
+}
+
+/** Rows and source bytes done since the last report. */
+export type ProgressDelta = (rows: number, bytes: number) => void;
+
+/**
+ * Transform one range. Rows are never held together: memory is flat whatever the size.
+ * @throws DataError for invalid UTF-8, broken quoting or an over-long field (with the line);
+ * StorageError when the spool cannot be written; InterruptedError when `signal` aborts.
+ */
+export async function transformRange(job: RangeJob, schema: CompiledSchema, key: Uint8Array, signal?: AbortSignal, onProgress?: ProgressDelta): Promise<RangeOutcome> {
+  const pseudonymiser = new Pseudonymiser(Buffer.from(key));
+  const errors: RowError[] = [];
+  let rows = 0;
+  let rejected = 0;
+  // Line number of the next record's first line. csv-parse runs without `info` (which costs a
+  // third of the parse time), so lines are counted here: one per record, plus newlines inside
+  // quoted fields, plus empty lines (kept by the parser and skipped here).
+  let line = job.firstLine;
+  const header = job.header;
+  const width = header.length;
+  const plan = header.map((name) => ({ name, type: schema.types.get(name), personal: schema.personal.has(name), declared: schema.types.has(name) }));
+  let rejectBuffer = '';
+  const reject = (e: RowError) => {
+    rejected++;
+    if (errors.length < ERRORS_KEPT) errors.push(e);
+    if (job.rejectsFile) rejectBuffer += JSON.stringify(e) + '\n';
+  };
+  const preview = (column: string, raw: string): string | undefined =>
+    schema.personal.has(column) ? undefined : raw.length > VALUE_PREVIEW ? raw.slice(0, VALUE_PREVIEW) + '…' : raw;
+
+  // One row object reused for every record (ajv keeps no reference): stable shape, less garbage.
+  // An empty cell is set to undefined, which `required` reports as missing.
+  const row: Record<string, unknown> = {};
+  /** Validate, pseudonymise and serialise one record; returns its output line or '' if rejected. */
+  const processRecord = (record: string[], at: number): string => {
+    if (record.length !== width) {
+      reject({ line: at, column: null, reason: `has ${record.length} fields, the header has ${width}` });
+      return '';
+    }
+    for (let i = 0; i < width; i++) {
+      const p = plan[i]!;
+      if (!p.declared) continue;
+      const value = convertCell(record[i]!, p.type);
+      if (value instanceof CellError) {
+        reject({ line: at, column: p.name, reason: value.reason, value: preview(p.name, record[i]!) });
+        return '';
+      }
+      row[p.name] = value;
+    }
+    if (!schema.validate(row)) {
+      const { column, reason } = describeAjvError(schema.validate.errors![0]!);
+      const idx = header.indexOf(column);
+      reject({ line: at, column, reason, value: idx >= 0 && record[idx] !== '' ? preview(column, record[idx]!) : undefined });
+      return '';
+    }
+    rows++;
+    let out = '';
+    for (let i = 0; i < width; i++) {
+      const p = plan[i]!;
+      const v = record[i]!;
+      out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
+    }
+    return out + '\n';
+  };
+
+  const guard = new Utf8Guard(job.firstLine);
+  const parser = parse({ delimiter: ',', relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
+  let pending = job.headerLine ?? '';
+  let reportedRows = 0;
+  let reportedBytes = 0;
+  const rejectsOut = job.rejectsFile ? createWriteStream(job.rejectsFile, { mode: 0o600 }) : undefined;
+  let rejectsWrite: Promise<unknown> = Promise.resolve();
+  const flushRejects = () => {
+    if (!rejectsOut || !rejectBuffer) return;
+    const text = rejectBuffer;
+    rejectBuffer = '';
+    if (!rejectsOut.write(text)) rejectsWrite = once(rejectsOut, 'drain');
+  };
+  const rowsStream = new Transform({
+    writableObjectMode: true,
+    writableHighWaterMark: 4096,
+    transform(record: string[], _enc, callback) {
+      const at = line;
+      line += 1;
+      if (record.length === 1 && record[0] === '') {
+        callback(); // an empty line
+        return;
+      }
+      line += newlinesIn(record);
+      pending += processRecord(record, at);
+      if (onProgress && rows + rejected - reportedRows >= PROGRESS_EVERY) {
+        onProgress(rows + rejected - reportedRows, guard.bytes - reportedBytes);
+        reportedRows = rows + rejected;
+        reportedBytes = guard.bytes;
+      }
+      if (pending.length >= OUTPUT_CHUNK) {
+        this.push(pending);
+        pending = '';
+        flushRejects();
+        rejectsWrite.then(() => callback(), callback);
+        return;
+      }
+      callback();
+    },
+    flush(callback) {
+      if (pending) this.push(pending);
+      pending = '';
+      callback();
+    },
+  });
+  try {
+    await pipeline(
+      createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: 1 << 20 }),
+      guard,
+      parser,
+      rowsStream,
+      createWriteStream(job.spoolFile, { mode: 0o600 }),
+      { signal },
+    );
+    flushRejects();
+    await rejectsWrite;
+  } catch (err) {
+    if (signal?.aborted) throw new InterruptedError();
+    throw csvFailure(err, job.source, job.firstLine);
+  } finally {
+    if (rejectsOut) {
+      rejectsOut.end();
+      await once(rejectsOut, 'close').catch(() => undefined);
+    }
+  }
+  onProgress?.(rows + rejected - reportedRows, guard.bytes - reportedBytes);
+  return { rows, rejected, errors };
+}
+
+/**
+ * Passes bytes through unchanged while checking they are valid UTF-8 (`buffer.isUtf8`, native).
+ * A multi-byte character split across chunks is carried to the next chunk. An invalid sequence
+ * fails the run with the line it is on. Counts bytes for progress.
+ */
+class Utf8Guard extends Transform {
+  bytes = 0;
+  private lines: number;
+  private carry: Buffer | undefined;
+
+  /** @param firstLine line number of the first byte of the stream */
+  constructor(firstLine: number) {
+    super();
+    this.lines = firstLine;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    let buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = undefined;
+    const cut = completeLength(buf);
+    if (cut < buf.length) {
+      this.carry = Buffer.from(buf.subarray(cut));
+      buf = buf.subarray(0, cut);
+    }
+    if (!isUtf8(buf)) {
+      callback(invalidUtf8(this.lines + newlinesBeforeInvalid(buf)));
+      return;
+    }
+    this.lines += countByte(buf, 10);
+    callback(null, buf);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.carry && !isUtf8(this.carry)) callback(invalidUtf8(this.lines));
+    else callback(null, this.carry);
+  }
+}
+
+function invalidUtf8(line: number): DataError {
+  return new DataError(`invalid UTF-8 at line ${line}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
+}
+
+/** Length of the prefix of `buf` that ends on a character boundary (drops a truncated last character). */
+function completeLength(buf: Buffer): number {
+  for (let i = buf.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
+    const b = buf[i]!;
+    if (b < 0x80) return buf.length; // ASCII: complete
+    if (b >= 0xc0) {
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      return back + 1 >= need ? buf.length : i;
+    }
+  }
+  return buf.length;
+}
+
+function countByte(buf: Buffer, byte: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(byte); i !== -1; i = buf.indexOf(byte, i + 1)) n++;
+  return n;
+}
+
+/** Newlines before the first line holding an invalid sequence. */
+function newlinesBeforeInvalid(buf: Buffer): number {
+  let n = 0;
+  let start = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) {
+    if (!isUtf8(buf.subarray(start, i))) return n;
+    start = i + 1;
+    n++;
+  }
+  return n;
+}
+
+/** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180). */
+export function csvField(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
+  }
+  return value;
+}
+
+/** Newlines inside the fields of a record (quoted multi-line fields). */
+function newlinesIn(record: string[]): number {
+  let n = 0;
+  for (const field of record) if (field.indexOf('\n') !== -1) n += field.split('\n').length - 1;
+  return n;
+}
+
+/** Turn a csv-parse error into a one-line DataError with the line. */
+export function csvFailure(err: unknown, source: string, firstLine: number): Error {
+  if (err instanceof WattError) return err;
+  if (err instanceof CsvError) {
+    // csv-parse counts lines from the start of the range, from 1.
+    const lines = (err as CsvError & { lines?: number }).lines;
+    const where = lines ? ` at line ${lines + firstLine - 1}` : '';
+    const name = path.basename(source);
+    switch (err.code) {
+      case 'CSV_QUOTE_NOT_CLOSED':
+        return new DataError(`unbalanced quote in ${name}: a quoted field opened${where} is never closed`);
+      case 'CSV_MAX_RECORD_SIZE':
+        return new DataError(`a field in ${name}${where} is longer than ${MAX_RECORD_CHARS.toLocaleString('en')} characters`, { hint: 'is the file really a CSV of meter readings?' });
+      case 'CSV_INVALID_CLOSING_QUOTE':
+      case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+        return new DataError(`malformed quoting in ${name}${where}: characters follow a closing quote`);
+      default:
+        return new DataError(`cannot parse ${name}${where}: ${err.message.split('\n')[0]}`);
+    }
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e.code) return new StorageError(`cannot read or spool ${path.basename(source)}: ${e.code}`);
+  return err as Error;
+}
+
