@@ -31,7 +31,7 @@ export function registerIngest(program: Command): Command {
       try {
         result = await runIngest({
           ...(flags as object),
-          quiet: json,
+          quiet: json && !flags.verbose,
           signal: interruptSignal(),
           onProgress: progress?.update,
         });

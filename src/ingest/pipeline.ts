@@ -118,7 +118,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
 
   logger.info(`run ${runId}: ingest ${path.basename(options.source)} (${formatBytes(sourceInfo.size)}) to ${destination}`);
   const parts = sourceInfo.size >= PARALLEL_MIN_BYTES && workersAvailable() ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
-  const scan = await scanSource(options.source, sourceInfo.size, parts, options.signal);
+  const scan = await scanSource(options.source, sourceInfo.size, parts, options.signal).catch((err: unknown) => {
+    throw options.signal?.aborted ? new InterruptedError(`run ${runId} interrupted; nothing was left in the lake`) : err;
+  });
   const sourceSha = scan.sha256;
   logger.debug(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
 

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import { runWatt, scratchDir, BIN } from '../helpers/cli.js';
+
+const KEY = { WATT_PSEUDONYMISATION_KEY: 'test-key-0123456789abcdef0123456789abcdef' };
+const HEADER = 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak';
+
+/**
+ * Writes `rows` readings (line n+1 holds REC-n). Rows listed in `bad` get a negative kWh; row
+ * `quoted` carries a quoted field with a newline, in an extra column, so that line numbers past
+ * it are shifted by one.
+ */
+async function writeSource(file: string, rows: number, bad: number[] = []): Promise<void> {
+  const out = createWriteStream(file);
+  out.write(HEADER + '\n');
+  let chunk = '';
+  for (let i = 0; i < rows; i++) {
+    const kwh = bad.includes(i) ? '-1' : ((i % 300) / 10).toFixed(1);
+    chunk += `REC-${i},CUST-${i % 1000},METER-${i % 1000},2025-01-01T08:00:00Z,${kwh},0.18,${i % 2 ? 'true' : 'false'}\n`;
+    if (chunk.length > 65536) {
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  out.end(chunk);
+  await once(out, 'finish');
+}
+
+describe('watt ingest on a file large enough to be checked in parallel ranges', () => {
+  it('reports the right line numbers in both halves and keeps every row once, in order', async () => {
+    const cwd = scratchDir();
+    const src = path.join(cwd, 'large.csv');
+    const rows = 120_000; // ~9 MB: above the 4 MiB parallel threshold
+    const bad = [5, 59_999, 60_001, 119_998];
+    await writeSource(src, rows, bad);
+    const r = await runWatt(['ingest', '--source', src, '--quarantine', '--json', '--verbose'], { cwd, env: KEY });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/checking 2 ranges in parallel worker threads/);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ rows: rows - bad.length, rejected: bad.length });
+    const lake = path.join(cwd, 'lake', 'watt-lake', 'watt-about-it', 'raw');
+    const rejects = readFileSync(path.join(lake, '_rejects', `${out.run_id}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rejects.map((e) => e.line)).toEqual(bad.map((i) => i + 2));
+    const body = readFileSync(new URL(out.destination), 'utf8').trimEnd().split('\n');
+    expect(body[0]).toBe(HEADER);
+    const ids = body.slice(1).map((l) => Number(l.slice(4, l.indexOf(','))));
+    const expected = Array.from({ length: rows }, (_, i) => i).filter((i) => !bad.includes(i));
+    expect(ids).toEqual(expected);
+  });
+
+  it('fails strict runs with the first error by line, across ranges, and writes nothing', async () => {
+    const cwd = scratchDir();
+    const src = path.join(cwd, 'large.csv');
+    await writeSource(src, 120_000, [100_000]);
+    const r = await runWatt(['ingest', '--source', src], { cwd, env: KEY });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/watt: 1 invalid row in large\.csv, nothing was written \(first: line 100002, column consumption_kwh: "-1" must be >= 0\)/);
+    expect(existsSync(path.join(cwd, 'lake'))).toBe(false);
+  });
+
+  it('stops on Ctrl-C with exit 130, leaves nothing in the lake and no spool file', async () => {
+    const cwd = scratchDir();
+    const src = path.join(cwd, 'large.csv');
+    await writeSource(src, 400_000);
+    const child = spawn(process.execPath, [BIN, 'ingest', '--source', src, '--verbose'], { cwd, env: { PATH: process.env.PATH, NO_COLOR: '1', ...KEY } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      // Interrupt once the rows are being checked (spool files exist by then).
+      if (/checking 2 ranges/.test(stderr)) child.kill('SIGINT');
+    });
+    const [code] = await once(child, 'close');
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/watt: .*interrupted; nothing was left in the lake/);
+    expect(existsSync(path.join(cwd, 'lake', 'watt-lake', 'watt-about-it'))).toBe(false);
+    expect(readdirSync(path.join(cwd, '.watt', 'tmp'))).toEqual([]);
+  });
+});
