@@ -1,12 +1,61 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { DataError, UsageError } from '../errors.js';
+import { wattHome } from '../config.js';
+import { numberParser, printJson } from './options.js';
 
-/** `watt predict`: not implemented yet (see its issue). */
+/**
+ * `watt predict`: when to light the stove. Loads a model (`--model`, else the newest under
+ * `<WATT_HOME>/models/`, else the shipped default) and does arithmetic: no simulator, no regression
+ * library, no logger, no cloud SDK, so that it answers in well under 250 ms.
+ * Exit codes: 0 ok, 1 infeasible night, 2 bad input or model.
+ */
 export function registerPredict(program: Command): Command {
   return program
     .command('predict')
-    .description('not implemented yet')
-    .action(() => {
-      throw new UsageError('watt predict is not implemented yet');
+    .description('when to light the pellet stove to reach the target temperature at the target time')
+    .requiredOption('--dpe <class>', 'DPE class of the home, A to G', parseDpe)
+    .requiredOption('--temp <°C>', 'outdoor temperature', numberParser('--temp', -40, 45, ' °C'))
+    .option('--indoor <°C>', 'indoor temperature now (default: estimated after the night cool-down)', numberParser('--indoor', -10, 35, ' °C'))
+    .option('--target <°C>', 'target indoor temperature', numberParser('--target', 5, 30, ' °C'), 19)
+    .option('--at <HH:MM>', 'target time', parseClock, '07:00')
+    .option('--power <kW>', 'stove nominal power', numberParser('--power', 1, 50, ' kW'), 8)
+    .option('--model <path>', 'model.json (or its folder) written by watt train')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (flags: { dpe: string; temp: number; indoor?: number; target: number; at: string; power: number; model?: string; json?: boolean }) => {
+      const [{ resolveModel }, { predictLead, formatDuration }] = await Promise.all([import('../model/model-file.js'), import('../model/predict.js')]);
+      const { model, file, origin } = resolveModel(flags.model, wattHome());
+      const p = predictLead(model, {
+        dpeClass: flags.dpe as never,
+        outdoorC: flags.temp,
+        indoorC: flags.indoor,
+        targetC: flags.target,
+        at: flags.at,
+        powerKw: flags.power,
+      });
+      if (flags.json) printJson({ ...p, model_file: file, model_origin: origin });
+      if (!p.feasible) throw new DataError(p.reason, { hint: 'try a lower --target, a higher --power, or keep a low heat all night' });
+      if (flags.json) return;
+      const target = `${flags.target} °C`;
+      const head =
+        p.lead_time_min === 0
+          ? `no need to light the stove before ${p.inputs.target_time}: the room should already be at ${target}`
+          : `light the stove at ${p.ignition_time} (${formatDuration(p.lead_time_min)} before ${p.inputs.target_time}) to reach ${target}`;
+      const indoor = p.indoor_estimated
+        ? `~${p.indoor_at_ignition_c} °C indoors at ignition (estimated: stove off at ${model.cooldown.stove_off} from ${model.cooldown.evening_air_temp_c} °C; pass --indoor to measure)`
+        : `${p.indoor_at_ignition_c} °C indoors`;
+      // one write: a reader that stops after the first line (| head -1) gets no EPIPE
+      process.stdout.write(`${head}\nclass ${flags.dpe}, ${flags.temp} °C outdoors, ${indoor}, ${flags.power} kW stove; model ${model.version}${origin === 'shipped' ? ' (shipped default)' : ''}\n`);
     });
+}
+
+function parseDpe(value: string): string {
+  const v = value.trim().toUpperCase();
+  if (!/^[A-G]$/.test(v)) throw new UsageError(`--dpe must be a DPE class A to G, got "${value.slice(0, 20)}"`);
+  return v;
+}
+
+function parseClock(value: string): string {
+  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(value.trim());
+  if (!m) throw new UsageError(`--at must be a time HH:MM between 00:00 and 23:59, got "${value.slice(0, 20)}"`);
+  return `${m[1]!.padStart(2, '0')}:${m[2]}`;
 }

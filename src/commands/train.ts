@@ -1,12 +1,71 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { logDir, wattHome } from '../config.js';
+import { newRunId } from '../run-id.js';
+import { intParser, numberParser, printJson } from './options.js';
 
-/** `watt train`: not implemented yet (see its issue). */
+/**
+ * `watt train`: build the ignition history (simulated from real weather, or `--data`), evaluate on
+ * held-out winters and cities, fit, save under `<WATT_HOME>/models/<version>/` and record in the
+ * catalog. Exit codes: 0 ok, 1 invalid history rows, 2 usage, 3 storage.
+ */
 export function registerTrain(program: Command): Command {
   return program
     .command('train')
-    .description('not implemented yet')
-    .action(() => {
-      throw new UsageError('watt train is not implemented yet');
+    .description('learn when to light the pellet stove, from a simulated or recorded ignition history')
+    .option('--synthetic', 'simulate every heating-season night of samples/weather.csv for every DPE class (default without --data)')
+    .option('--data <file>', 'your own ignition history CSV (schemas/ignition_history.schema.json)')
+    .option('--export-history <file>', 'write the ignition history used as CSV')
+    .option('--seed <n>', 'seed of the synthetic target and power draws', intParser('--seed', 0, 2 ** 31 - 1), 42)
+    .option('--variants <n>', 'synthetic draws per night and class (5 gives ~57,000 nights)', intParser('--variants', 1, 20), 1)
+    .option('--weather <file>', 'daily weather CSV for --synthetic (location,date,temp_max,temp_min)')
+    .option('--margin-quantile <q>', 'quantile of the training residuals used as safety margin', numberParser('--margin-quantile', 0.5, 0.999), 0.9)
+    .option('--no-save', 'evaluate and print, but do not save the model')
+    .option('--json', 'print one JSON object (version, metrics, timings) on stdout')
+    .option('--verbose', 'show debug lines and stack traces')
+    .action(async (flags: { synthetic?: boolean; data?: string; exportHistory?: string; seed: number; variants: number; weather?: string; marginQuantile: number; save: boolean; json?: boolean; verbose?: boolean }) => {
+      if (flags.synthetic && flags.data) throw new UsageError('--synthetic and --data are exclusive', { hint: 'pass one history source' });
+      if (flags.data && flags.weather) throw new UsageError('--weather only applies to --synthetic');
+      const [{ train }, { evaluationTable, seasonTargets }, { createRunLogger }] = await Promise.all([
+        import('../model/train.js'),
+        import('../model/report.js'),
+        import('../log.js'),
+      ]);
+      const runId = newRunId();
+      const logger = createRunLogger({ fileStem: 'train', runId, dir: logDir(), quiet: Boolean(flags.json), verbose: flags.verbose, defaultMeta: { command: 'train', run_id: runId } });
+      try {
+        const result = await train({
+          dataFile: flags.data,
+          seed: flags.seed,
+          variants: flags.variants,
+          weatherFile: flags.weather,
+          exportHistory: flags.exportHistory,
+          marginQuantile: flags.marginQuantile,
+          home: wattHome(),
+          save: flags.save,
+          logger,
+        });
+        const targets = seasonTargets(result.model.metrics);
+        if (flags.json) {
+          printJson({
+            version: result.model.version,
+            model: result.saved?.modelFile ?? null,
+            rows: result.rows,
+            infeasible_nights: result.infeasibleNights,
+            timings_s: result.timings,
+            targets_met: targets?.met ?? null,
+            metrics: result.model.metrics,
+            warnings: result.warnings,
+          });
+          return;
+        }
+        process.stdout.write(evaluationTable(result.model.metrics));
+        if (targets) process.stdout.write(`${targets.text}\n`);
+        const t = result.timings;
+        process.stdout.write(`history ${t.history_s.toFixed(2)} s, evaluation ${t.evaluate_s.toFixed(2)} s, final fit on ${result.rows} nights ${t.fit_s.toFixed(2)} s\n`);
+        process.stdout.write(result.saved ? `model ${result.model.version} saved to ${result.saved.dir}\n` : `model ${result.model.version} not saved (--no-save)\n`);
+      } finally {
+        await logger.close();
+      }
     });
 }

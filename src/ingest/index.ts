@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { logDir, resolveLakeConfig, wattHome, type Env, type LakeFlags } from '../config.js';
 import { UsageError } from '../errors.js';
 import { createRunLogger } from '../log.js';
@@ -61,7 +62,8 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env):
       logger.warn(`no WATT_PSEUDONYMISATION_KEY: generated a new key in ${key.file} (mode 0600); keep it secret and back it up, or pseudonyms will change`);
     }
     if (schema.personal.size) logger.debug(`pseudonymising ${[...schema.personal].join(', ')} with HMAC-SHA256 (key from ${key.source})`);
-    catalog = opts.dryRun ? undefined : Catalog.open(home);
+    // A dry run only reads an existing catalog; it never creates one.
+    catalog = !opts.dryRun || existsSync(path.join(home, 'catalog.db')) ? Catalog.open(home) : undefined;
     return await ingest({
       source,
       schema,

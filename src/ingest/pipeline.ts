@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
 import type { LakeConfig } from '../config.js';
-import { destinationUri, openLake, type Lake } from '../lake/index.js';
+import { destinationUri, objectUri, openLake, type Lake } from '../lake/index.js';
 import { dataKey, manifestKey, rejectsKey, sourceStem, type Layout, type PartitionDate } from '../lake/layout.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
@@ -47,7 +47,7 @@ export interface IngestOptions {
   /** Land valid rows and send rejected rows to `<prefix>/_rejects/<run_id>.jsonl`. */
   quarantine?: boolean;
   logger: Logger;
-  /** Omitted for a dry run: nothing is recorded. */
+  /** The catalog: read to skip files already ingested; written unless dry run. */
   catalog?: Catalog;
   logFile?: string;
   signal?: AbortSignal;
@@ -114,7 +114,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const objectKey = dataKey(options.lake.prefix, options.layout, options.date, stem, runId);
   const manifestK = manifestKey(options.lake.prefix, runId);
   const rejectsK = rejectsKey(options.lake.prefix, runId);
-  const uriOf = (key: string) => uriFor(options.lake, destination, key);
+  const uriOf = (key: string) => objectUri(options.lake, key);
 
   logger.info(`run ${runId}: ingest ${path.basename(options.source)} (${formatBytes(sourceInfo.size)}) to ${destination}`);
   const parts = sourceInfo.size >= PARALLEL_MIN_BYTES && workersAvailable() ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
@@ -139,16 +139,20 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     errors: [],
   };
 
+  // The lock makes "already ingested?" and the ingest one step for this file and destination.
+  const lock = options.dryRun ? undefined : acquireLock(options.home, `ingest:${sourceSha}:${destination}`, `an ingest of this file to ${destination}`);
+  // A dry run reads the catalog (to say whether the file would be skipped) but records nothing.
+  const recorder = options.dryRun ? undefined : options.catalog;
+  const runRecord = { run_id: runId, command: 'ingest', started_at: startedAt, source_name: path.basename(options.source), source_sha256: sourceSha, destination, log_path: options.logFile };
   const previous = options.catalog?.findSucceededRun(sourceSha, destination);
   if (previous && !options.force) {
+    lock?.release();
     logger.info(`already ingested by run ${previous.run_id} (same sha256, same destination): nothing to do; use --force to ingest again`);
-    options.catalog?.startRun({ run_id: runId, command: 'ingest', started_at: startedAt, source_name: path.basename(options.source), source_sha256: sourceSha, destination, log_path: options.logFile });
-    options.catalog?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: previous.manifest_uri });
+    recorder?.startRun(runRecord);
+    recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: previous.manifest_uri });
     return { ...base, status: 'skipped', destination: options.catalog?.objectUri(previous.run_id, 'data') ?? destination, manifest: previous.manifest_uri ?? base.manifest, previous_run_id: previous.run_id };
   }
-
-  const lock = options.dryRun ? undefined : acquireLock(options.home, `ingest:${sourceSha}:${destination}`, `an ingest of this file to ${destination}`);
-  options.catalog?.startRun({ run_id: runId, command: 'ingest', started_at: startedAt, source_name: path.basename(options.source), source_sha256: sourceSha, destination, log_path: options.logFile });
+  recorder?.startRun(runRecord);
   const spoolDir = path.join(options.home, 'tmp');
   await mkdir(spoolDir, { recursive: true, mode: 0o700 });
   const spoolFile = path.join(spoolDir, `${runId}.csv`);
@@ -190,7 +194,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       written.push(objectKey);
       objectInfo = { key: objectKey, uri: lake.uri(objectKey), sha256: outcome.sha256, bytes: info.size, rows: outcome.rows };
       logger.info(`wrote ${lake.uri(objectKey)} (${formatBytes(info.size)}, ${outcome.rows} rows)`, { step: 'upload', key: objectKey, sha256: outcome.sha256 });
-      options.catalog?.addLakeObject({ run_id: runId, kind: 'data', uri: lake.uri(objectKey), provider: lake.provider, bucket: lake.bucket, key: objectKey, sha256: outcome.sha256, bytes: info.size, rows: outcome.rows, partition_date: options.date });
+      recorder?.addLakeObject({ run_id: runId, kind: 'data', uri: lake.uri(objectKey), provider: lake.provider, bucket: lake.bucket, key: objectKey, sha256: outcome.sha256, bytes: info.size, rows: outcome.rows, partition_date: options.date });
     }
     let rejectsInfo: Manifest['rejects'] = null;
     if (outcome.rejected > 0) {
@@ -198,7 +202,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       written.push(rejectsK);
       rejectsInfo = { key: rejectsK, uri: lake.uri(rejectsK), rows: outcome.rejected };
       logger.warn(`quarantined ${outcome.rejected} rows in ${lake.uri(rejectsK)}`, { step: 'quarantine', key: rejectsK });
-      options.catalog?.addLakeObject({ run_id: runId, kind: 'rejects', uri: lake.uri(rejectsK), provider: lake.provider, bucket: lake.bucket, key: rejectsK, sha256: outcome.rejectsSha256, bytes: info.size, rows: outcome.rejected, partition_date: options.date });
+      recorder?.addLakeObject({ run_id: runId, kind: 'rejects', uri: lake.uri(rejectsK), provider: lake.provider, bucket: lake.bucket, key: rejectsK, sha256: outcome.rejectsSha256, bytes: info.size, rows: outcome.rejected, partition_date: options.date });
     }
     const manifest: Manifest = {
       manifest_version: 1,
@@ -220,9 +224,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     await lake.put(manifestK, body, { sha256: manifestSha, contentType: 'application/json' });
     written.push(manifestK);
     logger.info(`wrote manifest ${lake.uri(manifestK)}: run complete`, { step: 'manifest', key: manifestK });
-    options.catalog?.addLakeObject({ run_id: runId, kind: 'manifest', uri: lake.uri(manifestK), provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestSha, bytes: Buffer.byteLength(body), partition_date: options.date });
+    recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: lake.uri(manifestK), provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestSha, bytes: Buffer.byteLength(body), partition_date: options.date });
     const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
-    options.catalog?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: lake.uri(manifestK) });
+    recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: lake.uri(manifestK) });
     return { ...base, status, destination: objectInfo ? lake.uri(objectKey) : base.destination, manifest: lake.uri(manifestK) };
   } catch (err) {
     const error = options.signal?.aborted ? new InterruptedError(`run ${runId} interrupted; nothing was left in the lake`) : err;
@@ -231,7 +235,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       await lake.delete(written).catch((e) => logger.error(`could not remove ${written.join(', ')} of the failed run: ${(e as Error).message}`));
     }
     const status = error instanceof InterruptedError ? 'interrupted' : 'failed';
-    options.catalog?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
+    recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
     throw error;
   } finally {
     await rm(spoolFile, { force: true });
@@ -241,10 +245,6 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   }
 }
 
-function uriFor(lake: LakeConfig, destination: string, key: string): string {
-  // destination = <base>/<prefix>; keys start with the prefix.
-  return destination.slice(0, destination.length - lake.prefix.length) + key;
-}
 
 function describeValue(e: RowError): string {
   return e.value === undefined ? '' : `${JSON.stringify(e.value)} `;

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { LakeConfig } from '../config.js';
 import type { Lake } from './types.js';
 
@@ -25,16 +27,21 @@ export async function openLake(config: LakeConfig): Promise<Lake> {
   }
 }
 
-/** URI of the destination folder of a lake config, e.g. `s3://watt-lake/watt-about-it/raw`. Never holds secrets. */
-export function destinationUri(config: LakeConfig): string {
+/** URI of a key in the lake a config names, e.g. `s3://watt-lake/<key>`, `az://account/container/<key>`, `file:///abs/<bucket>/<key>`. Never holds secrets. */
+export function objectUri(config: LakeConfig, key: string): string {
   switch (config.provider) {
     case 'local':
-      return `file://${config.localRoot}/${config.bucket}/${config.prefix}`;
+      return pathToFileURL(path.join(config.localRoot, config.bucket, key)).href;
     case 's3':
-      return `s3://${config.bucket}/${config.prefix}`;
+      return `s3://${config.bucket}/${key}`;
     case 'azure':
-      return `az://${azureAccountName(config) ?? 'account'}/${config.bucket}/${config.prefix}`;
+      return `az://${azureAccountName(config) ?? 'account'}/${config.bucket}/${key}`;
   }
+}
+
+/** URI of the destination folder of a lake config (bucket + prefix), e.g. `s3://watt-lake/watt-about-it/raw`. */
+export function destinationUri(config: LakeConfig): string {
+  return objectUri(config, config.prefix);
 }
 
 /** The storage account name from a connection string or account URL (not a secret). */

@@ -43,7 +43,8 @@ export class S3Lake implements Lake {
     // future versions needing Node 22 is not actionable for a watt user, so keep stderr clean.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const client = new S3Client({
-      region: config.region || 'us-east-1',
+      // Without a region the SDK reads AWS_REGION / ~/.aws/config; S3-compatible stores get us-east-1.
+      region: config.region || (config.endpoint ? 'us-east-1' : undefined),
       endpoint: config.endpoint,
       forcePathStyle: config.endpoint ? true : undefined,
       // S3-compatible stores (MinIO, s3rver...) do not all accept the SDK's default CRC checksums
@@ -183,6 +184,9 @@ export function s3Error(err: unknown, what: string): Error {
       hint: 'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE',
       cause: err,
     });
+  }
+  if (/region is missing/i.test(e.message ?? '')) {
+    return new UsageError(`cannot ${what}: no AWS region`, { hint: 'pass --region or set AWS_REGION', cause: err });
   }
   let why: string;
   if (status === 403) why = 'access denied (403): check the credentials and the bucket policy';

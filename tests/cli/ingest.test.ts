@@ -93,6 +93,21 @@ describe('watt ingest, end to end on the local lake', () => {
     expect(filesUnder(path.join(cwd, 'lake'))).toHaveLength(before + 2);
   });
 
+  it('--dry-run of a file already ingested says it would be skipped', async () => {
+    const r = await runWatt(['ingest', '--dry-run', '--date', '2025-01-03', '--json'], { cwd, env: KEY });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).status).toBe('skipped');
+  });
+
+  it('reads settings from a .env file in the working directory, below real environment variables', async () => {
+    const dir = scratchDir();
+    writeFileSync(path.join(dir, '.env'), `DATA_LAKE_PREFIX=from-dotenv/raw\nDATA_LAKE_BUCKET=dotenv-bucket\nWATT_PSEUDONYMISATION_KEY=${KEY.WATT_PSEUDONYMISATION_KEY}\n`);
+    const r = await runWatt(['ingest', '--json'], { cwd: dir, env: { DATA_LAKE_BUCKET: 'env-bucket' } });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).destination).toMatch(/\/env-bucket\/from-dotenv\/raw\/\d{4}\/\d{2}\/\d{2}\/sample_energy_consumption_/);
+    expect(r.stderr).not.toMatch(/generated a new key/);
+  });
+
   it('--json prints one object with run_id, status, rows, rejected, destination, manifest and log', async () => {
     const dir = scratchDir();
     const r = await runWatt(['ingest', '--json', '--layout', 'hive', '--date', '2024-12-31'], { cwd: dir, env: KEY });
