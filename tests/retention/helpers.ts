@@ -1,0 +1,125 @@
+/**
+ * Helpers for purge tests: ingest fixtures with the real CLI, read back every row and manifest of a
+ * lake through the Lake interface (any provider), and search a folder for a raw identifier.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runWatt, type CliResult } from '../helpers/cli.js';
+import { openLake, type Lake } from '../../src/lake/index.js';
+import { resolveLakeConfig } from '../../src/config.js';
+
+export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'retention');
+export const SUBJECT = 'CUST-ERASE-7731';
+export const PREFIX = 'watt-about-it/raw';
+/** A fixed 64-character key so that tests can compute pseudonyms. */
+export const KEY = 'f'.repeat(16) + '0123456789abcdef'.repeat(3);
+
+/** Environment of a watt process working in `dir` (state, lake and logs inside it). */
+export function wattEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    WATT_HOME: path.join(dir, '.watt'),
+    WATT_LAKE_ROOT: path.join(dir, 'lake'),
+    WATT_LOG_DIR: path.join(dir, 'logs'),
+    WATT_PSEUDONYMISATION_KEY: KEY,
+    ...extra,
+  };
+}
+
+/** `watt ingest --source tests/fixtures/retention/<file> --date <date> --json`; fails the test on error. */
+export async function ingest(dir: string, env: Record<string, string>, file: string, date: string, extra: string[] = []): Promise<{ run_id: string; destination: string }> {
+  const r = await runWatt(['ingest', '--source', path.join(FIXTURES, file), '--date', date, '--json', ...extra], { cwd: dir, env });
+  if (r.code !== 0) throw new Error(`ingest ${file} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Run `watt purge ...args --json` and parse stdout when it is JSON. */
+export async function purge(dir: string, env: Record<string, string>, args: string[]): Promise<CliResult & { json?: Record<string, unknown> }> {
+  const r = await runWatt(['purge', ...args], { cwd: dir, env });
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
+}
+
+export async function lakeFor(env: Record<string, string>): Promise<Lake> {
+  return openLake(resolveLakeConfig({}, env));
+}
+
+async function text(lake: Lake, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface LakeSnapshot {
+  keys: string[];
+  /** record_id of every data row, sorted. */
+  recordIds: string[];
+  /** customer_id column of every data row. */
+  customers: string[];
+  /** Manifests whose object does not match (sha256 or rows), with why. */
+  inconsistent: string[];
+  /** Concatenated text of every object (to search for a pseudonym or raw id). */
+  allText: string;
+}
+
+/** Read every object under the prefix: rows, and manifest consistency (sha256 and rows of the object). */
+export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapshot> {
+  const keys: string[] = [];
+  for await (const o of lake.list(prefix + '/')) keys.push(o.key);
+  keys.sort();
+  const recordIds: string[] = [];
+  const customers: string[] = [];
+  const inconsistent: string[] = [];
+  let allText = '';
+  for (const key of keys) {
+    const body = await text(lake, key);
+    allText += body;
+    if (key.endsWith('.csv')) {
+      const [header, ...lines] = body.trimEnd().split('\n');
+      const cols = header!.split(',');
+      for (const line of lines) {
+        const cells = line.split(',');
+        recordIds.push(cells[cols.indexOf('record_id')]!);
+        customers.push(cells[cols.indexOf('customer_id')]!);
+      }
+    }
+  }
+  for (const key of keys.filter((k) => k.includes('/_manifests/'))) {
+    const m = JSON.parse(await text(lake, key)) as { object: { key: string; sha256: string; rows: number } | null; rows: number };
+    if (!m.object) {
+      if (m.rows !== 0) inconsistent.push(`${key}: no object but rows ${m.rows}`);
+      continue;
+    }
+    if (!keys.includes(m.object.key)) {
+      inconsistent.push(`${key}: object ${m.object.key} missing`);
+      continue;
+    }
+    const body = await text(lake, m.object.key);
+    const sha = createHash('sha256').update(body).digest('hex');
+    const rows = body.trimEnd().split('\n').length - 1;
+    if (sha !== m.object.sha256 || rows !== m.object.rows || rows !== m.rows) inconsistent.push(`${key}: sha256/rows differ from ${m.object.key}`);
+  }
+  return { keys, recordIds: recordIds.sort(), customers, inconsistent, allText };
+}
+
+/** Files under `dir` (recursively) whose bytes contain `needle`, as relative paths. */
+export function filesContaining(dir: string, needle: string, skip: (rel: string) => boolean = () => false): string[] {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const full = path.join(d, name);
+      const rel = path.relative(dir, full);
+      if (skip(rel)) continue;
+      if (statSync(full).isDirectory()) walk(full);
+      else if (readFileSync(full).includes(Buffer.from(needle))) hits.push(rel);
+    }
+  };
+  walk(dir);
+  return hits;
+}
