@@ -45,12 +45,12 @@ export class LocalLake implements Lake {
     return path.join(tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
   }
 
-  async put(key: string, body: Readable | Buffer | string, _options: PutOptions = {}): Promise<ObjectInfo> {
+  /** Fill a temp file in the bucket folder, then rename it onto the key: visible whole or not at all. */
+  private async writeAtomically(key: string, fill: (tmp: string) => Promise<void>): Promise<ObjectInfo> {
     const target = this.pathOf(key);
     const tmp = await this.tempPath();
     try {
-      if (typeof body === 'string' || Buffer.isBuffer(body)) await writeFile(tmp, body);
-      else await pipeline(body, createWriteStream(tmp));
+      await fill(tmp);
       await mkdir(path.dirname(target), { recursive: true });
       await rename(tmp, target);
     } catch (err) {
@@ -60,24 +60,22 @@ export class LocalLake implements Lake {
     return this.info(key, target);
   }
 
+  async put(key: string, body: Readable | Buffer | string, _options: PutOptions = {}): Promise<ObjectInfo> {
+    return this.writeAtomically(key, async (tmp) => {
+      if (typeof body === 'string' || Buffer.isBuffer(body)) await writeFile(tmp, body);
+      else await pipeline(body, createWriteStream(tmp));
+    });
+  }
+
   async putFile(key: string, file: string, options: PutOptions = {}): Promise<ObjectInfo> {
-    const target = this.pathOf(key);
-    const tmp = await this.tempPath();
-    try {
-      if (options.consume) {
-        // Same file system: a rename is atomic and free; across file systems, copy then rename.
-        await rename(file, tmp).catch(async (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EXDEV') throw err;
-          await copyFile(file, tmp);
-        });
-      } else await copyFile(file, tmp);
-      await mkdir(path.dirname(target), { recursive: true });
-      await rename(tmp, target);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw wrap(err, `write ${this.uri(key)}`);
-    }
-    return this.info(key, target);
+    return this.writeAtomically(key, async (tmp) => {
+      if (!options.consume) return copyFile(file, tmp);
+      // Same file system: a rename is atomic and free; across file systems, copy then rename.
+      await rename(file, tmp).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV') throw err;
+        await copyFile(file, tmp);
+      });
+    });
   }
 
   private async info(key: string, file: string): Promise<ObjectInfo> {
