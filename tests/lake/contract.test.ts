@@ -1,0 +1,95 @@
+/**
+ * One contract, three lakes: the local folder, S3 (s3rver) and Azure Blob (Azurite), all real.
+ */
+import { mkdtempSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { openLake, type Lake } from '../../src/lake/index.js';
+import { LocalLake } from '../../src/lake/local.js';
+import { resolveLakeConfig } from '../../src/config.js';
+import { UsageError } from '../../src/errors.js';
+import { startS3, startAzurite, type S3Server, type AzureServer } from '../helpers/servers.js';
+
+async function text(stream: Readable): Promise<string> {
+  let out = '';
+  for await (const c of stream) out += Buffer.from(c).toString();
+  return out;
+}
+
+let s3: S3Server;
+let az: AzureServer;
+beforeAll(async () => {
+  [s3, az] = await Promise.all([startS3(['contract']), startAzurite(['contract'])]);
+  // The S3 client takes credentials from the standard AWS chain, here the environment.
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+});
+afterAll(async () => {
+  await Promise.all([s3?.stop(), az?.stop()]);
+});
+
+const lakes: [string, () => Promise<Lake>][] = [
+  ['local', () => openLake(resolveLakeConfig({ bucket: 'contract' }, { WATT_LAKE_ROOT: mkdtempSync(path.join(os.tmpdir(), 'watt-lake-')) }))],
+  ['s3', () => openLake(resolveLakeConfig({ provider: 's3', bucket: 'contract' }, s3.env))],
+  ['azure', () => openLake(resolveLakeConfig({ provider: 'azure', bucket: 'contract' }, az.env))],
+];
+
+describe.each(lakes)('%s lake', (name, open) => {
+  let lake: Lake;
+  beforeAll(async () => {
+    lake = await open();
+  });
+  afterAll(async () => {
+    await lake?.close();
+  });
+
+  it('puts a stream, a buffer and a file, and reads them back with sizes and sha256 metadata', async () => {
+    const a = await lake.put('p/2025/01/01/a.csv', Readable.from(['x,y\n', '1,2\n']), { sha256: 'aa'.repeat(32) });
+    expect(a).toMatchObject({ key: 'p/2025/01/01/a.csv', size: 8 });
+    await lake.put('p/_manifests/m.json', '{"ok":true}\n');
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'watt-f-')), 'f.csv');
+    writeFileSync(file, 'hello\n');
+    await lake.putFile('p/2025/01/02/f.csv', file, { sha256: 'bb'.repeat(32) });
+    expect(existsSync(file)).toBe(true); // not consumed unless asked
+    expect(await text(await lake.get('p/2025/01/01/a.csv'))).toBe('x,y\n1,2\n');
+    expect(await text(await lake.get('p/2025/01/02/f.csv'))).toBe('hello\n');
+    const head = await lake.head('p/2025/01/01/a.csv');
+    expect(head?.size).toBe(8);
+    if (name !== 'local') expect(head?.sha256).toBe('aa'.repeat(32));
+    expect(await lake.head('p/nope.csv')).toBeUndefined();
+  });
+
+  it('lists by prefix, in key order, and only under the prefix', async () => {
+    await lake.put('other/x.csv', 'x');
+    const keys: string[] = [];
+    for await (const o of lake.list('p/')) keys.push(o.key);
+    expect(keys).toEqual(['p/2025/01/01/a.csv', 'p/2025/01/02/f.csv', 'p/_manifests/m.json']);
+  });
+
+  it('deletes in batches, counting keys already gone as deleted', async () => {
+    const result = await lake.delete(['p/2025/01/01/a.csv', 'p/_manifests/m.json', 'p/never-was.csv']);
+    expect(result.errors).toEqual([]);
+    expect(result.deleted.sort()).toEqual(['p/2025/01/01/a.csv', 'p/_manifests/m.json', 'p/never-was.csv']);
+    const keys: string[] = [];
+    for await (const o of lake.list('p/')) keys.push(o.key);
+    expect(keys).toEqual(['p/2025/01/02/f.csv']);
+  });
+});
+
+describe('local lake safety', () => {
+  it('refuses keys that would leave its folder, and leaves no temp file behind', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'watt-lake-'));
+    const lake = new LocalLake(root, 'b');
+    await expect(lake.put('../escape.csv', 'x')).rejects.toThrow(UsageError);
+    await expect(lake.put('a/../../escape.csv', 'x')).rejects.toThrow(UsageError);
+    await expect(lake.put('.watt-tmp/x', 'x')).rejects.toThrow(UsageError);
+    await expect(lake.put('ok/ok.csv', Readable.from((async function* () {
+      yield 'partial';
+      throw new Error('source failed mid-stream');
+    })()))).rejects.toThrow();
+    expect(existsSync(path.join(root, 'b', 'ok', 'ok.csv'))).toBe(false);
+    expect(readdirSync(path.join(root, 'b', '.watt-tmp'))).toEqual([]);
+    expect(readdirSync(root)).toEqual(['b']);
+  });
+});
