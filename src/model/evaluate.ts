@@ -6,7 +6,7 @@ import { outdoorAt } from './weather.js';
 import { NightSimulator } from './simulator.js';
 import type { FitOptions } from './fit.js';
 import { fitLeadModel, quantileSorted, rowFeatureInputNoH, targetMinutes } from './fit.js';
-import { advisedLeadMin } from './predict.js';
+import { classLeadMin } from './predict.js';
 import type { SyntheticHistory } from './synthetic.js';
 
 /**
@@ -140,10 +140,9 @@ export function evaluateSplit(spec: SplitSpec, fit: Omit<FitOptions, 'version' |
   let hasKwh = true;
   for (const row of test) {
     const r = row.record;
-    const cls = model.classes[r.dpe_class]!;
     const f = rowFeatureInputNoH(r);
-    const advised = Math.min(maxLead, Math.ceil(advisedLeadMin(model, cls, f) - 1e-9));
-    const raw = Math.min(maxLead, advisedLeadMin(model, cls, f, false));
+    const advised = Math.min(maxLead, Math.ceil(classLeadMin(model, r.dpe_class, f) - 1e-9));
+    const raw = Math.min(maxLead, classLeadMin(model, r.dpe_class, f, false));
     absErr += Math.abs(advised - r.lead_time_min);
     absErrRaw += Math.abs(raw - r.lead_time_min);
     onMin += advised;
@@ -168,7 +167,7 @@ export function evaluateSplit(spec: SplitSpec, fit: Omit<FitOptions, 'version' |
   for (const n of infeasible) {
     // what the user would see at the stove-off time, the earliest possible ignition
     const stoveOff = Math.min(params.night.stoveOffMin - 1440, 420 - params.night.maxLeadMin);
-    const lead = advisedLeadMin(model, model.classes[n.dpeClass]!, {
+    const lead = classLeadMin(model, n.dpeClass, {
       outdoorC: outdoorAt(n.weather, stoveOff),
       indoorC: params.night.eveningAirTempC,
       targetC: n.targetC,

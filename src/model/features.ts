@@ -13,11 +13,14 @@ import { DPE_CLASSES } from './params.js';
  * with T_0 the indoor air at ignition, T_set the target and T_o outdoors (°C), H the heat-loss
  * coefficient (W/K). watt uses H_eff, the loss seen by a heater in the air node of the two-node
  * model (`effectiveH`), so that u >= 1 means "never reachable" for the simulator too. Features:
- * `ln_u` = -ln(1 - u), `x` = (T_set - T_o)·H_eff / P (load ratio), `gap` = T_set - T_0, and
- * `cool` = 20 - T_0 (how far the night has cooled the house: a proxy for the unobserved building
- * mass temperature, which a one-node model ignores and which makes the largest errors on long
- * leads), plus their low-order products. One regression per DPE class, so each class has its own
- * time constant; the target is ln(lead + 15 min) (errors grow with the lead).
+ * `ln_u` = -ln(1 - u), `x` = max(0, (T_set - T_o)·H_eff / P) (load ratio), `gap` = T_set - T_0,
+ * and `cool` = max(0, 20 - T_0) (how far the night has cooled the house: a proxy for the
+ * unobserved building-mass temperature, which a one-node model ignores and which makes the largest
+ * errors on long leads), plus their low-order products. One regression per DPE class, so each class
+ * has its own time constant; the target is ln(lead + 15 min) (errors grow with the lead).
+ *
+ * Across classes, `watt predict` takes the largest lead of the class and of the better ones, so a
+ * worse class never gets a shorter lead in the same conditions.
  */
 
 /** Inputs of one prediction or one history row. Temperatures °C, power kW, H W/K. */
@@ -55,9 +58,9 @@ export function baseQuantities(f: FeatureInput): BaseQuantities {
   return {
     u,
     ln_u: -Math.log(1 - u),
-    x: ((f.targetC - f.outdoorC) * f.hEffWPerK) / (f.powerKw * 1000),
-    gap: f.targetC - f.indoorC,
-    cool: 20 - f.indoorC,
+    x: Math.max(0, ((f.targetC - f.outdoorC) * f.hEffWPerK) / (f.powerKw * 1000)),
+    gap: Math.max(0, f.targetC - f.indoorC),
+    cool: Math.max(0, 20 - f.indoorC),
   };
 }
 

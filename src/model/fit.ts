@@ -91,8 +91,9 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
     const hEff = effectiveH(params.classes[cls]);
     const names = rows.length >= FULL_SET_MIN_ROWS ? [...FULL_FEATURES] : [...COMPACT_FEATURES];
     const x = rows.map((r) => featureVector(rowFeatureInput(r, hEff), names));
-    const y = rows.map((r) => [Math.log(r.lead_time_min + OFFSET_MIN)]);
-    const mlr = new MultivariateLinearRegression(x, y, { intercept: false, statistics: false });
+    const y = rows.map((r) => Math.log(r.lead_time_min + OFFSET_MIN));
+    const mlr = new MultivariateLinearRegression(x, y.map((v) => [v]), { intercept: false, statistics: false });
+    const weights = mlr.weights.map((w) => w[0]!);
     const featureMin = names.map(() => Number.POSITIVE_INFINITY);
     const featureMax = names.map(() => Number.NEGATIVE_INFINITY);
     for (const v of x) {
@@ -104,7 +105,7 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
     const classModel: ClassModel = {
       h_eff_w_per_k: sig(hEff),
       features: names,
-      weights: mlr.weights.map((w) => sig(w[0]!)),
+      weights: weights.map((w) => sig(w)),
       feature_min: featureMin.map((v) => sig(v)),
       feature_max: featureMax.map((v) => sig(v)),
       margin_factor: 1,
@@ -138,3 +139,4 @@ function minutesClock(m: number): string {
 export function targetMinutes(r: IgnitionRecord): number {
   return clockToMinutes(r.target_time);
 }
+

@@ -133,7 +133,8 @@ export function thermalParams(): ThermalParams {
  * With power P (W) the air can never exceed To + P / H_eff.
  */
 export function effectiveH(p: HouseParams): number {
-  return p.hAirOut + (p.hAirMass * p.hMassOut) / (p.hAirMass + p.hMassOut);
+  const series = p.hAirMass + p.hMassOut > 0 ? (p.hAirMass * p.hMassOut) / (p.hAirMass + p.hMassOut) : 0;
+  return p.hAirOut + series;
 }
 
 /**

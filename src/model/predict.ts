@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { DpeClass } from './params.js';
-import { clockToMinutes, minutesToClock } from './params.js';
+import { DPE_CLASSES, clockToMinutes, minutesToClock } from './params.js';
 import type { FeatureInput } from './features.js';
 import { featureVector, loadShare } from './features.js';
 import type { ClassModel, CoolDownCurve, LeadModel } from './model-file.js';
@@ -72,6 +72,29 @@ export function advisedLeadMin(model: LeadModel, cls: ClassModel, f: Omit<Featur
   return Math.max(0, Math.exp(z) * (withMargin ? cls.margin_factor : 1) - model.offset_min);
 }
 
+/** Step (K) of the target grid over which {@link classLeadMin} takes its maximum. */
+export const TARGET_STEP_K = 0.5;
+/** Coarse step (minutes) of the default-path search, refined to 1 min. */
+const DEFAULT_PATH_STEP_MIN = 5;
+
+/**
+ * The lead watt advises for a class (minutes, margin included; Infinity when unreachable): the
+ * class regression, made monotone in the target by taking the largest lead over the targets from
+ * the indoor temperature up to the one asked (0.5 K grid), so a higher target never gets a
+ * shorter lead. (No maximum over the better classes at a given indoor temperature: a
+ * well-insulated house found at 13 °C has a cold mass and may truly need longer; better-class
+ * regressions also extrapolate badly there.)
+ */
+export function classLeadMin(model: LeadModel, dpeClass: DpeClass, f: Omit<FeatureInput, 'hEffWPerK'>, withMargin = true): number {
+  const cls = model.classes[dpeClass];
+  if (!cls) return Number.POSITIVE_INFINITY;
+  let lead = advisedLeadMin(model, cls, f, withMargin);
+  for (let t = f.targetC - TARGET_STEP_K; t > f.indoorC && lead !== Number.POSITIVE_INFINITY; t -= TARGET_STEP_K) {
+    lead = Math.max(lead, advisedLeadMin(model, cls, { ...f, targetC: t }, withMargin));
+  }
+  return lead;
+}
+
 /** Air temperature (°C) `minutes` after the stove went off, outdoors constant at `outdoorC`. */
 export function cooledAirC(curve: CoolDownCurve, eveningC: number, outdoorC: number, minutes: number): number {
   const t = Math.max(0, minutes);
@@ -132,18 +155,61 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
     };
   };
   if (input.indoorC !== undefined) {
-    const lead = advisedLeadMin(model, cls, { ...base, indoorC: input.indoorC });
+    const lead = classLeadMin(model, input.dpeClass, { ...base, indoorC: input.indoorC });
     return lead > maxLead ? infeasible(tooLong) : done(lead, input.indoorC, false);
   }
-  const curve = model.cooldown.classes[input.dpeClass];
-  if (!curve) throw new UsageError(`model ${model.version} has no cool-down curve for class ${input.dpeClass}`, { hint: 'pass --indoor' });
-  const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);
-  for (let lead = 0; lead <= maxLead; lead++) {
-    const indoor = cooledAirC(curve, model.cooldown.evening_air_temp_c, input.outdoorC, targetMin - lead - stoveOff);
-    const need = advisedLeadMin(model, cls, { ...base, indoorC: indoor });
-    if (need <= lead) return done(lead, indoor, true);
+  // No indoor reading: the lead of this class, and of every better class in the model (each with its
+  // own cool-down estimate), so that a worse class never gets a shorter lead in the same weather.
+  let best: { lead: number; indoor: number } | undefined;
+  for (const c of DPE_CLASSES) {
+    if (model.classes[c] && model.cooldown.classes[c]) {
+      const r = defaultPathLead(model, c, input, targetMin);
+      if (r === undefined) {
+        if (c === input.dpeClass) return infeasible(tooLong);
+      } else if (c === input.dpeClass) best = { lead: Math.max(r.lead, best?.lead ?? 0), indoor: r.indoor };
+      else best = { lead: Math.max(r.lead, best?.lead ?? 0), indoor: best?.indoor ?? r.indoor };
+    }
+    if (c === input.dpeClass) break;
   }
-  return infeasible(tooLong);
+  if (!model.cooldown.classes[input.dpeClass]) throw new UsageError(`model ${model.version} has no cool-down curve for class ${input.dpeClass}`, { hint: 'pass --indoor' });
+  return best ? done(best.lead, best.indoor, true) : infeasible(tooLong);
+}
+
+/**
+ * The default-path lead of one class: the indoor air at ignition is the cool-down estimate at that
+ * very ignition time, so the lead L must satisfy need(L) <= L. watt takes the smallest L (5-min grid refined to 1 min)
+ * from which need stays below the lead for every earlier ignition too (a conservative crossing:
+ * a dip of the regression never makes a colder night's advice shorter). Undefined beyond 9 h.
+ */
+function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: PredictInput, targetMin: number): { lead: number; indoor: number } | undefined {
+  const curve = model.cooldown.classes[dpeClass]!;
+  const maxLead = model.max_lead_min;
+  const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);
+  const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
+  const at = (lead: number) => {
+    const indoor = cooledAirC(curve, model.cooldown.evening_air_temp_c, input.outdoorC, targetMin - lead - stoveOff);
+    return { indoor, ok: classLeadMin(model, dpeClass, { ...base, indoorC: indoor }) <= lead };
+  };
+  // down from 9 h on a 5-min grid to the first lead that is too short, then 1-min steps above it
+  let answer: { lead: number; indoor: number } | undefined;
+  let lead = maxLead;
+  for (; lead >= 0; lead -= DEFAULT_PATH_STEP_MIN) {
+    const r = at(lead);
+    if (!r.ok) break;
+    answer = { lead, indoor: r.indoor };
+  }
+  if (answer && lead >= 0) {
+    for (let l = lead + 1; l < answer.lead; l++) {
+      const r = at(l);
+      if (r.ok) return { lead: l, indoor: r.indoor };
+    }
+  } else if (answer) {
+    for (let l = 0; l < answer.lead; l++) {
+      const r = at(l);
+      if (r.ok) return { lead: l, indoor: r.indoor };
+    }
+  }
+  return answer;
 }
 
 /** `1 h 48 min`, `25 min`, `2 h`. */

@@ -41,8 +41,8 @@ export interface TrainOptions {
   home: string;
   /** Save under `<home>/models/<version>/` and record in the catalog (default true). */
   save?: boolean;
-  /** Model version (default a new run id, `YYYYMMDDTHHMMSSZ-xxxxxx`: sorts by time). */
-  version?: string;
+  /** Model version, or a function of the training data's sha256 (default a new run id, `YYYYMMDDTHHMMSSZ-xxxxxx`: sorts by time). */
+  version?: string | ((trainingSha256: string) => string);
   /** ISO time stamped in the model, or null for a reproducible build (default now). */
   createdAt?: string | null;
   logger?: Logger;
@@ -154,7 +154,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   try {
     fitted = fitLeadModel(records, {
       ...fitBase,
-      version: options.version ?? newRunId(),
+      version: typeof options.version === 'function' ? options.version(training.sha256) : (options.version ?? newRunId()),
       createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt,
     });
   } catch (err) {

@@ -1,0 +1,48 @@
+import type { SplitMetrics } from './model-file.js';
+
+/**
+ * The evaluation table printed by `watt train` (plain text, no colours: the command decides).
+ * One line per held-out split; minutes, hours, kWh per night, shares in %.
+ */
+export function evaluationTable(metrics: readonly SplitMetrics[]): string {
+  if (metrics.length === 0) return 'no held-out evaluation (too few nights)\n';
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const kwh = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
+  const header = ['split', 'test nights', 'MAE min', 'no margin', 'late', 'stove h', 'kWh', '2 h: late', 'kWh', 'p95 lead', 'late', 'kWh', 'on vs 2 h', 'vs p95', 'infeasible seen'];
+  const rows = metrics.map((m) => [
+    m.split,
+    String(m.test_rows),
+    m.mae_min.toFixed(1),
+    m.mae_raw_min.toFixed(1),
+    pct(m.late_rate),
+    m.stove_on_h_per_night.toFixed(2),
+    kwh(m.kwh_per_night),
+    pct(m.fixed_2h.late_rate),
+    kwh(m.fixed_2h.kwh_per_night),
+    `${m.fixed_p95.lead_min} min`,
+    pct(m.fixed_p95.late_rate),
+    kwh(m.fixed_p95.kwh_per_night),
+    `${m.reduction_vs_2h >= 0 ? '-' : '+'}${pct(Math.abs(m.reduction_vs_2h))}`,
+    `${m.reduction_vs_p95 >= 0 ? '-' : '+'}${pct(Math.abs(m.reduction_vs_p95))}`,
+    m.infeasible_nights ? `${m.infeasible_flagged}/${m.infeasible_nights}` : '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const out = [line(header), ...rows.map(line)];
+  for (const m of metrics) out.push(`  ${m.split}: ${m.description}; late = ${m.late_check === 'resimulated' ? 'more than 0.3 K short at the target time, re-simulated' : 'advice shorter than the recorded lead'}`);
+  out.push('  stove h and kWh per night from ignition to the target time; "on vs" = stove-on time of the advice against the fixed schedules');
+  return out.join('\n') + '\n';
+}
+
+/** Whether the season hold-out meets issue 3's targets: MAE <= 10 min, late <= 2 %, stove-on >= 20 % below the fixed 2 h. */
+export function seasonTargets(metrics: readonly SplitMetrics[]): { met: boolean; text: string } | undefined {
+  const m = metrics.find((x) => x.split === 'season');
+  if (!m || m.late_check !== 'resimulated') return undefined;
+  const checks = [
+    [`MAE ${m.mae_min.toFixed(1)} min <= 10`, m.mae_min <= 10],
+    [`late ${(m.late_rate * 100).toFixed(1)}% <= 2%`, m.late_rate <= 0.02],
+    [`stove-on ${(m.reduction_vs_2h * 100).toFixed(1)}% below fixed 2 h >= 20%`, m.reduction_vs_2h >= 0.2],
+  ] as const;
+  const met = checks.every(([, ok]) => ok);
+  return { met, text: `season hold-out targets ${met ? 'met' : 'NOT met'}: ${checks.map(([t, ok]) => `${t} ${ok ? 'ok' : 'FAILED'}`).join(', ')}` };
+}
