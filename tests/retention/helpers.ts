@@ -46,7 +46,9 @@ export async function purge(dir: string, env: Record<string, string>, args: stri
   return { ...r, json };
 }
 
+/** Open the lake a watt process with `env` would use, in this process (the AWS SDK reads credentials from process.env). */
 export async function lakeFor(env: Record<string, string>): Promise<Lake> {
+  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const) if (env[k]) process.env[k] = env[k];
   return openLake(resolveLakeConfig({}, env));
 }
 
