@@ -143,7 +143,7 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
   }
   const tooLong = `${who} needs more than ${maxLead / 60} h to reach ${input.targetC} °C by ${inputs.target_time}: light it the evening before and keep it on, or use a bigger stove.`;
   const done = (lead: number, indoor: number, estimated: boolean): Prediction => {
-    const whole = Math.ceil(lead - 1e-9);
+    const whole = Math.max(0, Math.ceil(lead - 1e-9));
     return {
       feasible: true,
       lead_time_min: whole,
