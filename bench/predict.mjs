@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// `npm run bench:predict`: wall time of `node bin/watt.js predict --dpe C --temp 4` from a shell-like
+// spawn (process start to exit), 20 runs after 2 warm-ups, with the shipped default model; plus
+// which heavy modules a predict run loads (none of the AWS/Azure SDKs, winston, the simulator).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'bin', 'watt.js');
+const runs = Number(process.env.RUNS || 20);
+const env = { ...process.env, WATT_HOME: mkdtempSync(path.join(os.tmpdir(), 'watt-bench-')), NO_COLOR: '1' };
+const args = [bin, 'predict', '--dpe', 'C', '--temp', '4'];
+
+const once = () => {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`watt predict failed: ${r.stderr}`);
+  return { ms, out: r.stdout.split('\n')[0] };
+};
+once();
+once();
+const times = [];
+let line = '';
+for (let i = 0; i < runs; i++) {
+  const r = once();
+  times.push(r.ms);
+  line = r.out;
+}
+times.sort((a, b) => a - b);
+const q = (p) => times[Math.min(times.length - 1, Math.ceil(p * times.length) - 1)];
+const baseline = [];
+for (let i = 0; i < 10; i++) {
+  const t = process.hrtime.bigint();
+  spawnSync(process.execPath, ['-e', '0']);
+  baseline.push(Number(process.hrtime.bigint() - t) / 1e6);
+}
+baseline.sort((a, b) => a - b);
+// CommonJS packages in the require cache after one predict run (ESM imports of CJS land there too)
+const heavy = spawnSync(
+  process.execPath,
+  ['-e', `process.argv=[process.argv[0], ${JSON.stringify(bin)}, 'predict','--dpe','C','--temp','4'];
+   const origOut=process.stdout.write.bind(process.stdout); process.stdout.write=()=>true;
+   await import(${JSON.stringify('file://' + bin)});
+   await new Promise(r=>setTimeout(r,50));
+   const { createRequire } = await import('node:module');
+   const loaded = Object.keys(createRequire(import.meta.url).cache);
+   origOut(JSON.stringify(loaded.filter(f=>/aws-sdk|@azure|winston|better-sqlite3|ml-regression|ajv/.test(f)).map(f=>f.split('node_modules/').pop().split('/').slice(0,2).join('/')).filter((v,i,a)=>a.indexOf(v)===i)));`,
+   '--input-type=module'],
+  { env, encoding: 'utf8' },
+);
+process.stdout.write(`watt predict --dpe C --temp 4 (${runs} runs, Node ${process.version}, ${os.cpus().length} cores, ${os.platform()} ${os.release()})\n`);
+process.stdout.write(`  output: ${line}\n`);
+process.stdout.write(`  wall: median ${q(0.5).toFixed(0)} ms, p95 ${q(0.95).toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times.at(-1).toFixed(0)} ms\n`);
+process.stdout.write(`  bare node -e 0: median ${baseline[5].toFixed(0)} ms\n`);
+process.stdout.write(`  CommonJS packages loaded by predict (AWS, Azure, winston, sqlite, ml-regression, ajv): ${heavy.stdout.trim() || heavy.stderr.split('\n')[0]}\n`);
