@@ -26,6 +26,14 @@ for (const register of [registerIngest, registerTrain, registerPredict, register
 
 const verbose = process.argv.includes('--verbose');
 
+// A reader that stops early (`watt ... | head -1`) closes the pipe: stop quietly, as cat does.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw err;
+  });
+}
+
 try {
   await loadDotenv();
   await program.parseAsync(process.argv);
