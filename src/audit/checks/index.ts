@@ -6,6 +6,7 @@ import notTracked from './not-tracked.js';
 import secrets from './secrets.js';
 import tomlValid from './toml-valid.js';
 import retentionDeclared from './retention-declared.js';
+import auditTrail from './audit-trail.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCheck = CheckDefinition<any>;
@@ -23,5 +24,6 @@ export const CHECKS: ReadonlyMap<string, AnyCheck> = new Map(
     secrets,
     tomlValid,
     retentionDeclared,
+    auditTrail,
   ].map((check) => [check.type, check as AnyCheck]),
 );
