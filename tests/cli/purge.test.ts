@@ -106,6 +106,35 @@ describe('watt purge --days (retention by age)', () => {
     await lake.close();
   });
 
+  it('without --days applies the retention policy per category (raw data 30 d, run logs 90 d, models 365 d, keeping the newest model)', async () => {
+    const { dir, env } = setup();
+    const old = await ingest(dir, env, 'mixed-a.csv', daysAgo(45));
+    const recent = await ingest(dir, env, 'other.csv', daysAgo(20));
+    const logs = path.join(dir, 'logs');
+    const stamp = (file: string, days: number) => utimesSync(file, new Date(Date.now() - days * 86_400_000), new Date(Date.now() - days * 86_400_000));
+    writeFileSync(path.join(logs, 'old.log'), '{}\n');
+    stamp(path.join(logs, 'old.log'), 100);
+    writeFileSync(path.join(logs, 'kept.log'), '{}\n');
+    stamp(path.join(logs, 'kept.log'), 60);
+    for (const version of ['20240101T000000Z', '20240201T000000Z']) {
+      mkdirSync(path.join(env.WATT_HOME!, 'models', version), { recursive: true });
+      writeFileSync(path.join(env.WATT_HOME!, 'models', version, 'model.json'), '{}');
+      stamp(path.join(env.WATT_HOME!, 'models', version, 'model.json'), 400);
+    }
+    const r = await purge(dir, env, ['--json']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ basis: 'policy' });
+    const byId = Object.fromEntries((r.json!.categories as { id: string; days: number; items: number; keys?: string[]; note?: string }[]).map((c) => [c.id, c]));
+    expect(byId.raw_data).toMatchObject({ days: 30, items: 2 });
+    expect((byId.raw_data!.keys ?? []).every((k) => k.includes(old.run_id))).toBe(true);
+    expect(byId.run_logs).toMatchObject({ days: 90, items: 1, keys: ['old.log'] });
+    expect(byId.models).toMatchObject({ days: 365, items: 1, keys: ['20240101T000000Z'] });
+    expect(byId.transformed_data).toMatchObject({ days: 180, items: 0, note: expect.stringMatching(/nothing to purge/) });
+    const lake = await lakeFor(env);
+    expect((await snapshot(lake)).keys.every((k) => k.includes(recent.run_id))).toBe(true);
+    await lake.close();
+  });
+
   it('refuses an unsafe prefix with exit 2 and a one-line message', async () => {
     const { dir, env } = setup();
     for (const prefix of ['../up', '/abs', '', 'a/../b', 'a//b']) {
