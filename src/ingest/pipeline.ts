@@ -25,8 +25,11 @@ export type { RowError } from './transform.js';
 /** Files at least this big are checked in parallel ranges, one worker thread per core (max 2). */
 const PARALLEL_MIN_BYTES = 4 * 1024 * 1024;
 const MAX_PARTS = 2;
-/** Old-generation heap cap of each worker, MiB: keeps resident memory flat whatever the file size. */
-const WORKER_HEAP_MB = 64;
+/**
+ * Heap caps of each worker, MiB: old generation 64, young generation 8. They keep resident memory
+ * flat whatever the file size (measured by `npm run bench:ingest`: docs/benchmarks.md).
+ */
+const WORKER_HEAP = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
 
 export interface IngestOptions {
   /** Path of the CSV source. */
@@ -359,7 +362,7 @@ function runInWorker(job: RangeJob, schemaFile: string, key: Buffer, signal: Abo
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_URL, {
       workerData: { job, schemaFile, key: new Uint8Array(key) },
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      resourceLimits: WORKER_HEAP,
     });
     let settled = false;
     const onAbort = () => {

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { InterruptedError, UsageError } from '../errors.js';
+import { READ_CHUNK } from './transform.js';
 
 /** What one read of the source tells before the real pass. */
 export interface SourceScan {
@@ -42,7 +43,7 @@ export async function scanSource(file: string, expectedSize: number, parts: numb
   const splits: { offset: number; line: number }[] = [];
   const targets = Array.from({ length: Math.max(0, parts - 1) }, (_, k) => Math.floor((expectedSize * (k + 1)) / parts));
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal }) as AsyncIterable<Buffer>) {
+    for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK, signal }) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       const base = size;
       size += chunk.length;

@@ -24,6 +24,11 @@ const VALUE_PREVIEW = 40;
 export const ERRORS_KEPT = 20;
 /** Output is written in chunks of about this many characters. */
 const OUTPUT_CHUNK = 256 * 1024;
+/**
+ * Source read size, bytes. 64 KiB chunks run faster than 1 MiB ones here (csv-parse and the
+ * caches like them small) and keep resident memory lower (bench:ingest, docs/benchmarks.md).
+ */
+export const READ_CHUNK = 64 * 1024;
 /** Progress is reported every this many rows. */
 const PROGRESS_EVERY = 50_000;
 
@@ -173,7 +178,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   });
   try {
     await pipeline(
-      createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: 1 << 20 }),
+      createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }),
       guard,
       parser,
       rowsStream,
