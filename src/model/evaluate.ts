@@ -1,5 +1,5 @@
 import { thermalParams } from './params.js';
-import type { LeadModel, SplitMetrics } from './model-file.js';
+import type { SplitMetrics } from './model-file.js';
 import type { IgnitionRecord } from './history.js';
 import type { WeatherNight } from './weather.js';
 import { outdoorAt } from './weather.js';

@@ -73,7 +73,7 @@ interface Doomed {
  * deleted are recorded); InterruptedError (130) on SIGINT/SIGTERM between chunks.
  */
 export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResult> {
-  const { lake, prefix, logger, catalog, now, dryRun, periods, runId } = options;
+  const { lake, logger, catalog, now, dryRun, periods, runId } = options;
   const categories: CategoryResult[] = [];
 
   // 1. Plan everything before deleting anything.
