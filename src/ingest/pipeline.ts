@@ -120,7 +120,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const uriOf = (key: string) => objectUri(options.lake, key);
 
   logger.info(`run ${runId}: ingest ${path.basename(options.source)} (${formatBytes(sourceInfo.size)}) to ${destination}`);
-  const parts = sourceInfo.size >= PARALLEL_MIN_BYTES && workersAvailable() ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
+  const parts = useWorkers(sourceInfo.size) ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
   const scan = await scanSource(options.source, sourceInfo.size, parts, options.signal).catch((err: unknown) => {
     throw options.signal?.aborted ? new InterruptedError(`run ${runId} interrupted; nothing was left in the lake`) : err;
   });
@@ -271,8 +271,11 @@ async function checkSource(file: string): Promise<{ size: number }> {
 
 /** Worker threads run from the build (dist/); from the TypeScript sources (tests) ranges run in process. */
 const WORKER_URL = new URL('./transform-worker.js', import.meta.url);
-function workersAvailable(): boolean {
-  return existsSync(fileURLToPath(WORKER_URL));
+let workerBuilt: boolean | undefined;
+/** Large files run in worker threads (heap-capped, one per range); small ones in this thread. */
+function useWorkers(size: number): boolean {
+  workerBuilt ??= existsSync(fileURLToPath(WORKER_URL));
+  return workerBuilt && size >= PARALLEL_MIN_BYTES;
 }
 
 interface TransformOutcome {
@@ -329,7 +332,7 @@ async function transformSource(options: IngestOptions, scan: SourceScan, spoolFi
   try {
     outcomes = await Promise.all(
       jobs.map((job) =>
-        jobs.length > 1 || (scan.size >= PARALLEL_MIN_BYTES && workersAvailable())
+        useWorkers(scan.size)
           ? runInWorker(job, options.schema.file, options.pseudonymisationKey, options.signal, progress)
           : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
       ),
