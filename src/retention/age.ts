@@ -67,7 +67,8 @@ interface Doomed {
  * at a missing object; an interrupted purge is completed by the next one.
  *
  * Deletes go in chunks of {@link DELETE_CHUNK} keys; each chunk is recorded in the audit trail
- * (one entry per key) and the catalog before the next starts.
+ * (one entry per key) before the store is asked (write-ahead), refusals are recorded after it,
+ * and the catalog is updated before the next chunk starts.
  *
  * @throws StorageError (exit 3) when the lake fails or some keys could not be deleted (those
  * deleted are recorded); InterruptedError (130) on SIGINT/SIGTERM between chunks.
@@ -114,18 +115,31 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
       for (let i = 0; i < group.length; i += DELETE_CHUNK) {
         if (options.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted after deleting ${deletedKeys.length} objects; run it again to finish`);
         const chunk = group.slice(i, i + DELETE_CHUNK);
+        // Write-ahead: the trail records each deletion before the store is asked, so a crash
+        // between the two can never leave a deletion unrecorded; a refused delete is recorded
+        // next (`retention.delete_failed`), and an object that survives a crash is still expired
+        // and is deleted (and recorded) again by the next purge.
+        if (catalog) {
+          appendTrail(
+            catalog.db,
+            chunk.map((d) => ({ action: 'retention.delete', lake: options.destination, key: d.key, count: 1, run_id: runId, detail: { bytes: d.bytes, ...d.basis } })),
+          );
+        }
         const result = await lake.delete(chunk.map((d) => d.key));
         const byKey = new Map(chunk.map((d) => [d.key, d]));
-        const entries: TrailInput[] = [];
         for (const key of result.deleted) {
           const d = byKey.get(key);
           if (!d) continue;
           deletedKeys.push(key);
           deletedBytes += d.bytes;
-          entries.push({ action: 'retention.delete', lake: options.destination, key, count: 1, run_id: runId, detail: { bytes: d.bytes, ...d.basis } });
         }
         if (catalog) {
-          appendTrail(catalog.db, entries);
+          if (result.errors.length) {
+            appendTrail(
+              catalog.db,
+              result.errors.map((e): TrailInput => ({ action: 'retention.delete_failed', lake: options.destination, key: e.key, count: 1, run_id: runId, detail: { message: e.message.slice(0, 200) } })),
+            );
+          }
           catalog.markLakeObjectsDeleted(lake.provider, lake.bucket, result.deleted, now.toISOString());
         }
         failures.push(...result.errors);

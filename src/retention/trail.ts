@@ -21,7 +21,8 @@ export const GENESIS_HASH = '0'.repeat(64);
 export const PSEUDONYM_PREFIX_CHARS = 12;
 
 export type TrailAction =
-  | 'retention.delete' // one lake object deleted by age (key, count 1)
+  | 'retention.delete' // one lake object deleted by age (key, count 1), written before the delete call
+  | 'retention.delete_failed' // the store refused that delete (key, message): the object is still there
   | 'retention.delete_logs' // run logs deleted by age (count)
   | 'retention.delete_catalog_rows' // catalog rows deleted by age (count)
   | 'retention.delete_models' // model versions deleted by age (count)
