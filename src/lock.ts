@@ -1,6 +1,6 @@
 import path from 'node:path';
 import os from 'node:os';
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { LockError } from './errors.js';
 
@@ -60,7 +60,40 @@ export function acquireLock(home: string, name: string, what: string): Lock {
   throw new LockError(`${what} is already running`);
 }
 
-function readHolder(file: string): { pid: number; host: string; started_at: string } | undefined {
+/** Who holds a lock. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  started_at: string;
+  name: string;
+}
+
+/** Lock names shared by ingest and purge: one purge per lake, one ingest per (file, lake). */
+export const lockNames = {
+  purge: (destination: string) => `purge:${destination}`,
+  ingest: (sourceSha256: string, destination: string) => `ingest:${sourceSha256}:${destination}`,
+  isIngestOf: (name: string, destination: string) => name.startsWith('ingest:') && name.endsWith(`:${destination}`),
+};
+
+/**
+ * Live holders of the locks whose names `match` (stale ones, of processes gone, are skipped).
+ * Ingest and purge each take their own lock, then look for the other's: whichever comes second
+ * sees the first and backs off, so an erasure never runs while rows are landing in its lake.
+ */
+export function liveLocks(home: string, match: (name: string) => boolean): LockHolder[] {
+  const dir = path.join(home, 'locks');
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return files
+    .map((f) => readHolder(path.join(dir, f)))
+    .filter((h): h is LockHolder => !!h && typeof h.name === 'string' && match(h.name) && !(h.host === os.hostname() && !isAlive(h.pid)));
+}
+
+function readHolder(file: string): LockHolder | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch {

@@ -34,3 +34,31 @@ describe('lock files', () => {
     again.release();
   });
 });
+
+describe('ingest and purge of the same lake exclude each other (exit 4)', () => {
+  it('refuses an ingest while a purge of its destination runs, and a purge while an ingest into it runs', async () => {
+    const { runWatt, scratchDir } = await import('./helpers/cli.js');
+    const { liveLocks, lockNames } = await import('../src/lock.js');
+    const { destinationUri } = await import('../src/lake/index.js');
+    const { resolveLakeConfig } = await import('../src/config.js');
+    const cwd = scratchDir();
+    const env = { WATT_PSEUDONYMISATION_KEY: 'k'.repeat(40) };
+    const destination = destinationUri(resolveLakeConfig({}, { WATT_LAKE_ROOT: path.join(cwd, 'lake') }));
+    const home = path.join(cwd, '.watt');
+
+    const purge = acquireLock(home, lockNames.purge(destination), 'a test purge');
+    const ingest = await runWatt(['ingest'], { cwd, env });
+    expect(ingest.code).toBe(4);
+    expect(ingest.stderr).toMatch(/watt: a purge of file:.* is running \(pid \d+\): ingest refused/);
+    expect(readdirSync(path.join(home, 'locks'))).toHaveLength(1); // the ingest let its own lock go
+    purge.release();
+
+    const held = acquireLock(home, lockNames.ingest('f'.repeat(64), destination), 'a test ingest');
+    expect(liveLocks(home, (n) => lockNames.isIngestOf(n, destination))).toHaveLength(1);
+    const purged = await runWatt(['purge', '--days', '30', '--yes'], { cwd, env });
+    expect(purged.code).toBe(4);
+    expect(purged.stderr).toMatch(/watt: an ingest into file:.* is running .*purge refused/);
+    held.release();
+    expect((await runWatt(['ingest'], { cwd, env })).code).toBe(0);
+  });
+});

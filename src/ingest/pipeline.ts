@@ -8,13 +8,13 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { parse as parseSync } from 'csv-parse/sync';
-import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
+import { DataError, InterruptedError, LockError, StorageError, UsageError, WattError } from '../errors.js';
 import type { LakeConfig } from '../config.js';
 import { destinationUri, objectUri, openLake, type Lake } from '../lake/index.js';
 import { dataKey, manifestKey, rejectsKey, sourceStem, type Layout, type PartitionDate } from '../lake/layout.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
-import { acquireLock } from '../lock.js';
+import { acquireLock, liveLocks, lockNames } from '../lock.js';
 import { wattVersion } from '../paths.js';
 import type { CompiledSchema } from './schema.js';
 import { scanSource, type SourceScan } from './scan.js';
@@ -143,7 +143,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   };
 
   // The lock makes "already ingested?" and the ingest one step for this file and destination.
-  const lock = options.dryRun ? undefined : acquireLock(options.home, `ingest:${sourceSha}:${destination}`, `an ingest of this file to ${destination}`);
+  const lock = options.dryRun ? undefined : acquireLock(options.home, lockNames.ingest(sourceSha, destination), `an ingest of this file to ${destination}`);
+  const purging = lock ? liveLocks(options.home, (name) => name === lockNames.purge(destination)) : [];
+  if (purging.length) {
+    lock?.release();
+    throw new LockError(`a purge of ${destination} is running (pid ${purging[0]!.pid}): ingest refused so that no row escapes an erasure`, { hint: 'run the ingest again when the purge is done' });
+  }
   // A dry run reads the catalog (to say whether the file would be skipped) but records nothing.
   const recorder = options.dryRun ? undefined : options.catalog;
   const runRecord = { run_id: runId, command: 'ingest', started_at: startedAt, source_name: path.basename(options.source), source_sha256: sourceSha, destination, log_path: options.logFile };

@@ -2,11 +2,11 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeFlags } from '../config.js';
-import { DataError, StorageError, UsageError } from '../errors.js';
+import { DataError, LockError, StorageError, UsageError } from '../errors.js';
 import { createRunLogger } from '../log.js';
 import { Catalog } from '../catalog/catalog.js';
 import { destinationUri, openLake, type Lake } from '../lake/index.js';
-import { acquireLock } from '../lock.js';
+import { acquireLock, liveLocks, lockNames } from '../lock.js';
 import { newRunId } from '../run-id.js';
 import { loadPseudonymisationKey, Pseudonymiser } from '../ingest/pseudonymise.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
@@ -41,7 +41,7 @@ export const DEFAULT_SUBJECT_COLUMN = 'customer_id';
 
 /** Name of the lock a purge of a lake folder takes (an erasure takes the same one). */
 export function purgeLockName(destination: string): string {
-  return `purge:${destination}`;
+  return lockNames.purge(destination);
 }
 
 /**
@@ -72,6 +72,11 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   const dryRun = Boolean(opts.dryRun);
   const logger = createRunLogger({ fileStem: 'purge', runId, dir: logDir(env), verbose: opts.verbose, quiet: opts.quiet, defaultMeta: { command: 'purge', run_id: runId } });
   const lock = dryRun ? undefined : acquireLock(home, purgeLockName(destination), `a purge of ${destination}`);
+  const ingesting = lock ? liveLocks(home, (name) => lockNames.isIngestOf(name, destination)) : [];
+  if (ingesting.length) {
+    lock?.release();
+    throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): purge refused so that no row escapes it`, { hint: 'run the purge again when the ingest is done' });
+  }
   let catalog: Catalog | undefined;
   let lake: Lake | undefined;
   try {
