@@ -306,8 +306,11 @@ export function csvFailure(err: unknown, source: string, firstLine: number): Err
       case 'CSV_INVALID_CLOSING_QUOTE':
       case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
         return new DataError(`malformed quoting in ${name}${where}: characters follow a closing quote`);
+      case 'INVALID_OPENING_QUOTE':
+        return new DataError(`malformed quoting in ${name}${where}: a quote inside an unquoted field`, { hint: 'quote the whole field and double the inner quotes (RFC 4180)' });
       default:
-        return new DataError(`cannot parse ${name}${where}: ${err.message.split('\n')[0]}`);
+        // csv-parse's own messages quote field values, which may be personal data: keep the code only.
+        return new DataError(`cannot parse ${name}${where} (${err.code})`);
     }
   }
   const e = err as NodeJS.ErrnoException;
