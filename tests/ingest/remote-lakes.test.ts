@@ -3,8 +3,15 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { startS3, startAzurite, AZURITE_ACCOUNT, type S3Server, type AzureServer } from '../helpers/servers.js';
+import {
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  generateAccountSASQueryParameters,
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+} from '@azure/storage-blob';
+import { startS3, startAzurite, AZURITE_ACCOUNT, AZURITE_KEY, type S3Server, type AzureServer } from '../helpers/servers.js';
 import { runWatt, scratchDir, ROOT } from '../helpers/cli.js';
 
 const KEY = { WATT_PSEUDONYMISATION_KEY: 'test-key-0123456789abcdef0123456789abcdef' };
@@ -130,6 +137,27 @@ describe('ingest to Azure Blob (Azurite on 127.0.0.1)', () => {
     expect(r.code).toBe(3);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('watt:'))).toEqual([expect.stringMatching(/authentication failed \(403\)/)]);
     expect(r.stderr + r.stdout).not.toContain(wrongKey);
+  });
+
+  it('authenticates with an account URL and a SAS token instead of a connection string', async () => {
+    const endpoint = /BlobEndpoint=([^;]+);/.exec(az.connectionString)![1]!;
+    const sas = generateAccountSASQueryParameters(
+      {
+        expiresOn: new Date(Date.now() + 3600_000),
+        permissions: AccountSASPermissions.parse('rwdlc'),
+        resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+        services: AccountSASServices.parse('b').toString(),
+      },
+      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+    ).toString();
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--json', '--prefix', 'sas'], {
+      cwd,
+      env: { ...KEY, DATA_LAKE_PROVIDER: 'azure', AZURE_STORAGE_ACCOUNT_URL: endpoint, AZURE_STORAGE_SAS_TOKEN: sas },
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).destination).toMatch(new RegExp(`^az://${AZURITE_ACCOUNT}/watt-lake/sas/`));
+    expect(r.stderr + r.stdout).not.toContain(sas);
   });
 
   it('fails with exit 2 without Azure credentials', async () => {
