@@ -9,4 +9,5 @@ export default {
   testMatch: ['<rootDir>/tests/**/*.test.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
+  setupFiles: ['<rootDir>/tests/setup-env.cjs'],
 };

@@ -26,7 +26,9 @@ export function scratchDir(prefix = 'watt-test-'): string {
  * NO_COLOR set, and `env` added.
  */
 export function runWatt(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number }): Promise<CliResult> {
-  const baseEnv: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', LANG: 'C.UTF-8' };
+  // AWS_EC2_METADATA_DISABLED: a test without AWS credentials must fail at once, never reach for
+  // the instance metadata address (tests talk to 127.0.0.1 only).
+  const baseEnv: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', LANG: 'C.UTF-8', AWS_EC2_METADATA_DISABLED: 'true' };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...baseEnv, ...options.env } as NodeJS.ProcessEnv });
     let stdout = '';

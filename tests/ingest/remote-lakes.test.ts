@@ -96,6 +96,14 @@ describe('ingest to S3 (s3rver on 127.0.0.1)', () => {
     expect(r.stderr).not.toContain('S3RVER');
   });
 
+  it('fails with exit 2 and a hint when no AWS credentials are found', async () => {
+    const cwd = scratchDir();
+    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...noCredentials } = s3.env;
+    const r = await runWatt(['ingest'], { cwd, env: { ...KEY, ...noCredentials, HOME: cwd } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('watt:'))).toEqual([expect.stringMatching(/no AWS credentials found \(set AWS_ACCESS_KEY_ID/)]);
+  });
+
   it('fails with exit 3 when the bucket does not exist', async () => {
     const cwd = scratchDir();
     const r = await runWatt(['ingest', '--bucket', 'no-such-bucket'], { cwd, env: { ...KEY, ...s3.env } });
