@@ -1,4 +1,4 @@
-import { thermalParams } from './params.js';
+import { clockToMinutes, thermalParams } from './params.js';
 import type { SplitMetrics } from './model-file.js';
 import type { IgnitionRecord } from './history.js';
 import type { WeatherNight } from './weather.js';
@@ -6,15 +6,19 @@ import { outdoorAt } from './weather.js';
 import { NightSimulator } from './simulator.js';
 import type { FitOptions } from './fit.js';
 import { fitLeadModel, quantileSorted, rowFeatureInputNoH, targetMinutes } from './fit.js';
-import { classLeadMin } from './predict.js';
+import { classLeadMin, refusalReason } from './predict.js';
 import type { SyntheticHistory } from './synthetic.js';
+import { SYNTHETIC_TARGET_TIME } from './synthetic.js';
+import { feasibilitySamples, stoveOffOutdoorC } from './feasibility.js';
 
 /**
  * Held-out evaluation: fit on one part of the history, advise the other, and measure what a user
  * would notice: MAE of the advised lead (minutes), late rate (room more than 0.3 K short at the
  * target time when the advice is followed, re-simulated by the 2R2C model for synthetic nights),
  * stove-on hours and kWh per night, against two fixed schedules: "light 2 h before" and "the fixed
- * lead that is on time on 95 % of the training nights".
+ * lead that is on time on 95 % of the training nights"; and how `watt predict` (refusalReason)
+ * treats the nights the simulator finds out of reach in 9 h (recall) and the feasible ones (false
+ * refusals), each asked at stove-off with the outdoor temperature then and no indoor reading.
  */
 
 /** A history row, with its weather when it is synthetic (then lateness and kWh are re-simulated). */
@@ -36,6 +40,8 @@ export interface SplitSpec {
   description: string;
   train: EvalRow[];
   test: EvalRow[];
+  /** Infeasible synthetic nights of each part (the training ones calibrate the feasibility boundary). */
+  trainInfeasible?: InfeasibleNight[];
   testInfeasible?: InfeasibleNight[];
 }
 
@@ -48,6 +54,7 @@ export function syntheticSplits(history: SyntheticHistory): SplitSpec[] {
     description: 'train winters 2011-12 to 2013-14, test winter 2014-15 (both cities)',
     train: rows.filter((r) => r.weather!.season <= '2013-14'),
     test: rows.filter((r) => r.weather!.season === '2014-15'),
+    trainInfeasible: history.infeasible.filter((n) => n.weather.season <= '2013-14'),
     testInfeasible: history.infeasible.filter((n) => n.weather.season === '2014-15'),
   };
   if (season.train.length && season.test.length) splits.push(season);
@@ -56,6 +63,7 @@ export function syntheticSplits(history: SyntheticHistory): SplitSpec[] {
     description: 'train Seattle, test New York (all winters)',
     train: rows.filter((r) => r.weather!.location === 'Seattle'),
     test: rows.filter((r) => r.weather!.location === 'New York'),
+    trainInfeasible: history.infeasible.filter((n) => n.weather.location === 'Seattle'),
     testInfeasible: history.infeasible.filter((n) => n.weather.location === 'New York'),
   };
   if (city.train.length && city.test.length) splits.push(city);
@@ -123,7 +131,7 @@ function follow(row: EvalRow, leadMin: number, sims: Map<EvalRow, NightSimulator
 export function evaluateSplit(spec: SplitSpec, fit: Omit<FitOptions, 'version' | 'createdAt'>): SplitMetrics {
   const { model } = fitLeadModel(
     spec.train.map((r) => r.record),
-    { ...fit, version: `eval-${spec.split}`, createdAt: null },
+    { ...fit, version: `eval-${spec.split}`, createdAt: null, feasibility: feasibilitySamples(spec.train, spec.trainInfeasible ?? [], clockToMinutes(SYNTHETIC_TARGET_TIME)) },
   );
   const maxLead = model.max_lead_min;
   const trainLeads = spec.train.map((r) => r.record.lead_time_min).sort((a, b) => a - b);
@@ -161,19 +169,22 @@ export function evaluateSplit(spec: SplitSpec, fit: Omit<FitOptions, 'version' |
     }
     sims.delete(row);
   }
-  let flagged = 0;
+  // Infeasible nights and false refusals, as `watt predict` answers them (refusalReason): asked at
+  // stove-off with the outdoor temperature then and the default indoor estimate (the same query for
+  // the infeasible and the feasible nights), and for feasible nights also at ignition with --indoor.
   const infeasible = (spec.testInfeasible ?? []).filter((n) => model.classes[n.dpeClass]);
-  const params = thermalParams();
+  let flagged = 0;
   for (const n of infeasible) {
-    // what the user would see at the stove-off time, the earliest possible ignition
-    const stoveOff = Math.min(params.night.stoveOffMin - 1440, 420 - params.night.maxLeadMin);
-    const lead = classLeadMin(model, n.dpeClass, {
-      outdoorC: outdoorAt(n.weather, stoveOff),
-      indoorC: params.night.eveningAirTempC,
-      targetC: n.targetC,
-      powerKw: n.powerKw,
-    });
-    if (lead > maxLead) flagged++;
+    const at = SYNTHETIC_TARGET_TIME;
+    if (refusalReason(model, { dpeClass: n.dpeClass, outdoorC: stoveOffOutdoorC(n.weather, clockToMinutes(at)), targetC: n.targetC, powerKw: n.powerKw, at }) !== undefined) flagged++;
+  }
+  let refusedEvening = 0;
+  let refusedAtIgnition = 0;
+  for (const row of test) {
+    const r = row.record;
+    const ask = { dpeClass: r.dpe_class, targetC: r.target_temp_c, powerKw: r.stove_power_kw, at: r.target_time };
+    if (row.weather && refusalReason(model, { ...ask, outdoorC: stoveOffOutdoorC(row.weather, targetMinutes(r)) }) !== undefined) refusedEvening++;
+    if (refusalReason(model, { ...ask, outdoorC: r.outdoor_temp_c, indoorC: r.indoor_start_temp_c }) !== undefined) refusedAtIgnition++;
   }
   const count = Math.max(1, test.length);
   const onModel = onMin / count;
@@ -198,5 +209,9 @@ export function evaluateSplit(spec: SplitSpec, fit: Omit<FitOptions, 'version' |
     reduction_vs_p95: r4(1 - onModel / onP95),
     infeasible_nights: infeasible.length,
     infeasible_flagged: flagged,
+    infeasible_recall: infeasible.length ? r4(flagged / infeasible.length) : null,
+    false_refusals: hasKwh ? refusedEvening : null,
+    false_refusal_rate: hasKwh ? r4(refusedEvening / count) : null,
+    false_refusal_rate_at_ignition: r4(refusedAtIgnition / count),
   };
 }

@@ -8,6 +8,8 @@ import { MODEL_FORMAT } from './model-file.js';
 import type { IgnitionRecord } from './history.js';
 import { advisedLeadMin } from './predict.js';
 import { coolDownCurve } from './simulator.js';
+import type { FeasibilitySample } from './feasibility.js';
+import { learnFeasibilityBoundary } from './feasibility.js';
 
 /**
  * Fitting: one `ml-regression` MultivariateLinearRegression per DPE class on the physics-informed
@@ -26,6 +28,8 @@ export interface FitOptions {
   createdAt: string | null;
   wattVersion: string;
   training: LeadModel['training'];
+  /** Nights to calibrate the feasibility boundary on (synthetic, with the infeasible ones); none: the bare ceiling. */
+  feasibility?: readonly FeasibilitySample[];
 }
 
 export interface FitResult {
@@ -79,6 +83,7 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
     training: options.training,
     classes: {},
     cooldown: { stove_off: minutesClock(params.night.stoveOffMin), evening_air_temp_c: params.night.eveningAirTempC, classes: {} },
+    feasibility: learnFeasibilityBoundary([], {}),
     metrics: [],
   };
   const skippedClasses: DpeClass[] = [];
@@ -123,6 +128,9 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
   if (Object.keys(model.classes).length === 0) {
     throw new Error(`no DPE class has at least ${MIN_ROWS_PER_CLASS} nights to learn from`);
   }
+  const hEff: Partial<Record<DpeClass, number>> = {};
+  for (const [k, c] of Object.entries(model.classes)) hEff[k as DpeClass] = c!.h_eff_w_per_k;
+  model.feasibility = learnFeasibilityBoundary(options.feasibility ?? [], hEff);
   return { model, skippedClasses };
 }
 

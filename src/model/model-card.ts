@@ -55,11 +55,15 @@ l'historique). MAE : erreur absolue moyenne du délai conseillé (marge comprise
 des nuits où la pièce a plus de 0,3 K de moins que la consigne à l'heure visée en suivant le
 conseil (${model.metrics[0]?.late_check === 'resimulated' ? 're-simulé par le modèle 2R2C' : "conseil plus court que le délai enregistré"}) ;
 réduction : temps de marche du poêle par rapport aux horaires fixes « 2 h avant » et « délai fixe
-à l'heure 95 % des nuits d'entraînement ».
+à l'heure 95 % des nuits d'entraînement » ; irréalisables refusées et refus à tort : nuits que le
+simulateur juge hors d'atteinte en 9 h, et nuits réalisables, que \`watt predict\` refuse quand on
+l'interroge à 22:00 (température extérieure de ce moment, sans \`--indoor\`), ou à l'allumage avec
+\`--indoor\`. Frontière de faisabilité apprise : refus si T_ext + P/H_eff - T_consigne <
+${model.feasibility?.min_margin_k ?? 0} K.
 
-| découpage | nuits test | MAE (min) | MAE sans marge | retard | poêle h/nuit | kWh/nuit | 2 h fixe : h, retard | p95 fixe : délai, retard | réduction vs 2 h | vs p95 | irréalisables repérées |
-|---|---|---|---|---|---|---|---|---|---|---|---|
-${rows || '| (pas assez de nuits pour une évaluation) | | | | | | | | | | | |'}
+| découpage | nuits test | MAE (min) | MAE sans marge | retard | poêle h/nuit | kWh/nuit | 2 h fixe : h, retard | p95 fixe : délai, retard | réduction vs 2 h | vs p95 | irréalisables refusées | refus à tort (22:00) | refus à tort (à l'allumage) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+${rows || '| (pas assez de nuits pour une évaluation) | | | | | | | | | | | | | |'}
 
 ## Risques et usages interdits
 
@@ -87,5 +91,5 @@ function pct(x: number): string {
 
 function metricRow(m: SplitMetrics): string {
   const kwh = (v: number | null) => (v === null ? 'n/a' : v.toFixed(1));
-  return `| ${m.split} : ${m.description} | ${m.test_rows} | ${m.mae_min.toFixed(1)} | ${m.mae_raw_min.toFixed(1)} | ${pct(m.late_rate)} | ${m.stove_on_h_per_night.toFixed(2)} | ${kwh(m.kwh_per_night)} | ${m.fixed_2h.stove_on_h_per_night.toFixed(2)} h, ${pct(m.fixed_2h.late_rate)} | ${m.fixed_p95.lead_min} min, ${pct(m.fixed_p95.late_rate)} | ${pct(m.reduction_vs_2h)} | ${pct(m.reduction_vs_p95)} | ${m.infeasible_flagged}/${m.infeasible_nights} |`;
+  return `| ${m.split} : ${m.description} | ${m.test_rows} | ${m.mae_min.toFixed(1)} | ${m.mae_raw_min.toFixed(1)} | ${pct(m.late_rate)} | ${m.stove_on_h_per_night.toFixed(2)} | ${kwh(m.kwh_per_night)} | ${m.fixed_2h.stove_on_h_per_night.toFixed(2)} h, ${pct(m.fixed_2h.late_rate)} | ${m.fixed_p95.lead_min} min, ${pct(m.fixed_p95.late_rate)} | ${pct(m.reduction_vs_2h)} | ${pct(m.reduction_vs_p95)} | ${m.infeasible_flagged}/${m.infeasible_nights} | ${m.false_refusals === null || m.false_refusal_rate === null ? 'n/a' : `${m.false_refusals} (${pct(m.false_refusal_rate)})`} | ${pct(m.false_refusal_rate_at_ignition)} |`;
 }

@@ -58,9 +58,39 @@ export interface SplitMetrics {
   /** Reduction of stove-on time against the schedules (0..1; negative = longer). */
   reduction_vs_2h: number;
   reduction_vs_p95: number;
-  /** Nights the simulator found unreachable in 9 h, and how many of them the model also refused. */
+  /**
+   * Nights the simulator found unreachable in 9 h, and how many of them `watt predict` refused when
+   * asked at stove-off (22:00, the outdoor temperature then, no `--indoor`: the default estimate).
+   */
   infeasible_nights: number;
   infeasible_flagged: number;
+  /** infeasible_flagged / infeasible_nights (0..1), null without infeasible test nights. */
+  infeasible_recall: number | null;
+  /** Feasible test nights refused by the same stove-off query, count and share (0..1); null without weather (user data). */
+  false_refusals: number | null;
+  false_refusal_rate: number | null;
+  /** Share of feasible test nights refused when asked at ignition with `--indoor` (the rows the MAE is computed on). */
+  false_refusal_rate_at_ignition: number;
+}
+
+/**
+ * The feasibility boundary learned at train time: `watt predict` refuses a night when the stove's
+ * steady-state ceiling at the given outdoor temperature, T_o + P/H_eff, is less than
+ * `min_margin_k` above the target. The margin stands for the fall of the outdoor air between the
+ * evening and the morning on real nights, and for the time the last kelvins take; 0 = the bare
+ * ceiling (a model trained on a user's history, which holds no infeasible night).
+ */
+export interface FeasibilityBoundary {
+  /** K, >= 0. */
+  min_margin_k: number;
+  /** How it was chosen, in one line. */
+  method: string;
+  /** The nights it was calibrated on (synthetic, asked at stove-off). */
+  feasible_nights: number;
+  infeasible_nights: number;
+  /** On those nights: infeasible ones refused, feasible ones refused. */
+  infeasible_refused: number;
+  feasible_refused: number;
 }
 
 export interface LeadModel {
@@ -86,6 +116,8 @@ export interface LeadModel {
   };
   classes: Partial<Record<DpeClass, ClassModel>>;
   cooldown: { stove_off: string; evening_air_temp_c: number; classes: Partial<Record<DpeClass, CoolDownCurve>> };
+  /** Absent in models written before it existed: the bare ceiling (margin 0). */
+  feasibility?: FeasibilityBoundary;
   metrics: SplitMetrics[];
 }
 
@@ -166,5 +198,6 @@ export function checkModel(value: unknown, file = 'model'): LeadModel {
     if (![...c.weights, ...c.feature_min, ...c.feature_max, c.margin_factor, c.h_eff_w_per_k].every(Number.isFinite)) fail(`class ${k} has a non-numeric coefficient`);
   }
   if (typeof m.cooldown?.classes !== 'object') fail('no cool-down curves');
+  if (m.feasibility !== undefined && !(Number.isFinite(m.feasibility?.min_margin_k) && m.feasibility.min_margin_k >= 0)) fail('feasibility.min_margin_k is not a number >= 0');
   return m;
 }

@@ -101,13 +101,61 @@ export function cooledAirC(curve: CoolDownCurve, eveningC: number, outdoorC: num
   return outdoorC + (eveningC - outdoorC) * (curve.w_fast * Math.exp(-t / curve.tau_fast_min) + curve.w_slow * Math.exp(-t / curve.tau_slow_min));
 }
 
+/** The learned margin (K) of the model's feasibility boundary; 0 (the bare ceiling) for a model without one. */
+export function minMarginK(model: LeadModel): number {
+  return model.feasibility?.min_margin_k ?? 0;
+}
+
+function who(input: PredictInput): string {
+  return `a class ${input.dpeClass} home at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
+}
+
+function tooLongSentence(model: LeadModel, input: PredictInput): string {
+  return `${who(input)} needs more than ${model.max_lead_min / 60} h to reach ${input.targetC} °C by ${minutesToClock(clockToMinutes(input.at))}: light it the evening before and keep it on, or use a bigger stove.`;
+}
+
+/**
+ * Why watt refuses this night (one plain sentence), or undefined when it can answer with a lead.
+ * In order: (1) the stove's steady-state ceiling T_o + P/H_eff is at or below the target: never
+ * reachable; (2) the ceiling is less than the model's learned margin ({@link minMarginK}) above the
+ * target: on real nights the outdoor air keeps falling until morning, and the simulator finds such
+ * nights out of reach in 9 h far more often than not (the boundary is calibrated at train time,
+ * see feasibility.ts); (3) the lead exceeds 9 h: the class regression with `--indoor`, else the
+ * regression at the cool-down estimate of a 9 h lead. Arithmetic only (the held-out evaluation calls
+ * it for every night). The class must be in the model (see {@link predictLead}).
+ */
+export function refusalReason(model: LeadModel, input: PredictInput): string | undefined {
+  const cls = model.classes[input.dpeClass];
+  if (!cls) return undefined;
+  const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
+  if (input.targetC >= ceiling) {
+    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`;
+  }
+  const margin = minMarginK(model);
+  const at = minutesToClock(clockToMinutes(input.at));
+  if (ceiling - input.targetC < margin) {
+    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, less than ${margin.toFixed(1)} K above the ${input.targetC} °C target: nights like this get colder by morning, and ${input.targetC} °C cannot be reached by ${at} even with the stove lit ${model.max_lead_min / 60} h before.`;
+  }
+  const maxLead = model.max_lead_min;
+  const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
+  if (input.indoorC !== undefined) {
+    return classLeadMin(model, input.dpeClass, { ...base, indoorC: input.indoorC }) > maxLead ? tooLongSentence(model, input) : undefined;
+  }
+  const curve = model.cooldown.classes[input.dpeClass];
+  if (!curve) return undefined;
+  const targetMin = clockToMinutes(input.at);
+  const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);
+  const indoor = cooledAirC(curve, model.cooldown.evening_air_temp_c, input.outdoorC, targetMin - maxLead - stoveOff);
+  return classLeadMin(model, input.dpeClass, { ...base, indoorC: indoor }) > maxLead ? tooLongSentence(model, input) : undefined;
+}
+
 /**
  * Predict the ignition time.
  *
  * With an indoor temperature the class regression gives the lead directly. Without one, the indoor
  * air at ignition is the cool-down estimate (stove off at 22:00 from 20 °C, constant outdoors) at
  * that very ignition time, so watt takes the smallest lead L (1-min grid) whose estimate needs no
- * more than L. Beyond 9 h, or when T_set >= T_o + P/H_eff, the night is infeasible.
+ * more than L. The night is infeasible (no lead, a sentence) in the cases of {@link refusalReason}.
  * @throws UsageError if the model has no regression for the class, the target is below the
  *   indoor temperature, or the target time is not HH:MM.
  */
@@ -135,13 +183,10 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
   }
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   const maxLead = model.max_lead_min;
-  const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
   const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, model_version: model.version, inputs });
-  const who = `a class ${input.dpeClass} home at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
-  if (input.targetC >= ceiling) {
-    return infeasible(`${who} tops out near ${ceiling.toFixed(1)} °C, below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`);
-  }
-  const tooLong = `${who} needs more than ${maxLead / 60} h to reach ${input.targetC} °C by ${inputs.target_time}: light it the evening before and keep it on, or use a bigger stove.`;
+  const refused = refusalReason(model, input);
+  if (refused !== undefined) return infeasible(refused);
+  const tooLong = tooLongSentence(model, input);
   const done = (lead: number, indoor: number, estimated: boolean): Prediction => {
     const whole = Math.max(0, Math.ceil(lead - 1e-9));
     return {

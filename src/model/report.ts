@@ -8,7 +8,7 @@ export function evaluationTable(metrics: readonly SplitMetrics[]): string {
   if (metrics.length === 0) return 'no held-out evaluation (too few nights)\n';
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const kwh = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
-  const header = ['split', 'test nights', 'MAE min', 'no margin', 'late', 'stove h', 'kWh', '2 h: late', 'kWh', 'p95 lead', 'late', 'kWh', 'on vs 2 h', 'vs p95', 'infeasible seen'];
+  const header = ['split', 'test nights', 'MAE min', 'no margin', 'late', 'stove h', 'kWh', '2 h: late', 'kWh', 'p95 lead', 'late', 'kWh', 'on vs 2 h', 'vs p95', 'infeasible refused', 'false refusals', 'at ignition'];
   const rows = metrics.map((m) => [
     m.split,
     String(m.test_rows),
@@ -24,13 +24,16 @@ export function evaluationTable(metrics: readonly SplitMetrics[]): string {
     kwh(m.fixed_p95.kwh_per_night),
     `${m.reduction_vs_2h >= 0 ? '-' : '+'}${pct(Math.abs(m.reduction_vs_2h))}`,
     `${m.reduction_vs_p95 >= 0 ? '-' : '+'}${pct(Math.abs(m.reduction_vs_p95))}`,
-    m.infeasible_nights ? `${m.infeasible_flagged}/${m.infeasible_nights}` : '-',
+    m.infeasible_nights ? `${m.infeasible_flagged}/${m.infeasible_nights} (${pct(m.infeasible_recall ?? 0)})` : '-',
+    m.false_refusals === null || m.false_refusal_rate === null ? 'n/a' : `${m.false_refusals} (${pct(m.false_refusal_rate)})`,
+    pct(m.false_refusal_rate_at_ignition),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const out = [line(header), ...rows.map(line)];
   for (const m of metrics) out.push(`  ${m.split}: ${m.description}; late = ${m.late_check === 'resimulated' ? 'more than 0.3 K short at the target time, re-simulated' : 'advice shorter than the recorded lead'}`);
   out.push('  stove h and kWh per night from ignition to the target time; "on vs" = stove-on time of the advice against the fixed schedules');
+  out.push('  infeasible refused / false refusals: nights the simulator finds out of reach in 9 h, and feasible ones, that watt predict refuses when asked at 22:00 (outdoor temperature then, no --indoor); "at ignition": feasible nights refused when asked at ignition with --indoor');
   return out.join('\n') + '\n';
 }
 

@@ -5,9 +5,11 @@ import { DataError, StorageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { newRunId } from '../run-id.js';
 import { wattVersion } from '../paths.js';
-import { thermalParams } from './params.js';
+import { clockToMinutes, thermalParams } from './params.js';
 import { defaultWeatherFile, heatingSeasonNights, loadDailyWeather, seasonOf } from './weather.js';
-import { syntheticHistory } from './synthetic.js';
+import { SYNTHETIC_TARGET_TIME, syntheticHistory } from './synthetic.js';
+import type { FeasibilitySample } from './feasibility.js';
+import { feasibilitySamples } from './feasibility.js';
 import type { IgnitionRecord } from './history.js';
 import { historyToCsv, loadHistoryCsv } from './history.js';
 import { DEFAULT_MARGIN_QUANTILE, fitLeadModel } from './fit.js';
@@ -77,6 +79,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let splits: () => SplitSpec[];
   let training: LeadModel['training'];
   let infeasibleNights = 0;
+  let feasibility: FeasibilitySample[] = [];
   if (options.dataFile) {
     const loaded = loadHistoryCsv(options.dataFile, { powerKw: params.stove.defaultPowerKw, targetTime: '07:00' });
     if (loaded.ignoredColumns.length) {
@@ -102,6 +105,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     records = history.nights.map((n) => n.record);
     infeasibleNights = history.infeasible.length;
     splits = () => syntheticSplits(history);
+    feasibility = feasibilitySamples(history.nights, history.infeasible, clockToMinutes(SYNTHETIC_TARGET_TIME));
     training = {
       source: 'synthetic',
       name: `synthetic from ${path.basename(weatherFile)}`,
@@ -154,6 +158,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   try {
     fitted = fitLeadModel(records, {
       ...fitBase,
+      feasibility,
       version: typeof options.version === 'function' ? options.version(training.sha256) : (options.version ?? newRunId()),
       createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt,
     });

@@ -41,6 +41,30 @@ describe('watt predict, end to end', () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ feasible: false, lead_time_min: null, ignition_time: null });
   });
 
+  it('exits 1 with a plain sentence for a class G home at -8 °C (default indoor estimate), which the simulator finds out of reach', async () => {
+    const r = await runWatt(['predict', '--dpe', 'G', '--temp', '-8', '--power', '8'], { cwd, env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(errorLines(r)).toHaveLength(1);
+    expect(errorLines(r)[0]).toMatch(/^watt: a class G home at -8 °C outdoors with a 8 kW stove .* cannot be reached/);
+  });
+
+  it('exits 1 when the stove tops out just above the target, since the night gets colder by morning', async () => {
+    const r = await runWatt(['predict', '--dpe', 'G', '--temp', '0'], { cwd, env });
+    expect(r.code).toBe(1);
+    expect(errorLines(r)).toHaveLength(1);
+    expect(errorLines(r)[0]).toMatch(/^watt: a class G home at 0 °C outdoors .* nights like this get colder by morning, and 19 °C cannot be reached by 07:00/);
+    const j = await runWatt(['predict', '--dpe', 'G', '--temp', '0', '--json'], { cwd, env });
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.stdout)).toMatchObject({ feasible: false, lead_time_min: null, reason: expect.stringMatching(/colder by morning/) });
+  });
+
+  it('answers a mild night for the worst class', async () => {
+    const r = await runWatt(['predict', '--dpe', 'G', '--temp', '10'], { cwd, env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^light the stove at \d\d:\d\d \(/);
+  });
+
   it.each([
     [['--dpe', 'H', '--temp', '4'], /--dpe must be a DPE class A to G, got "H"/],
     [['--dpe', 'C', '--temp', 'abc'], /--temp must be a number, got "abc"/],

@@ -14,7 +14,7 @@ describe('watt train, end to end', () => {
   it('simulates a small synthetic history, prints the evaluation table, saves and records the model', async () => {
     const r = await runWatt(['train', '--weather', path.join(FIXTURES, 'weather-small.csv'), '--export-history', 'history.csv'], { cwd, env });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^split\s+test nights\s+MAE min/);
+    expect(r.stdout).toMatch(/^split\s+test nights\s+MAE min.*infeasible refused\s+false refusals\s+at ignition\n/);
     expect(r.stdout).toMatch(/\nseason\s+\d+\s+\d+\.\d/);
     expect(r.stdout).toMatch(/\ncity\s+\d+\s+\d+\.\d/);
     const m = /model (\d{8}T\d{6}Z-[a-z0-9]{6}) saved to (.*)\n/.exec(r.stdout);
@@ -25,6 +25,9 @@ describe('watt train, end to end', () => {
     const model = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
     expect(model).toMatchObject({ format: 'watt-lead-model/1', version, training: { source: 'synthetic', seed: 42 } });
     expect(model.training.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(model.feasibility.min_margin_k).toBeGreaterThanOrEqual(0);
+    expect(model.metrics[0]).toHaveProperty('infeasible_recall');
+    expect(model.metrics[0].false_refusal_rate).toBeGreaterThanOrEqual(0);
     expect(readFileSync(path.join(dir, 'model_card.md'), 'utf8')).toContain('## Risques et usages interdits');
     const db = new Database(path.join(env.WATT_HOME, 'catalog.db'), { readonly: true });
     const row = db.prepare('SELECT * FROM models WHERE version = ?').get(version) as { training_sha256: string; metrics: string };
@@ -46,7 +49,10 @@ describe('watt train, end to end', () => {
     const out = JSON.parse(r.stdout);
     expect(out.metrics.map((x: { split: string }) => x.split)).toEqual(['season']);
     expect(out.metrics[0].late_check).toBe('recorded-lead');
+    expect(out.metrics[0].false_refusal_rate).toBeNull();
     expect(existsSync(out.model)).toBe(true);
+    // a user's history holds no infeasible night: the bare ceiling, no learned margin
+    expect(JSON.parse(readFileSync(out.model, 'utf8')).feasibility).toMatchObject({ min_margin_k: 0, infeasible_nights: 0 });
   });
 
   it('exits 1 on invalid history rows, with the first error, and saves nothing', async () => {

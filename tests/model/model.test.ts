@@ -6,8 +6,10 @@ import { assetPath } from '../../src/paths.js';
 import { historyToCsv, loadHistoryCsv, type IgnitionRecord } from '../../src/model/history.js';
 import { checkModel, readModel, resolveModel, shippedModelFile } from '../../src/model/model-file.js';
 import { modelJson, writeModelFolder } from '../../src/model/model-store.js';
-import { predictLead, type PredictInput } from '../../src/model/predict.js';
-import { heatingSeasonNights, loadDailyWeather } from '../../src/model/weather.js';
+import { predictLead, refusalReason, type PredictInput } from '../../src/model/predict.js';
+import { heatingSeasonNights, loadDailyWeather, outdoorAt } from '../../src/model/weather.js';
+import { thermalParams } from '../../src/model/params.js';
+import { NightSimulator } from '../../src/model/simulator.js';
 import { syntheticHistory } from '../../src/model/synthetic.js';
 
 const FIXTURES = path.join(assetPath('tests'), 'fixtures', 'model');
@@ -26,6 +28,16 @@ describe('the shipped default model', () => {
     expect(season.late_rate).toBeLessThanOrEqual(0.02);
     expect(season.reduction_vs_2h).toBeGreaterThanOrEqual(0.2);
     expect(shipped.metrics.map((m) => m.split)).toEqual(['season', 'city']);
+  });
+
+  it('refuses most infeasible held-out nights and few feasible ones, on both hold-outs', () => {
+    for (const m of shipped.metrics) {
+      expect(m.infeasible_nights).toBeGreaterThan(50);
+      expect(m.infeasible_recall).toBeGreaterThanOrEqual(0.8);
+      expect(m.false_refusal_rate).toBeLessThanOrEqual(0.01);
+      expect(m.false_refusal_rate_at_ignition).toBeLessThanOrEqual(0.02);
+    }
+    expect(shipped.feasibility!.min_margin_k).toBeGreaterThan(0);
   });
 
   it('has a French model card with the four required sections', () => {
@@ -74,6 +86,55 @@ describe('predict', () => {
     if (r.feasible) return;
     expect(r.lead_time_min).toBeNull();
     expect(r.reason).toMatch(/class G .* -10 °C .* cannot be reached/);
+  });
+
+  it('never answers a night the simulator finds out of reach, at a constant outdoor temperature (default indoor estimate)', () => {
+    const params = thermalParams();
+    for (const dpeClass of ['D', 'E', 'F', 'G'] as const)
+      for (const powerKw of [6, 8])
+        for (const targetC of [19, 21])
+          for (let outdoorC = -12; outdoorC <= 10; outdoorC += 2) {
+            const truth = new NightSimulator(params.classes[dpeClass], () => outdoorC, { targetMin: 420, targetTempC: targetC, powerKw }).truth();
+            if (!truth.feasible) expect([dpeClass, powerKw, targetC, outdoorC, ask({ dpeClass, outdoorC, targetC, powerKw }).feasible]).toEqual([dpeClass, powerKw, targetC, outdoorC, false]);
+          }
+    // the example of the test plan: class G at -8 °C with 8 kW
+    expect(new NightSimulator(params.classes.G, () => -8, { targetMin: 420, targetTempC: 19, powerKw: 8 }).truth().feasible).toBe(false);
+    expect(ask({ dpeClass: 'G', outdoorC: -8 }).feasible).toBe(false);
+  });
+
+  it('refuses most real 2014-15 nights a class G home cannot win (8 kW, 19 °C, asked at 22:00), and few it can', () => {
+    const params = thermalParams();
+    const nights = heatingSeasonNights(loadDailyWeather()).filter((w) => w.season === '2014-15');
+    const seen = { infeasible: 0, refused: 0, feasible: 0, falselyRefused: 0 };
+    for (const w of nights) {
+      const truth = new NightSimulator(params.classes.G, (m) => outdoorAt(w, m), { targetMin: 420, targetTempC: 19, powerKw: 8 }).truth();
+      const refused = refusalReason(shipped, { dpeClass: 'G', outdoorC: Math.round(outdoorAt(w, -120) * 10) / 10, targetC: 19, at: '07:00', powerKw: 8 }) !== undefined;
+      if (truth.feasible) {
+        seen.feasible++;
+        if (refused) seen.falselyRefused++;
+      } else {
+        seen.infeasible++;
+        if (refused) seen.refused++;
+      }
+    }
+    expect(seen.infeasible).toBeGreaterThan(40);
+    expect(seen.refused / seen.infeasible).toBeGreaterThanOrEqual(0.8);
+    expect(seen.falselyRefused / seen.feasible).toBeLessThanOrEqual(0.05);
+  });
+
+  it('refuses a night whose ceiling is just above the target, saying the night gets colder; a model without a boundary does not', () => {
+    const r = ask({ dpeClass: 'G', outdoorC: 0 });
+    expect(r.feasible).toBe(false);
+    if (!r.feasible) expect(r.reason).toMatch(/^a class G home at 0 °C outdoors with a 8 kW stove tops out near 19\.3 °C, less than \d\.\d K above the 19 °C target: nights like this get colder by morning/);
+    const { feasibility: _, ...older } = shipped;
+    expect(predictLead(older, { dpeClass: 'G', outdoorC: 0, targetC: 19, at: '07:00', powerKw: 8 }).feasible).toBe(true);
+  });
+
+  it('does not refuse mild nights', () => {
+    for (const [dpeClass, outdoorC] of [['G', 10], ['F', 8], ['E', 5], ['C', 4], ['A', -5]] as const) {
+      expect(ask({ dpeClass, outdoorC }).feasible).toBe(true);
+      expect(ask({ dpeClass, outdoorC, indoorC: 15 }).feasible).toBe(true);
+    }
   });
 
   it('refuses a target below the indoor temperature and a bad target time', () => {
