@@ -25,6 +25,8 @@ import { feasibilitySamples, stoveOffOutdoorC } from './feasibility.js';
 export interface EvalRow {
   record: IgnitionRecord;
   weather?: WeatherNight;
+  /** A synthetic cold copy: in the training part only, not in the feasibility calibration. */
+  augmented?: boolean;
 }
 
 /** An infeasible synthetic night (no history row). */
@@ -47,24 +49,25 @@ export interface SplitSpec {
 
 /** The two synthetic hold-outs: by season (train winters up to 2013-14, test 2014-15) and by city (train Seattle, test New York). */
 export function syntheticSplits(history: SyntheticHistory): SplitSpec[] {
-  const rows: EvalRow[] = history.nights.map((n) => ({ record: n.record, weather: n.weather }));
+  const rows: EvalRow[] = history.nights.map((n) => ({ record: n.record, weather: n.weather, ...(n.augmented ? { augmented: true } : {}) }));
+  const real = history.infeasible.filter((n) => !n.augmented);
   const splits: SplitSpec[] = [];
   const season = {
     split: 'season',
     description: 'train winters 2011-12 to 2013-14, test winter 2014-15 (both cities)',
     train: rows.filter((r) => r.weather!.season <= '2013-14'),
-    test: rows.filter((r) => r.weather!.season === '2014-15'),
-    trainInfeasible: history.infeasible.filter((n) => n.weather.season <= '2013-14'),
-    testInfeasible: history.infeasible.filter((n) => n.weather.season === '2014-15'),
+    test: rows.filter((r) => !r.augmented && r.weather!.season === '2014-15'),
+    trainInfeasible: real.filter((n) => n.weather.season <= '2013-14'),
+    testInfeasible: real.filter((n) => n.weather.season === '2014-15'),
   };
   if (season.train.length && season.test.length) splits.push(season);
   const city = {
     split: 'city',
     description: 'train Seattle, test New York (all winters)',
     train: rows.filter((r) => r.weather!.location === 'Seattle'),
-    test: rows.filter((r) => r.weather!.location === 'New York'),
-    trainInfeasible: history.infeasible.filter((n) => n.weather.location === 'Seattle'),
-    testInfeasible: history.infeasible.filter((n) => n.weather.location === 'New York'),
+    test: rows.filter((r) => !r.augmented && r.weather!.location === 'New York'),
+    trainInfeasible: real.filter((n) => n.weather.location === 'Seattle'),
+    testInfeasible: real.filter((n) => n.weather.location === 'New York'),
   };
   if (city.train.length && city.test.length) splits.push(city);
   return splits;

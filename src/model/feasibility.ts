@@ -108,18 +108,18 @@ export function stoveOffOutdoorC(weather: WeatherNight, targetMin: number): numb
   return outdoorAt(weather, Math.min(night.stoveOffMin - 1440, targetMin - night.maxLeadMin));
 }
 
-/** Calibration samples of synthetic nights: the feasible ones (with their weather) and the infeasible ones. */
+/** Calibration samples of synthetic nights: the feasible ones (with their weather) and the infeasible ones; real nights only (cold copies are skipped). */
 export function feasibilitySamples(
-  feasible: readonly { record: IgnitionRecord; weather?: WeatherNight }[],
-  infeasible: readonly { dpeClass: DpeClass; weather: WeatherNight; targetC: number; powerKw: number }[],
+  feasible: readonly { record: IgnitionRecord; weather?: WeatherNight; augmented?: boolean }[],
+  infeasible: readonly { dpeClass: DpeClass; weather: WeatherNight; targetC: number; powerKw: number; augmented?: boolean }[],
   targetMin: number,
 ): FeasibilitySample[] {
   const out: FeasibilitySample[] = [];
   for (const n of feasible) {
-    if (!n.weather) continue;
+    if (!n.weather || n.augmented) continue;
     const r = n.record;
     out.push({ dpeClass: r.dpe_class, outdoorC: stoveOffOutdoorC(n.weather, clockToMinutes(r.target_time)), targetC: r.target_temp_c, powerKw: r.stove_power_kw, feasible: true });
   }
-  for (const n of infeasible) out.push({ dpeClass: n.dpeClass, outdoorC: stoveOffOutdoorC(n.weather, targetMin), targetC: n.targetC, powerKw: n.powerKw, feasible: false });
+  for (const n of infeasible) if (!n.augmented) out.push({ dpeClass: n.dpeClass, outdoorC: stoveOffOutdoorC(n.weather, targetMin), targetC: n.targetC, powerKw: n.powerKw, feasible: false });
   return out;
 }

@@ -16,7 +16,13 @@ export function renderModelCard(model: LeadModel): string {
           `\`samples/weather.csv\` (observations quotidiennes NOAA, Seattle et New York, 2012-2015, via le paquet npm`,
           `vega-datasets ; SHA-256 \`${t.weather_sha256 ?? 'n/a'}\`), simulée pour chaque classe DPE A à G par le modèle`,
           `thermique 2R2C de watt (paramètres et sources : \`src/model/dpe-classes.json\`). Consigne et puissance du poêle`,
-          `tirées au hasard par nuit (graine ${t.seed}, ${t.variants} tirage(s) par nuit et par classe).`,
+          `tirées au hasard par nuit (graine ${t.seed}, ${t.variants} tirage(s) par nuit et par classe ; poêles de 6 à 14 kW).`,
+          ...(t.cold_variants
+            ? [
+                `Pour couvrir les grands froids, rares dans ces hivers, chaque nuit est aussi simulée ${t.cold_variants} fois décalée de 3 à`,
+                `18 K plus froide (poêles de 4 à 14 kW) ; ces copies servent à l'apprentissage, jamais au test ni au seuil de faisabilité.`,
+              ]
+            : []),
           `${t.rows} nuits réalisables ; la vérité est le plus petit délai (pas de 5 min, au plus 9 h) qui amène l'air à 0,1 K`,
           `de la consigne à l'heure visée.`,
         ].join('\n')

@@ -111,6 +111,8 @@ export interface LeadModel {
     rows: number;
     seed?: number;
     variants?: number;
+    /** Cold copies of each night (weather shifted colder), training only. */
+    cold_variants?: number;
     weather_sha256?: string;
     ignored_columns?: string[];
   };

@@ -31,6 +31,8 @@ export interface TrainOptions {
   seed?: number;
   /** Synthetic: draws per night and class (default 1: ~11,500 nights; 5 gives ~57,000). */
   variants?: number;
+  /** Synthetic: cold copies of each night for training (default 1; see synthetic.ts COLD_SHIFT_K). */
+  coldVariants?: number;
   /** Synthetic: daily weather CSV (default samples/weather.csv). */
   weatherFile?: string;
   /** Write the history used as CSV here. */
@@ -101,7 +103,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const weatherFile = options.weatherFile ?? defaultWeatherFile();
     const nights = heatingSeasonNights(loadDailyWeather(weatherFile));
     if (nights.length === 0) throw new DataError(`${path.basename(weatherFile)} has no heating-season night (October to April)`);
-    const history = syntheticHistory(nights, { seed: options.seed ?? 42, variants: options.variants ?? 1 });
+    const history = syntheticHistory(nights, { seed: options.seed ?? 42, variants: options.variants ?? 1, coldVariants: options.coldVariants ?? 1 });
     records = history.nights.map((n) => n.record);
     infeasibleNights = history.infeasible.length;
     splits = () => syntheticSplits(history);
@@ -113,10 +115,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       rows: records.length,
       seed: options.seed ?? 42,
       variants: options.variants ?? 1,
+      cold_variants: options.coldVariants ?? 1,
       weather_sha256: createHash('sha256').update(readFileSync(weatherFile)).digest('hex'),
     };
     logger.info(
-      `simulated ${nights.length} heating-season nights × 7 DPE classes${(options.variants ?? 1) > 1 ? ` × ${options.variants}` : ''}: ${records.length} nights, ${infeasibleNights} infeasible in 9 h`,
+      `simulated ${nights.length} heating-season nights × 7 DPE classes${(options.variants ?? 1) > 1 ? ` × ${options.variants}` : ''} (+ ${options.coldVariants ?? 1} cold cop${(options.coldVariants ?? 1) === 1 ? 'y' : 'ies'} of each night): ${records.length} nights, ${infeasibleNights} infeasible in 9 h`,
     );
   }
   const historySeconds = (performance.now() - t0) / 1000;
