@@ -131,6 +131,18 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
   const hEff: Partial<Record<DpeClass, number>> = {};
   for (const [k, c] of Object.entries(model.classes)) hEff[k as DpeClass] = c!.h_eff_w_per_k;
   model.feasibility = learnFeasibilityBoundary(options.feasibility ?? [], hEff);
+  const fitted = records.filter((r) => model.classes[r.dpe_class]);
+  const range = (pick: (r: IgnitionRecord) => number): [number, number] => {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const r of fitted) {
+      const v = pick(r);
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return [sig(lo), sig(hi)];
+  };
+  model.input_range = { outdoor_temp_c: range((r) => r.outdoor_temp_c), stove_power_kw: range((r) => r.stove_power_kw) };
   return { model, skippedClasses };
 }
 

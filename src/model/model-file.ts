@@ -120,7 +120,15 @@ export interface LeadModel {
   cooldown: { stove_off: string; evening_air_temp_c: number; classes: Partial<Record<DpeClass, CoolDownCurve>> };
   /** Absent in models written before it existed: the bare ceiling (margin 0). */
   feasibility?: FeasibilityBoundary;
+  /** Outdoor temperatures (°C) and stove powers (kW) of the training nights, [min, max]; predict refuses queries outside (see predict.ts). Absent in older models: no check. */
+  input_range?: InputRange;
   metrics: SplitMetrics[];
+}
+
+/** Ranges of the training nights' inputs, [min, max]. */
+export interface InputRange {
+  outdoor_temp_c: [number, number];
+  stove_power_kw: [number, number];
 }
 
 /** Where a model came from, for messages. */
@@ -200,6 +208,8 @@ export function checkModel(value: unknown, file = 'model'): LeadModel {
     if (![...c.weights, ...c.feature_min, ...c.feature_max, c.margin_factor, c.h_eff_w_per_k].every(Number.isFinite)) fail(`class ${k} has a non-numeric coefficient`);
   }
   if (typeof m.cooldown?.classes !== 'object') fail('no cool-down curves');
+  if (m.input_range !== undefined && ![...(m.input_range?.outdoor_temp_c ?? []), ...(m.input_range?.stove_power_kw ?? [])].every(Number.isFinite)) fail('input_range is not two [min, max] pairs');
+  if (m.input_range !== undefined && (m.input_range.outdoor_temp_c.length !== 2 || m.input_range.stove_power_kw.length !== 2)) fail('input_range is not two [min, max] pairs');
   if (m.feasibility !== undefined && !(Number.isFinite(m.feasibility?.min_margin_k) && m.feasibility.min_margin_k >= 0)) fail('feasibility.min_margin_k is not a number >= 0');
   return m;
 }

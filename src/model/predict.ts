@@ -149,6 +149,28 @@ export function refusalReason(model: LeadModel, input: PredictInput): string | u
   return classLeadMin(model, input.dpeClass, { ...base, indoorC: indoor }) > maxLead ? tooLongSentence(model, input) : undefined;
 }
 
+/** Tolerance (kW) around the trained stove powers. */
+export const POWER_RANGE_TOLERANCE_KW = 0.5;
+/** Tolerance (K) below the coldest trained outdoor temperature (warmer nights only shorten the lead). */
+export const OUTDOOR_RANGE_TOLERANCE_K = 2;
+
+/**
+ * Why the query is outside what the model was trained on (stove power outside the trained powers
+ * ± 0.5 kW, or outdoors more than 2 K colder than the coldest training night), or undefined. A
+ * model without `input_range` (older files) accepts everything.
+ */
+export function outsideRange(model: LeadModel, input: Pick<PredictInput, 'outdoorC' | 'powerKw'>): string | undefined {
+  const range = model.input_range;
+  if (!range) return undefined;
+  const [pLo, pHi] = range.stove_power_kw;
+  if (input.powerKw < pLo - POWER_RANGE_TOLERANCE_KW || input.powerKw > pHi + POWER_RANGE_TOLERANCE_KW) {
+    return `a ${input.powerKw} kW stove: model ${model.version} learnt from ${pLo === pHi ? `${pLo} kW stoves` : `stoves of ${pLo} to ${pHi} kW`}`;
+  }
+  const [oLo] = range.outdoor_temp_c;
+  if (input.outdoorC < oLo - OUTDOOR_RANGE_TOLERANCE_K) return `${input.outdoorC} °C outdoors: model ${model.version} learnt from nights down to ${oLo} °C`;
+  return undefined;
+}
+
 /**
  * Predict the ignition time.
  *
@@ -156,7 +178,8 @@ export function refusalReason(model: LeadModel, input: PredictInput): string | u
  * air at ignition is the cool-down estimate (stove off at 22:00 from 20 °C, constant outdoors) at
  * that very ignition time, so watt takes the smallest lead L (1-min grid) whose estimate needs no
  * more than L. The night is infeasible (no lead, a sentence) in the cases of {@link refusalReason}.
- * @throws UsageError if the model has no regression for the class, the target is below the
+ * @throws UsageError if the model has no regression for the class, the power or outdoor temperature
+ *   is outside the model's training range ({@link outsideRange}), the target is below the
  *   indoor temperature, or the target time is not HH:MM.
  */
 export function predictLead(model: LeadModel, input: PredictInput): Prediction {
@@ -174,6 +197,12 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
     const have = Object.keys(model.classes).join(', ');
     throw new UsageError(`model ${model.version} has no data for DPE class ${input.dpeClass} (it knows ${have})`, {
       hint: 'train on a history with that class, or use the shipped model (omit --model)',
+    });
+  }
+  const outside = outsideRange(model, input);
+  if (outside !== undefined) {
+    throw new UsageError(`${outside}: outside the model's range, its regressions would extrapolate`, {
+      hint: 'pass a value within that range, or train a model on such nights with watt train --data',
     });
   }
   if (input.indoorC !== undefined && input.targetC < input.indoorC) {

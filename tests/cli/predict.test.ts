@@ -59,6 +59,12 @@ describe('watt predict, end to end', () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ feasible: false, lead_time_min: null, reason: expect.stringMatching(/colder by morning/) });
   });
 
+  it('answers hard frost with a big stove no shorter than the simulator needs (class D, -15 °C, 10 kW: 270 min)', async () => {
+    const r = await runWatt(['predict', '--dpe', 'D', '--temp', '-15', '--power', '10', '--json'], { cwd, env });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).lead_time_min).toBeGreaterThanOrEqual(270 - 10);
+  });
+
   it('answers a mild night for the worst class', async () => {
     const r = await runWatt(['predict', '--dpe', 'G', '--temp', '10'], { cwd, env });
     expect(r.code).toBe(0);
@@ -73,6 +79,9 @@ describe('watt predict, end to end', () => {
     [['--dpe', 'C', '--temp', '4', '--indoor', '20', '--target', '19'], /target 19 °C is below the indoor temperature 20 °C/],
     [['--dpe', 'C', '--temp', '4', '--at', '25:00'], /--at must be a time HH:MM/],
     [['--dpe', 'C', '--temp', '4', '--model', 'nope.json'], /model not found: nope.json/],
+    [['--dpe', 'C', '--temp', '4', '--power', '20'], /a 20 kW stove: model default-\w+ learnt from stoves of 4 to 14 kW: outside the model's range/],
+    [['--dpe', 'C', '--temp', '4', '--power', '2'], /a 2 kW stove: .* outside the model's range/],
+    [['--dpe', 'C', '--temp', '-38'], /-38 °C outdoors: model default-\w+ learnt from nights down to -\d+(\.\d+)? °C: outside the model's range/],
   ])('exits 2 with a one-line error for %j', async (args, message) => {
     const r = await runWatt(['predict', ...args], { cwd, env });
     expect(r.code).toBe(2);

@@ -142,6 +142,18 @@ describe('predict', () => {
     expect(() => ask({ at: '25:00' })).toThrow(/HH:MM/);
   });
 
+  it('refuses, as a usage error, stove powers and outdoor temperatures outside the training nights; older models without a range do not', () => {
+    expect(shipped.input_range!.stove_power_kw).toEqual([4, 14]);
+    expect(shipped.input_range!.outdoor_temp_c[0]).toBeLessThan(-25);
+    expect(() => ask({ powerKw: 3 })).toThrow(/outside the model's range/);
+    expect(() => ask({ powerKw: 16 })).toThrow(UsageError);
+    expect(() => ask({ outdoorC: shipped.input_range!.outdoor_temp_c[0] - 3 })).toThrow(/°C outdoors: .* outside the model's range/);
+    expect(ask({ powerKw: 4 }).feasible).toBe(true);
+    expect(ask({ powerKw: 14 }).feasible).toBe(true);
+    const { input_range: _, ...older } = shipped;
+    expect(predictLead(older, { dpeClass: 'C', outdoorC: 4, targetC: 19, at: '07:00', powerKw: 16 }).feasible).toBe(true);
+  });
+
   it('answers 0 min when the room is already at the target', () => {
     expect(lead({ indoorC: 19, targetC: 19 })).toBe(0);
   });
