@@ -14,7 +14,8 @@ import { learnFeasibilityBoundary } from './feasibility.js';
 /**
  * Fitting: one `ml-regression` MultivariateLinearRegression per DPE class on the physics-informed
  * features (features.ts), target ln(lead + 15 min), then a multiplicative safety margin: the
- * `marginQuantile` of the training ratios (lead + 15) / (prediction + 15), at least 1.
+ * `marginQuantile` of the training ratios (lead + 15) / (prediction + 15), at least 1, for the class
+ * (`margin_factor`) and for each region of the raw lead (`margin_by_lead`, which predict uses).
  */
 
 /** Added to the lead before the logarithm (minutes): keeps ln finite at 0 and errors relative above ~15 min. */
@@ -75,7 +76,7 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
     created_at: options.createdAt,
     watt_version: options.wattVersion,
     method:
-      'one ml-regression MultivariateLinearRegression per DPE class on physics-informed features (one-node closed form -ln(1-u), load ratio x, temperature gap, cool-down; see src/model/features.ts); target ln(lead + 15 min); multiplicative safety margin from the training residuals',
+      'one ml-regression MultivariateLinearRegression per DPE class on physics-informed features (one-node closed form -ln(1-u), load ratio x, temperature gap, cool-down; see src/model/features.ts); target ln(lead + 15 min); multiplicative safety margin from the training residuals, by region of the raw lead (0, 2, 4, 6 h and more; non-decreasing)',
     offset_min: OFFSET_MIN,
     margin_quantile: quantile,
     max_lead_min: params.night.maxLeadMin,
@@ -116,11 +117,15 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
       margin_factor: 1,
       rows: rows.length,
     };
-    const ratios = rows
-      .map((r) => (r.lead_time_min + OFFSET_MIN) / (advisedLeadMin(model, classModel, rowFeatureInputNoH(r), false) + OFFSET_MIN))
-      .filter(Number.isFinite)
-      .sort((a, b) => a - b);
+    const pairs = rows
+      .map((r) => {
+        const raw = advisedLeadMin(model, classModel, rowFeatureInputNoH(r), false);
+        return { raw, ratio: (r.lead_time_min + OFFSET_MIN) / (raw + OFFSET_MIN) };
+      })
+      .filter((p) => Number.isFinite(p.ratio));
+    const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b);
     classModel.margin_factor = sig(Math.max(1, quantileSorted(ratios, quantile)), 8);
+    classModel.margin_by_lead = marginByLead(pairs, quantile, classModel.margin_factor);
     model.classes[cls] = classModel;
     const curve: CoolDownCurve = coolDownCurve(params.classes[cls]);
     model.cooldown.classes[cls] = { w_fast: sig(curve.w_fast), tau_fast_min: sig(curve.tau_fast_min), w_slow: sig(curve.w_slow), tau_slow_min: sig(curve.tau_slow_min) };
@@ -144,6 +149,30 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
   };
   model.input_range = { outdoor_temp_c: range((r) => r.outdoor_temp_c), stove_power_kw: range((r) => r.stove_power_kw) };
   return { model, skippedClasses };
+}
+
+/** Raw-lead regions (minutes) of the margin: long leads, near the 9 h cap, err more (mass still cold, outdoor air falling longer). */
+export const MARGIN_REGIONS_MIN = [0, 120, 240, 360] as const;
+/** Rows a region needs for its own quantile; fewer: the class's single factor. */
+export const MARGIN_REGION_MIN_ROWS = 50;
+
+/**
+ * The margin by region of the raw lead: in each region of {@link MARGIN_REGIONS_MIN} the `quantile`
+ * of its training ratios (at least 1; the class's single factor when the region has fewer than 50
+ * rows), then a running maximum so the factor never decreases with the lead (monotone advice).
+ */
+export function marginByLead(pairs: readonly { raw: number; ratio: number }[], quantile: number, single: number): ClassModel['margin_by_lead'] {
+  const factor: number[] = [];
+  let running = 1;
+  for (let i = 0; i < MARGIN_REGIONS_MIN.length; i++) {
+    const lo = MARGIN_REGIONS_MIN[i]!;
+    const hi = MARGIN_REGIONS_MIN[i + 1] ?? Number.POSITIVE_INFINITY;
+    const inRegion = pairs.filter((p) => p.raw >= lo && p.raw < hi).map((p) => p.ratio).sort((a, b) => a - b);
+    const q = inRegion.length >= MARGIN_REGION_MIN_ROWS ? Math.max(1, quantileSorted(inRegion, quantile)) : single;
+    running = Math.max(running, q);
+    factor.push(sig(running, 8));
+  }
+  return { from_min: [...MARGIN_REGIONS_MIN], factor };
 }
 
 /** The predict-side view of a history row (H comes from the class model). */

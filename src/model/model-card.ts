@@ -7,7 +7,11 @@ import type { LeadModel, SplitMetrics } from './model-file.js';
 export function renderModelCard(model: LeadModel): string {
   const t = model.training;
   const classes = Object.entries(model.classes)
-    .map(([k, c]) => `${k} (${c!.rows} nuits, ${c!.features.length} variables, marge ×${c!.margin_factor})`)
+    .map(([k, c]) => {
+      const f = c!.margin_by_lead?.factor;
+      const marge = f && f[0] !== f.at(-1) ? `marge ×${f[0]} à ×${f.at(-1)} selon le délai (0, 2, 4, 6 h et plus)` : `marge ×${f?.[0] ?? c!.margin_factor}`;
+      return `${k} (${c!.rows} nuits, ${c!.features.length} variables, ${marge})`;
+    })
     .join(', ');
   const data =
     t.source === 'synthetic'

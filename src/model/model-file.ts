@@ -25,6 +25,12 @@ export interface ClassModel {
   feature_max: number[];
   /** Safety factor on (lead + offset): the `margin_quantile` of the training ratios truth / prediction, >= 1. */
   margin_factor: number;
+  /**
+   * Margin by region (absent in older models: `margin_factor` everywhere): from each raw lead in
+   * `from_min` (minutes, ascending, the first 0), `factor` applies; non-decreasing, so a longer raw
+   * lead never gets a shorter advice. Long leads (near the 9 h cap) err more than short ones.
+   */
+  margin_by_lead?: { from_min: number[]; factor: number[] };
   /** Training rows of this class. */
   rows: number;
 }
@@ -206,6 +212,8 @@ export function checkModel(value: unknown, file = 'model'): LeadModel {
     if (!n || c.weights?.length !== n || c.feature_min?.length !== n || c.feature_max?.length !== n) fail(`class ${k} has inconsistent features and weights`);
     if (c.features.some((f) => !(f in FEATURES))) fail(`class ${k} uses an unknown feature`);
     if (![...c.weights, ...c.feature_min, ...c.feature_max, c.margin_factor, c.h_eff_w_per_k].every(Number.isFinite)) fail(`class ${k} has a non-numeric coefficient`);
+    const mb = c.margin_by_lead;
+    if (mb !== undefined && !(Array.isArray(mb.from_min) && Array.isArray(mb.factor) && mb.from_min.length === mb.factor.length && mb.factor.length > 0 && [...mb.from_min, ...mb.factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent margin_by_lead`);
   }
   if (typeof m.cooldown?.classes !== 'object') fail('no cool-down curves');
   if (m.input_range !== undefined && ![...(m.input_range?.outdoor_temp_c ?? []), ...(m.input_range?.stove_power_kw ?? [])].every(Number.isFinite)) fail('input_range is not two [min, max] pairs');

@@ -69,7 +69,17 @@ export function advisedLeadMin(model: LeadModel, cls: ClassModel, f: Omit<Featur
   let z = 0;
   for (let i = 0; i < v.length; i++) z += cls.weights[i]! * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, v[i]!));
   z = Math.min(z, Math.log(model.max_lead_min + model.offset_min) + 2);
-  return Math.max(0, Math.exp(z) * (withMargin ? cls.margin_factor : 1) - model.offset_min);
+  const raw = Math.exp(z);
+  return Math.max(0, raw * (withMargin ? marginFactor(cls, raw - model.offset_min) : 1) - model.offset_min);
+}
+
+/** The safety factor of a class at a raw (no margin) lead: the region's factor, else the class's single one. */
+export function marginFactor(cls: ClassModel, rawLeadMin: number): number {
+  const mb = cls.margin_by_lead;
+  if (!mb) return cls.margin_factor;
+  let f = mb.factor[0]!;
+  for (let i = 1; i < mb.from_min.length && rawLeadMin >= mb.from_min[i]!; i++) f = mb.factor[i]!;
+  return f;
 }
 
 /** Step (K) of the target grid over which {@link classLeadMin} takes its maximum. */

@@ -10,7 +10,7 @@ import { heatingSeasonNights, loadDailyWeather, outdoorAt } from '../../src/mode
  * the lead the 2R2C simulator needs (a cold room at the target time). Before the history held
  * cold copies of its nights and 4 kW stoves, these grids were late this way on 34 of 505 answered
  * constant-temperature nights (6.7 %, up to 106 min) and 15 of 677 real nights (2.2 %); after, 3 of
- * 506 (0.6 %, at most 13 min) and 4 of 677 (0.6 %). Larger grids: docs/benchmarks.md.
+ * 506 (0.6 %, at most 14 min) and 4 of 677 (0.6 %). Larger grids: docs/benchmarks.md.
  */
 const shipped = readModel(shippedModelFile());
 const params = thermalParams();
