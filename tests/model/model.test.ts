@@ -40,6 +40,14 @@ describe('the shipped default model', () => {
     expect(shipped.feasibility!.min_margin_k).toBeGreaterThan(0);
   });
 
+  it('has a safety margin of at least 1 that never shrinks as the lead grows, in every class', () => {
+    for (const c of Object.values(shipped.classes)) {
+      const f = c!.margin_by_lead!.factor;
+      expect(f[0]).toBeGreaterThanOrEqual(1);
+      expect(f).toEqual([...f].sort((a, b) => a - b));
+    }
+  });
+
   it('has a French model card with the four required sections', () => {
     const card = readFileSync(assetPath('models', 'default', 'model_card.md'), 'utf8');
     for (const h of ['## Objectif', '## Données', '## Métriques', '## Risques et usages interdits']) expect(card).toContain(h);
