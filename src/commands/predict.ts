@@ -14,7 +14,7 @@ export function registerPredict(program: Command): Command {
     .command('predict')
     .description('when to light the pellet stove to reach the target temperature at the target time')
     .requiredOption('--dpe <class>', 'DPE class of the home, A to G', parseDpe)
-    .requiredOption('--temp <°C>', 'outdoor temperature', numberParser('--temp', -40, 45, ' °C'))
+    .requiredOption('--temp <°C>', 'outdoor temperature around the ignition time, i.e. the early-morning forecast', numberParser('--temp', -40, 45, ' °C'))
     .option('--indoor <°C>', 'indoor temperature now (default: estimated after the night cool-down)', numberParser('--indoor', -10, 35, ' °C'))
     .option('--target <°C>', 'target indoor temperature', numberParser('--target', 5, 30, ' °C'), 19)
     .option('--at <HH:MM>', 'target time', parseClock, '07:00')
