@@ -91,13 +91,8 @@ export interface Finding extends CheckFinding {
 /** Outcome of one rule. */
 export type RuleStatus = 'pass' | 'fail' | 'skipped' | 'disabled';
 
-export interface RuleResult {
-  id: string;
-  title: string;
-  severity: Severity;
-  article: string;
-  help: string;
-  helpUri?: string;
+/** Outcome of one rule: the rule's metadata, its check type, and what happened. */
+export interface RuleResult extends Pick<Rule, 'id' | 'title' | 'severity' | 'article' | 'help' | 'helpUri'> {
   checkType: string;
   status: RuleStatus;
   /** For `skipped`: the failing rules it depends on. */
