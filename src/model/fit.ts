@@ -120,12 +120,13 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
     const pairs = rows
       .map((r) => {
         const raw = advisedLeadMin(model, classModel, rowFeatureInputNoH(r), false);
-        return { raw, ratio: (r.lead_time_min + OFFSET_MIN) / (raw + OFFSET_MIN) };
+        return { raw, m: r.outdoor_temp_c + (r.stove_power_kw * 1000) / hEff - r.target_temp_c, ratio: (r.lead_time_min + OFFSET_MIN) / (raw + OFFSET_MIN) };
       })
       .filter((p) => Number.isFinite(p.ratio));
     const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b);
     classModel.margin_factor = sig(Math.max(1, quantileSorted(ratios, quantile)), 8);
     classModel.margin_by_lead = marginByLead(pairs, quantile, classModel.margin_factor);
+    classModel.margin_by_ceiling = marginByCeiling(pairs, quantile);
     model.classes[cls] = classModel;
     const curve: CoolDownCurve = coolDownCurve(params.classes[cls]);
     model.cooldown.classes[cls] = { w_fast: sig(curve.w_fast), tau_fast_min: sig(curve.tau_fast_min), w_slow: sig(curve.w_slow), tau_slow_min: sig(curve.tau_slow_min) };
@@ -173,6 +174,35 @@ export function marginByLead(pairs: readonly { raw: number; ratio: number }[], q
     factor.push(sig(running, 8));
   }
   return { from_min: [...MARGIN_REGIONS_MIN], factor };
+}
+
+/**
+ * Ceiling-margin regions (K) of the third margin, m = T_o + P/H_eff - T_set at the ignition-time
+ * outdoor air: within ~6 K of the target the night's fall of the outdoor air (3 to 10 K until 06:00)
+ * takes the ceiling to or below the target (small stoves in classes D to G), and the training ratios
+ * have a long tail (97th percentile 1.2 to 1.5 below 6 K, 1.05 to 1.1 above, default history); 0.94 keeps the hold-out MAE <= 10 min and the stove-on reduction >= 20 % (0.97 does not).
+ */
+export const MARGIN_CEILING_BELOW_K = [6, 5, 4, 3, 2] as const;
+/** Quantile of the ratios in each ceiling region (at least the model's): near the ceiling a short lead leaves the room cold. */
+export const MARGIN_CEILING_QUANTILE = 0.94;
+
+/**
+ * The margin by ceiling region: for each m < {@link MARGIN_CEILING_BELOW_K}[i] (down to the next
+ * bound) the larger of `quantile` and {@link MARGIN_CEILING_QUANTILE} of its training ratios (at
+ * least 1; the previous region's factor when it has fewer than 50 rows), then a running maximum so
+ * the factor never decreases as the ceiling nears the target (monotone in the target and the cold).
+ */
+export function marginByCeiling(pairs: readonly { m: number; ratio: number }[], quantile: number): NonNullable<ClassModel['margin_by_ceiling']> {
+  const factor: number[] = [];
+  let running = 1;
+  for (let i = 0; i < MARGIN_CEILING_BELOW_K.length; i++) {
+    const hi = MARGIN_CEILING_BELOW_K[i]!;
+    const lo = MARGIN_CEILING_BELOW_K[i + 1] ?? Number.NEGATIVE_INFINITY;
+    const inRegion = pairs.filter((p) => p.m < hi && p.m >= lo).map((p) => p.ratio).sort((a, b) => a - b);
+    if (inRegion.length >= MARGIN_REGION_MIN_ROWS) running = Math.max(running, quantileSorted(inRegion, Math.max(quantile, MARGIN_CEILING_QUANTILE)));
+    factor.push(sig(running, 8));
+  }
+  return { below_k: [...MARGIN_CEILING_BELOW_K], factor };
 }
 
 /** The predict-side view of a history row (H comes from the class model). */

@@ -31,6 +31,14 @@ export interface ClassModel {
    * lead never gets a shorter advice. Long leads (near the 9 h cap) err more than short ones.
    */
   margin_by_lead?: { from_min: number[]; factor: number[] };
+  /**
+   * Margin by how far the stove's ceiling T_o + P/H_eff is above the target (K; absent in older
+   * models): below each `below_k` (descending) `factor` applies; it grows as the ceiling nears the
+   * target. There the outdoor air falling until 06:00 brings the ceiling to or below the target, the
+   * house must be heated early while it is milder, and the true lead rises far faster than the
+   * regression follows. predict applies the larger of this factor and the lead region's.
+   */
+  margin_by_ceiling?: { below_k: number[]; factor: number[] };
   /** Training rows of this class. */
   rows: number;
 }
@@ -214,6 +222,8 @@ export function checkModel(value: unknown, file = 'model'): LeadModel {
     if (![...c.weights, ...c.feature_min, ...c.feature_max, c.margin_factor, c.h_eff_w_per_k].every(Number.isFinite)) fail(`class ${k} has a non-numeric coefficient`);
     const mb = c.margin_by_lead;
     if (mb !== undefined && !(Array.isArray(mb.from_min) && Array.isArray(mb.factor) && mb.from_min.length === mb.factor.length && mb.factor.length > 0 && [...mb.from_min, ...mb.factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent margin_by_lead`);
+    const mc = c.margin_by_ceiling;
+    if (mc !== undefined && !(Array.isArray(mc.below_k) && Array.isArray(mc.factor) && mc.below_k.length === mc.factor.length && [...mc.below_k, ...mc.factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent margin_by_ceiling`);
   }
   if (typeof m.cooldown?.classes !== 'object') fail('no cool-down curves');
   if (m.input_range !== undefined && ![...(m.input_range?.outdoor_temp_c ?? []), ...(m.input_range?.stove_power_kw ?? [])].every(Number.isFinite)) fail('input_range is not two [min, max] pairs');

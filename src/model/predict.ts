@@ -70,7 +70,16 @@ export function advisedLeadMin(model: LeadModel, cls: ClassModel, f: Omit<Featur
   for (let i = 0; i < v.length; i++) z += cls.weights[i]! * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, v[i]!));
   z = Math.min(z, Math.log(model.max_lead_min + model.offset_min) + 2);
   const raw = Math.exp(z);
-  return Math.max(0, raw * (withMargin ? marginFactor(cls, raw - model.offset_min) : 1) - model.offset_min);
+  return Math.max(0, raw * (withMargin ? Math.max(marginFactor(cls, raw - model.offset_min), ceilingFactor(cls, f.outdoorC + (f.powerKw * 1000) / cls.h_eff_w_per_k - f.targetC)) : 1) - model.offset_min);
+}
+
+/** The safety factor of a class when its ceiling is `ceilingMarginK` (K) above the target (see `margin_by_ceiling`); 1 above every region or for a model without one. */
+export function ceilingFactor(cls: ClassModel, ceilingMarginK: number): number {
+  const mc = cls.margin_by_ceiling;
+  let f = 1;
+  if (!mc) return f;
+  for (let i = 0; i < mc.below_k.length && ceilingMarginK < mc.below_k[i]!; i++) f = mc.factor[i]!;
+  return f;
 }
 
 /** The safety factor of a class at a raw (no margin) lead: the region's factor, else the class's single one. */

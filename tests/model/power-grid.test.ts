@@ -68,4 +68,21 @@ describe('predict against the simulator over stove powers 4 to 14 kW', () => {
     if (process.env.WATT_GRID_LOG) console.log(tally);
     expect({ rate: tally.late / tally.answered <= 0.015, ...tally }).toMatchObject({ rate: true });
   });
+
+  it('small stoves (4-6 kW) in classes D to G on real nights: late on at most 9 % of answered nights (was 9.8 % before the ceiling margin)', () => {
+    // the corner where the stove barely tops out above the target: the outdoor air falling until
+    // 06:00 takes the ceiling below it and the true lead rises far faster than the regression
+    const nights = heatingSeasonNights(loadDailyWeather()).filter((_, i) => i % 12 === 0);
+    const tally: Tally = { answered: 0, late: 0, worst: 0, worstAt: '' };
+    for (const w of nights) {
+      const outdoor = (m: number) => outdoorAt(w, m);
+      for (const dpeClass of ['D', 'E', 'F', 'G'] as DpeClass[])
+        for (const powerKw of [4, 6])
+          for (const targetC of [19, 21])
+            check(tally, dpeClass, outdoor, (lead) => Math.round(outdoorAt(w, 420 - lead) * 10) / 10, targetC, powerKw, `${dpeClass} ${powerKw} kW ${w.location} ${w.date} ${targetC} °C`);
+    }
+    expect(tally.answered).toBeGreaterThan(300);
+    if (process.env.WATT_GRID_LOG) console.log(tally);
+    expect({ rate: tally.late / tally.answered <= 0.09, ...tally }).toMatchObject({ rate: true });
+  });
 });
