@@ -10,7 +10,9 @@ export function renderModelCard(model: LeadModel): string {
     .map(([k, c]) => {
       const f = c!.margin_by_lead?.factor;
       const marge = f && f[0] !== f.at(-1) ? `marge ×${f[0]} à ×${f.at(-1)} selon le délai (0, 2, 4, 6 h et plus)` : `marge ×${f?.[0] ?? c!.margin_factor}`;
-      return `${k} (${c!.rows} nuits, ${c!.features.length} variables, ${marge})`;
+      const near = Math.max(1, ...(c!.margin_by_ceiling?.factor ?? []));
+      const plafond = near > 1 ? `, jusqu'à ×${near} quand le plafond du poêle est à moins de ${c!.margin_by_ceiling!.below_k[0]} K de la consigne` : '';
+      return `${k} (${c!.rows} nuits, ${c!.features.length} variables, ${marge}${plafond})`;
     })
     .join(', ');
   const data =
@@ -83,7 +85,10 @@ ${rows || '| (pas assez de nuits pour une évaluation) | | | | | | | | | | | | |
   une marge.
 - Sans \`--indoor\`, la température intérieure à l'allumage est estimée (arrêt du poêle à
   ${model.cooldown.stove_off} depuis ${model.cooldown.evening_air_temp_c} °C, extérieur constant) : mesurer est plus sûr.
-- Un retard reste possible (voir la colonne « retard ») ; ne pas s'en servir lorsque le froid
+- Un retard reste possible (voir la colonne « retard »), surtout pour un petit poêle (4 à 6 kW)
+  dans une maison D à G dont le plafond dépasse à peine la consigne : l'air extérieur baisse
+  jusqu'au matin et le délai nécessaire approche 9 h (environ 7 % des nuits réelles de ce coin
+  restent en retard de plus de 10 min). Ne pas s'en servir lorsque le froid
   met en danger des personnes vulnérables (nourrissons, personnes âgées, malades) sans autre
   chauffage ou surveillance.
 - Usages interdits : piloter un appareil de chauffage sans présence humaine ni dispositifs de
