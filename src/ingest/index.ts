@@ -8,7 +8,7 @@ import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../lake/layo
 import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
 import { loadSchema } from './schema.js';
-import { loadPseudonymisationKey } from './pseudonymise.js';
+import { loadPseudonymisationKey } from '../records/pseudonymise.js';
 import { ingest, type IngestResult } from './pipeline.js';
 
 export type { IngestResult, RowError, Manifest } from './pipeline.js';

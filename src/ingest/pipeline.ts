@@ -89,7 +89,8 @@ export interface Manifest {
   rows: number;
   rejected: number;
   schema: { id: string; sha256: string };
-  pseudonymisation: { algorithm: 'HMAC-SHA256'; columns: string[] };
+  /** `key_id`: {@link keyIdOf} of the key the pseudonyms were made with (absent in manifests before key ids). */
+  pseudonymisation: { algorithm: 'HMAC-SHA256'; columns: string[]; key_id?: string };
   partition: { date: string; layout: Layout };
   started_at: string;
   finished_at: string;

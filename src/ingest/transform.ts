@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from './schema.js';
-import { Pseudonymiser } from './pseudonymise.js';
+import { Pseudonymiser } from '../records/pseudonymise.js';
 
 /**
  * The hot loop of `watt ingest`: one byte range of the source, already past the header, through

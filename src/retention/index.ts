@@ -8,7 +8,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { destinationUri, openLake, type Lake } from '../lake/index.js';
 import { acquireLock, liveLocks, lockNames } from '../lock.js';
 import { newRunId } from '../run-id.js';
-import { loadPseudonymisationKey, Pseudonymiser } from '../ingest/pseudonymise.js';
+import { loadPseudonymisationKey, Pseudonymiser } from '../records/pseudonymise.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
 import { eraseSubject, type ErasureStep } from './erasure.js';
 import { verifyTrail } from './trail.js';

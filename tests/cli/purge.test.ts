@@ -13,7 +13,7 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { destinationUri } from '../../src/lake/index.js';
 import { resolveLakeConfig } from '../../src/config.js';
 import { purgeLockName } from '../../src/retention/index.js';
-import { Pseudonymiser } from '../../src/ingest/pseudonymise.js';
+import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { FIXTURES, KEY, PREFIX, SUBJECT, filesContaining, ingest, lakeFor, purge, snapshot, wattEnv } from '../retention/helpers.js';
 
 const dirs: string[] = [];

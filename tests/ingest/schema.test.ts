@@ -1,5 +1,5 @@
 import { loadSchema, convertCell, CellError, isRfc3339DateTime } from '../../src/ingest/schema.js';
-import { Pseudonymiser, loadPseudonymisationKey } from '../../src/ingest/pseudonymise.js';
+import { Pseudonymiser, loadPseudonymisationKey } from '../../src/records/pseudonymise.js';
 import { assetPath } from '../../src/paths.js';
 import { UsageError } from '../../src/errors.js';
 import { mkdtempSync, statSync, writeFileSync, readFileSync } from 'node:fs';

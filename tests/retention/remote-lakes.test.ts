@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { scratchDir } from '../helpers/cli.js';
 import { startAzurite, startS3Child } from '../helpers/servers.js';
-import { Pseudonymiser } from '../../src/ingest/pseudonymise.js';
+import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { KEY, SUBJECT, filesContaining, ingest, lakeFor, purge, snapshot, wattEnv } from './helpers.js';
 
 const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);

@@ -47,6 +47,19 @@ export function loadPseudonymisationKey(home: string, env: Record<string, string
   return { key: Buffer.from(text, 'utf8'), source: 'file', file };
 }
 
+/** Length of a key id, in hex characters (64 bits: enough to tell keys apart, useless to guess one). */
+export const KEY_ID_LENGTH = 16;
+
+/**
+ * The key id: a short, non-reversible fingerprint of a pseudonymisation key,
+ * HMAC-SHA256(key, "watt key id") truncated to {@link KEY_ID_LENGTH} hex characters. Recorded in
+ * every manifest and catalog run so that a lake knows which key its pseudonyms were made with
+ * (one lake, one key; rotation is explicit). Safe to print and log.
+ */
+export function keyIdOf(key: Buffer): string {
+  return createHmac('sha256', key).update('watt key id', 'utf8').digest('hex').slice(0, KEY_ID_LENGTH);
+}
+
 /**
  * A keyed pseudonymiser: HMAC-SHA256(key, value) as 64 lowercase hex characters. Stable for one
  * key, different under another key, not reversible without the key. Results are memoised (meter
