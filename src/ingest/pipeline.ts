@@ -1,3 +1,4 @@
+import { failpoint } from '../failpoint.js';
 import path from 'node:path';
 import os from 'node:os';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
@@ -171,6 +172,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   try {
     const t0 = performance.now();
     const outcome = await transformSource(options, scan, spoolFile, rejectsFile);
+    failpoint('ingest:after-spool');
     const seconds = (performance.now() - t0) / 1000;
     base.rows = outcome.rows;
     base.rejected = outcome.rejected;
@@ -201,6 +203,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     if (outcome.rows > 0) {
       const info = await lake.putFile(objectKey, spoolFile, { consume: true, sha256: outcome.sha256, contentType: 'text/csv; charset=utf-8', metadata: { run_id: runId } });
       written.push(objectKey);
+      failpoint('ingest:after-object');
       objectInfo = { key: objectKey, uri: lake.uri(objectKey), sha256: outcome.sha256, bytes: info.size, rows: outcome.rows };
       logger.info(`wrote ${lake.uri(objectKey)} (${formatBytes(info.size)}, ${outcome.rows} rows)`, { step: 'upload', key: objectKey, sha256: outcome.sha256 });
       recorder?.addLakeObject({ run_id: runId, kind: 'data', uri: lake.uri(objectKey), provider: lake.provider, bucket: lake.bucket, key: objectKey, sha256: outcome.sha256, bytes: info.size, rows: outcome.rows, partition_date: options.date });
@@ -209,6 +212,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     if (outcome.rejected > 0) {
       const info = await lake.putFile(rejectsK, rejectsFile, { consume: true, sha256: outcome.rejectsSha256, contentType: 'application/x-ndjson', metadata: { run_id: runId } });
       written.push(rejectsK);
+      failpoint('ingest:after-rejects');
       rejectsInfo = { key: rejectsK, uri: lake.uri(rejectsK), rows: outcome.rejected };
       logger.warn(`quarantined ${outcome.rejected} rows in ${lake.uri(rejectsK)}`, { step: 'quarantine', key: rejectsK });
       recorder?.addLakeObject({ run_id: runId, kind: 'rejects', uri: lake.uri(rejectsK), provider: lake.provider, bucket: lake.bucket, key: rejectsK, sha256: outcome.rejectsSha256, bytes: info.size, rows: outcome.rejected, partition_date: options.date });
@@ -228,10 +232,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       finished_at: new Date().toISOString(),
       watt_version: wattVersion(),
     };
+    failpoint('ingest:before-manifest');
     const body = JSON.stringify(manifest, null, 2) + '\n';
     const manifestSha = createHash('sha256').update(body).digest('hex');
     await lake.put(manifestK, body, { sha256: manifestSha, contentType: 'application/json' });
     written.push(manifestK);
+    failpoint('ingest:after-manifest');
     logger.info(`wrote manifest ${lake.uri(manifestK)}: run complete`, { step: 'manifest', key: manifestK });
     recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: lake.uri(manifestK), provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestSha, bytes: Buffer.byteLength(body), partition_date: options.date });
     const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
