@@ -7,11 +7,12 @@ import { Catalog } from '../catalog/catalog.js';
 import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../lake/layout.js';
 import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
-import { loadSchema } from './schema.js';
+import { loadSchema } from '../records/schema.js';
 import { loadPseudonymisationKey } from '../records/pseudonymise.js';
-import { ingest, type IngestResult } from './pipeline.js';
+import { ingest, type IngestResult } from './run.js';
 
-export type { IngestResult, RowError, Manifest } from './pipeline.js';
+export type { IngestResult, RowError } from './run.js';
+export type { Manifest } from './manifest.js';
 
 /** Options of `watt ingest`, as typed by the command (flags not given are undefined). */
 export interface RunIngestOptions extends LakeFlags {

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { WattError } from '../errors.js';
-import { loadSchema } from './schema.js';
+import { loadSchema } from '../records/schema.js';
 import { transformRange, type RangeJob } from './transform.js';
 
 const { job, schemaFile, key } = workerData as { job: RangeJob; schemaFile: string; key: Uint8Array };

@@ -6,7 +6,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
-import { CellError, convertCell, describeAjvError, type CompiledSchema } from './schema.js';
+import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
 import { Pseudonymiser } from '../records/pseudonymise.js';
 
 /**

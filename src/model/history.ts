@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { DataError, UsageError } from '../errors.js';
 import { assetPath } from '../paths.js';
-import { CellError, convertCell, describeAjvError, loadSchema } from '../ingest/schema.js';
+import { CellError, convertCell, describeAjvError, loadSchema } from '../records/schema.js';
 import type { DpeClass } from './params.js';
 
 /**

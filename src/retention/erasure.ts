@@ -9,7 +9,7 @@ import { parse } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import type { ObjectInfo } from '../lake/types.js';
 import { manifestKey, partitionDateOf, runIdOf } from '../lake/layout.js';
-import type { Manifest } from '../ingest/pipeline.js';
+import type { Manifest } from '../ingest/manifest.js';
 import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from './trail.js';
 import type { ErasedObject, ErasureResult, PurgeContext } from './types.js';
 

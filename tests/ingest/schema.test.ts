@@ -1,4 +1,4 @@
-import { loadSchema, convertCell, CellError, isRfc3339DateTime } from '../../src/ingest/schema.js';
+import { loadSchema, convertCell, CellError, isRfc3339DateTime } from '../../src/records/schema.js';
 import { Pseudonymiser, loadPseudonymisationKey } from '../../src/records/pseudonymise.js';
 import { assetPath } from '../../src/paths.js';
 import { UsageError } from '../../src/errors.js';

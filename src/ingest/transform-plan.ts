@@ -1,0 +1,232 @@
+import path from 'node:path';
+import os from 'node:os';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { open, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { parse as parseSync } from 'csv-parse/sync';
+import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CompiledSchema } from '../records/schema.js';
+import type { SourceScan } from './scan.js';
+import { csvFailure, csvField, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
+
+/**
+ * The transform stage of `watt ingest`, planned over the source: check the header here, cut the
+ * data records into byte ranges (one per core for large files), run each range through
+ * transform.ts (in a heap-capped worker thread, or in process), and join the ranges' spools.
+ */
+
+/** Files at least this big are checked in parallel ranges, one worker thread per core (max 2). */
+const PARALLEL_MIN_BYTES = 4 * 1024 * 1024;
+const MAX_PARTS = 2;
+/**
+ * Heap caps of each worker, MiB: old generation 64, young generation 8. They keep resident memory
+ * flat whatever the file size (measured by `npm run bench:ingest`: docs/benchmarks.md).
+ */
+const WORKER_HEAP = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
+
+/** Worker threads run from the build (dist/); from the TypeScript sources (tests) ranges run in process. */
+const WORKER_URL = new URL('./transform-worker.js', import.meta.url);
+let workerBuilt: boolean | undefined;
+/** Large files run in worker threads (heap-capped, one per range); small ones in this thread. */
+function useWorkers(size: number): boolean {
+  workerBuilt ??= existsSync(fileURLToPath(WORKER_URL));
+  return workerBuilt && size >= PARALLEL_MIN_BYTES;
+}
+
+/** How many ranges a source of `size` bytes is cut into. */
+export function rangesFor(size: number): number {
+  return useWorkers(size) ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
+}
+
+/** What the transform stage needs: the source, the schema and key the run loaded, where to spool. */
+export interface TransformInput {
+  source: string;
+  schema: CompiledSchema;
+  pseudonymisationKey: Buffer;
+  quarantine?: boolean;
+  logger: Logger;
+  signal?: AbortSignal;
+  onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
+}
+
+export interface TransformOutcome {
+  rows: number;
+  rejected: number;
+  errors: RowError[];
+  warnings: string[];
+  /** sha256 of the spooled output (header + rows). */
+  sha256: string;
+  rejectsSha256: string;
+}
+
+/**
+ * Check the header in this thread, then transform the data records in one or more byte ranges
+ * (worker threads for large files), and join the ranges' spools in order.
+ * @throws DataError (1) empty file, bad header, invalid UTF-8, broken quoting; StorageError (3)
+ * spool failures; InterruptedError (130) on abort.
+ */
+export async function transformSource(options: TransformInput, scan: SourceScan, spoolFile: string, rejectsFile: string): Promise<TransformOutcome> {
+  const name = path.basename(options.source);
+  if (scan.size === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
+  const headerBytes = await readRange(options.source, 0, scan.headerEnd);
+  if (!isUtf8(headerBytes)) throw new DataError(`invalid UTF-8 at line 1 of ${name}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
+  let records: string[][];
+  try {
+    records = parseSync(headerBytes, { bom: true, relax_column_count: true, max_record_size: MAX_RECORD_CHARS }) as string[][];
+  } catch (err) {
+    throw csvFailure(err, options.source, 1);
+  }
+  if (records.length === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
+  const warnings: string[] = [];
+  const header = checkHeader(records[0]!, options.schema, warnings, options.logger);
+  if (scan.headerEnd >= scan.size) throw new DataError(`${name} has a header but no data rows`);
+
+  const bounds = [{ offset: scan.headerEnd, line: scan.firstDataLine }, ...scan.splits.filter((s) => s.offset > scan.headerEnd), { offset: scan.size, line: 0 }];
+  const jobs: RangeJob[] = bounds.slice(0, -1).map((b, i) => ({
+    source: options.source,
+    start: b.offset,
+    end: bounds[i + 1]!.offset,
+    firstLine: b.line,
+    header,
+    headerLine: i === 0 ? header.map(csvField).join(',') + '\n' : undefined,
+    spoolFile: i === 0 ? spoolFile : `${spoolFile}.${i}`,
+    rejectsFile: options.quarantine ? (i === 0 ? rejectsFile : `${rejectsFile}.${i}`) : undefined,
+  }));
+  options.logger.debug(`checking ${jobs.length} range${jobs.length > 1 ? 's in parallel worker threads' : ''}`, { step: 'plan', ranges: jobs.map((j) => [j.start, j.end]) });
+
+  let doneRows = 0;
+  let doneBytes = scan.headerEnd;
+  const progress = (rows: number, bytes: number) => {
+    doneRows += rows;
+    doneBytes += bytes;
+    options.onProgress?.({ rows: doneRows, bytes: doneBytes, totalBytes: scan.size });
+  };
+  let outcomes: RangeOutcome[];
+  try {
+    outcomes = await Promise.all(
+      jobs.map((job) =>
+        useWorkers(scan.size)
+          ? runInWorker(job, options.schema.file, options.pseudonymisationKey, options.signal, progress)
+          : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
+      ),
+    );
+    for (const job of jobs.slice(1)) {
+      await append(job.spoolFile, spoolFile);
+      if (job.rejectsFile) await append(job.rejectsFile, rejectsFile);
+    }
+  } finally {
+    for (const job of jobs.slice(1)) {
+      await rm(job.spoolFile, { force: true });
+      if (job.rejectsFile) await rm(job.rejectsFile, { force: true });
+    }
+  }
+  const rows = outcomes.reduce((n, o) => n + o.rows, 0);
+  const rejected = outcomes.reduce((n, o) => n + o.rejected, 0);
+  if (rows + rejected === 0) throw new DataError(`${name} has a header but no data rows`);
+  return {
+    rows,
+    rejected,
+    errors: outcomes.flatMap((o) => o.errors).slice(0, ERRORS_KEPT),
+    warnings,
+    sha256: await sha256File(spoolFile),
+    rejectsSha256: options.quarantine && rejected > 0 ? await sha256File(rejectsFile) : '',
+  };
+}
+
+/** Run one range in a worker thread with a capped heap. */
+function runInWorker(job: RangeJob, schemaFile: string, key: Buffer, signal: AbortSignal | undefined, progress: (rows: number, bytes: number) => void): Promise<RangeOutcome> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_URL, {
+      workerData: { job, schemaFile, key: new Uint8Array(key) },
+      resourceLimits: WORKER_HEAP,
+    });
+    let settled = false;
+    const onAbort = () => {
+      void worker.terminate();
+      finish(new InterruptedError());
+    };
+    const finish = (error: Error | undefined, outcome?: RangeOutcome) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (error) {
+        void worker.terminate();
+        reject(error);
+      } else resolve(outcome!);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (m: { type: string; rows: number; bytes: number; outcome: RangeOutcome; error: { name: string; message: string; exitCode?: number; hint?: string } }) => {
+      if (m.type === 'progress') progress(m.rows, m.bytes);
+      else if (m.type === 'done') finish(undefined, m.outcome);
+      else if (m.type === 'error') {
+        finish(m.error.exitCode !== undefined ? Object.assign(new WattError(m.error.message, m.error.exitCode, { hint: m.error.hint }), { name: m.error.name }) : new Error(m.error.message));
+      }
+    });
+    worker.on('error', (err) => finish(new StorageError(`ingest worker failed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => finish(new Error(`ingest worker stopped (exit code ${code}) before finishing its range`)));
+  });
+}
+
+async function readRange(file: string, start: number, end: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(end - start, MAX_RECORD_CHARS * 4));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function append(from: string, to: string): Promise<void> {
+  await pipeline(createReadStream(from, { highWaterMark: 1 << 20 }), createWriteStream(to, { flags: 'a' }));
+}
+
+/**
+ * sha256 of a file, streamed.
+ * @throws UsageError if it cannot be read.
+ */
+export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash, { signal });
+  } catch (err) {
+    if (signal?.aborted) throw new InterruptedError();
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Check the header against the schema.
+ * @throws DataError on duplicate columns or missing required columns (naming them, and hinting
+ * at `;` when the whole header is one field holding semicolons).
+ */
+export function checkHeader(record: string[], schema: CompiledSchema, warnings: string[], logger: Logger): string[] {
+  const header = record.map((h) => h.trim());
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const h of header) (seen.has(h) ? duplicates : seen).add(h);
+  if (duplicates.size) throw new DataError(`duplicate column${duplicates.size > 1 ? 's' : ''} in header: ${[...duplicates].join(', ')}`);
+  const missing = schema.required.filter((c) => !seen.has(c));
+  if (missing.length) {
+    const semicolons = header.length === 1 && header[0]!.includes(';');
+    throw new DataError(`missing required column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, {
+      hint: semicolons ? "the header looks ';'-separated: watt expects ',' as delimiter" : `the header has: ${header.join(', ').slice(0, 200)}`,
+    });
+  }
+  const extra = header.filter((h) => !schema.types.has(h));
+  if (extra.length) {
+    const w = `extra column${extra.length > 1 ? 's' : ''} kept as is (not in the schema): ${extra.join(', ')}`;
+    warnings.push(w);
+    logger.warn(w, { step: 'header' });
+  }
+  logger.debug(`header ok: ${header.length} columns`, { step: 'header', columns: header });
+  return header;
+}
+
