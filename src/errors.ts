@@ -14,6 +14,8 @@ export const ExitCode = {
   STORAGE: 3,
   LOCKED: 4,
   INTERRUPTED: 130,
+  /** Ended by SIGTERM (128 + 15, as shells report it). */
+  TERMINATED: 143,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -59,10 +61,10 @@ export class LockError extends WattError {
   }
 }
 
-/** SIGINT / SIGTERM during a run (exit 130). */
+/** SIGINT / SIGTERM during a run (exit 130, or 143 when `exitCode` says SIGTERM). */
 export class InterruptedError extends WattError {
-  constructor(message = 'interrupted', options: { hint?: string; cause?: unknown } = {}) {
-    super(message, ExitCode.INTERRUPTED, options);
+  constructor(message = 'interrupted', options: { hint?: string; cause?: unknown; exitCode?: 130 | 143 } = {}) {
+    super(message, options.exitCode ?? ExitCode.INTERRUPTED, options);
   }
 }
 

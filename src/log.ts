@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDirSync, ensurePrivateFileSync } from './private-fs.js';
 import winston from 'winston';
 import { Chalk } from 'chalk';
 
@@ -69,11 +69,14 @@ export function createRunLogger(options: RunLoggerOptions = {}): RunLogger {
   ];
   let file: string | undefined;
   if (options.fileStem && options.runId && options.dir) {
-    mkdirSync(options.dir, { recursive: true });
+    ensurePrivateDirSync(options.dir);
     file = path.join(options.dir, `${options.fileStem}_${options.runId}.log`);
+    // Private by default (0600, whatever the umask): a run log names keys, counts and pseudonyms.
+    ensurePrivateFileSync(file);
     transports.push(
       new winston.transports.File({
         filename: file,
+        options: { flags: 'a', mode: 0o600 },
         level: 'debug',
         format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
       }),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDirSync, ensurePrivateFileSync } from '../private-fs.js';
 import Database from 'better-sqlite3';
 import { StorageError } from '../errors.js';
 
@@ -74,6 +74,26 @@ export const MIGRATIONS: readonly string[] = [
      BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
      BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`,
+  // 3: key identity of runs, and a cache of the lake's manifests (issue: correct or loud, ingest).
+  // key_id: keyIdOf() of the pseudonymisation key a run used; rotated_from_key_id: the lake's key
+  // id that `ingest --new-key` rotated away from. lake_manifests caches what was read from
+  // <prefix>/_manifests/ so that a repeat ingest reads only new manifests (the lake stays the truth).
+  `ALTER TABLE runs ADD COLUMN key_id TEXT;
+   ALTER TABLE runs ADD COLUMN rotated_from_key_id TEXT;
+   CREATE TABLE lake_manifests (
+     provider      TEXT NOT NULL,
+     bucket        TEXT NOT NULL,
+     key           TEXT NOT NULL,
+     bytes         INTEGER NOT NULL,
+     run_id        TEXT,
+     source_sha256 TEXT,
+     key_id        TEXT,
+     finished_at   TEXT,
+     object_uri    TEXT,
+     uri           TEXT NOT NULL,
+     read_at       TEXT NOT NULL,
+     PRIMARY KEY (provider, bucket, key)
+   );`,
 ];
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'skipped' | 'interrupted';
@@ -92,6 +112,25 @@ export interface RunRecord {
   manifest_uri: string | null;
   log_path: string | null;
   error: string | null;
+  /** keyIdOf() of the pseudonymisation key the run used (ingest), if recorded. */
+  key_id?: string | null;
+  /** The lake key id an `ingest --new-key` rotated away from, if this run rotated the key. */
+  rotated_from_key_id?: string | null;
+}
+
+/** What the catalog caches of one manifest of the lake (see {@link Catalog.cachedManifests}). */
+export interface ManifestCacheRecord {
+  key: string;
+  /** Size of the manifest object when it was read, bytes: a different size means read it again. */
+  bytes: number;
+  run_id: string | null;
+  source_sha256: string | null;
+  key_id: string | null;
+  finished_at: string | null;
+  /** URI of the run's data object, if it landed one. */
+  object_uri: string | null;
+  /** URI of the manifest. */
+  uri: string;
 }
 
 export interface LakeObjectRecord {
@@ -123,7 +162,9 @@ export class Catalog {
   static open(home: string): Catalog {
     const file = path.join(home, 'catalog.db');
     try {
-      mkdirSync(home, { recursive: true, mode: 0o700 });
+      ensurePrivateDirSync(home);
+      // 0600 whatever the umask; SQLite gives the -wal and -shm files the database file's mode.
+      ensurePrivateFileSync(file);
       const db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma('busy_timeout = 5000');
@@ -146,17 +187,17 @@ export class Catalog {
     }
   }
 
-  startRun(run: { run_id: string; command: string; started_at: string; source_name?: string; source_sha256?: string; destination?: string; log_path?: string }): void {
+  startRun(run: { run_id: string; command: string; started_at: string; source_name?: string; source_sha256?: string; destination?: string; log_path?: string; key_id?: string; rotated_from_key_id?: string }): void {
     this.db
       .prepare(
-        `INSERT INTO runs (run_id, command, status, started_at, source_name, source_sha256, destination, log_path)
-         VALUES (@run_id, @command, 'running', @started_at, @source_name, @source_sha256, @destination, @log_path)`,
+        `INSERT INTO runs (run_id, command, status, started_at, source_name, source_sha256, destination, log_path, key_id, rotated_from_key_id)
+         VALUES (@run_id, @command, 'running', @started_at, @source_name, @source_sha256, @destination, @log_path, @key_id, @rotated_from_key_id)`,
       )
-      .run({ source_name: null, source_sha256: null, destination: null, log_path: null, ...run });
+      .run({ source_name: null, source_sha256: null, destination: null, log_path: null, key_id: null, rotated_from_key_id: null, ...run });
   }
 
   finishRun(runId: string, fields: Partial<Omit<RunRecord, 'run_id' | 'command' | 'started_at'>> & { status: RunStatus }): void {
-    const allowed = ['status', 'finished_at', 'source_name', 'source_sha256', 'destination', 'rows', 'rejected', 'manifest_uri', 'log_path', 'error'];
+    const allowed = ['status', 'finished_at', 'source_name', 'source_sha256', 'destination', 'rows', 'rejected', 'manifest_uri', 'log_path', 'error', 'key_id', 'rotated_from_key_id'];
     const entries = Object.entries({ finished_at: new Date().toISOString(), ...fields }).filter(([k]) => allowed.includes(k));
     const set = entries.map(([k]) => `${k} = @${k}`).join(', ');
     this.db.prepare(`UPDATE runs SET ${set} WHERE run_id = @run_id`).run({ ...Object.fromEntries(entries), run_id: runId });
@@ -174,6 +215,27 @@ export class Catalog {
          ORDER BY started_at DESC LIMIT 1`,
       )
       .get(sourceSha256, destination) as RunRecord | undefined;
+  }
+
+  /** Manifests of one lake cached by earlier reads, whose key starts with `prefix`. (ingest) */
+  cachedManifests(provider: string, bucket: string, prefix: string): ManifestCacheRecord[] {
+    return this.db
+      .prepare('SELECT key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri FROM lake_manifests WHERE provider = ? AND bucket = ? AND substr(key, 1, ?) = ?')
+      .all(provider, bucket, prefix.length, prefix) as ManifestCacheRecord[];
+  }
+
+  /** Replace the cache of one lake's manifests under `prefix`: upsert `read`, forget `gone` keys. (ingest) */
+  cacheManifests(provider: string, bucket: string, read: readonly ManifestCacheRecord[], gone: readonly string[]): void {
+    const upsert = this.db.prepare(
+      `INSERT OR REPLACE INTO lake_manifests (provider, bucket, key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri, read_at)
+       VALUES (@provider, @bucket, @key, @bytes, @run_id, @source_sha256, @key_id, @finished_at, @object_uri, @uri, @read_at)`,
+    );
+    const forget = this.db.prepare('DELETE FROM lake_manifests WHERE provider = ? AND bucket = ? AND key = ?');
+    const readAt = new Date().toISOString();
+    this.db.transaction(() => {
+      for (const m of read) upsert.run({ ...m, provider, bucket, read_at: readAt });
+      for (const key of gone) forget.run(provider, bucket, key);
+    })();
   }
 
   /** The URI of the object of one kind a run wrote (e.g. its data object), if recorded. */

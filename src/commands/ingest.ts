@@ -6,7 +6,8 @@ import { lakeOptions, printJson } from './options.js';
 /**
  * `watt ingest`: validate a CSV of meter readings against a JSON Schema, pseudonymise personal
  * columns and land it in a lake, with a manifest, a run log and a catalog record.
- * Exit codes: 0 ok or already ingested, 1 invalid data, 2 usage, 3 storage, 4 lock held, 130.
+ * Exit codes: 0 ok or already ingested, 1 invalid data, 2 usage (also: key id differs from the
+ * lake's), 3 storage, 4 lock held, 130 SIGINT, 143 SIGTERM.
  */
 export function registerIngest(program: Command): Command {
   const command = program
@@ -21,6 +22,7 @@ export function registerIngest(program: Command): Command {
     .option('--dry-run', 'validate and show the key, write nothing to the lake')
     .option('--force', 'ingest again a file already ingested to the same destination')
     .option('--quarantine', 'land valid rows, set rejected rows aside in <prefix>/_rejects/, exit 1')
+    .option('--new-key', "rotate the pseudonymisation key on purpose: land although the lake's manifests carry another key id")
     .option('--json', 'print one JSON object with the outcome on stdout')
     .option('--verbose', 'show debug lines and stack traces')
     .action(async (flags: Record<string, string | boolean | undefined>) => {

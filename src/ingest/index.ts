@@ -8,7 +8,7 @@ import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../lake/layo
 import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
 import { loadSchema } from '../records/schema.js';
-import { loadPseudonymisationKey } from '../records/pseudonymise.js';
+import { findPseudonymisationKey } from '../records/pseudonymise.js';
 import { ingest, type IngestResult } from './run.js';
 
 export type { IngestResult, RowError } from './run.js';
@@ -23,6 +23,8 @@ export interface RunIngestOptions extends LakeFlags {
   dryRun?: boolean;
   force?: boolean;
   quarantine?: boolean;
+  /** Rotate the pseudonymisation key on purpose (the lake's manifests carry another key id). */
+  newKey?: boolean;
   verbose?: boolean;
   /** Console shows warnings and errors only (--json). */
   quiet?: boolean;
@@ -58,11 +60,8 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env):
   });
   let catalog: Catalog | undefined;
   try {
-    const key = loadPseudonymisationKey(home, env);
-    if (key.source === 'generated') {
-      logger.warn(`no WATT_PSEUDONYMISATION_KEY: generated a new key in ${key.file} (mode 0600); keep it secret and back it up, or pseudonyms will change`);
-    }
-    if (schema.personal.size) logger.debug(`pseudonymising ${[...schema.personal].join(', ')} with HMAC-SHA256 (key from ${key.source})`);
+    // Generated later, and only for a lake prefix without manifests, when none is configured.
+    const key = findPseudonymisationKey(home, env);
     // A dry run only reads an existing catalog; it never creates one.
     catalog = !opts.dryRun || existsSync(path.join(home, 'catalog.db')) ? Catalog.open(home) : undefined;
     return await ingest({
@@ -72,7 +71,8 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env):
       layout,
       date,
       runId,
-      pseudonymisationKey: key.key,
+      pseudonymisationKey: key,
+      newKey: opts.newKey,
       home,
       dryRun: opts.dryRun,
       force: opts.force,

@@ -1,6 +1,8 @@
 import path from 'node:path';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { failpoint } from '../failpoint.js';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { failpoint, pausepoint } from '../failpoint.js';
 import { DataError, InterruptedError, LockError, UsageError } from '../errors.js';
 import type { LakeConfig } from '../config.js';
 import { destinationUri, objectUri, openLake, type Lake } from '../lake/index.js';
@@ -9,12 +11,18 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames } from '../lock.js';
 import { wattVersion } from '../paths.js';
+import { ensurePrivateDir } from '../private-fs.js';
+import { interruptedError } from '../signals.js';
 import type { CompiledSchema } from '../records/schema.js';
+import { generatePseudonymisationKey, keyIdOf, type PseudonymisationKey } from '../records/pseudonymise.js';
+import { appendTrail } from '../retention/trail.js';
 import { scanSource } from './scan.js';
 import type { RowError } from './transform.js';
 import { rangesFor, transformSource } from './transform-plan.js';
 import { formatBytes, uploadOutputs } from './upload.js';
 import { writeManifest, type Manifest } from './manifest.js';
+import { findLanded, lakeKeyId, readLakeIndex, type LakeIndex } from './lake-index.js';
+import { redactPatterns, redactValues, sourceFileName, sourceLabel } from './source-name.js';
 
 export type { RowError } from './transform.js';
 
@@ -27,8 +35,13 @@ export interface IngestOptions {
   /** Partition date `YYYY-MM-DD` (UTC). */
   date: PartitionDate;
   runId: string;
-  /** Secret key of pseudonymisation (never logged). */
-  pseudonymisationKey: Buffer;
+  /**
+   * The configured pseudonymisation key (never logged), or undefined: then a key is generated in
+   * `home` only if the lake prefix has no manifest yet, else the run fails (exit 2).
+   */
+  pseudonymisationKey: PseudonymisationKey | undefined;
+  /** Rotate on purpose: land with a key whose id differs from the lake's (recorded in catalog, log, trail). */
+  newKey?: boolean;
   /** WATT_HOME: spool files and locks live here. */
   home: string;
   dryRun?: boolean;
@@ -37,7 +50,7 @@ export interface IngestOptions {
   /** Land valid rows and send rejected rows to `<prefix>/_rejects/<run_id>.jsonl`. */
   quarantine?: boolean;
   logger: Logger;
-  /** The catalog: read to skip files already ingested; written unless dry run. */
+  /** The catalog: caches the lake's manifests; written unless dry run. */
   catalog?: Catalog;
   logFile?: string;
   signal?: AbortSignal;
@@ -59,6 +72,10 @@ export interface IngestResult {
   source_sha256: string;
   object_key: string;
   object_sha256: string | null;
+  /** keyIdOf() of the key the pseudonyms were made with. */
+  key_id: string | null;
+  /** The lake key id this run rotated away from (`--new-key`), if it did. */
+  rotated_from_key_id?: string;
   warnings: string[];
   /** First row errors (strict: up to 20). */
   errors: RowError[];
@@ -67,47 +84,53 @@ export interface IngestResult {
 }
 
 /**
- * Run one ingestion: hash the source, skip it if already loaded, stream it through
- * UTF-8 check -> csv-parse -> header check -> ajv per row -> pseudonymisation -> a spool file,
- * then upload the object, the quarantine file if any, and the manifest last.
+ * Run one ingestion: hash the source; read the lake prefix's manifests (skip a source that
+ * already landed; check the key id); stream the source through UTF-8 check -> csv-parse ->
+ * header check -> canonical identifiers -> ajv per row -> pseudonymisation -> a spool file; then
+ * upload the object, the quarantine file if any, and the manifest last.
  *
  * Memory stays flat: rows are never held together; the output is spooled to
- * `<home>/tmp/` so that nothing reaches the lake before every row is checked.
+ * `<home>/tmp/` so that nothing reaches the lake before every row is checked. Until the file name
+ * is redacted (end of the transform) the source is called by its sha256 prefix.
  *
- * @throws UsageError (2) missing/unreadable source; DataError (1) bad header, bad rows in strict
- * mode, empty file, invalid UTF-8, broken quoting; StorageError (3) lake failures; LockError (4)
- * the same file is being ingested to the same destination; InterruptedError (130).
+ * @throws UsageError (2) missing/unreadable source, key id of the lake differs from the key's
+ * (without `newKey`), no key configured for a lake that has data; DataError (1) bad header, bad
+ * rows in strict mode, empty file, invalid UTF-8, broken quoting; StorageError (3) lake failures;
+ * LockError (4) the same file is being ingested to the same destination; InterruptedError (130,
+ * 143 for SIGTERM).
  */
 export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const { logger, runId } = options;
   const startedAt = new Date().toISOString();
   const sourceInfo = await checkSource(options.source);
   const destination = destinationUri(options.lake);
-  const stem = sourceStem(options.source);
-  const objectKey = dataKey(options.lake.prefix, options.layout, options.date, stem, runId);
   const manifestK = manifestKey(options.lake.prefix, runId);
   const rejectsK = rejectsKey(options.lake.prefix, runId);
   const uriOf = (key: string) => objectUri(options.lake, key);
+  const interrupted = () => interruptedError(options.signal, `run ${runId} interrupted; nothing was left in the lake`);
 
-  logger.info(`run ${runId}: ingest ${path.basename(options.source)} (${formatBytes(sourceInfo.size)}) to ${destination}`);
-  const parts = rangesFor(sourceInfo.size);
-  const scan = await scanSource(options.source, sourceInfo.size, parts, options.signal).catch((err: unknown) => {
-    throw options.signal?.aborted ? new InterruptedError(`run ${runId} interrupted; nothing was left in the lake`) : err;
+  logger.info(`run ${runId}: ingest a ${formatBytes(sourceInfo.size)} source to ${destination}`);
+  const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal).catch((err: unknown) => {
+    throw options.signal?.aborted ? interrupted() : err;
   });
   const sourceSha = scan.sha256;
-  logger.debug(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
+  const label = sourceLabel(sourceSha);
+  logger.info(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
+  // The name as far as the schema's patterns can tell before reading any cell.
+  const patternRedacted = redactPatterns(sourceFileName(options.source), options.schema.personalPatterns.values());
 
   const base: IngestResult = {
     run_id: runId,
     status: 'succeeded',
     rows: 0,
     rejected: 0,
-    destination: uriOf(objectKey),
+    destination,
     manifest: uriOf(manifestK),
     log: options.logFile ?? null,
     source_sha256: sourceSha,
-    object_key: objectKey,
+    object_key: '',
     object_sha256: null,
+    key_id: null,
     warnings: [],
     errors: [],
   };
@@ -119,34 +142,53 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     lock?.release();
     throw new LockError(`a purge of ${destination} is running (pid ${purging[0]!.pid}): ingest refused so that no row escapes an erasure`, { hint: 'run the ingest again when the purge is done' });
   }
-  // A dry run reads the catalog (to say whether the file would be skipped) but records nothing.
-  const recorder = options.dryRun ? undefined : options.catalog;
-  const runRecord = { run_id: runId, command: 'ingest', started_at: startedAt, source_name: path.basename(options.source), source_sha256: sourceSha, destination, log_path: options.logFile };
-  const previous = options.catalog?.findSucceededRun(sourceSha, destination);
-  if (previous && !options.force) {
-    lock?.release();
-    logger.info(`already ingested by run ${previous.run_id} (same sha256, same destination): nothing to do; use --force to ingest again`);
-    recorder?.startRun(runRecord);
-    recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: previous.manifest_uri });
-    return { ...base, status: 'skipped', destination: options.catalog?.objectUri(previous.run_id, 'data') ?? destination, manifest: previous.manifest_uri ?? base.manifest, previous_run_id: previous.run_id };
-  }
-  recorder?.startRun(runRecord);
   const spoolDir = path.join(options.home, 'tmp');
-  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
   const spoolFile = path.join(spoolDir, `${runId}.csv`);
   const rejectsFile = path.join(spoolDir, `${runId}.rejects.jsonl`);
+  // Should the process be ended before the finally block runs (second signal, grace period
+  // over), the lock and the spool still go.
+  const onExit = () => {
+    lock?.release();
+    for (const f of [spoolFile, rejectsFile]) rmSync(f, { force: true });
+  };
+  process.once('exit', onExit);
+  // A dry run reads the lake and the catalog but records nothing.
+  const recorder = options.dryRun ? undefined : options.catalog;
+  recorder?.startRun({ run_id: runId, command: 'ingest', started_at: startedAt, source_name: label, source_sha256: sourceSha, destination, log_path: options.logFile });
   let lake: Lake | undefined;
   const written: string[] = [];
   try {
+    lake = await openLake(options.lake);
+    const index = await readLakeIndex(lake, options.lake.prefix, recorder, logger);
+    const landed = findLanded(index, sourceSha);
+    if (landed && !options.force) {
+      logger.info(`already ingested by run ${landed.run_id} (same sha256, manifest ${landed.uri}): nothing to do; use --force to ingest again`);
+      recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: landed.uri });
+      return { ...base, status: 'skipped', destination: landed.object_uri ?? destination, manifest: landed.uri, previous_run_id: landed.run_id ?? undefined };
+    }
+    const key = resolveKey(options, index, destination);
+    const keyId = keyIdOf(key.key);
+    base.key_id = keyId;
+    const rotatedFrom = checkKeyId(options, index, keyId, destination);
+    if (rotatedFrom) base.rotated_from_key_id = rotatedFrom;
+    recorder?.finishRun(runId, { status: 'running', finished_at: null, key_id: keyId, rotated_from_key_id: rotatedFrom ?? null });
+    if (rotatedFrom && recorder) {
+      appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom, to_key_id: keyId } }]);
+    }
+    if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, key id ${keyId} (key from ${key.source})`);
+
+    await pausepoint('ingest:before-transform');
+    await ensurePrivateDir(spoolDir);
     const t0 = performance.now();
-    const outcome = await transformSource(options, scan, spoolFile, rejectsFile);
+    const outcome = await transformSource({ ...options, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted }, scan, spoolFile, rejectsFile);
     failpoint('ingest:after-spool');
     const seconds = (performance.now() - t0) / 1000;
-    base.rows = outcome.rows;
-    base.rejected = outcome.rejected;
-    base.errors = outcome.errors;
-    base.warnings = outcome.warnings;
+    // The file name as recorded anywhere: redacted of every personal cell found in it.
+    const sourceName = redactValues(patternRedacted, outcome.nameHits);
+    const objectKey = dataKey(options.lake.prefix, options.layout, options.date, sourceStem(sourceName), runId);
+    Object.assign(base, { rows: outcome.rows, rejected: outcome.rejected, errors: outcome.errors, warnings: outcome.warnings, object_key: objectKey, destination: uriOf(objectKey) });
     base.object_sha256 = outcome.rows > 0 ? outcome.sha256 : null;
+    logger.info(`${label} is ${sourceName}${sourceName === sourceFileName(options.source) ? '' : ' (personal identifiers redacted from the file name)'}`, { step: 'name' });
     logger.info(`validated ${outcome.rows + outcome.rejected} rows in ${seconds.toFixed(2)} s: ${outcome.rows} valid, ${outcome.rejected} rejected`, {
       step: 'validate',
       rows: outcome.rows,
@@ -157,7 +199,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     if (outcome.rejected > 0 && !options.quarantine) {
       const first = outcome.errors[0]!;
       throw new DataError(
-        `${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${path.basename(options.source)}, nothing was written (first: line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason})`,
+        `${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written (first: line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason})`,
         { hint: 'fix the file, or rerun with --quarantine to land the valid rows and set the others aside' },
       );
     }
@@ -166,19 +208,18 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       return { ...base, status: 'dry_run' };
     }
 
-    lake = await openLake(options.lake);
     const plan = { runId, objectKey, rejectsKey: rejectsK, spoolFile, rejectsFile, date: options.date, logger, catalog: recorder };
     const { object: objectInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
     const manifest: Manifest = {
       manifest_version: 1,
       run_id: runId,
-      source: { name: path.basename(options.source), sha256: sourceSha, bytes: sourceInfo.size },
+      source: { name: sourceName, sha256: sourceSha, bytes: sourceInfo.size },
       object: objectInfo,
       rejects: rejectsInfo,
       rows: outcome.rows,
       rejected: outcome.rejected,
       schema: { id: options.schema.id, sha256: options.schema.sha256 },
-      pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal] },
+      pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId },
       partition: { date: options.date, layout: options.layout },
       started_at: startedAt,
       finished_at: new Date().toISOString(),
@@ -191,10 +232,10 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     logger.info(`wrote manifest ${manifestOut.uri}: run complete`, { step: 'manifest', key: manifestK });
     recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
     const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
-    recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: lake.uri(manifestK) });
-    return { ...base, status, destination: objectInfo ? lake.uri(objectKey) : base.destination, manifest: lake.uri(manifestK) };
+    recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
+    return { ...base, status, destination: objectInfo ? objectInfo.uri : base.destination, manifest: manifestOut.uri };
   } catch (err) {
-    const error = options.signal?.aborted ? new InterruptedError(`run ${runId} interrupted; nothing was left in the lake`) : err;
+    const error = options.signal?.aborted ? interrupted() : err;
     // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
     if (lake && written.length && !written.includes(manifestK)) {
       await lake.delete(written).catch((e) => logger.error(`could not remove ${written.join(', ')} of the failed run: ${(e as Error).message}`));
@@ -207,13 +248,68 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     await rm(rejectsFile, { force: true });
     await lake?.close();
     lock?.release();
+    process.removeListener('exit', onExit);
   }
 }
 
+/**
+ * The key this run pseudonymises with: the configured one; else, for a lake prefix without any
+ * manifest, a key generated in `<home>` (the first-run convenience); a dry run without a key uses
+ * a throwaway one (it writes no pseudonym).
+ * @throws UsageError (2) when no key is configured and the lake prefix already holds runs: a second
+ * key would give the same data subjects other pseudonyms.
+ */
+function resolveKey(options: IngestOptions, index: LakeIndex, destination: string): PseudonymisationKey {
+  if (options.pseudonymisationKey) return options.pseudonymisationKey;
+  if (index.manifests.length > 0) {
+    const lakeKey = lakeKeyId(index);
+    throw new UsageError(
+      `no pseudonymisation key is configured, and ${destination} already holds ${index.manifests.length} run${index.manifests.length > 1 ? 's' : ''}${lakeKey ? ` made with key id ${lakeKey.keyId}` : ''}: watt will not generate a second key for a lake that has data`,
+      { hint: 'set WATT_PSEUDONYMISATION_KEY to the key this lake was ingested with (or put it in $WATT_HOME/pseudonymisation.key)' },
+    );
+  }
+  if (options.dryRun) {
+    options.logger.debug('dry run without a configured key: pseudonyms computed with a throwaway key, no key file created');
+    return { key: Buffer.from(randomBytes(32).toString('hex'), 'utf8'), source: 'generated' };
+  }
+  const key = generatePseudonymisationKey(options.home);
+  if (key.source === 'generated') {
+    options.logger.warn(`no WATT_PSEUDONYMISATION_KEY: generated a new key in ${key.file} (mode 0600) for the empty lake ${destination}; keep it secret and back it up, or pseudonyms will change`);
+  }
+  return key;
+}
+
+/**
+ * One lake, one key: compare the key id with the lake prefix's (its newest manifest's).
+ * @returns the lake key id rotated away from, when `newKey` lands a different key on purpose.
+ * @throws UsageError (2) when they differ and `newKey` is not set, naming both ids and a manifest.
+ */
+function checkKeyId(options: IngestOptions, index: LakeIndex, keyId: string, destination: string): string | undefined {
+  const lakeKey = lakeKeyId(index);
+  const legacy = index.manifests.filter((m) => !m.key_id).length;
+  if (legacy) options.logger.warn(`${legacy} manifest${legacy > 1 ? 's' : ''} under ${destination} predate key ids: their key cannot be checked`, { step: 'key' });
+  if (!lakeKey || lakeKey.keyId === keyId) {
+    if (options.newKey) options.logger.warn(`--new-key: nothing to rotate, ${destination} ${lakeKey ? 'is already pseudonymised with key id ' + keyId : 'has no key id yet'}`, { step: 'key' });
+    return undefined;
+  }
+  if (!options.newKey) {
+    throw new UsageError(
+      `the pseudonymisation key has id ${keyId}, but ${destination} was ingested with key id ${lakeKey.keyId} (manifest ${lakeKey.manifest}): the same data subjects would get other pseudonyms`,
+      { hint: 'configure the key this lake was ingested with, or pass --new-key to rotate on purpose (recorded in the catalog, the log and the audit trail)' },
+    );
+  }
+  options.logger.warn(`key rotation: ${destination} moves from key id ${lakeKey.keyId} to ${keyId} (--new-key); keep the old key to erase data subjects from earlier runs`, {
+    step: 'key',
+    from_key_id: lakeKey.keyId,
+    to_key_id: keyId,
+  });
+  return lakeKey.keyId;
+}
 
 function describeValue(e: RowError): string {
   return e.value === undefined ? '' : `${JSON.stringify(e.value)} `;
 }
+
 /** @throws UsageError if the source is missing, a directory, or unreadable. */
 async function checkSource(file: string): Promise<{ size: number }> {
   let s;
@@ -229,4 +325,3 @@ async function checkSource(file: string): Promise<{ size: number }> {
   if (!s.isFile()) throw new UsageError(`source ${file} is not a regular file`);
   return { size: s.size };
 }
-

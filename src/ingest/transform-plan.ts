@@ -1,4 +1,3 @@
-import path from 'node:path';
 import os from 'node:os';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
@@ -10,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { CompiledSchema } from '../records/schema.js';
+import type { CompiledSchema, SchemaSource } from '../records/schema.js';
 import type { SourceScan } from './scan.js';
 import { csvFailure, csvField, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
 
@@ -46,6 +45,10 @@ export function rangesFor(size: number): number {
 /** What the transform stage needs: the source, the schema and key the run loaded, where to spool. */
 export interface TransformInput {
   source: string;
+  /** How messages call the source (its sha256 prefix: the file name may hold an identifier). */
+  sourceLabel: string;
+  /** The file name as redacted so far; personal cells found in it are returned in `nameHits`. */
+  sourceName?: string;
   schema: CompiledSchema;
   pseudonymisationKey: Buffer;
   quarantine?: boolean;
@@ -62,6 +65,8 @@ export interface TransformOutcome {
   /** sha256 of the spooled output (header + rows). */
   sha256: string;
   rejectsSha256: string;
+  /** Canonical personal cells found in `sourceName` (memory only: never logged). */
+  nameHits: string[];
 }
 
 /**
@@ -71,7 +76,7 @@ export interface TransformOutcome {
  * spool failures; InterruptedError (130) on abort.
  */
 export async function transformSource(options: TransformInput, scan: SourceScan, spoolFile: string, rejectsFile: string): Promise<TransformOutcome> {
-  const name = path.basename(options.source);
+  const name = options.sourceLabel;
   if (scan.size === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
   const headerBytes = await readRange(options.source, 0, scan.headerEnd);
   if (!isUtf8(headerBytes)) throw new DataError(`invalid UTF-8 at line 1 of ${name}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
@@ -79,7 +84,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   try {
     records = parseSync(headerBytes, { bom: true, relax_column_count: true, max_record_size: MAX_RECORD_CHARS }) as string[][];
   } catch (err) {
-    throw csvFailure(err, options.source, 1);
+    throw csvFailure(err, name, 1);
   }
   if (records.length === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
   const warnings: string[] = [];
@@ -89,6 +94,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   const bounds = [{ offset: scan.headerEnd, line: scan.firstDataLine }, ...scan.splits.filter((s) => s.offset > scan.headerEnd), { offset: scan.size, line: 0 }];
   const jobs: RangeJob[] = bounds.slice(0, -1).map((b, i) => ({
     source: options.source,
+    sourceLabel: name,
+    nameStem: options.sourceName,
     start: b.offset,
     end: bounds[i + 1]!.offset,
     firstLine: b.line,
@@ -111,7 +118,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     outcomes = await Promise.all(
       jobs.map((job) =>
         useWorkers(scan.size)
-          ? runInWorker(job, options.schema.file, options.pseudonymisationKey, options.signal, progress)
+          ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, progress)
           : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
       ),
     );
@@ -135,14 +142,15 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     warnings,
     sha256: await sha256File(spoolFile),
     rejectsSha256: options.quarantine && rejected > 0 ? await sha256File(rejectsFile) : '',
+    nameHits: outcomes.flatMap((o) => o.nameHits),
   };
 }
 
-/** Run one range in a worker thread with a capped heap. */
-function runInWorker(job: RangeJob, schemaFile: string, key: Buffer, signal: AbortSignal | undefined, progress: (rows: number, bytes: number) => void): Promise<RangeOutcome> {
+/** Run one range in a worker thread with a capped heap, on the schema source and key bytes the run loaded. */
+function runInWorker(job: RangeJob, schema: SchemaSource, key: Buffer, signal: AbortSignal | undefined, progress: (rows: number, bytes: number) => void): Promise<RangeOutcome> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_URL, {
-      workerData: { job, schemaFile, key: new Uint8Array(key) },
+      workerData: { job, schema, key: new Uint8Array(key) },
       resourceLimits: WORKER_HEAP,
     });
     let settled = false;

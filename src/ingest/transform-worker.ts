@@ -1,16 +1,17 @@
 /**
  * Worker-thread entry of `watt ingest`: transforms one byte range of the source (see
  * transform.ts) and posts progress, then the outcome or the error, to the main thread.
- * workerData: { job: RangeJob, schemaFile: string, key: Uint8Array }.
+ * workerData: { job: RangeJob, schema: SchemaSource, key: Uint8Array }: the schema and the key the run
+ * loaded, passed in; the worker never reads the schema file or the key file.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { WattError } from '../errors.js';
-import { loadSchema } from '../records/schema.js';
+import { compileSchema, type SchemaSource } from '../records/schema.js';
 import { transformRange, type RangeJob } from './transform.js';
 
-const { job, schemaFile, key } = workerData as { job: RangeJob; schemaFile: string; key: Uint8Array };
+const { job, schema, key } = workerData as { job: RangeJob; schema: SchemaSource; key: Uint8Array };
 try {
-  const outcome = await transformRange(job, loadSchema(schemaFile), key, undefined, (rows, bytes) => parentPort!.postMessage({ type: 'progress', rows, bytes }));
+  const outcome = await transformRange(job, compileSchema(schema), key, undefined, (rows, bytes) => parentPort!.postMessage({ type: 'progress', rows, bytes }));
   parentPort!.postMessage({ type: 'done', outcome });
 } catch (err) {
   const e = err as Error;

@@ -1,13 +1,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
-import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
 import { Pseudonymiser } from '../records/pseudonymise.js';
+import { canonicalIdentifier } from '../records/identifier.js';
 
 /**
  * The hot loop of `watt ingest`: one byte range of the source, already past the header, through
@@ -46,6 +46,13 @@ export interface RowError {
 /** A byte range of the source to transform. Plain data: it crosses to worker threads. */
 export interface RangeJob {
   source: string;
+  /** How messages name the source (never its file name before redaction: README "File names"). */
+  sourceLabel: string;
+  /**
+   * The source file name's stem (NFC) as far as it is already redacted: canonical personal cells
+   * found inside it are reported in {@link RangeOutcome.nameHits}.
+   */
+  nameStem?: string;
   /** Byte offsets [start, end): start is the first byte of a record, end the byte after a newline. */
   start: number;
   end: number;
@@ -65,7 +72,17 @@ export interface RangeOutcome {
   rejected: number;
   /** The first {@link ERRORS_KEPT} row errors of the range, in line order. */
   errors: RowError[];
+  /**
+   * Canonical personal identifiers of this range found inside {@link RangeJob.nameStem} (at most
+   * {@link MAX_NAME_HITS}), for the caller to redact from the name. Held in memory only.
+   */
+  nameHits: string[];
 }
+
+/** Personal cells shorter than this are not searched for in the file name (too many false hits). */
+export const MIN_NAME_HIT_CHARS = 3;
+/** Name hits kept per range. */
+const MAX_NAME_HITS = 100;
 
 /** Rows and source bytes done since the last report. */
 export type ProgressDelta = (rows: number, bytes: number) => void;
@@ -78,6 +95,8 @@ export type ProgressDelta = (rows: number, bytes: number) => void;
 export async function transformRange(job: RangeJob, schema: CompiledSchema, key: Uint8Array, signal?: AbortSignal, onProgress?: ProgressDelta): Promise<RangeOutcome> {
   const pseudonymiser = new Pseudonymiser(Buffer.from(key));
   const errors: RowError[] = [];
+  const nameStem = job.nameStem;
+  const nameHits = new Set<string>();
   let rows = 0;
   let rejected = 0;
   // Line number of the next record's first line. csv-parse runs without `info` (which costs a
@@ -107,6 +126,12 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     }
     for (let i = 0; i < width; i++) {
       const p = plan[i]!;
+      if (p.personal) {
+        // One canonical form per identifier (NFC, trimmed) before validation and HMAC.
+        const cell = canonicalIdentifier(record[i]!);
+        record[i] = cell;
+        if (nameStem && cell.length >= MIN_NAME_HIT_CHARS && nameStem.includes(cell) && nameHits.size < MAX_NAME_HITS) nameHits.add(cell);
+      }
       if (!p.declared) continue;
       const value = convertCell(record[i]!, p.type);
       if (value instanceof CellError) {
@@ -189,7 +214,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     await rejectsWrite;
   } catch (err) {
     if (signal?.aborted) throw new InterruptedError();
-    throw csvFailure(err, job.source, job.firstLine);
+    throw csvFailure(err, job.sourceLabel, job.firstLine);
   } finally {
     if (rejectsOut) {
       rejectsOut.end();
@@ -197,7 +222,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     }
   }
   onProgress?.(rows + rejected - reportedRows, guard.bytes - reportedBytes);
-  return { rows, rejected, errors };
+  return { rows, rejected, errors, nameHits: [...nameHits] };
 }
 
 /**
@@ -290,14 +315,13 @@ function newlinesIn(record: string[]): number {
   return n;
 }
 
-/** Turn a csv-parse error into a one-line DataError with the line. */
-export function csvFailure(err: unknown, source: string, firstLine: number): Error {
+/** Turn a csv-parse error into a one-line DataError with the line; `name` is how to call the source. */
+export function csvFailure(err: unknown, name: string, firstLine: number): Error {
   if (err instanceof WattError) return err;
   if (err instanceof CsvError) {
     // csv-parse counts lines from the start of the range, from 1.
     const lines = (err as CsvError & { lines?: number }).lines;
     const where = lines ? ` at line ${lines + firstLine - 1}` : '';
-    const name = path.basename(source);
     switch (err.code) {
       case 'CSV_QUOTE_NOT_CLOSED':
         return new DataError(`unbalanced quote in ${name}: a quoted field opened${where} is never closed`);
@@ -314,7 +338,7 @@ export function csvFailure(err: unknown, source: string, firstLine: number): Err
     }
   }
   const e = err as NodeJS.ErrnoException;
-  if (e.code) return new StorageError(`cannot read or spool ${path.basename(source)}: ${e.code}`);
+  if (e.code) return new StorageError(`cannot read or spool ${name}: ${e.code}`);
   return err as Error;
 }
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, rmdir, stat, readdir, copyFile, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, rmdir, stat, readdir, copyFile, writeFile } from 'node:fs/promises';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../private-fs.js';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -41,7 +42,7 @@ export class LocalLake implements Lake {
 
   private async tempPath(): Promise<string> {
     const tmp = path.join(this.dir, TMP_DIR);
-    await mkdir(tmp, { recursive: true });
+    await ensurePrivateDir(tmp);
     return path.join(tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
   }
 
@@ -51,7 +52,8 @@ export class LocalLake implements Lake {
     const tmp = await this.tempPath();
     try {
       await fill(tmp);
-      await mkdir(path.dirname(target), { recursive: true });
+      await chmod(tmp, PRIVATE_FILE_MODE); // private by default, whatever the umask or the source file's mode
+      await ensurePrivateDir(path.dirname(target));
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });

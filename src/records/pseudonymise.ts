@@ -21,6 +21,15 @@ export interface PseudonymisationKey {
  * @throws UsageError if the configured key is shorter than {@link MIN_KEY_LENGTH} characters.
  */
 export function loadPseudonymisationKey(home: string, env: Record<string, string | undefined> = process.env): PseudonymisationKey {
+  return findPseudonymisationKey(home, env) ?? generatePseudonymisationKey(home);
+}
+
+/**
+ * The configured key, without ever creating one: WATT_PSEUDONYMISATION_KEY, else
+ * `<home>/pseudonymisation.key` if it exists, else undefined.
+ * @throws UsageError if the configured key is shorter than {@link MIN_KEY_LENGTH} characters.
+ */
+export function findPseudonymisationKey(home: string, env: Record<string, string | undefined> = process.env): PseudonymisationKey | undefined {
   const fromEnv = env.WATT_PSEUDONYMISATION_KEY;
   if (fromEnv !== undefined && fromEnv !== '') {
     if (fromEnv.length < MIN_KEY_LENGTH) {
@@ -30,6 +39,25 @@ export function loadPseudonymisationKey(home: string, env: Record<string, string
     }
     return { key: Buffer.from(fromEnv, 'utf8'), source: 'env' };
   }
+  const file = path.join(home, 'pseudonymisation.key');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  if (text.length < MIN_KEY_LENGTH) throw new UsageError(`${file} holds a key shorter than ${MIN_KEY_LENGTH} characters`);
+  return { key: Buffer.from(text, 'utf8'), source: 'file', file };
+}
+
+/**
+ * Create `<home>/pseudonymisation.key`: a random 256-bit key as 64 hex characters, mode 0600, with
+ * O_EXCL (if another process created it first, that key is read and returned with source `file`).
+ * Only for a first run into an empty lake: a lake that holds data keeps the key it was made with.
+ * @throws UsageError if the file cannot be created or read.
+ */
+export function generatePseudonymisationKey(home: string): PseudonymisationKey {
   const file = path.join(home, 'pseudonymisation.key');
   mkdirSync(home, { recursive: true, mode: 0o700 });
   try {
@@ -42,9 +70,9 @@ export function loadPseudonymisationKey(home: string, env: Record<string, string
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`cannot create ${file}: ${(err as NodeJS.ErrnoException).code}`);
   }
-  const text = readFileSync(file, 'utf8').trim();
-  if (text.length < MIN_KEY_LENGTH) throw new UsageError(`${file} holds a key shorter than ${MIN_KEY_LENGTH} characters`);
-  return { key: Buffer.from(text, 'utf8'), source: 'file', file };
+  const found = findPseudonymisationKey(home, {});
+  if (!found) throw new UsageError(`cannot read ${file}`);
+  return found;
 }
 
 /** Length of a key id, in hex characters (64 bits: enough to tell keys apart, useless to guess one). */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsImport from 'ajv-formats';
 import { UsageError } from '../errors.js';
@@ -13,10 +14,26 @@ export type CellType = 'string' | 'number' | 'integer' | 'boolean';
 /** The custom keyword marking personal columns: `"x-personal-data": "pseudonymise"`. */
 export const PERSONAL_KEYWORD = 'x-personal-data';
 
+/**
+ * A schema as read once from its file: the parsed JSON and the sha256 of the file's bytes.
+ * Plain data: it crosses to worker threads, which compile this very object and never read the
+ * file again (a schema replaced on disk during a run cannot change what the run checks).
+ */
+export interface SchemaSource {
+  /** Path of the schema file it was read from (for messages). */
+  file: string;
+  /** The parsed JSON Schema. */
+  json: Record<string, unknown>;
+  /** Hex sha256 of the schema file's bytes. */
+  sha256: string;
+}
+
 /** A data-set schema compiled for row validation. */
 export interface CompiledSchema {
-  /** Path of the schema file (worker threads compile their own copy from it). */
+  /** Path of the schema file. */
   file: string;
+  /** What was compiled: pass this (never `file`) to anything that compiles its own copy. */
+  source: SchemaSource;
   /** `$id` of the schema (or its file name). */
   id: string;
   /** sha256 of the schema file's bytes. */
@@ -27,17 +44,34 @@ export interface CompiledSchema {
   types: Map<string, CellType>;
   /** Columns to pseudonymise (GDPR Art. 4(5)). */
   personal: Set<string>;
+  /**
+   * `pattern` of each personal column that declares one, anchored (`^(?:p)$`: whole matches only)
+   * and compiled like the validator's (RE2 when available); used to redact source file names.
+   */
+  personalPatterns: Map<string, RegExpLike>;
   /** ajv validator of one converted row. */
   validate: ValidateFunction;
 }
 
+/** The part of RegExp that watt uses; RE2 objects provide it too. */
+export interface RegExpLike {
+  test(text: string): boolean;
+}
+
 /**
- * Load and compile a JSON Schema (draft 2020-12) describing one CSV row.
- * Formats are checked strictly (ajv-formats "full": `2025-13-01T00:00:00Z` is invalid).
- * @throws UsageError if the file is missing, not JSON, not a valid schema, or uses an unknown
- * `x-personal-data` action.
+ * Load and compile a JSON Schema (draft 2020-12) describing one CSV row: {@link readSchemaSource}
+ * then {@link compileSchema}.
+ * @throws UsageError, see both.
  */
 export function loadSchema(file: string): CompiledSchema {
+  return compileSchema(readSchemaSource(file));
+}
+
+/**
+ * Read and parse a schema file once.
+ * @throws UsageError if the file is missing, a directory, or not JSON.
+ */
+export function readSchemaSource(file: string): SchemaSource {
   let bytes: Buffer;
   try {
     if (statSync(file).isDirectory()) throw new UsageError(`schema ${file} is a directory, not a JSON Schema file`);
@@ -46,16 +80,36 @@ export function loadSchema(file: string): CompiledSchema {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read schema ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  let schema: Record<string, unknown>;
+  let json: Record<string, unknown>;
   try {
-    schema = JSON.parse(bytes.toString('utf8'));
+    json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new UsageError(`schema ${file} is not valid JSON: ${(err as Error).message}`);
   }
+  return { file, json, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/**
+ * Compile a schema source for row validation. Formats are checked strictly (ajv-formats "full":
+ * `2025-13-01T00:00:00Z` is invalid). Every `pattern` is compiled with RE2 (linear time, no
+ * catastrophic backtracking: `^(a+)+$` on a long cell cannot hang a run); patterns RE2 does not
+ * support (backreferences, lookaround) are refused. If the RE2 addon cannot load, patterns with
+ * nested quantifiers or backreferences are refused instead and the rest use JavaScript RegExp.
+ * Messages never quote a pattern longer than 80 characters.
+ * @throws UsageError if it is not a valid schema of an object with properties, a pattern is
+ * refused, or a column uses an unknown `x-personal-data` action.
+ */
+export function compileSchema(source: SchemaSource): CompiledSchema {
+  const { file, json: schema } = source;
   if (typeof schema !== 'object' || schema === null || schema.type !== 'object' || typeof schema.properties !== 'object') {
     throw new UsageError(`schema ${file} must describe an object with "properties" (one per CSV column)`);
   }
-  const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
+  const engine = regExpEngine();
+  for (const where of patternsIn(schema, '')) {
+    const problem = engine.check(where.pattern);
+    if (problem) throw new UsageError(`schema ${file}: the pattern at ${where.at.slice(0, 80) || '/'} (${quotePattern(where.pattern)}) is refused: ${problem}`, { hint: 'rewrite the pattern without backreferences, lookaround or nested quantifiers' });
+  }
+  const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true, code: { regExp: engine.compile as never } });
   addFormats(ajv, { mode: 'full' });
   ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
   ajv.addKeyword({ keyword: PERSONAL_KEYWORD, schemaType: 'string' });
@@ -63,32 +117,117 @@ export function loadSchema(file: string): CompiledSchema {
   try {
     validate = ajv.compile(schema);
   } catch (err) {
-    throw new UsageError(`schema ${file} is not a valid JSON Schema: ${(err as Error).message}`);
+    throw new UsageError(`schema ${file} is not a valid JSON Schema: ${hideLongPatterns((err as Error).message).slice(0, 300)}`);
   }
   const properties = schema.properties as Record<string, Record<string, unknown>>;
   const types = new Map<string, CellType>();
   const personal = new Set<string>();
+  const personalPatterns = new Map<string, RegExpLike>();
   for (const [name, prop] of Object.entries(properties)) {
     const t = Array.isArray(prop.type) ? prop.type.find((x) => x !== 'null') : prop.type;
     types.set(name, t === 'number' || t === 'integer' || t === 'boolean' ? t : 'string');
     const action = prop[PERSONAL_KEYWORD];
     if (action !== undefined) {
       if (action !== 'pseudonymise') {
-        throw new UsageError(`schema ${file}: column ${name} has ${PERSONAL_KEYWORD} "${String(action)}"; the only supported action is "pseudonymise"`);
+        throw new UsageError(`schema ${file}: column ${name} has ${PERSONAL_KEYWORD} "${String(action).slice(0, 40)}"; the only supported action is "pseudonymise"`);
       }
       personal.add(name);
+      if (typeof prop.pattern === 'string') personalPatterns.set(name, engine.compile(`^(?:${prop.pattern})$`, 'u'));
     }
   }
   const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
   return {
     file,
+    source,
     id: typeof schema.$id === 'string' ? schema.$id : file.split('/').pop()!,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: source.sha256,
     required,
     types,
     personal,
+    personalPatterns,
     validate,
   };
+}
+
+/** Longest pattern quoted in a message, in characters. */
+const MAX_QUOTED_PATTERN = 80;
+
+/** A pattern as messages show it: quoted when short, else only its length. */
+function quotePattern(pattern: string): string {
+  return pattern.length <= MAX_QUOTED_PATTERN ? JSON.stringify(pattern) : `a ${pattern.length}-character pattern`;
+}
+
+/** Replace quoted runs longer than 80 characters (ajv echoes patterns) by their length. */
+function hideLongPatterns(message: string): string {
+  return message.replace(/"([^"]{81,})"/g, (_m, p: string) => `<${p.length}-character pattern>`).replace(/\/([^/\s]{81,})\//g, (_m, p: string) => `<${p.length}-character pattern>`);
+}
+
+/** Every `pattern` keyword value and `patternProperties` key in a schema, with its JSON pointer. */
+function* patternsIn(node: unknown, at: string): Generator<{ at: string; pattern: string }> {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) yield* patternsIn(node[i], `${at}/${i}`);
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (k === 'pattern' && typeof v === 'string') yield { at: `${at}/pattern`, pattern: v };
+    if (k === 'patternProperties' && typeof v === 'object' && v !== null) for (const p of Object.keys(v)) yield { at: `${at}/patternProperties`, pattern: p };
+    if (k === 'properties' && typeof v === 'object' && v !== null) {
+      for (const [name, sub] of Object.entries(v as Record<string, unknown>)) yield* patternsIn(sub, `${at}/properties/${name}`);
+    } else if (typeof v === 'object') yield* patternsIn(v, `${at}/${k}`);
+  }
+}
+
+interface RegExpEngine {
+  /** ajv's `code.regExp`: compile `pattern` with `flags`. */
+  compile: (pattern: string, flags: string) => RegExpLike;
+  /** Why the engine refuses a pattern, or undefined when it accepts it. */
+  check: (pattern: string) => string | undefined;
+}
+
+let engineCache: RegExpEngine | undefined;
+
+/**
+ * RE2 (the `re2` native addon, Google's linear-time engine) when it loads; otherwise JavaScript
+ * RegExp behind a refusal of the constructs that backtrack catastrophically.
+ */
+function regExpEngine(): RegExpEngine {
+  if (engineCache) return engineCache;
+  let RE2: ((pattern: string, flags: string) => RegExpLike) | undefined;
+  try {
+    RE2 = createRequire(import.meta.url)('re2') as (pattern: string, flags: string) => RegExpLike;
+  } catch {
+    RE2 = undefined;
+  }
+  if (RE2) {
+    const re2 = RE2;
+    engineCache = {
+      compile: (pattern, flags) => re2(pattern, flags),
+      check: (pattern) => {
+        try {
+          re2(pattern, 'u');
+          return undefined;
+        } catch (err) {
+          return `RE2 cannot compile it (${(err as Error).message.replace(pattern, '…').slice(0, 80)}); watt runs patterns in linear time and does not support backreferences or lookaround`;
+        }
+      },
+    };
+  } else {
+    engineCache = {
+      compile: (pattern, flags) => new RegExp(pattern, flags),
+      check: (pattern) => {
+        if (/\\[1-9]|\\k</.test(pattern)) return 'it uses a backreference (the RE2 engine is not installed, so such patterns could backtrack for minutes)';
+        if (/\([^()]*[+*}][^()]*\)[+*{]/.test(pattern)) return 'it nests quantifiers, e.g. (a+)+ (the RE2 engine is not installed, so such patterns could backtrack for minutes)';
+        try {
+          new RegExp(pattern, 'u');
+        } catch {
+          return 'it is not a valid regular expression';
+        }
+        return undefined;
+      },
+    };
+  }
+  return engineCache;
 }
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;

@@ -31,7 +31,8 @@ export type TrailAction =
   | 'erasure.rewrite' // object rewritten without the subject's rows, manifest updated (key, rows removed)
   | 'erasure.delete' // object held only the subject's rows: deleted, manifest updated
   | 'erasure.abandon' // an interrupted intent found not applied: the scan does it again
-  | 'erasure.complete'; // the erasure finished (objects, rows removed)
+  | 'erasure.complete' // the erasure finished (objects, rows removed)
+  | 'key.rotation'; // `ingest --new-key` landed with another key than the lake's (detail: from_key_id, to_key_id)
 
 export interface TrailInput {
   action: TrailAction;

@@ -189,7 +189,7 @@ describe('watt ingest refuses bad input with one line, its exit code, and nothin
     ['a duplicate header', `${HEADER},meter_id\n${ROW},METER-01\n`, 1, /duplicate column in header: meter_id/],
     ['a ; delimiter', `${HEADER.replaceAll(',', ';')}\n${ROW.replaceAll(',', ';')}\n`, 1, /missing required columns: .*';'-separated/],
     ['an unbalanced quote', `${HEADER}\n${ROW}\nREC-002,"CUST-002,METER-02,2025-01-01T08:00:00Z,1,0.1,true\n`, 1, /unbalanced quote .*line 3/],
-    ['a quote inside an unquoted field', `${HEADER}\nREC-001,CU"ST-001,METER-01,2025-01-01T08:00:00Z,1,0.1,true\n`, 1, /malformed quoting in input\.csv at line 2: a quote inside an unquoted field/],
+    ['a quote inside an unquoted field', `${HEADER}\nREC-001,CU"ST-001,METER-01,2025-01-01T08:00:00Z,1,0.1,true\n`, 1, /malformed quoting in source sha256:[0-9a-f]{12} at line 2: a quote inside an unquoted field/],
     ['a short row', `${HEADER}\n${ROW}\nREC-002,CUST-002,METER-02\n`, 1, /1 invalid row .*line 3: has 3 fields, the header has 7/],
     ['a long row', `${HEADER}\n${ROW},extra\n`, 1, /line 2: has 8 fields, the header has 7/],
     ['invalid UTF-8', Buffer.concat([Buffer.from(`${HEADER}\n${ROW}\nREC-002,CUST-002,METER-02,2025-01-01T08:00:00Z,1,0.1,true\nREC-\xff`, 'latin1'), Buffer.from([0xff, 0xfe]), Buffer.from(',a,b,2025-01-01T08:00:00Z,1,1,true\n')]), 1, /invalid UTF-8 at line 4/],

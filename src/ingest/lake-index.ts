@@ -1,0 +1,114 @@
+import type { Catalog, ManifestCacheRecord } from '../catalog/catalog.js';
+import type { Lake } from '../lake/index.js';
+import type { Logger } from '../log.js';
+import { StorageError } from '../errors.js';
+import type { Manifest } from './manifest.js';
+
+/**
+ * What ingest needs to know of a lake prefix, read from its manifests (the truth about what
+ * landed, ARCHITECTURE.md "Lakes"), not from the local catalog: which sources landed (by sha256)
+ * and with which pseudonymisation key id. The catalog caches each manifest read, keyed by its
+ * lake key and size, so a repeat ingest lists `<prefix>/_manifests/` and reads only new ones.
+ */
+export interface LakeIndex {
+  /** Every manifest of the prefix, oldest first (by `finished_at`, then run_id). */
+  manifests: ManifestCacheRecord[];
+  /** Manifests read from the lake in this call (the others came from the catalog cache). */
+  read: number;
+}
+
+/** Largest manifest read, bytes (a manifest is about 1 KiB; anything bigger is not watt's). */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/**
+ * List `<prefix>/_manifests/*.json` and summarise each one, from the catalog cache when the key
+ * and size match, else by reading it. Unreadable or foreign JSON files are skipped with a warning.
+ * @param cache the catalog to read and update the cache in (none: read every manifest).
+ * @throws StorageError (3) when the lake cannot be listed or a manifest cannot be read.
+ */
+export async function readLakeIndex(lake: Lake, prefix: string, cache: Catalog | undefined, logger: Logger): Promise<LakeIndex> {
+  const folder = `${prefix}/_manifests/`;
+  const cached = new Map((cache?.cachedManifests(lake.provider, lake.bucket, folder) ?? []).map((m) => [m.key, m]));
+  const manifests: ManifestCacheRecord[] = [];
+  const fresh: ManifestCacheRecord[] = [];
+  const listed = new Set<string>();
+  for await (const info of lake.list(folder)) {
+    if (!info.key.endsWith('.json') || info.key.slice(folder.length).includes('/')) continue;
+    listed.add(info.key);
+    const hit = cached.get(info.key);
+    if (hit && hit.bytes === info.size) {
+      manifests.push(hit);
+      continue;
+    }
+    if (info.size > MAX_MANIFEST_BYTES) {
+      logger.warn(`skipped ${lake.uri(info.key)}: ${info.size} bytes is not a watt manifest`, { step: 'manifests', key: info.key });
+      continue;
+    }
+    const summary = summarise(info.key, lake.uri(info.key), info.size, await readText(lake, info.key));
+    if (!summary) {
+      logger.warn(`skipped ${lake.uri(info.key)}: not a watt manifest`, { step: 'manifests', key: info.key });
+      continue;
+    }
+    manifests.push(summary);
+    fresh.push(summary);
+  }
+  const gone = [...cached.keys()].filter((k) => !listed.has(k));
+  if (fresh.length || gone.length) cache?.cacheManifests(lake.provider, lake.bucket, fresh, gone);
+  manifests.sort((a, b) => cmp(a.finished_at ?? '', b.finished_at ?? '') || cmp(a.run_id ?? '', b.run_id ?? ''));
+  logger.debug(`${manifests.length} manifests under ${lake.uri(folder)} (${fresh.length} read, ${manifests.length - fresh.length} from the catalog cache)`, { step: 'manifests' });
+  return { manifests, read: fresh.length };
+}
+
+/**
+ * The key id the lake prefix is pseudonymised under: that of its newest manifest carrying one
+ * (after a deliberate rotation, the new key's), with that manifest's key; undefined for a prefix
+ * without key ids (empty, or only manifests written before key ids).
+ */
+export function lakeKeyId(index: LakeIndex): { keyId: string; manifest: string } | undefined {
+  for (let i = index.manifests.length - 1; i >= 0; i--) {
+    const m = index.manifests[i]!;
+    if (m.key_id) return { keyId: m.key_id, manifest: m.key };
+  }
+  return undefined;
+}
+
+/** The newest manifest that landed a source with this sha256, if any. */
+export function findLanded(index: LakeIndex, sourceSha256: string): ManifestCacheRecord | undefined {
+  for (let i = index.manifests.length - 1; i >= 0; i--) if (index.manifests[i]!.source_sha256 === sourceSha256) return index.manifests[i];
+  return undefined;
+}
+
+function summarise(key: string, uri: string, bytes: number, text: string): ManifestCacheRecord | undefined {
+  let m: Partial<Manifest>;
+  try {
+    m = JSON.parse(text) as Partial<Manifest>;
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null || typeof m.run_id !== 'string' || typeof m.source?.sha256 !== 'string') return undefined;
+  return {
+    key,
+    bytes,
+    run_id: m.run_id,
+    source_sha256: m.source.sha256,
+    key_id: typeof m.pseudonymisation?.key_id === 'string' ? m.pseudonymisation.key_id : null,
+    finished_at: typeof m.finished_at === 'string' ? m.finished_at : null,
+    object_uri: typeof m.object?.uri === 'string' ? m.object.uri : null,
+    uri,
+  };
+}
+
+async function readText(lake: Lake, key: string): Promise<string> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await lake.get(key)) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    throw new StorageError(`cannot read ${lake.uri(key)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
