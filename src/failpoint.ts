@@ -13,13 +13,13 @@ export function failpoint(name: string): void {
 
 /**
  * Pause points, for tests that must act on a run at an exact step (swap a file, send a signal):
- * when `WATT_PAUSEPOINT` names the step, watt writes `watt: paused at <name>` on stderr and waits
+ * when `WATT_PAUSEPOINT` names the step, watt writes `paused at <name>` on stderr and waits
  * until the file named by `WATT_PAUSEPOINT_RESUME` exists, then goes on. Off when unset.
  */
 export async function pausepoint(name: string): Promise<void> {
   if (process.env.WATT_PAUSEPOINT !== name) return;
   const resume = process.env.WATT_PAUSEPOINT_RESUME;
-  process.stderr.write(`watt: paused at ${name}\n`);
+  process.stderr.write(`paused at ${name} (WATT_PAUSEPOINT)\n`);
   const { existsSync } = await import('node:fs');
   while (resume && !existsSync(resume)) await new Promise((r) => setTimeout(r, 50));
 }
