@@ -309,6 +309,8 @@ export function describeAjvError(error: ErrorObject): { column: string; reason: 
       return { column, reason: `must be <= ${(error.params as { limit: number }).limit}` };
     case 'type':
       return { column, reason: `must be a ${(error.params as { type: string }).type}` };
+    case 'pattern':
+      return { column, reason: `must match pattern ${quotePattern((error.params as { pattern: string }).pattern)}` };
     default:
       return { column, reason: error.message ?? error.keyword };
   }

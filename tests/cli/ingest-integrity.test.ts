@@ -267,6 +267,24 @@ describe('no hang on a hostile schema, signals end a run', () => {
     expect(r.stderr).not.toContain('yyyyyyyyyy');
   });
 
+  it('a row failing a long pattern is reported without the pattern (stderr, log, quarantine file)', async () => {
+    const { dir, env } = sandbox();
+    const schema = JSON.parse(readFileSync(SCHEMA, 'utf8'));
+    const long = '^(?:' + Array.from({ length: 30 }, (_, i) => `ZZ${i}`).join('|') + '|REC-[0-9]+)$';
+    expect(long.length).toBeGreaterThan(80);
+    schema.properties.record_id.pattern = long;
+    const schemaFile = path.join(dir, 'long.json');
+    writeFileSync(schemaFile, JSON.stringify(schema));
+    const file = path.join(dir, 'bad.csv');
+    writeFileSync(file, csv([row(1), row(2).replace('REC-2', 'nope')]));
+    const r = await runWatt(['ingest', '--source', file, '--schema', schemaFile, '--quarantine'], { cwd: dir, env: env({ WATT_PSEUDONYMISATION_KEY: KEY_A }) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/line 3, column record_id: "nope" must match pattern a \d+-character pattern/);
+    const written = [...filesUnder(path.join(dir, 'lake')), ...filesUnder(path.join(dir, 'logs'))].map((f) => readFileSync(f, 'utf8')).join('\n');
+    expect(written).toContain('must match pattern a ');
+    for (const text of [r.stderr, written]) expect(text).not.toContain('ZZ12|ZZ13');
+  });
+
   it.each([
     ['SIGTERM', 143],
     ['SIGINT', 130],
