@@ -81,8 +81,7 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE runs ADD COLUMN key_id TEXT;
    ALTER TABLE runs ADD COLUMN rotated_from_key_id TEXT;
    CREATE TABLE lake_manifests (
-     provider      TEXT NOT NULL,
-     bucket        TEXT NOT NULL,
+     lake          TEXT NOT NULL,
      key           TEXT NOT NULL,
      bytes         INTEGER NOT NULL,
      run_id        TEXT,
@@ -92,7 +91,7 @@ export const MIGRATIONS: readonly string[] = [
      object_uri    TEXT,
      uri           TEXT NOT NULL,
      read_at       TEXT NOT NULL,
-     PRIMARY KEY (provider, bucket, key)
+     PRIMARY KEY (lake, key)
    );`,
 ];
 
@@ -217,24 +216,28 @@ export class Catalog {
       .get(sourceSha256, destination) as RunRecord | undefined;
   }
 
-  /** Manifests of one lake cached by earlier reads, whose key starts with `prefix`. (ingest) */
-  cachedManifests(provider: string, bucket: string, prefix: string): ManifestCacheRecord[] {
+  /**
+   * Manifests cached by earlier reads of one lake (`lake`: an identity such as
+   * `file:///abs/lake/watt-lake/` or `s3://bucket/ at https://endpoint`), whose key starts with
+   * `prefix`. (ingest)
+   */
+  cachedManifests(lake: string, prefix: string): ManifestCacheRecord[] {
     return this.db
-      .prepare('SELECT key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri FROM lake_manifests WHERE provider = ? AND bucket = ? AND substr(key, 1, ?) = ?')
-      .all(provider, bucket, prefix.length, prefix) as ManifestCacheRecord[];
+      .prepare('SELECT key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri FROM lake_manifests WHERE lake = ? AND substr(key, 1, ?) = ?')
+      .all(lake, prefix.length, prefix) as ManifestCacheRecord[];
   }
 
-  /** Replace the cache of one lake's manifests under `prefix`: upsert `read`, forget `gone` keys. (ingest) */
-  cacheManifests(provider: string, bucket: string, read: readonly ManifestCacheRecord[], gone: readonly string[]): void {
+  /** Update the cache of one lake's manifests: upsert `read`, forget `gone` keys. (ingest) */
+  cacheManifests(lake: string, read: readonly ManifestCacheRecord[], gone: readonly string[]): void {
     const upsert = this.db.prepare(
-      `INSERT OR REPLACE INTO lake_manifests (provider, bucket, key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri, read_at)
-       VALUES (@provider, @bucket, @key, @bytes, @run_id, @source_sha256, @key_id, @finished_at, @object_uri, @uri, @read_at)`,
+      `INSERT OR REPLACE INTO lake_manifests (lake, key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri, read_at)
+       VALUES (@lake, @key, @bytes, @run_id, @source_sha256, @key_id, @finished_at, @object_uri, @uri, @read_at)`,
     );
-    const forget = this.db.prepare('DELETE FROM lake_manifests WHERE provider = ? AND bucket = ? AND key = ?');
+    const forget = this.db.prepare('DELETE FROM lake_manifests WHERE lake = ? AND key = ?');
     const readAt = new Date().toISOString();
     this.db.transaction(() => {
-      for (const m of read) upsert.run({ ...m, provider, bucket, read_at: readAt });
-      for (const key of gone) forget.run(provider, bucket, key);
+      for (const m of read) upsert.run({ ...m, lake, read_at: readAt });
+      for (const key of gone) forget.run(lake, key);
     })();
   }
 

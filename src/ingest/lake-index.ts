@@ -23,12 +23,15 @@ const MAX_MANIFEST_BYTES = 1024 * 1024;
 /**
  * List `<prefix>/_manifests/*.json` and summarise each one, from the catalog cache when the key
  * and size match, else by reading it. Unreadable or foreign JSON files are skipped with a warning.
+ * @param endpoint the S3-compatible endpoint, if any (part of the lake's identity in the cache)
  * @param cache the catalog to read and update the cache in (none: read every manifest).
  * @throws StorageError (3) when the lake cannot be listed or a manifest cannot be read.
  */
-export async function readLakeIndex(lake: Lake, prefix: string, cache: Catalog | undefined, logger: Logger): Promise<LakeIndex> {
+export async function readLakeIndex(lake: Lake, prefix: string, endpoint: string | undefined, cache: Catalog | undefined, logger: Logger): Promise<LakeIndex> {
   const folder = `${prefix}/_manifests/`;
-  const cached = new Map((cache?.cachedManifests(lake.provider, lake.bucket, folder) ?? []).map((m) => [m.key, m]));
+  // The cache is per store: the same bucket name under another root or endpoint is another lake.
+  const lakeId = `${lake.uri('')}${endpoint ? ` at ${endpoint}` : ''}`;
+  const cached = new Map((cache?.cachedManifests(lakeId, folder) ?? []).map((m) => [m.key, m]));
   const manifests: ManifestCacheRecord[] = [];
   const fresh: ManifestCacheRecord[] = [];
   const listed = new Set<string>();
@@ -53,7 +56,7 @@ export async function readLakeIndex(lake: Lake, prefix: string, cache: Catalog |
     fresh.push(summary);
   }
   const gone = [...cached.keys()].filter((k) => !listed.has(k));
-  if (fresh.length || gone.length) cache?.cacheManifests(lake.provider, lake.bucket, fresh, gone);
+  if (fresh.length || gone.length) cache?.cacheManifests(lakeId, fresh, gone);
   manifests.sort((a, b) => cmp(a.finished_at ?? '', b.finished_at ?? '') || cmp(a.run_id ?? '', b.run_id ?? ''));
   logger.debug(`${manifests.length} manifests under ${lake.uri(folder)} (${fresh.length} read, ${manifests.length - fresh.length} from the catalog cache)`, { step: 'manifests' });
   return { manifests, read: fresh.length };

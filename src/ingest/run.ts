@@ -159,7 +159,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const written: string[] = [];
   try {
     lake = await openLake(options.lake);
-    const index = await readLakeIndex(lake, options.lake.prefix, recorder, logger);
+    const index = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
     const landed = findLanded(index, sourceSha);
     if (landed && !options.force) {
       logger.info(`already ingested by run ${landed.run_id} (same sha256, manifest ${landed.uri}): nothing to do; use --force to ingest again`);

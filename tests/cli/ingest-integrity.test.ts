@@ -179,10 +179,17 @@ describe('already ingested, according to the lake', () => {
     expect(out.status).toBe('skipped');
     expect(out.previous_run_id).toBe(JSON.parse(a.stdout).run_id);
     expect(landedRows(path.join(dir, 'lake'))).toHaveLength(300);
-    // The second home cached the manifest it read: a third run reads nothing new from the lake.
+    // The second home cached the manifest it read: its next run reads no manifest again.
     const db = new Database(path.join(dir, 'home2', 'catalog.db'), { readonly: true });
     expect((db.prepare('SELECT COUNT(*) AS n FROM lake_manifests').get() as { n: number }).n).toBe(1);
     db.close();
+    const other = path.join(dir, 'other.csv');
+    writeFileSync(other, csv([row(1)]));
+    const c = await runWatt(['ingest', '--source', other, '--json'], { cwd: dir, env: { ...env({ WATT_PSEUDONYMISATION_KEY: KEY_A }), WATT_HOME: path.join(dir, 'home2') } });
+    expect(c.code).toBe(0);
+    expect(readFileSync(JSON.parse(c.stdout).log, 'utf8')).toContain('1 manifests under file://' + path.join(dir, 'lake'));
+    expect(readFileSync(JSON.parse(c.stdout).log, 'utf8')).toContain('(0 read, 1 from the catalog cache)');
+    expect(landedRows(path.join(dir, 'lake'))).toHaveLength(301);
   });
 
   describe('on S3 (s3rver)', () => {
