@@ -213,21 +213,25 @@ function regExpEngine(): RegExpEngine {
       },
     };
   } else {
-    engineCache = {
-      compile: (pattern, flags) => new RegExp(pattern, flags),
-      check: (pattern) => {
-        if (/\\[1-9]|\\k</.test(pattern)) return 'it uses a backreference (the RE2 engine is not installed, so such patterns could backtrack for minutes)';
-        if (/\([^()]*[+*}][^()]*\)[+*{]/.test(pattern)) return 'it nests quantifiers, e.g. (a+)+ (the RE2 engine is not installed, so such patterns could backtrack for minutes)';
-        try {
-          new RegExp(pattern, 'u');
-        } catch {
-          return 'it is not a valid regular expression';
-        }
-        return undefined;
-      },
-    };
+    engineCache = { compile: (pattern, flags) => new RegExp(pattern, flags), check: refusalWithoutRe2 };
   }
   return engineCache;
+}
+
+/**
+ * Why a pattern is refused when the RE2 addon cannot load and JavaScript's backtracking RegExp
+ * must run it: backreferences (`\1`, `\k<name>`) and nested quantifiers (`(a+)+`, `(a*)*`,
+ * `(a{2,})+`), the shapes of catastrophic backtracking; undefined when accepted.
+ */
+export function refusalWithoutRe2(pattern: string): string | undefined {
+  if (/\\[1-9]|\\k</.test(pattern)) return 'it uses a backreference (the RE2 engine is not installed, so such patterns could backtrack for minutes)';
+  if (/\([^()]*[+*}][^()]*\)[+*{]/.test(pattern)) return 'it nests quantifiers, e.g. (a+)+ (the RE2 engine is not installed, so such patterns could backtrack for minutes)';
+  try {
+    new RegExp(pattern, 'u');
+  } catch {
+    return 'it is not a valid regular expression';
+  }
+  return undefined;
 }
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;

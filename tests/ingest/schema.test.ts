@@ -1,4 +1,4 @@
-import { loadSchema, convertCell, CellError, isRfc3339DateTime } from '../../src/records/schema.js';
+import { loadSchema, convertCell, CellError, isRfc3339DateTime, compileSchema, refusalWithoutRe2 } from '../../src/records/schema.js';
 import { Pseudonymiser, loadPseudonymisationKey } from '../../src/records/pseudonymise.js';
 import { assetPath } from '../../src/paths.js';
 import { UsageError } from '../../src/errors.js';
@@ -115,5 +115,41 @@ describe('pseudonymisation (GDPR Art. 4(5))', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain('short-secret');
     }
+  });
+});
+
+describe('schema patterns cannot hang a run', () => {
+  const schemaWith = (pattern: string) => ({
+    file: 'inline.json',
+    sha256: '0'.repeat(64),
+    json: { type: 'object', properties: { record_id: { type: 'string', pattern } } },
+  });
+
+  it('compiles patterns with RE2: ^(a+)+$ against 41 characters answers at once', () => {
+    const schema = compileSchema(schemaWith('^(a+)+$'));
+    expect(schema.validate({ record_id: 'a'.repeat(40) + '!' })).toBe(false);
+    expect(schema.validate({ record_id: 'a'.repeat(41) })).toBe(true);
+  });
+
+  it('refuses at load what RE2 cannot run (backreference), quoting short patterns only', () => {
+    expect(() => compileSchema(schemaWith('^(a)\\1$'))).toThrow(/pattern at \/properties\/record_id\/pattern \("\^\(a\)\\\\1\$"\) is refused/);
+    const long = '(x)\\1' + 'y'.repeat(90);
+    let message = '';
+    try {
+      compileSchema(schemaWith(long));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/a 95-character pattern/);
+    expect(message).not.toContain('yyyy');
+  });
+
+  it('without RE2, refuses backreferences and nested quantifiers, accepts plain patterns', () => {
+    expect(refusalWithoutRe2('^(a+)+$')).toMatch(/nests quantifiers/);
+    expect(refusalWithoutRe2('^(?:ab*)*$')).toMatch(/nests quantifiers/);
+    expect(refusalWithoutRe2('^(a{2,})+$')).toMatch(/nests quantifiers/);
+    expect(refusalWithoutRe2('^(a)\\1$')).toMatch(/backreference/);
+    expect(refusalWithoutRe2('^CUST-[0-9]{6}$')).toBeUndefined();
+    expect(refusalWithoutRe2('^(CUST|CLI)-[0-9]+$')).toBeUndefined();
   });
 });
