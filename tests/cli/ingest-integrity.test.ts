@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import Database from 'better-sqlite3';
 import { BIN, ROOT, runWatt, scratchDir, type CliResult } from '../helpers/cli.js';
-import { startS3, type S3Server } from '../helpers/servers.js';
+import { startAzurite, startS3, type AzureServer, type S3Server } from '../helpers/servers.js';
 
 const KEY_A = 'key-a-0123456789abcdef0123456789abcdef';
 const KEY_B = 'key-b-fedcba9876543210fedcba9876543210';
@@ -192,16 +192,19 @@ describe('already ingested, according to the lake', () => {
     expect(landedRows(path.join(dir, 'lake'))).toHaveLength(301);
   });
 
-  describe('on S3 (s3rver)', () => {
-    let s3: S3Server;
+  describe.each([
+    ['S3 (s3rver)', () => startS3(['watt-lake'])],
+    ['Azure (Azurite)', () => startAzurite(['watt-lake'])],
+  ] as const)('on %s', (_name, start) => {
+    let s3: S3Server | AzureServer;
     beforeAll(async () => {
-      s3 = await startS3(['watt-lake']);
-    });
+      s3 = await start();
+    }, 30_000);
     afterAll(async () => {
       await s3?.stop();
     });
 
-    it('a second machine (empty WATT_HOME) skips a source the bucket already holds', async () => {
+    it('a second machine (empty WATT_HOME) skips a source the store already holds; another key is refused', async () => {
       const dir = scratchDir('watt-i8a-s3-');
       const file = source(dir, 'readings.csv', 200);
       const env = (home: string) => ({ ...s3.env, WATT_PSEUDONYMISATION_KEY: KEY_A, WATT_HOME: path.join(dir, home), WATT_LOG_DIR: path.join(dir, 'logs') });
