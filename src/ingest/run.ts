@@ -115,7 +115,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   });
   const sourceSha = scan.sha256;
   const label = sourceLabel(sourceSha);
-  logger.info(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
+  logger.debug(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
   // The name as far as the schema's patterns can tell before reading any cell.
   const patternRedacted = redactPatterns(sourceFileName(options.source), options.schema.personalPatterns.values());
 
