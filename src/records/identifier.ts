@@ -11,5 +11,10 @@
  * @returns the canonical identifier (possibly empty when `value` is only white space).
  */
 export function canonicalIdentifier(value: string): string {
+  // Fast path (most identifiers): printable ASCII without surrounding spaces is already canonical.
+  if (PLAIN_ASCII.test(value)) return value;
   return value.normalize('NFC').trim();
 }
+
+/** Printable ASCII, first and last character not a space: NFC and trim leave it unchanged. */
+const PLAIN_ASCII = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;

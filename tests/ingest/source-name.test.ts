@@ -48,3 +48,14 @@ describe('the lake index', () => {
     expect(findLanded(index, 's3')).toBeUndefined();
   });
 });
+
+describe('canonicalIdentifier (NFC + trim), fast path included', () => {
+  it('one identifier whatever the surrounding white space or Unicode composition; case and inner spaces kept', async () => {
+    const { canonicalIdentifier } = await import('../../src/records/identifier.js');
+    for (const v of [' CUST-10', 'CUST-10  ', 'CUST-10', '\tCUST-10\n', '\u00a0CUST-10']) expect(canonicalIdentifier(v)).toBe('CUST-10');
+    expect(canonicalIdentifier('e\u0301')).toBe('\u00e9');
+    expect(canonicalIdentifier('cust-10')).toBe('cust-10');
+    expect(canonicalIdentifier('CUST 10')).toBe('CUST 10');
+    expect(canonicalIdentifier('   ')).toBe('');
+  });
+});
