@@ -25,7 +25,10 @@ export function interruptSignal(): AbortSignal {
       const code = exitCodeOf(sig);
       if (controller.signal.aborted) process.exit(code);
       controller.abort(Object.assign(new Error(`interrupted by ${sig}`), { signal: sig }));
-      setTimeout(() => process.exit(code), STOP_GRACE_MS).unref();
+      setTimeout(() => {
+        process.stderr.write(`watt: interrupted by ${sig}: the clean stop took over ${STOP_GRACE_MS} ms, exiting now (the next run finishes the cleanup)\n`);
+        process.exit(code);
+      }, STOP_GRACE_MS).unref();
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -178,6 +178,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, key id ${keyId} (key from ${key.source})`);
 
     await pausepoint('ingest:before-transform');
+    if (options.signal?.aborted) throw interrupted();
     await ensurePrivateDir(spoolDir);
     const t0 = performance.now();
     const outcome = await transformSource({ ...options, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted }, scan, spoolFile, rejectsFile);
@@ -210,6 +211,23 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
 
     const plan = { runId, objectKey, rejectsKey: rejectsK, spoolFile, rejectsFile, date: options.date, logger, catalog: recorder };
     const { object: objectInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
+    // Another machine may have landed in this prefix while this run transformed: look again just
+    // before the commit, so that the window for a double landing or a second key is milliseconds.
+    const again = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
+    const raced = options.force ? undefined : findLanded(again, sourceSha);
+    if (raced) {
+      await lake.delete(written.splice(0));
+      logger.info(`run ${raced.run_id} landed the same source (manifest ${raced.uri}) while this run was transforming it: this run's objects removed, nothing to do`);
+      recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: raced.uri, source_name: sourceName });
+      return { ...base, status: 'skipped', rows: 0, rejected: 0, destination: raced.object_uri ?? destination, manifest: raced.uri, previous_run_id: raced.run_id ?? undefined };
+    }
+    const lakeKeyNow = lakeKeyId(again);
+    if (lakeKeyNow && lakeKeyNow.keyId !== keyId && lakeKeyNow.keyId !== rotatedFrom) {
+      throw new UsageError(
+        `another run (manifest ${lakeKeyNow.manifest}) landed in ${destination} with key id ${lakeKeyNow.keyId} while this run was transforming with key id ${keyId}: nothing of this run was kept`,
+        { hint: 'configure the key this lake is now ingested with and run again' },
+      );
+    }
     const manifest: Manifest = {
       manifest_version: 1,
       run_id: runId,

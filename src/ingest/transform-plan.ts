@@ -149,6 +149,11 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
 /** Run one range in a worker thread with a capped heap, on the schema source and key bytes the run loaded. */
 function runInWorker(job: RangeJob, schema: SchemaSource, key: Buffer, signal: AbortSignal | undefined, progress: (rows: number, bytes: number) => void): Promise<RangeOutcome> {
   return new Promise((resolve, reject) => {
+    // An abort listener added after the abort never fires: check first.
+    if (signal?.aborted) {
+      reject(new InterruptedError());
+      return;
+    }
     const worker = new Worker(WORKER_URL, {
       workerData: { job, schema, key: new Uint8Array(key) },
       resourceLimits: WORKER_HEAP,

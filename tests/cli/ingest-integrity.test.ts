@@ -224,6 +224,42 @@ describe('already ingested, according to the lake', () => {
   });
 });
 
+describe('two machines at once on one lake (no shared lock)', () => {
+  it('the same source: the run that commits second removes its objects and ends skipped; the rows are in the lake once', async () => {
+    const { dir, env } = sandbox();
+    const file = source(dir, 'readings.csv', 500);
+    const resume = path.join(dir, 'resume');
+    const slow = startWatt(['ingest', '--source', file, '--json'], dir, env({ WATT_PSEUDONYMISATION_KEY: KEY_A, WATT_PAUSEPOINT: 'ingest:before-transform', WATT_PAUSEPOINT_RESUME: resume }));
+    await slow.waitFor('paused at ingest:before-transform');
+    const fast = await runWatt(['ingest', '--source', file, '--json'], { cwd: dir, env: { ...env({ WATT_PSEUDONYMISATION_KEY: KEY_A }), WATT_HOME: path.join(dir, 'home2') } });
+    expect(fast.code).toBe(0);
+    writeFileSync(resume, '');
+    const r = await slow.exited;
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'skipped', previous_run_id: JSON.parse(fast.stdout).run_id });
+    expect(landedRows(path.join(dir, 'lake'))).toHaveLength(500);
+    expect(manifests(path.join(dir, 'lake'))).toHaveLength(1);
+  });
+
+  it('two first runs with two generated keys: the one that commits second exits 2 and keeps nothing', async () => {
+    const { dir, env } = sandbox();
+    const a = source(dir, 'a.csv', 100);
+    const b = path.join(dir, 'b.csv');
+    writeFileSync(b, csv([row(7), row(8)]));
+    const resume = path.join(dir, 'resume');
+    const slow = startWatt(['ingest', '--source', a], dir, env({ WATT_PAUSEPOINT: 'ingest:before-transform', WATT_PAUSEPOINT_RESUME: resume }));
+    await slow.waitFor('paused at ingest:before-transform');
+    const fast = await runWatt(['ingest', '--source', b], { cwd: dir, env: { ...env(), WATT_HOME: path.join(dir, 'home2') } });
+    expect(fast.code).toBe(0);
+    writeFileSync(resume, '');
+    const r = await slow.exited;
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toMatch(/another run \(manifest .*_manifests\/.*\.json\) landed in .* with key id [0-9a-f]{16} while this run was transforming with key id [0-9a-f]{16}/);
+    expect(landedRows(path.join(dir, 'lake'))).toHaveLength(2);
+    expect(manifests(path.join(dir, 'lake'))).toHaveLength(1);
+  });
+});
+
 describe('workers use the schema and key the run loaded', () => {
   it('a schema file replaced on disk during a 5 MiB ingest changes nothing: no raw customer_id lands', async () => {
     const { dir, env } = sandbox();
@@ -296,23 +332,24 @@ describe('no hang on a hostile schema, signals end a run', () => {
   });
 
   it.each([
-    ['SIGTERM', 143],
-    ['SIGINT', 130],
-  ] as const)('%s while the worker threads transform a 5 MiB file: exit %i at once, lock released, nothing in the lake or the spool', async (sig, code) => {
+    ['SIGTERM', 143, 150],
+    ['SIGINT', 130, 150],
+    ['SIGTERM', 143, 0], // as the workers start
+  ] as const)('%s while the worker threads transform a 5 MiB file: exit %i at once, lock released, nothing in the lake or the spool (after %i ms)', async (sig, code, delay) => {
     const { dir, env } = sandbox();
     const file = source(dir, 'big.csv', 80_000);
     const resume = path.join(dir, 'resume');
     const run = startWatt(['ingest', '--source', file], dir, env({ WATT_PSEUDONYMISATION_KEY: KEY_A, WATT_PAUSEPOINT: 'ingest:before-transform', WATT_PAUSEPOINT_RESUME: resume }));
     await run.waitFor('paused at ingest:before-transform');
     writeFileSync(resume, '');
-    await new Promise((r) => setTimeout(r, 150)); // the workers are busy by now
+    await new Promise((r) => setTimeout(r, delay)); // 150 ms: the workers are busy by now
     run.child.kill(sig);
     const r = await run.exited;
     expect(r.code).toBe(code);
-    expect(errorLine(r)).toMatch(/interrupted/);
+    expect(errorLine(r)).toMatch(/interrupted; nothing was left in the lake/); // the clean stop, not the grace-period exit
     expect(readdirSync(path.join(dir, 'home', 'locks'))).toEqual([]);
     expect(filesUnder(path.join(dir, 'lake')).filter((f) => !f.includes('.watt-tmp'))).toEqual([]);
-    expect(readdirSync(path.join(dir, 'home', 'tmp'))).toEqual([]);
+    expect(filesUnder(path.join(dir, 'home', 'tmp'))).toEqual([]);
     const db = new Database(path.join(dir, 'home', 'catalog.db'), { readonly: true });
     expect((db.prepare('SELECT status FROM runs').get() as { status: string }).status).toBe('interrupted');
     db.close();
