@@ -172,9 +172,6 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     const rotatedFrom = checkKeyId(options, index, keyId, destination);
     if (rotatedFrom) base.rotated_from_key_id = rotatedFrom;
     recorder?.finishRun(runId, { status: 'running', finished_at: null, key_id: keyId, rotated_from_key_id: rotatedFrom ?? null });
-    if (rotatedFrom && recorder) {
-      appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom, to_key_id: keyId } }]);
-    }
     if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, key id ${keyId} (key from ${key.source})`);
 
     await pausepoint('ingest:before-transform');
@@ -248,6 +245,14 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     written.push(manifestK);
     failpoint('ingest:after-manifest');
     logger.info(`wrote manifest ${manifestOut.uri}: run complete`, { step: 'manifest', key: manifestK });
+    if (rotatedFrom && recorder) {
+      // The rotation is effective now that a manifest carries the new key id.
+      try {
+        appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom, to_key_id: keyId } }]);
+      } catch (err) {
+        logger.error(`could not write the key.rotation trail entry: ${(err as Error).message}`, { step: 'key' });
+      }
+    }
     recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
     const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
     recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
