@@ -48,6 +48,7 @@ export function registerIngest(program: Command): Command {
         destination: result.destination,
         manifest: result.manifest,
         log: result.log,
+        key_id: result.key_id,
       };
       if (json) printJson(result.status === 'skipped' ? { ...summary, previous_run_id: result.previous_run_id } : summary);
       else if (result.status === 'dry_run') process.stdout.write(`dry run: would write ${result.destination} (${result.rows} rows)\n`);

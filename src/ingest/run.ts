@@ -58,7 +58,7 @@ export interface IngestOptions {
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
 }
 
-/** What `watt ingest` did; `--json` prints the first seven fields. */
+/** What `watt ingest` did; `--json` prints the first seven fields and `key_id`. */
 export interface IngestResult {
   run_id: string;
   status: 'succeeded' | 'rejected' | 'skipped' | 'dry_run';

@@ -108,13 +108,14 @@ describe('watt ingest, end to end on the local lake', () => {
     expect(r.stderr).not.toMatch(/generated a new key/);
   });
 
-  it('--json prints one object with run_id, status, rows, rejected, destination, manifest and log', async () => {
+  it('--json prints one object with run_id, status, rows, rejected, destination, manifest, log and key_id', async () => {
     const dir = scratchDir();
     const r = await runWatt(['ingest', '--json', '--layout', 'hive', '--date', '2024-12-31'], { cwd: dir, env: KEY });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(['run_id', 'status', 'rows', 'rejected', 'destination', 'manifest', 'log']);
+    expect(Object.keys(out)).toEqual(['run_id', 'status', 'rows', 'rejected', 'destination', 'manifest', 'log', 'key_id']);
     expect(out).toMatchObject({ status: 'succeeded', rows: 5, rejected: 0 });
+    expect(out.key_id).toMatch(/^[0-9a-f]{16}$/);
     expect(out.destination).toMatch(/^file:\/\/.*\/watt-lake\/watt-about-it\/raw\/year=2024\/month=12\/day=31\/sample_energy_consumption_.*\.csv$/);
     expect(existsSync(new URL(out.destination))).toBe(true);
     expect(existsSync(new URL(out.manifest))).toBe(true);
