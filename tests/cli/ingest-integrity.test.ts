@@ -357,11 +357,21 @@ describe('no hang on a hostile schema, signals end a run', () => {
 });
 
 describe('private by default', () => {
-  it('catalog, logs, manifests, objects, reject files and spool are 0600; folders watt creates 0700', async () => {
+  it('catalog, logs, manifests, objects, reject files and spool are 0600; folders watt creates 0700 (even under umask 000)', async () => {
     const { dir, env } = sandbox();
     const file = path.join(dir, 'mixed.csv');
     writeFileSync(file, csv([row(1), row(2).replace('0.18', 'cheap')]));
-    const r = await runWatt(['ingest', '--source', file, '--quarantine'], { cwd: dir, env: env({ WATT_PSEUDONYMISATION_KEY: KEY_A }) });
+    // The most permissive umask: the modes must come from watt, not from the shell.
+    const underUmask000 = (args: string[], extra: Record<string, string>) =>
+      new Promise<{ code: number | null }>((resolve) => {
+        const child = spawn('sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, BIN, ...args], {
+          cwd: dir,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env({ WATT_PSEUDONYMISATION_KEY: KEY_A, ...extra }) },
+          stdio: 'ignore',
+        });
+        child.on('close', (code) => resolve({ code }));
+      });
+    const r = await underUmask000(['ingest', '--source', file, '--quarantine'], {});
     expect(r.code).toBe(1); // quarantined rows: exit 1, valid rows landed
     const lakeFiles = filesUnder(path.join(dir, 'lake'));
     expect(lakeFiles.some((f) => f.includes('_manifests'))).toBe(true);
@@ -376,7 +386,7 @@ describe('private by default', () => {
     // The spool, as a crash leaves it (SIGKILL right after spooling): 0600 in a 0700 folder.
     const other = path.join(dir, 'other.csv');
     writeFileSync(other, csv([row(3)]));
-    const killed = await runWatt(['ingest', '--source', other], { cwd: dir, env: env({ WATT_PSEUDONYMISATION_KEY: KEY_A, WATT_FAILPOINT: 'ingest:after-spool' }) });
+    const killed = await underUmask000(['ingest', '--source', other], { WATT_FAILPOINT: 'ingest:after-spool' });
     expect(killed.code).toBe(null);
     const spool = filesUnder(path.join(dir, 'home', 'tmp'));
     expect(spool).toHaveLength(1);
