@@ -213,7 +213,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     const again = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
     const raced = options.force ? undefined : findLanded(again, sourceSha);
     if (raced) {
-      await lake.delete(written.splice(0));
+      await removeUnfinished(lake, written.splice(0), recorder, logger);
       logger.info(`run ${raced.run_id} landed the same source (manifest ${raced.uri}) while this run was transforming it: this run's objects removed, nothing to do`);
       recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: raced.uri, source_name: sourceName });
       return { ...base, status: 'skipped', rows: 0, rejected: 0, destination: raced.object_uri ?? destination, manifest: raced.uri, previous_run_id: raced.run_id ?? undefined };
@@ -260,9 +260,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   } catch (err) {
     const error = options.signal?.aborted ? interrupted() : err;
     // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
-    if (lake && written.length && !written.includes(manifestK)) {
-      await lake.delete(written).catch((e) => logger.error(`could not remove ${written.join(', ')} of the failed run: ${(e as Error).message}`));
-    }
+    if (lake && written.length && !written.includes(manifestK)) await removeUnfinished(lake, written.splice(0), recorder, logger);
     const status = error instanceof InterruptedError ? 'interrupted' : 'failed';
     recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
     throw error;
@@ -272,6 +270,20 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     await lake?.close();
     lock?.release();
     process.removeListener('exit', onExit);
+  }
+}
+
+/**
+ * Delete the objects of a run that will not commit (no manifest will name them) and mark them
+ * deleted in the catalog. What the store refuses is logged and left to the next run's recovery.
+ */
+async function removeUnfinished(lake: Lake, keys: string[], catalog: Catalog | undefined, logger: Logger): Promise<void> {
+  try {
+    const result = await lake.delete(keys);
+    catalog?.markLakeObjectsDeleted(lake.provider, lake.bucket, result.deleted);
+    for (const e of result.errors) logger.error(`could not remove ${lake.uri(e.key)} of the unfinished run: ${e.message}`);
+  } catch (e) {
+    logger.error(`could not remove ${keys.join(', ')} of the unfinished run: ${(e as Error).message}`);
   }
 }
 

@@ -239,6 +239,10 @@ describe('two machines at once on one lake (no shared lock)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'skipped', previous_run_id: JSON.parse(fast.stdout).run_id });
     expect(landedRows(path.join(dir, 'lake'))).toHaveLength(500);
     expect(manifests(path.join(dir, 'lake'))).toHaveLength(1);
+    // Its catalog does not list the removed object as live.
+    const db = new Database(path.join(dir, 'home', 'catalog.db'), { readonly: true });
+    expect(db.prepare('SELECT kind, deleted_at IS NOT NULL AS deleted FROM lake_objects').all()).toEqual([{ kind: 'data', deleted: 1 }]);
+    db.close();
   });
 
   it('two first runs with two generated keys: the one that commits second exits 2 and keeps nothing', async () => {
