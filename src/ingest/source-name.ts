@@ -7,14 +7,13 @@ import type { RegExpLike } from '../records/schema.js';
  * A file name can carry a raw identifier (`export_CUST-000777.csv`). Erasure must then find it
  * nowhere, and rewriting history (keys, manifests, trail) is not an option, so the name is
  * redacted before anything records it: every substring that is a whole match of a personal
- * column's schema `pattern`, and every canonical personal cell of the file (at least
- * {@link MIN_NAME_HIT_CHARS} characters) found in the name, becomes {@link REDACTED}. Until the
+ * column's schema `pattern`, and every canonical personal cell of the file (at least 3
+ * characters: `MIN_NAME_HIT_CHARS`, transform.ts) found in the name, becomes {@link REDACTED}. Until the
  * cells are known (end of the transform), messages call the source by its sha256 prefix.
  */
 
 /** What replaces a personal identifier in a source file name. */
 export const REDACTED = 'redacted';
-
 
 /** The file name of a source path, Unicode NFC (as cells are compared in their canonical form). */
 export function sourceFileName(sourcePath: string): string {

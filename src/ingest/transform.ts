@@ -49,8 +49,8 @@ export interface RangeJob {
   /** How messages name the source (never its file name before redaction: README "File names"). */
   sourceLabel: string;
   /**
-   * The source file name's stem (NFC) as far as it is already redacted: canonical personal cells
-   * found inside it are reported in {@link RangeOutcome.nameHits}.
+   * The source file name (NFC), as far as it is already redacted: canonical personal cells found
+   * inside it are reported in {@link RangeOutcome.nameHits}.
    */
   nameStem?: string;
   /** Byte offsets [start, end): start is the first byte of a record, end the byte after a newline. */
