@@ -1,4 +1,6 @@
 import { failpoint } from '../failpoint.js';
+import { recoverLake } from '../lake/recover.js';
+import { graceMs } from '../lake/integrity.js';
 import path from 'node:path';
 import os from 'node:os';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
@@ -151,6 +153,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     lock?.release();
     throw new LockError(`a purge of ${destination} is running (pid ${purging[0]!.pid}): ingest refused so that no row escapes an erasure`, { hint: 'run the ingest again when the purge is done' });
   }
+  if (lock) await recoverLake({ lake: options.lake, prefix: options.lake.prefix, home: options.home, catalog: options.catalog, logger, runId, graceMs: graceMs(), signal: options.signal });
   // A dry run reads the catalog (to say whether the file would be skipped) but records nothing.
   const recorder = options.dryRun ? undefined : options.catalog;
   const runRecord = { run_id: runId, command: 'ingest', started_at: startedAt, source_name: path.basename(options.source), source_sha256: sourceSha, destination, log_path: options.logFile };

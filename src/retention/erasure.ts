@@ -22,8 +22,10 @@ const OUTPUT_CHUNK = 64 * 1024;
 export type ErasureStep = 'intent' | 'object' | 'manifest' | 'done';
 
 export interface ErasureOptions extends PurgeContext {
-  /** The subject's pseudonym (HMAC-SHA256 hex, as written by ingest). The raw identifier never reaches this module. */
+  /** The subject's pseudonym (HMAC-SHA256 hex, as written by ingest), shown as a prefix. The raw identifier never reaches this module. */
   pseudonym: string;
+  /** Every pseudonym of the subject, one per key id in the lake (key rotation); default `[pseudonym]`. */
+  pseudonyms?: readonly string[];
   /** Personal column holding the pseudonym, e.g. `customer_id`. */
   column: string;
   /** WATT_HOME: the rewritten objects are spooled in `<home>/tmp/`. */
@@ -107,12 +109,12 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
   });
 
   // Byte search first (cheap), then parse only the objects that hold the pseudonym.
-  const needle = Buffer.from(options.pseudonym, 'utf8');
+  const needles = subjectSet(options).map((p) => Buffer.from(p, 'utf8'));
   const hits: typeof candidates = [];
   for (let i = 0; i < candidates.length; i += SEARCH_CONCURRENCY) {
     if (options.signal?.aborted) throw new InterruptedError(`erasure ${runId} interrupted while searching; nothing was changed by this run`);
     const batch = candidates.slice(i, i + SEARCH_CONCURRENCY);
-    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needle)));
+    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needles)));
     batch.forEach((c, j) => found[j] && hits.push(c));
   }
 
@@ -158,7 +160,8 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
   const { lake, logger, catalog, runId } = options;
   const pseudonymPrefix = options.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS);
   const rewrite = kind === 'data' ? rewriteCsv : rewriteJsonl;
-  const r = await rewrite(await lake.get(key), options.column, options.pseudonym, options.dryRun ? undefined : spool);
+  const subjects = new Set(subjectSet(options));
+  const r = await rewrite(await lake.get(key), options.column, subjects, options.dryRun ? undefined : spool);
   if (r.removed === 0) return undefined;
   const action = r.kept === 0 ? 'deleted' : 'rewritten';
   const summary: ErasedObject = { key, kind, rows_removed: r.removed, rows_left: r.kept, action };
@@ -168,7 +171,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
   }
 
   // 1. Verify the new content before the old object is replaced.
-  const check = await rewrite(createReadStream(spool), options.column, options.pseudonym, undefined);
+  const check = await rewrite(createReadStream(spool), options.column, subjects, undefined);
   if (check.sha256 !== r.sha256 || check.removed !== 0 || check.kept !== r.kept) {
     throw new StorageError(`the rewritten copy of ${lake.uri(key)} does not verify (spool changed on disk); nothing was replaced`);
   }
@@ -312,7 +315,8 @@ function csvField(value: string): string {
  * kept rows are byte-identical.
  * @throws DataError if the object is not parseable CSV.
  */
-export async function rewriteCsv(input: Readable, column: string, pseudonym: string, out?: string): Promise<Rewrite> {
+export async function rewriteCsv(input: Readable, column: string, pseudonym: string | ReadonlySet<string>, out?: string): Promise<Rewrite> {
+  const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
   const hash = createHash('sha256');
   let bytes = 0;
   let rowsIn = 0;
@@ -334,7 +338,7 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
       if (index === undefined) index = record.indexOf(column);
       else {
         rowsIn++;
-        if (index >= 0 && record[index] === pseudonym) {
+        if (index >= 0 && subjects.has(record[index]!)) {
           removed++;
           callback();
           return;
@@ -362,7 +366,8 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
 }
 
 /** Stream a quarantine file (JSON lines), dropping lines that hold the pseudonym. */
-export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string, out?: string): Promise<Rewrite> {
+export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string | ReadonlySet<string>, out?: string): Promise<Rewrite> {
+  const subjects = [...(typeof pseudonym === 'string' ? [pseudonym] : pseudonym)];
   const hash = createHash('sha256');
   const sink = out ? createWriteStream(out, { mode: 0o600 }) : undefined;
   let rowsIn = 0;
@@ -372,7 +377,7 @@ export async function rewriteJsonl(input: Readable, _column: string, pseudonym: 
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     if (line === '') continue;
     rowsIn++;
-    if (line.includes(pseudonym)) {
+    if (subjects.some((p) => line.includes(p))) {
       removed++;
       continue;
     }
@@ -386,19 +391,26 @@ export async function rewriteJsonl(input: Readable, _column: string, pseudonym: 
   return { rowsIn, kept, removed, sha256: hash.digest('hex'), bytes };
 }
 
-/** Whether a stream holds `needle`, searching across chunk boundaries; stops reading at the first hit. */
-export async function streamContains(stream: Readable, needle: Buffer): Promise<boolean> {
+/** Whether a stream holds `needle` (or any of `needle`), searching across chunk boundaries; stops reading at the first hit. */
+export async function streamContains(stream: Readable, needle: Buffer | readonly Buffer[]): Promise<boolean> {
+  const needles = Buffer.isBuffer(needle) ? [needle] : needle;
+  const longest = Math.max(1, ...needles.map((n) => n.length));
   let tail = Buffer.alloc(0);
   try {
     for await (const chunk of stream) {
       const buf = tail.length ? Buffer.concat([tail, chunk as Buffer]) : (chunk as Buffer);
-      if (buf.indexOf(needle) !== -1) return true;
-      tail = Buffer.from(buf.subarray(Math.max(0, buf.length - needle.length + 1)));
+      if (needles.some((n) => buf.indexOf(n) !== -1)) return true;
+      tail = Buffer.from(buf.subarray(Math.max(0, buf.length - longest + 1)));
     }
   } finally {
     stream.destroy();
   }
   return false;
+}
+
+/** Every pseudonym of the subject this erasure removes. */
+function subjectSet(options: ErasureOptions): string[] {
+  return [...new Set([options.pseudonym, ...(options.pseudonyms ?? [])])];
 }
 
 /** Hex sha256 of a stream. */

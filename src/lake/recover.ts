@@ -1,0 +1,147 @@
+import os from 'node:os';
+import path from 'node:path';
+import { readdir, rm, stat } from 'node:fs/promises';
+import type { LakeConfig } from '../config.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Logger } from '../log.js';
+import { appendTrail } from '../retention/trail.js';
+import { destinationUri, openLake, type Lake } from './index.js';
+import { DEFAULT_GRACE_MS, isDeadRun, listLake, orphanVerdict, unmanifested } from './integrity.js';
+
+/** One object recovery deleted or left, with why. */
+export interface RecoveredObject {
+  key: string;
+  reason: string;
+}
+
+/** What {@link recoverLake} did. */
+export interface RecoveryResult {
+  /** Catalog runs left `running` by a dead process, now marked failed. */
+  runs_failed: string[];
+  /** Objects of unfinished runs deleted from the lake (a trail entry each). */
+  deleted: RecoveredObject[];
+  /** Unmanifested objects left in place (a live run, or within the grace period). */
+  kept: RecoveredObject[];
+  /** Stale spool files removed from `<WATT_HOME>/tmp`. */
+  spool_files: number;
+  /** Set when recovery could not finish (e.g. the lake is unreachable); the caller carries on. */
+  error?: string;
+}
+
+export interface RecoverOptions {
+  /** The lake to clean: an open lake, or its configuration (opened and closed here). */
+  lake: Lake | LakeConfig;
+  prefix: string;
+  /** WATT_HOME: the spool folder `tmp/` is cleaned. */
+  home: string;
+  /** Without a catalog (verify from an empty WATT_HOME) nothing is deleted: no trail to record it. */
+  catalog?: Catalog;
+  logger: Logger;
+  /** The run doing the recovery (named in trail entries). */
+  runId: string;
+  /** Grace period for objects of unknown origin, ms (default {@link DEFAULT_GRACE_MS}). */
+  graceMs?: number;
+  now?: Date;
+  signal?: AbortSignal;
+}
+
+/** Spool files are named after their run: `<run_id>.csv`, `<run_id>.rejects.jsonl`, `<run_id>-erasure.csv`... */
+const SPOOL_RUN = /^(\d{8}T\d{6}Z-[a-z0-9]{6})[.-]/;
+
+/**
+ * Finish the cleanup that a killed run, or a run whose store failed, left behind. Called by every
+ * verb that opens a lake (ingest, purge, verify --repair) once it holds its lock:
+ *
+ * 1. catalog runs left `running` by a process that no longer exists on this host are marked
+ *    `failed`;
+ * 2. stale spool files in `<WATT_HOME>/tmp` (pseudonymised rows that erasure and retention would
+ *    never see) are removed when their run is over or dead, or, of unknown run, older than the grace
+ *    period;
+ * 3. data objects and quarantine files under `<prefix>/` that no manifest names are deleted, a
+ *    `recovery.delete` trail entry each written before the delete, when {@link orphanVerdict}
+ *    says they are garbage (dead or ended run; unknown run past the grace period);
+ * 4. the local lake's temp files of dead processes are removed.
+ *
+ * Never throws: a failure is logged as a warning and returned in `error`, so that the verb itself
+ * reports the storage problem it meets.
+ */
+export async function recoverLake(options: RecoverOptions): Promise<RecoveryResult> {
+  const { logger, catalog, prefix } = options;
+  const now = options.now ?? new Date();
+  const grace = options.graceMs ?? DEFAULT_GRACE_MS;
+  const result: RecoveryResult = { runs_failed: [], deleted: [], kept: [], spool_files: 0 };
+  let lake: Lake | undefined;
+  const opened = !('put' in options.lake);
+  try {
+    if (catalog) {
+      for (const run of catalog.runningRuns()) {
+        if (run.run_id === options.runId || !isDeadRun(run)) continue;
+        catalog.finishRun(run.run_id, { status: 'failed', error: `the process (pid ${run.pid}) ended without finishing the run; cleaned up by run ${options.runId}` });
+        result.runs_failed.push(run.run_id);
+        logger.warn(`run ${run.run_id} was left running by a process that is gone (pid ${run.pid}): marked failed`, { step: 'recover', dead_run: run.run_id });
+      }
+    }
+    result.spool_files = await cleanSpool(options, now, grace);
+    lake = opened ? await openLake(options.lake as LakeConfig) : (options.lake as Lake);
+    const destination = opened ? destinationUri(options.lake as LakeConfig) : lake.uri(prefix);
+    if (result.spool_files && catalog) {
+      appendTrail(catalog.db, [{ action: 'recovery.delete_spool', lake: destination, count: result.spool_files, run_id: options.runId, detail: { folder: 'WATT_HOME/tmp' } }]);
+    }
+    const listing = await listLake(lake, prefix, options.signal);
+    for (const o of unmanifested(listing)) {
+      const verdict = orphanVerdict(o, catalog, now, grace);
+      const died = result.runs_failed.find((r) => o.key.includes(r));
+      if (died) verdict.reason = `run ${died} died (its process is gone) before its manifest`;
+      if (!verdict.garbage || !catalog) {
+        result.kept.push({ key: o.key, reason: catalog ? verdict.reason : 'no catalog to record a deletion' });
+        continue;
+      }
+      appendTrail(catalog.db, [{ action: 'recovery.delete', lake: destination, key: o.key, count: 1, run_id: options.runId, detail: { reason: verdict.reason, bytes: o.size } }]);
+      const del = await lake.delete([o.key]);
+      if (del.errors.length) {
+        appendTrail(catalog.db, [{ action: 'recovery.delete_failed', lake: destination, key: o.key, count: 0, run_id: options.runId, detail: { message: del.errors[0]!.message.slice(0, 200) } }]);
+        result.kept.push({ key: o.key, reason: `delete refused: ${del.errors[0]!.message.slice(0, 120)}` });
+        continue;
+      }
+      catalog.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], now.toISOString());
+      result.deleted.push({ key: o.key, reason: verdict.reason });
+      logger.warn(`removed ${lake.uri(o.key)}: ${verdict.reason}`, { step: 'recover', key: o.key });
+    }
+    for (const k of result.kept) logger.debug(`left ${k.key} without a manifest: ${k.reason}`, { step: 'recover', key: k.key });
+    if (lake.provider === 'local' && 'removeStaleTemp' in lake) await (lake as { removeStaleTemp(): Promise<number> }).removeStaleTemp();
+  } catch (err) {
+    result.error = (err as Error).message.split('\n')[0]!.slice(0, 200);
+    logger.warn(`could not finish the recovery of earlier runs: ${result.error}`, { step: 'recover' });
+  } finally {
+    if (opened) await lake?.close().catch(() => undefined);
+  }
+  return result;
+}
+
+/** Remove spool files of runs that are over or dead; of unknown runs, those older than the grace period. */
+async function cleanSpool(options: RecoverOptions, now: Date, grace: number): Promise<number> {
+  const dir = path.join(options.home, 'tmp');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const runId = SPOOL_RUN.exec(name)?.[1];
+    if (runId === options.runId) continue;
+    const run = runId ? options.catalog?.getRun(runId) : undefined;
+    let stale: boolean;
+    if (run && run.host === os.hostname() && typeof run.pid === 'number') stale = run.status !== 'running' || isDeadRun(run);
+    else {
+      const s = await stat(path.join(dir, name)).catch(() => undefined);
+      stale = !!s && s.isFile() && now.getTime() - s.mtime.getTime() >= grace;
+    }
+    if (!stale) continue;
+    await rm(path.join(dir, name), { force: true });
+    removed++;
+  }
+  if (removed) options.logger.warn(`removed ${removed} stale spool file${removed > 1 ? 's' : ''} of earlier runs from ${dir}`, { step: 'recover', spool_files: removed });
+  return removed;
+}
