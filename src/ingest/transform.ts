@@ -8,6 +8,7 @@ import { parse, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from './schema.js';
 import { Pseudonymiser } from '../records/pseudonymise.js';
+import { canonicalIdentifier } from '../records/identifier.js';
 
 /**
  * The hot loop of `watt ingest`: one byte range of the source, already past the header, through
@@ -126,7 +127,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     for (let i = 0; i < width; i++) {
       const p = plan[i]!;
       const v = record[i]!;
-      out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
+      out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(canonicalIdentifier(v)) : csvField(v));
     }
     return out + '\n';
   };
