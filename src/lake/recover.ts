@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readdir, rm, stat } from 'node:fs/promises';
 import type { LakeConfig } from '../config.js';
+import { WattError } from '../errors.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { appendTrail } from '../retention/trail.js';
@@ -26,6 +27,8 @@ export interface RecoveryResult {
   spool_files: number;
   /** Set when recovery could not finish (e.g. the lake is unreachable); the caller carries on. */
   error?: string;
+  /** Exit code of that error (2: refused, e.g. a symlink out of the lake; 3: storage). */
+  error_exit_code?: number;
 }
 
 export interface RecoverOptions {
@@ -111,6 +114,7 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
     if (lake.provider === 'local' && 'removeStaleTemp' in lake) await (lake as { removeStaleTemp(): Promise<number> }).removeStaleTemp();
   } catch (err) {
     result.error = (err as Error).message.split('\n')[0]!.slice(0, 200);
+    result.error_exit_code = err instanceof WattError ? err.exitCode : 3;
     logger.warn(`could not finish the recovery of earlier runs: ${result.error}`, { step: 'recover' });
   } finally {
     if (opened) await lake?.close().catch(() => undefined);

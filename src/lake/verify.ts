@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { LakeConfig } from '../config.js';
 import { Catalog } from '../catalog/catalog.js';
-import { InterruptedError, LockError, StorageError } from '../errors.js';
+import { InterruptedError, LockError, StorageError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { verifyTrailAndAnchors } from '../retention/anchor.js';
@@ -99,7 +99,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     const repaired = new Set<string>();
     if (options.repair) {
       const rec = await recoverLake({ lake, prefix: config.prefix, home, catalog, logger, runId: options.runId, graceMs: grace, signal });
-      if (rec.error) throw new StorageError(`repair could not finish: ${rec.error}`);
+      if (rec.error) throw rec.error_exit_code === 2 ? new UsageError(`repair refused: ${rec.error}`) : new StorageError(`repair could not finish: ${rec.error}`);
       for (const d of rec.deleted) {
         repaired.add(d.key);
         findings.push({ kind: 'orphan', key: d.key, detail: d.reason, repaired: true });

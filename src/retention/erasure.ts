@@ -114,7 +114,7 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
   for (let i = 0; i < candidates.length; i += SEARCH_CONCURRENCY) {
     if (options.signal?.aborted) throw new InterruptedError(`erasure ${runId} interrupted while searching; nothing was changed by this run`);
     const batch = candidates.slice(i, i + SEARCH_CONCURRENCY);
-    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needles)));
+    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needles, options.signal)));
     batch.forEach((c, j) => found[j] && hits.push(c));
   }
 
@@ -161,7 +161,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
   const pseudonymPrefix = options.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS);
   const rewrite = kind === 'data' ? rewriteCsv : rewriteJsonl;
   const subjects = new Set(subjectSet(options));
-  const r = await rewrite(await lake.get(key), options.column, subjects, options.dryRun ? undefined : spool);
+  const r = await rewrite(await lake.get(key), options.column, subjects, options.dryRun ? undefined : spool, options.signal);
   if (r.removed === 0) return undefined;
   const action = r.kept === 0 ? 'deleted' : 'rewritten';
   const summary: ErasedObject = { key, kind, rows_removed: r.removed, rows_left: r.kept, action };
@@ -171,7 +171,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
   }
 
   // 1. Verify the new content before the old object is replaced.
-  const check = await rewrite(createReadStream(spool), options.column, subjects, undefined);
+  const check = await rewrite(createReadStream(spool), options.column, subjects, undefined, options.signal);
   if (check.sha256 !== r.sha256 || check.removed !== 0 || check.kept !== r.kept) {
     throw new StorageError(`the rewritten copy of ${lake.uri(key)} does not verify (spool changed on disk); nothing was replaced`);
   }
@@ -315,7 +315,7 @@ function csvField(value: string): string {
  * kept rows are byte-identical.
  * @throws DataError if the object is not parseable CSV.
  */
-export async function rewriteCsv(input: Readable, column: string, pseudonym: string | ReadonlySet<string>, out?: string): Promise<Rewrite> {
+export async function rewriteCsv(input: Readable, column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
   const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -355,9 +355,10 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
     },
   });
   try {
-    await pipeline(input, parse({ bom: true, relax_column_count: true, skip_empty_lines: false }), filter, out ? createWriteStream(out, { mode: 0o600 }) : discard());
+    await pipeline(input, parse({ bom: true, relax_column_count: true, skip_empty_lines: false }), filter, out ? createWriteStream(out, { mode: 0o600 }) : discard(), signal ? { signal } : {});
   } catch (err) {
     if (err instanceof WattError) throw err;
+    if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting an object; it was not replaced: run the same erasure again');
     const code = (err as { code?: string }).code ?? '';
     if (code.startsWith('CSV_')) throw new DataError(`cannot parse a lake object as CSV (${code}): erasure stopped before changing it`);
     throw new StorageError(`cannot read or spool a lake object: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
@@ -366,7 +367,7 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
 }
 
 /** Stream a quarantine file (JSON lines), dropping lines that hold the pseudonym. */
-export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string | ReadonlySet<string>, out?: string): Promise<Rewrite> {
+export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
   const subjects = [...(typeof pseudonym === 'string' ? [pseudonym] : pseudonym)];
   const hash = createHash('sha256');
   const sink = out ? createWriteStream(out, { mode: 0o600 }) : undefined;
@@ -375,6 +376,7 @@ export async function rewriteJsonl(input: Readable, _column: string, pseudonym: 
   let removed = 0;
   let bytes = 0;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting a quarantine file; it was not replaced: run the same erasure again');
     if (line === '') continue;
     rowsIn++;
     if (subjects.some((p) => line.includes(p))) {
@@ -392,12 +394,13 @@ export async function rewriteJsonl(input: Readable, _column: string, pseudonym: 
 }
 
 /** Whether a stream holds `needle` (or any of `needle`), searching across chunk boundaries; stops reading at the first hit. */
-export async function streamContains(stream: Readable, needle: Buffer | readonly Buffer[]): Promise<boolean> {
+export async function streamContains(stream: Readable, needle: Buffer | readonly Buffer[], signal?: AbortSignal): Promise<boolean> {
   const needles = Buffer.isBuffer(needle) ? [needle] : needle;
   const longest = Math.max(1, ...needles.map((n) => n.length));
   let tail = Buffer.alloc(0);
   try {
     for await (const chunk of stream) {
+      if (signal?.aborted) throw new InterruptedError('erasure interrupted while searching; nothing was changed by this run');
       const buf = tail.length ? Buffer.concat([tail, chunk as Buffer]) : (chunk as Buffer);
       if (needles.some((n) => buf.indexOf(n) !== -1)) return true;
       tail = Buffer.from(buf.subarray(Math.max(0, buf.length - longest + 1)));
