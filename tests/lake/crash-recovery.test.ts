@@ -146,7 +146,7 @@ describe.each(providers)('crash recovery on %s', (name, start) => {
       const target = name.startsWith('s3') ? server!.env.AWS_ENDPOINT_URL_S3! : /BlobEndpoint=(http:\/\/[^/;]+)/.exec(server!.env.AZURE_STORAGE_CONNECTION_STRING!)![1]!;
       const proxy = await startDroppingProxy(target, (method, p) => (method === 'PUT' && p.includes('/_manifests/')) || method === 'DELETE' || (method === 'POST' && p.includes('?delete')));
       try {
-        const viaProxy = name.startsWith('s3')
+        const viaProxy: Record<string, string> = name.startsWith('s3')
           ? { AWS_ENDPOINT_URL_S3: proxy.endpoint }
           : { AZURE_STORAGE_CONNECTION_STRING: server!.env.AZURE_STORAGE_CONNECTION_STRING!.replace(target, proxy.endpoint) };
         const { dir, env, prefix, home } = setup(viaProxy);

@@ -37,7 +37,7 @@ function lakeRows(lakeDir: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const f of files(lakeDir).filter((f) => f.endsWith('.csv'))) {
     const text = readFileSync(f, 'utf8');
-    const records = parse(text, { columns: false, raw: true }) as { raw: string; record: string[] }[];
+    const records = parse(text, { columns: false, raw: true }) as unknown as { raw: string; record: string[] }[];
     out.set(path.relative(lakeDir, f), records.slice(1).map((r) => r.raw));
   }
   return out;
