@@ -7,6 +7,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { appendTrail } from '../retention/trail.js';
 import { destinationUri, openLake, type Lake } from './index.js';
+import { lakeLocation } from '../lock.js';
 import { DEFAULT_GRACE_MS, isDeadRun, listLake, orphanVerdict, unmanifested } from './integrity.js';
 
 /** One object recovery deleted or left, with why. */
@@ -17,8 +18,10 @@ export interface RecoveredObject {
 
 /** What {@link recoverLake} did. */
 export interface RecoveryResult {
-  /** Catalog runs left `running` by a dead process, now marked failed. */
+  /** Catalog runs of this lake left `running` by a dead process, now marked failed. */
   runs_failed: string[];
+  /** The same, but their manifest is in the lake: complete, now recorded as such. */
+  runs_completed: string[];
   /** Objects of unfinished runs deleted from the lake (a trail entry each). */
   deleted: RecoveredObject[];
   /** Unmanifested objects left in place (a live run, or within the grace period). */
@@ -35,6 +38,8 @@ export interface RecoverOptions {
   /** The lake to clean: an open lake, or its configuration (opened and closed here). */
   lake: Lake | LakeConfig;
   prefix: string;
+  /** URI of the lake folder (`destinationUri`), as runs record it; derived from the lake when absent. */
+  destination?: string;
   /** WATT_HOME: the spool folder `tmp/` is cleaned. */
   home: string;
   /** Without a catalog (verify from an empty WATT_HOME) nothing is deleted: no trail to record it. */
@@ -72,25 +77,35 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
   const { logger, catalog, prefix } = options;
   const now = options.now ?? new Date();
   const grace = options.graceMs ?? DEFAULT_GRACE_MS;
-  const result: RecoveryResult = { runs_failed: [], deleted: [], kept: [], spool_files: 0 };
+  const result: RecoveryResult = { runs_failed: [], runs_completed: [], deleted: [], kept: [], spool_files: 0 };
   let lake: Lake | undefined;
   const opened = !('put' in options.lake);
   try {
+    result.spool_files = await cleanSpool(options, now, grace);
+    lake = opened ? await openLake(options.lake as LakeConfig) : (options.lake as Lake);
+    const destination = options.destination ?? (opened ? destinationUri(options.lake as LakeConfig) : lake.uri(prefix));
+    const listing = await listLake(lake, prefix, options.signal);
     if (catalog) {
+      const here = lakeLocation(destination);
       for (const run of catalog.runningRuns()) {
-        if (run.run_id === options.runId || !isDeadRun(run)) continue;
+        if (run.run_id === options.runId || !isDeadRun(run) || !run.destination || lakeLocation(run.destination) !== here) continue;
+        const manifest = listing.manifests.get(run.run_id);
+        if (manifest) {
+          // Killed after its manifest: the run is complete (the commit rule), only the catalog lagged.
+          const m = await readManifest(lake, manifest.key);
+          catalog.finishRun(run.run_id, { status: m.rejected ? 'rejected' : 'succeeded', rows: m.rows, rejected: m.rejected, manifest_uri: lake.uri(manifest.key), error: `completed in the lake; the process (pid ${run.pid}) died before recording it` });
+          result.runs_completed.push(run.run_id);
+          logger.warn(`run ${run.run_id} died after writing its manifest: recorded as complete`, { step: 'recover', dead_run: run.run_id });
+          continue;
+        }
         catalog.finishRun(run.run_id, { status: 'failed', error: `the process (pid ${run.pid}) ended without finishing the run; cleaned up by run ${options.runId}` });
         result.runs_failed.push(run.run_id);
         logger.warn(`run ${run.run_id} was left running by a process that is gone (pid ${run.pid}): marked failed`, { step: 'recover', dead_run: run.run_id });
       }
     }
-    result.spool_files = await cleanSpool(options, now, grace);
-    lake = opened ? await openLake(options.lake as LakeConfig) : (options.lake as Lake);
-    const destination = opened ? destinationUri(options.lake as LakeConfig) : lake.uri(prefix);
     if (result.spool_files && catalog) {
       appendTrail(catalog.db, [{ action: 'recovery.delete_spool', lake: destination, count: result.spool_files, run_id: options.runId, detail: { folder: 'WATT_HOME/tmp' } }]);
     }
-    const listing = await listLake(lake, prefix, options.signal);
     for (const o of unmanifested(listing)) {
       const verdict = orphanVerdict(o, catalog, now, grace);
       const died = result.runs_failed.find((r) => o.key.includes(r));
@@ -148,4 +163,15 @@ async function cleanSpool(options: RecoverOptions, now: Date, grace: number): Pr
   }
   if (removed) options.logger.warn(`removed ${removed} stale spool file${removed > 1 ? 's' : ''} of earlier runs from ${dir}`, { step: 'recover', spool_files: removed });
   return removed;
+}
+
+async function readManifest(lake: Lake, key: string): Promise<{ rows: number | null; rejected: number | null }> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
+    const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { rows?: unknown; rejected?: unknown };
+    return { rows: typeof m.rows === 'number' ? m.rows : null, rejected: typeof m.rejected === 'number' ? m.rejected : null };
+  } catch {
+    return { rows: null, rejected: null };
+  }
 }

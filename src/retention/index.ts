@@ -92,7 +92,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
     catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: 'purge', started_at: now.toISOString(), destination, log_path: logger.file });
-    if (!dryRun) await recoverLake({ lake, prefix: config.prefix, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
+    if (!dryRun) await recoverLake({ lake, prefix: config.prefix, destination, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
     const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now };
     let result: AgePurgeResult | ErasureResult;
     if (pseudonyms !== undefined) {

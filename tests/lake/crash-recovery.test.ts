@@ -120,6 +120,48 @@ describe.each(providers)('crash recovery on %s', (name, start) => {
     60_000,
   );
 
+  it('SIGKILL at ingest:after-manifest: the run is complete in the lake; the next ingest records it and skips the file (no row twice)', async () => {
+    const { dir, env, prefix, home } = setup();
+    const args = ['ingest', '--source', SOURCE, '--date', '2026-01-02', '--json'];
+    expect((await runWatt(args, { cwd: dir, env: { ...env, WATT_FAILPOINT: 'ingest:after-manifest' } })).code).toBeNull();
+    const crashedRun = Object.keys(runStatuses(home))[0]!;
+    const again = await runWatt(args, { cwd: dir, env });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'skipped', previous_run_id: crashedRun });
+    expect(runStatuses(home)[crashedRun]).toBe('succeeded');
+    const lake = await lakeFor(env);
+    try {
+      const state = await lakeState(lake, prefix);
+      expect(state.ids).toEqual(SOURCE_IDS);
+      expect(state.unnamed).toEqual([]);
+    } finally {
+      await lake.close();
+    }
+  }, 60_000);
+
+  it('SIGKILL at ingest:after-rejects (quarantine): the next run removes the data object and the quarantine file, then lands both once', async () => {
+    const { dir, env, prefix, home } = setup();
+    const source = path.join(FIXTURES, 'with-bad-row.csv');
+    const args = ['ingest', '--source', source, '--date', '2026-01-02', '--quarantine', '--json'];
+    expect((await runWatt(args, { cwd: dir, env: { ...env, WATT_FAILPOINT: 'ingest:after-rejects' } })).code).toBeNull();
+    const lake = await lakeFor(env);
+    try {
+      expect((await lakeState(lake, prefix)).unnamed).toHaveLength(2);
+      const again = await runWatt(args, { cwd: dir, env });
+      expect(again.code).toBe(1); // --quarantine: rows set aside, exit 1 by design
+      expect(JSON.parse(again.stdout).status).toBe('rejected');
+      const state = await lakeState(lake, prefix);
+      expect(state.unnamed).toEqual([]);
+      expect(state.keys.filter((k) => k.includes('/_rejects/'))).toHaveLength(1);
+      const valid = (parse(readFileSync(source, 'utf8'), { columns: true }) as { record_id: string }[]).length - JSON.parse(again.stdout).rejected;
+      expect(state.ids).toHaveLength(valid);
+      expect(new Set(state.ids).size).toBe(valid);
+      expect(Object.values(runStatuses(home))).toContain('failed');
+    } finally {
+      await lake.close();
+    }
+  }, 60_000);
+
   it('a purge after a crashed ingest finishes the cleanup too (any verb that opens the lake)', async () => {
     const { dir, env, prefix, home } = setup();
     const killed = await runWatt(['ingest', '--source', SOURCE, '--date', '2026-01-02'], { cwd: dir, env: { ...env, WATT_FAILPOINT: 'ingest:before-manifest' } });

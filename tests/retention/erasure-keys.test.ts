@@ -90,6 +90,12 @@ describe('watt purge --subject across a key rotation', () => {
     expect(refused.stderr).not.toContain(RAW);
     expect(snapshot()).toEqual(untouched);
 
+    // 2a. The previous key in WATT_PSEUDONYMISATION_PREVIOUS_KEYS: a dry run finds every row.
+    const viaEnv = await runWatt(['purge', '--subject', RAW, '--dry-run', '--json'], { cwd: dir, env: { ...env, WATT_PSEUDONYMISATION_KEY: K2, WATT_PSEUDONYMISATION_PREVIOUS_KEYS: `${K1}` } });
+    expect(viaEnv.code).toBe(0);
+    expect(JSON.parse(viaEnv.stdout).rows_removed).toBe(5);
+    expect(snapshot()).toEqual(untouched);
+
     // 2. The previous key in the keyring folder: every row of the subject goes, under both keys.
     mkdirSync(path.join(env.WATT_HOME, 'keys'), { recursive: true, mode: 0o700 });
     writeFileSync(path.join(env.WATT_HOME, 'keys', 'january.key'), K1 + '\n', { mode: 0o600 });
