@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { failpoint } from '../failpoint.js';
 import { pathToFileURL } from 'node:url';
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { InterruptedError, StorageError } from '../errors.js';
@@ -145,6 +146,8 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
         failures.push(...result.errors);
         logger.debug(`deleted ${result.deleted.length} objects`, { step: 'delete', deleted: result.deleted.length, errors: result.errors.length });
       }
+      // Failpoint: manifests gone, data objects not yet (they are garbage the next run removes).
+      if (group === manifests) failpoint('purge:after-manifests-deleted');
     }
     if (failures.length) {
       throw new StorageError(

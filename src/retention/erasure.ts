@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
+import { failpoint } from '../failpoint.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import type { ObjectInfo } from '../lake/types.js';
 import { manifestKey, partitionDateOf, runIdOf } from '../lake/layout.js';
@@ -189,7 +190,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
       detail: { op: action === 'deleted' ? 'delete' : 'rewrite', kind, new_sha256: r.sha256, new_bytes: r.bytes, new_rows: r.kept, rows_removed: r.removed, manifest: mKey ?? null, pseudonym_prefix: pseudonymPrefix },
     },
   ]);
-  options.onStep?.('intent');
+  stepDone(options, 'intent');
 
   // 3. Replace (atomic) or delete, then verify what the store holds.
   if (action === 'deleted') {
@@ -200,7 +201,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
     const stored = await sha256Stream(await lake.get(key));
     if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
   }
-  options.onStep?.('object');
+  stepDone(options, 'object');
 
   // 4. Manifest and catalog; 5. close the intent.
   await finishObject(options, intent!, { key, kind, manifest: mKey, sha256: r.sha256, bytes: r.bytes, rows: r.kept, removed: r.removed, deleted: action === 'deleted' });
@@ -223,7 +224,7 @@ interface Outcome {
 async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outcome): Promise<void> {
   const { lake, catalog } = options;
   if (o.manifest) await updateManifest(options, o.manifest, intent.run_id, o);
-  options.onStep?.('manifest');
+  stepDone(options, 'manifest');
   if (o.deleted) catalog!.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], options.now.toISOString());
   else catalog!.updateLakeObject(lake.provider, lake.bucket, o.key, { sha256: o.sha256, bytes: o.bytes, rows: o.rows });
   appendTrail(catalog!.db, [
@@ -236,7 +237,7 @@ async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outc
       detail: { intent: intent.seq, rows_removed: o.removed, rows_left: o.rows, sha256: o.deleted ? null : o.sha256, bytes: o.deleted ? 0 : o.bytes },
     },
   ]);
-  options.onStep?.('done');
+  stepDone(options, 'done');
 }
 
 /** Rewrite the run's manifest for the new object (rows, sha256, bytes) and log the erasure in it. */
@@ -409,6 +410,15 @@ export async function streamContains(stream: Readable, needle: Buffer | readonly
     stream.destroy();
   }
   return false;
+}
+
+/**
+ * One step of an object's erasure done: the test hook, then the failpoint
+ * `purge:erasure-after-<step>` (intent, object, manifest, done; see src/failpoint.ts).
+ */
+function stepDone(options: ErasureOptions, step: ErasureStep): void {
+  options.onStep?.(step);
+  failpoint(`purge:erasure-after-${step}`);
 }
 
 /** Every pseudonym of the subject this erasure removes. */

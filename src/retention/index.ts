@@ -8,6 +8,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { destinationUri, openLake, type Lake } from '../lake/index.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { newRunId } from '../run-id.js';
+import { failpoint } from '../failpoint.js';
 import { canonicalIdentifier } from '../records/identifier.js';
 import { recoverLake } from '../lake/recover.js';
 import { graceMs } from '../lake/integrity.js';
@@ -116,6 +117,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       });
     }
     if (!dryRun && catalog) {
+      failpoint('purge:before-anchor');
       const anchor = await writeAnchor(catalog.db, lake, config.prefix, runId, destination, home, logger);
       if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
     }
