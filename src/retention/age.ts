@@ -235,6 +235,7 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
   const keys = new Set<string>();
   for await (const o of lake.list(root)) {
     if (!o.key.startsWith(root)) continue; // never outside the prefix, whatever the store returns
+    if (o.key.startsWith(`${root}_audit/`)) continue; // trail anchors: accountability records, kept like the trail
     keys.add(o.key);
     const date = partitionDateOf(prefix, o.key);
     if (date) {
