@@ -29,18 +29,19 @@ export function acquireLock(home: string, name: string, what: string): Lock {
       writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), started_at: new Date().toISOString(), name }));
       closeSync(fd);
       let released = false;
-      return {
-        file,
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            unlinkSync(file);
-          } catch {
-            /* already gone */
-          }
-        },
+      const release = () => {
+        if (released) return;
+        released = true;
+        process.removeListener('exit', release);
+        try {
+          unlinkSync(file);
+        } catch {
+          /* already gone */
+        }
       };
+      // Also on process.exit() (e.g. the 2 s stop deadline after SIGTERM, src/signals.ts).
+      process.on('exit', release);
+      return { file, release };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = readHolder(file);
