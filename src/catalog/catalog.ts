@@ -180,6 +180,16 @@ export class Catalog {
     }
   }
 
+  /** Whether a run that ended failed or interrupted after `since` (ISO 8601) recorded lake objects not marked deleted. (crash recovery) */
+  failedRunsWithObjectsSince(since: string): boolean {
+    return !!this.db
+      .prepare(
+        `SELECT 1 FROM runs r JOIN lake_objects o ON o.run_id = r.run_id
+         WHERE r.status IN ('failed', 'interrupted') AND r.finished_at >= ? AND o.deleted_at IS NULL LIMIT 1`,
+      )
+      .get(since);
+  }
+
   /** Runs left `running` (any host), oldest first. (crash recovery) */
   runningRuns(): RunRecord[] {
     return this.db.prepare(`SELECT * FROM runs WHERE status = 'running' ORDER BY started_at`).all() as RunRecord[];

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { LakeConfig } from '../config.js';
 import { WattError } from '../errors.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -32,6 +33,8 @@ export interface RecoveryResult {
   error?: string;
   /** Exit code of that error (2: refused, e.g. a symlink out of the lake; 3: storage). */
   error_exit_code?: number;
+  /** `when-due` and nothing due: the lake was not listed. */
+  skipped_scan?: boolean;
 }
 
 export interface RecoverOptions {
@@ -51,7 +54,18 @@ export interface RecoverOptions {
   graceMs?: number;
   now?: Date;
   signal?: AbortSignal;
+  /**
+   * `always` (purge, verify --repair): list the lake every time. `when-due` (ingest, default):
+   * list it only when there is a reason: no scan of this lake from this WATT_HOME within the grace
+   * period, a dead run of this lake, or a failed run that wrote objects since the last scan. An
+   * orphan of unknown origin only becomes deletable after the grace period anyway, so it is
+   * removed within two grace periods at worst; the listing of a large lake is not paid per ingest.
+   */
+  scan?: 'always' | 'when-due';
 }
+
+/** Unmanifested objects left in place that are named one by one in the debug log. */
+const KEPT_LOGGED = 20;
 
 /** Spool files are named after their run: `<run_id>.csv`, `<run_id>.rejects.jsonl`, `<run_id>-erasure.csv`... */
 const SPOOL_RUN = /^(\d{8}T\d{6}Z-[a-z0-9]{6})[.-]/;
@@ -82,8 +96,18 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
   const opened = !('put' in options.lake);
   try {
     result.spool_files = await cleanSpool(options, now, grace);
+    const known = options.destination ?? (opened ? destinationUri(options.lake as LakeConfig) : undefined);
+    if (result.spool_files && catalog && known) {
+      appendTrail(catalog.db, [{ action: 'recovery.delete_spool', lake: known, count: result.spool_files, run_id: options.runId, detail: { folder: 'WATT_HOME/tmp' } }]);
+    }
+    const scanFile = known ? scanRecord(options.home, known) : undefined;
+    if (options.scan !== 'always' && scanFile && !(await scanDue(scanFile, catalog, options.runId, now, grace))) {
+      result.skipped_scan = true;
+      logger.debug('lake listed for recovery less than a grace period ago and no dead or failed run since: not listed again', { step: 'recover' });
+      return result;
+    }
     lake = opened ? await openLake(options.lake as LakeConfig) : (options.lake as Lake);
-    const destination = options.destination ?? (opened ? destinationUri(options.lake as LakeConfig) : lake.uri(prefix));
+    const destination = known ?? lake.uri(prefix);
     const listing = await listLake(lake, prefix, options.signal);
     if (catalog) {
       const here = lakeLocation(destination);
@@ -102,9 +126,6 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
         result.runs_failed.push(run.run_id);
         logger.warn(`run ${run.run_id} was left running by a process that is gone (pid ${run.pid}): marked failed`, { step: 'recover', dead_run: run.run_id });
       }
-    }
-    if (result.spool_files && catalog) {
-      appendTrail(catalog.db, [{ action: 'recovery.delete_spool', lake: destination, count: result.spool_files, run_id: options.runId, detail: { folder: 'WATT_HOME/tmp' } }]);
     }
     for (const o of unmanifested(listing)) {
       const verdict = orphanVerdict(o, catalog, now, grace);
@@ -125,8 +146,10 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
       result.deleted.push({ key: o.key, reason: verdict.reason });
       logger.warn(`removed ${lake.uri(o.key)}: ${verdict.reason}`, { step: 'recover', key: o.key });
     }
-    for (const k of result.kept) logger.debug(`left ${k.key} without a manifest: ${k.reason}`, { step: 'recover', key: k.key });
+    for (const k of result.kept.slice(0, KEPT_LOGGED)) logger.debug(`left ${k.key} without a manifest: ${k.reason}`, { step: 'recover', key: k.key });
+    if (result.kept.length > KEPT_LOGGED) logger.debug(`left ${result.kept.length - KEPT_LOGGED} more objects without a manifest`, { step: 'recover', kept: result.kept.length });
     if (lake.provider === 'local' && 'removeStaleTemp' in lake) await (lake as { removeStaleTemp(): Promise<number> }).removeStaleTemp();
+    if (scanFile && !options.signal?.aborted) await writeScanRecord(scanFile, now);
   } catch (err) {
     result.error = (err as Error).message.split('\n')[0]!.slice(0, 200);
     result.error_exit_code = err instanceof WattError ? err.exitCode : 3;
@@ -174,4 +197,30 @@ async function readManifest(lake: Lake, key: string): Promise<{ rows: number | n
   } catch {
     return { rows: null, rejected: null };
   }
+}
+
+/** `<home>/recovery/<hash of the lake location>.json`: when this WATT_HOME last listed that lake for recovery. */
+function scanRecord(home: string, destination: string): string {
+  return path.join(home, 'recovery', `${createHash('sha256').update(lakeLocation(destination)).digest('hex').slice(0, 24)}.json`);
+}
+
+/** Whether a `when-due` recovery must list the lake (see {@link RecoverOptions.scan}). */
+async function scanDue(file: string, catalog: Catalog | undefined, runId: string, now: Date, grace: number): Promise<boolean> {
+  let last: number;
+  try {
+    last = Date.parse((JSON.parse(await readFile(file, 'utf8')) as { last_scan: string }).last_scan);
+  } catch {
+    return true;
+  }
+  if (!Number.isFinite(last) || now.getTime() - last >= grace) return true;
+  if (!catalog) return true;
+  if (catalog.runningRuns().some((r) => r.run_id !== runId && isDeadRun(r))) return true;
+  return catalog.failedRunsWithObjectsSince(new Date(last).toISOString());
+}
+
+async function writeScanRecord(file: string, now: Date): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ last_scan: now.toISOString() }) + '\n', { mode: 0o600 });
+  await rename(tmp, file);
 }

@@ -98,7 +98,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     lake = await openLake(config);
     const repaired = new Set<string>();
     if (options.repair) {
-      const rec = await recoverLake({ lake, prefix: config.prefix, destination, home, catalog, logger, runId: options.runId, graceMs: grace, signal });
+      const rec = await recoverLake({ scan: 'always', lake, prefix: config.prefix, destination, home, catalog, logger, runId: options.runId, graceMs: grace, signal });
       if (rec.error) throw rec.error_exit_code === 2 ? new UsageError(`repair refused: ${rec.error}`) : new StorageError(`repair could not finish: ${rec.error}`);
       for (const d of rec.deleted) {
         repaired.add(d.key);

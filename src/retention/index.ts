@@ -93,7 +93,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
     catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: 'purge', started_at: now.toISOString(), destination, log_path: logger.file });
-    if (!dryRun) await recoverLake({ lake, prefix: config.prefix, destination, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
+    // Finish the cleanup of earlier runs: before an erasure (so that it never meets garbage), after
+    // a purge by age (which deletes the old part of the lake first: the listing is then shorter).
+    const recover = () => recoverLake({ scan: 'always', lake: lake!, prefix: config.prefix, destination, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
+    if (!dryRun && pseudonyms !== undefined) await recover();
     const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now };
     let result: AgePurgeResult | ErasureResult;
     if (pseudonyms !== undefined) {
@@ -115,6 +118,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         home,
         confirm: opts.confirm,
       });
+      if (!dryRun) await recover();
     }
     if (!dryRun && catalog) {
       failpoint('purge:before-anchor');
