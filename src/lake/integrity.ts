@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { InterruptedError } from '../errors.js';
 import type { Catalog, RunRecord } from '../catalog/catalog.js';
 import type { Lake, ObjectInfo } from './types.js';
 import { partitionDateOf, runIdOf } from './layout.js';
@@ -24,13 +25,14 @@ export interface LakeListing {
 
 /**
  * List `<prefix>/` once and sort what is there by role.
- * @throws StorageError when the store cannot be listed.
+ * @throws StorageError when the store cannot be listed; InterruptedError when `signal` aborts.
  */
 export async function listLake(lake: Lake, prefix: string, signal?: AbortSignal): Promise<LakeListing> {
   const root = prefix + '/';
   const out: LakeListing = { manifests: new Map(), data: [], rejects: [], anchors: [], other: [] };
   for await (const o of lake.list(root)) {
-    if (signal?.aborted) break;
+    // A partial listing must never be acted upon (an object whose manifest was not listed yet would look like garbage).
+    if (signal?.aborted) throw new InterruptedError('interrupted while listing the lake; nothing was changed');
     if (!o.key.startsWith(root)) continue;
     const rest = o.key.slice(root.length);
     const run = runIdOf(o.key);

@@ -128,6 +128,7 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
       }
     }
     for (const o of unmanifested(listing)) {
+      if (options.signal?.aborted) break; // stopping between deletes is safe: the next run goes on
       const verdict = orphanVerdict(o, catalog, now, grace);
       const died = result.runs_failed.find((r) => o.key.includes(r));
       if (died) verdict.reason = `run ${died} died (its process is gone) before its manifest`;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import type { Lake } from '../lake/types.js';
 import { listLake } from '../lake/integrity.js';
 import { keyIdOf, loadPseudonymisationKey, MIN_KEY_LENGTH, Pseudonymiser } from '../records/pseudonymise.js';
@@ -79,7 +79,7 @@ export async function lakeKeyIds(lake: Lake, prefix: string, signal?: AbortSigna
   const listing = await listLake(lake, prefix, signal);
   const out: LakeKeyIds = { ids: new Map(), without: 0, manifests: 0 };
   for (const o of listing.manifests.values()) {
-    if (signal?.aborted) break;
+    if (signal?.aborted) throw new InterruptedError('erasure interrupted while reading the manifests; nothing was changed');
     out.manifests++;
     let id: unknown;
     try {
