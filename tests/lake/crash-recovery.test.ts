@@ -240,3 +240,41 @@ describe('grace period for objects of unknown origin', () => {
     }
   }, 60_000);
 });
+
+describe('recovery at ingest lists the lake only when due', () => {
+  it('a second ingest within the grace period does not list the lake again; a dead run makes the next one list it', async () => {
+    const server = await startS3(['watt-lake']);
+    const seen: string[] = [];
+    const proxy = await startDroppingProxy(server.endpoint, (method, p) => {
+      seen.push(`${method} ${p}`);
+      return false;
+    });
+    try {
+      const dir = scratchDir('watt-crash-');
+      dirs.push(dir);
+      const prefix = 'due/raw';
+      const env = wattEnv(dir, { ...server.env, AWS_ENDPOINT_URL_S3: proxy.endpoint, DATA_LAKE_PREFIX: prefix });
+      // Listings of the whole prefix (`<prefix>/`), as recovery does; not of a folder under it.
+      const recoveryListings = () => seen.filter((r) => /^GET .*[?&]list-type=2/.test(r) && new RegExp(`[?&]prefix=${prefix}/(&|$)`).test(r)).length;
+      const other = path.join(FIXTURES, 'other.csv');
+      expect((await runWatt(['ingest', '--source', SOURCE, '--date', '2026-01-02'], { cwd: dir, env })).code).toBe(0);
+      expect(recoveryListings()).toBe(1); // first run from this WATT_HOME: listed
+      expect((await runWatt(['ingest', '--source', other, '--date', '2026-01-02'], { cwd: dir, env })).code).toBe(0);
+      expect(recoveryListings()).toBe(1); // within the grace period, nothing dead or failed: not listed again
+      const killed = await runWatt(['ingest', '--source', path.join(FIXTURES, 'mixed-b.csv'), '--date', '2026-01-02'], { cwd: dir, env: { ...env, WATT_FAILPOINT: 'ingest:after-object' } });
+      expect(killed.code).toBeNull();
+      const listedBefore = recoveryListings();
+      expect((await runWatt(['ingest', '--source', path.join(FIXTURES, 'mixed-b.csv'), '--date', '2026-01-02'], { cwd: dir, env })).code).toBe(0);
+      expect(recoveryListings()).toBe(listedBefore + 1); // a dead run: listed, its object removed
+      const lake = await lakeFor({ ...env, AWS_ENDPOINT_URL_S3: server.env.AWS_ENDPOINT_URL_S3! });
+      try {
+        expect((await lakeState(lake, prefix)).unnamed).toEqual([]);
+      } finally {
+        await lake.close();
+      }
+    } finally {
+      await proxy.stop();
+      await server.stop();
+    }
+  }, 90_000);
+});
