@@ -65,12 +65,13 @@ async function populate(client, n) {
   );
 }
 
+/** Objects under the prefix, trail anchors (`_audit/`, kept by retention) aside. */
 async function count(client) {
   let n = 0;
   let token;
   do {
     const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix + '/', ContinuationToken: token }));
-    n += out.KeyCount ?? 0;
+    n += (out.Contents ?? []).filter((o) => !o.Key.startsWith(`${prefix}/_audit/`)).length;
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
   return n;

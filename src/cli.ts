@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ExitCode, WattError, oneLine } from './errors.js';
+import { ExitCode, InterruptedError, WattError, oneLine } from './errors.js';
+import { interruptExitCode } from './signals.js';
 import { wattVersion } from './paths.js';
 import { loadDotenv } from './config.js';
 import { registerIngest } from './commands/ingest.js';
@@ -7,18 +8,19 @@ import { registerTrain } from './commands/train.js';
 import { registerPredict } from './commands/predict.js';
 import { registerAudit } from './commands/audit-rgpd.js';
 import { registerPurge } from './commands/purge.js';
+import { registerVerify } from './commands/verify.js';
 
 /**
  * The root program: registers the verbs and maps every error to one line on stderr and an exit
  * code (ARCHITECTURE.md). Only this file sets `process.exitCode`.
  */
 const program = new Command('watt')
-  .description('Household energy data under the GDPR: ingest, train, predict, audit-rgpd, purge.')
+  .description('Household energy data under the GDPR: ingest, train, predict, audit-rgpd, purge, verify.')
   .version(wattVersion(), '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge]) {
+for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge, registerVerify]) {
   const command = register(program);
   command.exitOverride();
   command.showHelpAfterError('(run with --help for usage)');
@@ -51,7 +53,7 @@ function report(err: unknown): number {
     const hint = err.hint ? ` (${oneLine(err.hint)})` : '';
     process.stderr.write(`watt: ${oneLine(err.message)}${hint}\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
-    return err.exitCode;
+    return err instanceof InterruptedError ? interruptExitCode() : err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`watt: internal error: ${oneLine(message)} (rerun with --verbose and report it)\n`);

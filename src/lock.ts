@@ -1,6 +1,7 @@
 import path from 'node:path';
 import os from 'node:os';
-import { mkdirSync, openSync, writeSync, closeSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, readFileSync, readdirSync, unlinkSync, realpathSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
 import { LockError } from './errors.js';
 
@@ -28,18 +29,19 @@ export function acquireLock(home: string, name: string, what: string): Lock {
       writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), started_at: new Date().toISOString(), name }));
       closeSync(fd);
       let released = false;
-      return {
-        file,
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            unlinkSync(file);
-          } catch {
-            /* already gone */
-          }
-        },
+      const release = () => {
+        if (released) return;
+        released = true;
+        process.removeListener('exit', release);
+        try {
+          unlinkSync(file);
+        } catch {
+          /* already gone */
+        }
       };
+      // Also on process.exit() (e.g. the 2 s stop deadline after SIGTERM, src/signals.ts).
+      process.on('exit', release);
+      return { file, release };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = readHolder(file);
@@ -68,12 +70,42 @@ export interface LockHolder {
   name: string;
 }
 
-/** Lock names shared by ingest and purge: one purge per lake, one ingest per (file, lake). */
+/**
+ * Lock names shared by ingest, purge and verify: one purge per lake, one ingest per (file, lake).
+ * The lake is named by its resolved location ({@link lakeLocation}), so two spellings of one
+ * place (a symlinked WATT_LAKE_ROOT, a trailing slash) take the same lock.
+ */
 export const lockNames = {
-  purge: (destination: string) => `purge:${destination}`,
-  ingest: (sourceSha256: string, destination: string) => `ingest:${sourceSha256}:${destination}`,
-  isIngestOf: (name: string, destination: string) => name.startsWith('ingest:') && name.endsWith(`:${destination}`),
+  purge: (destination: string) => `purge:${lakeLocation(destination)}`,
+  ingest: (sourceSha256: string, destination: string) => `ingest:${sourceSha256}:${lakeLocation(destination)}`,
+  isIngestOf: (name: string, destination: string) => name.startsWith('ingest:') && name.endsWith(`:${lakeLocation(destination)}`),
 };
+
+/**
+ * The resolved location of a lake folder URI, the key of its locks: for `file:` URIs the real
+ * path (symlinks resolved with realpath(3) on the deepest folder that exists, the rest appended);
+ * for `s3://` and `az://` URIs the scheme lower-cased, repeated and trailing slashes removed.
+ * @param destination a destination URI from `destinationUri()`, e.g. `file:///srv/lake/watt/raw`.
+ */
+export function lakeLocation(destination: string): string {
+  if (destination.startsWith('file:')) {
+    let rest = '';
+    let dir = path.resolve(fileURLToPath(destination));
+    for (;;) {
+      try {
+        return pathToFileURL(path.join(realpathSync(dir), rest)).href.replace(/\/+$/, '');
+      } catch {
+        const parent = path.dirname(dir);
+        if (parent === dir) return pathToFileURL(path.join(dir, rest)).href;
+        rest = path.join(path.basename(dir), rest);
+        dir = parent;
+      }
+    }
+  }
+  const m = /^([a-z0-9+.-]+):\/\/(.*)$/i.exec(destination);
+  if (!m) return destination;
+  return `${m[1]!.toLowerCase()}://${m[2]!.replace(/\/{2,}/g, '/').replace(/\/+$/, '')}`;
+}
 
 /**
  * Live holders of the locks whose names `match` (stale ones, of processes gone, are skipped).

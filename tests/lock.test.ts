@@ -62,3 +62,23 @@ describe('ingest and purge of the same lake exclude each other (exit 4)', () => 
     expect((await runWatt(['ingest'], { cwd, env })).code).toBe(0);
   });
 });
+
+describe('lakeLocation (the key of lake locks)', () => {
+  it('resolves symlinks of local lakes, also below a folder that does not exist yet', async () => {
+    const { mkdtempSync, mkdirSync, symlinkSync, realpathSync } = await import('node:fs');
+    const { pathToFileURL } = await import('node:url');
+    const { lakeLocation } = await import('../src/lock.js');
+    const base = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'watt-loc-')));
+    mkdirSync(path.join(base, 'real'));
+    symlinkSync(path.join(base, 'real'), path.join(base, 'link'));
+    const viaLink = lakeLocation(pathToFileURL(path.join(base, 'link', 'watt-lake', 'raw')).href);
+    expect(viaLink).toBe(pathToFileURL(path.join(base, 'real', 'watt-lake', 'raw')).href);
+    expect(lakeLocation(pathToFileURL(path.join(base, 'real', 'watt-lake', 'raw')).href + '/')).toBe(viaLink);
+  });
+
+  it('normalises remote lake URIs (scheme case, repeated and trailing slashes)', async () => {
+    const { lakeLocation } = await import('../src/lock.js');
+    expect(lakeLocation('S3://watt-lake//watt-about-it/raw/')).toBe('s3://watt-lake/watt-about-it/raw');
+    expect(lakeLocation('az://acct/watt-lake/raw')).toBe('az://acct/watt-lake/raw');
+  });
+});

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ensurePrivateDirSync, ensurePrivateFileSync } from '../private-fs.js';
+import os from 'node:os';
 import Database from 'better-sqlite3';
 import { StorageError } from '../errors.js';
 
@@ -93,7 +94,26 @@ export const MIGRATIONS: readonly string[] = [
      read_at       TEXT NOT NULL,
      PRIMARY KEY (lake, key)
    );`,
+  // 4: the process that runs each run (issue 8, crash recovery): a run left `running` whose pid is
+  // no longer alive on its host died; the next run on the lake marks it failed and removes its objects.
+  `ALTER TABLE runs ADD COLUMN pid INTEGER;
+   ALTER TABLE runs ADD COLUMN host TEXT;`,
 ];
+
+/** How long a process waits for another one holding the catalog's write lock, ms. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+/** Run `fn`, retrying a few times when SQLite still answers SQLITE_BUSY after the busy timeout. */
+function withBusyRetry<T>(fn: () => T): T {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return fn();
+    } catch (err) {
+      if (attempt >= 5 || !String((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY')) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * (attempt + 1));
+    }
+  }
+}
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'skipped' | 'interrupted';
 
@@ -115,6 +135,9 @@ export interface RunRecord {
   key_id?: string | null;
   /** The lake key id an `ingest --new-key` rotated away from, if this run rotated the key. */
   rotated_from_key_id?: string | null;
+  /** Process id and host name of the process that ran it (null for runs recorded before migration 4). */
+  pid?: number | null;
+  host?: string | null;
 }
 
 /** What the catalog caches of one manifest of the lake (see {@link Catalog.cachedManifests}). */
@@ -164,9 +187,10 @@ export class Catalog {
       ensurePrivateDirSync(home);
       // 0600 whatever the umask; SQLite gives the -wal and -shm files the database file's mode.
       ensurePrivateFileSync(file);
-      const db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
+      // The busy timeout comes first: concurrent first runs wait for each other instead of failing.
+      const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      withBusyRetry(() => db.pragma('journal_mode = WAL'));
       db.pragma('foreign_keys = ON');
       const catalog = new Catalog(file, db);
       catalog.migrate();
@@ -176,23 +200,48 @@ export class Catalog {
     }
   }
 
+  /**
+   * Run pending migrations, safe when several processes open a fresh catalog at once: each
+   * migration runs in a `BEGIN IMMEDIATE` transaction (one writer at a time, the others wait up to
+   * the busy timeout) that re-reads `user_version` inside, so a migration another process has just
+   * applied is never applied twice (`table runs already exists`).
+   */
   private migrate(): void {
-    const done = this.db.pragma('user_version', { simple: true }) as number;
-    for (let i = done; i < MIGRATIONS.length; i++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[i]!);
-        this.db.pragma(`user_version = ${i + 1}`);
-      })();
+    if ((this.db.pragma('user_version', { simple: true }) as number) >= MIGRATIONS.length) return;
+    const step = this.db.transaction(() => {
+      const done = this.db.pragma('user_version', { simple: true }) as number;
+      if (done >= MIGRATIONS.length) return false;
+      this.db.exec(MIGRATIONS[done]!);
+      this.db.pragma(`user_version = ${done + 1}`);
+      return true;
+    });
+    while (withBusyRetry(() => step.immediate())) {
+      /* one migration per transaction, until none is pending */
     }
+  }
+
+  /** Whether a run that ended failed or interrupted after `since` (ISO 8601) recorded lake objects not marked deleted. (crash recovery) */
+  failedRunsWithObjectsSince(since: string): boolean {
+    return !!this.db
+      .prepare(
+        `SELECT 1 FROM runs r JOIN lake_objects o ON o.run_id = r.run_id
+         WHERE r.status IN ('failed', 'interrupted') AND r.finished_at >= ? AND o.deleted_at IS NULL LIMIT 1`,
+      )
+      .get(since);
+  }
+
+  /** Runs left `running` (any host), oldest first. (crash recovery) */
+  runningRuns(): RunRecord[] {
+    return this.db.prepare(`SELECT * FROM runs WHERE status = 'running' ORDER BY started_at`).all() as RunRecord[];
   }
 
   startRun(run: { run_id: string; command: string; started_at: string; source_name?: string; source_sha256?: string; destination?: string; log_path?: string; key_id?: string; rotated_from_key_id?: string }): void {
     this.db
       .prepare(
-        `INSERT INTO runs (run_id, command, status, started_at, source_name, source_sha256, destination, log_path, key_id, rotated_from_key_id)
-         VALUES (@run_id, @command, 'running', @started_at, @source_name, @source_sha256, @destination, @log_path, @key_id, @rotated_from_key_id)`,
+        `INSERT INTO runs (run_id, command, status, started_at, source_name, source_sha256, destination, log_path, key_id, rotated_from_key_id, pid, host)
+         VALUES (@run_id, @command, 'running', @started_at, @source_name, @source_sha256, @destination, @log_path, @key_id, @rotated_from_key_id, @pid, @host)`,
       )
-      .run({ source_name: null, source_sha256: null, destination: null, log_path: null, key_id: null, rotated_from_key_id: null, ...run });
+      .run({ source_name: null, source_sha256: null, destination: null, log_path: null, key_id: null, rotated_from_key_id: null, ...run, pid: process.pid, host: os.hostname() });
   }
 
   finishRun(runId: string, fields: Partial<Omit<RunRecord, 'run_id' | 'command' | 'started_at'>> & { status: RunStatus }): void {

@@ -39,17 +39,23 @@ export function registerPurge(program: Command): Command {
       if (json) printJson(result);
       else if (process.stdout.isTTY || flags.dryRun || flags.verbose || result.mode === 'verify-trail') process.stdout.write(render(result));
       if (result.mode === 'verify-trail' && !result.ok) {
-        throw new DataError(`audit trail broken at entry ${result.broken!.seq}: ${result.broken!.reason}`, { hint: 'the catalog was altered outside watt; restore it from a backup and investigate' });
+        throw new DataError(result.problem ?? `audit trail broken at entry ${result.broken!.seq}: ${result.broken!.reason}`, { hint: 'the catalog was altered outside watt; restore it from a backup and investigate' });
       }
     });
 }
 
 function render(r: PurgeResult): string {
-  if (r.mode === 'verify-trail') return r.ok ? `audit trail ok: ${r.entries} entries, head ${r.head}\n` : `audit trail BROKEN at entry ${r.broken!.seq} (${r.entries} entries read)\n`;
+  if (r.mode === 'verify-trail') {
+    const anchors = r.anchors ? `, ${r.anchors.checked} anchor${r.anchors.checked === 1 ? '' : 's'} in the lake match${r.anchors.foreign ? ` (${r.anchors.foreign} of other catalogs)` : ''}` : '';
+    return r.ok ? `audit trail ok: ${r.entries} entries, head ${r.head}${anchors}\n` : `audit trail BROKEN: ${r.problem ?? `entry ${r.broken!.seq}`} (${r.entries} entries read)\n`;
+  }
   const verb = r.dry_run ? 'would' : '';
   if (r.mode === 'subject') {
     const lines = r.objects.map((o) => `${r.dry_run ? 'would ' : ''}${o.action === 'deleted' ? 'delete' : 'rewrite'} ${o.key} (-${o.rows_removed} rows, ${o.rows_left} left)`);
+    for (const k of r.keys ?? []) lines.push(`key ${k.key_id}: pseudonym ${k.pseudonym_prefix}… (${k.manifests} manifests)`);
+    if (r.manifests_without_key_id) lines.push(`${r.manifests_without_key_id} manifests carry no key id (written before key ids): erased under the current key`);
     lines.push(`subject ${r.pseudonym_prefix}…: ${verb ? 'would remove' : 'removed'} ${r.rows_removed} rows from ${r.objects.length} of ${r.objects_scanned} objects (${r.objects_deleted} deleted)${r.recovered ? `, completed ${r.recovered} interrupted steps` : ''}`);
+    if (r.trail_anchor) lines.push(`trail anchored at entry ${r.trail_anchor.seq} in ${r.trail_anchor.key}`);
     return lines.join('\n') + '\n';
   }
   const lines = r.dry_run ? (r.keys ?? []).map((k) => `would delete ${k}`) : [];

@@ -9,6 +9,8 @@ import { dataKey, manifestKey, rejectsKey, sourceStem, type Layout, type Partiti
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames } from '../lock.js';
+import { recoverLake } from '../lake/recover.js';
+import { graceMs } from '../lake/integrity.js';
 import { wattVersion } from '../paths.js';
 import { ensurePrivateDir } from '../private-fs.js';
 import { interruptedError } from '../signals.js';
@@ -142,6 +144,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     lock?.release();
     throw new LockError(`a purge of ${destination} is running (pid ${purging[0]!.pid}): ingest refused so that no row escapes an erasure`, { hint: 'run the ingest again when the purge is done' });
   }
+  // Finish what crashed runs left on this lake (orphan objects, stale spool, runs left running).
+  if (lock) await recoverLake({ lake: options.lake, prefix: options.lake.prefix, home: options.home, catalog: options.catalog, logger, runId, graceMs: graceMs(), signal: options.signal });
   const spoolDir = path.join(options.home, 'tmp');
   const spoolFile = path.join(spoolDir, `${runId}.csv`);
   const rejectsFile = path.join(spoolDir, `${runId}.rejects.jsonl`);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, rename, rm, rmdir, stat, readdir, copyFile, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, rmdir, stat, readdir, copyFile, writeFile, realpath } from 'node:fs/promises';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../private-fs.js';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -14,8 +14,11 @@ const TMP_DIR = '.watt-tmp';
 /**
  * The local lake: `<root>/<bucket>/<key>` on the file system. Writes go to
  * `<root>/<bucket>/.watt-tmp/` then `rename(2)` into place, so an object is visible whole or not
- * at all. Never touches anything outside `<root>/<bucket>`. The sha256 of an object is kept in
- * its run's manifest (the file system has no portable object metadata).
+ * at all. Never reads, writes or deletes anything outside `<root>/<bucket>`, symlinks included:
+ * every path is resolved with realpath(3) before use, and a folder or file that is a symlink
+ * leading outside the bucket folder is refused (UsageError, exit 2), never followed; a symlink
+ * leading inside is an alias, skipped by `list`. The sha256 of an object is kept in its run's
+ * manifest (the file system has no portable object metadata).
  */
 export class LocalLake implements Lake {
   readonly provider = 'local' as const;
@@ -40,20 +43,73 @@ export class LocalLake implements Lake {
     return pathToFileURL(path.join(this.dir, key)).href;
   }
 
+  /** Real path of `file`: realpath(3) of its deepest existing ancestor, the rest appended. */
+  private static async resolveReal(file: string): Promise<string> {
+    let rest = '';
+    let dir = file;
+    for (;;) {
+      try {
+        return path.join(await realpath(dir), rest);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const parent = path.dirname(dir);
+        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === dir) throw err;
+        rest = path.join(path.basename(dir), rest);
+        dir = parent;
+      }
+    }
+  }
+
+  /**
+   * Refuse a path whose real location (symlinks resolved) is outside the bucket folder.
+   * @throws UsageError (exit 2) naming the path relative to the lake.
+   */
+  private async confine(file: string): Promise<void> {
+    const [root, real] = await Promise.all([LocalLake.resolveReal(this.dir), LocalLake.resolveReal(file)]);
+    if (real !== root && !real.startsWith(root + path.sep)) {
+      throw new UsageError(`${path.relative(this.dir, file) || '.'} in the lake ${this.dir} is a symlink leading outside the lake: refused`, {
+        hint: 'replace the symlink by a real folder inside the lake root, or point WATT_LAKE_ROOT at the real location',
+      });
+    }
+  }
+
   private async tempPath(): Promise<string> {
     const tmp = path.join(this.dir, TMP_DIR);
+    await this.confine(tmp);
     await ensurePrivateDir(tmp);
     return path.join(tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
+  }
+
+  /** Remove temp files (`.watt-tmp/<pid>-*`) left by processes that no longer exist on this host. @returns files removed. */
+  async removeStaleTemp(): Promise<number> {
+    const tmp = path.join(this.dir, TMP_DIR);
+    let names: string[];
+    try {
+      await this.confine(tmp);
+      names = await readdir(tmp);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      if (!pid || pid === process.pid || isAlive(pid)) continue;
+      await rm(path.join(tmp, name), { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** Fill a temp file in the bucket folder, then rename it onto the key: visible whole or not at all. */
   private async writeAtomically(key: string, fill: (tmp: string) => Promise<void>): Promise<ObjectInfo> {
     const target = this.pathOf(key);
+    await this.confine(target);
     const tmp = await this.tempPath();
     try {
       await fill(tmp);
       await chmod(tmp, PRIVATE_FILE_MODE); // private by default, whatever the umask or the source file's mode
       await ensurePrivateDir(path.dirname(target));
+      await this.confine(target); // again: a folder may have been swapped for a symlink meanwhile
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
@@ -88,6 +144,7 @@ export class LocalLake implements Lake {
   async get(key: string): Promise<Readable> {
     const file = this.pathOf(key);
     try {
+      await this.confine(file);
       await stat(file);
     } catch (err) {
       throw wrap(err, `read ${this.uri(key)}`);
@@ -97,7 +154,9 @@ export class LocalLake implements Lake {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      return await this.info(key, this.pathOf(key));
+      const file = this.pathOf(key);
+      await this.confine(file);
+      return await this.info(key, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw wrap(err, `stat ${this.uri(key)}`);
@@ -109,6 +168,7 @@ export class LocalLake implements Lake {
     const slash = prefix.lastIndexOf('/');
     const start = slash >= 0 ? prefix.slice(0, slash) : '';
     const startDir = start ? this.pathOf(start) : this.dir;
+    await this.confine(startDir);
     const stack: string[] = [startDir];
     const found: ObjectInfo[] = [];
     while (stack.length) {
@@ -124,6 +184,11 @@ export class LocalLake implements Lake {
         const full = path.join(dir, e.name);
         const key = path.relative(this.dir, full).split(path.sep).join('/');
         if (key === TMP_DIR) continue;
+        if (e.isSymbolicLink()) {
+          // Outside: refused (erasure must not miss it, nor follow it). Inside: an alias of a path listed anyway.
+          await this.confine(full);
+          continue;
+        }
         if (e.isDirectory()) {
           if ((key + '/').startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(full);
         } else if (e.isFile() && key.startsWith(prefix)) {
@@ -139,10 +204,12 @@ export class LocalLake implements Lake {
     const result: DeleteResult = { deleted: [], errors: [] };
     for (const key of keys) {
       try {
+        await this.confine(this.pathOf(key));
         await rm(this.pathOf(key), { force: true });
         result.deleted.push(key);
         await this.pruneEmptyDirs(path.dirname(this.pathOf(key)));
       } catch (err) {
+        if (err instanceof UsageError) throw err; // a symlink out of the lake: refused, not a store failure
         result.errors.push({ key, message: (err as Error).message });
       }
     }
@@ -163,6 +230,15 @@ export class LocalLake implements Lake {
   }
 
   async close(): Promise<void> {}
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function wrap(err: unknown, what: string): Error {

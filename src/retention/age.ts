@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { failpoint } from '../failpoint.js';
 import { pathToFileURL } from 'node:url';
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { InterruptedError, StorageError } from '../errors.js';
@@ -145,6 +146,8 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
         failures.push(...result.errors);
         logger.debug(`deleted ${result.deleted.length} objects`, { step: 'delete', deleted: result.deleted.length, errors: result.errors.length });
       }
+      // Failpoint: manifests gone, data objects not yet (they are garbage the next run removes).
+      if (group === manifests) failpoint('purge:after-manifests-deleted');
     }
     if (failures.length) {
       throw new StorageError(
@@ -232,6 +235,7 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
   const keys = new Set<string>();
   for await (const o of lake.list(root)) {
     if (!o.key.startsWith(root)) continue; // never outside the prefix, whatever the store returns
+    if (o.key.startsWith(`${root}_audit/`)) continue; // trail anchors: accountability records, kept like the trail
     keys.add(o.key);
     const date = partitionDateOf(prefix, o.key);
     if (date) {

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
+import { failpoint } from '../failpoint.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import type { ObjectInfo } from '../lake/types.js';
 import { manifestKey, partitionDateOf, runIdOf } from '../lake/layout.js';
@@ -22,8 +23,10 @@ const OUTPUT_CHUNK = 64 * 1024;
 export type ErasureStep = 'intent' | 'object' | 'manifest' | 'done';
 
 export interface ErasureOptions extends PurgeContext {
-  /** The subject's pseudonym (HMAC-SHA256 hex, as written by ingest). The raw identifier never reaches this module. */
+  /** The subject's pseudonym (HMAC-SHA256 hex, as written by ingest), shown as a prefix. The raw identifier never reaches this module. */
   pseudonym: string;
+  /** Every pseudonym of the subject, one per key id in the lake (key rotation); default `[pseudonym]`. */
+  pseudonyms?: readonly string[];
   /** Personal column holding the pseudonym, e.g. `customer_id`. */
   column: string;
   /** WATT_HOME: the rewritten objects are spooled in `<home>/tmp/`. */
@@ -107,12 +110,12 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
   });
 
   // Byte search first (cheap), then parse only the objects that hold the pseudonym.
-  const needle = Buffer.from(options.pseudonym, 'utf8');
+  const needles = subjectSet(options).map((p) => Buffer.from(p, 'utf8'));
   const hits: typeof candidates = [];
   for (let i = 0; i < candidates.length; i += SEARCH_CONCURRENCY) {
     if (options.signal?.aborted) throw new InterruptedError(`erasure ${runId} interrupted while searching; nothing was changed by this run`);
     const batch = candidates.slice(i, i + SEARCH_CONCURRENCY);
-    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needle)));
+    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needles, options.signal)));
     batch.forEach((c, j) => found[j] && hits.push(c));
   }
 
@@ -158,7 +161,8 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
   const { lake, logger, catalog, runId } = options;
   const pseudonymPrefix = options.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS);
   const rewrite = kind === 'data' ? rewriteCsv : rewriteJsonl;
-  const r = await rewrite(await lake.get(key), options.column, options.pseudonym, options.dryRun ? undefined : spool);
+  const subjects = new Set(subjectSet(options));
+  const r = await rewrite(await lake.get(key), options.column, subjects, options.dryRun ? undefined : spool, options.signal);
   if (r.removed === 0) return undefined;
   const action = r.kept === 0 ? 'deleted' : 'rewritten';
   const summary: ErasedObject = { key, kind, rows_removed: r.removed, rows_left: r.kept, action };
@@ -168,7 +172,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
   }
 
   // 1. Verify the new content before the old object is replaced.
-  const check = await rewrite(createReadStream(spool), options.column, options.pseudonym, undefined);
+  const check = await rewrite(createReadStream(spool), options.column, subjects, undefined, options.signal);
   if (check.sha256 !== r.sha256 || check.removed !== 0 || check.kept !== r.kept) {
     throw new StorageError(`the rewritten copy of ${lake.uri(key)} does not verify (spool changed on disk); nothing was replaced`);
   }
@@ -186,7 +190,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
       detail: { op: action === 'deleted' ? 'delete' : 'rewrite', kind, new_sha256: r.sha256, new_bytes: r.bytes, new_rows: r.kept, rows_removed: r.removed, manifest: mKey ?? null, pseudonym_prefix: pseudonymPrefix },
     },
   ]);
-  options.onStep?.('intent');
+  stepDone(options, 'intent');
 
   // 3. Replace (atomic) or delete, then verify what the store holds.
   if (action === 'deleted') {
@@ -197,7 +201,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
     const stored = await sha256Stream(await lake.get(key));
     if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
   }
-  options.onStep?.('object');
+  stepDone(options, 'object');
 
   // 4. Manifest and catalog; 5. close the intent.
   await finishObject(options, intent!, { key, kind, manifest: mKey, sha256: r.sha256, bytes: r.bytes, rows: r.kept, removed: r.removed, deleted: action === 'deleted' });
@@ -220,7 +224,7 @@ interface Outcome {
 async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outcome): Promise<void> {
   const { lake, catalog } = options;
   if (o.manifest) await updateManifest(options, o.manifest, intent.run_id, o);
-  options.onStep?.('manifest');
+  stepDone(options, 'manifest');
   if (o.deleted) catalog!.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], options.now.toISOString());
   else catalog!.updateLakeObject(lake.provider, lake.bucket, o.key, { sha256: o.sha256, bytes: o.bytes, rows: o.rows });
   appendTrail(catalog!.db, [
@@ -233,7 +237,7 @@ async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outc
       detail: { intent: intent.seq, rows_removed: o.removed, rows_left: o.rows, sha256: o.deleted ? null : o.sha256, bytes: o.deleted ? 0 : o.bytes },
     },
   ]);
-  options.onStep?.('done');
+  stepDone(options, 'done');
 }
 
 /** Rewrite the run's manifest for the new object (rows, sha256, bytes) and log the erasure in it. */
@@ -312,7 +316,8 @@ function csvField(value: string): string {
  * kept rows are byte-identical.
  * @throws DataError if the object is not parseable CSV.
  */
-export async function rewriteCsv(input: Readable, column: string, pseudonym: string, out?: string): Promise<Rewrite> {
+export async function rewriteCsv(input: Readable, column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+  const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
   const hash = createHash('sha256');
   let bytes = 0;
   let rowsIn = 0;
@@ -334,7 +339,7 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
       if (index === undefined) index = record.indexOf(column);
       else {
         rowsIn++;
-        if (index >= 0 && record[index] === pseudonym) {
+        if (index >= 0 && subjects.has(record[index]!)) {
           removed++;
           callback();
           return;
@@ -351,9 +356,10 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
     },
   });
   try {
-    await pipeline(input, parse({ bom: true, relax_column_count: true, skip_empty_lines: false }), filter, out ? createWriteStream(out, { mode: 0o600 }) : discard());
+    await pipeline(input, parse({ bom: true, relax_column_count: true, skip_empty_lines: false }), filter, out ? createWriteStream(out, { mode: 0o600 }) : discard(), signal ? { signal } : {});
   } catch (err) {
     if (err instanceof WattError) throw err;
+    if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting an object; it was not replaced: run the same erasure again');
     const code = (err as { code?: string }).code ?? '';
     if (code.startsWith('CSV_')) throw new DataError(`cannot parse a lake object as CSV (${code}): erasure stopped before changing it`);
     throw new StorageError(`cannot read or spool a lake object: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
@@ -362,7 +368,8 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
 }
 
 /** Stream a quarantine file (JSON lines), dropping lines that hold the pseudonym. */
-export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string, out?: string): Promise<Rewrite> {
+export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+  const subjects = [...(typeof pseudonym === 'string' ? [pseudonym] : pseudonym)];
   const hash = createHash('sha256');
   const sink = out ? createWriteStream(out, { mode: 0o600 }) : undefined;
   let rowsIn = 0;
@@ -370,9 +377,10 @@ export async function rewriteJsonl(input: Readable, _column: string, pseudonym: 
   let removed = 0;
   let bytes = 0;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting a quarantine file; it was not replaced: run the same erasure again');
     if (line === '') continue;
     rowsIn++;
-    if (line.includes(pseudonym)) {
+    if (subjects.some((p) => line.includes(p))) {
       removed++;
       continue;
     }
@@ -386,19 +394,36 @@ export async function rewriteJsonl(input: Readable, _column: string, pseudonym: 
   return { rowsIn, kept, removed, sha256: hash.digest('hex'), bytes };
 }
 
-/** Whether a stream holds `needle`, searching across chunk boundaries; stops reading at the first hit. */
-export async function streamContains(stream: Readable, needle: Buffer): Promise<boolean> {
+/** Whether a stream holds `needle` (or any of `needle`), searching across chunk boundaries; stops reading at the first hit. */
+export async function streamContains(stream: Readable, needle: Buffer | readonly Buffer[], signal?: AbortSignal): Promise<boolean> {
+  const needles = Buffer.isBuffer(needle) ? [needle] : needle;
+  const longest = Math.max(1, ...needles.map((n) => n.length));
   let tail = Buffer.alloc(0);
   try {
     for await (const chunk of stream) {
+      if (signal?.aborted) throw new InterruptedError('erasure interrupted while searching; nothing was changed by this run');
       const buf = tail.length ? Buffer.concat([tail, chunk as Buffer]) : (chunk as Buffer);
-      if (buf.indexOf(needle) !== -1) return true;
-      tail = Buffer.from(buf.subarray(Math.max(0, buf.length - needle.length + 1)));
+      if (needles.some((n) => buf.indexOf(n) !== -1)) return true;
+      tail = Buffer.from(buf.subarray(Math.max(0, buf.length - longest + 1)));
     }
   } finally {
     stream.destroy();
   }
   return false;
+}
+
+/**
+ * One step of an object's erasure done: the test hook, then the failpoint
+ * `purge:erasure-after-<step>` (intent, object, manifest, done; see src/failpoint.ts).
+ */
+function stepDone(options: ErasureOptions, step: ErasureStep): void {
+  options.onStep?.(step);
+  failpoint(`purge:erasure-after-${step}`);
+}
+
+/** Every pseudonym of the subject this erasure removes. */
+function subjectSet(options: ErasureOptions): string[] {
+  return [...new Set([options.pseudonym, ...(options.pseudonyms ?? [])])];
 }
 
 /** Hex sha256 of a stream. */

@@ -1,18 +1,24 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeFlags } from '../config.js';
-import { DataError, LockError, StorageError, UsageError } from '../errors.js';
+import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeConfig, type LakeFlags } from '../config.js';
+import { DataError, InterruptedError, LockError, StorageError, UsageError, WattError } from '../errors.js';
 import { createRunLogger } from '../log.js';
 import { Catalog } from '../catalog/catalog.js';
 import { destinationUri, openLake, type Lake } from '../lake/index.js';
-import { acquireLock, liveLocks, lockNames } from '../lock.js';
+import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { newRunId } from '../run-id.js';
-import { loadPseudonymisationKey, Pseudonymiser } from '../records/pseudonymise.js';
+import { failpoint } from '../failpoint.js';
+import { canonicalIdentifier } from '../records/identifier.js';
+import { recoverLake } from '../lake/recover.js';
+import { graceMs } from '../lake/integrity.js';
+import { availableKeys, lakeKeyIds, subjectPseudonyms } from './keys.js';
+import { anchorKey, verifyTrailAndAnchors, writeAnchor } from './anchor.js';
+import { PSEUDONYM_PREFIX_CHARS } from './trail.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
 import { eraseSubject, type ErasureStep } from './erasure.js';
 import { verifyTrail } from './trail.js';
-import type { PurgeResult, TrailResult } from './types.js';
+import type { AgePurgeResult, ErasureResult, PurgeResult, TrailResult } from './types.js';
 
 export type { PurgeResult, AgePurgeResult, ErasureResult, TrailResult, CategoryResult, ErasedObject } from './types.js';
 export type { AgePlanSummary } from './age.js';
@@ -56,13 +62,14 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   const home = wattHome(env);
   if (opts.verifyTrail) {
     if (opts.subject !== undefined || opts.days !== undefined || opts.dryRun) throw new UsageError('--verify-trail takes no --subject, --days or --dry-run');
-    return verifyCatalogTrail(home);
+    return verifyCatalogTrailAndAnchors(home, resolveLakeConfig(opts, env), opts.signal);
   }
   if (opts.subject !== undefined && opts.days !== undefined) throw new UsageError('use either --subject (erasure of one data subject) or --days (retention by age), not both');
   if (opts.column !== undefined && opts.subject === undefined) throw new UsageError('--column only applies with --subject');
   const column = opts.column ?? DEFAULT_SUBJECT_COLUMN;
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(column)) throw new UsageError(`invalid --column "${column.slice(0, 40)}": a column name of letters, digits and '_'`);
   const subject = opts.subject === undefined ? undefined : checkSubject(opts.subject);
+  const keys = subject === undefined ? undefined : availableKeys(home, env);
   const periods = opts.days === undefined ? policyPeriods(env) : undefined;
 
   const config = resolveLakeConfig(opts, env);
@@ -71,23 +78,35 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   const now = new Date();
   const dryRun = Boolean(opts.dryRun);
   const logger = createRunLogger({ fileStem: 'purge', runId, dir: logDir(env), verbose: opts.verbose, quiet: opts.quiet, defaultMeta: { command: 'purge', run_id: runId } });
-  const lock = dryRun ? undefined : acquireLock(home, purgeLockName(destination), `a purge of ${destination}`);
-  const ingesting = lock ? liveLocks(home, (name) => lockNames.isIngestOf(name, destination)) : [];
-  if (ingesting.length) {
-    lock?.release();
-    throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): purge refused so that no row escapes it`, { hint: 'run the purge again when the ingest is done' });
-  }
+  let lock: Lock | undefined;
   let catalog: Catalog | undefined;
   let lake: Lake | undefined;
   try {
-    const pseudonym = subject === undefined ? undefined : subjectPseudonym(subject, home, env);
+    lock = dryRun ? undefined : acquireLock(home, purgeLockName(destination), `a purge of ${destination}`);
+    const ingesting = lock ? liveLocks(home, (name) => lockNames.isIngestOf(name, destination)) : [];
+    if (ingesting.length) {
+      throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): purge refused so that no row escapes it`, { hint: 'run the purge again when the ingest is done' });
+    }
+    lake = await openLake(config);
+    // Every key id of the lake must have a key before anything changes (exit 2 otherwise).
+    const pseudonyms = subject === undefined ? undefined : subjectPseudonyms(subject, keys!, await lakeKeyIds(lake, config.prefix, opts.signal), home);
+    if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
     catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: 'purge', started_at: now.toISOString(), destination, log_path: logger.file });
-    lake = await openLake(config);
+    // Finish the cleanup of earlier runs: before an erasure (so that it never meets garbage), after
+    // a purge by age (which deletes the old part of the lake first: the listing is then shorter).
+    const recover = () => recoverLake({ scan: 'always', lake: lake!, prefix: config.prefix, destination, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
+    if (!dryRun && pseudonyms !== undefined) await recover();
     const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now };
-    let result: PurgeResult;
-    if (pseudonym !== undefined) {
-      result = await eraseSubject({ ...context, pseudonym, column, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
+    let result: AgePurgeResult | ErasureResult;
+    if (pseudonyms !== undefined) {
+      if (pseudonyms.without_key_id > 0) {
+        logger.info(`${pseudonyms.without_key_id} manifest${pseudonyms.without_key_id > 1 ? 's' : ''} carry no key id (written before key ids): erased under the current key ${pseudonyms.all[0]!.key_id}`, { step: 'keys' });
+      }
+      const erased = await eraseSubject({ ...context, pseudonym: pseudonyms.primary, pseudonyms: pseudonyms.all.map((p) => p.pseudonym), column, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
+      erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
+      erased.manifests_without_key_id = pseudonyms.without_key_id;
+      result = erased;
     } else {
       const n = opts.days;
       result = await purgeByAge({
@@ -99,6 +118,12 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         home,
         confirm: opts.confirm,
       });
+      if (!dryRun) await recover();
+    }
+    if (!dryRun && catalog) {
+      failpoint('purge:before-anchor');
+      const anchor = await writeAnchor(catalog.db, lake, config.prefix, runId, destination, home, logger);
+      if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
     }
     result.log = logger.file ?? null;
     if (!dryRun) catalog?.finishRun(runId, { status: 'succeeded', rows: result.mode === 'subject' ? result.rows_removed : result.mode === 'age' ? result.deleted : 0 });
@@ -108,12 +133,43 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     if (!dryRun && catalog?.getRun(runId)) {
       catalog.finishRun(runId, { status: opts.signal?.aborted ? 'interrupted' : 'failed', error: err instanceof Error ? err.message.slice(0, 500) : String(err) });
     }
-    throw err;
+    throw opts.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(`purge ${runId} interrupted; run it again to finish`) : err;
   } finally {
     await lake?.close();
     catalog?.close();
     lock?.release();
     await logger.close();
+  }
+}
+
+/**
+ * `watt purge --verify-trail`: the hash chain of the catalog's audit trail, then the anchors of the
+ * configured lake folder (`<prefix>/_audit/*.json`).
+ * @throws UsageError when there is no catalog; StorageError when the lake cannot be read.
+ */
+export async function verifyCatalogTrailAndAnchors(home: string, config: LakeConfig, signal?: AbortSignal): Promise<TrailResult> {
+  const file = path.join(home, 'catalog.db');
+  if (!existsSync(file)) throw new UsageError(`no catalog at ${file}: nothing to verify`, { hint: 'set WATT_HOME to the folder holding catalog.db' });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new StorageError(`cannot open catalog ${file}: ${(err as Error).message}`);
+  }
+  const lake = await openLake(config).catch((err) => {
+    db.close();
+    throw err;
+  });
+  try {
+    const r = await verifyTrailAndAnchors(db, lake, config.prefix, home, signal);
+    if (signal?.aborted) throw new InterruptedError('trail verification interrupted');
+    return { mode: 'verify-trail', catalog: file, ok: r.ok, entries: r.entries, head: r.head, broken: r.broken, problem: r.problem, anchors: r.anchors };
+  } catch (err) {
+    if (err instanceof WattError) throw err;
+    throw new DataError(`cannot read the audit trail of ${file}: ${(err as Error).message}`);
+  } finally {
+    db.close();
+    await lake.close();
   }
 }
 
@@ -150,30 +206,17 @@ function policyPeriods(env: Env): RetentionPeriods {
 }
 
 /**
- * Check a raw subject identifier without ever echoing it.
+ * Bring a raw subject identifier to its canonical form (NFC, trimmed: the same function ingest
+ * applies before pseudonymisation) and check it without ever echoing it.
  * @throws UsageError when empty, longer than 128 characters (the schema's maxLength) or holding control characters.
  */
 function checkSubject(raw: string): string {
-  const id = raw.trim();
+  const id = canonicalIdentifier(raw);
   // eslint-disable-next-line no-control-regex
   if (id === '' || id.length > 128 || /[\u0000-\u001f\u007f]/.test(id)) {
     throw new UsageError('invalid --subject: expected the identifier as ingested (1 to 128 printable characters); it is not shown here');
   }
   return id;
-}
-
-/**
- * The subject's pseudonym under ingest's key (same key, same HMAC). Refuses to generate a new key:
- * a new key would match nothing and report a false "nothing to erase".
- * @throws UsageError when no key is configured.
- */
-function subjectPseudonym(subject: string, home: string, env: Env): string {
-  if (!env.WATT_PSEUDONYMISATION_KEY && !existsSync(path.join(home, 'pseudonymisation.key'))) {
-    throw new UsageError(`no pseudonymisation key: WATT_PSEUDONYMISATION_KEY is unset and ${path.join(home, 'pseudonymisation.key')} does not exist`, {
-      hint: 'run the erasure with the key ingest used (same WATT_HOME or WATT_PSEUDONYMISATION_KEY)',
-    });
-  }
-  return new Pseudonymiser(loadPseudonymisationKey(home, env).key).pseudonym(subject);
 }
 
 /** `WATT_TEST_CRASH_AFTER=<step>[:<n>]`: SIGKILL this process after the n-th (default 1st) step. */

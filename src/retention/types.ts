@@ -44,7 +44,16 @@ export interface AgePurgeResult {
   key_count: number;
   /** Hash of the last audit-trail entry after this run (absent for a dry run). */
   trail_head?: string;
+  /** The trail head written into the lake after this run (absent for a dry run). */
+  trail_anchor?: TrailAnchorRef;
   log: string | null;
+}
+
+/** Where a purge anchored the trail head: `<prefix>/_audit/<run_id>.json`. */
+export interface TrailAnchorRef {
+  key: string;
+  seq: number;
+  hash: string;
 }
 
 /** One object an erasure changed (or would change). */
@@ -75,7 +84,12 @@ export interface ErasureResult {
   /** Interrupted steps of an earlier erasure completed by this run. */
   recovered: number;
   objects: ErasedObject[];
+  /** The subject's pseudonym under each key id present in the lake (plus the current key). */
+  keys?: { key_id: string; pseudonym_prefix: string; manifests: number }[];
+  /** Manifests without a key id (written before key ids): erased under the current key. */
+  manifests_without_key_id?: number;
   trail_head?: string;
+  trail_anchor?: TrailAnchorRef;
   log: string | null;
 }
 
@@ -83,6 +97,10 @@ export interface ErasureResult {
 export interface TrailResult extends TrailVerification {
   mode: 'verify-trail';
   catalog: string;
+  /** First problem (chain or anchor), one line. */
+  problem?: string;
+  /** The lake's anchors checked against the trail. */
+  anchors?: import('./anchor.js').AnchorCheck;
 }
 
 export type PurgeResult = AgePurgeResult | ErasureResult | TrailResult;

@@ -103,11 +103,11 @@ describe.each(providers)('watt purge on %s', (name, start) => {
     expect(r.json).toMatchObject({ key_count: 1500, deleted: 1500 });
     expect(r.json!.keys).toBeUndefined();
     const left: string[] = [];
-    for await (const o of lake.list(prefix + '/')) left.push(o.key);
+    for await (const o of lake.list(prefix + '/')) if (!o.key.includes('/_audit/')) left.push(o.key);
     expect(left).toEqual([`${prefix}/${daysAgo(1).replace(/-/g, '/')}/keep.csv`]);
     const verify = await purge(dir, env, ['--verify-trail', '--json']);
     expect(verify.json).toMatchObject({ ok: true });
     expect(verify.json!.entries as number).toBeGreaterThanOrEqual(1500);
     await lake.close();
-  });
+  }, 120_000); // 1,500 puts and deletes on a loaded 2-core machine: past the default 60 s now and then
 });

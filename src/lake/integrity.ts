@@ -1,0 +1,112 @@
+import os from 'node:os';
+import { InterruptedError } from '../errors.js';
+import type { Catalog, RunRecord } from '../catalog/catalog.js';
+import type { Lake, ObjectInfo } from './types.js';
+import { partitionDateOf, runIdOf } from './layout.js';
+
+/**
+ * What a lake folder holds, read from one listing: the commit rule of the lake (ARCHITECTURE.md,
+ * after Delta Lake's protocol) says a run is complete exactly when `<prefix>/_manifests/<run_id>.json`
+ * exists, so a data object or quarantine file whose run has no manifest is garbage of an
+ * unfinished run.
+ */
+export interface LakeListing {
+  /** Manifest keys by run_id. */
+  manifests: Map<string, ObjectInfo>;
+  /** Data objects (dated `.csv` keys, either layout). */
+  data: ObjectInfo[];
+  /** Quarantine files (`_rejects/*.jsonl`). */
+  rejects: ObjectInfo[];
+  /** Trail anchors (`_audit/*.json`). */
+  anchors: ObjectInfo[];
+  /** Anything else under the prefix (left alone). */
+  other: ObjectInfo[];
+}
+
+/**
+ * List `<prefix>/` once and sort what is there by role.
+ * @throws StorageError when the store cannot be listed; InterruptedError when `signal` aborts.
+ */
+export async function listLake(lake: Lake, prefix: string, signal?: AbortSignal): Promise<LakeListing> {
+  const root = prefix + '/';
+  const out: LakeListing = { manifests: new Map(), data: [], rejects: [], anchors: [], other: [] };
+  for await (const o of lake.list(root)) {
+    // A partial listing must never be acted upon (an object whose manifest was not listed yet would look like garbage).
+    if (signal?.aborted) throw new InterruptedError('interrupted while listing the lake; nothing was changed');
+    if (!o.key.startsWith(root)) continue;
+    const rest = o.key.slice(root.length);
+    const run = runIdOf(o.key);
+    if (rest.startsWith('_manifests/') && o.key.endsWith('.json') && run) out.manifests.set(run, o);
+    else if (rest.startsWith('_rejects/') && o.key.endsWith('.jsonl')) out.rejects.push(o);
+    else if (rest.startsWith('_audit/') && o.key.endsWith('.json')) out.anchors.push(o);
+    else if (o.key.endsWith('.csv') && partitionDateOf(prefix, o.key)) out.data.push(o);
+    else out.other.push(o);
+  }
+  return out;
+}
+
+/** Data objects and quarantine files whose run has no manifest: candidates for garbage. */
+export function unmanifested(listing: LakeListing): ObjectInfo[] {
+  return [...listing.data, ...listing.rejects].filter((o) => {
+    const run = runIdOf(o.key);
+    return !run || !listing.manifests.has(run);
+  });
+}
+
+/**
+ * Grace period before an object of unknown origin (its run is not in this machine's catalog, or
+ * ran on another host) counts as garbage: 1 hour, measured from the object's last-modified time.
+ * Like Delta Lake's VACUUM retention (7 days there, for readers of old versions; here only a
+ * writer between its data object and its manifest needs protecting), it keeps a concurrent
+ * ingest on another machine from losing its object. `WATT_RECOVERY_GRACE_MINUTES` overrides it.
+ */
+export const DEFAULT_GRACE_MS = 60 * 60 * 1000;
+
+/** The grace period from `WATT_RECOVERY_GRACE_MINUTES` (minutes, >= 0), or the default. */
+export function graceMs(env: Record<string, string | undefined> = process.env): number {
+  const text = env.WATT_RECOVERY_GRACE_MINUTES;
+  if (text === undefined || text === '') return DEFAULT_GRACE_MS;
+  const minutes = Number(text);
+  return Number.isFinite(minutes) && minutes >= 0 ? minutes * 60_000 : DEFAULT_GRACE_MS;
+}
+
+/** Whether a process id is alive on this host (EPERM: alive, owned by someone else). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a catalog run is `running` in a process that no longer exists on this host. */
+export function isDeadRun(run: Pick<RunRecord, 'status' | 'pid' | 'host'>): boolean {
+  return run.status === 'running' && typeof run.pid === 'number' && run.host === os.hostname() && !isAlive(run.pid);
+}
+
+/** What to do with an unmanifested object, and why (one line, no personal data). */
+export interface OrphanVerdict {
+  garbage: boolean;
+  reason: string;
+}
+
+/**
+ * Decide whether an object no manifest names is garbage:
+ * - its run is in the catalog and ran on this host: garbage when the run ended (any status) or
+ *   its process is gone; kept while that process lives;
+ * - otherwise (another machine, a lost catalog, or a run before pids were recorded): garbage once
+ *   older than the grace period.
+ */
+export function orphanVerdict(o: ObjectInfo, catalog: Catalog | undefined, now: Date, grace: number): OrphanVerdict {
+  const runId = runIdOf(o.key);
+  const run = runId ? catalog?.getRun(runId) : undefined;
+  if (run && run.host === os.hostname() && typeof run.pid === 'number') {
+    if (run.status !== 'running') return { garbage: true, reason: `run ${run.run_id} ended (${run.status}) without a manifest` };
+    if (!isAlive(run.pid)) return { garbage: true, reason: `run ${run.run_id} died (pid ${run.pid} is gone)` };
+    return { garbage: false, reason: `run ${run.run_id} is still running (pid ${run.pid})` };
+  }
+  const age = now.getTime() - o.lastModified.getTime();
+  if (age >= grace) return { garbage: true, reason: `no manifest, unknown run, written ${Math.round(age / 60_000)} min ago (grace ${Math.round(grace / 60_000)} min)` };
+  return { garbage: false, reason: `no manifest yet, written ${Math.round(age / 60_000)} min ago: within the grace period (${Math.round(grace / 60_000)} min), maybe a writer on another machine` };
+}
