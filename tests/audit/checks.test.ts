@@ -106,9 +106,11 @@ describe('toml-valid', () => {
 });
 
 describe('secret masking', () => {
-  it('shows at most 4 characters and the length', () => {
-    expect(mask('abcdefghijklmnopqrstuvwxyz0123456789AB')).toBe('abcd******** (38 chars)');
+  it('shows only a public type prefix, and the length', () => {
+    expect(mask('abcdefghijklmnopqrstuvwxyz0123456789AB')).toBe('******** (38 chars)');
+    expect(mask(['dckr', 'pat', 'abcdefghijklmnopqrstuvwxyz0'].join('_'))).toBe('dckr_pat_******** (36 chars)');
     expect(mask('short-secret')).toBe('******** (12 chars)');
+    expect(mask('S3cr3tPassw0rdXyz')).toBe('******** (17 chars)');
   });
 });
 
