@@ -76,8 +76,12 @@ describe('retention periods', () => {
     const ctx = repo({ 'r.md': '| Données brutes | 60 jours |\n| Données transformées | 6 mois |\n| Journaux techniques | 90 jours |\n' });
     const findings = await retentionDeclared.run({ file: 'r.md' }, ctx);
     expect(findings).toEqual([
-      { file: 'r.md', line: 1, message: `"Données brutes" is kept 60 jours here but 30 days in watt's retention configuration (watt purge)` },
-      { file: 'r.md', message: 'no retention period stated for "Modèles entraînés" (models): watt keeps it 365 days' },
+      { file: 'r.md', line: 1, message: `"Données brutes" is kept 60 jours (60 days) here but 30 days in watt's retention configuration (watt purge, src/retention/policy.json)` },
+      {
+        file: 'r.md',
+        line: 1,
+        message: 'no retention period stated for "Modèles entraînés" (models; also read as modèles entraînés, artefacts de modèles, artefacts des modèles...): watt keeps it 365 days',
+      },
     ]);
   });
 });

@@ -24,7 +24,7 @@ beforeAll(async () => {
     overlay: 'overlays/leaked-token',
     remove: ['docs/privacy_notice.md'],
     edit: {
-      'docs/rgpd.md': { '## Finalités': '## Divers' },
+      'docs/rgpd.md': { 'Prévoir la consommation des foyers pour planifier la production.': 'À compléter' },
       'docs/retention_policy.md': { '| Données brutes | 30 jours |': '| Données brutes | 60 jours |' },
       'docs/risk_register.md': { '## Mesures': '## Notes' },
       'docs/data_inventory.csv': { ',customer_id,identifiant pseudonymisé nécessaire pour agréger par foyer': ',customer_id,' },
