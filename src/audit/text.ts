@@ -1,16 +1,12 @@
 /**
  * Text helpers shared by the checks: accent- and case-insensitive comparison, placeholder
- * detection, and Markdown parsed by a real CommonMark parser (mdast-util-from-markdown with the GFM
- * table and front-matter extensions): ATX and setext headings, tables, lists, block quotes, front
- * matter; code blocks and HTML comments are not prose.
+ * detection, and Markdown parsed by a real CommonMark parser (markdown-it, with GFM tables): ATX
+ * and setext headings, tables, lists, block quotes, front matter (YAML `---` or TOML `+++`); code
+ * blocks and HTML are not prose. markdown-it rather than micromark/mdast: 10 to 30 times faster on
+ * watt's documents (bench: 3-18 ms against 74-273 ms for the six docs/*.md), and the audit must
+ * stay well under 2 s with the whole git history.
  */
-import type { Heading, Nodes, Root, RootContent, Table } from 'mdast';
-import { fromMarkdown } from 'mdast-util-from-markdown';
-import { frontmatterFromMarkdown } from 'mdast-util-frontmatter';
-import { gfmTableFromMarkdown } from 'mdast-util-gfm-table';
-import { toString } from 'mdast-util-to-string';
-import { frontmatter } from 'micromark-extension-frontmatter';
-import { gfmTable } from 'micromark-extension-gfm-table';
+import MarkdownIt from 'markdown-it';
 
 /**
  * Lower-case, strip accents (NFD, combining marks removed), turn punctuation into spaces and
@@ -82,74 +78,96 @@ export interface MarkdownDocument {
 }
 
 const cache = new Map<string, MarkdownDocument>();
+let parser: MarkdownIt | undefined;
+
+type Token = ReturnType<MarkdownIt['parse']>[number];
+
+/** Plain text of an inline token: text and code spans, breaks as spaces, link and emphasis markup dropped. */
+function plain(inline: Token | undefined): string {
+  if (!inline) return '';
+  if (!inline.children) return inline.content;
+  let out = '';
+  for (const c of inline.children) {
+    if (c.type === 'text' || c.type === 'code_inline' || c.type === 'html_inline') out += c.type === 'html_inline' ? '' : c.content;
+    else if (c.type === 'softbreak' || c.type === 'hardbreak') out += ' ';
+    else if (c.type === 'image') out += plain(c);
+  }
+  return out;
+}
+
+/** Front matter at the very start: YAML between `---` lines or TOML between `+++` lines. */
+const FRONT_MATTER = /^(---|\+\+\+)[ \t]*\r?\n([\s\S]*?)\r?\n\1[ \t]*(?:\r?\n|$)/;
 
 /** Parse a Markdown document (CommonMark + GFM tables + front matter). Memoised per text. */
 export function parseMarkdown(markdown: string): MarkdownDocument {
   const hit = cache.get(markdown);
   if (hit) return hit;
-  const source = markdown.replace(/^\uFEFF/, '');
-  const tree: Root = fromMarkdown(source, {
-    extensions: [gfmTable(), frontmatter(['yaml', 'toml'])],
-    mdastExtensions: [gfmTableFromMarkdown(), frontmatterFromMarkdown(['yaml', 'toml'])],
-  });
+  let source = markdown.replace(/^\uFEFF/, '');
   const doc: MarkdownDocument = { sections: [], blocks: [] };
+  const fm = FRONT_MATTER.exec(source);
+  if (fm) {
+    doc.frontmatter = { lang: fm[1] === '---' ? 'yaml' : 'toml', value: fm[2]! };
+    // Blank lines in its place keep the line numbers of the rest.
+    source = fm[0].replace(/[^\n]/g, '') + source.slice(fm[0].length);
+  }
+  parser ??= new MarkdownIt({ html: true, linkify: false, typographer: false });
+  const tokens = parser.parse(source, {});
   const lines = source.split(/\r?\n/);
 
   // Sections: headings of the top level (a heading inside a list or quote does not cut sections).
-  const heads = tree.children.flatMap((node, index) => (node.type === 'heading' ? [{ node, index }] : []));
+  const heads: { depth: number; title: string; line: number; endLine: number }[] = [];
+  const path: { depth: number; title: string }[] = [];
+  let row: { cells: string[]; line: number; head: boolean } | undefined;
+  let header: string | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    switch (t.type) {
+      case 'heading_open': {
+        const depth = Number(t.tag.slice(1));
+        const title = plain(tokens[i + 1]).trim();
+        const line = t.map![0] + 1;
+        while (path.length > 0 && path[path.length - 1]!.depth >= depth) path.pop();
+        doc.blocks.push({ kind: 'heading', text: title, line, headings: path.map((p) => p.title) });
+        path.push({ depth, title });
+        if (t.level === 0) heads.push({ depth, title, line, endLine: t.map![1] });
+        break;
+      }
+      case 'paragraph_open':
+        doc.blocks.push({ kind: 'paragraph', text: plain(tokens[i + 1]), line: t.map![0] + 1, headings: path.map((p) => p.title) });
+        break;
+      case 'table_open':
+        header = undefined;
+        break;
+      case 'tr_open':
+        row = { cells: [], line: t.map![0] + 1, head: false };
+        break;
+      case 'th_open':
+      case 'td_open':
+        if (row) {
+          row.head ||= t.type === 'th_open';
+          row.cells.push(plain(tokens[i + 1]).trim());
+        }
+        break;
+      case 'tr_close':
+        if (row) {
+          const text = row.cells.join(' | ');
+          if (row.head) header = text;
+          else doc.blocks.push({ kind: 'table-row', text, line: row.line, headings: path.map((p) => p.title), ...(header !== undefined ? { header } : {}) });
+        }
+        row = undefined;
+        break;
+    }
+  }
   heads.forEach((h, i) => {
-    const startLine = h.node.position!.start.line;
-    const endHeadLine = h.node.position!.end.line;
     let endLine = lines.length;
     for (let j = i + 1; j < heads.length; j++) {
-      if (heads[j]!.node.depth <= h.node.depth) {
-        endLine = heads[j]!.node.position!.start.line - 1;
+      if (heads[j]!.depth <= h.depth) {
+        endLine = heads[j]!.line - 1;
         break;
       }
     }
-    doc.sections.push({ level: h.node.depth, title: toString(h.node).trim(), line: startLine, body: lines.slice(endHeadLine, endLine).join('\n') });
+    doc.sections.push({ level: h.depth, title: h.title, line: h.line, body: lines.slice(h.endLine, endLine).join('\n') });
   });
-
-  // Blocks, with the heading path they stand under.
-  const path: { depth: number; title: string }[] = [];
-  const visit = (node: RootContent | Nodes): void => {
-    const type = node.type as string;
-    if (type === 'yaml' || type === 'toml') {
-      doc.frontmatter = { lang: type, value: (node as { value: string }).value };
-      return;
-    }
-    switch (node.type) {
-      case 'heading': {
-        const h = node as Heading;
-        while (path.length > 0 && path[path.length - 1]!.depth >= h.depth) path.pop();
-        const title = toString(h).trim();
-        doc.blocks.push({ kind: 'heading', text: title, line: h.position!.start.line, headings: path.map((p) => p.title) });
-        path.push({ depth: h.depth, title });
-        return;
-      }
-      case 'paragraph':
-        doc.blocks.push({ kind: 'paragraph', text: toString(node), line: node.position!.start.line, headings: path.map((p) => p.title) });
-        return;
-      case 'table': {
-        const t = node as Table;
-        const rows = t.children.map((row) => row.children.map((cell) => toString(cell).trim()).join(' | '));
-        t.children.forEach((row, i) => {
-          if (i === 0) return;
-          doc.blocks.push({ kind: 'table-row', text: rows[i]!, line: row.position!.start.line, headings: path.map((p) => p.title), header: rows[0] });
-        });
-        if (t.children.length === 1) doc.blocks.push({ kind: 'table-row', text: rows[0]!, line: t.position!.start.line, headings: path.map((p) => p.title) });
-        return;
-      }
-      case 'code':
-      case 'html':
-      case 'thematicBreak':
-      case 'definition':
-        return;
-      default:
-        if ('children' in node) for (const child of node.children as RootContent[]) visit(child);
-    }
-  };
-  for (const child of tree.children) visit(child);
   if (cache.size > 256) cache.clear();
   cache.set(markdown, doc);
   return doc;

@@ -57,6 +57,19 @@ export default defineCheck<SecretsOptions>({
     const skipFile = (f: string) => excluded(f) || pathOnly.some((l) => l.paths.some((re) => re.test(f)));
     const maxBytes = options.maxBytes ?? 1024 * 1024;
 
+    // The history pass (git log in its own process) runs while the tree is read and scanned.
+    type HistoryHit = { file: string; line: number | undefined; commit: string; ruleId: string; description: string; secret: string };
+    const historyHits: HistoryHit[] = [];
+    const history =
+      tracked !== undefined && ctx.history && options.history !== false
+        ? forEachAddedChunk(ctx.root, options.exclude ?? [], (chunk) => {
+            if (skipFile(chunk.file) || chunk.text.length > maxBytes) return;
+            for (const m of scanText(chunk.text, rules, allow, { file: chunk.file, commit: chunk.commit })) {
+              historyHits.push({ file: chunk.file, line: chunk.lines[m.line - 1], commit: chunk.commit, ruleId: m.ruleId, description: m.description, secret: m.secret });
+            }
+          })
+        : Promise.resolve(false);
+
     const findings: CheckFinding[] = [];
     const inTree = new Set<string>();
     await forEachLimit(
@@ -73,23 +86,20 @@ export default defineCheck<SecretsOptions>({
       },
     );
 
-    if (tracked !== undefined && ctx.history && options.history !== false) {
-      const seen = new Set<string>();
-      await forEachAddedChunk(ctx.root, options.exclude ?? [], (chunk) => {
-        if (skipFile(chunk.file) || chunk.text.length > maxBytes) return;
-        for (const m of scanText(chunk.text, rules, allow, { file: chunk.file, commit: chunk.commit })) {
-          const fingerprint = secretFingerprint(m.ruleId, m.secret);
-          const key = `${m.ruleId}\0${fingerprint}`;
-          if (inTree.has(key) || seen.has(`${key}\0${chunk.file}`)) continue;
-          seen.add(`${key}\0${chunk.file}`);
-          findings.push({
-            file: chunk.file,
-            line: chunk.lines[m.line - 1],
-            fingerprint,
-            commit: chunk.commit,
-            message: `secret (${m.ruleId}: ${m.description}) added by commit ${chunk.commit.slice(0, 12)} in ${chunk.file}, no longer in the tree but still in the git history: rotate it (removing it does not un-leak it): ${mask(m.secret)}`,
-          });
-        }
+    await history;
+    // Oldest commit first: a secret is reported once per file, at the commit that added it.
+    const seen = new Set<string>();
+    for (const h of historyHits) {
+      const fingerprint = secretFingerprint(h.ruleId, h.secret);
+      const key = `${h.ruleId}\0${fingerprint}`;
+      if (inTree.has(key) || seen.has(`${key}\0${h.file}`)) continue;
+      seen.add(`${key}\0${h.file}`);
+      findings.push({
+        file: h.file,
+        line: h.line,
+        fingerprint,
+        commit: h.commit,
+        message: `secret (${h.ruleId}: ${h.description}) added by commit ${h.commit.slice(0, 12)} in ${h.file}, no longer in the tree but still in the git history: rotate it (removing it does not un-leak it): ${mask(h.secret)}`,
       });
     }
     return findings;

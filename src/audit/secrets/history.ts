@@ -5,7 +5,6 @@
  * commit are scanned together, so multi-line secrets (PEM keys) are found.
  */
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 
 /** The added lines of one file in one commit. */
 export interface AddedChunk {
@@ -55,13 +54,12 @@ export async function forEachAddedChunk(root: string, excludeGlobs: readonly str
     text = [];
     lines = [];
   };
-  const rl = createInterface({ input: child.stdout, crlfDelay: Infinity });
-  for await (const line of rl) {
+  const onLine = (line: string) => {
     const c = line.charCodeAt(0);
     if (c === 43 /* + */) {
       if (file === undefined) {
         if (line.startsWith('+++ ')) file = unquote(line.slice(4));
-        continue;
+        return;
       }
       text.push(line.slice(1));
       lines.push(newLine++);
@@ -72,13 +70,26 @@ export async function forEachAddedChunk(root: string, excludeGlobs: readonly str
       flush();
       file = undefined;
       commit = line.slice(1);
-    } else if (line.startsWith('diff --git ')) {
+    } else if (c === 100 /* d */ && line.startsWith('diff --git ')) {
       flush();
       file = undefined;
     }
-  }
-  flush();
+  };
+  // Split the stream into lines by hand: several times faster than readline's async iterator.
+  child.stdout.setEncoding('utf8');
+  let rest = '';
+  child.stdout.on('data', (data: string) => {
+    const buf = rest + data;
+    let from = 0;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', from)) {
+      onLine(buf.charCodeAt(nl - 1) === 13 ? buf.slice(from, nl - 1) : buf.slice(from, nl));
+      from = nl + 1;
+    }
+    rest = buf.slice(from);
+  });
   const code = await exited;
+  if (rest !== '') onLine(rest);
+  flush();
   return code === 0;
 }
 
