@@ -36,6 +36,14 @@ beforeAll(async () => {
 afterAll(cleanup);
 
 describe('reporters', () => {
+  it.each(REPORT_FORMATS)('never prints a secret of the leaked-token fixture in %s', (format) => {
+    const out = REPORTERS[format](report, { root: ROOT });
+    const leaked = readFileSync(path.join(FIXTURES, 'overlays/leaked-token/src/settings.js'), 'utf8');
+    const slack = /xoxb-[\w-]+/.exec(leaked)![0];
+    expect(out).toContain('rgpd/no-secrets');
+    for (const secret of [slack, slack.slice(5), 'S3cr3tPassw0rdXyz', 'S3cr']) expect(out).not.toContain(secret);
+  });
+
   it.each(REPORT_FORMATS)('renders %s as its golden output', (format) => {
     const out = REPORTERS[format](report, { root: ROOT });
     const golden = path.join(GOLDEN, `report.${EXT[format]}`);

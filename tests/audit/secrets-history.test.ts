@@ -41,6 +41,36 @@ function repo(): { dir: string; git: (...args: string[]) => string; commit: (msg
   return { dir, git, commit };
 }
 
+describe('secrets in tracked files whatever their name', () => {
+  it('finds token formats and secret-named keys in secrets, .env.production, Makefile, Jenkinsfile, YAML, JSON and shell files', async () => {
+    const { dir, commit } = repo();
+    const gitlab = ['glpat', alnum(20)].join('-');
+    const hf = ['hf', alnum(40).replace(/[0-9]/g, 'q').slice(0, 34)].join('_');
+    commit('config', {
+      secrets: `DOCKERHUB_TOKEN=${dockerToken()}\n`,
+      '.env.production': `DB_PASSWORD=${alnum(22)}\n`,
+      Makefile: `deploy:\n\tcurl -H "PRIVATE-TOKEN: ${gitlab}" https://gitlab.example.invalid\n`,
+      Jenkinsfile: `environment {\n  API_KEY = '${alnum(32)}'\n}\n`,
+      'deploy.yml': `registry:\n  password: "${alnum(24)}"\n  user: watt\n`,
+      'settings.json': JSON.stringify({ client_secret: alnum(32), hub: hf }, null, 2),
+      'publish.sh': `#!/bin/sh\nexport NPM_TOKEN=${['npm', alnum(36)].join('_')}\n`,
+      'README.md': 'Set `password: ${{ secrets.DOCKERHUB_PASSWORD }}` in CI; never write a token here.\n',
+    });
+    const report = await runAudit({ dir, rules, history: false });
+    const found = report.findings.map((f) => `${f.file}:${f.line} ${/\(([\w-]+):/.exec(f.message)![1]}`).sort();
+    expect(found).toEqual([
+      '.env.production:1 generic-secret',
+      'Jenkinsfile:2 generic-secret',
+      'Makefile:2 gitlab-pat',
+      'deploy.yml:2 generic-secret',
+      'publish.sh:2 npm-access-token',
+      'secrets:1 dockerhub-pat',
+      'settings.json:2 generic-secret',
+      'settings.json:3 huggingface-token',
+    ]);
+  });
+});
+
 describe('secrets in the git history', () => {
   it('finds a token added then removed, names the commit and the file, and masks it', async () => {
     const token = dockerToken();

@@ -83,7 +83,13 @@ export default defineCheck<DocumentFactsOptions>({
     for (const fact of options.facts) {
       const res = fact.allOf.map(regexFor);
       if (blocks.some(({ context }) => res.every((re) => re.test(context)))) continue;
-      const hint = fact.section?.length ? doc.sections.find((s) => fact.section!.some((h) => fold(s.title).includes(fold(h)))) : undefined;
+      // The hint matches a heading that contains it, or that it contains ("Transferts" for "Transferts hors UE").
+      const hint = fact.section?.length
+        ? doc.sections.find((s) => {
+            const title = fold(s.title);
+            return fact.section!.some((h) => title.includes(fold(h)) || (title.length >= 6 && fold(h).includes(title)));
+          })
+        : undefined;
       findings.push({
         file,
         line: hint?.line ?? 1,
