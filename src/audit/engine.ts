@@ -77,7 +77,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     });
     stack.delete(rule.id);
     const result: { status: RuleStatus; because?: string[] } =
-      failedDeps.length > 0 ? { status: 'skipped', because: failedDeps } : { status: (raw.get(rule.id)?.length ?? 0) > 0 ? 'fail' : 'pass' };
+      failedDeps.length > 0 ? { status: 'skipped', because: failedDeps } : { status: (raw.get(rule.id) ?? []).some((f) => f.severity !== 'info') ? 'fail' : 'pass' };
     status.set(rule.id, result);
     return result.status;
   };
@@ -85,10 +85,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const findings: Finding[] = [];
   const results: RuleResult[] = rules.map((rule) => {
     const s = resolve(rule, new Set());
-    const own = s === 'fail' ? raw.get(rule.id)! : [];
+    const own = s === 'fail' || s === 'pass' ? (raw.get(rule.id) ?? []) : [];
     for (const f of own) {
       const fingerprint = f.fingerprint ?? createHash('sha256').update(`${rule.id}\0${f.file}\0${f.message}`).digest('hex').slice(0, 16);
-      findings.push({ ...f, fingerprint, ruleId: rule.id, severity: rule.severity, article: rule.article, help: rule.help });
+      findings.push({ ...f, fingerprint, ruleId: rule.id, severity: f.severity ?? rule.severity, article: rule.article, help: rule.help });
     }
     const result: RuleResult = {
       id: rule.id,

@@ -86,10 +86,12 @@ export interface CheckFinding {
   fingerprint?: string;
   /** For a secret found only in the git history: the commit that added it (full SHA). */
   commit?: string;
+  /** `info`: a note about the check itself (e.g. a shallow clone); reported, never fails the rule. */
+  severity?: 'info';
 }
 
 /** A finding in the report: the check's finding plus its rule's metadata. */
-export interface Finding extends CheckFinding {
+export interface Finding extends Omit<CheckFinding, 'severity'> {
   ruleId: string;
   /** The rule's severity; `info` for a finding known to the baseline (`baselined: true`). */
   severity: Severity;

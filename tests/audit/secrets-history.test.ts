@@ -113,6 +113,24 @@ describe('secrets in the git history', () => {
     expect((await runAudit({ dir, rules })).findings).toEqual([]);
   });
 
+  it('audits a sub-folder with paths relative to it, and says when a shallow clone hides history', async () => {
+    const { dir, git, commit } = repo();
+    execFileSync('mkdir', ['-p', path.join(dir, 'svc')]);
+    const sha = commit('svc token', { 'svc/deploy.env': `REGISTRY_TOKEN=${dockerToken()}\n`, 'svc/README.md': 'svc\n' });
+    commit('rm', { 'svc/deploy.env': null });
+    const sub = await runAudit({ dir: path.join(dir, 'svc'), rules });
+    expect(sub.findings.map((f) => [f.file, f.commit])).toEqual([['deploy.env', sha]]);
+
+    commit('later', { 'README.md': 'x\n' });
+    const shallow = mkdtempSync(path.join(os.tmpdir(), 'watt-shallow-'));
+    made.push(shallow);
+    execFileSync('git', ['clone', '-q', '--depth', '1', `file://${dir}`, shallow]);
+    const report = await runAudit({ dir: shallow, rules });
+    expect(report.rules.find((r) => r.id === 'rgpd/no-secrets')!.status).toBe('pass');
+    expect(report.findings.map((f) => [f.file, f.severity, /shallow clone/.test(f.message)])).toEqual([['.git', 'info', true]]);
+    expect(git('rev-list', '--count', 'HEAD')).toBe('3');
+  });
+
   it('honours .gitleaks.toml paths, regexes and stopwords', async () => {
     const { dir, commit } = repo();
     const a = dockerToken();

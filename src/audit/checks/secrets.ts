@@ -86,7 +86,13 @@ export default defineCheck<SecretsOptions>({
       },
     );
 
-    await history;
+    if ((await history) && (await ctx.git(['rev-parse', '--is-shallow-repository']))?.stdout.trim() === 'true') {
+      findings.push({
+        file: '.git',
+        severity: 'info',
+        message: 'shallow clone: only the fetched commits were scanned for secrets; fetch the whole history (git fetch --unshallow, or actions/checkout with fetch-depth: 0) to scan every commit',
+      });
+    }
     // Oldest commit first: a secret is reported once per file, at the commit that added it.
     const seen = new Set<string>();
     for (const h of historyHits) {

@@ -33,6 +33,7 @@ export async function forEachAddedChunk(root: string, excludeGlobs: readonly str
     '--no-ext-diff',
     '--no-textconv',
     '--no-renames',
+    '--relative', // paths relative to the audited folder, like the tree's
     '--format=%x00%H',
     'HEAD',
     '--',
