@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { runAudit } from '../../src/audit/engine.js';
-import { DEFAULT_RULES_FILE, RULES_SCHEMA_FILE, loadRules } from '../../src/audit/rules.js';
+import { DEFAULT_RULES_FILE, RULES_SCHEMA_FILE, loadRules, readRuleSet } from '../../src/audit/rules.js';
 import { CHECKS } from '../../src/audit/checks/index.js';
 import { UsageError } from '../../src/errors.js';
 import { cleanup, materialise } from './helpers.js';
@@ -30,6 +30,10 @@ describe('the default rule set', () => {
     const ok = validate(set);
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
+  });
+
+  it("passes the validation of each check's options (the audit itself trusts the shipped defaults)", async () => {
+    await expect(readRuleSet(DEFAULT_RULES_FILE)).resolves.toMatchObject({ version: 1 });
   });
 
   it('gives every rule a stable rgpd/ id, an article, a help line and an absolute helpUri', () => {
