@@ -40,7 +40,7 @@ const treeOnly = Array.from({ length: runs }, () => once(['--no-history']));
 
 console.log(`watt audit-rgpd on ${root} (${tracked} tracked files, ${commits} commits, ${(diffBytes / 1e6).toFixed(1)} MB of history diffs, ${summary.rules} rules, ${summary.errors} errors, ${summary.warnings} warnings)`);
 console.log(`machine: Node ${process.versions.node}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${os.platform()} ${os.release()}`);
-console.log(`runs: ${runs} (after 1 warm-up)`);
+console.log(`runs: ${runs} (after 1 warm-up); load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (other processes share the cores)`);
 console.log(`wall time, CLI end to end: median ${median(wall).toFixed(0)} ms (min ${Math.min(...wall).toFixed(0)}, max ${Math.max(...wall).toFixed(0)})`);
 console.log(`audit itself (summary.durationMs): median ${median(audit).toFixed(0)} ms`);
 const wallTree = treeOnly.map((x) => x.wallMs);
