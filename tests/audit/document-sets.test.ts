@@ -44,6 +44,27 @@ describe('complete document sets in other words', () => {
   });
 });
 
+describe('other phrasings of the same facts', () => {
+  it.each([
+    [
+      'docs/incident_response.md',
+      "# Breach plan\n\nWe tell the Information Commissioner's Office within seventy-two (72) hours. Impacted users get an email from us when the risk to them is high.\n",
+    ],
+    ['docs/incident_response.md', '# Fuite\n\nLa Commission nationale de l’informatique et des libertés est saisie sous 72h ; les abonnés touchés sont prévenus.\n'],
+    [
+      'docs/privacy_notice.md',
+      '# How we use your data\n\nWe use your readings so that we can advise you (legitimate interest). Only our support staff can see them. They are removed after 30 days. You can ask us for a copy, or to correct or delete it: privacy@example.invalid.\n',
+    ],
+    [
+      'docs/privacy_notice.md',
+      "Vos données\n===========\n\nNous utilisons vos relevés pour vous conseiller, sur la base de votre consentement. Nous ne partageons vos données avec personne. Elles sont supprimées au bout d'un an. Vous pouvez demander leur rectification ou leur suppression en nous écrivant à dpo@example.invalid.\n",
+    ],
+  ])('%s: %j states every required fact', async (file, text) => {
+    const report = await runAudit({ dir: materialise({ fixture: 'thirdparty-en', write: { [file]: text } }), history: false });
+    expect(report.findings.filter((f) => f.severity === 'error').map((f) => `${f.ruleId}: ${f.message}`)).toEqual([]);
+  });
+});
+
 const GAPS: [string, RuleExample, string, string, number][] = [
   ['72 hours removed (FR, setext)', { fixture: 'thirdparty-fr', edit: { 'docs/incident_response.md': { 'dans un délai de 72 heures': 'rapidement' } } }, 'rgpd/incident-authority-72h', 'docs/incident_response.md', 10],
   [

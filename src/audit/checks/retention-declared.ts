@@ -79,12 +79,15 @@ export function periodMatchesDays(period: DeclaredPeriod, days: number): boolean
   return Math.abs(period.days - days) <= tolerance || (perUnit < 360 && Math.abs(period.amount * 30 - days) < 0.5);
 }
 
+const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /**
  * `retention-declared`: for each of watt's retention categories (GDPR Art. 5(1)(e); the ones
  * `watt purge` applies, src/retention/policy.json), the policy document names the category (its
  * label, its id, or a synonym: "relevés bruts" for "données brutes", "logs" for "journaux",
  * "artefacts de modèles" for "modèles entraînés"...) in a block of text (table row, list item,
- * paragraph) that states a period, and that period, in days, is the one configured. The most
+ * paragraph; the words of a name in order, up to two other words between them) that states a
+ * period, and that period, in days, is the one configured. The most
  * specific name wins ("journaux techniques" before "journaux"); in a block naming several
  * categories, the period nearest after the name counts. A mismatch is reported at its line.
  */
@@ -120,10 +123,13 @@ export default defineCheck<RetentionDeclaredOptions>({
       const ordered = [...new Set(names)].sort((a, b) => b.split(' ').length - a.split(' ').length || b.length - a.length);
       let found: { line: number; period: DeclaredPeriod } | undefined;
       for (const name of ordered) {
+        // The words of the name in order, with up to two words between ("données de consommation brutes").
+        const re = new RegExp(` ${name.split(' ').map(escape).join('(?: [\\p{L}\\p{N}]+){0,2} ')} `, 'u');
         for (const b of blocks) {
-          const at = b.text.indexOf(` ${name} `);
-          if (at < 0) continue;
-          const after = b.periods.find((p) => p.index >= at + name.length);
+          const m = re.exec(b.text);
+          if (!m) continue;
+          const at = m.index;
+          const after = b.periods.find((p) => p.index >= at + m[0].length - 1);
           const period = after ?? b.periods[b.periods.length - 1]!;
           found = { line: b.line, period };
           break;
