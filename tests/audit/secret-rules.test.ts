@@ -1,3 +1,4 @@
+import { parseGitleaksConfig } from '../../src/audit/secrets/gitleaks-config.js';
 import { compileRules, defaultSecretRules, scanText, shannonEntropy } from '../../src/audit/secrets/scanner.js';
 
 /**
@@ -42,5 +43,42 @@ describe('secret rule examples', () => {
 
   it('names the rule whose regex does not compile', () => {
     expect(() => compileRules({ version: 1, rules: [{ id: 'bad', description: 'x', regex: '(', keywords: [] }] })).toThrow(/secret rule bad/);
+  });
+});
+
+describe('.gitleaks.toml', () => {
+  const token = ['dckr', 'pat', 'Zq8vN2xW4rT6yU1iO3pA5sD7fG9'].join('_');
+  const scan = (toml: string, text: string, where: { file?: string; commit?: string } = {}) => {
+    const cfg = parseGitleaksConfig(toml);
+    return scanText(text, [...compiled.rules, ...cfg.rules], [...compiled.allow, ...cfg.allow], where).map((m) => m.ruleId);
+  };
+
+  it('runs custom [[rules]] with keywords, secretGroup and entropy, and lists rules JavaScript cannot compile', () => {
+    const toml = [
+      '[[rules]]',
+      'id = "acme-key"',
+      `regex = '''acme_key\\s*=\\s*"(ak_[a-z0-9]{20})"'''`,
+      'secretGroup = 1',
+      'keywords = ["acme_key"]',
+      'entropy = 3',
+      '',
+      '[[rules]]',
+      'id = "go-only"',
+      `regex = '''\\b(p8e-(?i)[a-z0-9]{32})'''`,
+    ].join('\n');
+    const cfg = parseGitleaksConfig(toml);
+    expect(cfg.rules.map((r) => r.id)).toEqual(['acme-key']);
+    expect(cfg.skipped).toEqual(['rule go-only: regex is not valid in JavaScript']);
+    expect(scan(toml, 'acme_key = "ak_q8w7e6r5t4y3u2i1o0pz"')).toEqual(['acme-key']);
+    expect(scan(toml, 'acme_key = "ak_aaaaaaaaaaaaaaaaaaaa"')).toEqual([]);
+  });
+
+  it('honours targetRules, condition = "AND" and regexTarget = "line" of [[allowlists]]', () => {
+    const line = `DOCKERHUB_TOKEN=${token} # ci fixture`;
+    expect(scan('[[allowlists]]\ntargetRules = ["github-pat"]\nregexes = ["ci fixture"]\nregexTarget = "line"\n', line)).toEqual(['dockerhub-pat']);
+    expect(scan('[[allowlists]]\ntargetRules = ["dockerhub-pat"]\nregexes = ["ci fixture"]\nregexTarget = "line"\n', line)).toEqual([]);
+    const and = '[[allowlists]]\ncondition = "AND"\npaths = ["^ci/"]\nstopwords = ["zq8v"]\n';
+    expect(scan(and, line, { file: 'ci/env' })).toEqual([]);
+    expect(scan(and, line, { file: 'src/env' })).toEqual(['dockerhub-pat']);
   });
 });

@@ -219,8 +219,8 @@ export function scanText(
   where: { file?: string; commit?: string } = {},
 ): SecretMatch[] {
   const lower = text.toLowerCase();
-  const out: SecretMatch[] = [];
-  let starts: number[] | undefined;
+  type Candidate = { rule: SecretRule; secret: string; start: number; match: string };
+  const candidates: Candidate[] = [];
   for (const rule of rules) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) continue;
     rule.re.lastIndex = 0;
@@ -229,18 +229,24 @@ export function scanText(
       const span = m.indices?.[rule.group];
       if (!secret || !span) continue;
       if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
-      starts ??= lineStarts(text);
-      const pos = locate(starts, span[0]);
-      const lineText = text.slice(starts[pos.line - 1]!, starts[pos.line] ?? text.length);
-      if (lineText.includes('gitleaks:allow')) continue;
-      const ctx: AllowContext = { ruleId: rule.id, secret, match: m[0], line: lineText, ...where };
-      if (rule.allow.some((l) => allows(l, ctx)) || allow.some((l) => allows(l, ctx))) continue;
-      out.push({ ruleId: rule.id, description: rule.description, secret, line: pos.line, column: pos.column });
+      candidates.push({ rule, secret, start: span[0], match: m[0] });
     }
   }
-  // A token matched by a specific rule is not reported again as "generic-secret" on the same line.
-  const specific = out.filter((f) => f.ruleId !== 'generic-secret');
-  return out.filter(
-    (f) => f.ruleId !== 'generic-secret' || !specific.some((s) => s.line === f.line && (s.secret.includes(f.secret) || f.secret.includes(s.secret))),
-  );
+  // A token matched by a specific rule is not reported again as "generic-secret" (even when an
+  // allowlist allows the specific finding: the allowlist meant that token).
+  const specific = candidates.filter((c) => c.rule.id !== 'generic-secret');
+  const overlaps = (a: Candidate, b: Candidate) => a.start < b.start + b.secret.length && b.start < a.start + a.secret.length;
+  const out: SecretMatch[] = [];
+  let starts: number[] | undefined;
+  for (const c of candidates) {
+    if (c.rule.id === 'generic-secret' && specific.some((s) => overlaps(s, c))) continue;
+    starts ??= lineStarts(text);
+    const pos = locate(starts, c.start);
+    const lineText = text.slice(starts[pos.line - 1]!, starts[pos.line] ?? text.length);
+    if (lineText.includes('gitleaks:allow')) continue;
+    const ctx: AllowContext = { ruleId: c.rule.id, secret: c.secret, match: c.match, line: lineText, ...where };
+    if (c.rule.allow.some((l) => allows(l, ctx)) || allow.some((l) => allows(l, ctx))) continue;
+    out.push({ ruleId: c.rule.id, description: c.rule.description, secret: c.secret, line: pos.line, column: pos.column });
+  }
+  return out;
 }
