@@ -16,6 +16,8 @@ export interface RequiredFact {
    * under (and, for a table row, the table's header row).
    */
   allOf: string[];
+  /** Other ways to state the fact: each a list of terms that must all hold in one block. */
+  anyOf?: string[][];
   /**
    * Headings of the section that usually holds the fact (any language): a hint only, used to
    * locate the finding; the fact counts wherever it stands.
@@ -35,7 +37,7 @@ export interface DocumentFactsOptions {
  * `document-facts`: a Markdown document states each required fact somewhere, in French or in
  * English, whatever its headings and their order: a fact holds when one block of prose (paragraph,
  * list item, table row), read together with the heading of its section (and a table's header row), matches every term of
- * the fact. Placeholder blocks ("À compléter", "TODO") state nothing. A missing fact is reported at
+ * the fact (or of one of its `anyOf` alternatives). Placeholder blocks ("À compléter", "TODO") state nothing. A missing fact is reported at
  * the heading of the section that should hold it (the `section` hint) if there is one, else at
  * line 1. Terms are data (src/audit/rules/vocabulary.json).
  */
@@ -59,6 +61,7 @@ export default defineCheck<DocumentFactsOptions>({
             id: { type: 'string', minLength: 1 },
             title: { type: 'string', minLength: 1 },
             allOf: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            anyOf: { type: 'array', items: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } },
             section: { type: 'array', items: { type: 'string', minLength: 1 } },
           },
         },
@@ -81,8 +84,8 @@ export default defineCheck<DocumentFactsOptions>({
     const blocks = doc.blocks.filter((b) => b.kind !== 'heading' && !isPlaceholderText(b.text)).map((b) => ({ block: b, context: contextOf(b) }));
     const findings: CheckFinding[] = [];
     for (const fact of options.facts) {
-      const res = fact.allOf.map(regexFor);
-      if (blocks.some(({ context }) => res.every((re) => re.test(context)))) continue;
+      const ways = [fact.allOf, ...(fact.anyOf ?? [])].map((terms) => terms.map(regexFor));
+      if (blocks.some(({ context }) => ways.some((res) => res.every((re) => re.test(context))))) continue;
       // The hint matches a heading that contains it, or that it contains ("Transferts" for "Transferts hors UE").
       const hint = fact.section?.length
         ? doc.sections.find((s) => {
