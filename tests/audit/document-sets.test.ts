@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { runAudit } from '../../src/audit/engine.js';
+import { parseMarkdown } from '../../src/audit/text.js';
 import type { RuleExample } from '../../src/audit/types.js';
-import { cleanup, materialise } from './helpers.js';
+import { FIXTURES, cleanup, materialise } from './helpers.js';
 
 /**
  * Document sets written the way other teams write them (tests/fixtures/audit/thirdparty-*):
@@ -111,5 +114,38 @@ describe('planted gaps', () => {
     const report = await runAudit({ dir: materialise(example), history: false });
     const errors = report.findings.filter((f) => f.severity === 'error');
     expect(errors.map((f) => [f.ruleId, f.file, f.line])).toEqual([[ruleId, file, line]]);
+  });
+});
+
+/** The fixture file without the section headed `title` (heading and body, setext or ATX). */
+function withoutSection(fixture: string, file: string, title: string): RuleExample {
+  const text = readFileSync(path.join(FIXTURES, fixture, file), 'utf8');
+  const section = parseMarkdown(text).sections.find((s) => s.title === title);
+  if (!section) throw new Error(`no section "${title}" in ${fixture}/${file}`);
+  const lines = text.split('\n');
+  const start = section.line - 1;
+  const end = start + 1 + section.body.split('\n').length;
+  return { fixture, write: { [file]: [...lines.slice(0, start), ...lines.slice(end)].join('\n') } };
+}
+
+describe('a required section removed from a document shaped unlike the templates', () => {
+  it.each([
+    ['thirdparty-fr', 'docs/rgpd.md', 'Identification', 'rgpd/register-controller'],
+    ['thirdparty-fr', 'docs/rgpd.md', 'Pourquoi traitons-nous ces données ?', 'rgpd/register-purposes'],
+    ['thirdparty-fr', 'docs/rgpd.md', 'Qui est concerné et quelles données ?', 'rgpd/register-categories'],
+    ['thirdparty-fr', 'docs/rgpd.md', 'Combien de temps ?', 'rgpd/register-retention'],
+    ['thirdparty-fr', 'docs/rgpd.md', 'Protection des données', 'rgpd/register-security'],
+    ['thirdparty-en', 'docs/rgpd.md', '4. Who receives the data', 'rgpd/register-recipients'],
+    ['thirdparty-en', 'docs/rgpd.md', '5. International transfers', 'rgpd/register-transfers'],
+    ['thirdparty-fr', 'docs/privacy_notice.md', 'Durée', 'rgpd/privacy-notice-content'],
+    ['thirdparty-en', 'docs/privacy_notice.md', 'Sharing', 'rgpd/privacy-notice-content'],
+    ['thirdparty-en', 'docs/privacy_notice.md', 'Contact us', 'rgpd/privacy-notice-content'],
+    ['thirdparty-en', 'docs/incident_response.md', 'Notifying', 'rgpd/incident-authority-72h'],
+    ['compliant', 'docs/retention_policy.md', "Procédure d'effacement", 'rgpd/erasure-procedure'],
+  ])('%s %s without "%s": %s fails', async (fixture, file, title, ruleId) => {
+    const report = await runAudit({ dir: materialise(withoutSection(fixture, file, title)), history: false });
+    const errors = report.findings.filter((f) => f.severity === 'error');
+    expect(errors.map((f) => f.file)).toContain(file);
+    expect(errors.map((f) => f.ruleId)).toContain(ruleId);
   });
 });
