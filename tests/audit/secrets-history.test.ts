@@ -144,6 +144,16 @@ describe('secrets in the git history', () => {
     });
     expect((await runAudit({ dir, rules, history: false })).findings).toEqual([]);
   });
+
+  it('says which parts of .gitleaks.toml JavaScript cannot apply, as a note', async () => {
+    const { dir, commit } = repo();
+    commit('cfg', { '.gitleaks.toml': "[[rules]]\nid = 'go-only'\nregex = '''\\b(p8e-(?i)[a-z0-9]{32})'''\n" });
+    const report = await runAudit({ dir, rules, history: false });
+    expect(report.rules[0]!.status).toBe('pass');
+    expect(report.findings.map((f) => [f.file, f.severity, f.message])).toEqual([
+      ['.gitleaks.toml', 'info', 'rule go-only: regex is not valid in JavaScript: not applied by watt (gitleaks still applies it)'],
+    ]);
+  });
 });
 
 describe('baseline round trip (CLI)', () => {

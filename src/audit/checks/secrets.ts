@@ -71,6 +71,10 @@ export default defineCheck<SecretsOptions>({
         : Promise.resolve(false);
 
     const findings: CheckFinding[] = [];
+    // What of .gitleaks.toml cannot be honoured (Go-only regex syntax) is said, not silently dropped.
+    for (const what of user.skipped) {
+      findings.push({ file: options.gitleaksConfig ?? '.gitleaks.toml', severity: 'info', message: `${what}: not applied by watt (gitleaks still applies it)` });
+    }
     const inTree = new Set<string>();
     await forEachLimit(
       files.filter((f) => !skipFile(f)),
@@ -138,14 +142,14 @@ async function readTextFile(file: string, maxBytes: number): Promise<string | un
 }
 
 /** Allowlists and rules of the repository's gitleaks configuration (none if absent or invalid TOML: toml-valid reports it). */
-async function userConfig(ctx: CheckContext, file: string): Promise<{ allow: CompiledAllowlist[]; rules: SecretRule[] }> {
-  if (file === '') return { allow: [], rules: [] };
+async function userConfig(ctx: CheckContext, file: string): Promise<{ allow: CompiledAllowlist[]; rules: SecretRule[]; skipped: string[] }> {
+  if (file === '') return { allow: [], rules: [], skipped: [] };
   const text = await ctx.readText(file);
-  if (text === undefined) return { allow: [], rules: [] };
+  if (text === undefined) return { allow: [], rules: [], skipped: [] };
   try {
     return parseGitleaksConfig(text);
   } catch {
-    return { allow: [], rules: [] };
+    return { allow: [], rules: [], skipped: [] };
   }
 }
 
