@@ -11,7 +11,7 @@ const WALK_SKIP = new Set(['.git', 'node_modules']);
  * Build the context shared by the checks of one audit: memoised `git ls-files`, file reads and
  * folder walk, so that a file read by several rules is read once.
  */
-export function createContext(root: string, retention: readonly RetentionCategory[]): CheckContext {
+export function createContext(root: string, retention: readonly RetentionCategory[], history = true): CheckContext {
   const texts = new Map<string, Promise<string | undefined>>();
   let tracked: Promise<readonly string[] | undefined> | undefined;
   let walked: Promise<readonly string[]> | undefined;
@@ -27,6 +27,7 @@ export function createContext(root: string, retention: readonly RetentionCategor
   return {
     root,
     retention,
+    history,
     git,
     trackedFiles() {
       tracked ??= (async () => {

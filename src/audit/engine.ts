@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { retentionPolicy, type RetentionCategory } from '../config.js';
 import { UsageError } from '../errors.js';
 import { wattVersion } from '../paths.js';
+import { applyBaseline, readBaseline } from './baseline.js';
 import { CHECKS } from './checks/index.js';
 import { createContext } from './context.js';
 import { loadRules } from './rules.js';
@@ -20,6 +22,10 @@ export interface AuditOptions {
   retention?: readonly RetentionCategory[];
   /** Preloaded rules (tests); overrides `configFile`. */
   rules?: readonly Rule[];
+  /** Scan the git history for secrets (default true; `--no-history`). */
+  history?: boolean;
+  /** A baseline file (`--baseline`): the findings it lists become notes. */
+  baseline?: string;
 }
 
 /**
@@ -40,7 +46,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     if ((await stat(candidate).catch(() => undefined))?.isFile()) configFile = candidate;
   }
   const rules = options.rules ?? (await loadRules(configFile));
-  const ctx = createContext(root, options.retention ?? retentionPolicy({}));
+  const known = options.baseline !== undefined ? await readBaseline(options.baseline) : undefined;
+  const ctx = createContext(root, options.retention ?? retentionPolicy({}), options.history ?? true);
 
   const raw = new Map<string, CheckFinding[]>();
   await Promise.all(
@@ -70,7 +77,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     });
     stack.delete(rule.id);
     const result: { status: RuleStatus; because?: string[] } =
-      failedDeps.length > 0 ? { status: 'skipped', because: failedDeps } : { status: (raw.get(rule.id)?.length ?? 0) > 0 ? 'fail' : 'pass' };
+      failedDeps.length > 0 ? { status: 'skipped', because: failedDeps } : { status: (raw.get(rule.id) ?? []).some((f) => f.severity !== 'info') ? 'fail' : 'pass' };
     status.set(rule.id, result);
     return result.status;
   };
@@ -78,8 +85,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const findings: Finding[] = [];
   const results: RuleResult[] = rules.map((rule) => {
     const s = resolve(rule, new Set());
-    const own = s === 'fail' ? raw.get(rule.id)! : [];
-    for (const f of own) findings.push({ ...f, ruleId: rule.id, severity: rule.severity, article: rule.article, help: rule.help });
+    const own = s === 'fail' || s === 'pass' ? (raw.get(rule.id) ?? []) : [];
+    for (const f of own) {
+      const fingerprint = f.fingerprint ?? createHash('sha256').update(`${rule.id}\0${f.file}\0${f.message}`).digest('hex').slice(0, 16);
+      findings.push({ ...f, fingerprint, ruleId: rule.id, severity: f.severity ?? rule.severity, article: rule.article, help: rule.help });
+    }
     const result: RuleResult = {
       id: rule.id,
       title: rule.title,
@@ -96,6 +106,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     return result;
   });
   findings.sort(compareFindings);
+  if (known) applyBaseline(findings, known);
 
   const count = (st: RuleStatus) => results.filter((r) => r.status === st).length;
   return {

@@ -78,12 +78,26 @@ export interface CheckFinding {
   column?: number;
   /** One line; never a secret (secrets are masked) nor a personal identifier. */
   message: string;
+  /**
+   * Stable identity of the finding for baselines (`--baseline`): for a secret, a hash of the rule
+   * and the secret (never the secret); otherwise the engine derives one from rule, file and message.
+   * Line numbers are not part of it, so a finding that moves stays known.
+   */
+  fingerprint?: string;
+  /** For a secret found only in the git history: the commit that added it (full SHA). */
+  commit?: string;
+  /** `info`: a note about the check itself (e.g. a shallow clone); reported, never fails the rule. */
+  severity?: 'info';
 }
 
 /** A finding in the report: the check's finding plus its rule's metadata. */
-export interface Finding extends CheckFinding {
+export interface Finding extends Omit<CheckFinding, 'severity'> {
   ruleId: string;
+  /** The rule's severity; `info` for a finding known to the baseline (`baselined: true`). */
   severity: Severity;
+  fingerprint: string;
+  /** True when `--baseline` lists the finding: reported as a note, never fails the run. */
+  baselined?: boolean;
   article: string;
   help: string;
 }

@@ -16,6 +16,9 @@ interface AuditFlags {
   output?: string;
   failOn: FailOn;
   init?: boolean;
+  history: boolean;
+  baseline?: string;
+  writeBaseline?: string;
 }
 
 /**
@@ -31,6 +34,9 @@ export function registerAudit(program: Command): Command {
     .addOption(new Option('--format <format>', 'report format').choices(FORMATS).default('text'))
     .option('--output <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--fail-on <severity>', 'exit 1 on findings at or above this severity').choices(FAIL_ON).default('error'))
+    .option('--no-history', 'scan only the files of the tree for secrets, not every commit reachable from HEAD')
+    .option('--baseline <file>', 'report the findings listed in this baseline as notes (they no longer fail the run)')
+    .option('--write-baseline <file>', 'record the findings of this run in a baseline file (rule, file, fingerprint; never a secret)')
     .option('--init', 'write the missing RGPD documents from French templates (never overwrites), then exit')
     .action(async (flags: AuditFlags) => {
       const retention = retentionPolicy();
@@ -50,7 +56,12 @@ export function registerAudit(program: Command): Command {
         import('../audit/reporters/index.js'),
         import('../audit/types.js'),
       ]);
-      const report = await runAudit({ dir: flags.dir, configFile: flags.config, retention });
+      const report = await runAudit({ dir: flags.dir, configFile: flags.config, retention, history: flags.history, baseline: flags.baseline });
+      if (flags.writeBaseline) {
+        const { writeBaseline } = await import('../audit/baseline.js');
+        const n = await writeBaseline(flags.writeBaseline, report);
+        process.stderr.write(`watt: baseline of ${n} finding(s) written to ${flags.writeBaseline}\n`);
+      }
       const paint = flags.format === 'text' && !flags.output ? await chalkPainter() : undefined;
       const rendered = REPORTERS[flags.format](report, { paint, root: path.resolve(flags.dir) });
       if (flags.output) {

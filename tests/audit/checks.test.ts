@@ -4,7 +4,7 @@ import markdownSectionsCheck from '../../src/audit/checks/markdown-sections.js';
 import retentionDeclared, { parsePeriod, periodMatchesDays } from '../../src/audit/checks/retention-declared.js';
 import { mask } from '../../src/audit/checks/secrets.js';
 import tomlValid from '../../src/audit/checks/toml-valid.js';
-import { containsPhrase, isPlaceholderBody, markdownSections, normalise } from '../../src/audit/text.js';
+import { containsPhrase, isPlaceholderBody, markdownSections, normalise, parseMarkdown } from '../../src/audit/text.js';
 import { retentionPolicy } from '../../src/config.js';
 import { cleanup, materialise } from './helpers.js';
 
@@ -72,12 +72,25 @@ describe('retention periods', () => {
     expect(periodMatchesDays(parsePeriod(line)!, days)).toBe(expected);
   });
 
+  it('matches categories by synonym, in a table, a list or prose, and the most specific name first', async () => {
+    const ctx = repo({
+      'a.md': '| Donnée | Durée |\n|---|---|\n| Relevés bruts | 30 jours |\n| Données agrégées | 6 mois |\n| Journaux | 90 j |\n| Artefacts de modèles | 1 an |\n',
+      'b.md': '- Raw readings: 30 days\n- Processed data: 6 months\n- Logs: 3 months\n- Trained models: 12 months\n',
+      'c.md': "Les journaux d'accès du stockage sont gardés 1 an. Les données brutes sont conservées trente jours, les données transformées six mois, les journaux techniques quatre-vingt-dix jours et les modèles entraînés un an.\n",
+    });
+    for (const file of ['a.md', 'b.md', 'c.md']) expect([file, await retentionDeclared.run({ file }, ctx)]).toEqual([file, []]);
+  });
+
   it('names the category, the declared and the configured periods', async () => {
     const ctx = repo({ 'r.md': '| Données brutes | 60 jours |\n| Données transformées | 6 mois |\n| Journaux techniques | 90 jours |\n' });
     const findings = await retentionDeclared.run({ file: 'r.md' }, ctx);
     expect(findings).toEqual([
-      { file: 'r.md', line: 1, message: `"Données brutes" is kept 60 jours here but 30 days in watt's retention configuration (watt purge)` },
-      { file: 'r.md', message: 'no retention period stated for "Modèles entraînés" (models): watt keeps it 365 days' },
+      { file: 'r.md', line: 1, message: `"Données brutes" is kept 60 jours (60 days) here but 30 days in watt's retention configuration (watt purge, src/retention/policy.json)` },
+      {
+        file: 'r.md',
+        line: 1,
+        message: 'no retention period stated for "Modèles entraînés" (models; also read as modèles entraînés, artefacts de modèles, artefacts des modèles...): watt keeps it 365 days',
+      },
     ]);
   });
 });
@@ -105,10 +118,86 @@ describe('toml-valid', () => {
   });
 });
 
+describe('markdown parser', () => {
+  const doc = [
+    '---', // 1
+    'title: Registre', // 2
+    '---', // 3
+    'Registre des traitements', // 4
+    '========================', // 5
+    '', // 6
+    'Intro **en gras** et [un lien](https://example.invalid).', // 7
+    '', // 8
+    'Finalités', // 9
+    '---------', // 10
+    '', // 11
+    '- prévoir la consommation', // 12
+    '- conseiller les foyers', // 13
+    '', // 14
+    '## Durées ##', // 15
+    '', // 16
+    '| Catégorie | Durée |', // 17
+    '|---|---|', // 18
+    '| Relevés bruts | 30 j |', // 19
+    '', // 20
+    '```', // 21
+    '# pas un titre', // 22
+    '```', // 23
+    '<!-- ## pas un titre non plus -->', // 24
+  ].join('\n');
+
+  it('reads setext and ATX headings at their lines, and front matter', () => {
+    const parsed = parseMarkdown(doc);
+    expect(parsed.sections.map((s) => [s.level, s.title, s.line])).toEqual([
+      [1, 'Registre des traitements', 4],
+      [2, 'Finalités', 9],
+      [2, 'Durées', 15],
+    ]);
+    expect(parsed.frontmatter).toEqual({ lang: 'yaml', value: 'title: Registre' });
+  });
+
+  it('gives list items, table rows (with their header) and paragraphs as plain-text blocks under their headings', () => {
+    const blocks = parseMarkdown(doc).blocks.filter((b) => b.kind !== 'heading');
+    expect(blocks.map((b) => [b.kind, b.line, b.text, b.headings.at(-1), b.header])).toEqual([
+      ['paragraph', 7, 'Intro en gras et un lien.', 'Registre des traitements', undefined],
+      ['paragraph', 12, 'prévoir la consommation', 'Finalités', undefined],
+      ['paragraph', 13, 'conseiller les foyers', 'Finalités', undefined],
+      ['table-row', 19, 'Relevés bruts | 30 j', 'Durées', 'Catégorie | Durée'],
+    ]);
+  });
+
+  it('reads TOML front matter and keeps line numbers', () => {
+    const parsed = parseMarkdown('+++\ntitle = "x"\n+++\n# Titre\n');
+    expect(parsed.frontmatter).toEqual({ lang: 'toml', value: 'title = "x"' });
+    expect(parsed.sections[0]).toMatchObject({ title: 'Titre', line: 4 });
+  });
+});
+
+describe('retention periods as written', () => {
+  it.each([
+    ['30 jours', 30],
+    ['30 j', 30],
+    ['90 days', 90],
+    ['6 mois', 180],
+    ['3 months', 90],
+    ['12 months', 365],
+    ['1 an', 365],
+    ['un an', 365],
+    ['trente jours', 30],
+    ['quatre-vingt-dix jours', 90],
+  ])('reads %j as %i days', (text, days) => {
+    const p = parsePeriod(text)!;
+    expect(periodMatchesDays(p, days)).toBe(true);
+    expect(periodMatchesDays(p, days * 2)).toBe(false);
+  });
+});
+
 describe('secret masking', () => {
-  it('shows at most 4 characters and the length', () => {
-    expect(mask('abcdefghijklmnopqrstuvwxyz0123456789AB')).toBe('abcd******** (38 chars)');
+  it('shows only a public type prefix, and the length', () => {
+    expect(mask('abcdefghijklmnopqrstuvwxyz0123456789AB')).toBe('******** (38 chars)');
+    expect(mask(['dckr', 'pat', 'abcdefghijklmnopqrstuvwxyz0'].join('_'))).toBe('dckr_pat_******** (36 chars)');
     expect(mask('short-secret')).toBe('******** (12 chars)');
+    expect(mask('S3cr3tPassw0rdXyz')).toBe('******** (17 chars)');
   });
 });
 

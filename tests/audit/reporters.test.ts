@@ -24,7 +24,7 @@ beforeAll(async () => {
     overlay: 'overlays/leaked-token',
     remove: ['docs/privacy_notice.md'],
     edit: {
-      'docs/rgpd.md': { '## Finalités': '## Divers' },
+      'docs/rgpd.md': { 'Prévoir la consommation des foyers pour planifier la production.': 'À compléter' },
       'docs/retention_policy.md': { '| Données brutes | 30 jours |': '| Données brutes | 60 jours |' },
       'docs/risk_register.md': { '## Mesures': '## Notes' },
       'docs/data_inventory.csv': { ',customer_id,identifiant pseudonymisé nécessaire pour agréger par foyer': ',customer_id,' },
@@ -36,6 +36,14 @@ beforeAll(async () => {
 afterAll(cleanup);
 
 describe('reporters', () => {
+  it.each(REPORT_FORMATS)('never prints a secret of the leaked-token fixture in %s', (format) => {
+    const out = REPORTERS[format](report, { root: ROOT });
+    const leaked = readFileSync(path.join(FIXTURES, 'overlays/leaked-token/src/settings.js'), 'utf8');
+    const slack = /xoxb-[\w-]+/.exec(leaked)![0];
+    expect(out).toContain('rgpd/no-secrets');
+    for (const secret of [slack, slack.slice(5), 'S3cr3tPassw0rdXyz', 'S3cr']) expect(out).not.toContain(secret);
+  });
+
   it.each(REPORT_FORMATS)('renders %s as its golden output', (format) => {
     const out = REPORTERS[format](report, { root: ROOT });
     const golden = path.join(GOLDEN, `report.${EXT[format]}`);

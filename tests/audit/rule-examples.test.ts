@@ -17,6 +17,16 @@ describe('default rule examples', () => {
     expect(missing).toEqual([]);
   });
 
+  it('judges content on documents of at least three shapes, not only watt\'s templates', () => {
+    const content = rules.filter((r) => ['document-facts', 'retention-declared'].includes(r.check.type));
+    expect(content.length).toBeGreaterThan(10);
+    const thin = content
+      .map((r) => ({ id: r.id, shapes: new Set(r.examples!.pass.map((e) => e.fixture)) }))
+      .filter(({ shapes }) => shapes.size < 3 || ![...shapes].some((f) => f.startsWith('thirdparty-')))
+      .map(({ id }) => id);
+    expect(thin).toEqual([]);
+  });
+
   it('passes every rule on the compliant fixture repository', async () => {
     const report = await runAudit({ dir: materialise({ fixture: 'compliant' }) });
     expect(report.findings).toEqual([]);

@@ -91,6 +91,11 @@ describe('watt audit-rgpd', () => {
     expect(failing).toContain('rgpd/data-inventory-content');
     expect(failing).not.toContain('rgpd/retention-periods');
     expect(failing.filter((id: string) => id.endsWith('-exists'))).toEqual([]);
-    expect(report.findings.find((f: { ruleId: string }) => f.ruleId === 'rgpd/register-purposes').message).toBe('section "Finalités" is empty or only a placeholder');
+    // "À compléter : pourquoi les données sont traitées" states nothing: reported at the heading that should hold it.
+    expect(report.findings.find((f: { ruleId: string }) => f.ruleId === 'rgpd/register-purposes')).toMatchObject({
+      file: 'docs/rgpd.md',
+      line: 9,
+      message: 'does not state the purposes of the processing (usually under a heading such as "Finalités")',
+    });
   });
 });

@@ -1,6 +1,7 @@
 import type { CheckDefinition } from './types.js';
 import fileExists from './file-exists.js';
 import markdownSections from './markdown-sections.js';
+import documentFacts from './document-facts.js';
 import csvColumns from './csv-columns.js';
 import notTracked from './not-tracked.js';
 import secrets from './secrets.js';
@@ -19,6 +20,7 @@ export const CHECKS: ReadonlyMap<string, AnyCheck> = new Map(
   [
     fileExists,
     markdownSections,
+    documentFacts,
     csvColumns,
     notTracked,
     secrets,

@@ -10,6 +10,8 @@ export interface CheckContext {
   readonly root: string;
   /** watt's retention categories (GDPR Art. 5(1)(e)), compared with docs/retention_policy.md. */
   readonly retention: readonly RetentionCategory[];
+  /** Scan every commit reachable from HEAD for secrets, not only the files of the tree (default true; `--no-history`). */
+  readonly history: boolean;
   /** Repository-relative POSIX paths tracked by git, or `undefined` when `root` is not a git work tree. */
   trackedFiles(): Promise<readonly string[] | undefined>;
   /** Every file under root (POSIX, relative), skipping `.git` and `node_modules`; for non-git folders. */

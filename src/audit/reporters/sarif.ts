@@ -67,8 +67,10 @@ function toResult(f: Finding, ruleIndex: number | undefined): Result {
     message: { text: sentence(`${f.message} (${f.article})`) },
     locations: [{ physicalLocation: { artifactLocation: { uri: encodePath(f.file), uriBaseId: '%SRCROOT%' }, region } }],
     partialFingerprints: {
-      'wattFindingHash/v1': createHash('sha256').update(`${f.ruleId}\0${f.file}\0${f.message}`).digest('hex').slice(0, 32),
+      'wattFindingHash/v1': createHash('sha256').update(`${f.ruleId}\0${f.file}\0${f.fingerprint}`).digest('hex').slice(0, 32),
     },
+    ...(f.baselined ? { baselineState: 'unchanged' as const } : {}),
+    ...(f.commit ? { properties: { commit: f.commit } } : {}),
   };
 }
 

@@ -1,0 +1,252 @@
+/**
+ * The secret scanner of `watt audit-rgpd` (check type `secrets`), in the manner of gitleaks: rules
+ * are data (src/audit/rules/secrets.json), each a regular expression with a capture group for the
+ * secret, keywords that must occur before the regex runs (a cheap prefilter), an optional minimum
+ * Shannon entropy of the secret and an allowlist. Source of the formats: gitleaks'
+ * config/gitleaks.toml and the providers' documentation of their token prefixes.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { assetPath } from '../../paths.js';
+
+/** A rule as written in secrets.json. */
+export interface SecretRuleSpec {
+  id: string;
+  description: string;
+  /** JavaScript regular expression source; a leading `(?i)` means case-insensitive. */
+  regex: string;
+  /** Extra JavaScript flags (e.g. "i"). */
+  flags?: string;
+  /** Capture group holding the secret (default 1; 0 = the whole match). */
+  secretGroup?: number;
+  /** Lower-case substrings; at least one must occur in the text for the rule to run. Empty: always runs. */
+  keywords: string[];
+  /** Minimum Shannon entropy of the secret, in bits per character. */
+  entropy?: number;
+  allowlist?: AllowlistSpec;
+  /** `true` strings must be found by this rule, `false` strings by no rule. */
+  examples?: { true: string[]; false: string[] };
+}
+
+export interface AllowlistSpec {
+  description?: string;
+  /** Regular expressions tested against the secret (or the whole match / line, see `regexTarget`). */
+  regexes?: string[];
+  regexTarget?: 'secret' | 'match' | 'line';
+  /** A secret containing one of these (case-insensitive) is not reported. */
+  stopwords?: string[];
+}
+
+export interface SecretRuleSet {
+  version: 1;
+  allowlist?: AllowlistSpec;
+  rules: SecretRuleSpec[];
+}
+
+/** A compiled rule. */
+export interface SecretRule {
+  id: string;
+  description: string;
+  re: RegExp;
+  group: number;
+  keywords: string[];
+  entropy?: number;
+  allow: CompiledAllowlist[];
+}
+
+/** An allowlist ready to test: from secrets.json or from a .gitleaks.toml. */
+export interface CompiledAllowlist {
+  regexes: RegExp[];
+  regexTarget: 'secret' | 'match' | 'line';
+  stopwords: string[];
+  /** Path regexes (gitleaks `paths`). */
+  paths: RegExp[];
+  /** Commit SHAs (or prefixes) whose findings are allowed. */
+  commits: string[];
+  /** Rules it applies to (empty: all). */
+  targetRules: string[];
+  /** gitleaks `condition`: OR (any criterion allows) or AND (all given criteria must hold). */
+  condition: 'OR' | 'AND';
+}
+
+/** One secret found in a text. `secret` is the raw value: callers mask it before any output. */
+export interface SecretMatch {
+  ruleId: string;
+  description: string;
+  secret: string;
+  /** 1-based line and column of the secret in the text. */
+  line: number;
+  column: number;
+}
+
+/** Path of watt's secret rules, shipped with the package. */
+export const SECRET_RULES_FILE = assetPath('src', 'audit', 'rules', 'secrets.json');
+
+/**
+ * Turn a gitleaks (Go RE2) or JavaScript regex source into a RegExp: a leading `(?i)` becomes the
+ * `i` flag; other inline groups unsupported by JavaScript make it throw.
+ */
+export function toRegExp(source: string, flags = ''): RegExp {
+  let src = source;
+  let f = flags;
+  if (src.startsWith('(?i)')) {
+    src = src.slice(4);
+    if (!f.includes('i')) f += 'i';
+  }
+  return new RegExp(src, f);
+}
+
+/** Compile an allowlist (throws on an invalid regex). */
+export function compileAllowlist(spec: AllowlistSpec & { paths?: string[]; commits?: string[]; targetRules?: string[]; condition?: string }): CompiledAllowlist {
+  return {
+    regexes: (spec.regexes ?? []).map((r) => toRegExp(r)),
+    regexTarget: spec.regexTarget ?? 'secret',
+    stopwords: (spec.stopwords ?? []).map((s) => s.toLowerCase()),
+    paths: (spec.paths ?? []).map((p) => toRegExp(p)),
+    commits: spec.commits ?? [],
+    targetRules: spec.targetRules ?? [],
+    condition: spec.condition?.toUpperCase() === 'AND' ? 'AND' : 'OR',
+  };
+}
+
+/** Compile a rule set; throws an Error naming the rule on an invalid regex. */
+export function compileRules(set: SecretRuleSet): { rules: SecretRule[]; allow: CompiledAllowlist[] } {
+  const global = set.allowlist ? [compileAllowlist(set.allowlist)] : [];
+  const rules = set.rules.map((spec) => {
+    try {
+      const re = toRegExp(spec.regex, spec.flags ?? '');
+      return {
+        id: spec.id,
+        description: spec.description,
+        re: new RegExp(re.source, `${re.flags.replace(/[gy]/g, '')}gd`),
+        group: spec.secretGroup ?? 1,
+        keywords: spec.keywords.map((k) => k.toLowerCase()),
+        entropy: spec.entropy,
+        allow: spec.allowlist ? [compileAllowlist(spec.allowlist)] : [],
+      };
+    } catch (err) {
+      throw new Error(`secret rule ${spec.id}: ${(err as Error).message}`);
+    }
+  });
+  return { rules, allow: global };
+}
+
+let defaults: { set: SecretRuleSet; compiled: ReturnType<typeof compileRules> } | undefined;
+/** watt's default secret rules (src/audit/rules/secrets.json), read and compiled once. */
+export function defaultSecretRules(): { set: SecretRuleSet; compiled: ReturnType<typeof compileRules> } {
+  if (!defaults) {
+    const set = JSON.parse(readFileSync(SECRET_RULES_FILE, 'utf8')) as SecretRuleSet;
+    defaults = { set, compiled: compileRules(set) };
+  }
+  return defaults;
+}
+
+/** Shannon entropy of a string in bits per character (log2 of the alphabet for uniform random text). */
+export function shannonEntropy(text: string): number {
+  if (text.length === 0) return 0;
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let h = 0;
+  const n = [...text].length;
+  for (const c of counts.values()) {
+    const p = c / n;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** Stable fingerprint of a secret for a rule (SHA-256, 16 hex digits): baselines match on it, never on the secret. */
+export function secretFingerprint(ruleId: string, secret: string): string {
+  return createHash('sha256').update(`${ruleId}\0${secret}`).digest('hex').slice(0, 16);
+}
+
+/** Where an allowlist is tested: the candidate, and where it was found. */
+export interface AllowContext {
+  ruleId: string;
+  secret: string;
+  match: string;
+  line: string;
+  file?: string;
+  commit?: string;
+}
+
+/** True when `list` allows the candidate (gitleaks semantics: OR by default, AND when `condition = "AND"`). */
+export function allows(list: CompiledAllowlist, c: AllowContext): boolean {
+  if (list.targetRules.length > 0 && !list.targetRules.includes(c.ruleId)) return false;
+  const checks: boolean[] = [];
+  if (list.commits.length > 0) checks.push(c.commit !== undefined && list.commits.some((sha) => sha.length >= 7 && c.commit!.startsWith(sha)));
+  if (list.paths.length > 0) checks.push(c.file !== undefined && list.paths.some((re) => re.test(c.file!)));
+  if (list.regexes.length > 0) {
+    const target = list.regexTarget === 'match' ? c.match : list.regexTarget === 'line' ? c.line : c.secret;
+    checks.push(list.regexes.some((re) => re.test(target)));
+  }
+  if (list.stopwords.length > 0) {
+    const s = c.secret.toLowerCase();
+    checks.push(list.stopwords.some((w) => s.includes(w)));
+  }
+  if (checks.length === 0) return false;
+  return list.condition === 'AND' ? checks.every(Boolean) : checks.some(Boolean);
+}
+
+/** Offsets of line starts, for offset -> line/column. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function locate(starts: number[], offset: number): { line: number; column: number } {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, column: offset - starts[lo]! + 1 };
+}
+
+/**
+ * Scan a text with the rules: for each rule whose keyword occurs (case-insensitively), every
+ * regex match whose secret passes the entropy minimum and no allowlist (the rule's, the rule set's,
+ * and `extra`, e.g. from .gitleaks.toml) is returned. Lines holding `gitleaks:allow` are skipped
+ * (gitleaks' inline ignore).
+ */
+export function scanText(
+  text: string,
+  rules: readonly SecretRule[],
+  allow: readonly CompiledAllowlist[],
+  where: { file?: string; commit?: string } = {},
+): SecretMatch[] {
+  const lower = text.toLowerCase();
+  type Candidate = { rule: SecretRule; secret: string; start: number; match: string };
+  const candidates: Candidate[] = [];
+  for (const rule of rules) {
+    if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) continue;
+    rule.re.lastIndex = 0;
+    for (const m of text.matchAll(rule.re)) {
+      const secret = m[rule.group];
+      const span = m.indices?.[rule.group];
+      if (!secret || !span) continue;
+      if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
+      candidates.push({ rule, secret, start: span[0], match: m[0] });
+    }
+  }
+  // A token matched by a specific rule is not reported again as "generic-secret" (even when an
+  // allowlist allows the specific finding: the allowlist meant that token).
+  const specific = candidates.filter((c) => c.rule.id !== 'generic-secret');
+  const overlaps = (a: Candidate, b: Candidate) => a.start < b.start + b.secret.length && b.start < a.start + a.secret.length;
+  const out: SecretMatch[] = [];
+  let starts: number[] | undefined;
+  for (const c of candidates) {
+    if (c.rule.id === 'generic-secret' && specific.some((s) => overlaps(s, c))) continue;
+    starts ??= lineStarts(text);
+    const pos = locate(starts, c.start);
+    const lineText = text.slice(starts[pos.line - 1]!, starts[pos.line] ?? text.length);
+    if (lineText.includes('gitleaks:allow')) continue;
+    const ctx: AllowContext = { ruleId: c.rule.id, secret: c.secret, match: c.match, line: lineText, ...where };
+    if (c.rule.allow.some((l) => allows(l, ctx)) || allow.some((l) => allows(l, ctx))) continue;
+    out.push({ ruleId: c.rule.id, description: c.rule.description, secret: c.secret, line: pos.line, column: pos.column });
+  }
+  return out;
+}

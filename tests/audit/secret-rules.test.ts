@@ -1,0 +1,84 @@
+import { parseGitleaksConfig } from '../../src/audit/secrets/gitleaks-config.js';
+import { compileRules, defaultSecretRules, scanText, shannonEntropy } from '../../src/audit/secrets/scanner.js';
+
+/**
+ * Secret rules are data (src/audit/rules/secrets.json) and carry their own true and false
+ * examples, as gitleaks rules do: every true example is found by its rule, no false example is
+ * reported by any rule.
+ */
+const { set, compiled } = defaultSecretRules();
+
+describe('secret rule examples', () => {
+  it('every rule has true and false examples', () => {
+    expect(set.rules.filter((r) => !r.examples?.true.length || !r.examples?.false.length).map((r) => r.id)).toEqual([]);
+  });
+
+  const positives = set.rules.flatMap((r) => r.examples!.true.map((ex, i) => [r.id, i, ex] as const));
+  it.each(positives)('%s finds true example #%i', (id, _i, example) => {
+    const found = scanText(example, compiled.rules, compiled.allow).map((m) => m.ruleId);
+    expect(found).toContain(id);
+  });
+
+  const negatives = set.rules.flatMap((r) => r.examples!.false.map((ex, i) => [r.id, i, ex] as const));
+  it.each(negatives)('%s: false example #%i is reported by no rule', (_id, _i, example) => {
+    expect(scanText(example, compiled.rules, compiled.allow).map((m) => `${m.ruleId}: ${m.secret.length} chars`)).toEqual([]);
+  });
+
+  it('finds a Docker Hub token in a file named `secrets` with no extension, at its line and column', () => {
+    const token = ['dckr', 'pat', 'Zq8vN2xW4rT6yU1iO3pA5sD7fG9'].join('_');
+    const text = `# deploy\nDOCKERHUB_USER=watt\nDOCKERHUB_TOKEN=${token}\n`;
+    const found = scanText(text, compiled.rules, compiled.allow, { file: 'secrets' });
+    expect(found.map((f) => [f.ruleId, f.line, f.column])).toEqual([['dockerhub-pat', 3, 17]]);
+  });
+
+  it('skips a line marked gitleaks:allow', () => {
+    const token = ['dckr', 'pat', 'Zq8vN2xW4rT6yU1iO3pA5sD7fG9'].join('_');
+    expect(scanText(`TOKEN=${token} # gitleaks:allow`, compiled.rules, compiled.allow)).toEqual([]);
+  });
+
+  it('measures entropy in bits per character', () => {
+    expect(shannonEntropy('aaaa')).toBe(0);
+    expect(shannonEntropy('abcd')).toBe(2);
+  });
+
+  it('names the rule whose regex does not compile', () => {
+    expect(() => compileRules({ version: 1, rules: [{ id: 'bad', description: 'x', regex: '(', keywords: [] }] })).toThrow(/secret rule bad/);
+  });
+});
+
+describe('.gitleaks.toml', () => {
+  const token = ['dckr', 'pat', 'Zq8vN2xW4rT6yU1iO3pA5sD7fG9'].join('_');
+  const scan = (toml: string, text: string, where: { file?: string; commit?: string } = {}) => {
+    const cfg = parseGitleaksConfig(toml);
+    return scanText(text, [...compiled.rules, ...cfg.rules], [...compiled.allow, ...cfg.allow], where).map((m) => m.ruleId);
+  };
+
+  it('runs custom [[rules]] with keywords, secretGroup and entropy, and lists rules JavaScript cannot compile', () => {
+    const toml = [
+      '[[rules]]',
+      'id = "acme-key"',
+      `regex = '''acme_key\\s*=\\s*"(ak_[a-z0-9]{20})"'''`,
+      'secretGroup = 1',
+      'keywords = ["acme_key"]',
+      'entropy = 3',
+      '',
+      '[[rules]]',
+      'id = "go-only"',
+      `regex = '''\\b(p8e-(?i)[a-z0-9]{32})'''`,
+    ].join('\n');
+    const cfg = parseGitleaksConfig(toml);
+    expect(cfg.rules.map((r) => r.id)).toEqual(['acme-key']);
+    expect(cfg.skipped).toEqual(['rule go-only: regex is not valid in JavaScript']);
+    expect(scan(toml, 'acme_key = "ak_q8w7e6r5t4y3u2i1o0pz"')).toEqual(['acme-key']);
+    expect(scan(toml, 'acme_key = "ak_aaaaaaaaaaaaaaaaaaaa"')).toEqual([]);
+  });
+
+  it('honours targetRules, condition = "AND" and regexTarget = "line" of [[allowlists]]', () => {
+    const line = `DOCKERHUB_TOKEN=${token} # ci fixture`;
+    expect(scan('[[allowlists]]\ntargetRules = ["github-pat"]\nregexes = ["ci fixture"]\nregexTarget = "line"\n', line)).toEqual(['dockerhub-pat']);
+    expect(scan('[[allowlists]]\ntargetRules = ["dockerhub-pat"]\nregexes = ["ci fixture"]\nregexTarget = "line"\n', line)).toEqual([]);
+    const and = '[[allowlists]]\ncondition = "AND"\npaths = ["^ci/"]\nstopwords = ["zq8v"]\n';
+    expect(scan(and, line, { file: 'ci/env' })).toEqual([]);
+    expect(scan(and, line, { file: 'src/env' })).toEqual(['dockerhub-pat']);
+  });
+});
