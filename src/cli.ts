@@ -7,18 +7,19 @@ import { registerTrain } from './commands/train.js';
 import { registerPredict } from './commands/predict.js';
 import { registerAudit } from './commands/audit-rgpd.js';
 import { registerPurge } from './commands/purge.js';
+import { registerServe } from './commands/serve.js';
 
 /**
  * The root program: registers the verbs and maps every error to one line on stderr and an exit
  * code (ARCHITECTURE.md). Only this file sets `process.exitCode`.
  */
 const program = new Command('watt')
-  .description('Household energy data under the GDPR: ingest, train, predict, audit-rgpd, purge.')
+  .description('Household energy data under the GDPR: ingest, train, predict, audit-rgpd, purge, serve.')
   .version(wattVersion(), '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge]) {
+for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge, registerServe]) {
   const command = register(program);
   command.exitOverride();
   command.showHelpAfterError('(run with --help for usage)');
