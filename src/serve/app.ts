@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import * as prom from 'prom-client';
 import { oneLine } from '../errors.js';
 import { wattVersion } from '../paths.js';
 import type { ApiKeys } from './auth.js';
@@ -9,7 +10,8 @@ import { healthSchema, predictBodySchema } from './schemas.js';
 
 /**
  * The fastify application of `watt serve`: routes with JSON Schemas (validated by ajv), API-key
- * auth, request metrics (prom-client) and JSON access logs. Built without listening, so tests can
+ * auth, request metrics (prom-client) and JSON access logs. Only `watt serve` loads this module
+ * (src/commands/serve.ts imports it lazily), so fastify stays out of the other verbs' start-up. Built without listening, so tests can
  * listen on port 0 and talk real HTTP to it.
  */
 
@@ -51,7 +53,6 @@ function errorBody(error: string, details: ErrorBody['details'] = [], hint?: str
 
 /** Build the app (routes, hooks, metrics) and load the model once. */
 export async function buildApp(options: AppOptions): Promise<WattApp> {
-  const [{ default: Fastify }, prom] = await Promise.all([import('fastify'), import('prom-client')]);
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,

@@ -1,4 +1,6 @@
 import { WattError } from '../errors.js';
+import { resolveModel } from '../model/model-file.js';
+import { predictLead } from '../model/predict.js';
 
 /**
  * The one adapter between `watt serve` and the model: loads a model exactly as `watt predict`
@@ -56,8 +58,8 @@ export const DEFAULT_CACHE_SIZE = 10_000;
  * Load the model and build a predictor.
  * @throws WattError (UsageError) when no model can be read; the server then answers 503.
  */
+// async: a future model store may read from a lake
 export async function loadPredictor(options: { model?: string; home: string; cacheSize?: number }): Promise<Predictor> {
-  const [{ resolveModel }, { predictLead }] = await Promise.all([import('../model/model-file.js'), import('../model/predict.js')]);
   const { model, file, origin } = resolveModel(options.model, options.home);
   const max = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   const cache = new Map<string, PredictAnswer>();
