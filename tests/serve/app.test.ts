@@ -65,7 +65,7 @@ describe('watt serve over HTTP', () => {
   test('two keys are valid at once (rotation); a missing or wrong key is a 401 with a JSON error', async () => {
     expect((await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4 }, { 'x-api-key': KEY_OLD })).status).toBe(200);
     expect((await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4 }, { 'x-api-key': KEY_NEW })).status).toBe(200);
-    for (const headers of [{}, { 'x-api-key': 'wrong-key-0123456789abcdef' }, { 'x-api-key': KEY_OLD.slice(0, -1) }, { 'x-api-key': `${KEY_OLD},${KEY_NEW}` }]) {
+    for (const headers of [{}, { 'x-api-key': 'wrong-key-0123456789abcdef' }, { 'x-api-key': KEY_OLD.slice(0, -1) }, { 'x-api-key': `${KEY_OLD},${KEY_NEW}` }] as Record<string, string>[]) {
       const res = await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4 }, headers);
       expect(res.status).toBe(401);
       const body = (await res.json()) as { error: string; details: unknown[] };
