@@ -40,6 +40,21 @@ export interface RunLoggerOptions {
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
+/** Process-wide console settings, set once by the CLI from `--log-format` and `--quiet`. */
+export interface ConsoleSettings {
+  /** `text`: coloured human lines; `json`: one JSON object a line (timestamp, level, message, meta). */
+  format: 'text' | 'json';
+  /** Show errors only (`--quiet`): warnings and info lines are dropped. */
+  errorsOnly: boolean;
+}
+
+const consoleSettings: ConsoleSettings = { format: 'text', errorsOnly: false };
+
+/** Change the console settings of every logger created from now on (the CLI, before a verb runs). */
+export function configureConsole(settings: Partial<ConsoleSettings>): void {
+  Object.assign(consoleSettings, settings);
+}
+
 /** Whether colours should be used on a stream: honours NO_COLOR (no-color.org), FORCE_COLOR and TTY. */
 export function colourLevel(stream: { isTTY?: boolean } = process.stderr, env = process.env): 0 | 1 {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
@@ -60,11 +75,14 @@ export function createRunLogger(options: RunLoggerOptions = {}): RunLogger {
     const label = (levelStyle[entry.level] ?? ((s: string) => s))(entry.level.padEnd(5));
     return `${label} ${String(entry.message)}`;
   });
+  // The error that ends a run (logged with `step: 'failed'`) goes to the run's log file; on the
+  // console the CLI prints it once, as its final `watt: ...` line (one line per error).
+  const notFinal = winston.format((entry) => (entry.step === 'failed' ? false : entry));
   const transports: winston.transport[] = [
     new winston.transports.Stream({
       stream: stream as NodeJS.WritableStream,
-      level: options.quiet ? 'warn' : options.verbose ? 'debug' : 'info',
-      format: human,
+      level: consoleSettings.errorsOnly ? 'error' : options.quiet ? 'warn' : options.verbose ? 'debug' : 'info',
+      format: consoleSettings.format === 'json' ? winston.format.combine(notFinal(), winston.format.timestamp(), winston.format.json()) : winston.format.combine(notFinal(), human),
     }),
   ];
   let file: string | undefined;

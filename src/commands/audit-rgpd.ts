@@ -5,6 +5,7 @@ import { retentionPolicy } from '../config.js';
 import { DataError, UsageError } from '../errors.js';
 import type { Painter, ReportFormat } from '../audit/reporters/index.js';
 import type { FailOn } from '../audit/types.js';
+import { recordRunMetrics } from '../metrics.js';
 
 const FORMATS = ['text', 'json', 'sarif', 'junit', 'markdown'] as const;
 const FAIL_ON = ['error', 'warning', 'never'] as const;
@@ -16,6 +17,7 @@ interface AuditFlags {
   output?: string;
   failOn: FailOn;
   init?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -31,8 +33,10 @@ export function registerAudit(program: Command): Command {
     .addOption(new Option('--format <format>', 'report format').choices(FORMATS).default('text'))
     .option('--output <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--fail-on <severity>', 'exit 1 on findings at or above this severity').choices(FAIL_ON).default('error'))
+    .option('--json', 'same as --format json')
     .option('--init', 'write the missing RGPD documents from French templates (never overwrites), then exit')
     .action(async (flags: AuditFlags) => {
+      if (flags.json) flags.format = 'json';
       const retention = retentionPolicy();
       if (flags.init) {
         const { initDocs } = await import('../audit/init.js');
@@ -61,6 +65,7 @@ export function registerAudit(program: Command): Command {
         process.stdout.write(rendered);
       }
       const s = report.summary;
+      recordRunMetrics({ findings: { error: s.errors, warning: s.warnings, info: s.infos } });
       if (failsAt(report, flags.failOn)) {
         throw new DataError(`GDPR audit failed: ${s.errors} error(s), ${s.warnings} warning(s) in ${s.failed} rule(s) (--fail-on ${flags.failOn})`, {
           hint: flags.output ? `see ${flags.output}` : 'fix the findings above; watt audit-rgpd --init writes missing documents',

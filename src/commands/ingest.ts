@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { DataError } from '../errors.js';
 import { interruptSignal } from '../signals.js';
 import { lakeOptions, printJson } from './options.js';
+import { recordRunMetrics } from '../metrics.js';
 
 /**
  * `watt ingest`: validate a CSV of meter readings against a JSON Schema, pseudonymise personal
@@ -38,6 +39,7 @@ export function registerIngest(program: Command): Command {
       } finally {
         progress?.stop();
       }
+      recordRunMetrics({ status: result.status, rows_landed: result.status === 'dry_run' ? 0 : result.rows, rows_rejected: result.rejected });
       const summary = {
         run_id: result.run_id,
         status: result.status,
