@@ -2,6 +2,9 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import winston from 'winston';
 import { Chalk } from 'chalk';
+import { consoleSettings } from './console-settings.js';
+
+export { configureConsole, type ConsoleSettings } from './console-settings.js';
 
 /**
  * Logging: a human console on stderr (coloured with chalk unless NO_COLOR is set or stderr is not a
@@ -38,21 +41,6 @@ export interface RunLoggerOptions {
   defaultMeta?: Record<string, unknown>;
   /** Console stream, default process.stderr. */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
-}
-
-/** Process-wide console settings, set once by the CLI from `--log-format` and `--quiet`. */
-export interface ConsoleSettings {
-  /** `text`: coloured human lines; `json`: one JSON object a line (timestamp, level, message, meta). */
-  format: 'text' | 'json';
-  /** Show errors only (`--quiet`): warnings and info lines are dropped. */
-  errorsOnly: boolean;
-}
-
-const consoleSettings: ConsoleSettings = { format: 'text', errorsOnly: false };
-
-/** Change the console settings of every logger created from now on (the CLI, before a verb runs). */
-export function configureConsole(settings: Partial<ConsoleSettings>): void {
-  Object.assign(consoleSettings, settings);
 }
 
 /** Whether colours should be used on a stream: honours NO_COLOR (no-color.org), FORCE_COLOR and TTY. */

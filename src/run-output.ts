@@ -1,5 +1,5 @@
 import { oneLine } from './errors.js';
-import { configureConsole } from './log.js';
+import { configureConsole } from './console-settings.js';
 import { METRICS_VERBS, metricsTarget, recordedRunMetrics, writeRunMetrics } from './metrics.js';
 
 /**
