@@ -6,7 +6,9 @@ import { predictLead } from '../model/predict.js';
  * The one adapter between `watt serve` and the model: loads a model exactly as `watt predict`
  * does (`--model`, else the newest under `<WATT_HOME>/models/`, else the shipped default; see
  * `resolveModel`), maps a request body to the prediction function and back to the exact JSON of
- * `watt predict --json`. Nothing else in src/serve/ touches src/model/.
+ * `watt predict --json` (without the `error`, `exit_code` and `hint` the CLI adds when an
+ * infeasible night makes it exit 1: over HTTP that night is a plain 200). Nothing else in
+ * src/serve/ touches src/model/.
  *
  * A prediction without an indoor reading searches the cool-down curve (milliseconds of CPU), so
  * answers are kept in a bounded LRU cache keyed on the exact inputs (the same inputs always give
