@@ -21,7 +21,9 @@ const program = new Command('watt')
   .description('Household energy data under the GDPR: ingest, train, predict, audit-rgpd, purge, serve, runs.')
   .version(wattVersion(), '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .exitOverride()
+  // with --log-format json, a usage error is reported as one JSON line (below), not commander's text
+  .configureOutput({ writeErr: (text) => (jsonLogs() ? undefined : process.stderr.write(text)) });
 
 for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge, registerRuns, registerServe]) {
   const command = register(program);

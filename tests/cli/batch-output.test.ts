@@ -90,6 +90,9 @@ describe('--log-format json', () => {
       for (const line of lines) expect(JSON.parse(line)).toMatchObject({ level: expect.any(String), message: expect.any(String) });
     }
     expect(JSON.parse(bad.stderr.trim().split('\n').at(-1)!)).toMatchObject({ level: 'error', exit_code: 1 });
+    const usage = await runWatt(['ingest', '--bogus', '--log-format', 'json'], { cwd, env: KEY });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([expect.objectContaining({ level: 'error', message: "unknown option '--bogus'", exit_code: 2 })]);
   });
 });
 
