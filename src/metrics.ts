@@ -21,7 +21,7 @@ export interface RunMetricValues {
   rows_landed?: number;
   /** Rows rejected by validation. */
   rows_rejected?: number;
-  /** Bytes processed: read (ingest), freed (purge). */
+  /** Bytes processed: the source file's size (ingest), bytes freed (purge). */
   bytes?: number;
   /** Lake objects, files or rows deleted (purge). */
   objects_deleted?: number;

@@ -3,7 +3,7 @@
  * CLI spawned; the metrics textfile read back by an independent Prometheus text parser.
  */
 import { describe, expect, test } from '@jest/globals';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import parsePrometheus, { type PromFamily } from 'parse-prometheus-text-format';
 import { ROOT, runWatt, scratchDir } from '../helpers/cli.js';
@@ -108,6 +108,7 @@ describe('--metrics-file and WATT_METRICS_DIR', () => {
     expect(metric(first, 'watt_run_last_status', { status: 'succeeded' })).toBe(1);
     expect(metric(first, 'watt_run_rows_landed')).toBe(5);
     expect(metric(first, 'watt_run_rows_rejected')).toBe(0);
+    expect(metric(first, 'watt_run_bytes')).toBe(statSync(path.join(ROOT, 'samples', 'sample_energy_consumption.csv')).size);
     expect(metric(first, 'watt_run_duration_seconds')).toBeGreaterThan(0);
     const successAt = metric(first, 'watt_run_last_success_timestamp_seconds')!;
     expect(Math.abs(successAt - Date.now() / 1000)).toBeLessThan(120);
