@@ -58,6 +58,8 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: false, // our onRequest hook answers 503 in the project's error shape
     trustProxy: false,
+    // a client gets 30 s to send a whole request (slow bodies hold a connection, not the server)
+    requestTimeout: 30_000,
     ajv: {
       // Strict JSON: no type coercion ("4" is not a number), unknown fields are errors rather than
       // silently dropped, and every field error is reported at once (bodies are <= 16 KiB).
@@ -83,6 +85,15 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  const inFlight = new prom.Gauge({ name: 'watt_http_requests_in_flight', help: 'Requests received and not yet answered, by route template', labelNames: ['route'] as const, registers: [registry] });
+  const counted = new WeakMap<FastifyRequest, string>();
+  const done = (req: FastifyRequest) => {
+    const route = counted.get(req);
+    if (route !== undefined) {
+      counted.delete(req);
+      inFlight.dec({ route });
+    }
+  };
   const predictions = new prom.Counter({ name: 'watt_predictions_total', help: 'Predictions answered with 200, by feasibility', labelNames: ['feasible'] as const, registers: [registry] });
   const modelInfo = new prom.Gauge({ name: 'watt_model_info', help: 'The model in use (value 1), with its version and origin', labelNames: ['version', 'origin'] as const, registers: [registry] });
   const modelLoaded = new prom.Gauge({ name: 'watt_model_loaded', help: '1 when a model is loaded, 0 while predictions answer 503', registers: [registry] });
@@ -127,7 +138,10 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
   };
 
   // ---- hooks -----------------------------------------------------------------------------------
-  app.addHook('onRequest', async (_req, reply) => {
+  app.addHook('onRequest', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    counted.set(req, route);
+    inFlight.inc({ route });
     if (closing) {
       reply.header('connection', 'close');
       return reply.code(503).send(errorBody('the server is shutting down', [], 'retry on another instance'));
@@ -137,7 +151,9 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  app.addHook('onRequestAbort', async (req) => done(req));
   app.addHook('onResponse', async (req, reply) => {
+    done(req);
     const route = req.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
     requests.inc({ route, method: req.method, status: String(status) });

@@ -84,14 +84,15 @@ describe('watt serve (spawned CLI)', () => {
       });
       req.on('error', reject);
       req.write(body.slice(0, 10));
-      setTimeout(() => {
+      // once the server counts it in flight, SIGTERM
+      void (async () => {
+        while (!/^watt_http_requests_in_flight\{route="\/v1\/predict"\} 1$/m.test(await (await fetch(`${s.url}/metrics`)).text())) await new Promise((r) => setTimeout(r, 20));
         s.child.kill('SIGTERM');
-        void s.waitFor(/SIGTERM: finishing in-flight requests/).then(async () => {
-          // the listening socket is closed: a new client cannot get in
-          await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
-          req.end(body.slice(10));
-        }, reject);
-      }, 300);
+        await s.waitFor(/SIGTERM: finishing in-flight requests/);
+        // the listening socket is closed: a new client cannot get in
+        await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+        req.end(body.slice(10));
+      })().catch(reject);
     });
     const answer = await response;
     expect(answer.status).toBe(200);

@@ -142,6 +142,8 @@ describe('watt serve over HTTP', () => {
     // (the parser folds labelled histogram series together: read the one _count line directly)
     const histCount = /^watt_http_request_duration_seconds_count\{route="\/v1\/predict",method="POST"\} (\d+)$/m.exec(text);
     expect(Number(histCount?.[1])).toBe(requests.metrics.filter((m) => m.labels?.route === '/v1/predict').reduce((n, m) => n + Number(m.value), 0));
+    // nothing is left counted in flight once the answers are sent (the /metrics request itself is)
+    expect(byName.get('watt_http_requests_in_flight')!.metrics.filter((m) => m.labels?.route !== '/metrics').every((m) => m.value === '0')).toBe(true);
     const info = byName.get('watt_model_info')!;
     expect(info.metrics).toEqual([{ labels: { version: expect.stringMatching(/^default-/), origin: 'shipped' }, value: '1' }]);
   });
