@@ -88,6 +88,10 @@ describe('watt serve over HTTP', () => {
     expect(missing.details).toEqual([expect.objectContaining({ field: 'dpe_class' })]);
     expect((await post(s.url, '{"dpe_class": "C", ')).status).toBe(400);
     expect((await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4, target_time: '25:00' })).status).toBe(400);
+    // temp_min_c (the night's forecast minimum) is part of the contract, bounded like outdoor_temp_c
+    expect((await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4, temp_min_c: -3 })).status).toBe(200);
+    const tooCold = (await (await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4, temp_min_c: -60 })).json()) as { details: Array<{ field: string }> };
+    expect(tooCold.details.map((d) => d.field)).toEqual(['temp_min_c']);
   });
 
   test("400 with the model's sentence for a night outside its range (as watt predict exits 2)", async () => {
