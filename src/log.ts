@@ -2,6 +2,9 @@ import path from 'node:path';
 import { ensurePrivateDirSync, ensurePrivateFileSync } from './private-fs.js';
 import winston from 'winston';
 import { Chalk } from 'chalk';
+import { consoleSettings } from './console-settings.js';
+
+export { configureConsole, type ConsoleSettings } from './console-settings.js';
 
 /**
  * Logging: a human console on stderr (coloured with chalk unless NO_COLOR is set or stderr is not a
@@ -60,11 +63,14 @@ export function createRunLogger(options: RunLoggerOptions = {}): RunLogger {
     const label = (levelStyle[entry.level] ?? ((s: string) => s))(entry.level.padEnd(5));
     return `${label} ${String(entry.message)}`;
   });
+  // The error that ends a run (logged with `step: 'failed'`) goes to the run's log file; on the
+  // console the CLI prints it once, as its final `watt: ...` line (one line per error).
+  const notFinal = winston.format((entry) => (entry.step === 'failed' ? false : entry));
   const transports: winston.transport[] = [
     new winston.transports.Stream({
       stream: stream as NodeJS.WritableStream,
-      level: options.quiet ? 'warn' : options.verbose ? 'debug' : 'info',
-      format: human,
+      level: consoleSettings.errorsOnly ? 'error' : options.quiet ? 'warn' : options.verbose ? 'debug' : 'info',
+      format: consoleSettings.format === 'json' ? winston.format.combine(notFinal(), winston.format.timestamp(), winston.format.json()) : winston.format.combine(notFinal(), human),
     }),
   ];
   let file: string | undefined;

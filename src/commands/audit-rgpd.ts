@@ -5,6 +5,7 @@ import { retentionPolicy } from '../config.js';
 import { DataError, UsageError } from '../errors.js';
 import type { Painter, ReportFormat } from '../audit/reporters/index.js';
 import type { FailOn } from '../audit/types.js';
+import { recordRunMetrics } from '../metrics.js';
 
 const FORMATS = ['text', 'json', 'sarif', 'junit', 'markdown'] as const;
 const FAIL_ON = ['error', 'warning', 'never'] as const;
@@ -19,6 +20,7 @@ interface AuditFlags {
   history: boolean;
   baseline?: string;
   writeBaseline?: string;
+  json?: boolean;
 }
 
 /**
@@ -37,8 +39,10 @@ export function registerAudit(program: Command): Command {
     .option('--no-history', 'scan only the files of the tree for secrets, not every commit reachable from HEAD')
     .option('--baseline <file>', 'report the findings listed in this baseline as notes (they no longer fail the run)')
     .option('--write-baseline <file>', 'record the findings of this run in a baseline file (rule, file, fingerprint; never a secret)')
+    .option('--json', 'same as --format json')
     .option('--init', 'write the missing RGPD documents from French templates (never overwrites), then exit')
     .action(async (flags: AuditFlags) => {
+      if (flags.json) flags.format = 'json';
       const retention = retentionPolicy();
       if (flags.init) {
         const { initDocs } = await import('../audit/init.js');
@@ -72,6 +76,7 @@ export function registerAudit(program: Command): Command {
         process.stdout.write(rendered);
       }
       const s = report.summary;
+      recordRunMetrics({ findings: { error: s.errors, warning: s.warnings, info: s.infos } });
       if (failsAt(report, flags.failOn)) {
         throw new DataError(`GDPR audit failed: ${s.errors} error(s), ${s.warnings} warning(s) in ${s.failed} rule(s) (--fail-on ${flags.failOn})`, {
           hint: flags.output ? `see ${flags.output}` : 'fix the findings above; watt audit-rgpd --init writes missing documents',

@@ -1,7 +1,9 @@
+import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { DataError } from '../errors.js';
 import { interruptSignal } from '../signals.js';
 import { lakeOptions, printJson } from './options.js';
+import { recordRunMetrics } from '../metrics.js';
 
 /**
  * `watt ingest`: validate a CSV of meter readings against a JSON Schema, pseudonymise personal
@@ -26,7 +28,7 @@ export function registerIngest(program: Command): Command {
     .option('--json', 'print one JSON object with the outcome on stdout')
     .option('--verbose', 'show debug lines and stack traces')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
-      const { runIngest } = await import('../ingest/index.js');
+      const { runIngest, DEFAULT_SOURCE } = await import('../ingest/index.js');
       const json = Boolean(flags.json);
       const progress = !json && process.stderr.isTTY ? await progressLine() : undefined;
       let result;
@@ -40,6 +42,7 @@ export function registerIngest(program: Command): Command {
       } finally {
         progress?.stop();
       }
+      recordRunMetrics({ status: result.status, rows_landed: result.status === 'dry_run' ? 0 : result.rows, rows_rejected: result.rejected, bytes: statSync(String(flags.source ?? DEFAULT_SOURCE), { throwIfNoEntry: false })?.size });
       const summary = {
         run_id: result.run_id,
         status: result.status,

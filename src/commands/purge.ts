@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DataError } from '../errors.js';
 import { interruptSignal } from '../signals.js';
 import { intParser, lakeOptions, printJson } from './options.js';
+import { recordRunMetrics } from '../metrics.js';
 import type { AgePlanSummary, PurgeResult } from '../retention/index.js';
 
 /**
@@ -36,6 +37,7 @@ export function registerPurge(program: Command): Command {
         signal: interruptSignal(),
         confirm: interactive && !flags.yes && !json && flags.subject === undefined ? confirm : undefined,
       });
+      if (result.mode !== 'verify-trail') recordRunMetrics(result.mode === 'age' ? { status: result.dry_run ? 'dry_run' : 'succeeded', objects_deleted: result.dry_run ? 0 : result.deleted, bytes: result.dry_run ? 0 : result.bytes_freed } : { status: result.dry_run ? 'dry_run' : 'succeeded', objects_deleted: result.dry_run ? 0 : result.objects_deleted, rows_landed: 0 });
       if (json) printJson(result);
       else if (process.stdout.isTTY || flags.dryRun || flags.verbose || result.mode === 'verify-trail') process.stdout.write(render(result));
       if (result.mode === 'verify-trail' && !result.ok) {

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { logDir, wattHome } from '../config.js';
 import { newRunId } from '../run-id.js';
 import { intParser, numberParser, printJson } from './options.js';
+import { recordRunMetrics } from '../metrics.js';
 
 /**
  * `watt train`: build the ignition history (simulated from real weather, or `--data`), evaluate on
@@ -45,6 +46,7 @@ export function registerTrain(program: Command): Command {
           save: flags.save,
           logger,
         });
+        recordRunMetrics({ rows_landed: result.rows });
         const targets = seasonTargets(result.model.metrics);
         if (flags.json) {
           printJson({

@@ -1,0 +1,111 @@
+import { oneLine } from './errors.js';
+import { configureConsole } from './console-settings.js';
+import { METRICS_VERBS, metricsTarget, recordedRunMetrics, writeRunMetrics } from './metrics.js';
+
+/**
+ * Cron-friendly output, the same for every verb (wired by src/cli.ts around each command):
+ *
+ * - `--quiet`: nothing but errors. The console log shows errors only; what the verb prints on
+ *   stdout is held back and dropped when the run succeeds, printed when it fails (the report of a
+ *   failed audit, the counts of a rejected ingest) so that cron mails exactly the failed runs.
+ * - `--log-format json`: log lines on stderr as JSON objects, one a line (the final error too).
+ * - `--json`: stdout holds one JSON object, also on failure: the verb's own object with `error`
+ *   and `exit_code` added, or `{"error", "exit_code"}` when it printed none.
+ * - `--metrics-file PATH` / `WATT_METRICS_DIR` (ingest, purge, train, audit-rgpd): the run's
+ *   Prometheus textfile, written at the end whatever the outcome (src/metrics.ts).
+ */
+export interface RunOutputFlags {
+  quiet?: boolean;
+  logFormat?: 'text' | 'json';
+  json?: boolean;
+  metricsFile?: string;
+}
+
+interface ActiveRun {
+  verb: string;
+  flags: RunOutputFlags;
+  startedAt: number;
+  metricsFile?: string;
+  held?: string[];
+  restore?: () => void;
+}
+
+let active: ActiveRun | undefined;
+
+/** Whether `--log-format json` was given (the CLI formats its final error line by it). */
+export function jsonLogs(argv: readonly string[] = process.argv): boolean {
+  const i = argv.indexOf('--log-format');
+  return (i >= 0 && argv[i + 1] === 'json') || argv.includes('--log-format=json');
+}
+
+/**
+ * Start a run of `verb` (commander's preAction hook): console settings, stdout held back for
+ * `--quiet` and `--json`, metrics target resolved.
+ * @throws UsageError for a metrics file name not ending in `.prom`.
+ */
+export function beginRun(verb: string, flags: RunOutputFlags, env: Record<string, string | undefined> = process.env): void {
+  const metricsFile = (METRICS_VERBS as readonly string[]).includes(verb) ? metricsTarget(verb, flags.metricsFile, env) : undefined;
+  configureConsole({ format: flags.logFormat === 'json' ? 'json' : 'text', errorsOnly: Boolean(flags.quiet) });
+  active = { verb, flags, startedAt: Date.now(), metricsFile };
+  if (flags.quiet || flags.json) {
+    const held: string[] = [];
+    const original = process.stdout.write;
+    process.stdout.write = function (chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+      held.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+      const cb = typeof encoding === 'function' ? encoding : callback;
+      if (typeof cb === 'function') queueMicrotask(() => (cb as () => void)());
+      return true;
+    } as typeof process.stdout.write;
+    active.held = held;
+    active.restore = () => {
+      process.stdout.write = original;
+    };
+  }
+}
+
+/**
+ * End the run: release or drop held stdout, add `error` and `exit_code` to `--json` output on
+ * failure, write the metrics file. Returns the exit code (3 when the metrics file of an otherwise
+ * successful run cannot be written).
+ */
+export async function endRun(exitCode: number, failure?: { message: string; hint?: string }): Promise<number> {
+  const run = active;
+  active = undefined;
+  if (!run) {
+    // failed before the verb started (a usage error): `--json` still gets its one object
+    if (exitCode !== 0 && process.argv.includes('--json')) process.stdout.write(JSON.stringify(withError('', exitCode, failure), null, 2) + '\n');
+    return exitCode;
+  }
+  run.restore?.();
+  const out = run.held?.join('') ?? '';
+  if (run.flags.json) {
+    if (exitCode === 0) process.stdout.write(out);
+    else process.stdout.write(JSON.stringify(withError(out, exitCode, failure), null, 2) + '\n');
+  } else if (run.flags.quiet && exitCode !== 0) {
+    process.stdout.write(out);
+  }
+  if (run.metricsFile) {
+    try {
+      await writeRunMetrics(run.metricsFile, { verb: run.verb, exitCode, startedAt: run.startedAt, endedAt: Date.now(), values: recordedRunMetrics() });
+    } catch (err) {
+      const message = `cannot write metrics file ${run.metricsFile}: ${(err as NodeJS.ErrnoException).code ?? oneLine((err as Error).message)}`;
+      process.stderr.write(jsonLogs() ? JSON.stringify({ timestamp: new Date().toISOString(), level: 'error', message, exit_code: 3 }) + '\n' : `watt: ${message} (check the folder exists and is writable)\n`);
+      if (exitCode === 0) return 3;
+    }
+  }
+  return exitCode;
+}
+
+/** The one JSON object of a failed `--json` run. */
+function withError(out: string, exitCode: number, failure?: { message: string; hint?: string }): Record<string, unknown> {
+  const error = { error: failure ? oneLine(failure.message) : `exit code ${exitCode}`, exit_code: exitCode, ...(failure?.hint ? { hint: oneLine(failure.hint) } : {}) };
+  const text = out.trim();
+  if (text === '') return error;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return { ...(parsed as Record<string, unknown>), ...error };
+  } catch {
+    // not one JSON object: keep it as text
+  }
+  return { ...error, output: text };
+}
