@@ -68,7 +68,7 @@ export interface RecoverOptions {
 const KEPT_LOGGED = 20;
 
 /** Spool files are named after their run: `<run_id>.csv`, `<run_id>.rejects.jsonl`, `<run_id>-erasure.csv`... */
-const SPOOL_RUN = /^(\d{8}T\d{6}Z-[a-z0-9]{6})[.-]/;
+const SPOOL_RUN = /^(\d{8}T\d{6}Z-(?:[a-z0-9]{10}|[a-z0-9]{6}))[.-]/;
 
 /**
  * Finish the cleanup that a killed run, or a run whose store failed, left behind. Called by every

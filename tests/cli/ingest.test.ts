@@ -31,7 +31,7 @@ describe('watt ingest, end to end on the local lake', () => {
     const files = filesUnder(path.join(cwd, 'lake'));
     const data = files.filter((f) => f.endsWith('.csv'));
     expect(data).toHaveLength(1);
-    expect(data[0]).toMatch(/^watt-lake\/watt-about-it\/raw\/2025\/01\/03\/sample_energy_consumption_\d{8}T\d{6}Z-[a-z0-9]{6}\.csv$/);
+    expect(data[0]).toMatch(/^watt-lake\/watt-about-it\/raw\/2025\/01\/03\/sample_energy_consumption_\d{8}T\d{6}Z-[a-z0-9]{10}\.csv$/);
     const body = readFileSync(path.join(cwd, 'lake', data[0]!), 'utf8');
     const lines = body.trimEnd().split('\n');
     expect(lines[0]).toBe(HEADER);

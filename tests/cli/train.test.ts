@@ -17,7 +17,7 @@ describe('watt train, end to end', () => {
     expect(r.stdout).toMatch(/^split\s+test nights\s+MAE min.*infeasible refused\s+false refusals\s+at ignition\n/);
     expect(r.stdout).toMatch(/\nseason\s+\d+\s+\d+\.\d/);
     expect(r.stdout).toMatch(/\ncity\s+\d+\s+\d+\.\d/);
-    const m = /model (\d{8}T\d{6}Z-[a-z0-9]{6}) saved to (.*)\n/.exec(r.stdout);
+    const m = /model (\d{8}T\d{6}Z-[a-z0-9]{10}) saved to (.*)\n/.exec(r.stdout);
     expect(m).not.toBeNull();
     version = m![1]!;
     const dir = path.join(env.WATT_HOME, 'models', version);
