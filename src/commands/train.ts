@@ -26,7 +26,7 @@ export function registerTrain(program: Command): Command {
     .action(async (flags: { synthetic?: boolean; data?: string; exportHistory?: string; seed: number; variants: number; weather?: string; marginQuantile: number; save: boolean; json?: boolean; verbose?: boolean }) => {
       if (flags.synthetic && flags.data) throw new UsageError('--synthetic and --data are exclusive', { hint: 'pass one history source' });
       if (flags.data && flags.weather) throw new UsageError('--weather only applies to --synthetic');
-      const [{ train }, { evaluationTable, seasonTargets }, { createRunLogger }] = await Promise.all([
+      const [{ train }, { evaluationTable, seasonTargets, houseReport }, { createRunLogger }] = await Promise.all([
         import('../model/train.js'),
         import('../model/report.js'),
         import('../log.js'),
@@ -45,6 +45,26 @@ export function registerTrain(program: Command): Command {
           save: flags.save,
           logger,
         });
+        if ('heating' in result.model) {
+          const m = result.model;
+          if (flags.json) {
+            printJson({
+              version: m.version,
+              model: result.saved?.modelFile ?? null,
+              rows: result.rows,
+              timings_s: result.timings,
+              house: { dpe_class: m.dpe_class, h_w_per_k: m.heating.h_w_per_k, tau_min: m.heating.tau_min, delay_min: m.heating.delay_min, cooldown: m.cooldown, margin: m.margin },
+              evaluation: m.evaluation,
+              warnings: result.warnings,
+            });
+            return;
+          }
+          process.stdout.write(houseReport(m));
+          const t = result.timings;
+          process.stdout.write(`history ${t.history_s.toFixed(2)} s, evaluation ${t.evaluate_s.toFixed(2)} s, calibration on ${result.rows} nights ${t.fit_s.toFixed(2)} s\n`);
+          process.stdout.write(result.saved ? `model ${m.version} saved to ${result.saved.dir}\n` : `model ${m.version} not saved (--no-save)\n`);
+          return;
+        }
         const targets = seasonTargets(result.model.metrics);
         if (flags.json) {
           printJson({

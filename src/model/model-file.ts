@@ -5,6 +5,8 @@ import { assetPath } from '../paths.js';
 import type { DpeClass } from './params.js';
 import { isDpeClass } from './params.js';
 import { FEATURES } from './features.js';
+import type { HouseModel } from './house-model.js';
+import { HOUSE_MODEL_FORMAT, houseModelProblem } from './house-model.js';
 
 /**
  * The model file (`model.json`) and where `watt predict` finds it. Light module: no simulator,
@@ -145,9 +147,12 @@ export interface InputRange {
   stove_power_kw: [number, number];
 }
 
+/** Any model watt predicts with: a DPE-class model (shipped) or a calibrated house (`watt train --data`). */
+export type WattModel = LeadModel | HouseModel;
+
 /** Where a model came from, for messages. */
 export interface ResolvedModel {
-  model: LeadModel;
+  model: WattModel;
   file: string;
   origin: 'flag' | 'watt-home' | 'shipped';
 }
@@ -190,7 +195,7 @@ export function resolveModel(explicit: string | undefined, home: string): Resolv
  * Read and check a model file.
  * @throws UsageError if it is unreadable, not JSON, or not a `watt-lead-model/1` with consistent classes.
  */
-export function readModel(file: string): LeadModel {
+export function readModel(file: string): WattModel {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -204,13 +209,18 @@ export function readModel(file: string): LeadModel {
  * Check the shape of a parsed model.
  * @throws UsageError naming the first problem.
  */
-export function checkModel(value: unknown, file = 'model'): LeadModel {
+export function checkModel(value: unknown, file = 'model'): WattModel {
   const fail = (why: string): never => {
     throw new UsageError(`${file} is not a usable watt model: ${why}`, { hint: 'retrain with watt train or pass another --model' });
   };
   const m = value as LeadModel;
   if (typeof m !== 'object' || m === null) fail('not a JSON object');
-  if (m.format !== MODEL_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MODEL_FORMAT}"`);
+  if ((m as { format: string }).format === HOUSE_MODEL_FORMAT) {
+    const why = houseModelProblem(value as HouseModel);
+    if (why) fail(why);
+    return value as HouseModel;
+  }
+  if (m.format !== MODEL_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MODEL_FORMAT}" or "${HOUSE_MODEL_FORMAT}"`);
   if (typeof m.version !== 'string' || !m.version) fail('no version');
   if (typeof m.offset_min !== 'number' || typeof m.max_lead_min !== 'number') fail('no offset_min or max_lead_min');
   if (typeof m.classes !== 'object' || m.classes === null || Object.keys(m.classes).length === 0) fail('no class');

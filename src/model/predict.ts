@@ -3,7 +3,10 @@ import type { DpeClass } from './params.js';
 import { DPE_CLASSES, clockToMinutes, minutesToClock } from './params.js';
 import type { FeatureInput } from './features.js';
 import { featureVector, loadShare } from './features.js';
-import type { ClassModel, CoolDownCurve, LeadModel } from './model-file.js';
+import type { ClassModel, CoolDownCurve, LeadModel, WattModel } from './model-file.js';
+import type { HouseModel } from './house-model.js';
+import { isHouseModel } from './house-model.js';
+import { defaultPathLead as houseDefaultPath, extrapolationReasons, houseAdvisedLeadMin, houseCeilingC, houseRawLeadMin } from './house-predict.js';
 
 /**
  * `watt predict`'s core: the lead time (minutes) to light the stove so that the room is at the
@@ -11,8 +14,12 @@ import type { ClassModel, CoolDownCurve, LeadModel } from './model-file.js';
  * library (the fitted weights are a dot product), so the command starts fast.
  */
 
+/**
+ * One query. `dpeClass` is required by the shipped (class) models and only echoed by a house model
+ * (`watt train --data`), which knows its own house.
+ */
 export interface PredictInput {
-  dpeClass: DpeClass;
+  dpeClass?: DpeClass;
   /** Outdoor temperature (°C). */
   outdoorC: number;
   /** Indoor air when deciding (°C); absent: the model's cool-down estimate at the ignition time. */
@@ -23,15 +30,23 @@ export interface PredictInput {
   at: string;
   /** Stove nominal power (kW). */
   powerKw: number;
+  /** Forecast minimum outdoor temperature (°C) between now and the target time (optional). */
+  tempMinC?: number;
 }
 
+/** The inputs as the prediction understood them (echoed in `--json`). */
+/** A query to a class model: the class is required. */
+export type ClassPredictInput = PredictInput & { dpeClass: DpeClass };
+
 export interface PredictionInputs {
-  dpe_class: DpeClass;
+  /** The class asked, or the house model's own label. */
+  dpe_class: DpeClass | null;
   outdoor_temp_c: number;
   indoor_temp_c: number | null;
   target_temp_c: number;
   target_time: string;
   stove_power_kw: number;
+  temp_min_c: number | null;
 }
 
 export type Prediction =
@@ -44,6 +59,10 @@ export type Prediction =
       /** Indoor air at ignition used by the model (°C): the given one, or the cool-down estimate. */
       indoor_at_ignition_c: number;
       indoor_estimated: boolean;
+      /** The night lies beyond what the model learnt from (house models: colder, another target or stove); the margin is widened. */
+      extrapolated: boolean;
+      /** What lies beyond, in plain words (empty when not extrapolated). */
+      extrapolation: string[];
       model_version: string;
       inputs: PredictionInputs;
     }
@@ -53,6 +72,8 @@ export type Prediction =
       ignition_time: null;
       /** Why, in one plain sentence. */
       reason: string;
+      extrapolated: boolean;
+      extrapolation: string[];
       model_version: string;
       inputs: PredictionInputs;
     };
@@ -125,11 +146,11 @@ export function minMarginK(model: LeadModel): number {
   return model.feasibility?.min_margin_k ?? 0;
 }
 
-function who(input: PredictInput): string {
+function who(input: ClassPredictInput): string {
   return `a class ${input.dpeClass} home at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
 }
 
-function tooLongSentence(model: LeadModel, input: PredictInput): string {
+function tooLongSentence(model: LeadModel, input: ClassPredictInput): string {
   return `${who(input)} needs more than ${model.max_lead_min / 60} h to reach ${input.targetC} °C by ${minutesToClock(clockToMinutes(input.at))}: light it the evening before and keep it on, or use a bigger stove.`;
 }
 
@@ -143,7 +164,7 @@ function tooLongSentence(model: LeadModel, input: PredictInput): string {
  * regression at the cool-down estimate of a 9 h lead. Arithmetic only (the held-out evaluation calls
  * it for every night). The class must be in the model (see {@link predictLead}).
  */
-export function refusalReason(model: LeadModel, input: PredictInput): string | undefined {
+export function refusalReason(model: LeadModel, input: ClassPredictInput): string | undefined {
   const cls = model.classes[input.dpeClass];
   if (!cls) return undefined;
   const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
@@ -191,7 +212,97 @@ export function outsideRange(model: LeadModel, input: Pick<PredictInput, 'outdoo
 }
 
 /**
- * Predict the ignition time.
+ * Predict the ignition time: the in-process API of `watt predict` and `watt serve`. Returns the
+ * object `watt predict --json` prints (without `model_file`, `model_origin`). Pure arithmetic on a
+ * loaded model, a few microseconds (`npm run bench:predict`).
+ *
+ * - A house model (`watt train --data`, format `watt-house-model/1`): the calibrated physics
+ *   ({@link predictHouseLead}); `dpeClass` is only echoed.
+ * - A class model (the shipped default): {@link predictClassLead}; `dpeClass` is required.
+ * @throws UsageError for inputs the model cannot take (see each).
+ */
+export function predictLead(model: WattModel, input: PredictInput): Prediction {
+  if (isHouseModel(model)) return predictHouseLead(model, input);
+  if (!input.dpeClass) {
+    throw new UsageError(`model ${model.version} is a DPE-class model: it needs the class of the home`, { hint: 'pass --dpe A..G, or train a model of your house with watt train --data' });
+  }
+  return predictClassLead(model, input as ClassPredictInput);
+}
+
+function echo(input: PredictInput, targetMin: number, dpeClass: DpeClass | null): PredictionInputs {
+  return {
+    dpe_class: dpeClass,
+    outdoor_temp_c: input.outdoorC,
+    indoor_temp_c: input.indoorC ?? null,
+    target_temp_c: input.targetC,
+    target_time: minutesToClock(targetMin),
+    stove_power_kw: input.powerKw,
+    temp_min_c: input.tempMinC ?? null,
+  };
+}
+
+/**
+ * Predict with a calibrated house: the two-node physics of house-physics.ts at the pessimistic
+ * parameters, times the margin factor, both widened beyond what the history saw
+ * (`extrapolated: true`, and `extrapolation` says what). Without an indoor reading the calibrated
+ * cool-down gives the air at ignition (a fixed point, {@link houseDefaultPath}). Refused only when
+ * the calibrated physics says the target cannot be reached: the stove's ceiling T_o + P/H_eff at or
+ * below the target, or more than 9 h of heating. A higher advice than 9 h from the margin alone is
+ * capped at 9 h. `tempMinC` is echoed but not used: the house's own nights taught it how mornings cool.
+ * @throws UsageError if the target is below a given indoor temperature or `at` is not HH:MM.
+ */
+export function predictHouseLead(model: HouseModel, input: PredictInput): Prediction {
+  const targetMin = clockToMinutes(input.at);
+  const inputs = echo(input, targetMin, input.dpeClass ?? model.dpe_class);
+  if (input.indoorC !== undefined && input.targetC < input.indoorC) {
+    throw new UsageError(`target ${input.targetC} °C is below the indoor temperature ${input.indoorC} °C: no heating needed`, { hint: 'raise --target or lower --indoor' });
+  }
+  const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
+  const maxLead = model.max_lead_min;
+  const refuse = (reason: string, extrapolation: string[]): Prediction => ({
+    feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: extrapolation.length > 0, extrapolation, model_version: model.version, inputs,
+  });
+  const ceiling = houseCeilingC(model, input.outdoorC, input.powerKw);
+  const night = `your house at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
+  if (input.targetC >= ceiling) {
+    const extrapolation = extrapolationReasons(model, { ...base, indoorC: input.indoorC ?? input.targetC, indoorGiven: input.indoorC !== undefined });
+    return refuse(`${night} tops out near ${ceiling.toFixed(1)} °C (calibrated H_eff), below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`, extrapolation);
+  }
+  const tooLong = `${night} needs more than ${maxLead / 60} h to reach ${input.targetC} °C by ${minutesToClock(targetMin)} (calibrated physics): light it the evening before and keep it on, or use a bigger stove.`;
+  const advised = (q: { outdoorC: number; indoorC: number; targetC: number; powerKw: number }) => {
+    const raw = houseRawLeadMin(model, q);
+    if (raw > maxLead) return Number.POSITIVE_INFINITY;
+    return Math.min(maxLead, houseAdvisedLeadMin(model, q));
+  };
+  let lead: number;
+  let indoor: number;
+  if (input.indoorC !== undefined) {
+    lead = advised({ ...base, indoorC: input.indoorC });
+    indoor = input.indoorC;
+    if (!Number.isFinite(lead)) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: true }));
+  } else {
+    const r = houseDefaultPath(model, base, targetMin, clockToMinutes(model.cooldown.stove_off), advised);
+    if (!r) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: input.targetC, indoorGiven: false }));
+    lead = r.lead;
+    indoor = r.indoorC;
+  }
+  const extrapolation = extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: input.indoorC !== undefined });
+  const whole = Math.min(maxLead, Math.max(0, Math.ceil(lead - 1e-9)));
+  return {
+    feasible: true,
+    lead_time_min: whole,
+    ignition_time: minutesToClock(targetMin - whole),
+    indoor_at_ignition_c: Math.round(indoor * 10) / 10,
+    indoor_estimated: input.indoorC === undefined,
+    extrapolated: extrapolation.length > 0,
+    extrapolation,
+    model_version: model.version,
+    inputs,
+  };
+}
+
+/**
+ * Predict with a DPE-class model (the shipped default).
  *
  * With an indoor temperature the class regression gives the lead directly. Without one, the indoor
  * air at ignition is the cool-down estimate (stove off at 22:00 from 20 °C, constant outdoors) at
@@ -201,16 +312,9 @@ export function outsideRange(model: LeadModel, input: Pick<PredictInput, 'outdoo
  *   is outside the model's training range ({@link outsideRange}), the target is below the
  *   indoor temperature, or the target time is not HH:MM.
  */
-export function predictLead(model: LeadModel, input: PredictInput): Prediction {
+export function predictClassLead(model: LeadModel, input: ClassPredictInput): Prediction {
   const targetMin = clockToMinutes(input.at);
-  const inputs: PredictionInputs = {
-    dpe_class: input.dpeClass,
-    outdoor_temp_c: input.outdoorC,
-    indoor_temp_c: input.indoorC ?? null,
-    target_temp_c: input.targetC,
-    target_time: minutesToClock(targetMin),
-    stove_power_kw: input.powerKw,
-  };
+  const inputs = echo(input, targetMin, input.dpeClass);
   const cls = model.classes[input.dpeClass];
   if (!cls) {
     const have = Object.keys(model.classes).join(', ');
@@ -231,7 +335,7 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
   }
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   const maxLead = model.max_lead_min;
-  const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, model_version: model.version, inputs });
+  const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: false, extrapolation: [], model_version: model.version, inputs });
   const refused = refusalReason(model, input);
   if (refused !== undefined) return infeasible(refused);
   const tooLong = tooLongSentence(model, input);
@@ -243,6 +347,8 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
       ignition_time: minutesToClock(targetMin - whole),
       indoor_at_ignition_c: Math.round(indoor * 10) / 10,
       indoor_estimated: estimated,
+      extrapolated: false,
+      extrapolation: [],
       model_version: model.version,
       inputs,
     };
@@ -274,7 +380,7 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
  * from which need stays below the lead for every earlier ignition too (a conservative crossing:
  * a dip of the regression never makes a colder night's advice shorter). Undefined beyond 9 h.
  */
-function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: PredictInput, targetMin: number): { lead: number; indoor: number } | undefined {
+function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | undefined {
   const curve = model.cooldown.classes[dpeClass]!;
   const maxLead = model.max_lead_min;
   const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);

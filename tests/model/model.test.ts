@@ -5,6 +5,7 @@ import { DataError, UsageError } from '../../src/errors.js';
 import { assetPath } from '../../src/paths.js';
 import { historyToCsv, loadHistoryCsv, type IgnitionRecord } from '../../src/model/history.js';
 import { checkModel, readModel, resolveModel, shippedModelFile } from '../../src/model/model-file.js';
+import type { LeadModel } from '../../src/model/model-file.js';
 import { modelJson, writeModelFolder } from '../../src/model/model-store.js';
 import { predictLead, refusalReason, type PredictInput } from '../../src/model/predict.js';
 import { heatingSeasonNights, loadDailyWeather, outdoorAt } from '../../src/model/weather.js';
@@ -13,7 +14,7 @@ import { NightSimulator } from '../../src/model/simulator.js';
 import { syntheticHistory } from '../../src/model/synthetic.js';
 
 const FIXTURES = path.join(assetPath('tests'), 'fixtures', 'model');
-const shipped = readModel(shippedModelFile());
+const shipped = readModel(shippedModelFile()) as LeadModel;
 const ask = (p: Partial<PredictInput>) => predictLead(shipped, { dpeClass: 'C', outdoorC: 4, targetC: 19, at: '07:00', powerKw: 8, ...p });
 const lead = (p: Partial<PredictInput>) => {
   const r = ask(p);
