@@ -9,7 +9,17 @@ import { HOUSE_MODEL_FORMAT } from './house-model.js';
 import { MARGIN_OFFSET_MIN, pessimisticParams } from './house-predict.js';
 import { twoNodeLeadMin } from './house-physics.js';
 import { predictHouseLead } from './predict.js';
-import { quantileSorted, sig } from './fit.js';
+
+/** Round to `digits` significant digits (short, machine-independent JSON). */
+function sig(x: number, digits = 12): number {
+  return Number(x.toPrecision(digits));
+}
+
+/** Nearest-rank quantile of a sorted array (q in (0, 1]); kept here so this module does not load ml-regression. */
+function quantileSorted(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
 
 /**
  * `watt train --data`: calibrate the user's own house (house-fit.ts) and evaluate it honestly on
