@@ -72,7 +72,7 @@ const perCall = (model, make, n = 2000) => {
   for (let i = 0; i < n; i++) predictLead(model, make(i));
   return Number(process.hrtime.bigint() - t) / 1e3 / n;
 };
-const q = (i, indoor) => ({ dpeClass: 'D', outdoorC: -6 + (i % 17), indoorC: indoor ? 14 + (i % 4) : undefined, targetC: 19 + (i % 3) * 0.5, powerKw: 8 + (i % 4), at: '07:00' });
+const query = (i, indoor) => ({ dpeClass: 'D', outdoorC: -6 + (i % 17), indoorC: indoor ? 14 + (i % 4) : undefined, targetC: 19 + (i % 3) * 0.5, powerKw: 8 + (i % 4), at: '07:00' });
 process.stdout.write('  in-process predictLead, µs per call (2,000 calls, varied nights):\n');
-process.stdout.write(`    shipped class model, --indoor given: ${perCall(shippedModel, (i) => q(i, true)).toFixed(1)} µs; without --indoor: ${perCall(shippedModel, (i) => q(i, false), 300).toFixed(1)} µs\n`);
-process.stdout.write(`    calibrated house model, --indoor given: ${perCall(houseModel, (i) => q(i, true)).toFixed(1)} µs; without --indoor: ${perCall(houseModel, (i) => q(i, false)).toFixed(1)} µs\n`);
+process.stdout.write(`    shipped class model, --indoor given: ${perCall(shippedModel, (i) => query(i, true)).toFixed(1)} µs; without --indoor: ${perCall(shippedModel, (i) => query(i, false), 300).toFixed(1)} µs\n`);
+process.stdout.write(`    calibrated house model, --indoor given: ${perCall(houseModel, (i) => query(i, true)).toFixed(1)} µs; without --indoor: ${perCall(houseModel, (i) => query(i, false)).toFixed(1)} µs\n`);
