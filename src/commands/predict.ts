@@ -19,7 +19,7 @@ export function registerPredict(program: Command): Command {
     .option('--target <°C>', "target indoor temperature (default 19, or your house model's usual one)", numberParser('--target', 5, 30, ' °C'))
     .option('--at <HH:MM>', "target time (default 07:00, or your house model's usual one)", parseClock)
     .option('--power <kW>', "stove nominal power (default 8, or your house model's stove)", numberParser('--power', 1, 50, ' kW'))
-    .option('--temp-min <°C>', 'forecast minimum outdoor temperature before the target time (echoed in --json; not yet used by the models)', numberParser('--temp-min', -40, 45, ' °C'))
+    .option('--temp-min <°C>', 'forecast minimum outdoor temperature before the target time: the lead is then at least the one at the mean of --temp and --temp-min (fixes the late spring nights of small stoves)', numberParser('--temp-min', -40, 45, ' °C'))
     .option('--model <path>', 'model.json (or its folder) written by watt train')
     .option('--json', 'print one JSON object on stdout')
     .action(async (flags: { dpe?: string; temp: number; tempMin?: number; indoor?: number; target?: number; at?: string; power?: number; model?: string; json?: boolean }) => {

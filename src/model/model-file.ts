@@ -41,6 +41,13 @@ export interface ClassModel {
    * regression follows. predict applies the larger of this factor and the lead region's.
    */
   margin_by_ceiling?: { below_k: number[]; factor: number[] };
+  /**
+   * The regression of stoves below `below_kw` (absent in older models: the class regression,
+   * clipped): fitted on the 2.5-3 kW copies and the 4 kW nights, with margins of its own; predict
+   * takes the larger of it and the class regression at `below_kw`, so a smaller stove never gets a
+   * shorter lead.
+   */
+  small_stove?: ClassModel & { below_kw: number };
   /** Training rows of this class. */
   rows: number;
 }
@@ -233,6 +240,8 @@ export function checkModel(value: unknown, file = 'model'): WattModel {
     const mb = c.margin_by_lead;
     if (mb !== undefined && !(Array.isArray(mb.from_min) && Array.isArray(mb.factor) && mb.from_min.length === mb.factor.length && mb.factor.length > 0 && [...mb.from_min, ...mb.factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent margin_by_lead`);
     const mc = c.margin_by_ceiling;
+    const ss = c.small_stove;
+    if (ss !== undefined && !(Number.isFinite(ss.below_kw) && ss.features?.length && ss.weights?.length === ss.features.length && ss.feature_min?.length === ss.features.length && ss.feature_max?.length === ss.features.length && ss.features.every((f) => f in FEATURES) && [...ss.weights, ...ss.feature_min, ...ss.feature_max, ss.margin_factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent small_stove regression`);
     if (mc !== undefined && !(Array.isArray(mc.below_k) && Array.isArray(mc.factor) && mc.below_k.length === mc.factor.length && [...mc.below_k, ...mc.factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent margin_by_ceiling`);
   }
   if (typeof m.cooldown?.classes !== 'object') fail('no cool-down curves');

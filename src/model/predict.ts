@@ -83,6 +83,10 @@ export type Prediction =
  * Infinity when the stove can never reach the target (T_set >= T_o + P/H_eff).
  */
 export function advisedLeadMin(model: LeadModel, cls: ClassModel, f: Omit<FeatureInput, 'hEffWPerK'>, withMargin = true): number {
+  const small = cls.small_stove;
+  if (small && f.powerKw < small.below_kw) {
+    return Math.max(advisedLeadMin(model, small, f, withMargin), advisedLeadMin(model, cls, { ...f, powerKw: small.below_kw }, withMargin));
+  }
   const input: FeatureInput = { ...f, hEffWPerK: cls.h_eff_w_per_k };
   if (f.indoorC >= f.targetC) return 0;
   if (loadShare(input) >= 1) return Number.POSITIVE_INFINITY;
@@ -248,7 +252,8 @@ function echo(input: PredictInput, targetMin: number, dpeClass: DpeClass | null)
  * cool-down gives the air at ignition (a fixed point, {@link houseDefaultPath}). Refused only when
  * the calibrated physics says the target cannot be reached: the stove's ceiling T_o + P/H_eff at or
  * below the target, or more than 9 h of heating. A higher advice than 9 h from the margin alone is
- * capped at 9 h. `tempMinC` is echoed but not used: the house's own nights taught it how mornings cool.
+ * capped at 9 h. With `tempMinC` (a forecast minimum below `outdoorC`) the lead is at least the one at
+ * the mean of the two, or 9 h where the calibrated physics cannot reach the target there.
  * @throws UsageError if the target is below a given indoor temperature or `at` is not HH:MM.
  */
 export function predictHouseLead(model: HouseModel, input: PredictInput): Prediction {
@@ -285,6 +290,14 @@ export function predictHouseLead(model: HouseModel, input: PredictInput): Predic
     if (!r) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: input.targetC, indoorGiven: false }));
     lead = r.lead;
     indoor = r.indoorC;
+  }
+  if (input.tempMinC !== undefined && input.tempMinC < input.outdoorC) {
+    // the forecast minimum, as for the class models: the night also asked at the mean of --temp and
+    // --temp-min; out of reach there: light it while it is milder, the full 9 h
+    const mid = { ...base, outdoorC: (input.outdoorC + input.tempMinC) / 2 };
+    if (input.indoorC !== undefined) lead = Math.max(lead, advised({ ...mid, indoorC: input.indoorC }));
+    else lead = Math.max(lead, houseDefaultPath(model, mid, targetMin, clockToMinutes(model.cooldown.stove_off), advised)?.lead ?? Number.POSITIVE_INFINITY);
+    lead = Math.min(maxLead, lead);
   }
   const extrapolation = extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: input.indoorC !== undefined });
   const whole = Math.min(maxLead, Math.max(0, Math.ceil(lead - 1e-9)));
@@ -333,30 +346,47 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput): Pr
       hint: 'raise --target or lower --indoor',
     });
   }
-  const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   const maxLead = model.max_lead_min;
   const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: false, extrapolation: [], model_version: model.version, inputs });
-  const refused = refusalReason(model, input);
-  if (refused !== undefined) return infeasible(refused);
-  const tooLong = tooLongSentence(model, input);
-  const done = (lead: number, indoor: number, estimated: boolean): Prediction => {
-    const whole = Math.max(0, Math.ceil(lead - 1e-9));
-    return {
-      feasible: true,
-      lead_time_min: whole,
-      ignition_time: minutesToClock(targetMin - whole),
-      indoor_at_ignition_c: Math.round(indoor * 10) / 10,
-      indoor_estimated: estimated,
-      extrapolated: false,
-      extrapolation: [],
-      model_version: model.version,
-      inputs,
-    };
+  const a = classAnswer(model, input, targetMin);
+  if ('reason' in a) return infeasible(a.reason);
+  let lead = a.lead;
+  if (input.tempMinC !== undefined && input.tempMinC < input.outdoorC) {
+    // The forecast minimum: the night also asked at the mean of --temp and --temp-min (the outdoor
+    // air the heating meets on average as it falls to the minimum); where that night is out of
+    // reach, the stove must be lit while it is milder: the full 9 h.
+    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin);
+    lead = 'reason' in b ? maxLead : Math.max(lead, b.lead);
+  }
+  const whole = Math.max(0, Math.ceil(lead - 1e-9));
+  return {
+    feasible: true,
+    lead_time_min: whole,
+    ignition_time: minutesToClock(targetMin - whole),
+    indoor_at_ignition_c: Math.round(a.indoor * 10) / 10,
+    indoor_estimated: input.indoorC === undefined,
+    extrapolated: false,
+    extrapolation: [],
+    model_version: model.version,
+    inputs,
   };
+}
+
+/**
+ * The class answer for one night (validated input): the lead (minutes, margin included, not
+ * rounded) and the indoor air at ignition, or the refusal sentence.
+ */
+function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | { reason: string } {
+  const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
+  const maxLead = model.max_lead_min;
+  const refused = refusalReason(model, input);
+  if (refused !== undefined) return { reason: refused };
+  const tooLong = { reason: tooLongSentence(model, input) };
   if (input.indoorC !== undefined) {
     const lead = classLeadMin(model, input.dpeClass, { ...base, indoorC: input.indoorC });
-    return lead > maxLead ? infeasible(tooLong) : done(lead, input.indoorC, false);
+    return lead > maxLead ? tooLong : { lead, indoor: input.indoorC };
   }
+  if (!model.cooldown.classes[input.dpeClass]) throw new UsageError(`model ${model.version} has no cool-down curve for class ${input.dpeClass}`, { hint: 'pass --indoor' });
   // No indoor reading: the lead of this class, and of every better class in the model (each with its
   // own cool-down estimate), so that a worse class never gets a shorter lead in the same weather.
   let best: { lead: number; indoor: number } | undefined;
@@ -364,14 +394,13 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput): Pr
     if (model.classes[c] && model.cooldown.classes[c]) {
       const r = defaultPathLead(model, c, input, targetMin);
       if (r === undefined) {
-        if (c === input.dpeClass) return infeasible(tooLong);
+        if (c === input.dpeClass) return tooLong;
       } else if (c === input.dpeClass) best = { lead: Math.max(r.lead, best?.lead ?? 0), indoor: r.indoor };
       else best = { lead: Math.max(r.lead, best?.lead ?? 0), indoor: best?.indoor ?? r.indoor };
     }
     if (c === input.dpeClass) break;
   }
-  if (!model.cooldown.classes[input.dpeClass]) throw new UsageError(`model ${model.version} has no cool-down curve for class ${input.dpeClass}`, { hint: 'pass --indoor' });
-  return best ? done(best.lead, best.indoor, true) : infeasible(tooLong);
+  return best ?? tooLong;
 }
 
 /**

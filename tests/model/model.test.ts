@@ -152,10 +152,14 @@ describe('predict', () => {
   });
 
   it('refuses, as a usage error, stove powers and outdoor temperatures outside the training nights; older models without a range do not', () => {
-    expect(shipped.input_range!.stove_power_kw).toEqual([4, 14]);
+    // pellet stoves from 2.5 to 15 kW (issue 9: 3 kW exited 2)
+    expect(shipped.input_range!.stove_power_kw).toEqual([3, 15]);
     expect(shipped.input_range!.outdoor_temp_c[0]).toBeLessThan(-25);
-    expect(() => ask({ powerKw: 3 })).toThrow(/outside the model's range/);
+    expect(() => ask({ powerKw: 2 })).toThrow(/outside the model's range/);
     expect(() => ask({ powerKw: 16 })).toThrow(UsageError);
+    expect(ask({ powerKw: 2.5, outdoorC: 10 }).feasible).toBe(true);
+    expect(ask({ powerKw: 3, outdoorC: 8 }).feasible).toBe(true);
+    expect(ask({ powerKw: 15 }).feasible).toBe(true);
     expect(() => ask({ outdoorC: shipped.input_range!.outdoor_temp_c[0] - 3 })).toThrow(/°C outdoors: .* outside the model's range/);
     expect(ask({ powerKw: 4 }).feasible).toBe(true);
     expect(ask({ powerKw: 14 }).feasible).toBe(true);
