@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import type { DpeClass } from './params.js';
 import { DPE_CLASSES, clockToMinutes, minutesToClock } from './params.js';
 import type { FeatureInput } from './features.js';
-import { featureVector, loadShare } from './features.js';
+import { FEATURES, baseQuantities, loadShare } from './features.js';
 import type { ClassModel, CoolDownCurve, LeadModel, WattModel } from './model-file.js';
 import type { HouseModel } from './house-model.js';
 import { isHouseModel } from './house-model.js';
@@ -90,12 +90,29 @@ export function advisedLeadMin(model: LeadModel, cls: ClassModel, f: Omit<Featur
   const input: FeatureInput = { ...f, hEffWPerK: cls.h_eff_w_per_k };
   if (f.indoorC >= f.targetC) return 0;
   if (loadShare(input) >= 1) return Number.POSITIVE_INFINITY;
-  const v = featureVector(input, cls.features);
+  const fns = compiledFeatures(cls);
+  const b = baseQuantities(input);
   let z = 0;
-  for (let i = 0; i < v.length; i++) z += cls.weights[i]! * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, v[i]!));
+  for (let i = 0; i < fns.length; i++) z += cls.weights[i]! * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, fns[i]!(b)));
   z = Math.min(z, Math.log(model.max_lead_min + model.offset_min) + 2);
   const raw = Math.exp(z);
   return Math.max(0, raw * (withMargin ? Math.max(marginFactor(cls, raw - model.offset_min), ceilingFactor(cls, f.outdoorC + (f.powerKw * 1000) / cls.h_eff_w_per_k - f.targetC)) : 1) - model.offset_min);
+}
+
+const compiled = new WeakMap<ClassModel, ((b: ReturnType<typeof baseQuantities>) => number)[]>();
+
+/** The feature functions of a class, looked up once per loaded model (a hot path of `watt serve`). */
+function compiledFeatures(cls: ClassModel): ((b: ReturnType<typeof baseQuantities>) => number)[] {
+  let fns = compiled.get(cls);
+  if (!fns) {
+    fns = cls.features.map((n) => {
+      const fn = FEATURES[n];
+      if (!fn) throw new Error(`unknown feature "${n}"`);
+      return fn;
+    });
+    compiled.set(cls, fns);
+  }
+  return fns;
 }
 
 /** The safety factor of a class when its ceiling is `ceilingMarginK` (K) above the target (see `margin_by_ceiling`); 1 above every region or for a model without one. */
