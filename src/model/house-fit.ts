@@ -60,6 +60,8 @@ export const HUBER_K = 1.345;
 const IRLS_PASSES = 3;
 /** Levenberg-Marquardt iterations per pass (the fit converges in 10 to 30 from the class prior). */
 const LM_MAX_ITERATIONS = 25;
+/** Below this many nights iterations are cheap: the first pass runs 4× longer (the prior is far from a small house). */
+const SMALL_HISTORY_NIGHTS = 200;
 /** Iterations of the later (reweighted) passes, which start from the previous solution. */
 const LM_REFINE_ITERATIONS = 8;
 /** Floor of the residual scale (minutes): leads are recorded to the minute or on a 5-min grid. */
@@ -130,13 +132,14 @@ export function invert(m: readonly (readonly number[])[]): number[][] {
  * Fit H, τ and d on the nights (MAP with the class prior, Huber loss).
  * @throws Error if `rows` is empty.
  */
-export function calibrateHeating(rows: readonly CalibrationRow[], prior: HeatingPrior, structure?: TwoNodeStructure): HeatingFit {
+export function calibrateHeating(rows: readonly CalibrationRow[], prior: HeatingPrior, structure?: TwoNodeStructure, init?: HeatingParams): HeatingFit {
   const n = rows.length;
   const leadAndGradient = structure ? (t: readonly number[], r: CalibrationRow) => twoNodeLeadAndGradient(t, r, structure) : oneNodeLeadAndGradient;
   if (n === 0) throw new Error('no night to calibrate on');
   const mu = [Math.log(prior.h_w_per_k), Math.log(prior.tau_min), prior.delay_min];
   const sdPrior = [prior.sd_ln_h, prior.sd_ln_tau, prior.sd_delay_min];
-  let theta = [...mu];
+  // a warm start (the hold-out fit's solution, for the final fit) needs only the refining passes
+  let theta = init ? [Math.log(init.h_w_per_k), Math.log(init.tau_min), init.delay_min] : [...mu];
   let scale = 5;
   const irls = new Array<number>(n).fill(1);
   const x = Array.from({ length: n + 3 }, (_, i) => i);
@@ -152,7 +155,7 @@ export function calibrateHeating(rows: readonly CalibrationRow[], prior: Heating
         initialValues: theta,
         weights: [...irls.map((w) => Math.sqrt(w)), 1, 1, 1],
         damping: 1e-2,
-        maxIterations: pass === 0 ? LM_MAX_ITERATIONS : LM_REFINE_ITERATIONS,
+        maxIterations: pass === 0 && !init ? (n < SMALL_HISTORY_NIGHTS ? LM_MAX_ITERATIONS * 4 : LM_MAX_ITERATIONS) : LM_REFINE_ITERATIONS,
         errorTolerance: 1e-9,
         improvementThreshold: 1e-6,
         minValues: [Math.log(5), Math.log(1), -60],

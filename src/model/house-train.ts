@@ -1,11 +1,11 @@
 import type { DpeClass } from './params.js';
 import { clockToMinutes, thermalParams } from './params.js';
 import type { IgnitionRecord } from './history.js';
-import type { TwoNodeStructure } from './house-physics.js';
+import type { HeatingParams, TwoNodeStructure } from './house-physics.js';
 import type { CalibrationRow, HeatingPrior } from './house-fit.js';
 import { calibrateCoolDown, calibrateHeating } from './house-fit.js';
 import type { HouseEvaluation, HouseModel } from './house-model.js';
-import { HOUSE_MODEL_FORMAT } from './house-model.js';
+import { HOUSE_MODEL_FORMAT, pointParams } from './house-model.js';
 import { MARGIN_OFFSET_MIN, pessimisticParams } from './house-predict.js';
 import { twoNodeLeadMin } from './house-physics.js';
 import { predictHouseLead } from './predict.js';
@@ -33,7 +33,7 @@ export const HOUSE_MARGIN_QUANTILE = 0.98;
 /** Standard deviations of the pessimistic parameters within the history (0: the fit's residual factor suffices there, bench:house). */
 export const HOUSE_MARGIN_Z = 0;
 /** More standard deviations per unit of extrapolation distance. */
-export const HOUSE_MARGIN_Z_PER_DISTANCE = 2;
+export const HOUSE_MARGIN_Z_PER_DISTANCE = 1;
 /** Margin growth per unit of extrapolation distance (10 %). */
 export const EXTRAPOLATION_GAIN = 0.1;
 /** Nights needed to calibrate a house. */
@@ -88,6 +88,8 @@ function mode<T extends string | number>(values: readonly T[]): T {
 }
 
 export interface FitHouseOptions {
+  /** Warm start of the heating fit (e.g. a fit on fewer nights of the same house). */
+  init?: HeatingParams;
   version: string;
   createdAt: string | null;
   wattVersion: string;
@@ -106,7 +108,7 @@ export function fitHouse(records: readonly IgnitionRecord[], options: FitHouseOp
   const maxLead = params.night.maxLeadMin;
   const stoveOff = minutesClock(params.night.stoveOffMin);
   const rows = calibrationRows(records, stoveOff, maxLead);
-  const heating = calibrateHeating(rows, prior, structure);
+  const heating = calibrateHeating(rows, prior, structure, options.init);
   // cool-down on the nights the room had cooled (lead > 0: the reading is before ignition)
   const coolRows = rows.filter((r) => r.leadMin > 0);
   const cls = params.classes[label];
@@ -241,18 +243,23 @@ export function scoreHouse(model: HouseModel, test: readonly IgnitionRecord[]): 
  * the learning curve (the same test nights after the first 10 / 30 / 100 nights only). Undefined
  * below 2 × {@link MIN_HOUSE_NIGHTS} + 5 nights.
  */
-export function evaluateHouse(records: readonly IgnitionRecord[], options: FitHouseOptions): HouseEvaluation | undefined {
+export function evaluateHouse(records: readonly IgnitionRecord[], options: FitHouseOptions): { evaluation: HouseEvaluation; heating: HeatingParams } | undefined {
   if (records.length < 2 * MIN_HOUSE_NIGHTS + 5) return undefined;
   const sorted = [...records].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
   const cut = Math.max(MIN_HOUSE_NIGHTS, Math.floor(sorted.length * 0.8));
   const train = sorted.slice(0, cut);
   const test = sorted.slice(cut);
-  const s = scoreHouse(fitHouse(train, { ...options, version: 'eval' }), test);
+  // the learning curve first (small fits from the prior), the hold-out fit warm-started from the largest
+  let init: HeatingParams | undefined;
   const curve = LEARNING_CURVE_NIGHTS.filter((n) => n < cut).map((n) => {
-    const c = scoreHouse(fitHouse(sorted.slice(0, n), { ...options, version: `eval-${n}` }), test);
+    const m = fitHouse(sorted.slice(0, n), { ...options, version: `eval-${n}` });
+    init = pointParams(m);
+    const c = scoreHouse(m, test);
     return { train_nights: n, mae_min: c.mae, late_rate: c.late, refused: c.refused };
   });
-  return {
+  const held = fitHouse(train, { ...options, init, version: 'eval' });
+  const s = scoreHouse(held, test);
+  const evaluation: HouseEvaluation = {
     split: 'newest-20pct',
     description: `calibrate on the first ${cut} nights by date (to ${train.at(-1)!.date}), advise the newest ${test.length} (from ${test[0]!.date})`,
     train_nights: cut,
@@ -266,4 +273,5 @@ export function evaluateHouse(records: readonly IgnitionRecord[], options: FitHo
     late_tolerance_min: LATE_TOLERANCE_MIN,
     learning_curve: curve,
   };
+  return { evaluation, heating: pointParams(held) };
 }

@@ -215,12 +215,13 @@ async function trainHouse(options: TrainOptions, dataFile: string, logger: Logge
   const historySeconds = (performance.now() - t0) / 1000;
   const base = { wattVersion: wattVersion(), training, createdAt: null };
   const t1 = performance.now();
-  const evaluation = options.skipEvaluation ? undefined : evaluateHouse(records, { ...base, version: 'eval' });
+  const evaluated = options.skipEvaluation ? undefined : evaluateHouse(records, { ...base, version: 'eval' });
+  const evaluation = evaluated?.evaluation;
   if (!options.skipEvaluation && !evaluation) warn(`too few nights (${records.length}) for a held-out evaluation (25 needed): the model carries no metrics`);
   const evaluateSeconds = (performance.now() - t1) / 1000;
   const t2 = performance.now();
   const version = typeof options.version === 'function' ? options.version(training.sha256) : (options.version ?? newRunId());
-  const model = fitHouse(records, { ...base, version, createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt });
+  const model = fitHouse(records, { ...base, init: evaluated?.heating, version, createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt });
   model.evaluation = evaluation ?? null;
   const fitSeconds = (performance.now() - t2) / 1000;
   logger.info(`calibrated ${records.length} nights in ${fitSeconds.toFixed(2)} s: H ${model.heating.h_w_per_k.value.toFixed(0)} W/K, τ ${model.heating.tau_min.value.toFixed(0)} min, d ${model.heating.delay_min.value.toFixed(1)} min`);
