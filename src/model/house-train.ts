@@ -35,11 +35,11 @@ export const HOUSE_MARGIN_Z = 0;
 /** More standard deviations per unit of extrapolation distance. */
 export const HOUSE_MARGIN_Z_PER_DISTANCE = 1;
 /** Margin growth per unit of extrapolation distance (10 %). */
-export const EXTRAPOLATION_GAIN = 0.1;
+export const EXTRAPOLATION_GAIN = 0.05;
 /** Nights needed to calibrate a house. */
 export const MIN_HOUSE_NIGHTS = 10;
 /** Prior spread around the class house: ln H and ln τ within a factor ~1.65 (1 sd), delay 7.5 ± 15 min. */
-export const PRIOR_SD = { ln_h: 0.5, ln_tau: 0.5, delay_min: 15 } as const;
+export const PRIOR_SD = { ln_h: 0.5, ln_tau: 0.5, delay_min: 5 } as const;
 
 /** The two-node structure and the prior of a DPE class (dpe-classes.json). */
 export function classPrior(dpeClass: DpeClass): { structure: TwoNodeStructure; prior: HeatingPrior } {
