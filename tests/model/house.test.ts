@@ -66,3 +66,27 @@ describe('house calibration', () => {
     if (colder.feasible && inside.feasible) expect(colder.lead_time_min).toBeGreaterThan(inside.lead_time_min);
   });
 });
+
+describe('house cool-down (predict without --indoor)', () => {
+  it('estimates the indoor air at ignition from the house, closer than the class curve', async () => {
+    const { HOUSE_ONE } = await import('../../src/model/test-houses.js');
+    const { calibrationRows } = await import('../../src/model/house-train.js');
+    const { houseCooledIndoorC } = await import('../../src/model/house-predict.js');
+    const { cooledAirC } = await import('../../src/model/predict.js');
+    const { readModel, shippedModelFile } = await import('../../src/model/model-file.js');
+    const shipped = readModel(shippedModelFile()) as import('../../src/model/model-file.js').LeadModel;
+    const records = testHistory(HOUSE_ONE, heatingSeasonNights(loadDailyWeather())).nights.map((n) => n.record);
+    const model = fitHouse(records.slice(0, 200), opts);
+    const test = calibrationRows(records.slice(600), model.cooldown.stove_off, model.max_lead_min).filter((r) => r.leadMin > 0);
+    let house = 0;
+    let cls = 0;
+    for (const r of test) {
+      house += Math.abs(houseCooledIndoorC(model, r.outdoorC, r.sinceOffMin) - r.indoorC);
+      cls += Math.abs(cooledAirC(shipped.cooldown.classes.D!, shipped.cooldown.evening_air_temp_c, r.outdoorC, r.sinceOffMin) - r.indoorC);
+    }
+    if (process.env.WATT_GRID_LOG) console.log({ house: house / test.length, cls: cls / test.length });
+    // measured 0.34 K for the calibrated cool-down against 1.37 K for the class D curve
+    expect(house / test.length).toBeLessThan(0.5);
+    expect(house).toBeLessThan(cls);
+  });
+});
