@@ -14,7 +14,7 @@ export function registerTrain(program: Command): Command {
     .command('train')
     .description('learn when to light the pellet stove, from a simulated or recorded ignition history')
     .option('--synthetic', 'simulate every heating-season night of samples/weather.csv for every DPE class (default without --data)')
-    .option('--data <file>', 'your own ignition history CSV (schemas/ignition_history.schema.json)')
+    .option('--data <file>', "one house's ignition history CSV (schemas/ignition_history.schema.json): calibrates that house (H, τ, start-up delay) and scores its newest 20 % of nights")
     .option('--export-history <file>', 'write the ignition history used as CSV')
     .option('--seed <n>', 'seed of the synthetic target and power draws', intParser('--seed', 0, 2 ** 31 - 1), 42)
     .option('--variants <n>', 'synthetic draws per night and class (5 gives ~57,000 nights)', intParser('--variants', 1, 20), 1)

@@ -275,7 +275,8 @@ function echo(input: PredictInput, targetMin: number, dpeClass: DpeClass | null)
  */
 export function predictHouseLead(model: HouseModel, input: PredictInput): Prediction {
   const targetMin = clockToMinutes(input.at);
-  const inputs = echo(input, targetMin, input.dpeClass ?? model.dpe_class);
+  // the house's own label: a --dpe given with a house model is not used, so it is not echoed either
+  const inputs = echo(input, targetMin, model.dpe_class);
   if (input.indoorC !== undefined && input.targetC < input.indoorC) {
     throw new UsageError(`target ${input.targetC} °C is below the indoor temperature ${input.indoorC} °C: no heating needed`, { hint: 'raise --target or lower --indoor' });
   }
