@@ -13,20 +13,26 @@ export function registerPredict(program: Command): Command {
   return program
     .command('predict')
     .description('when to light the pellet stove to reach the target temperature at the target time')
-    .requiredOption('--dpe <class>', 'DPE class of the home, A to G', parseDpe)
+    .option('--dpe <class>', 'DPE class of the home, A to G (required with the shipped class model; a model of your house from watt train --data knows it)', parseDpe)
     .requiredOption('--temp <°C>', 'outdoor temperature around the ignition time, i.e. the early-morning forecast', numberParser('--temp', -40, 45, ' °C'))
     .option('--indoor <°C>', 'indoor temperature now (default: estimated after the night cool-down)', numberParser('--indoor', -10, 35, ' °C'))
-    .option('--target <°C>', 'target indoor temperature', numberParser('--target', 5, 30, ' °C'), 19)
-    .option('--at <HH:MM>', 'target time', parseClock, '07:00')
-    .option('--power <kW>', 'stove nominal power', numberParser('--power', 1, 50, ' kW'), 8)
+    .option('--target <°C>', "target indoor temperature (default 19, or your house model's usual one)", numberParser('--target', 5, 30, ' °C'))
+    .option('--at <HH:MM>', "target time (default 07:00, or your house model's usual one)", parseClock)
+    .option('--power <kW>', "stove nominal power (default 8, or your house model's stove)", numberParser('--power', 1, 50, ' kW'))
+    .option('--temp-min <°C>', 'forecast minimum outdoor temperature before the target time: the lead is then at least the one at the mean of --temp and --temp-min (fixes the late spring nights of small stoves)', numberParser('--temp-min', -40, 45, ' °C'))
     .option('--model <path>', 'model.json (or its folder) written by watt train')
     .option('--json', 'print one JSON object on stdout')
-    .action(async (flags: { dpe: string; temp: number; indoor?: number; target: number; at: string; power: number; model?: string; json?: boolean }) => {
+    .action(async (flags: { dpe?: string; temp: number; tempMin?: number; indoor?: number; target?: number; at?: string; power?: number; model?: string; json?: boolean }) => {
       const [{ resolveModel }, { predictLead, formatDuration }] = await Promise.all([import('../model/model-file.js'), import('../model/predict.js')]);
       const { model, file, origin } = resolveModel(flags.model, wattHome());
+      const defaults = 'heating' in model ? model.defaults : { target_temp_c: 19, target_time: '07:00', stove_power_kw: 8 };
+      flags.target ??= defaults.target_temp_c;
+      flags.at ??= defaults.target_time;
+      flags.power ??= defaults.stove_power_kw;
       const p = predictLead(model, {
         dpeClass: flags.dpe as never,
         outdoorC: flags.temp,
+        tempMinC: flags.tempMin,
         indoorC: flags.indoor,
         targetC: flags.target,
         at: flags.at,
@@ -40,11 +46,14 @@ export function registerPredict(program: Command): Command {
         p.lead_time_min === 0
           ? `no need to light the stove before ${p.inputs.target_time}: the room should already be at ${target}`
           : `light the stove at ${p.ignition_time} (${formatDuration(p.lead_time_min)} before ${p.inputs.target_time}) to reach ${target}`;
+      const house = 'heating' in model;
       const indoor = p.indoor_estimated
-        ? `~${p.indoor_at_ignition_c} °C indoors at ignition (estimated: stove off at ${model.cooldown.stove_off} from ${model.cooldown.evening_air_temp_c} °C; pass --indoor to measure)`
+        ? `~${p.indoor_at_ignition_c} °C indoors at ignition (estimated: ${house ? "your house's calibrated cool-down" : `stove off at ${model.cooldown.stove_off} from ${model.cooldown.evening_air_temp_c} °C`}; pass --indoor to measure)`
         : `${p.indoor_at_ignition_c} °C indoors`;
+      const who = house ? `your house (class ${p.inputs.dpe_class})` : `class ${flags.dpe}`;
+      const extra = p.extrapolated ? `beyond your history (${p.extrapolation.join('; ')}): answered from the calibrated physics with a wider margin\n` : '';
       // one write: a reader that stops after the first line (| head -1) gets no EPIPE
-      process.stdout.write(`${head}\nclass ${flags.dpe}, ${flags.temp} °C outdoors, ${indoor}, ${flags.power} kW stove; model ${model.version}${origin === 'shipped' ? ' (shipped default)' : ''}\n`);
+      process.stdout.write(`${head}\n${who}, ${flags.temp} °C outdoors, ${indoor}, ${flags.power} kW stove; model ${model.version}${origin === 'shipped' ? ' (shipped default)' : ''}\n${extra}`);
     });
 }
 

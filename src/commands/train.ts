@@ -15,7 +15,7 @@ export function registerTrain(program: Command): Command {
     .command('train')
     .description('learn when to light the pellet stove, from a simulated or recorded ignition history')
     .option('--synthetic', 'simulate every heating-season night of samples/weather.csv for every DPE class (default without --data)')
-    .option('--data <file>', 'your own ignition history CSV (schemas/ignition_history.schema.json)')
+    .option('--data <file>', "one house's ignition history CSV (schemas/ignition_history.schema.json): calibrates that house (H, τ, start-up delay) and scores its newest 20 % of nights")
     .option('--export-history <file>', 'write the ignition history used as CSV')
     .option('--seed <n>', 'seed of the synthetic target and power draws', intParser('--seed', 0, 2 ** 31 - 1), 42)
     .option('--variants <n>', 'synthetic draws per night and class (5 gives ~57,000 nights)', intParser('--variants', 1, 20), 1)
@@ -27,7 +27,7 @@ export function registerTrain(program: Command): Command {
     .action(async (flags: { synthetic?: boolean; data?: string; exportHistory?: string; seed: number; variants: number; weather?: string; marginQuantile: number; save: boolean; json?: boolean; verbose?: boolean }) => {
       if (flags.synthetic && flags.data) throw new UsageError('--synthetic and --data are exclusive', { hint: 'pass one history source' });
       if (flags.data && flags.weather) throw new UsageError('--weather only applies to --synthetic');
-      const [{ train }, { evaluationTable, seasonTargets }, { createRunLogger }] = await Promise.all([
+      const [{ train }, { evaluationTable, seasonTargets, houseReport }, { createRunLogger }] = await Promise.all([
         import('../model/train.js'),
         import('../model/report.js'),
         import('../log.js'),
@@ -47,6 +47,26 @@ export function registerTrain(program: Command): Command {
           logger,
         });
         recordRunMetrics({ rows_landed: result.rows });
+        if ('heating' in result.model) {
+          const m = result.model;
+          if (flags.json) {
+            printJson({
+              version: m.version,
+              model: result.saved?.modelFile ?? null,
+              rows: result.rows,
+              timings_s: result.timings,
+              house: { dpe_class: m.dpe_class, h_w_per_k: m.heating.h_w_per_k, tau_min: m.heating.tau_min, delay_min: m.heating.delay_min, cooldown: m.cooldown, margin: m.margin },
+              evaluation: m.evaluation,
+              warnings: result.warnings,
+            });
+            return;
+          }
+          process.stdout.write(houseReport(m));
+          const t = result.timings;
+          process.stdout.write(`history ${t.history_s.toFixed(2)} s, evaluation ${t.evaluate_s.toFixed(2)} s, calibration on ${result.rows} nights ${t.fit_s.toFixed(2)} s\n`);
+          process.stdout.write(result.saved ? `model ${m.version} saved to ${result.saved.dir}\n` : `model ${m.version} not saved (--no-save)\n`);
+          return;
+        }
         const targets = seasonTargets(result.model.metrics);
         if (flags.json) {
           printJson({

@@ -22,7 +22,7 @@ export async function buildDefaultModel(): Promise<LeadModel> {
     version: (sha) => `default-${sha.slice(0, 8)}`,
     createdAt: null,
   });
-  return result.model;
+  return result.model as LeadModel;
 }
 
 /**

@@ -73,37 +73,6 @@ export function syntheticSplits(history: SyntheticHistory): SplitSpec[] {
   return splits;
 }
 
-/**
- * Hold-outs of a user's history: the last heating season if there are several, else the last 20 %
- * of the nights by date (at least 20 nights needed).
- */
-export function userSplits(records: readonly IgnitionRecord[], seasonOf: (date: string) => string): SplitSpec[] {
-  const rows = records.map((record) => ({ record }));
-  const seasons = [...new Set(records.map((r) => seasonOf(r.date)))].sort();
-  if (seasons.length >= 2) {
-    const last = seasons.at(-1)!;
-    return [
-      {
-        split: 'season',
-        description: `train winters ${seasons[0]} to ${seasons.at(-2)}, test winter ${last}`,
-        train: rows.filter((r) => seasonOf(r.record.date) !== last),
-        test: rows.filter((r) => seasonOf(r.record.date) === last),
-      },
-    ];
-  }
-  if (records.length < 20) return [];
-  const sorted = [...rows].sort((a, b) => (a.record.date < b.record.date ? -1 : a.record.date > b.record.date ? 1 : 0));
-  const cut = Math.floor(sorted.length * 0.8);
-  return [
-    {
-      split: 'last-20pct',
-      description: `train the first ${cut} nights by date, test the last ${sorted.length - cut}`,
-      train: sorted.slice(0, cut),
-      test: sorted.slice(cut),
-    },
-  ];
-}
-
 interface Outcome {
   late: boolean;
   kwh: number | null;

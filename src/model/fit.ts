@@ -89,44 +89,21 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
   };
   const skippedClasses: DpeClass[] = [];
   for (const cls of sortedClasses(byClass.keys())) {
-    const rows = byClass.get(cls)!;
+    const classRows = byClass.get(cls)!;
+    // the regressions and their margins learn from the core stove powers; edge powers (the 2.5-3 and
+    // 15 kW copies) only calibrate the small-stove factor and widen the accepted range
+    const rows = classRows.filter((r) => r.stove_power_kw >= REGRESSION_POWER_KW[0] && r.stove_power_kw <= REGRESSION_POWER_KW[1]);
+    const smallRows = classRows.filter((r) => r.stove_power_kw < REGRESSION_POWER_KW[0]);
     if (rows.length < MIN_ROWS_PER_CLASS) {
       skippedClasses.push(cls);
       continue;
     }
     const hEff = effectiveH(params.classes[cls]);
-    const names = rows.length >= FULL_SET_MIN_ROWS ? [...FULL_FEATURES] : [...COMPACT_FEATURES];
-    const x = rows.map((r) => featureVector(rowFeatureInput(r, hEff), names));
-    const y = rows.map((r) => Math.log(r.lead_time_min + OFFSET_MIN));
-    const mlr = new MultivariateLinearRegression(x, y.map((v) => [v]), { intercept: false, statistics: false });
-    const weights = mlr.weights.map((w) => w[0]!);
-    const featureMin = names.map(() => Number.POSITIVE_INFINITY);
-    const featureMax = names.map(() => Number.NEGATIVE_INFINITY);
-    for (const v of x) {
-      for (let j = 0; j < v.length; j++) {
-        if (v[j]! < featureMin[j]!) featureMin[j] = v[j]!;
-        if (v[j]! > featureMax[j]!) featureMax[j] = v[j]!;
-      }
-    }
-    const classModel: ClassModel = {
-      h_eff_w_per_k: sig(hEff),
-      features: names,
-      weights: weights.map((w) => sig(w)),
-      feature_min: featureMin.map((v) => sig(v)),
-      feature_max: featureMax.map((v) => sig(v)),
-      margin_factor: 1,
-      rows: rows.length,
-    };
-    const pairs = rows
-      .map((r) => {
-        const raw = advisedLeadMin(model, classModel, rowFeatureInputNoH(r), false);
-        return { raw, m: r.outdoor_temp_c + (r.stove_power_kw * 1000) / hEff - r.target_temp_c, ratio: (r.lead_time_min + OFFSET_MIN) / (raw + OFFSET_MIN) };
-      })
-      .filter((p) => Number.isFinite(p.ratio));
-    const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b);
-    classModel.margin_factor = sig(Math.max(1, quantileSorted(ratios, quantile)), 8);
-    classModel.margin_by_lead = marginByLead(pairs, quantile, classModel.margin_factor);
-    classModel.margin_by_ceiling = marginByCeiling(pairs, quantile);
+    const classModel = fitClassRegression(model, rows, hEff, quantile);
+    // small stoves (2.5-3 kW copies, with the 4 kW nights as anchor): a regression of their own,
+    // whose long ratio tails would otherwise widen every night's margin
+    const small = [...smallRows, ...rows.filter((r) => r.stove_power_kw === REGRESSION_POWER_KW[0])];
+    if (smallRows.length >= FULL_SET_MIN_ROWS) classModel.small_stove = { below_kw: SMALL_STOVE_KW, ...fitClassRegression(model, small, hEff, quantile) };
     model.classes[cls] = classModel;
     const curve: CoolDownCurve = coolDownCurve(params.classes[cls]);
     model.cooldown.classes[cls] = { w_fast: sig(curve.w_fast), tau_fast_min: sig(curve.tau_fast_min), w_slow: sig(curve.w_slow), tau_slow_min: sig(curve.tau_slow_min) };
@@ -150,6 +127,48 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
   };
   model.input_range = { outdoor_temp_c: range((r) => r.outdoor_temp_c), stove_power_kw: range((r) => r.stove_power_kw) };
   return { model, skippedClasses };
+}
+
+/** Stoves below this power (kW) get their own margin factor (`margin_small_stove`). */
+export const SMALL_STOVE_KW = 4;
+/** Stove powers (kW) the regressions are fitted on (the synthetic draws of 4 to 14 kW); outside, features are clipped to the training range and small stoves get their own margin. */
+export const REGRESSION_POWER_KW = [4, 14] as const;
+
+/** One class regression on `rows` with its margins (by lead and by ceiling region). */
+function fitClassRegression(model: LeadModel, rows: readonly IgnitionRecord[], hEff: number, quantile: number): ClassModel {
+  const names = rows.length >= FULL_SET_MIN_ROWS ? [...FULL_FEATURES] : [...COMPACT_FEATURES];
+  const x = rows.map((r) => featureVector(rowFeatureInput(r, hEff), names));
+  const y = rows.map((r) => Math.log(r.lead_time_min + OFFSET_MIN));
+  const mlr = new MultivariateLinearRegression(x, y.map((v) => [v]), { intercept: false, statistics: false });
+  const weights = mlr.weights.map((w) => w[0]!);
+  const featureMin = names.map(() => Number.POSITIVE_INFINITY);
+  const featureMax = names.map(() => Number.NEGATIVE_INFINITY);
+  for (const v of x) {
+    for (let j = 0; j < v.length; j++) {
+      if (v[j]! < featureMin[j]!) featureMin[j] = v[j]!;
+      if (v[j]! > featureMax[j]!) featureMax[j] = v[j]!;
+    }
+  }
+  const classModel: ClassModel = {
+    h_eff_w_per_k: sig(hEff),
+    features: names,
+    weights: weights.map((w) => sig(w)),
+    feature_min: featureMin.map((v) => sig(v)),
+    feature_max: featureMax.map((v) => sig(v)),
+    margin_factor: 1,
+    rows: rows.length,
+  };
+  const pairs = rows
+    .map((r) => {
+      const raw = advisedLeadMin(model, classModel, rowFeatureInputNoH(r), false);
+      return { raw, m: r.outdoor_temp_c + (r.stove_power_kw * 1000) / hEff - r.target_temp_c, ratio: (r.lead_time_min + OFFSET_MIN) / (raw + OFFSET_MIN) };
+    })
+    .filter((p) => Number.isFinite(p.ratio));
+  const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b);
+  classModel.margin_factor = sig(Math.max(1, quantileSorted(ratios, quantile)), 8);
+  classModel.margin_by_lead = marginByLead(pairs, quantile, classModel.margin_factor);
+  classModel.margin_by_ceiling = marginByCeiling(pairs, quantile);
+  return classModel;
 }
 
 /** Raw-lead regions (minutes) of the margin: long leads, near the 9 h cap, err more (mass still cold, outdoor air falling longer). */

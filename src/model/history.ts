@@ -55,6 +55,8 @@ export interface HistoryRowError {
 
 export interface LoadedHistory {
   records: IgnitionRecord[];
+  /** The file line of each record (1-based, the header is line 1). */
+  lines: number[];
   /** Columns of the file that the schema does not know (ignored). */
   ignoredColumns: string[];
   /** File name (no folders), for messages and the model card. */
@@ -104,6 +106,7 @@ export function loadHistoryCsv(file: string, defaults: { powerKw: number; target
   const ignoredColumns = header.filter((h) => !schema.types.has(h));
   const errors: HistoryRowError[] = [];
   const records: IgnitionRecord[] = [];
+  const lines: number[] = [];
   for (let r = 1; r < rows.length; r++) {
     const line = r + 1;
     const cells = rows[r]!;
@@ -126,9 +129,10 @@ export function loadHistoryCsv(file: string, defaults: { powerKw: number; target
       bad = { line, column: column || null, reason, value: idx >= 0 ? cells[idx]!.trim().slice(0, 40) : undefined };
     }
     if (bad) {
-      errors.push(bad);
+      errors.push(withLikelyCause(bad));
       continue;
     }
+    lines.push(line);
     records.push({
       date: row.date as string,
       dpe_class: row.dpe_class as DpeClass,
@@ -149,7 +153,18 @@ export function loadHistoryCsv(file: string, defaults: { powerKw: number; target
     );
   }
   if (records.length === 0) throw new DataError(`${name} has a header but no data rows`);
-  return { records, ignoredColumns, name };
+  return { records, lines, ignoredColumns, name };
+}
+
+/** Columns whose out-of-range values are likely a unit mistake, with the cause to name. */
+function withLikelyCause(e: HistoryRowError): HistoryRowError {
+  const v = Number(e.value);
+  if (e.value === undefined || !Number.isFinite(v) || !/must be [<>]=?/.test(e.reason)) return e;
+  const temp = ['outdoor_temp_c', 'indoor_start_temp_c', 'target_temp_c'].includes(e.column ?? '');
+  if (temp && v > 30 && v <= 120) return { ...e, reason: `${e.reason} (likely °F: ${v} °F is ${Math.round(((v - 32) * 5) / 9 * 10) / 10} °C)` };
+  if (e.column === 'stove_power_kw' && v >= 500) return { ...e, reason: `${e.reason} (likely W instead of kW: ${v} W is ${v / 1000} kW)` };
+  if (e.column === 'lead_time_min' && v > 540) return { ...e, reason: `${e.reason} (9 h at most; seconds instead of minutes?)` };
+  return e;
 }
 
 /** `line 4, column lead_time_min: "600" must be <= 540`, as ingest prints it. */

@@ -85,10 +85,12 @@ ${rows || '| (pas assez de nuits pour une évaluation) | | | | | | | | | | | | |
   une marge.
 - Sans \`--indoor\`, la température intérieure à l'allumage est estimée (arrêt du poêle à
   ${model.cooldown.stove_off} depuis ${model.cooldown.evening_air_temp_c} °C, extérieur constant) : mesurer est plus sûr.
-- Un retard reste possible (voir la colonne « retard »), surtout pour un petit poêle (4 à 6 kW)
+- Un retard reste possible (voir la colonne « retard »), surtout pour un petit poêle (3 à 6 kW)
   dans une maison D à G dont le plafond dépasse à peine la consigne : l'air extérieur baisse
-  jusqu'au matin et le délai nécessaire approche 9 h (environ 7 % des nuits réelles de ce coin
-  restent en retard de plus de 10 min). Ne pas s'en servir lorsque le froid
+  jusqu'au matin et le délai nécessaire approche 9 h (environ 8 % des nuits réelles de ce coin
+  restent en retard de plus de 10 min sans \`--temp-min\`, aucune sur la grille mesurée avec la
+  minimale prévue \`--temp-min\` ; voir docs/benchmarks.md). Poêles de 2,5 à 15 kW ; sous 4 kW,
+  une régression propre aux petits poêles (classes A à E). Ne pas s'en servir lorsque le froid
   met en danger des personnes vulnérables (nourrissons, personnes âgées, malades) sans autre
   chauffage ou surveillance.
 - Usages interdits : piloter un appareil de chauffage sans présence humaine ni dispositifs de

@@ -5,6 +5,8 @@ import { assetPath } from '../paths.js';
 import type { DpeClass } from './params.js';
 import { isDpeClass } from './params.js';
 import { FEATURES } from './features.js';
+import type { HouseModel } from './house-model.js';
+import { HOUSE_MODEL_FORMAT, houseModelProblem } from './house-model.js';
 
 /**
  * The model file (`model.json`) and where `watt predict` finds it. Light module: no simulator,
@@ -39,6 +41,13 @@ export interface ClassModel {
    * regression follows. predict applies the larger of this factor and the lead region's.
    */
   margin_by_ceiling?: { below_k: number[]; factor: number[] };
+  /**
+   * The regression of stoves below `below_kw` (absent in older models: the class regression,
+   * clipped): fitted on the 2.5-3 kW copies and the 4 kW nights, with margins of its own; predict
+   * takes the larger of it and the class regression at `below_kw`, so a smaller stove never gets a
+   * shorter lead.
+   */
+  small_stove?: ClassModel & { below_kw: number };
   /** Training rows of this class. */
   rows: number;
 }
@@ -145,9 +154,12 @@ export interface InputRange {
   stove_power_kw: [number, number];
 }
 
+/** Any model watt predicts with: a DPE-class model (shipped) or a calibrated house (`watt train --data`). */
+export type WattModel = LeadModel | HouseModel;
+
 /** Where a model came from, for messages. */
 export interface ResolvedModel {
-  model: LeadModel;
+  model: WattModel;
   file: string;
   origin: 'flag' | 'watt-home' | 'shipped';
 }
@@ -190,7 +202,7 @@ export function resolveModel(explicit: string | undefined, home: string): Resolv
  * Read and check a model file.
  * @throws UsageError if it is unreadable, not JSON, or not a `watt-lead-model/1` with consistent classes.
  */
-export function readModel(file: string): LeadModel {
+export function readModel(file: string): WattModel {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -204,13 +216,18 @@ export function readModel(file: string): LeadModel {
  * Check the shape of a parsed model.
  * @throws UsageError naming the first problem.
  */
-export function checkModel(value: unknown, file = 'model'): LeadModel {
+export function checkModel(value: unknown, file = 'model'): WattModel {
   const fail = (why: string): never => {
     throw new UsageError(`${file} is not a usable watt model: ${why}`, { hint: 'retrain with watt train or pass another --model' });
   };
   const m = value as LeadModel;
   if (typeof m !== 'object' || m === null) fail('not a JSON object');
-  if (m.format !== MODEL_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MODEL_FORMAT}"`);
+  if ((m as { format: string }).format === HOUSE_MODEL_FORMAT) {
+    const why = houseModelProblem(value as HouseModel);
+    if (why) fail(why);
+    return value as HouseModel;
+  }
+  if (m.format !== MODEL_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MODEL_FORMAT}" or "${HOUSE_MODEL_FORMAT}"`);
   if (typeof m.version !== 'string' || !m.version) fail('no version');
   if (typeof m.offset_min !== 'number' || typeof m.max_lead_min !== 'number') fail('no offset_min or max_lead_min');
   if (typeof m.classes !== 'object' || m.classes === null || Object.keys(m.classes).length === 0) fail('no class');
@@ -223,6 +240,8 @@ export function checkModel(value: unknown, file = 'model'): LeadModel {
     const mb = c.margin_by_lead;
     if (mb !== undefined && !(Array.isArray(mb.from_min) && Array.isArray(mb.factor) && mb.from_min.length === mb.factor.length && mb.factor.length > 0 && [...mb.from_min, ...mb.factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent margin_by_lead`);
     const mc = c.margin_by_ceiling;
+    const ss = c.small_stove;
+    if (ss !== undefined && !(Number.isFinite(ss.below_kw) && ss.features?.length && ss.weights?.length === ss.features.length && ss.feature_min?.length === ss.features.length && ss.feature_max?.length === ss.features.length && ss.features.every((f) => f in FEATURES) && [...ss.weights, ...ss.feature_min, ...ss.feature_max, ss.margin_factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent small_stove regression`);
     if (mc !== undefined && !(Array.isArray(mc.below_k) && Array.isArray(mc.factor) && mc.below_k.length === mc.factor.length && [...mc.below_k, ...mc.factor].every(Number.isFinite))) fail(`class ${k} has an inconsistent margin_by_ceiling`);
   }
   if (typeof m.cooldown?.classes !== 'object') fail('no cool-down curves');

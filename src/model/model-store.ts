@@ -2,8 +2,10 @@ import path from 'node:path';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { StorageError } from '../errors.js';
 import { Catalog } from '../catalog/catalog.js';
-import type { LeadModel } from './model-file.js';
+import type { WattModel } from './model-file.js';
 import { renderModelCard } from './model-card.js';
+import { renderHouseCard } from './house-card.js';
+import { isHouseModel } from './house-model.js';
 
 /**
  * Persisting models: `<WATT_HOME>/models/<version>/model.json` + `model_card.md`, written to a
@@ -12,7 +14,7 @@ import { renderModelCard } from './model-card.js';
  */
 
 /** The exact bytes of a model file: pretty JSON, 2 spaces, final newline. */
-export function modelJson(model: LeadModel): string {
+export function modelJson(model: WattModel): string {
   return JSON.stringify(model, null, 2) + '\n';
 }
 
@@ -26,12 +28,12 @@ export interface SavedModel {
  * Write `model.json` and `model_card.md` into `dir` (created; replaced if it exists) atomically.
  * @throws StorageError if the folder cannot be written.
  */
-export function writeModelFolder(model: LeadModel, dir: string): SavedModel {
+export function writeModelFolder(model: WattModel, dir: string): SavedModel {
   const tmp = `${dir}.tmp-${process.pid}`;
   try {
     mkdirSync(tmp, { recursive: true });
     writeFileSync(path.join(tmp, 'model.json'), modelJson(model));
-    writeFileSync(path.join(tmp, 'model_card.md'), renderModelCard(model));
+    writeFileSync(path.join(tmp, 'model_card.md'), isHouseModel(model) ? renderHouseCard(model) : renderModelCard(model));
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(path.dirname(dir), { recursive: true });
     renameSync(tmp, dir);
@@ -48,7 +50,7 @@ export function writeModelFolder(model: LeadModel, dir: string): SavedModel {
  * Save a trained model under `<home>/models/<version>/` and record it in `<home>/catalog.db`.
  * @throws StorageError if the folder or the catalog cannot be written.
  */
-export function saveModel(model: LeadModel, home: string): SavedModel {
+export function saveModel(model: WattModel, home: string): SavedModel {
   const saved = writeModelFolder(model, path.join(home, 'models', model.version));
   const catalog = Catalog.open(home);
   try {
@@ -57,7 +59,7 @@ export function saveModel(model: LeadModel, home: string): SavedModel {
       path: saved.modelFile,
       created_at: model.created_at ?? new Date().toISOString(),
       training_sha256: model.training.sha256,
-      metrics: model.metrics,
+      metrics: isHouseModel(model) ? model.evaluation : model.metrics,
       watt_version: model.watt_version,
     });
   } catch (err) {

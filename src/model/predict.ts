@@ -2,8 +2,11 @@ import { UsageError } from '../errors.js';
 import type { DpeClass } from './params.js';
 import { DPE_CLASSES, clockToMinutes, minutesToClock } from './params.js';
 import type { FeatureInput } from './features.js';
-import { featureVector, loadShare } from './features.js';
-import type { ClassModel, CoolDownCurve, LeadModel } from './model-file.js';
+import { FEATURES, baseQuantities, loadShare } from './features.js';
+import type { ClassModel, CoolDownCurve, LeadModel, WattModel } from './model-file.js';
+import type { HouseModel } from './house-model.js';
+import { isHouseModel } from './house-model.js';
+import { defaultPathLead as houseDefaultPath, extrapolationReasons, houseAdvisedLeadMin, houseCeilingC, houseRawLeadMin } from './house-predict.js';
 
 /**
  * `watt predict`'s core: the lead time (minutes) to light the stove so that the room is at the
@@ -11,8 +14,12 @@ import type { ClassModel, CoolDownCurve, LeadModel } from './model-file.js';
  * library (the fitted weights are a dot product), so the command starts fast.
  */
 
+/**
+ * One query. `dpeClass` is required by the shipped (class) models and only echoed by a house model
+ * (`watt train --data`), which knows its own house.
+ */
 export interface PredictInput {
-  dpeClass: DpeClass;
+  dpeClass?: DpeClass;
   /** Outdoor temperature (°C). */
   outdoorC: number;
   /** Indoor air when deciding (°C); absent: the model's cool-down estimate at the ignition time. */
@@ -23,15 +30,23 @@ export interface PredictInput {
   at: string;
   /** Stove nominal power (kW). */
   powerKw: number;
+  /** Forecast minimum outdoor temperature (°C) between now and the target time (optional). */
+  tempMinC?: number;
 }
 
+/** The inputs as the prediction understood them (echoed in `--json`). */
+/** A query to a class model: the class is required. */
+export type ClassPredictInput = PredictInput & { dpeClass: DpeClass };
+
 export interface PredictionInputs {
-  dpe_class: DpeClass;
+  /** The class asked, or the house model's own label. */
+  dpe_class: DpeClass | null;
   outdoor_temp_c: number;
   indoor_temp_c: number | null;
   target_temp_c: number;
   target_time: string;
   stove_power_kw: number;
+  temp_min_c: number | null;
 }
 
 export type Prediction =
@@ -44,6 +59,10 @@ export type Prediction =
       /** Indoor air at ignition used by the model (°C): the given one, or the cool-down estimate. */
       indoor_at_ignition_c: number;
       indoor_estimated: boolean;
+      /** The night lies beyond what the model learnt from (house models: colder, another target or stove); the margin is widened. */
+      extrapolated: boolean;
+      /** What lies beyond, in plain words (empty when not extrapolated). */
+      extrapolation: string[];
       model_version: string;
       inputs: PredictionInputs;
     }
@@ -53,6 +72,8 @@ export type Prediction =
       ignition_time: null;
       /** Why, in one plain sentence. */
       reason: string;
+      extrapolated: boolean;
+      extrapolation: string[];
       model_version: string;
       inputs: PredictionInputs;
     };
@@ -62,15 +83,36 @@ export type Prediction =
  * Infinity when the stove can never reach the target (T_set >= T_o + P/H_eff).
  */
 export function advisedLeadMin(model: LeadModel, cls: ClassModel, f: Omit<FeatureInput, 'hEffWPerK'>, withMargin = true): number {
+  const small = cls.small_stove;
+  if (small && f.powerKw < small.below_kw) {
+    return Math.max(advisedLeadMin(model, small, f, withMargin), advisedLeadMin(model, cls, { ...f, powerKw: small.below_kw }, withMargin));
+  }
   const input: FeatureInput = { ...f, hEffWPerK: cls.h_eff_w_per_k };
   if (f.indoorC >= f.targetC) return 0;
   if (loadShare(input) >= 1) return Number.POSITIVE_INFINITY;
-  const v = featureVector(input, cls.features);
+  const fns = compiledFeatures(cls);
+  const b = baseQuantities(input);
   let z = 0;
-  for (let i = 0; i < v.length; i++) z += cls.weights[i]! * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, v[i]!));
+  for (let i = 0; i < fns.length; i++) z += cls.weights[i]! * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, fns[i]!(b)));
   z = Math.min(z, Math.log(model.max_lead_min + model.offset_min) + 2);
   const raw = Math.exp(z);
   return Math.max(0, raw * (withMargin ? Math.max(marginFactor(cls, raw - model.offset_min), ceilingFactor(cls, f.outdoorC + (f.powerKw * 1000) / cls.h_eff_w_per_k - f.targetC)) : 1) - model.offset_min);
+}
+
+const compiled = new WeakMap<ClassModel, ((b: ReturnType<typeof baseQuantities>) => number)[]>();
+
+/** The feature functions of a class, looked up once per loaded model (a hot path of `watt serve`). */
+function compiledFeatures(cls: ClassModel): ((b: ReturnType<typeof baseQuantities>) => number)[] {
+  let fns = compiled.get(cls);
+  if (!fns) {
+    fns = cls.features.map((n) => {
+      const fn = FEATURES[n];
+      if (!fn) throw new Error(`unknown feature "${n}"`);
+      return fn;
+    });
+    compiled.set(cls, fns);
+  }
+  return fns;
 }
 
 /** The safety factor of a class when its ceiling is `ceilingMarginK` (K) above the target (see `margin_by_ceiling`); 1 above every region or for a model without one. */
@@ -125,11 +167,11 @@ export function minMarginK(model: LeadModel): number {
   return model.feasibility?.min_margin_k ?? 0;
 }
 
-function who(input: PredictInput): string {
+function who(input: ClassPredictInput): string {
   return `a class ${input.dpeClass} home at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
 }
 
-function tooLongSentence(model: LeadModel, input: PredictInput): string {
+function tooLongSentence(model: LeadModel, input: ClassPredictInput): string {
   return `${who(input)} needs more than ${model.max_lead_min / 60} h to reach ${input.targetC} °C by ${minutesToClock(clockToMinutes(input.at))}: light it the evening before and keep it on, or use a bigger stove.`;
 }
 
@@ -143,7 +185,7 @@ function tooLongSentence(model: LeadModel, input: PredictInput): string {
  * regression at the cool-down estimate of a 9 h lead. Arithmetic only (the held-out evaluation calls
  * it for every night). The class must be in the model (see {@link predictLead}).
  */
-export function refusalReason(model: LeadModel, input: PredictInput): string | undefined {
+export function refusalReason(model: LeadModel, input: ClassPredictInput): string | undefined {
   const cls = model.classes[input.dpeClass];
   if (!cls) return undefined;
   const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
@@ -191,7 +233,107 @@ export function outsideRange(model: LeadModel, input: Pick<PredictInput, 'outdoo
 }
 
 /**
- * Predict the ignition time.
+ * Predict the ignition time: the in-process API of `watt predict` and `watt serve`. Returns the
+ * object `watt predict --json` prints (without `model_file`, `model_origin`). Pure arithmetic on a
+ * loaded model, a few microseconds (`npm run bench:predict`).
+ *
+ * - A house model (`watt train --data`, format `watt-house-model/1`): the calibrated physics
+ *   ({@link predictHouseLead}); `dpeClass` is only echoed.
+ * - A class model (the shipped default): {@link predictClassLead}; `dpeClass` is required.
+ * @throws UsageError for inputs the model cannot take (see each).
+ */
+export function predictLead(model: WattModel, input: PredictInput): Prediction {
+  if (isHouseModel(model)) return predictHouseLead(model, input);
+  if (!input.dpeClass) {
+    throw new UsageError(`model ${model.version} is a DPE-class model: it needs the class of the home`, { hint: 'pass --dpe A..G, or train a model of your house with watt train --data' });
+  }
+  return predictClassLead(model, input as ClassPredictInput);
+}
+
+function echo(input: PredictInput, targetMin: number, dpeClass: DpeClass | null): PredictionInputs {
+  return {
+    dpe_class: dpeClass,
+    outdoor_temp_c: input.outdoorC,
+    indoor_temp_c: input.indoorC ?? null,
+    target_temp_c: input.targetC,
+    target_time: minutesToClock(targetMin),
+    stove_power_kw: input.powerKw,
+    temp_min_c: input.tempMinC ?? null,
+  };
+}
+
+/**
+ * Predict with a calibrated house: the two-node physics of house-physics.ts at the pessimistic
+ * parameters, times the margin factor, both widened beyond what the history saw
+ * (`extrapolated: true`, and `extrapolation` says what). Without an indoor reading the calibrated
+ * cool-down gives the air at ignition (a fixed point, {@link houseDefaultPath}). Refused only when
+ * the calibrated physics says the target cannot be reached: the stove's ceiling T_o + P/H_eff at or
+ * below the target, or more than 9 h of heating. A higher advice than 9 h from the margin alone is
+ * capped at 9 h. With `tempMinC` (a forecast minimum below `outdoorC`) the lead is at least the one at
+ * the mean of the two, or 9 h where the calibrated physics cannot reach the target there.
+ * @throws UsageError if the target is below a given indoor temperature or `at` is not HH:MM.
+ */
+export function predictHouseLead(model: HouseModel, input: PredictInput): Prediction {
+  const targetMin = clockToMinutes(input.at);
+  // the house's own label: a --dpe given with a house model is not used, so it is not echoed either
+  const inputs = echo(input, targetMin, model.dpe_class);
+  if (input.indoorC !== undefined && input.targetC < input.indoorC) {
+    throw new UsageError(`target ${input.targetC} °C is below the indoor temperature ${input.indoorC} °C: no heating needed`, { hint: 'raise --target or lower --indoor' });
+  }
+  const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
+  const maxLead = model.max_lead_min;
+  const refuse = (reason: string, extrapolation: string[]): Prediction => ({
+    feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: extrapolation.length > 0, extrapolation, model_version: model.version, inputs,
+  });
+  const ceiling = houseCeilingC(model, input.outdoorC, input.powerKw);
+  const night = `your house at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
+  if (input.targetC >= ceiling) {
+    const extrapolation = extrapolationReasons(model, { ...base, indoorC: input.indoorC ?? input.targetC, indoorGiven: input.indoorC !== undefined });
+    return refuse(`${night} tops out near ${ceiling.toFixed(1)} °C (calibrated H_eff), below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`, extrapolation);
+  }
+  const tooLong = `${night} needs more than ${maxLead / 60} h to reach ${input.targetC} °C by ${minutesToClock(targetMin)} (calibrated physics): light it the evening before and keep it on, or use a bigger stove.`;
+  const advised = (q: { outdoorC: number; indoorC: number; targetC: number; powerKw: number }) => {
+    const raw = houseRawLeadMin(model, q);
+    if (raw > maxLead) return Number.POSITIVE_INFINITY;
+    return Math.min(maxLead, houseAdvisedLeadMin(model, q));
+  };
+  let lead: number;
+  let indoor: number;
+  if (input.indoorC !== undefined) {
+    lead = advised({ ...base, indoorC: input.indoorC });
+    indoor = input.indoorC;
+    if (!Number.isFinite(lead)) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: true }));
+  } else {
+    const r = houseDefaultPath(model, base, targetMin, clockToMinutes(model.cooldown.stove_off), advised);
+    if (!r) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: input.targetC, indoorGiven: false }));
+    lead = r.lead;
+    indoor = r.indoorC;
+  }
+  if (input.tempMinC !== undefined && input.tempMinC < input.outdoorC) {
+    // the forecast minimum, as for the class models: the night also asked at the mean of --temp and
+    // --temp-min; out of reach there: light it while it is milder, the full 9 h
+    const mid = { ...base, outdoorC: (input.outdoorC + input.tempMinC) / 2 };
+    if (input.indoorC !== undefined) lead = Math.max(lead, advised({ ...mid, indoorC: input.indoorC }));
+    else lead = Math.max(lead, houseDefaultPath(model, mid, targetMin, clockToMinutes(model.cooldown.stove_off), advised)?.lead ?? Number.POSITIVE_INFINITY);
+    lead = Math.min(maxLead, lead);
+  }
+  const extrapolation = extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: input.indoorC !== undefined });
+  const whole = Math.min(maxLead, Math.max(0, Math.ceil(lead - 1e-9)));
+  return {
+    feasible: true,
+    lead_time_min: whole,
+    ignition_time: minutesToClock(targetMin - whole),
+    indoor_at_ignition_c: Math.round(indoor * 10) / 10,
+    indoor_estimated: input.indoorC === undefined,
+    extrapolated: extrapolation.length > 0,
+    extrapolation,
+    model_version: model.version,
+    inputs,
+  };
+}
+
+/**
+ * Predict with a DPE-class model (the shipped default).
  *
  * With an indoor temperature the class regression gives the lead directly. Without one, the indoor
  * air at ignition is the cool-down estimate (stove off at 22:00 from 20 °C, constant outdoors) at
@@ -201,16 +343,9 @@ export function outsideRange(model: LeadModel, input: Pick<PredictInput, 'outdoo
  *   is outside the model's training range ({@link outsideRange}), the target is below the
  *   indoor temperature, or the target time is not HH:MM.
  */
-export function predictLead(model: LeadModel, input: PredictInput): Prediction {
+export function predictClassLead(model: LeadModel, input: ClassPredictInput): Prediction {
   const targetMin = clockToMinutes(input.at);
-  const inputs: PredictionInputs = {
-    dpe_class: input.dpeClass,
-    outdoor_temp_c: input.outdoorC,
-    indoor_temp_c: input.indoorC ?? null,
-    target_temp_c: input.targetC,
-    target_time: minutesToClock(targetMin),
-    stove_power_kw: input.powerKw,
-  };
+  const inputs = echo(input, targetMin, input.dpeClass);
   const cls = model.classes[input.dpeClass];
   if (!cls) {
     const have = Object.keys(model.classes).join(', ');
@@ -229,28 +364,47 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
       hint: 'raise --target or lower --indoor',
     });
   }
+  const maxLead = model.max_lead_min;
+  const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: false, extrapolation: [], model_version: model.version, inputs });
+  const a = classAnswer(model, input, targetMin);
+  if ('reason' in a) return infeasible(a.reason);
+  let lead = a.lead;
+  if (input.tempMinC !== undefined && input.tempMinC < input.outdoorC) {
+    // The forecast minimum: the night also asked at the mean of --temp and --temp-min (the outdoor
+    // air the heating meets on average as it falls to the minimum); where that night is out of
+    // reach, the stove must be lit while it is milder: the full 9 h.
+    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin);
+    lead = 'reason' in b ? maxLead : Math.max(lead, b.lead);
+  }
+  const whole = Math.max(0, Math.ceil(lead - 1e-9));
+  return {
+    feasible: true,
+    lead_time_min: whole,
+    ignition_time: minutesToClock(targetMin - whole),
+    indoor_at_ignition_c: Math.round(a.indoor * 10) / 10,
+    indoor_estimated: input.indoorC === undefined,
+    extrapolated: false,
+    extrapolation: [],
+    model_version: model.version,
+    inputs,
+  };
+}
+
+/**
+ * The class answer for one night (validated input): the lead (minutes, margin included, not
+ * rounded) and the indoor air at ignition, or the refusal sentence.
+ */
+function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | { reason: string } {
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   const maxLead = model.max_lead_min;
-  const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, model_version: model.version, inputs });
   const refused = refusalReason(model, input);
-  if (refused !== undefined) return infeasible(refused);
-  const tooLong = tooLongSentence(model, input);
-  const done = (lead: number, indoor: number, estimated: boolean): Prediction => {
-    const whole = Math.max(0, Math.ceil(lead - 1e-9));
-    return {
-      feasible: true,
-      lead_time_min: whole,
-      ignition_time: minutesToClock(targetMin - whole),
-      indoor_at_ignition_c: Math.round(indoor * 10) / 10,
-      indoor_estimated: estimated,
-      model_version: model.version,
-      inputs,
-    };
-  };
+  if (refused !== undefined) return { reason: refused };
+  const tooLong = { reason: tooLongSentence(model, input) };
   if (input.indoorC !== undefined) {
     const lead = classLeadMin(model, input.dpeClass, { ...base, indoorC: input.indoorC });
-    return lead > maxLead ? infeasible(tooLong) : done(lead, input.indoorC, false);
+    return lead > maxLead ? tooLong : { lead, indoor: input.indoorC };
   }
+  if (!model.cooldown.classes[input.dpeClass]) throw new UsageError(`model ${model.version} has no cool-down curve for class ${input.dpeClass}`, { hint: 'pass --indoor' });
   // No indoor reading: the lead of this class, and of every better class in the model (each with its
   // own cool-down estimate), so that a worse class never gets a shorter lead in the same weather.
   let best: { lead: number; indoor: number } | undefined;
@@ -258,14 +412,13 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
     if (model.classes[c] && model.cooldown.classes[c]) {
       const r = defaultPathLead(model, c, input, targetMin);
       if (r === undefined) {
-        if (c === input.dpeClass) return infeasible(tooLong);
+        if (c === input.dpeClass) return tooLong;
       } else if (c === input.dpeClass) best = { lead: Math.max(r.lead, best?.lead ?? 0), indoor: r.indoor };
       else best = { lead: Math.max(r.lead, best?.lead ?? 0), indoor: best?.indoor ?? r.indoor };
     }
     if (c === input.dpeClass) break;
   }
-  if (!model.cooldown.classes[input.dpeClass]) throw new UsageError(`model ${model.version} has no cool-down curve for class ${input.dpeClass}`, { hint: 'pass --indoor' });
-  return best ? done(best.lead, best.indoor, true) : infeasible(tooLong);
+  return best ?? tooLong;
 }
 
 /**
@@ -274,7 +427,7 @@ export function predictLead(model: LeadModel, input: PredictInput): Prediction {
  * from which need stays below the lead for every earlier ignition too (a conservative crossing:
  * a dip of the regression never makes a colder night's advice shorter). Undefined beyond 9 h.
  */
-function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: PredictInput, targetMin: number): { lead: number; indoor: number } | undefined {
+function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | undefined {
   const curve = model.cooldown.classes[dpeClass]!;
   const maxLead = model.max_lead_min;
   const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);

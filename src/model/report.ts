@@ -1,4 +1,5 @@
 import type { SplitMetrics } from './model-file.js';
+import type { HouseModel } from './house-model.js';
 
 /**
  * The evaluation table printed by `watt train` (plain text, no colours: the command decides).
@@ -48,4 +49,25 @@ export function seasonTargets(metrics: readonly SplitMetrics[]): { met: boolean;
   ] as const;
   const met = checks.every(([, ok]) => ok);
   return { met, text: `season hold-out targets ${met ? 'met' : 'NOT met'}: ${checks.map(([t, ok]) => `${t} ${ok ? 'ok' : 'FAILED'}`).join(', ')}` };
+}
+
+/**
+ * What `watt train --data` prints: the calibrated house (value ± sd) and the chronological hold-out
+ * (MAE, p90, late, refusals apart, learning curve). Never NaN: empty parts say so.
+ */
+export function houseReport(m: HouseModel): string {
+  const h = m.heating;
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const out = [
+    `house (${h.nights} nights, class ${m.dpe_class} as prior): H ${h.h_w_per_k.value.toFixed(0)} ± ${h.h_w_per_k.sd.toFixed(0)} W/K, tau ${h.tau_min.value.toFixed(0)} ± ${h.tau_min.sd.toFixed(0)} min, start-up delay ${h.delay_min.value.toFixed(1)} ± ${h.delay_min.sd.toFixed(1)} min (class ${m.dpe_class}: H ${h.prior.h_w_per_k.toFixed(0)} W/K, tau ${h.prior.tau_min.toFixed(0)} min)`,
+    `cool-down: ${m.cooldown.evening_air_temp_c.toFixed(1)} °C at ${m.cooldown.stove_off}, tau ${m.cooldown.tau_min.toFixed(0)} min; margin x${m.margin.factor}`,
+  ];
+  const e = m.evaluation;
+  if (!e) out.push('no held-out evaluation (fewer than 25 nights)');
+  else {
+    out.push(`hold-out: ${e.description}`);
+    out.push(`  answered ${e.answered} of ${e.test_nights} (refused ${e.refused}, counted apart), MAE ${e.mae_min.toFixed(1)} min, p90 abs error ${e.p90_abs_err_min.toFixed(1)} min, bias ${e.bias_min >= 0 ? '+' : ''}${e.bias_min.toFixed(1)} min, late (> ${e.late_tolerance_min} min short) ${pct(e.late_rate)}`);
+    out.push(`  learning curve: ${e.learning_curve.length ? e.learning_curve.map((p) => `first ${p.train_nights} nights MAE ${p.mae_min.toFixed(1)} min, late ${pct(p.late_rate)}${p.refused ? `, ${p.refused} refused` : ''}`).join('; ') : 'history too short'}`);
+  }
+  return out.join('\n') + '\n';
 }

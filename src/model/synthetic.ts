@@ -25,6 +25,13 @@ export const COLD_POWERS_KW = [4, 6, 8, 10, 12, 14] as const;
  * them but tests only on the real nights.
  */
 export const COLD_SHIFT_K = [3, 18] as const;
+/**
+ * Edge-power copies (training only): pellet stoves on the market start near 2.5-3 kW and the largest
+ * domestic ones reach 15 kW, outside the 4-14 kW of the other draws. Each real night is also
+ * simulated once per class with one of these powers, drawn from a PRNG of its own (so the other
+ * draws, hence the hold-out test nights, are unchanged).
+ */
+export const EDGE_POWERS_KW = [3, 15] as const;
 /** Target time of every synthetic night. */
 export const SYNTHETIC_TARGET_TIME = '07:00';
 
@@ -37,6 +44,8 @@ export interface SyntheticOptions {
   classes?: readonly DpeClass[];
   /** Cold copies of each night, shifted by {@link COLD_SHIFT_K} (default 1; 0: real nights only). */
   coldVariants?: number;
+  /** Edge-power copies of each real night ({@link EDGE_POWERS_KW}, default true). */
+  edgePowers?: boolean;
 }
 
 /** A synthetic night: its history row plus what the evaluation needs to re-simulate it. */
@@ -83,14 +92,16 @@ export function syntheticHistory(weatherNights: readonly WeatherNight[], options
   const classes = options.classes ?? DPE_CLASSES;
   const targetMin = clockToMinutes(SYNTHETIC_TARGET_TIME);
   const out: SyntheticHistory = { nights: [], infeasible: [] };
-  const simulate = (weather: WeatherNight, augmented: boolean) => {
+  const edgeRand = mulberry32((options.seed ?? 42) ^ 0x5eed);
+  const simulate = (weather: WeatherNight, augmented: boolean, edge = false) => {
     const outdoor = (m: number) => outdoorAt(weather, m);
     const flag = augmented ? { augmented: true } : {};
+    const draw = edge ? edgeRand : rand;
     for (const dpeClass of classes) {
-      for (let v = 0; v < variants; v++) {
-        const targetC = SYNTHETIC_TARGETS_C[Math.floor(rand() * SYNTHETIC_TARGETS_C.length)]!;
-        const powers = augmented ? COLD_POWERS_KW : SYNTHETIC_POWERS_KW;
-        const powerKw = powers[Math.floor(rand() * powers.length)]!;
+      for (let v = 0; v < (edge ? 1 : variants); v++) {
+        const targetC = SYNTHETIC_TARGETS_C[Math.floor(draw() * SYNTHETIC_TARGETS_C.length)]!;
+        const powers = edge ? EDGE_POWERS_KW : augmented ? COLD_POWERS_KW : SYNTHETIC_POWERS_KW;
+        const powerKw = powers[Math.floor(draw() * powers.length)]!;
         const sim = new NightSimulator(params.classes[dpeClass], outdoor, { targetMin, targetTempC: targetC, powerKw });
         const truth = sim.truth();
         if (!truth.feasible) {
@@ -123,5 +134,6 @@ export function syntheticHistory(weatherNights: readonly WeatherNight[], options
       simulate({ ...weather, hourly: weather.hourly.map((t) => t - shift) }, true);
     }
   }
+  if (options.edgePowers ?? true) for (const weather of weatherNights) simulate(weather, true, true);
   return out;
 }

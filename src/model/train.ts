@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { newRunId } from '../run-id.js';
 import { wattVersion } from '../paths.js';
 import { clockToMinutes, thermalParams } from './params.js';
-import { defaultWeatherFile, heatingSeasonNights, loadDailyWeather, seasonOf } from './weather.js';
+import { defaultWeatherFile, heatingSeasonNights, loadDailyWeather } from './weather.js';
 import { SYNTHETIC_TARGET_TIME, syntheticHistory } from './synthetic.js';
 import type { FeasibilitySample } from './feasibility.js';
 import { feasibilitySamples } from './feasibility.js';
@@ -14,8 +14,11 @@ import type { IgnitionRecord } from './history.js';
 import { historyToCsv, loadHistoryCsv } from './history.js';
 import { DEFAULT_MARGIN_QUANTILE, fitLeadModel } from './fit.js';
 import type { SplitSpec } from './evaluate.js';
-import { evaluateSplit, syntheticSplits, userSplits } from './evaluate.js';
-import type { LeadModel } from './model-file.js';
+import { evaluateSplit, syntheticSplits } from './evaluate.js';
+import type { LeadModel, WattModel } from './model-file.js';
+import type { HouseModel } from './house-model.js';
+import { checkHistorySanity } from './history-sanity.js';
+import { evaluateHouse, fitHouse } from './house-train.js';
 import type { SavedModel } from './model-store.js';
 import { saveModel } from './model-store.js';
 
@@ -53,7 +56,8 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
-  model: LeadModel;
+  /** A class model (synthetic history) or a calibrated house (`--data`). */
+  model: WattModel;
   /** Nights the model learnt from. */
   rows: number;
   /** Synthetic nights that 9 h of stove cannot bring to the target (not in the history). */
@@ -75,31 +79,14 @@ const silent: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const logger = options.logger ?? silent;
   const warnings: string[] = [];
-  const params = thermalParams();
   const t0 = performance.now();
   let records: IgnitionRecord[];
   let splits: () => SplitSpec[];
   let training: LeadModel['training'];
   let infeasibleNights = 0;
   let feasibility: FeasibilitySample[] = [];
-  if (options.dataFile) {
-    const loaded = loadHistoryCsv(options.dataFile, { powerKw: params.stove.defaultPowerKw, targetTime: '07:00' });
-    if (loaded.ignoredColumns.length) {
-      const w = `${loaded.name}: ignored column${loaded.ignoredColumns.length > 1 ? 's' : ''} ${loaded.ignoredColumns.join(', ')} (not in the ignition history schema)`;
-      warnings.push(w);
-      logger.warn(w);
-    }
-    records = loaded.records;
-    splits = () => userSplits(records, seasonOf);
-    training = {
-      source: 'file',
-      name: loaded.name,
-      sha256: createHash('sha256').update(readFileSync(options.dataFile)).digest('hex'),
-      rows: records.length,
-      ...(loaded.ignoredColumns.length ? { ignored_columns: loaded.ignoredColumns } : {}),
-    };
-    logger.info(`read ${records.length} nights from ${loaded.name}`);
-  } else {
+  if (options.dataFile) return trainHouse(options, options.dataFile, logger, t0);
+  {
     const weatherFile = options.weatherFile ?? defaultWeatherFile();
     const nights = heatingSeasonNights(loadDailyWeather(weatherFile));
     if (nights.length === 0) throw new DataError(`${path.basename(weatherFile)} has no heating-season night (October to April)`);
@@ -189,3 +176,59 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     warnings,
   };
 }
+
+/**
+ * `watt train --data`: one house's history -> sanity checks -> chronological hold-out evaluation ->
+ * calibration on every night -> save.
+ * @throws DataError (1) for invalid rows, failed sanity checks (history-sanity.ts), several houses in
+ *   one file or fewer than 10 usable nights; UsageError (2) for a missing file; StorageError (3).
+ */
+async function trainHouse(options: TrainOptions, dataFile: string, logger: Logger, t0: number): Promise<TrainResult> {
+  const warnings: string[] = [];
+  const warn = (w: string) => {
+    warnings.push(w);
+    logger.warn(w);
+  };
+  const params = thermalParams();
+  const loaded = loadHistoryCsv(dataFile, { powerKw: params.stove.defaultPowerKw, targetTime: '07:00' });
+  if (loaded.ignoredColumns.length) warn(`${loaded.name}: ignored column${loaded.ignoredColumns.length > 1 ? 's' : ''} ${loaded.ignoredColumns.join(', ')} (not in the ignition history schema)`);
+  const houses = [...new Set(loaded.records.map((r) => `${r.dpe_class}${r.location ? ` / ${r.location}` : ''}`))];
+  if (houses.length > 1) {
+    const i = loaded.records.findIndex((r) => `${r.dpe_class}${r.location ? ` / ${r.location}` : ''}` !== houses[0]);
+    throw new DataError(`${loaded.name} holds ${houses.length} houses (DPE class / location: ${houses.slice(0, 4).join(', ')}${houses.length > 4 ? ', ...' : ''}; line ${loaded.lines[i]} starts another): watt train --data calibrates one house`, {
+      hint: 'split the history into one file per house',
+    });
+  }
+  const sanity = checkHistorySanity(loaded.records, loaded.lines, loaded.name);
+  for (const w of sanity.warnings) warn(w);
+  const records = loaded.records.filter((_, i) => !sanity.dropped.has(i));
+  if (records.length < MIN_NIGHTS) throw new DataError(`${loaded.name} has ${records.length} usable nights: a house needs at least ${MIN_NIGHTS} to calibrate`, { hint: 'keep recording a few more mornings' });
+  const training: HouseModel['training'] = {
+    source: 'file',
+    name: loaded.name,
+    sha256: createHash('sha256').update(readFileSync(dataFile)).digest('hex'),
+    rows: records.length,
+    ...(loaded.ignoredColumns.length ? { ignored_columns: loaded.ignoredColumns } : {}),
+    ...(warnings.length ? { warnings } : {}),
+  };
+  logger.info(`read ${records.length} nights from ${loaded.name}`);
+  const historySeconds = (performance.now() - t0) / 1000;
+  const base = { wattVersion: wattVersion(), training, createdAt: null };
+  const t1 = performance.now();
+  const evaluated = options.skipEvaluation ? undefined : evaluateHouse(records, { ...base, version: 'eval' });
+  const evaluation = evaluated?.evaluation;
+  if (!options.skipEvaluation && !evaluation) warn(`too few nights (${records.length}) for a held-out evaluation (25 needed): the model carries no metrics`);
+  const evaluateSeconds = (performance.now() - t1) / 1000;
+  const t2 = performance.now();
+  const version = typeof options.version === 'function' ? options.version(training.sha256) : (options.version ?? newRunId());
+  const model = fitHouse(records, { ...base, init: evaluated?.heating, version, createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt });
+  model.evaluation = evaluation ?? null;
+  const fitSeconds = (performance.now() - t2) / 1000;
+  logger.info(`calibrated ${records.length} nights in ${fitSeconds.toFixed(2)} s: H ${model.heating.h_w_per_k.value.toFixed(0)} W/K, τ ${model.heating.tau_min.value.toFixed(0)} min, d ${model.heating.delay_min.value.toFixed(1)} min`);
+  const saved = options.save === false ? undefined : saveModel(model, options.home);
+  if (saved) logger.info(`saved model ${model.version} to ${saved.dir}`);
+  return { model, rows: records.length, infeasibleNights: 0, timings: { history_s: historySeconds, evaluate_s: evaluateSeconds, fit_s: fitSeconds }, saved, warnings };
+}
+
+/** Nights a house history needs. */
+const MIN_NIGHTS = 10;

@@ -79,8 +79,8 @@ describe('watt predict, end to end', () => {
     [['--dpe', 'C', '--temp', '4', '--indoor', '20', '--target', '19'], /target 19 °C is below the indoor temperature 20 °C/],
     [['--dpe', 'C', '--temp', '4', '--at', '25:00'], /--at must be a time HH:MM/],
     [['--dpe', 'C', '--temp', '4', '--model', 'nope.json'], /model not found: nope.json/],
-    [['--dpe', 'C', '--temp', '4', '--power', '20'], /a 20 kW stove: model default-\w+ learnt from stoves of 4 to 14 kW: outside the model's range/],
-    [['--dpe', 'C', '--temp', '4', '--power', '2'], /a 2 kW stove: .* outside the model's range/],
+    [['--dpe', 'C', '--temp', '4', '--power', '20'], /a 20 kW stove: model default-\w+ learnt from stoves of 3 to 15 kW: outside the model's range/],
+    [['--dpe', 'C', '--temp', '4', '--power', '1.5'], /a 1.5 kW stove: .* outside the model's range/],
     [['--dpe', 'C', '--temp', '-38'], /-38 °C outdoors: model default-\w+ learnt from nights down to -\d+(\.\d+)? °C: outside the model's range/],
   ])('exits 2 with a one-line error for %j', async (args, message) => {
     const r = await runWatt(['predict', ...args], { cwd, env });

@@ -1,10 +1,11 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runWatt, scratchDir, ROOT } from '../helpers/cli.js';
 
 const FIXTURES = path.join(ROOT, 'tests', 'fixtures', 'model');
+const errorLines = (r: { stderr: string }) => r.stderr.split('\n').filter((l) => l.startsWith('watt:'));
 
 describe('watt train, end to end', () => {
   const cwd = scratchDir();
@@ -43,16 +44,10 @@ describe('watt train, end to end', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ model_version: version, model_origin: 'watt-home' });
   });
 
-  it('trains on an exported history with --data and reports the hold-out of the last season', async () => {
-    const r = await runWatt(['train', '--data', 'history.csv', '--json'], { cwd, env });
-    expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout);
-    expect(out.metrics.map((x: { split: string }) => x.split)).toEqual(['season']);
-    expect(out.metrics[0].late_check).toBe('recorded-lead');
-    expect(out.metrics[0].false_refusal_rate).toBeNull();
-    expect(existsSync(out.model)).toBe(true);
-    // a user's history holds no infeasible night: the bare ceiling, no learned margin
-    expect(JSON.parse(readFileSync(out.model, 'utf8')).feasibility).toMatchObject({ min_margin_k: 0, infeasible_nights: 0 });
+  it('refuses a history of several houses (the synthetic export: 7 classes, 2 cities) with exit 1', async () => {
+    const r = await runWatt(['train', '--data', 'history.csv', '--no-save'], { cwd, env });
+    expect(r.code).toBe(1);
+    expect(errorLines(r)[0]).toMatch(/^watt: history.csv holds \d+ houses \(DPE class \/ location: .*line \d+ starts another\): watt train --data calibrates one house/);
   });
 
   it('exits 1 on invalid history rows, with the first error, and saves nothing', async () => {

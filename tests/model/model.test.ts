@@ -5,6 +5,7 @@ import { DataError, UsageError } from '../../src/errors.js';
 import { assetPath } from '../../src/paths.js';
 import { historyToCsv, loadHistoryCsv, type IgnitionRecord } from '../../src/model/history.js';
 import { checkModel, readModel, resolveModel, shippedModelFile } from '../../src/model/model-file.js';
+import type { LeadModel } from '../../src/model/model-file.js';
 import { modelJson, writeModelFolder } from '../../src/model/model-store.js';
 import { predictLead, refusalReason, type PredictInput } from '../../src/model/predict.js';
 import { heatingSeasonNights, loadDailyWeather, outdoorAt } from '../../src/model/weather.js';
@@ -13,7 +14,7 @@ import { NightSimulator } from '../../src/model/simulator.js';
 import { syntheticHistory } from '../../src/model/synthetic.js';
 
 const FIXTURES = path.join(assetPath('tests'), 'fixtures', 'model');
-const shipped = readModel(shippedModelFile());
+const shipped = readModel(shippedModelFile()) as LeadModel;
 const ask = (p: Partial<PredictInput>) => predictLead(shipped, { dpeClass: 'C', outdoorC: 4, targetC: 19, at: '07:00', powerKw: 8, ...p });
 const lead = (p: Partial<PredictInput>) => {
   const r = ask(p);
@@ -151,10 +152,14 @@ describe('predict', () => {
   });
 
   it('refuses, as a usage error, stove powers and outdoor temperatures outside the training nights; older models without a range do not', () => {
-    expect(shipped.input_range!.stove_power_kw).toEqual([4, 14]);
+    // pellet stoves from 2.5 to 15 kW (issue 9: 3 kW exited 2)
+    expect(shipped.input_range!.stove_power_kw).toEqual([3, 15]);
     expect(shipped.input_range!.outdoor_temp_c[0]).toBeLessThan(-25);
-    expect(() => ask({ powerKw: 3 })).toThrow(/outside the model's range/);
+    expect(() => ask({ powerKw: 2 })).toThrow(/outside the model's range/);
     expect(() => ask({ powerKw: 16 })).toThrow(UsageError);
+    expect(ask({ powerKw: 2.5, outdoorC: 10 }).feasible).toBe(true);
+    expect(ask({ powerKw: 3, outdoorC: 8 }).feasible).toBe(true);
+    expect(ask({ powerKw: 15 }).feasible).toBe(true);
     expect(() => ask({ outdoorC: shipped.input_range!.outdoor_temp_c[0] - 3 })).toThrow(/°C outdoors: .* outside the model's range/);
     expect(ask({ powerKw: 4 }).feasible).toBe(true);
     expect(ask({ powerKw: 14 }).feasible).toBe(true);
