@@ -12,9 +12,9 @@ export const predictBodySchema = {
   $id: 'PredictRequest',
   type: 'object',
   additionalProperties: false,
-  required: ['dpe_class', 'outdoor_temp_c'],
+  required: ['outdoor_temp_c'],
   properties: {
-    dpe_class: { type: 'string', enum: ['A', 'B', 'C', 'D', 'E', 'F', 'G'], description: 'DPE class of the home (French energy performance certificate), A to G' },
+    dpe_class: { type: 'string', enum: ['A', 'B', 'C', 'D', 'E', 'F', 'G'], description: "DPE class of the home (French energy performance certificate), A to G; required by the shipped class model (400 without it), ignored by a house model calibrated with `watt train --data`" },
     outdoor_temp_c: { type: 'number', minimum: -40, maximum: 45, description: 'outdoor temperature around the ignition time (°C), i.e. the early-morning forecast' },
     indoor_temp_c: { type: 'number', minimum: -10, maximum: 35, description: 'indoor temperature now (°C); absent: estimated after the night cool-down' },
     target_temp_c: { type: 'number', minimum: 5, maximum: 30, default: 19, description: 'target indoor temperature (°C)' },
@@ -33,6 +33,7 @@ const inputsSchema = {
     target_temp_c: { type: 'number' },
     target_time: { type: 'string' },
     stove_power_kw: { type: 'number' },
+    temp_min_c: { type: ['number', 'null'] },
   },
 } as const;
 
@@ -48,6 +49,8 @@ export const predictionSchema = {
     indoor_at_ignition_c: { type: 'number', description: 'indoor air at ignition used by the model (°C)' },
     indoor_estimated: { type: 'boolean' },
     reason: { type: 'string', description: 'why the night is infeasible, one sentence' },
+    extrapolated: { type: 'boolean', description: 'true: the night lies beyond the history a house model was calibrated on; answered from its physics with a wider margin' },
+    extrapolation: { type: 'array', items: { type: 'string' }, description: 'what lies beyond the history, one phrase each' },
     model_version: { type: 'string' },
     inputs: inputsSchema,
     model_file: { type: 'string' },
