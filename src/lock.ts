@@ -133,7 +133,8 @@ function readHolder(file: string): LockHolder | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid is alive on this host (signal 0; EPERM means alive, owned by another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

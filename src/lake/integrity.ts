@@ -3,6 +3,7 @@ import { InterruptedError } from '../errors.js';
 import type { Catalog, RunRecord } from '../catalog/catalog.js';
 import type { Lake, ObjectInfo } from './types.js';
 import { partitionDateOf, runIdOf } from './layout.js';
+import { isAlive } from '../lock.js';
 
 /**
  * What a lake folder holds, read from one listing: the commit rule of the lake (ARCHITECTURE.md,
@@ -68,16 +69,6 @@ export function graceMs(env: Record<string, string | undefined> = process.env): 
   if (text === undefined || text === '') return DEFAULT_GRACE_MS;
   const minutes = Number(text);
   return Number.isFinite(minutes) && minutes >= 0 ? minutes * 60_000 : DEFAULT_GRACE_MS;
-}
-
-/** Whether a process id is alive on this host (EPERM: alive, owned by someone else). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Whether a catalog run is `running` in a process that no longer exists on this host. */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { StorageError, UsageError } from '../errors.js';
 import type { DeleteResult, Lake, ObjectInfo, PutOptions } from './types.js';
+import { isAlive } from '../lock.js';
 
 const TMP_DIR = '.watt-tmp';
 
@@ -232,14 +233,6 @@ export class LocalLake implements Lake {
   async close(): Promise<void> {}
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function wrap(err: unknown, what: string): Error {
   if (err instanceof UsageError || err instanceof StorageError) return err;

@@ -17,7 +17,6 @@ import { anchorKey, verifyTrailAndAnchors, writeAnchor } from './anchor.js';
 import { PSEUDONYM_PREFIX_CHARS } from './trail.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
 import { eraseSubject, type ErasureStep } from './erasure.js';
-import { verifyTrail } from './trail.js';
 import type { AgePurgeResult, ErasureResult, PurgeResult, TrailResult } from './types.js';
 
 export type { PurgeResult, AgePurgeResult, ErasureResult, TrailResult, CategoryResult, ErasedObject } from './types.js';
@@ -170,29 +169,6 @@ export async function verifyCatalogTrailAndAnchors(home: string, config: LakeCon
   } finally {
     db.close();
     await lake.close();
-  }
-}
-
-/**
- * Verify the audit trail of `<home>/catalog.db` (read-only).
- * @throws UsageError when there is no catalog; DataError (exit 1) is left to the caller: the
- * result says `ok: false` and names the first broken entry.
- */
-export function verifyCatalogTrail(home: string): TrailResult {
-  const file = path.join(home, 'catalog.db');
-  if (!existsSync(file)) throw new UsageError(`no catalog at ${file}: nothing to verify`, { hint: 'set WATT_HOME to the folder holding catalog.db' });
-  let db: Database.Database;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    throw new StorageError(`cannot open catalog ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return { mode: 'verify-trail', catalog: file, ...verifyTrail(db) };
-  } catch (err) {
-    throw new DataError(`cannot read the audit trail of ${file}: ${(err as Error).message}`);
-  } finally {
-    db.close();
   }
 }
 
