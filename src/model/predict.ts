@@ -2,7 +2,8 @@ import { UsageError } from '../errors.js';
 import type { DpeClass } from './params.js';
 import { DPE_CLASSES, clockToMinutes, minutesToClock } from './params.js';
 import type { FeatureInput } from './features.js';
-import { FEATURES, baseQuantities, loadShare } from './features.js';
+import type { BaseQuantities } from './features.js';
+import { FEATURES, U_MAX, baseQuantities, loadShare } from './features.js';
 import type { ClassModel, CoolDownCurve, LeadModel, WattModel } from './model-file.js';
 import type { HouseModel } from './house-model.js';
 import { isHouseModel } from './house-model.js';
@@ -175,6 +176,22 @@ function tooLongSentence(model: LeadModel, input: ClassPredictInput): string {
   return `${who(input)} needs more than ${model.max_lead_min / 60} h to reach ${input.targetC} °C by ${minutesToClock(clockToMinutes(input.at))}: light it the evening before and keep it on, or use a bigger stove.`;
 }
 
+/** Reasons (1) and (2) of {@link refusalReason}: the ceiling alone, no regression. */
+function ceilingRefusalReason(model: LeadModel, input: ClassPredictInput): string | undefined {
+  const cls = model.classes[input.dpeClass];
+  if (!cls) return undefined;
+  const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
+  if (input.targetC >= ceiling) {
+    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`;
+  }
+  const margin = minMarginK(model);
+  const at = minutesToClock(clockToMinutes(input.at));
+  if (ceiling - input.targetC < margin) {
+    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, less than ${margin.toFixed(1)} K above the ${input.targetC} °C target: nights like this get colder by morning, and ${input.targetC} °C cannot be reached by ${at} even with the stove lit ${model.max_lead_min / 60} h before.`;
+  }
+  return undefined;
+}
+
 /**
  * Why watt refuses this night (one plain sentence), or undefined when it can answer with a lead.
  * In order: (1) the stove's steady-state ceiling T_o + P/H_eff is at or below the target: never
@@ -188,15 +205,8 @@ function tooLongSentence(model: LeadModel, input: ClassPredictInput): string {
 export function refusalReason(model: LeadModel, input: ClassPredictInput): string | undefined {
   const cls = model.classes[input.dpeClass];
   if (!cls) return undefined;
-  const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
-  if (input.targetC >= ceiling) {
-    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`;
-  }
-  const margin = minMarginK(model);
-  const at = minutesToClock(clockToMinutes(input.at));
-  if (ceiling - input.targetC < margin) {
-    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, less than ${margin.toFixed(1)} K above the ${input.targetC} °C target: nights like this get colder by morning, and ${input.targetC} °C cannot be reached by ${at} even with the stove lit ${model.max_lead_min / 60} h before.`;
-  }
+  const ceilingRefusal = ceilingRefusalReason(model, input);
+  if (ceilingRefusal !== undefined) return ceilingRefusal;
   const maxLead = model.max_lead_min;
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   if (input.indoorC !== undefined) {
@@ -248,6 +258,17 @@ export function predictLead(model: WattModel, input: PredictInput): Prediction {
     throw new UsageError(`model ${model.version} is a DPE-class model: it needs the class of the home`, { hint: 'pass --dpe A..G, or train a model of your house with watt train --data' });
   }
   return predictClassLead(model, input as ClassPredictInput);
+}
+
+/**
+ * The same answer as {@link predictLead}, computed the straightforward way: for a class model
+ * without `indoorC`, the 5-min scan down from 9 h evaluates the whole class regression (every
+ * target of the 0.5 K grid, every better class) at each step (~2-3 ms). Kept as the oracle of the
+ * fast path (tests/model/predict-fast.test.ts checks both are deep-equal).
+ */
+export function predictLeadReference(model: WattModel, input: PredictInput): Prediction {
+  if (isHouseModel(model) || !input.dpeClass) return predictLead(model, input);
+  return predictClassLead(model, input as ClassPredictInput, true);
 }
 
 function echo(input: PredictInput, targetMin: number, dpeClass: DpeClass | null): PredictionInputs {
@@ -343,7 +364,7 @@ export function predictHouseLead(model: HouseModel, input: PredictInput): Predic
  *   is outside the model's training range ({@link outsideRange}), the target is below the
  *   indoor temperature, or the target time is not HH:MM.
  */
-export function predictClassLead(model: LeadModel, input: ClassPredictInput): Prediction {
+export function predictClassLead(model: LeadModel, input: ClassPredictInput, reference = false): Prediction {
   const targetMin = clockToMinutes(input.at);
   const inputs = echo(input, targetMin, input.dpeClass);
   const cls = model.classes[input.dpeClass];
@@ -366,14 +387,14 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput): Pr
   }
   const maxLead = model.max_lead_min;
   const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: false, extrapolation: [], model_version: model.version, inputs });
-  const a = classAnswer(model, input, targetMin);
+  const a = classAnswer(model, input, targetMin, reference);
   if ('reason' in a) return infeasible(a.reason);
   let lead = a.lead;
   if (input.tempMinC !== undefined && input.tempMinC < input.outdoorC) {
     // The forecast minimum: the night also asked at the mean of --temp and --temp-min (the outdoor
     // air the heating meets on average as it falls to the minimum); where that night is out of
     // reach, the stove must be lit while it is milder: the full 9 h.
-    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin);
+    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin, reference);
     lead = 'reason' in b ? maxLead : Math.max(lead, b.lead);
   }
   const whole = Math.max(0, Math.ceil(lead - 1e-9));
@@ -394,7 +415,11 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput): Pr
  * The class answer for one night (validated input): the lead (minutes, margin included, not
  * rounded) and the indoor air at ignition, or the refusal sentence.
  */
-function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | { reason: string } {
+function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number, reference = false): { lead: number; indoor: number } | { reason: string } {
+  if (!reference && input.indoorC === undefined) {
+    const fast = classAnswerFast(model, input, targetMin);
+    if (fast !== undefined) return fast;
+  }
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   const maxLead = model.max_lead_min;
   const refused = refusalReason(model, input);
@@ -456,6 +481,226 @@ function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: ClassPredi
     }
   }
   return answer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast default path (no indoor reading), exact: the same answers as classAnswer's reference scan.
+//
+// The reference evaluates ok(L) = classLeadMin(indoor(L)) <= L at every 5-min lead from 9 h down,
+// each a maximum over the 0.5 K target grid of one or two regressions. The fast path evaluates the
+// same ok(L) but skips, with a PROVEN upper bound, whatever cannot fail:
+// - every base quantity (u, -ln(1-u), x, gap, cool) is non-decreasing in the target t and
+//   non-increasing in the indoor air I (for t below the ceiling T_o + P/H), and every feature of
+//   MONOTONE_FEATURES is a product of these non-negative quantities; so over a box of targets
+//   [t_lo, t_hi] x indoor [I_lo, I_hi] each feature lies between its value at (t_lo, I_hi) and at
+//   (t_hi, I_lo); the clamps, the cap, exp are monotone, and the margin and ceiling factors are
+//   bounded by the largest factor of the regions the box can reach. That gives an upper bound of
+//   advisedLeadMin over the box from two evaluations of the regression;
+// - the cool-down curve (positive weights and time constants) is monotone in the lead, so a run of
+//   leads has its indoor air between the values at its two ends.
+// A run of grid leads is declared ok only when the bound over all its targets and indoor values
+// is <= the run's smallest lead; otherwise it is split, down to single leads, where each target is
+// either bounded or evaluated by advisedLeadMin itself. No lead is ever declared failing except by
+// the exact evaluation, so the first failing grid lead, the 1-min refinement and the answer are the
+// reference's. Floating point: the bound adds 1e-6 min + 1e-9 relative and widens the indoor range
+// by 1e-9 K, far above the rounding differences (~1e-12) between two evaluation orders.
+// ---------------------------------------------------------------------------------------------
+
+/** Features that are products of the non-negative base quantities (monotone in each of them). */
+const MONOTONE_FEATURES: ReadonlySet<string> = new Set([
+  'one', 'ln_u', 'ln_u2', 'ln_u3', 'x', 'x2', 'x3', 'gap', 'gap2', 'cool', 'cool2',
+  'ln_u_x', 'ln_u_gap', 'x_gap', 'cool_x', 'cool_ln_u', 'cool_gap', 'cool_x2', 'ln_u2_x',
+]);
+const BOUND_ABS_SLACK_MIN = 1e-6;
+const BOUND_REL_SLACK = 1e-9;
+const INDOOR_SLACK_K = 1e-9;
+
+const fastOk = new WeakMap<LeadModel, boolean>();
+
+/** Whether the fast path's bounds hold for this model (else the reference scan answers). */
+function fastPathApplies(model: LeadModel): boolean {
+  let ok = fastOk.get(model);
+  if (ok === undefined) {
+    const regressionOk = (c: ClassModel): boolean =>
+      c.features.every((n) => MONOTONE_FEATURES.has(n) && n in FEATURES) && (c.small_stove === undefined || regressionOk(c.small_stove));
+    ok =
+      Object.values(model.classes).every((c) => c !== undefined && regressionOk(c)) &&
+      Object.values(model.cooldown.classes).every(
+        (k) => k !== undefined && k.w_fast >= 0 && k.w_slow >= 0 && k.tau_fast_min > 0 && k.tau_slow_min > 0,
+      );
+    fastOk.set(model, ok);
+  }
+  return ok;
+}
+
+const scratchHi: BaseQuantities = { u: 0, ln_u: 0, x: 0, gap: 0, cool: 0 };
+const scratchLo: BaseQuantities = { u: 0, ln_u: 0, x: 0, gap: 0, cool: 0 };
+
+function setBase(b: BaseQuantities, u: number, x: number, t: number, indoor: number): BaseQuantities {
+  b.u = Math.min(U_MAX, Math.max(0, u));
+  b.ln_u = -Math.log(1 - b.u);
+  b.x = x;
+  b.gap = Math.max(0, t - indoor);
+  b.cool = Math.max(0, 20 - indoor);
+  return b;
+}
+
+/**
+ * Upper bound (minutes, margin included) of advisedLeadMin(model, cls, {outdoorC, indoorC: I,
+ * targetC: t, powerKw}) over t in [tLo, tHi] and I in [iLo, iHi]; Infinity when the box may reach
+ * u >= 1.
+ */
+function advisedUpperMin(model: LeadModel, cls: ClassModel, outdoorC: number, powerKw: number, tLo: number, tHi: number, iLo: number, iHi: number): number {
+  const small = cls.small_stove;
+  if (small && powerKw < small.below_kw) {
+    return Math.max(advisedUpperMin(model, small, outdoorC, powerKw, tLo, tHi, iLo, iHi), advisedUpperMin(model, cls, outdoorC, small.below_kw, tLo, tHi, iLo, iHi));
+  }
+  if (iLo >= tHi) return 0;
+  const h = cls.h_eff_w_per_k;
+  const top = outdoorC + (powerKw * 1000) / h;
+  if (!(tHi < top) || !(top - iHi > 0)) return Number.POSITIVE_INFINITY;
+  const uHi = (tHi - iLo) / (top - iLo);
+  if (!(uHi < 1 - 1e-9)) return Number.POSITIVE_INFINITY;
+  const uLo = (tLo - iHi) / (top - iHi);
+  const hi = setBase(scratchHi, uHi, Math.max(0, ((tHi - outdoorC) * h) / (powerKw * 1000)), tHi, iLo);
+  const lo = setBase(scratchLo, uLo, Math.max(0, ((tLo - outdoorC) * h) / (powerKw * 1000)), tLo, iHi);
+  const fns = compiledFeatures(cls);
+  const w = cls.weights;
+  let z = 0;
+  for (let i = 0; i < fns.length; i++) {
+    const wi = w[i]!;
+    z += wi * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, fns[i]!(wi >= 0 ? hi : lo)));
+  }
+  z = Math.min(z, Math.log(model.max_lead_min + model.offset_min) + 2);
+  const raw = Math.exp(z);
+  // the largest margin factor of the lead regions at or below raw
+  let mf: number;
+  const mb = cls.margin_by_lead;
+  if (!mb) mf = cls.margin_factor;
+  else {
+    mf = mb.factor[0]!;
+    const rawLead = raw - model.offset_min + BOUND_ABS_SLACK_MIN;
+    for (let i = 1; i < mb.from_min.length && rawLead >= mb.from_min[i]!; i++) mf = Math.max(mf, mb.factor[i]!);
+  }
+  // the largest ceiling factor of the regions at or above the smallest ceiling margin (at tHi)
+  let cf = 1;
+  const mc = cls.margin_by_ceiling;
+  if (mc) {
+    const marginK = outdoorC + (powerKw * 1000) / h - tHi - 1e-9;
+    for (let i = 0; i < mc.below_k.length && marginK < mc.below_k[i]!; i++) cf = Math.max(cf, mc.factor[i]!);
+  }
+  const lead = Math.max(0, raw * Math.max(mf, cf) - model.offset_min);
+  return lead * (1 + BOUND_REL_SLACK) + BOUND_ABS_SLACK_MIN;
+}
+
+/**
+ * The default-path lead of one class as {@link defaultPathLead} computes it, or undefined where
+ * that one is undefined; with `floor`, also undefined when its lead is proven <= floor (the caller
+ * only takes a maximum).
+ */
+function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassPredictInput, targetMin: number, floor: number): { lead: number; indoor: number } | undefined {
+  const cls = model.classes[dpeClass]!;
+  const curve = model.cooldown.classes[dpeClass]!;
+  const maxLead = model.max_lead_min;
+  const step = DEFAULT_PATH_STEP_MIN;
+  const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);
+  const evening = model.cooldown.evening_air_temp_c;
+  const o = input.outdoorC;
+  const p = input.powerKw;
+  const indoorAt = (lead: number): number => cooledAirC(curve, evening, o, targetMin - lead - stoveOff);
+  // the target grid exactly as classLeadMin walks it, down below every indoor value of the night
+  const lowest = Math.min(indoorAt(0), indoorAt(maxLead)) - 1;
+  const ts: number[] = [input.targetC];
+  for (let t = input.targetC - TARGET_STEP_K; t > lowest; t -= TARGET_STEP_K) ts.push(t);
+  const lastAbove = (indoor: number): number => {
+    let b = 0;
+    while (b + 1 < ts.length && ts[b + 1]! > indoor) b++;
+    return b;
+  };
+  // all targets ts[a..b] proven <= lead over indoor [iLo, iHi]
+  const prove = (iLo: number, iHi: number, lead: number, a: number, b: number): boolean => {
+    if (advisedUpperMin(model, cls, o, p, ts[b]!, ts[a]!, iLo, iHi) <= lead) return true;
+    if (a === b) return false;
+    const m = (a + b) >> 1;
+    return prove(iLo, iHi, lead, a, m) && prove(iLo, iHi, lead, m + 1, b);
+  };
+  // exactly the reference's ok(lead): every target's advised lead <= lead
+  const exact = (indoor: number, lead: number, a: number, b: number): boolean => {
+    if (advisedUpperMin(model, cls, o, p, ts[b]!, ts[a]!, indoor, indoor) <= lead) return true;
+    if (a === b) return advisedLeadMin(model, cls, { outdoorC: o, indoorC: indoor, targetC: ts[a]!, powerKw: p }) <= lead;
+    const m = (a + b) >> 1;
+    return exact(indoor, lead, a, m) && exact(indoor, lead, m + 1, b);
+  };
+  const ok = (lead: number): boolean => {
+    const indoor = indoorAt(lead);
+    return exact(indoor, lead, 0, lastAbove(indoor));
+  };
+  const grid = (k: number): number => maxLead - step * k;
+  const last = Math.floor(maxLead / step);
+  const indoorGrid = new Float64Array(last + 1).fill(Number.NaN);
+  const gridIndoor = (k: number): number => {
+    let v = indoorGrid[k]!;
+    if (Number.isNaN(v)) v = indoorGrid[k] = indoorAt(grid(k));
+    return v;
+  };
+  // the smallest k in [k0, k1] whose grid lead fails, or -1
+  const firstFail = (k0: number, k1: number): number => {
+    if (k0 === k1) return ok(grid(k0)) ? -1 : k0;
+    const i0 = gridIndoor(k0);
+    const i1 = gridIndoor(k1);
+    const iLo = Math.min(i0, i1) - INDOOR_SLACK_K;
+    const iHi = Math.max(i0, i1) + INDOOR_SLACK_K;
+    if (prove(iLo, iHi, grid(k1), 0, lastAbove(iLo))) return -1;
+    const m = (k0 + k1) >> 1;
+    const r = firstFail(k0, m);
+    return r >= 0 ? r : firstFail(m + 1, k1);
+  };
+  // below floor: once every grid lead >= G <= floor is ok, the answer is <= G
+  const stop = floor === Number.NEGATIVE_INFINITY || floor < 0 ? last : Math.min(last, Math.ceil((maxLead - floor) / step));
+  const f = firstFail(0, stop);
+  let lead: number;
+  if (f < 0) {
+    if (stop < last) return undefined;
+    lead = grid(last);
+    for (let l = 0; l < grid(last); l++) {
+      if (ok(l)) {
+        lead = l;
+        break;
+      }
+    }
+  } else {
+    if (f === 0) return undefined;
+    lead = grid(f - 1);
+    for (let l = grid(f) + 1; l < grid(f - 1); l++) {
+      if (ok(l)) {
+        lead = l;
+        break;
+      }
+    }
+  }
+  return { lead, indoor: indoorAt(lead) };
+}
+
+/**
+ * classAnswer without an indoor reading, through {@link defaultPathLeadFast}: the asked class first
+ * (its refusal (3) is its 9 h lead failing), then each better class only where it may raise the
+ * lead. Undefined where the fast path does not apply (the reference answers).
+ */
+function classAnswerFast(model: LeadModel, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | { reason: string } | undefined {
+  if (!model.classes[input.dpeClass] || !model.cooldown.classes[input.dpeClass] || !fastPathApplies(model)) return undefined;
+  const refused = ceilingRefusalReason(model, input);
+  if (refused !== undefined) return { reason: refused };
+  const own = defaultPathLeadFast(model, input.dpeClass, input, targetMin, Number.NEGATIVE_INFINITY);
+  if (own === undefined) return { reason: tooLongSentence(model, input) };
+  let lead = own.lead;
+  for (const c of DPE_CLASSES) {
+    if (c === input.dpeClass) break;
+    if (model.classes[c] && model.cooldown.classes[c]) {
+      const r = defaultPathLeadFast(model, c, input, targetMin, lead);
+      if (r !== undefined) lead = Math.max(lead, r.lead);
+    }
+  }
+  return { lead, indoor: own.indoor };
 }
 
 /** `1 h 48 min`, `25 min`, `2 h`. */
