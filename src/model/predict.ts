@@ -394,7 +394,7 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput, ref
     // The forecast minimum: the night also asked at the mean of --temp and --temp-min (the outdoor
     // air the heating meets on average as it falls to the minimum); where that night is out of
     // reach, the stove must be lit while it is milder: the full 9 h.
-    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin, reference);
+    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin, reference, lead);
     lead = 'reason' in b ? maxLead : Math.max(lead, b.lead);
   }
   const whole = Math.max(0, Math.ceil(lead - 1e-9));
@@ -413,11 +413,12 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput, ref
 
 /**
  * The class answer for one night (validated input): the lead (minutes, margin included, not
- * rounded) and the indoor air at ignition, or the refusal sentence.
+ * rounded) and the indoor air at ignition, or the refusal sentence. With `floor` (the fast path
+ * only), a lead proven <= floor may come back as any value <= floor (the caller takes a maximum).
  */
-function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number, reference = false): { lead: number; indoor: number } | { reason: string } {
+function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number, reference = false, floor = Number.NEGATIVE_INFINITY): { lead: number; indoor: number } | { reason: string } {
   if (!reference && input.indoorC === undefined) {
-    const fast = classAnswerFast(model, input, targetMin);
+    const fast = classAnswerFast(model, input, targetMin, floor);
     if (fast !== undefined) return fast;
   }
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
@@ -506,23 +507,76 @@ function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: ClassPredi
 // by 1e-9 K, far above the rounding differences (~1e-12) between two evaluation orders.
 // ---------------------------------------------------------------------------------------------
 
-/** Features that are products of the non-negative base quantities (monotone in each of them). */
-const MONOTONE_FEATURES: ReadonlySet<string> = new Set([
-  'one', 'ln_u', 'ln_u2', 'ln_u3', 'x', 'x2', 'x3', 'gap', 'gap2', 'cool', 'cool2',
-  'ln_u_x', 'ln_u_gap', 'x_gap', 'cool_x', 'cool_ln_u', 'cool_gap', 'cool_x2', 'ln_u2_x',
-]);
+/**
+ * The features that are monomials ln_u^a · x^b · gap^c · cool^d of the non-negative base
+ * quantities (so monotone in each), with their exponents [a, b, c, d]; checked against FEATURES
+ * when a model is first used ({@link fastPathApplies}).
+ */
+const MONOMIALS: Readonly<Record<string, readonly [number, number, number, number]>> = {
+  one: [0, 0, 0, 0], ln_u: [1, 0, 0, 0], ln_u2: [2, 0, 0, 0], ln_u3: [3, 0, 0, 0],
+  x: [0, 1, 0, 0], x2: [0, 2, 0, 0], x3: [0, 3, 0, 0], gap: [0, 0, 1, 0], gap2: [0, 0, 2, 0],
+  cool: [0, 0, 0, 1], cool2: [0, 0, 0, 2], ln_u_x: [1, 1, 0, 0], ln_u_gap: [1, 0, 1, 0],
+  x_gap: [0, 1, 1, 0], cool_x: [0, 1, 0, 1], cool_ln_u: [1, 0, 0, 1], cool_gap: [0, 0, 1, 1],
+  cool_x2: [0, 2, 0, 1], ln_u2_x: [2, 1, 0, 0],
+};
 const BOUND_ABS_SLACK_MIN = 1e-6;
 const BOUND_REL_SLACK = 1e-9;
 const INDOOR_SLACK_K = 1e-9;
 
+/** One regression compiled for the bound: for feature i, offsets into a corner's power table. */
+interface BoundRegression {
+  /** 4·n offsets: power table index of ln_u, x, gap, cool (exponent e of quantity q at 4q + e). */
+  idx: Int32Array;
+  /** The weights; and, per feature, which corner to read: 1 = high (w >= 0), 0 = low. */
+  w: Float64Array;
+  high: Uint8Array;
+  min: Float64Array;
+  max: Float64Array;
+}
+
+const boundRegressions = new WeakMap<ClassModel, BoundRegression>();
+
+function boundRegression(cls: ClassModel): BoundRegression {
+  let r = boundRegressions.get(cls);
+  if (!r) {
+    const n = cls.features.length;
+    const idx = new Int32Array(4 * n);
+    cls.features.forEach((name, i) => {
+      const e = MONOMIALS[name]!;
+      for (let q = 0; q < 4; q++) idx[4 * i + q] = 4 * q + e[q]!;
+    });
+    r = {
+      idx,
+      w: Float64Array.from(cls.weights),
+      high: Uint8Array.from(cls.weights, (w) => (w >= 0 ? 1 : 0)),
+      min: Float64Array.from(cls.feature_min),
+      max: Float64Array.from(cls.feature_max),
+    };
+    boundRegressions.set(cls, r);
+  }
+  return r;
+}
+
 const fastOk = new WeakMap<LeadModel, boolean>();
 
-/** Whether the fast path's bounds hold for this model (else the reference scan answers). */
+/**
+ * Whether the fast path's bounds hold for this model: every feature a known monomial (and FEATURES
+ * computing that monomial), cool-down curves with non-negative weights and positive time constants.
+ * Otherwise the reference scan answers.
+ */
 function fastPathApplies(model: LeadModel): boolean {
   let ok = fastOk.get(model);
   if (ok === undefined) {
-    const regressionOk = (c: ClassModel): boolean =>
-      c.features.every((n) => MONOTONE_FEATURES.has(n) && n in FEATURES) && (c.small_stove === undefined || regressionOk(c.small_stove));
+    const probe: BaseQuantities = { u: 0.5, ln_u: 0.37, x: 0.81, gap: 3.3, cool: 5.9 };
+    const q = [probe.ln_u, probe.x, probe.gap, probe.cool];
+    const monomialOk = (n: string): boolean => {
+      const e = MONOMIALS[n];
+      const fn = FEATURES[n];
+      if (!e || !fn) return false;
+      const v = q.reduce((acc, base, k) => acc * base ** e[k]!, 1);
+      return Math.abs(fn(probe) - v) <= 1e-12 * Math.max(1, Math.abs(v));
+    };
+    const regressionOk = (c: ClassModel): boolean => c.features.every(monomialOk) && (c.small_stove === undefined || regressionOk(c.small_stove));
     ok =
       Object.values(model.classes).every((c) => c !== undefined && regressionOk(c)) &&
       Object.values(model.cooldown.classes).every(
@@ -533,72 +587,84 @@ function fastPathApplies(model: LeadModel): boolean {
   return ok;
 }
 
-const scratchHi: BaseQuantities = { u: 0, ln_u: 0, x: 0, gap: 0, cool: 0 };
-const scratchLo: BaseQuantities = { u: 0, ln_u: 0, x: 0, gap: 0, cool: 0 };
+/** Power tables of the two corners: [q^0..q^3] for q = ln_u, x, gap, cool (high corner, low corner). */
+const powHigh = new Float64Array(16);
+const powLow = new Float64Array(16);
 
-function setBase(b: BaseQuantities, u: number, x: number, t: number, indoor: number): BaseQuantities {
-  b.u = Math.min(U_MAX, Math.max(0, u));
-  b.ln_u = -Math.log(1 - b.u);
-  b.x = x;
-  b.gap = Math.max(0, t - indoor);
-  b.cool = Math.max(0, 20 - indoor);
-  return b;
+function setPowers(t: Float64Array, u: number, x: number, gap: number, cool: number): void {
+  const uc = Math.min(U_MAX, Math.max(0, u));
+  const lnU = -Math.log(1 - uc);
+  t[0] = 1; t[1] = lnU; t[2] = lnU * lnU; t[3] = t[2] * lnU;
+  t[4] = 1; t[5] = x; t[6] = x * x; t[7] = t[6] * x;
+  t[8] = 1; t[9] = gap; t[10] = gap * gap; t[11] = t[10] * gap;
+  t[12] = 1; t[13] = cool; t[14] = cool * cool; t[15] = t[14] * cool;
 }
 
+/** Whether a box of targets [tLo, tHi] x indoor air [iLo, iHi] is proven to advise at most `lead` minutes. */
+type BoxBound = (tLo: number, tHi: number, iLo: number, iHi: number, lead: number) => boolean;
+
 /**
- * Upper bound (minutes, margin included) of advisedLeadMin(model, cls, {outdoorC, indoorC: I,
- * targetC: t, powerKw}) over t in [tLo, tHi] and I in [iLo, iHi]; Infinity when the box may reach
- * u >= 1.
+ * The proven bound of advisedLeadMin(model, cls, {outdoorC, indoorC: I, targetC: t, powerKw}) over
+ * a box (see the comment above): true only if every (t, I) of the box advises at most `lead` min
+ * (margin included), with the slacks above; false when it cannot tell (or u may reach 1).
  */
-function advisedUpperMin(model: LeadModel, cls: ClassModel, outdoorC: number, powerKw: number, tLo: number, tHi: number, iLo: number, iHi: number): number {
+function boxBound(model: LeadModel, cls: ClassModel, outdoorC: number, powerKw: number): BoxBound {
   const small = cls.small_stove;
   if (small && powerKw < small.below_kw) {
-    return Math.max(advisedUpperMin(model, small, outdoorC, powerKw, tLo, tHi, iLo, iHi), advisedUpperMin(model, cls, outdoorC, small.below_kw, tLo, tHi, iLo, iHi));
+    const a = boxBound(model, small, outdoorC, powerKw);
+    const b = boxBound(model, cls, outdoorC, small.below_kw);
+    return (tLo, tHi, iLo, iHi, lead) => a(tLo, tHi, iLo, iHi, lead) && b(tLo, tHi, iLo, iHi, lead);
   }
-  if (iLo >= tHi) return 0;
   const h = cls.h_eff_w_per_k;
   const top = outdoorC + (powerKw * 1000) / h;
-  if (!(tHi < top) || !(top - iHi > 0)) return Number.POSITIVE_INFINITY;
-  const uHi = (tHi - iLo) / (top - iLo);
-  if (!(uHi < 1 - 1e-9)) return Number.POSITIVE_INFINITY;
-  const uLo = (tLo - iHi) / (top - iHi);
-  const hi = setBase(scratchHi, uHi, Math.max(0, ((tHi - outdoorC) * h) / (powerKw * 1000)), tHi, iLo);
-  const lo = setBase(scratchLo, uLo, Math.max(0, ((tLo - outdoorC) * h) / (powerKw * 1000)), tLo, iHi);
-  const fns = compiledFeatures(cls);
-  const w = cls.weights;
-  let z = 0;
-  for (let i = 0; i < fns.length; i++) {
-    const wi = w[i]!;
-    z += wi * Math.min(cls.feature_max[i]!, Math.max(cls.feature_min[i]!, fns[i]!(wi >= 0 ? hi : lo)));
-  }
-  z = Math.min(z, Math.log(model.max_lead_min + model.offset_min) + 2);
-  const raw = Math.exp(z);
-  // the largest margin factor of the lead regions at or below raw
-  let mf: number;
+  const xScale = powerKw * 1000;
+  const cap = Math.log(model.max_lead_min + model.offset_min) + 2;
+  const offset = model.offset_min;
+  const { idx, w, high, min, max } = boundRegression(cls);
+  const n = w.length;
   const mb = cls.margin_by_lead;
-  if (!mb) mf = cls.margin_factor;
-  else {
-    mf = mb.factor[0]!;
-    const rawLead = raw - model.offset_min + BOUND_ABS_SLACK_MIN;
-    for (let i = 1; i < mb.from_min.length && rawLead >= mb.from_min[i]!; i++) mf = Math.max(mf, mb.factor[i]!);
-  }
-  // the largest ceiling factor of the regions at or above the smallest ceiling margin (at tHi)
-  let cf = 1;
   const mc = cls.margin_by_ceiling;
-  if (mc) {
-    const marginK = outdoorC + (powerKw * 1000) / h - tHi - 1e-9;
-    for (let i = 0; i < mc.below_k.length && marginK < mc.below_k[i]!; i++) cf = Math.max(cf, mc.factor[i]!);
-  }
-  const lead = Math.max(0, raw * Math.max(mf, cf) - model.offset_min);
-  return lead * (1 + BOUND_REL_SLACK) + BOUND_ABS_SLACK_MIN;
+  return (tLo, tHi, iLo, iHi, lead) => {
+    if (iLo >= tHi) return lead >= 0;
+    if (!(tHi < top) || !(top - iHi > 0)) return false;
+    const uHi = (tHi - iLo) / (top - iLo);
+    if (!(uHi < 1 - 1e-9)) return false;
+    const uLo = (tLo - iHi) / (top - iHi);
+    setPowers(powHigh, uHi, Math.max(0, ((tHi - outdoorC) * h) / xScale), Math.max(0, tHi - iLo), Math.max(0, 20 - iLo));
+    setPowers(powLow, uLo, Math.max(0, ((tLo - outdoorC) * h) / xScale), Math.max(0, tLo - iHi), Math.max(0, 20 - iHi));
+    let z = 0;
+    for (let i = 0; i < n; i++) {
+      const t = high[i] === 1 ? powHigh : powLow;
+      const k = 4 * i;
+      const v = t[idx[k]!]! * t[idx[k + 1]!]! * t[idx[k + 2]!]! * t[idx[k + 3]!]!;
+      z += w[i]! * Math.min(max[i]!, Math.max(min[i]!, v));
+    }
+    const raw = Math.exp(Math.min(z, cap));
+    // the largest margin factor of the lead regions at or below raw
+    let mf: number;
+    if (!mb) mf = cls.margin_factor;
+    else {
+      mf = mb.factor[0]!;
+      const rawLead = raw - offset + BOUND_ABS_SLACK_MIN;
+      for (let i = 1; i < mb.from_min.length && rawLead >= mb.from_min[i]!; i++) mf = Math.max(mf, mb.factor[i]!);
+    }
+    // the largest ceiling factor of the regions at or above the smallest ceiling margin (at tHi)
+    let cf = 1;
+    if (mc) {
+      const marginK = top - tHi - 1e-9;
+      for (let i = 0; i < mc.below_k.length && marginK < mc.below_k[i]!; i++) cf = Math.max(cf, mc.factor[i]!);
+    }
+    const upper = Math.max(0, raw * Math.max(mf, cf) - offset);
+    return upper * (1 + BOUND_REL_SLACK) + BOUND_ABS_SLACK_MIN <= lead;
+  };
 }
 
 /**
  * The default-path lead of one class as {@link defaultPathLead} computes it, or undefined where
- * that one is undefined; with `floor`, also undefined when its lead is proven <= floor (the caller
+ * that one is undefined (the 9 h lead fails); null when its lead is proven <= `floor` (the caller
  * only takes a maximum).
  */
-function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassPredictInput, targetMin: number, floor: number): { lead: number; indoor: number } | undefined {
+function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassPredictInput, targetMin: number, floor: number): { lead: number; indoor: number } | undefined | null {
   const cls = model.classes[dpeClass]!;
   const curve = model.cooldown.classes[dpeClass]!;
   const maxLead = model.max_lead_min;
@@ -608,6 +674,7 @@ function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassP
   const o = input.outdoorC;
   const p = input.powerKw;
   const indoorAt = (lead: number): number => cooledAirC(curve, evening, o, targetMin - lead - stoveOff);
+  const bound = boxBound(model, cls, o, p);
   // the target grid exactly as classLeadMin walks it, down below every indoor value of the night
   const lowest = Math.min(indoorAt(0), indoorAt(maxLead)) - 1;
   const ts: number[] = [input.targetC];
@@ -617,23 +684,22 @@ function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassP
     while (b + 1 < ts.length && ts[b + 1]! > indoor) b++;
     return b;
   };
-  // all targets ts[a..b] proven <= lead over indoor [iLo, iHi]
-  const prove = (iLo: number, iHi: number, lead: number, a: number, b: number): boolean => {
-    if (advisedUpperMin(model, cls, o, p, ts[b]!, ts[a]!, iLo, iHi) <= lead) return true;
-    if (a === b) return false;
+  // target j fails at a lead L (indoor I): it is walked (j = 0, or ts[j] > I) and advises more than L
+  const fails = (j: number, indoor: number, lead: number): boolean =>
+    (j === 0 || ts[j]! > indoor) && !(advisedLeadMin(model, cls, { outdoorC: o, indoorC: indoor, targetC: ts[j]!, powerKw: p }) <= lead);
+  // exactly the reference's ok(lead): no target fails (groups of 1, 2, 4... targets, each bounded,
+  // else halved down to single targets computed)
+  const groupOk = (indoor: number, lead: number, a: number, b: number): boolean => {
+    if (bound(ts[b]!, ts[a]!, indoor, indoor, lead)) return true;
+    if (a === b) return !fails(a, indoor, lead);
     const m = (a + b) >> 1;
-    return prove(iLo, iHi, lead, a, m) && prove(iLo, iHi, lead, m + 1, b);
-  };
-  // exactly the reference's ok(lead): every target's advised lead <= lead
-  const exact = (indoor: number, lead: number, a: number, b: number): boolean => {
-    if (advisedUpperMin(model, cls, o, p, ts[b]!, ts[a]!, indoor, indoor) <= lead) return true;
-    if (a === b) return advisedLeadMin(model, cls, { outdoorC: o, indoorC: indoor, targetC: ts[a]!, powerKw: p }) <= lead;
-    const m = (a + b) >> 1;
-    return exact(indoor, lead, a, m) && exact(indoor, lead, m + 1, b);
+    return groupOk(indoor, lead, a, m) && groupOk(indoor, lead, m + 1, b);
   };
   const ok = (lead: number): boolean => {
     const indoor = indoorAt(lead);
-    return exact(indoor, lead, 0, lastAbove(indoor));
+    const b = lastAbove(indoor);
+    for (let a = 0, size = 1; a <= b; a += size, size *= 2) if (!groupOk(indoor, lead, a, Math.min(b, a + size - 1))) return false;
+    return true;
   };
   const grid = (k: number): number => maxLead - step * k;
   const last = Math.floor(maxLead / step);
@@ -643,24 +709,52 @@ function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassP
     if (Number.isNaN(v)) v = indoorGrid[k] = indoorAt(grid(k));
     return v;
   };
-  // the smallest k in [k0, k1] whose grid lead fails, or -1
-  const firstFail = (k0: number, k1: number): number => {
-    if (k0 === k1) return ok(grid(k0)) ? -1 : k0;
+  // every target of ts[a..b] proven to advise at most `lead` over indoor [iLo, iHi] (halved on failure)
+  const groupProven = (iLo: number, iHi: number, lead: number, a: number, b: number): boolean => {
+    if (bound(ts[b]!, ts[a]!, iLo, iHi, lead)) return true;
+    if (a === b) return false;
+    const m = (a + b) >> 1;
+    return groupProven(iLo, iHi, lead, a, m) && groupProven(iLo, iHi, lead, m + 1, b);
+  };
+  // every grid lead of k0..k1 proven ok: all targets at once, else the top target alone (usually the
+  // longest lead: its failure ends it), then groups of 1, 2, 4... of the others
+  const runProven = (k0: number, k1: number): boolean => {
     const i0 = gridIndoor(k0);
     const i1 = gridIndoor(k1);
     const iLo = Math.min(i0, i1) - INDOOR_SLACK_K;
     const iHi = Math.max(i0, i1) + INDOOR_SLACK_K;
-    if (prove(iLo, iHi, grid(k1), 0, lastAbove(iLo))) return -1;
-    const m = (k0 + k1) >> 1;
-    const r = firstFail(k0, m);
-    return r >= 0 ? r : firstFail(m + 1, k1);
+    const lead = grid(k1);
+    const b = lastAbove(iLo);
+    if (bound(ts[b]!, ts[0]!, iLo, iHi, lead)) return true;
+    if (!bound(ts[0]!, ts[0]!, iLo, iHi, lead)) return false;
+    for (let a = 1, size = 1; a <= b; a += size, size *= 2) if (!groupProven(iLo, iHi, lead, a, Math.min(b, a + size - 1))) return false;
+    return true;
+  };
+  // the smallest k in [0, stop] (the longest grid lead) that fails, or -1: runs of grid leads from
+  // 9 h down, proven ok at once, doubled after a proof and halved after a miss, down to single
+  // leads evaluated exactly
+  const firstFail = (stop: number): number => {
+    let k = 0;
+    let size = 4;
+    while (k <= stop) {
+      const k1 = Math.min(stop, k + size - 1);
+      if (k1 === k) {
+        if (!ok(grid(k))) return k;
+        k++;
+        size = 2;
+      } else if (runProven(k, k1)) {
+        k = k1 + 1;
+        size *= 2;
+      } else size >>= 1;
+    }
+    return -1;
   };
   // below floor: once every grid lead >= G <= floor is ok, the answer is <= G
   const stop = floor === Number.NEGATIVE_INFINITY || floor < 0 ? last : Math.min(last, Math.ceil((maxLead - floor) / step));
-  const f = firstFail(0, stop);
+  const f = firstFail(stop);
   let lead: number;
   if (f < 0) {
-    if (stop < last) return undefined;
+    if (stop < last) return null;
     lead = grid(last);
     for (let l = 0; l < grid(last); l++) {
       if (ok(l)) {
@@ -686,21 +780,22 @@ function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassP
  * (its refusal (3) is its 9 h lead failing), then each better class only where it may raise the
  * lead. Undefined where the fast path does not apply (the reference answers).
  */
-function classAnswerFast(model: LeadModel, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | { reason: string } | undefined {
+function classAnswerFast(model: LeadModel, input: ClassPredictInput, targetMin: number, floor: number): { lead: number; indoor: number } | { reason: string } | undefined {
   if (!model.classes[input.dpeClass] || !model.cooldown.classes[input.dpeClass] || !fastPathApplies(model)) return undefined;
   const refused = ceilingRefusalReason(model, input);
   if (refused !== undefined) return { reason: refused };
-  const own = defaultPathLeadFast(model, input.dpeClass, input, targetMin, Number.NEGATIVE_INFINITY);
+  const own = defaultPathLeadFast(model, input.dpeClass, input, targetMin, floor);
   if (own === undefined) return { reason: tooLongSentence(model, input) };
-  let lead = own.lead;
+  // below the floor: a placeholder lead (<= floor), no indoor (the caller keeps its own)
+  let lead = own === null ? floor : own.lead;
   for (const c of DPE_CLASSES) {
     if (c === input.dpeClass) break;
     if (model.classes[c] && model.cooldown.classes[c]) {
-      const r = defaultPathLeadFast(model, c, input, targetMin, lead);
-      if (r !== undefined) lead = Math.max(lead, r.lead);
+      const r = defaultPathLeadFast(model, c, input, targetMin, Math.max(lead, floor));
+      if (r) lead = Math.max(lead, r.lead);
     }
   }
-  return { lead, indoor: own.indoor };
+  return { lead, indoor: own === null ? Number.NaN : own.indoor };
 }
 
 /** `1 h 48 min`, `25 min`, `2 h`. */
