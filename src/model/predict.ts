@@ -523,13 +523,14 @@ const BOUND_ABS_SLACK_MIN = 1e-6;
 const BOUND_REL_SLACK = 1e-9;
 const INDOOR_SLACK_K = 1e-9;
 
-/** One regression compiled for the bound: for feature i, offsets into a corner's power table. */
+/** One regression compiled for the bound: for feature i, offsets into the corners' power table. */
 interface BoundRegression {
-  /** 4·n offsets: power table index of ln_u, x, gap, cool (exponent e of quantity q at 4q + e). */
+  /**
+   * 4·n offsets into {@link powers}: ln_u, x, gap, cool of the corner the weight's sign picks
+   * (exponent e of quantity q at 4q + e, + 16 for the low corner when w < 0).
+   */
   idx: Int32Array;
-  /** The weights; and, per feature, which corner to read: 1 = high (w >= 0), 0 = low. */
   w: Float64Array;
-  high: Uint8Array;
   min: Float64Array;
   max: Float64Array;
 }
@@ -543,12 +544,11 @@ function boundRegression(cls: ClassModel): BoundRegression {
     const idx = new Int32Array(4 * n);
     cls.features.forEach((name, i) => {
       const e = MONOMIALS[name]!;
-      for (let q = 0; q < 4; q++) idx[4 * i + q] = 4 * q + e[q]!;
+      for (let q = 0; q < 4; q++) idx[4 * i + q] = 4 * q + e[q]! + (cls.weights[i]! >= 0 ? 0 : 16);
     });
     r = {
       idx,
       w: Float64Array.from(cls.weights),
-      high: Uint8Array.from(cls.weights, (w) => (w >= 0 ? 1 : 0)),
       min: Float64Array.from(cls.feature_min),
       max: Float64Array.from(cls.feature_max),
     };
@@ -587,17 +587,20 @@ function fastPathApplies(model: LeadModel): boolean {
   return ok;
 }
 
-/** Power tables of the two corners: [q^0..q^3] for q = ln_u, x, gap, cool (high corner, low corner). */
-const powHigh = new Float64Array(16);
-const powLow = new Float64Array(16);
+/** Power table of the two corners: [q^0..q^3] for q = ln_u, x, gap, cool; high corner at 0, low at 16. */
+const powers = new Float64Array(32);
 
-function setPowers(t: Float64Array, u: number, x: number, gap: number, cool: number): void {
+function setPowers(t: Float64Array, at: number, u: number, x: number, gap: number, cool: number): void {
   const uc = Math.min(U_MAX, Math.max(0, u));
   const lnU = -Math.log(1 - uc);
-  t[0] = 1; t[1] = lnU; t[2] = lnU * lnU; t[3] = t[2] * lnU;
-  t[4] = 1; t[5] = x; t[6] = x * x; t[7] = t[6] * x;
-  t[8] = 1; t[9] = gap; t[10] = gap * gap; t[11] = t[10] * gap;
-  t[12] = 1; t[13] = cool; t[14] = cool * cool; t[15] = t[14] * cool;
+  const l2 = lnU * lnU;
+  const x2 = x * x;
+  const g2 = gap * gap;
+  const c2 = cool * cool;
+  t[at] = 1; t[at + 1] = lnU; t[at + 2] = l2; t[at + 3] = l2 * lnU;
+  t[at + 4] = 1; t[at + 5] = x; t[at + 6] = x2; t[at + 7] = x2 * x;
+  t[at + 8] = 1; t[at + 9] = gap; t[at + 10] = g2; t[at + 11] = g2 * gap;
+  t[at + 12] = 1; t[at + 13] = cool; t[at + 14] = c2; t[at + 15] = c2 * cool;
 }
 
 /** Whether a box of targets [tLo, tHi] x indoor air [iLo, iHi] is proven to advise at most `lead` minutes. */
@@ -620,7 +623,7 @@ function boxBound(model: LeadModel, cls: ClassModel, outdoorC: number, powerKw: 
   const xScale = powerKw * 1000;
   const cap = Math.log(model.max_lead_min + model.offset_min) + 2;
   const offset = model.offset_min;
-  const { idx, w, high, min, max } = boundRegression(cls);
+  const { idx, w, min, max } = boundRegression(cls);
   const n = w.length;
   const mb = cls.margin_by_lead;
   const mc = cls.margin_by_ceiling;
@@ -630,11 +633,11 @@ function boxBound(model: LeadModel, cls: ClassModel, outdoorC: number, powerKw: 
     const uHi = (tHi - iLo) / (top - iLo);
     if (!(uHi < 1 - 1e-9)) return false;
     const uLo = (tLo - iHi) / (top - iHi);
-    setPowers(powHigh, uHi, Math.max(0, ((tHi - outdoorC) * h) / xScale), Math.max(0, tHi - iLo), Math.max(0, 20 - iLo));
-    setPowers(powLow, uLo, Math.max(0, ((tLo - outdoorC) * h) / xScale), Math.max(0, tLo - iHi), Math.max(0, 20 - iHi));
+    const t = powers;
+    setPowers(t, 0, uHi, Math.max(0, ((tHi - outdoorC) * h) / xScale), Math.max(0, tHi - iLo), Math.max(0, 20 - iLo));
+    setPowers(t, 16, uLo, Math.max(0, ((tLo - outdoorC) * h) / xScale), Math.max(0, tLo - iHi), Math.max(0, 20 - iHi));
     let z = 0;
     for (let i = 0; i < n; i++) {
-      const t = high[i] === 1 ? powHigh : powLow;
       const k = 4 * i;
       const v = t[idx[k]!]! * t[idx[k + 1]!]! * t[idx[k + 2]!]! * t[idx[k + 3]!]!;
       z += w[i]! * Math.min(max[i]!, Math.max(min[i]!, v));
