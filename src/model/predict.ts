@@ -245,7 +245,7 @@ export function outsideRange(model: LeadModel, input: Pick<PredictInput, 'outdoo
 /**
  * Predict the ignition time: the in-process API of `watt predict` and `watt serve`. Returns the
  * object `watt predict --json` prints (without `model_file`, `model_origin`). Pure arithmetic on a
- * loaded model, a few microseconds (`npm run bench:predict`).
+ * loaded model: ~10-30 µs, ~40-110 µs for a class model without `indoorC` (`npm run bench:predict`).
  *
  * - A house model (`watt train --data`, format `watt-house-model/1`): the calibrated physics
  *   ({@link predictHouseLead}); `dpeClass` is only echoed.
