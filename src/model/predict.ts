@@ -719,8 +719,8 @@ function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassP
     const m = (a + b) >> 1;
     return groupProven(iLo, iHi, lead, a, m) && groupProven(iLo, iHi, lead, m + 1, b);
   };
-  // every grid lead of k0..k1 proven ok: all targets at once, else the top target alone (usually the
-  // longest lead: its failure ends it), then groups of 1, 2, 4... of the others
+  // every grid lead of k0..k1 proven ok: the top target alone (usually the longest lead: its failure
+  // ends it), then all the others at once, else groups of 1, 2, 4... of them
   const runProven = (k0: number, k1: number): boolean => {
     const i0 = gridIndoor(k0);
     const i1 = gridIndoor(k1);
@@ -728,8 +728,8 @@ function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassP
     const iHi = Math.max(i0, i1) + INDOOR_SLACK_K;
     const lead = grid(k1);
     const b = lastAbove(iLo);
-    if (bound(ts[b]!, ts[0]!, iLo, iHi, lead)) return true;
     if (!bound(ts[0]!, ts[0]!, iLo, iHi, lead)) return false;
+    if (b > 0 && bound(ts[b]!, ts[1]!, iLo, iHi, lead)) return true;
     for (let a = 1, size = 1; a <= b; a += size, size *= 2) if (!groupProven(iLo, iHi, lead, a, Math.min(b, a + size - 1))) return false;
     return true;
   };
