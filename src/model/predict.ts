@@ -492,7 +492,7 @@ function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: ClassPredi
 // same ok(L) but skips, with a PROVEN upper bound, whatever cannot fail:
 // - every base quantity (u, -ln(1-u), x, gap, cool) is non-decreasing in the target t and
 //   non-increasing in the indoor air I (for t below the ceiling T_o + P/H), and every feature of
-//   MONOTONE_FEATURES is a product of these non-negative quantities; so over a box of targets
+//   MONOMIALS is a product of these non-negative quantities; so over a box of targets
 //   [t_lo, t_hi] x indoor [I_lo, I_hi] each feature lies between its value at (t_lo, I_hi) and at
 //   (t_hi, I_lo); the clamps, the cap, exp are monotone, and the margin and ceiling factors are
 //   bounded by the largest factor of the regions the box can reach. That gives an upper bound of
