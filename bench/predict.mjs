@@ -59,20 +59,23 @@ process.stdout.write(`  bare node -e 0: median ${baseline[5].toFixed(0)} ms\n`);
 process.stdout.write(`  CommonJS packages loaded by predict (AWS, Azure, winston, sqlite, ml-regression, ajv): ${heavy.stdout.trim() || heavy.stderr.split('\n')[0]}\n`);
 
 // One in-process prediction (what `watt serve` calls per request): predictLead on a loaded model.
-const { predictLead } = await import('../dist/model/predict.js');
+const { predictLead, predictLeadReference } = await import('../dist/model/predict.js');
 const { readModel, shippedModelFile } = await import('../dist/model/model-file.js');
 const { fitHouse } = await import('../dist/model/house-train.js');
 const { testHistory, HOUSE_ONE } = await import('../dist/model/test-houses.js');
 const { heatingSeasonNights, loadDailyWeather } = await import('../dist/model/weather.js');
 const shippedModel = readModel(shippedModelFile());
 const houseModel = fitHouse(testHistory(HOUSE_ONE, heatingSeasonNights(loadDailyWeather())).nights.slice(0, 300).map((n) => n.record), { version: 'bench', createdAt: null, wattVersion: 'bench', training: { source: 'file', name: 'bench', sha256: '', rows: 0 } });
-const perCall = (model, make, n = 2000) => {
-  for (let i = 0; i < 200; i++) predictLead(model, make(i));
+const perCall = (model, make, n = 2000, predict = predictLead) => {
+  for (let i = 0; i < 200; i++) predict(model, make(i));
   const t = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) predictLead(model, make(i));
+  for (let i = 0; i < n; i++) predict(model, make(i));
   return Number(process.hrtime.bigint() - t) / 1e3 / n;
 };
 const query = (i, indoor) => ({ dpeClass: 'D', outdoorC: -6 + (i % 17), indoorC: indoor ? 14 + (i % 4) : undefined, targetC: 19 + (i % 3) * 0.5, powerKw: 8 + (i % 4), at: '07:00' });
 process.stdout.write('  in-process predictLead, µs per call (2,000 calls, varied nights):\n');
-process.stdout.write(`    shipped class model, --indoor given: ${perCall(shippedModel, (i) => query(i, true)).toFixed(1)} µs; without --indoor: ${perCall(shippedModel, (i) => query(i, false), 300).toFixed(1)} µs\n`);
+process.stdout.write(`    shipped class model, --indoor given: ${perCall(shippedModel, (i) => query(i, true)).toFixed(1)} µs; without --indoor: ${perCall(shippedModel, (i) => query(i, false)).toFixed(1)} µs (reference scan, predictLeadReference: ${perCall(shippedModel, (i) => query(i, false), 300, predictLeadReference).toFixed(0)} µs)\n`);
+// the same without --indoor over all classes, any target 16..22 °C, 2.5..15 kW, a third with --temp-min
+const varied = (i) => ({ dpeClass: 'ABCDEFG'[i % 7], outdoorC: -20 + (i % 37), targetC: 16 + (i % 13) * 0.5, powerKw: 2.5 + (i % 26) * 0.5, at: '07:00', tempMinC: i % 3 === 0 ? -25 + (i % 37) : undefined });
+process.stdout.write(`    shipped class model without --indoor, varied (all classes, 16-22 °C, 2.5-15 kW, a third with --temp-min): ${perCall(shippedModel, varied).toFixed(1)} µs\n`);
 process.stdout.write(`    calibrated house model, --indoor given: ${perCall(houseModel, (i) => query(i, true)).toFixed(1)} µs; without --indoor: ${perCall(houseModel, (i) => query(i, false)).toFixed(1)} µs\n`);

@@ -2,7 +2,8 @@ import { UsageError } from '../errors.js';
 import type { DpeClass } from './params.js';
 import { DPE_CLASSES, clockToMinutes, minutesToClock } from './params.js';
 import type { FeatureInput } from './features.js';
-import { FEATURES, baseQuantities, loadShare } from './features.js';
+import type { BaseQuantities } from './features.js';
+import { FEATURES, U_MAX, baseQuantities, loadShare } from './features.js';
 import type { ClassModel, CoolDownCurve, LeadModel, WattModel } from './model-file.js';
 import type { HouseModel } from './house-model.js';
 import { isHouseModel } from './house-model.js';
@@ -175,6 +176,22 @@ function tooLongSentence(model: LeadModel, input: ClassPredictInput): string {
   return `${who(input)} needs more than ${model.max_lead_min / 60} h to reach ${input.targetC} °C by ${minutesToClock(clockToMinutes(input.at))}: light it the evening before and keep it on, or use a bigger stove.`;
 }
 
+/** Reasons (1) and (2) of {@link refusalReason}: the ceiling alone, no regression. */
+function ceilingRefusalReason(model: LeadModel, input: ClassPredictInput): string | undefined {
+  const cls = model.classes[input.dpeClass];
+  if (!cls) return undefined;
+  const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
+  if (input.targetC >= ceiling) {
+    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`;
+  }
+  const margin = minMarginK(model);
+  const at = minutesToClock(clockToMinutes(input.at));
+  if (ceiling - input.targetC < margin) {
+    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, less than ${margin.toFixed(1)} K above the ${input.targetC} °C target: nights like this get colder by morning, and ${input.targetC} °C cannot be reached by ${at} even with the stove lit ${model.max_lead_min / 60} h before.`;
+  }
+  return undefined;
+}
+
 /**
  * Why watt refuses this night (one plain sentence), or undefined when it can answer with a lead.
  * In order: (1) the stove's steady-state ceiling T_o + P/H_eff is at or below the target: never
@@ -188,15 +205,8 @@ function tooLongSentence(model: LeadModel, input: ClassPredictInput): string {
 export function refusalReason(model: LeadModel, input: ClassPredictInput): string | undefined {
   const cls = model.classes[input.dpeClass];
   if (!cls) return undefined;
-  const ceiling = input.outdoorC + (input.powerKw * 1000) / cls.h_eff_w_per_k;
-  if (input.targetC >= ceiling) {
-    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`;
-  }
-  const margin = minMarginK(model);
-  const at = minutesToClock(clockToMinutes(input.at));
-  if (ceiling - input.targetC < margin) {
-    return `${who(input)} tops out near ${ceiling.toFixed(1)} °C, less than ${margin.toFixed(1)} K above the ${input.targetC} °C target: nights like this get colder by morning, and ${input.targetC} °C cannot be reached by ${at} even with the stove lit ${model.max_lead_min / 60} h before.`;
-  }
+  const ceilingRefusal = ceilingRefusalReason(model, input);
+  if (ceilingRefusal !== undefined) return ceilingRefusal;
   const maxLead = model.max_lead_min;
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   if (input.indoorC !== undefined) {
@@ -235,7 +245,7 @@ export function outsideRange(model: LeadModel, input: Pick<PredictInput, 'outdoo
 /**
  * Predict the ignition time: the in-process API of `watt predict` and `watt serve`. Returns the
  * object `watt predict --json` prints (without `model_file`, `model_origin`). Pure arithmetic on a
- * loaded model, a few microseconds (`npm run bench:predict`).
+ * loaded model: ~10-30 µs, ~40-110 µs for a class model without `indoorC` (`npm run bench:predict`).
  *
  * - A house model (`watt train --data`, format `watt-house-model/1`): the calibrated physics
  *   ({@link predictHouseLead}); `dpeClass` is only echoed.
@@ -248,6 +258,17 @@ export function predictLead(model: WattModel, input: PredictInput): Prediction {
     throw new UsageError(`model ${model.version} is a DPE-class model: it needs the class of the home`, { hint: 'pass --dpe A..G, or train a model of your house with watt train --data' });
   }
   return predictClassLead(model, input as ClassPredictInput);
+}
+
+/**
+ * The same answer as {@link predictLead}, computed the straightforward way: for a class model
+ * without `indoorC`, the 5-min scan down from 9 h evaluates the whole class regression (every
+ * target of the 0.5 K grid, every better class) at each step (~2-3 ms). Kept as the oracle of the
+ * fast path (tests/model/predict-fast.test.ts checks both are deep-equal).
+ */
+export function predictLeadReference(model: WattModel, input: PredictInput): Prediction {
+  if (isHouseModel(model) || !input.dpeClass) return predictLead(model, input);
+  return predictClassLead(model, input as ClassPredictInput, true);
 }
 
 function echo(input: PredictInput, targetMin: number, dpeClass: DpeClass | null): PredictionInputs {
@@ -343,7 +364,7 @@ export function predictHouseLead(model: HouseModel, input: PredictInput): Predic
  *   is outside the model's training range ({@link outsideRange}), the target is below the
  *   indoor temperature, or the target time is not HH:MM.
  */
-export function predictClassLead(model: LeadModel, input: ClassPredictInput): Prediction {
+export function predictClassLead(model: LeadModel, input: ClassPredictInput, reference = false): Prediction {
   const targetMin = clockToMinutes(input.at);
   const inputs = echo(input, targetMin, input.dpeClass);
   const cls = model.classes[input.dpeClass];
@@ -366,14 +387,14 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput): Pr
   }
   const maxLead = model.max_lead_min;
   const infeasible = (reason: string): Prediction => ({ feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: false, extrapolation: [], model_version: model.version, inputs });
-  const a = classAnswer(model, input, targetMin);
+  const a = classAnswer(model, input, targetMin, reference);
   if ('reason' in a) return infeasible(a.reason);
   let lead = a.lead;
   if (input.tempMinC !== undefined && input.tempMinC < input.outdoorC) {
     // The forecast minimum: the night also asked at the mean of --temp and --temp-min (the outdoor
     // air the heating meets on average as it falls to the minimum); where that night is out of
     // reach, the stove must be lit while it is milder: the full 9 h.
-    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin);
+    const b = classAnswer(model, { ...input, outdoorC: (input.outdoorC + input.tempMinC) / 2 }, targetMin, reference, lead);
     lead = 'reason' in b ? maxLead : Math.max(lead, b.lead);
   }
   const whole = Math.max(0, Math.ceil(lead - 1e-9));
@@ -392,9 +413,14 @@ export function predictClassLead(model: LeadModel, input: ClassPredictInput): Pr
 
 /**
  * The class answer for one night (validated input): the lead (minutes, margin included, not
- * rounded) and the indoor air at ignition, or the refusal sentence.
+ * rounded) and the indoor air at ignition, or the refusal sentence. With `floor` (the fast path
+ * only), a lead proven <= floor may come back as any value <= floor (the caller takes a maximum).
  */
-function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number): { lead: number; indoor: number } | { reason: string } {
+function classAnswer(model: LeadModel, input: ClassPredictInput, targetMin: number, reference = false, floor = Number.NEGATIVE_INFINITY): { lead: number; indoor: number } | { reason: string } {
+  if (!reference && input.indoorC === undefined) {
+    const fast = classAnswerFast(model, input, targetMin, floor);
+    if (fast !== undefined) return fast;
+  }
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   const maxLead = model.max_lead_min;
   const refused = refusalReason(model, input);
@@ -456,6 +482,323 @@ function defaultPathLead(model: LeadModel, dpeClass: DpeClass, input: ClassPredi
     }
   }
   return answer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast default path (no indoor reading), exact: the same answers as classAnswer's reference scan.
+//
+// The reference evaluates ok(L) = classLeadMin(indoor(L)) <= L at every 5-min lead from 9 h down,
+// each a maximum over the 0.5 K target grid of one or two regressions. The fast path evaluates the
+// same ok(L) but skips, with a PROVEN upper bound, whatever cannot fail:
+// - every base quantity (u, -ln(1-u), x, gap, cool) is non-decreasing in the target t and
+//   non-increasing in the indoor air I (for t below the ceiling T_o + P/H), and every feature of
+//   MONOMIALS is a product of these non-negative quantities; so over a box of targets
+//   [t_lo, t_hi] x indoor [I_lo, I_hi] each feature lies between its value at (t_lo, I_hi) and at
+//   (t_hi, I_lo); the clamps, the cap, exp are monotone, and the margin and ceiling factors are
+//   bounded by the largest factor of the regions the box can reach. That gives an upper bound of
+//   advisedLeadMin over the box from two evaluations of the regression;
+// - the cool-down curve (positive weights and time constants) is monotone in the lead, so a run of
+//   leads has its indoor air between the values at its two ends.
+// A run of grid leads is declared ok only when the bound over all its targets and indoor values
+// is <= the run's smallest lead; otherwise it is split, down to single leads, where each target is
+// either bounded or evaluated by advisedLeadMin itself. No lead is ever declared failing except by
+// the exact evaluation, so the first failing grid lead, the 1-min refinement and the answer are the
+// reference's. Floating point: the bound adds 1e-6 min + 1e-9 relative and widens the indoor range
+// by 1e-9 K, far above the rounding differences (~1e-12) between two evaluation orders.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The features that are monomials ln_u^a · x^b · gap^c · cool^d of the non-negative base
+ * quantities (so monotone in each), with their exponents [a, b, c, d]; checked against FEATURES
+ * when a model is first used ({@link fastPathApplies}).
+ */
+const MONOMIALS: Readonly<Record<string, readonly [number, number, number, number]>> = {
+  one: [0, 0, 0, 0], ln_u: [1, 0, 0, 0], ln_u2: [2, 0, 0, 0], ln_u3: [3, 0, 0, 0],
+  x: [0, 1, 0, 0], x2: [0, 2, 0, 0], x3: [0, 3, 0, 0], gap: [0, 0, 1, 0], gap2: [0, 0, 2, 0],
+  cool: [0, 0, 0, 1], cool2: [0, 0, 0, 2], ln_u_x: [1, 1, 0, 0], ln_u_gap: [1, 0, 1, 0],
+  x_gap: [0, 1, 1, 0], cool_x: [0, 1, 0, 1], cool_ln_u: [1, 0, 0, 1], cool_gap: [0, 0, 1, 1],
+  cool_x2: [0, 2, 0, 1], ln_u2_x: [2, 1, 0, 0],
+};
+const BOUND_ABS_SLACK_MIN = 1e-6;
+const BOUND_REL_SLACK = 1e-9;
+const INDOOR_SLACK_K = 1e-9;
+
+/** One regression compiled for the bound: for feature i, offsets into the corners' power table. */
+interface BoundRegression {
+  /**
+   * 4·n offsets into {@link powers}: ln_u, x, gap, cool of the corner the weight's sign picks
+   * (exponent e of quantity q at 4q + e, + 16 for the low corner when w < 0).
+   */
+  idx: Int32Array;
+  w: Float64Array;
+  min: Float64Array;
+  max: Float64Array;
+}
+
+const boundRegressions = new WeakMap<ClassModel, BoundRegression>();
+
+function boundRegression(cls: ClassModel): BoundRegression {
+  let r = boundRegressions.get(cls);
+  if (!r) {
+    const n = cls.features.length;
+    const idx = new Int32Array(4 * n);
+    cls.features.forEach((name, i) => {
+      const e = MONOMIALS[name]!;
+      for (let q = 0; q < 4; q++) idx[4 * i + q] = 4 * q + e[q]! + (cls.weights[i]! >= 0 ? 0 : 16);
+    });
+    r = {
+      idx,
+      w: Float64Array.from(cls.weights),
+      min: Float64Array.from(cls.feature_min),
+      max: Float64Array.from(cls.feature_max),
+    };
+    boundRegressions.set(cls, r);
+  }
+  return r;
+}
+
+const fastOk = new WeakMap<LeadModel, boolean>();
+
+/**
+ * Whether the fast path's bounds hold for this model: every feature a known monomial (and FEATURES
+ * computing that monomial), cool-down curves with non-negative weights and positive time constants.
+ * Otherwise the reference scan answers.
+ */
+function fastPathApplies(model: LeadModel): boolean {
+  let ok = fastOk.get(model);
+  if (ok === undefined) {
+    const probe: BaseQuantities = { u: 0.5, ln_u: 0.37, x: 0.81, gap: 3.3, cool: 5.9 };
+    const q = [probe.ln_u, probe.x, probe.gap, probe.cool];
+    const monomialOk = (n: string): boolean => {
+      const e = MONOMIALS[n];
+      const fn = FEATURES[n];
+      if (!e || !fn) return false;
+      const v = q.reduce((acc, base, k) => acc * base ** e[k]!, 1);
+      return Math.abs(fn(probe) - v) <= 1e-12 * Math.max(1, Math.abs(v));
+    };
+    const regressionOk = (c: ClassModel): boolean => c.features.every(monomialOk) && (c.small_stove === undefined || regressionOk(c.small_stove));
+    ok =
+      Object.values(model.classes).every((c) => c !== undefined && regressionOk(c)) &&
+      Object.values(model.cooldown.classes).every(
+        (k) => k !== undefined && k.w_fast >= 0 && k.w_slow >= 0 && k.tau_fast_min > 0 && k.tau_slow_min > 0,
+      );
+    fastOk.set(model, ok);
+  }
+  return ok;
+}
+
+/** Power table of the two corners: [q^0..q^3] for q = ln_u, x, gap, cool; high corner at 0, low at 16. */
+const powers = new Float64Array(32);
+
+function setPowers(t: Float64Array, at: number, u: number, x: number, gap: number, cool: number): void {
+  const uc = Math.min(U_MAX, Math.max(0, u));
+  const lnU = -Math.log(1 - uc);
+  const l2 = lnU * lnU;
+  const x2 = x * x;
+  const g2 = gap * gap;
+  const c2 = cool * cool;
+  t[at] = 1; t[at + 1] = lnU; t[at + 2] = l2; t[at + 3] = l2 * lnU;
+  t[at + 4] = 1; t[at + 5] = x; t[at + 6] = x2; t[at + 7] = x2 * x;
+  t[at + 8] = 1; t[at + 9] = gap; t[at + 10] = g2; t[at + 11] = g2 * gap;
+  t[at + 12] = 1; t[at + 13] = cool; t[at + 14] = c2; t[at + 15] = c2 * cool;
+}
+
+/** Whether a box of targets [tLo, tHi] x indoor air [iLo, iHi] is proven to advise at most `lead` minutes. */
+type BoxBound = (tLo: number, tHi: number, iLo: number, iHi: number, lead: number) => boolean;
+
+/**
+ * The proven bound of advisedLeadMin(model, cls, {outdoorC, indoorC: I, targetC: t, powerKw}) over
+ * a box (see the comment above): true only if every (t, I) of the box advises at most `lead` min
+ * (margin included), with the slacks above; false when it cannot tell (or u may reach 1).
+ */
+function boxBound(model: LeadModel, cls: ClassModel, outdoorC: number, powerKw: number): BoxBound {
+  const small = cls.small_stove;
+  if (small && powerKw < small.below_kw) {
+    const a = boxBound(model, small, outdoorC, powerKw);
+    const b = boxBound(model, cls, outdoorC, small.below_kw);
+    return (tLo, tHi, iLo, iHi, lead) => a(tLo, tHi, iLo, iHi, lead) && b(tLo, tHi, iLo, iHi, lead);
+  }
+  const h = cls.h_eff_w_per_k;
+  const top = outdoorC + (powerKw * 1000) / h;
+  const xScale = powerKw * 1000;
+  const cap = Math.log(model.max_lead_min + model.offset_min) + 2;
+  const offset = model.offset_min;
+  const { idx, w, min, max } = boundRegression(cls);
+  const n = w.length;
+  const mb = cls.margin_by_lead;
+  const mc = cls.margin_by_ceiling;
+  return (tLo, tHi, iLo, iHi, lead) => {
+    if (iLo >= tHi) return lead >= 0;
+    if (!(tHi < top) || !(top - iHi > 0)) return false;
+    const uHi = (tHi - iLo) / (top - iLo);
+    if (!(uHi < 1 - 1e-9)) return false;
+    const uLo = (tLo - iHi) / (top - iHi);
+    const t = powers;
+    setPowers(t, 0, uHi, Math.max(0, ((tHi - outdoorC) * h) / xScale), Math.max(0, tHi - iLo), Math.max(0, 20 - iLo));
+    setPowers(t, 16, uLo, Math.max(0, ((tLo - outdoorC) * h) / xScale), Math.max(0, tLo - iHi), Math.max(0, 20 - iHi));
+    let z = 0;
+    for (let i = 0; i < n; i++) {
+      const k = 4 * i;
+      const v = t[idx[k]!]! * t[idx[k + 1]!]! * t[idx[k + 2]!]! * t[idx[k + 3]!]!;
+      z += w[i]! * Math.min(max[i]!, Math.max(min[i]!, v));
+    }
+    const raw = Math.exp(Math.min(z, cap));
+    // the largest margin factor of the lead regions at or below raw
+    let mf: number;
+    if (!mb) mf = cls.margin_factor;
+    else {
+      mf = mb.factor[0]!;
+      const rawLead = raw - offset + BOUND_ABS_SLACK_MIN;
+      for (let i = 1; i < mb.from_min.length && rawLead >= mb.from_min[i]!; i++) mf = Math.max(mf, mb.factor[i]!);
+    }
+    // the largest ceiling factor of the regions at or above the smallest ceiling margin (at tHi)
+    let cf = 1;
+    if (mc) {
+      const marginK = top - tHi - 1e-9;
+      for (let i = 0; i < mc.below_k.length && marginK < mc.below_k[i]!; i++) cf = Math.max(cf, mc.factor[i]!);
+    }
+    const upper = Math.max(0, raw * Math.max(mf, cf) - offset);
+    return upper * (1 + BOUND_REL_SLACK) + BOUND_ABS_SLACK_MIN <= lead;
+  };
+}
+
+/**
+ * The default-path lead of one class as {@link defaultPathLead} computes it, or undefined where
+ * that one is undefined (the 9 h lead fails); null when its lead is proven <= `floor` (the caller
+ * only takes a maximum).
+ */
+function defaultPathLeadFast(model: LeadModel, dpeClass: DpeClass, input: ClassPredictInput, targetMin: number, floor: number): { lead: number; indoor: number } | undefined | null {
+  const cls = model.classes[dpeClass]!;
+  const curve = model.cooldown.classes[dpeClass]!;
+  const maxLead = model.max_lead_min;
+  const step = DEFAULT_PATH_STEP_MIN;
+  const stoveOff = Math.min(clockToMinutes(model.cooldown.stove_off) - 1440, targetMin - maxLead);
+  const evening = model.cooldown.evening_air_temp_c;
+  const o = input.outdoorC;
+  const p = input.powerKw;
+  const indoorAt = (lead: number): number => cooledAirC(curve, evening, o, targetMin - lead - stoveOff);
+  const bound = boxBound(model, cls, o, p);
+  // the target grid exactly as classLeadMin walks it, down below every indoor value of the night
+  const lowest = Math.min(indoorAt(0), indoorAt(maxLead)) - 1;
+  const ts: number[] = [input.targetC];
+  for (let t = input.targetC - TARGET_STEP_K; t > lowest; t -= TARGET_STEP_K) ts.push(t);
+  const lastAbove = (indoor: number): number => {
+    let b = 0;
+    while (b + 1 < ts.length && ts[b + 1]! > indoor) b++;
+    return b;
+  };
+  // target j fails at a lead L (indoor I): it is walked (j = 0, or ts[j] > I) and advises more than L
+  const fails = (j: number, indoor: number, lead: number): boolean =>
+    (j === 0 || ts[j]! > indoor) && !(advisedLeadMin(model, cls, { outdoorC: o, indoorC: indoor, targetC: ts[j]!, powerKw: p }) <= lead);
+  // exactly the reference's ok(lead): no target fails (groups of 1, 2, 4... targets, each bounded,
+  // else halved down to single targets computed)
+  const groupOk = (indoor: number, lead: number, a: number, b: number): boolean => {
+    if (bound(ts[b]!, ts[a]!, indoor, indoor, lead)) return true;
+    if (a === b) return !fails(a, indoor, lead);
+    const m = (a + b) >> 1;
+    return groupOk(indoor, lead, a, m) && groupOk(indoor, lead, m + 1, b);
+  };
+  const ok = (lead: number): boolean => {
+    const indoor = indoorAt(lead);
+    const b = lastAbove(indoor);
+    for (let a = 0, size = 1; a <= b; a += size, size *= 2) if (!groupOk(indoor, lead, a, Math.min(b, a + size - 1))) return false;
+    return true;
+  };
+  const grid = (k: number): number => maxLead - step * k;
+  const last = Math.floor(maxLead / step);
+  const indoorGrid = new Float64Array(last + 1).fill(Number.NaN);
+  const gridIndoor = (k: number): number => {
+    let v = indoorGrid[k]!;
+    if (Number.isNaN(v)) v = indoorGrid[k] = indoorAt(grid(k));
+    return v;
+  };
+  // every target of ts[a..b] proven to advise at most `lead` over indoor [iLo, iHi] (halved on failure)
+  const groupProven = (iLo: number, iHi: number, lead: number, a: number, b: number): boolean => {
+    if (bound(ts[b]!, ts[a]!, iLo, iHi, lead)) return true;
+    if (a === b) return false;
+    const m = (a + b) >> 1;
+    return groupProven(iLo, iHi, lead, a, m) && groupProven(iLo, iHi, lead, m + 1, b);
+  };
+  // every grid lead of k0..k1 proven ok: the top target alone (usually the longest lead: its failure
+  // ends it), then all the others at once, else groups of 1, 2, 4... of them
+  const runProven = (k0: number, k1: number): boolean => {
+    const i0 = gridIndoor(k0);
+    const i1 = gridIndoor(k1);
+    const iLo = Math.min(i0, i1) - INDOOR_SLACK_K;
+    const iHi = Math.max(i0, i1) + INDOOR_SLACK_K;
+    const lead = grid(k1);
+    const b = lastAbove(iLo);
+    if (!bound(ts[0]!, ts[0]!, iLo, iHi, lead)) return false;
+    if (b > 0 && bound(ts[b]!, ts[1]!, iLo, iHi, lead)) return true;
+    for (let a = 1, size = 1; a <= b; a += size, size *= 2) if (!groupProven(iLo, iHi, lead, a, Math.min(b, a + size - 1))) return false;
+    return true;
+  };
+  // the smallest k in [0, stop] (the longest grid lead) that fails, or -1: runs of grid leads from
+  // 9 h down, proven ok at once, doubled after a proof and halved after a miss, down to single
+  // leads evaluated exactly
+  const firstFail = (stop: number): number => {
+    let k = 0;
+    let size = 4;
+    while (k <= stop) {
+      const k1 = Math.min(stop, k + size - 1);
+      if (k1 === k) {
+        if (!ok(grid(k))) return k;
+        k++;
+        size = 2;
+      } else if (runProven(k, k1)) {
+        k = k1 + 1;
+        size *= 2;
+      } else size >>= 1;
+    }
+    return -1;
+  };
+  // below floor: once every grid lead >= G <= floor is ok, the answer is <= G
+  const stop = floor === Number.NEGATIVE_INFINITY || floor < 0 ? last : Math.min(last, Math.ceil((maxLead - floor) / step));
+  const f = firstFail(stop);
+  let lead: number;
+  if (f < 0) {
+    if (stop < last) return null;
+    lead = grid(last);
+    for (let l = 0; l < grid(last); l++) {
+      if (ok(l)) {
+        lead = l;
+        break;
+      }
+    }
+  } else {
+    if (f === 0) return undefined;
+    lead = grid(f - 1);
+    for (let l = grid(f) + 1; l < grid(f - 1); l++) {
+      if (ok(l)) {
+        lead = l;
+        break;
+      }
+    }
+  }
+  return { lead, indoor: indoorAt(lead) };
+}
+
+/**
+ * classAnswer without an indoor reading, through {@link defaultPathLeadFast}: the asked class first
+ * (its refusal (3) is its 9 h lead failing), then each better class only where it may raise the
+ * lead. Undefined where the fast path does not apply (the reference answers).
+ */
+function classAnswerFast(model: LeadModel, input: ClassPredictInput, targetMin: number, floor: number): { lead: number; indoor: number } | { reason: string } | undefined {
+  if (!model.classes[input.dpeClass] || !model.cooldown.classes[input.dpeClass] || !fastPathApplies(model)) return undefined;
+  const refused = ceilingRefusalReason(model, input);
+  if (refused !== undefined) return { reason: refused };
+  const own = defaultPathLeadFast(model, input.dpeClass, input, targetMin, floor);
+  if (own === undefined) return { reason: tooLongSentence(model, input) };
+  // below the floor: a placeholder lead (<= floor), no indoor (the caller keeps its own)
+  let lead = own === null ? floor : own.lead;
+  for (const c of DPE_CLASSES) {
+    if (c === input.dpeClass) break;
+    if (model.classes[c] && model.cooldown.classes[c]) {
+      const r = defaultPathLeadFast(model, c, input, targetMin, Math.max(lead, floor));
+      if (r) lead = Math.max(lead, r.lead);
+    }
+  }
+  return { lead, indoor: own === null ? Number.NaN : own.indoor };
 }
 
 /** `1 h 48 min`, `25 min`, `2 h`. */
