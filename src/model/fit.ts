@@ -10,6 +10,7 @@ import { advisedLeadMin } from './predict.js';
 import { coolDownCurve } from './simulator.js';
 import type { FeasibilitySample } from './feasibility.js';
 import { learnFeasibilityBoundary } from './feasibility.js';
+import { quantileSorted, sig, valueRange } from './numbers.js';
 
 /**
  * Fitting: one `ml-regression` MultivariateLinearRegression per DPE class on the physics-informed
@@ -42,17 +43,6 @@ export interface FitResult {
 /** Features of one history row, for a class's effective H. */
 export function rowFeatureInput(r: IgnitionRecord, hEff: number): FeatureInput {
   return { hEffWPerK: hEff, outdoorC: r.outdoor_temp_c, indoorC: r.indoor_start_temp_c, targetC: r.target_temp_c, powerKw: r.stove_power_kw };
-}
-
-/** Round to 12 significant digits: the JSON stays short and the same on every machine. */
-export function sig(x: number, digits = 12): number {
-  return Number(x.toPrecision(digits));
-}
-
-/** Nearest-rank quantile of a sorted array (q in (0, 1]). */
-export function quantileSorted(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 /**
@@ -115,16 +105,7 @@ export function fitLeadModel(records: readonly IgnitionRecord[], options: FitOpt
   for (const [k, c] of Object.entries(model.classes)) hEff[k as DpeClass] = c!.h_eff_w_per_k;
   model.feasibility = learnFeasibilityBoundary(options.feasibility ?? [], hEff);
   const fitted = records.filter((r) => model.classes[r.dpe_class]);
-  const range = (pick: (r: IgnitionRecord) => number): [number, number] => {
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (const r of fitted) {
-      const v = pick(r);
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    return [sig(lo), sig(hi)];
-  };
+  const range = (pick: (r: IgnitionRecord) => number) => valueRange(fitted, pick);
   model.input_range = { outdoor_temp_c: range((r) => r.outdoor_temp_c), stove_power_kw: range((r) => r.stove_power_kw) };
   return { model, skippedClasses };
 }

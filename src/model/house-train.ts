@@ -9,17 +9,7 @@ import { HOUSE_MODEL_FORMAT, pointParams } from './house-model.js';
 import { MARGIN_OFFSET_MIN, pessimisticParams } from './house-predict.js';
 import { twoNodeLeadMin } from './house-physics.js';
 import { predictHouseLead } from './predict.js';
-
-/** Round to `digits` significant digits (short, machine-independent JSON). */
-function sig(x: number, digits = 12): number {
-  return Number(x.toPrecision(digits));
-}
-
-/** Nearest-rank quantile of a sorted array (q in (0, 1]); kept here so this module does not load ml-regression. */
-function quantileSorted(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
+import { quantileSorted, sig, valueRange } from './numbers.js';
 
 /**
  * `watt train --data`: calibrate the user's own house (house-fit.ts) and evaluate it honestly on
@@ -117,16 +107,7 @@ export function fitHouse(records: readonly IgnitionRecord[], options: FitHouseOp
     { evening_air_temp_c: params.night.eveningAirTempC, sd_evening_c: 2, tau_min: (cls.cAir + cls.cMass) / cls.h / 60, sd_ln_tau: 1 },
     stoveOff,
   );
-  const range = (pick: (r: IgnitionRecord) => number): [number, number] => {
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (const r of records) {
-      const v = pick(r);
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    return [sig(lo, 6), sig(hi, 6)];
-  };
+  const range = (pick: (r: IgnitionRecord) => number) => valueRange(records, pick, 6);
   const h = heating.params.h_w_per_k;
   const model: HouseModel = {
     format: HOUSE_MODEL_FORMAT,
