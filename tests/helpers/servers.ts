@@ -131,3 +131,31 @@ function kill(child: ChildProcess): Promise<void> {
     setTimeout(() => child.kill('SIGKILL'), 3000).unref();
   });
 }
+
+/** A started lake server: the environment a watt command needs to reach it, and its stop. */
+export interface LakeServer {
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** A lake back end for `describe.each`: its name, and how to start its server (none for local). */
+export type LakeProvider = [name: string, start: () => Promise<LakeServer | undefined>];
+
+export const LOCAL_LAKE: LakeProvider = ['local', async () => undefined];
+export const S3_LAKE: LakeProvider = ['s3 (s3rver)', () => startS3(['watt-lake'])];
+export const AZURE_LAKE: LakeProvider = ['azure (Azurite)', () => startAzurite(['watt-lake'])];
+
+/**
+ * Start the provider's server before the enclosing describe block's tests and stop it after.
+ * @returns a getter of the server's environment (`{}` for the local lake), valid inside tests.
+ */
+export function useLakeServer(start: LakeProvider[1]): () => Record<string, string> {
+  let server: LakeServer | undefined;
+  beforeAll(async () => {
+    server = await start();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => server?.env ?? {};
+}

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { runWatt, scratchDir } from '../helpers/cli.js';
-import { startAzurite, startS3 } from '../helpers/servers.js';
+import { AZURE_LAKE, LOCAL_LAKE, S3_LAKE, startS3, useLakeServer } from '../helpers/servers.js';
 import { startDroppingProxy } from '../helpers/dropping-proxy.js';
 import { FIXTURES, lakeFor, wattEnv } from '../retention/helpers.js';
 import type { Lake } from '../../src/lake/index.js';
@@ -60,28 +60,15 @@ function spoolFiles(home: string): string[] {
   return existsSync(dir) ? readdirSync(dir) : [];
 }
 
-type Server = { env: Record<string, string>; endpoint?: string; stop(): Promise<void> };
-const providers: [string, () => Promise<Server | undefined>][] = [
-  ['local', async () => undefined],
-  ['s3 (s3rver)', () => startS3(['watt-lake'])],
-  ['azure (Azurite)', () => startAzurite(['watt-lake'])],
-];
-
-describe.each(providers)('crash recovery on %s', (name, start) => {
-  let server: Server | undefined;
+describe.each([LOCAL_LAKE, S3_LAKE, AZURE_LAKE])('crash recovery on %s', (name, start) => {
+  const serverEnv = useLakeServer(start);
   let n = 0;
-  beforeAll(async () => {
-    server = await start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
 
   function setup(extra: Record<string, string> = {}): { dir: string; env: Record<string, string>; prefix: string; home: string } {
     const dir = scratchDir('watt-crash-');
     dirs.push(dir);
     const prefix = `c${++n}-${name.slice(0, 2)}/raw`;
-    const env = wattEnv(dir, { ...(server?.env ?? {}), DATA_LAKE_PREFIX: prefix, ...extra });
+    const env = wattEnv(dir, { ...serverEnv(), DATA_LAKE_PREFIX: prefix, ...extra });
     return { dir, env, prefix, home: env.WATT_HOME! };
   }
 
@@ -185,17 +172,17 @@ describe.each(providers)('crash recovery on %s', (name, start) => {
 
   if (name !== 'local') {
     it('the store drops the connection at the manifest upload (and at the cleanup delete): exit 3, then the next run cleans up and lands every row once', async () => {
-      const target = name.startsWith('s3') ? server!.env.AWS_ENDPOINT_URL_S3! : /BlobEndpoint=(http:\/\/[^/;]+)/.exec(server!.env.AZURE_STORAGE_CONNECTION_STRING!)![1]!;
+      const target = name.startsWith('s3') ? serverEnv().AWS_ENDPOINT_URL_S3! : /BlobEndpoint=(http:\/\/[^/;]+)/.exec(serverEnv().AZURE_STORAGE_CONNECTION_STRING!)![1]!;
       const proxy = await startDroppingProxy(target, (method, p) => (method === 'PUT' && p.includes('/_manifests/')) || method === 'DELETE' || (method === 'POST' && p.includes('?delete')));
       try {
         const viaProxy: Record<string, string> = name.startsWith('s3')
           ? { AWS_ENDPOINT_URL_S3: proxy.endpoint }
-          : { AZURE_STORAGE_CONNECTION_STRING: server!.env.AZURE_STORAGE_CONNECTION_STRING!.replace(target, proxy.endpoint) };
+          : { AZURE_STORAGE_CONNECTION_STRING: serverEnv().AZURE_STORAGE_CONNECTION_STRING!.replace(target, proxy.endpoint) };
         const { dir, env, prefix, home } = setup(viaProxy);
         const failed = await runWatt(['ingest', '--source', SOURCE, '--date', '2026-01-02'], { cwd: dir, env });
         expect(failed.code).toBe(3);
         expect(proxy.dropped.some((d) => d.includes('/_manifests/'))).toBe(true);
-        const lake = await lakeFor({ ...env, ...server!.env, DATA_LAKE_PREFIX: prefix });
+        const lake = await lakeFor({ ...env, ...serverEnv(), DATA_LAKE_PREFIX: prefix });
         try {
           expect((await lakeState(lake, prefix)).unnamed).toHaveLength(1); // the cleanup delete was dropped too
           proxy.drop(() => false);

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { appendFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { runWatt, scratchDir } from '../helpers/cli.js';
-import { startAzurite, startS3 } from '../helpers/servers.js';
+import { AZURE_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { ingest, lakeFor, wattEnv } from '../retention/helpers.js';
 
 const dirs: string[] = [];
@@ -54,24 +54,14 @@ describe('watt verify on a local lake', () => {
   }, 60_000);
 });
 
-type Server = { env: Record<string, string>; stop(): Promise<void> };
-describe.each([
-  ['s3 (s3rver)', () => startS3(['watt-lake'])],
-  ['azure (Azurite)', () => startAzurite(['watt-lake'])],
-] as [string, () => Promise<Server>][])('watt verify on %s from an empty WATT_HOME', (name, start) => {
-  let server: Server;
-  beforeAll(async () => {
-    server = await start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+describe.each([S3_LAKE, AZURE_LAKE])('watt verify on %s from an empty WATT_HOME', (name, start) => {
+  const serverEnv = useLakeServer(start);
 
   it('passes on a clean lake (trail skipped), reports and repairs an orphan, then fails on a changed object', async () => {
     const dir = scratchDir('watt-verify-remote-');
     dirs.push(dir);
     const prefix = `v-${name.slice(0, 2)}/raw`;
-    const env = wattEnv(dir, { ...server.env, DATA_LAKE_PREFIX: prefix });
+    const env = wattEnv(dir, { ...serverEnv(), DATA_LAKE_PREFIX: prefix });
     const a = await ingest(dir, env, 'mixed-a.csv', '2025-01-01');
     const elsewhere = { ...env, WATT_HOME: path.join(dir, 'empty-home') };
 

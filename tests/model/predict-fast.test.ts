@@ -3,24 +3,13 @@ import { readModel, shippedModelFile } from '../../src/model/model-file.js';
 import type { LeadModel } from '../../src/model/model-file.js';
 import { DPE_CLASSES } from '../../src/model/params.js';
 import { predictLead, predictLeadReference, type PredictInput } from '../../src/model/predict.js';
+import { mulberry32 } from '../../src/model/synthetic.js';
 
 // The fast default path of the class model (no --indoor) must give exactly the answers of the
 // straightforward scan (predictLeadReference: every 5-min lead from 9 h down, every target of the
 // 0.5 K grid, every better class): same object, same refusal sentence, same error.
 
 const shipped = readModel(shippedModelFile()) as LeadModel;
-
-/** Deterministic PRNG (mulberry32) so a failure names a reproducible input. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: string };
 const run = (fn: () => unknown): Outcome => {
@@ -32,7 +21,7 @@ const run = (fn: () => unknown): Outcome => {
 };
 
 function variedInputs(n: number, seed: number): PredictInput[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const out: PredictInput[] = [];
   for (let i = 0; i < n; i++) {
     const outdoorC = Math.round((-30 + 50 * rnd()) * 10) / 10;

@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { runWatt, scratchDir } from '../helpers/cli.js';
-import { startS3 } from '../helpers/servers.js';
+import { LOCAL_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { KEY, SUBJECT, ingest, lakeFor, snapshot, wattEnv } from './helpers.js';
 
@@ -14,24 +14,14 @@ const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT)
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-type Server = { env: Record<string, string>; stop(): Promise<void> };
-describe.each([
-  ['local', async () => undefined],
-  ['s3 (s3rver)', () => startS3(['watt-lake'])],
-] as [string, () => Promise<Server | undefined>][])('purge killed half-way on %s', (name, start) => {
-  let server: Server | undefined;
+describe.each([LOCAL_LAKE, S3_LAKE])('purge killed half-way on %s', (name, start) => {
+  const serverEnv = useLakeServer(start);
   let n = 0;
-  beforeAll(async () => {
-    server = await start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
   function setup(): { dir: string; env: Record<string, string>; prefix: string } {
     const dir = scratchDir('watt-purge-crash-');
     dirs.push(dir);
     const prefix = `p${++n}-${name.slice(0, 2)}/raw`;
-    return { dir, prefix, env: wattEnv(dir, { ...(server?.env ?? {}), DATA_LAKE_PREFIX: prefix }) };
+    return { dir, prefix, env: wattEnv(dir, { ...serverEnv(), DATA_LAKE_PREFIX: prefix }) };
   }
 
   it.each(['purge:erasure-after-intent', 'purge:erasure-after-object', 'purge:erasure-after-manifest', 'purge:before-anchor'])(

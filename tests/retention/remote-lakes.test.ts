@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { scratchDir } from '../helpers/cli.js';
-import { startAzurite, startS3Child } from '../helpers/servers.js';
+import { AZURE_LAKE, startS3Child, useLakeServer, type LakeProvider } from '../helpers/servers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { KEY, SUBJECT, filesContaining, ingest, lakeFor, purge, snapshot, wattEnv } from './helpers.js';
 
@@ -17,28 +17,21 @@ function daysAgo(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
 }
 
-type Server = { env: Record<string, string>; stop(): Promise<void> };
-const providers: [string, () => Promise<Server>][] = [
-  ['s3 (s3rver)', () => startS3Child(['watt-lake'])],
-  ['azure (Azurite)', () => startAzurite(['watt-lake'])],
+const providers: LakeProvider[] = [
+  ['s3 (s3rver)', () => startS3Child(['watt-lake'])], // a child process: listings past 1,000 keys
+  AZURE_LAKE,
 ];
 
 describe.each(providers)('watt purge on %s', (name, start) => {
-  let server: Server;
+  const serverEnv = useLakeServer(start);
   let n = 0;
-  beforeAll(async () => {
-    server = await start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
 
   /** A scratch dir and a prefix of its own in the shared bucket. */
   function setup(): { dir: string; env: Record<string, string>; prefix: string } {
     const dir = scratchDir('watt-purge-remote-');
     dirs.push(dir);
     const prefix = `t${++n}-${name.slice(0, 2)}/raw`;
-    return { dir, prefix, env: wattEnv(dir, { ...server.env, DATA_LAKE_PREFIX: prefix }) };
+    return { dir, prefix, env: wattEnv(dir, { ...serverEnv(), DATA_LAKE_PREFIX: prefix }) };
   }
 
   it('purge --days keeps exactly the recent partitions; --dry-run deletes nothing', async () => {
