@@ -21,6 +21,9 @@ export function registerIngest(program: Command): Command {
   return command
     .addOption(new Option('--layout <layout>', 'partition layout: plain (YYYY/MM/DD) or hive (year=/month=/day=)').choices(['plain', 'hive']).default('plain'))
     .option('--date <YYYY-MM-DD>', 'partition date, for backfills (default: today, UTC)')
+    .addOption(new Option('--format <format>', 'data object format: csv (canonical values) or parquet (typed, Snappy)').choices(['csv', 'parquet']).default('csv'))
+    .option('--partition-by <column>', "partition rows by the UTC day of this date-time column of the schema (default: the ingest date, or --date)")
+    .addOption(new Option('--extra-columns <policy>', 'columns the schema does not declare: keep (as text, with a warning), drop, or reject the file').choices(['keep', 'drop', 'reject']).default('keep'))
     .option('--dry-run', 'validate and show the key, write nothing to the lake')
     .option('--force', 'ingest again a file already ingested to the same destination')
     .option('--quarantine', 'land valid rows, set rejected rows aside in <prefix>/_rejects/, exit 1')

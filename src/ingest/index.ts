@@ -10,6 +10,7 @@ import { assetPath } from '../paths.js';
 import { loadSchema } from '../records/schema.js';
 import { findPseudonymisationKey } from '../records/pseudonymise.js';
 import { ingest, type IngestResult } from './run.js';
+import { DATA_FORMATS, EXTRA_COLUMNS_POLICIES, type DataFormat, type ExtraColumnsPolicy } from './manifest.js';
 
 export type { IngestResult, RowError } from './run.js';
 export type { Manifest } from './manifest.js';
@@ -20,6 +21,12 @@ export interface RunIngestOptions extends LakeFlags {
   schema?: string;
   layout?: string;
   date?: string;
+  /** Data object format: csv (default) or parquet. */
+  format?: string;
+  /** Date-time column whose UTC day partitions the rows (default: the ingest date). */
+  partitionBy?: string;
+  /** Policy for columns the schema does not declare: keep (default), drop, reject. */
+  extraColumns?: string;
   dryRun?: boolean;
   force?: boolean;
   quarantine?: boolean;
@@ -46,6 +53,10 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env):
   const layout = (opts.layout ?? 'plain') as Layout;
   if (!LAYOUTS.includes(layout)) throw new UsageError(`unknown layout "${String(opts.layout).slice(0, 20)}": use plain or hive`);
   const date = opts.date ? parsePartitionDate(opts.date) : todayUtc();
+  const format = (opts.format ?? 'csv') as DataFormat;
+  if (!DATA_FORMATS.includes(format)) throw new UsageError(`unknown format "${String(opts.format).slice(0, 20)}": use csv or parquet`);
+  const extraColumns = (opts.extraColumns ?? 'keep') as ExtraColumnsPolicy;
+  if (!EXTRA_COLUMNS_POLICIES.includes(extraColumns)) throw new UsageError(`unknown --extra-columns policy "${String(opts.extraColumns).slice(0, 20)}": use keep, drop or reject`);
   const source = path.resolve(opts.source ?? DEFAULT_SOURCE);
   const schema = loadSchema(path.resolve(opts.schema ?? DEFAULT_SCHEMA));
   const home = wattHome(env);
@@ -70,6 +81,9 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env):
       lake,
       layout,
       date,
+      format,
+      partitionBy: opts.partitionBy,
+      extraColumns,
       runId,
       pseudonymisationKey: key,
       newKey: opts.newKey,

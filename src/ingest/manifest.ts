@@ -2,26 +2,78 @@ import { createHash } from 'node:crypto';
 import type { Lake } from '../lake/index.js';
 import type { Layout } from '../lake/layout.js';
 
+/** Format of a data object in the lake: canonical CSV (RFC 4180, UTF-8) or Apache Parquet. */
+export type DataFormat = 'csv' | 'parquet';
+export const DATA_FORMATS: readonly DataFormat[] = ['csv', 'parquet'];
+
+/** One data object of a run: one partition (a UTC day) of its valid rows. */
+export interface ManifestObject {
+  key: string;
+  uri: string;
+  /** Hex sha256 of the object's bytes. */
+  sha256: string;
+  bytes: number;
+  rows: number;
+  /** The partition the object belongs to: the UTC day `YYYY-MM-DD` in its key. */
+  partition_date: string;
+  format: DataFormat;
+}
+
 /**
  * The manifest of a run, written last under `<prefix>/_manifests/<run_id>.json`: a run is
  * complete exactly when its manifest exists (the commit rule, ARCHITECTURE.md "Lakes").
+ *
+ * Version 2 (issue 11) lists every data object of the run in `objects` (one per partition day),
+ * names the format, the partition column and the schema stored beside the data. Version 1
+ * manifests (one `object`, CSV, ingest-date partition) are still read: use
+ * {@link manifestObjects} rather than either field.
  */
 export interface Manifest {
-  manifest_version: 1;
+  manifest_version: 1 | 2;
   run_id: string;
   /** The source as landed: `name` is the file name with personal identifiers redacted (README "File names"). */
   source: { name: string; sha256: string; bytes: number };
-  object: { key: string; uri: string; sha256: string; bytes: number; rows: number } | null;
+  /** Version 1 only: the single data object (or null when no row was valid). */
+  object?: (Omit<ManifestObject, 'partition_date' | 'format'> & Partial<Pick<ManifestObject, 'partition_date' | 'format'>>) | null;
+  /** Version 2: the data objects, sorted by key (empty when no row was valid). */
+  objects?: ManifestObject[];
+  /** Version 2: format of every data object. */
+  format?: DataFormat;
   rejects: { key: string; uri: string; rows: number } | null;
   rows: number;
   rejected: number;
-  schema: { id: string; sha256: string };
+  /**
+   * The schema the rows were checked against. `key`: where it is stored beside the data
+   * (`<prefix>/_schemas/<sha256>.json`, version 2); `primary_key`: its `x-primary-key` columns;
+   * `extra_columns`: the policy applied to columns the schema does not declare, and the columns
+   * kept (`keep`) or dropped (`drop`).
+   */
+  schema: { id: string; sha256: string; key?: string; primary_key?: string[]; extra_columns?: { policy: ExtraColumnsPolicy; columns: string[] } };
   /** `key_id`: {@link keyIdOf} of the key the pseudonyms were made with (absent in manifests before key ids). */
   pseudonymisation: { algorithm: 'HMAC-SHA256'; columns: string[]; key_id?: string };
-  partition: { date: string; layout: Layout };
+  /**
+   * How the data objects are partitioned. `by`: the date-time column whose UTC day names each
+   * object's partition (version 2; absent or null: the ingest date `date`, the same for all).
+   */
+  partition: { date?: string; layout: Layout; by?: string | null };
   started_at: string;
   finished_at: string;
   watt_version: string;
+}
+
+/** What to do with a column the schema does not declare: land it as text (warn), leave it out, or fail the run. */
+export type ExtraColumnsPolicy = 'keep' | 'drop' | 'reject';
+export const EXTRA_COLUMNS_POLICIES: readonly ExtraColumnsPolicy[] = ['keep', 'drop', 'reject'];
+
+/**
+ * The data objects a manifest names, whatever its version: version 2's `objects`, or version
+ * 1's single `object` (CSV, partition date of the run). Tolerates partial JSON (never throws).
+ */
+export function manifestObjects(manifest: Partial<Manifest>): ManifestObject[] {
+  if (Array.isArray(manifest.objects)) return manifest.objects;
+  const o = manifest.object;
+  if (!o || typeof o.key !== 'string') return [];
+  return [{ ...o, partition_date: o.partition_date ?? manifest.partition?.date ?? '', format: o.format ?? 'csv' }];
 }
 
 /** A manifest as written: its key, URI, sha256 and size in bytes. */

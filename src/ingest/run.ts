@@ -21,7 +21,7 @@ import { scanSource } from './scan.js';
 import type { RowError } from './transform.js';
 import { rangesFor, transformSource } from './transform-plan.js';
 import { formatBytes, uploadOutputs } from './upload.js';
-import { writeManifest, type Manifest } from './manifest.js';
+import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
 import { redactPatterns, redactValues, sourceFileName, sourceLabel } from './source-name.js';
@@ -34,8 +34,14 @@ export interface IngestOptions {
   schema: CompiledSchema;
   lake: LakeConfig;
   layout: Layout;
-  /** Partition date `YYYY-MM-DD` (UTC). */
+  /** Partition date `YYYY-MM-DD` (UTC): of every row, unless `partitionBy` is set. */
   date: PartitionDate;
+  /** Format of the data objects (default csv). */
+  format?: DataFormat;
+  /** A date-time column of the schema: each row lands in the partition of its UTC day. */
+  partitionBy?: string;
+  /** Columns the schema does not declare: keep (default, warn), drop, or reject the source (exit 1). */
+  extraColumns?: ExtraColumnsPolicy;
   runId: string;
   /**
    * The configured pseudonymisation key (never logged), or undefined: then a key is generated in

@@ -4,10 +4,13 @@ import { UsageError } from '../errors.js';
 /**
  * Lake key layout: the one place keys are built and read back.
  *
- * - plain (the seed's): `<prefix>/<YYYY>/<MM>/<DD>/<stem>_<run_id>.csv`
- * - hive:               `<prefix>/year=YYYY/month=MM/day=DD/<stem>_<run_id>.csv`
+ * - plain (the seed's): `<prefix>/<YYYY>/<MM>/<DD>/<stem>_<run_id>.<csv|parquet>`
+ * - hive:               `<prefix>/year=YYYY/month=M/day=D/<stem>_<run_id>.<csv|parquet>`
+ *   (issue 11: hive values without leading zeros, so that readers type them as integers;
+ *   keys written before keep `month=03`, and both are read back)
  * - manifest:           `<prefix>/_manifests/<run_id>.json` (written last: a run is complete exactly when it exists)
  * - rejects:            `<prefix>/_rejects/<run_id>.jsonl`
+ * - schema:             `<prefix>/_schemas/<sha256>.json` (the schema a run checked its rows against, stored once)
  */
 export type Layout = 'plain' | 'hive';
 export const LAYOUTS: readonly Layout[] = ['plain', 'hive'];
@@ -43,11 +46,28 @@ export function sourceStem(sourcePath: string): string {
   return safe || 'data';
 }
 
-/** Key of the data object of a run. */
-export function dataKey(prefix: string, layout: Layout, date: PartitionDate, stem: string, runId: string): string {
-  const [y, m, d] = date.split('-');
-  const partition = layout === 'hive' ? `year=${y}/month=${m}/day=${d}` : `${y}/${m}/${d}`;
-  return `${prefix}/${partition}/${stem}_${runId}.csv`;
+/** File extension of each data format. */
+export const DATA_EXTENSIONS = { csv: 'csv', parquet: 'parquet' } as const;
+
+/**
+ * Key of a data object of a run: one per partition day. `format` picks the extension (default
+ * csv). Hive partition values carry no leading zeros (`year=2025/month=3/day=7`) so that
+ * DuckDB, Spark or Athena type `month` and `day` as integers.
+ */
+export function dataKey(prefix: string, layout: Layout, date: PartitionDate, stem: string, runId: string, format: keyof typeof DATA_EXTENSIONS = 'csv'): string {
+  const [y, m, d] = date.split('-') as [string, string, string];
+  const partition = layout === 'hive' ? `year=${y}/month=${Number(m)}/day=${Number(d)}` : `${y}/${m}/${d}`;
+  return `${prefix}/${partition}/${stem}_${runId}.${DATA_EXTENSIONS[format]}`;
+}
+
+/** Key of the schema stored beside the data, by the sha256 of its file's bytes. */
+export function schemaKey(prefix: string, sha256: string): string {
+  return `${prefix}/_schemas/${sha256}.json`;
+}
+
+/** True for a key in a data partition with a data extension (csv or parquet), in either layout. */
+export function isDataKey(prefix: string, key: string): boolean {
+  return /\.(?:csv|parquet)$/.test(key) && partitionDateOf(prefix, key) !== undefined;
 }
 
 /** Key of the manifest of a run. */
@@ -72,7 +92,7 @@ export function partitionDateOf(prefix: string, key: string): PartitionDate | un
   let m: RegExpExecArray | null;
   let ymd: [string, string, string] | undefined;
   if (/^\d{4}$/.test(a) && /^\d{2}$/.test(b) && /^\d{2}$/.test(c)) ymd = [a, b, c];
-  else if ((m = /^year=(\d{4})$/.exec(a)) && /^month=\d{2}$/.test(b) && /^day=\d{2}$/.test(c)) ymd = [m[1]!, b.slice(6), c.slice(4)];
+  else if ((m = /^year=(\d{4})$/.exec(a)) && /^month=\d{1,2}$/.test(b) && /^day=\d{1,2}$/.test(c)) ymd = [m[1]!, b.slice(6).padStart(2, '0'), c.slice(4).padStart(2, '0')];
   if (!ymd) return undefined;
   try {
     return parsePartitionDate(ymd.join('-'));
@@ -83,6 +103,6 @@ export function partitionDateOf(prefix: string, key: string): PartitionDate | un
 
 /** The run_id embedded in a key produced by watt (data, manifest or rejects), or undefined. */
 export function runIdOf(key: string): string | undefined {
-  const m = /(\d{8}T\d{6}Z-[a-z0-9]+)\.(?:csv|json|jsonl)$/.exec(key);
+  const m = /(\d{8}T\d{6}Z-[a-z0-9]+)\.(?:csv|parquet|json|jsonl)$/.exec(key);
   return m?.[1];
 }

@@ -15,6 +15,12 @@ export type CellType = 'string' | 'number' | 'integer' | 'boolean';
 export const PERSONAL_KEYWORD = 'x-personal-data';
 
 /**
+ * The custom root keyword naming the primary key: `"x-primary-key": ["record_id"]`, the columns
+ * whose values together identify a row (as Frictionless Table Schema's `primaryKey`).
+ */
+export const PRIMARY_KEY_KEYWORD = 'x-primary-key';
+
+/**
  * A schema as read once from its file: the parsed JSON and the sha256 of the file's bytes.
  * Plain data: it crosses to worker threads, which compile this very object and never read the
  * file again (a schema replaced on disk during a run cannot change what the run checks).
@@ -42,6 +48,10 @@ export interface CompiledSchema {
   required: string[];
   /** Conversion of each declared property. */
   types: Map<string, CellType>;
+  /** Columns whose `format` is `date-time` (RFC 3339), in schema order: typed TIMESTAMP in Parquet, partition candidates. */
+  dateTimes: Set<string>;
+  /** `x-primary-key` columns, in key order; empty when the schema declares none. */
+  primaryKey: string[];
   /** Columns to pseudonymise (GDPR Art. 4(5)). */
   personal: Set<string>;
   /**
@@ -113,6 +123,7 @@ export function compileSchema(source: SchemaSource): CompiledSchema {
   addFormats(ajv, { mode: 'full' });
   ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
   ajv.addKeyword({ keyword: PERSONAL_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: PRIMARY_KEY_KEYWORD, schemaType: 'array' });
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(schema);
@@ -123,9 +134,11 @@ export function compileSchema(source: SchemaSource): CompiledSchema {
   const types = new Map<string, CellType>();
   const personal = new Set<string>();
   const personalPatterns = new Map<string, RegExpLike>();
+  const dateTimes = new Set<string>();
   for (const [name, prop] of Object.entries(properties)) {
     const t = Array.isArray(prop.type) ? prop.type.find((x) => x !== 'null') : prop.type;
     types.set(name, t === 'number' || t === 'integer' || t === 'boolean' ? t : 'string');
+    if (types.get(name) === 'string' && prop.format === 'date-time') dateTimes.add(name);
     const action = prop[PERSONAL_KEYWORD];
     if (action !== undefined) {
       if (action !== 'pseudonymise') {
@@ -136,6 +149,7 @@ export function compileSchema(source: SchemaSource): CompiledSchema {
     }
   }
   const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+  const primaryKey = readPrimaryKey(schema, file, types);
   return {
     file,
     source,
@@ -143,10 +157,28 @@ export function compileSchema(source: SchemaSource): CompiledSchema {
     sha256: source.sha256,
     required,
     types,
+    dateTimes,
+    primaryKey,
     personal,
     personalPatterns,
     validate,
   };
+}
+
+/**
+ * The `x-primary-key` of a schema: a non-empty array of distinct declared column names.
+ * @throws UsageError otherwise, naming the keyword.
+ */
+function readPrimaryKey(schema: Record<string, unknown>, file: string, types: Map<string, CellType>): string[] {
+  const value = schema[PRIMARY_KEY_KEYWORD];
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
+    throw new UsageError(`schema ${file}: ${PRIMARY_KEY_KEYWORD} must be a non-empty array of column names`);
+  }
+  const unknown = value.filter((c) => !types.has(c));
+  if (unknown.length) throw new UsageError(`schema ${file}: ${PRIMARY_KEY_KEYWORD} names column${unknown.length > 1 ? 's' : ''} not in "properties": ${unknown.join(', ').slice(0, 200)}`);
+  if (new Set(value).size !== value.length) throw new UsageError(`schema ${file}: ${PRIMARY_KEY_KEYWORD} lists a column twice`);
+  return value as string[];
 }
 
 /** Longest pattern quoted in a message, in characters. */

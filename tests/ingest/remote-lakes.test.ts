@@ -126,7 +126,7 @@ describe('ingest to Azure Blob (Azurite on 127.0.0.1)', () => {
     const r = await runWatt(['ingest', '--layout', 'hive', '--date', '2025-01-03', '--json'], { cwd, env: { ...KEY, ...az.env } });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.destination).toMatch(new RegExp(`^az://${AZURITE_ACCOUNT}/watt-lake/watt-about-it/raw/year=2025/month=01/day=03/sample_energy_consumption_.*\\.csv$`));
+    expect(out.destination).toMatch(new RegExp(`^az://${AZURITE_ACCOUNT}/watt-lake/watt-about-it/raw/year=2025/month=1/day=3/sample_energy_consumption_.*\\.csv$`));
     const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('watt-lake');
     const key = out.destination.replace(`az://${AZURITE_ACCOUNT}/watt-lake/`, '');
     const blob = container.getBlobClient(key);
