@@ -1,18 +1,26 @@
 #!/usr/bin/env node
-// npm run bench:ingest [-- --rows N]: generates N rows (default 1,000,000) of the seed's shape,
-// ingests them into a temporary local lake with the real CLI, and prints rows/s, MB/s and peak
-// RSS for watt and, in the same run, for csv-parse alone (parse only, no validation). Repeats at
-// 100,000 rows to show memory stays flat.
+// npm run bench:ingest [-- --rows N] [-- --repeat K]: generates N rows (default: 100,000 then
+// 1,000,000) of the seed's shape and, in the same run, times:
+// - floor A: csv-parse alone streaming arrays with 64 KiB reads, wall time with Node start-up
+//   (bench/parse-only.mjs: the floor this bench always had);
+// - floor B: csv-parse alone streaming the same file at its fastest (1 MiB reads, arrays), the
+//   parse alone timed inside the process (no start-up, no module load): the strict floor;
+// - `watt ingest --source FILE --json` into a temporary local lake (CSV, the default);
+// - `watt ingest --format parquet`, and `--format parquet --partition-by reading_ts`;
+// and prints rows/s, MB/s, peak RSS, the lake's data bytes, the CSV path's ratio to both floors and
+// the Parquet lake's size as a fraction of the CSV lake. With --repeat K every tool runs K times,
+// alternating, and the fastest run is kept (the machine may be shared).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, createWriteStream, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const argRows = process.argv.indexOf('--rows');
-const sizes = argRows > 0 ? [Number(process.argv[argRows + 1])] : [100_000, 1_000_000];
+const arg = (name) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const sizes = arg('--rows') ? [Number(arg('--rows'))] : [100_000, 1_000_000];
+const repeat = Number(arg('--repeat') ?? 1);
 
 /** Writes `rows` meter readings: 20,000 customers, one meter each, hourly readings. */
 async function generate(file, rows) {
@@ -34,32 +42,94 @@ async function generate(file, rows) {
   await once(out, 'finish');
 }
 
-/** Runs a command under /usr/bin/time-like accounting: wall seconds and peak RSS (MiB). */
+/** Runs a node script: wall seconds, peak RSS (MiB, worker threads included), the in-process parse time if printed. */
 function measure(args, env) {
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   const rss = /peak_rss_kb=(\d+)/.exec(r.stderr)?.[1];
-  return { seconds, rssMiB: rss ? Number(rss) / 1024 : NaN, stdout: r.stdout };
+  const parse = /parse_seconds=([\d.]+)/.exec(r.stderr)?.[1];
+  return { seconds: parse ? Number(parse) : seconds, rssMiB: rss ? Number(rss) / 1024 : NaN, stdout: r.stdout };
 }
 
+/** Bytes and count of the data objects (and of the Parquet ones) (csv/parquet) under a folder. */
+function lakeData(dir) {
+  let bytes = 0;
+  let objects = 0;
+  let parquet = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(csv|parquet)$/.test(e.name)) {
+        bytes += statSync(p).size;
+        objects++;
+        if (e.name.endsWith('.parquet')) parquet++;
+      }
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // no lake (nothing landed)
+  }
+  return { bytes, objects, parquet };
+}
+
+const fmtSeconds = (s) => s.toFixed(2).padStart(7);
 const rssHook = path.join(root, 'bench', 'peak-rss.cjs');
-console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`);
-console.log('rows       | tool              | seconds | rows/s    | MB/s  | peak RSS');
+console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`fastest of ${repeat} run(s) per tool`);
+console.log('rows       | tool                                     | seconds | rows/s    | MB/s  | peak RSS | lake data');
 for (const rows of sizes) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-'));
   try {
     const file = path.join(dir, 'readings.csv');
     await generate(file, rows);
     const mb = statSync(file).size / 1e6;
-    const parse = measure(['-r', rssHook, path.join(root, 'bench', 'parse-only.mjs'), file]);
-    const env = { WATT_HOME: path.join(dir, '.watt'), WATT_LAKE_ROOT: path.join(dir, 'lake'), WATT_LOG_DIR: path.join(dir, 'logs'), WATT_PSEUDONYMISATION_KEY: 'bench-key-0123456789abcdef0123456789abcdef' };
-    const watt = measure(['-r', rssHook, path.join(root, 'bin', 'watt.js'), 'ingest', '--source', file, '--json'], env);
-    for (const [name, m] of [['csv-parse alone', parse], ['watt ingest', watt]]) {
-      console.log(`${String(rows).padEnd(10)} | ${name.padEnd(17)} | ${m.seconds.toFixed(2).padStart(7)} | ${Math.round(rows / m.seconds).toLocaleString('en').padStart(9)} | ${(mb / m.seconds).toFixed(1).padStart(5)} | ${m.rssMiB.toFixed(0)} MiB`);
+    const tools = [
+      ['csv-parse alone (floor A: 64 KiB, wall)', () => measure(['-r', rssHook, path.join(root, 'bench', 'parse-only.mjs'), file])],
+      ['csv-parse alone (floor B: 1 MiB, parse)', () => measure(['-r', rssHook, path.join(root, 'bench', 'parse-only.mjs'), file, '--fast'])],
+      ['watt ingest (csv)', (i) => ingest(dir, file, `csv${i}`, [])],
+      ['watt ingest --format parquet', (i) => ingest(dir, file, `pq${i}`, ['--format', 'parquet'])],
+      ['  ... --partition-by reading_ts', (i) => ingest(dir, file, `pqd${i}`, ['--format', 'parquet', '--partition-by', 'reading_ts'])],
+    ];
+    const best = new Map();
+    for (let i = 0; i < repeat; i++) {
+      for (const [name, run] of tools) {
+        const m = run(i);
+        if (!best.has(name) || m.seconds < best.get(name).seconds) best.set(name, m);
+      }
     }
+    for (const [name] of tools) {
+      const m = best.get(name);
+      const data = m.lake ? `${(m.lake.bytes / 2 ** 20).toFixed(1)} MiB in ${m.lake.objects} object(s)` : '';
+      console.log(`${String(rows).padEnd(10)} | ${name.padEnd(40)} | ${fmtSeconds(m.seconds)} | ${Math.round(rows / m.seconds).toLocaleString('en').padStart(9)} | ${(mb / m.seconds).toFixed(1).padStart(5)} | ${m.rssMiB.toFixed(0).padStart(4)} MiB | ${data}`);
+    }
+    const csv = best.get('watt ingest (csv)');
+    const pq = best.get('watt ingest --format parquet');
+    console.log(
+      `${String(rows).padEnd(10)} | CSV path / floor A ${(csv.seconds / best.get(tools[0][0]).seconds).toFixed(2)}x, / floor B ${(csv.seconds / best.get(tools[1][0]).seconds).toFixed(2)}x (target < 1.6x); ` +
+        `input ${(mb * 1e6 / 2 ** 20).toFixed(1)} MiB; Parquet lake / CSV lake ${(pq.lake.bytes / csv.lake.bytes).toFixed(3)} (target <= 0.5)`,
+    );
+    if (!pq.parquetObjects) console.log('  (no .parquet object landed: this build ignores --format parquet; its figures are CSV)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One `watt ingest` into a fresh local lake `lake-<name>` (and state folder) under `dir`. */
+function ingest(dir, file, name, extra) {
+  const env = {
+    WATT_HOME: path.join(dir, `.watt-${name}`),
+    WATT_LAKE_ROOT: path.join(dir, `lake-${name}`),
+    WATT_LOG_DIR: path.join(dir, `logs-${name}`),
+    WATT_PSEUDONYMISATION_KEY: 'bench-key-0123456789abcdef0123456789abcdef',
+  };
+  const m = measure(['-r', rssHook, path.join(root, 'bin', 'watt.js'), 'ingest', '--source', file, '--json', ...extra], env);
+  const lake = lakeData(env.WATT_LAKE_ROOT);
+  const out = { ...m, lake, parquetObjects: lake.parquet };
+  rmSync(env.WATT_LAKE_ROOT, { recursive: true, force: true });
+  return out;
 }
