@@ -24,6 +24,7 @@ import { formatBytes, uploadOutputs } from './upload.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
+import { manifestSchema, storeSchema } from './schema-store.js';
 import { redactPatterns, redactValues, sourceFileName, sourceLabel } from './source-name.js';
 
 export type { RowError } from './transform.js';
@@ -235,6 +236,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         { hint: 'configure the key this lake is now ingested with and run again' },
       );
     }
+    // The schema beside the data, before the manifest; shared by runs, so never in `written` (schema-store.ts).
+    const schemaStored = await storeSchema(lake, options.lake.prefix, options.schema.source, logger);
     const manifest: Manifest = {
       manifest_version: 1,
       run_id: runId,
@@ -243,7 +246,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       rejects: rejectsInfo,
       rows: outcome.rows,
       rejected: outcome.rejected,
-      schema: { id: options.schema.id, sha256: options.schema.sha256 },
+      schema: manifestSchema(options.schema, schemaStored.key, outcome.extraColumns),
       pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId },
       partition: { date: options.date, layout: options.layout },
       started_at: startedAt,

@@ -11,6 +11,9 @@ import { DataError, InterruptedError, StorageError, UsageError, WattError } from
 import type { Logger } from '../log.js';
 import type { CompiledSchema, SchemaSource } from '../records/schema.js';
 import type { SourceScan } from './scan.js';
+import type { ExtraColumnsPolicy } from './manifest.js';
+import { applyExtraColumns, type ExtraColumnsOutcome } from './extra-columns.js';
+import { newKeySeed, settleDuplicates } from './primary-key.js';
 import { csvFailure, csvField, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
 
 /**
@@ -52,6 +55,8 @@ export interface TransformInput {
   schema: CompiledSchema;
   pseudonymisationKey: Buffer;
   quarantine?: boolean;
+  /** Policy for columns the schema does not declare (default keep). */
+  extraColumns?: ExtraColumnsPolicy;
   logger: Logger;
   signal?: AbortSignal;
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
@@ -67,6 +72,8 @@ export interface TransformOutcome {
   rejectsSha256: string;
   /** Canonical personal cells found in `sourceName` (memory only: never logged). */
   nameHits: string[];
+  /** The extra-columns policy applied and the undeclared columns (manifest `schema.extra_columns`). */
+  extraColumns: ExtraColumnsOutcome;
 }
 
 /**
@@ -88,7 +95,10 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   }
   if (records.length === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
   const warnings: string[] = [];
-  const header = checkHeader(records[0]!, options.schema, warnings, options.logger);
+  const header = checkHeader(records[0]!, options.schema, options.logger);
+  const extraColumns = applyExtraColumns(header, options.schema, options.extraColumns, warnings, options.logger);
+  const drop = extraColumns.policy === 'drop' ? extraColumns.columns : [];
+  const keySeed = options.schema.primaryKey.length ? newKeySeed() : undefined;
   if (scan.headerEnd >= scan.size) throw new DataError(`${name} has a header but no data rows`);
 
   const bounds = [{ offset: scan.headerEnd, line: scan.firstDataLine }, ...scan.splits.filter((s) => s.offset > scan.headerEnd), { offset: scan.size, line: 0 }];
@@ -100,9 +110,11 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     end: bounds[i + 1]!.offset,
     firstLine: b.line,
     header,
-    headerLine: i === 0 ? header.map(csvField).join(',') + '\n' : undefined,
+    headerLine: i === 0 ? header.filter((h) => !drop.includes(h)).map(csvField).join(',') + '\n' : undefined,
     spoolFile: i === 0 ? spoolFile : `${spoolFile}.${i}`,
     rejectsFile: options.quarantine ? (i === 0 ? rejectsFile : `${rejectsFile}.${i}`) : undefined,
+    ...(drop.length ? { drop } : {}),
+    ...(keySeed ? { keySeed, returnKeys: bounds.length > 2 } : {}),
   }));
   options.logger.debug(`checking ${jobs.length} range${jobs.length > 1 ? 's in parallel worker threads' : ''}`, { step: 'plan', ranges: jobs.map((j) => [j.start, j.end]) });
 
@@ -114,13 +126,15 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     options.onProgress?.({ rows: doneRows, bytes: doneBytes, totalBytes: scan.size });
   };
   let outcomes: RangeOutcome[];
+  const runRange = (job: RangeJob, onProgress: (rows: number, bytes: number) => void) =>
+    useWorkers(scan.size)
+      ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, onProgress)
+      : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, onProgress);
   try {
-    outcomes = await Promise.all(
-      jobs.map((job) =>
-        useWorkers(scan.size)
-          ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, progress)
-          : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
-      ),
+    outcomes = await Promise.all(jobs.map((job) => runRange(job, progress)));
+    // Primary key across ranges (primary-key.ts): a re-run only when a later range repeats a key.
+    outcomes = await settleDuplicates(outcomes, options.schema.primaryKey.join(', '), options.quarantine === true, ERRORS_KEPT, (r, known) =>
+      runRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, () => undefined),
     );
     for (const job of jobs.slice(1)) {
       await append(job.spoolFile, spoolFile);
@@ -143,6 +157,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     sha256: await sha256File(spoolFile),
     rejectsSha256: options.quarantine && rejected > 0 ? await sha256File(rejectsFile) : '',
     nameHits: outcomes.flatMap((o) => o.nameHits),
+    extraColumns,
   };
 }
 
@@ -220,7 +235,7 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
  * @throws DataError on duplicate columns or missing required columns (naming them, and hinting
  * at `;` when the whole header is one field holding semicolons).
  */
-export function checkHeader(record: string[], schema: CompiledSchema, warnings: string[], logger: Logger): string[] {
+export function checkHeader(record: string[], schema: CompiledSchema, logger: Logger): string[] {
   const header = record.map((h) => h.trim());
   const seen = new Set<string>();
   const duplicates = new Set<string>();
@@ -233,12 +248,7 @@ export function checkHeader(record: string[], schema: CompiledSchema, warnings: 
       hint: semicolons ? "the header looks ';'-separated: watt expects ',' as delimiter" : `the header has: ${header.join(', ').slice(0, 200)}`,
     });
   }
-  const extra = header.filter((h) => !schema.types.has(h));
-  if (extra.length) {
-    const w = `extra column${extra.length > 1 ? 's' : ''} kept as is (not in the schema): ${extra.join(', ')}`;
-    warnings.push(w);
-    logger.warn(w, { step: 'header' });
-  }
+  // Undeclared columns: extra-columns.ts applies the --extra-columns policy.
   logger.debug(`header ok: ${header.length} columns`, { step: 'header', columns: header });
   return header;
 }

@@ -12,7 +12,8 @@ import { transformRange, type RangeJob } from './transform.js';
 const { job, schema, key } = workerData as { job: RangeJob; schema: SchemaSource; key: Uint8Array };
 try {
   const outcome = await transformRange(job, compileSchema(schema), key, undefined, (rows, bytes) => parentPort!.postMessage({ type: 'progress', rows, bytes }));
-  parentPort!.postMessage({ type: 'done', outcome });
+  // The primary-key table moves to the main thread (transferred, not copied).
+  parentPort!.postMessage({ type: 'done', outcome }, outcome.keys ? [outcome.keys.hashes.buffer as ArrayBuffer, outcome.keys.lines.buffer as ArrayBuffer] : []);
 } catch (err) {
   const e = err as Error;
   parentPort!.postMessage({

@@ -8,6 +8,7 @@ import { DataError, InterruptedError, StorageError, WattError } from '../errors.
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
 import { Pseudonymiser } from '../records/pseudonymise.js';
 import { canonicalIdentifier } from '../records/identifier.js';
+import { duplicateReason, KeyTracker, type KeyTable, type KnownDuplicates } from './primary-key.js';
 
 /**
  * The hot loop of `watt ingest`: one byte range of the source, already past the header, through
@@ -41,6 +42,8 @@ export interface RowError {
   reason: string;
   /** The offending value, cut to 40 characters; absent for personal columns. */
   value?: string;
+  /** A duplicate primary key: the line of the first row with the same key (primary-key.ts). */
+  duplicate_of?: number;
 }
 
 /** A byte range of the source to transform. Plain data: it crosses to worker threads. */
@@ -65,6 +68,15 @@ export interface RangeJob {
   spoolFile: string;
   /** JSON lines of rejected rows, when quarantining. */
   rejectsFile?: string;
+  // --- issue 11 items 4-5 (extra-columns.ts, primary-key.ts) ---
+  /** Columns left out of the output (`--extra-columns drop`). */
+  drop?: string[];
+  /** Hash seed of the run's primary-key check (same for every range); unset: no key check. */
+  keySeed?: number[];
+  /** Return the range's key table (several ranges: merged by the caller). */
+  returnKeys?: boolean;
+  /** Re-run after a merge: lines duplicating a key of an earlier range. */
+  knownDuplicates?: KnownDuplicates;
 }
 
 export interface RangeOutcome {
@@ -77,6 +89,8 @@ export interface RangeOutcome {
    * {@link MAX_NAME_HITS}), for the caller to redact from the name. Held in memory only.
    */
   nameHits: string[];
+  /** The range's primary-key table, when {@link RangeJob.returnKeys}. */
+  keys?: KeyTable;
 }
 
 /** Personal cells shorter than this are not searched for in the file name (too many false hits). */
@@ -105,7 +119,8 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   let line = job.firstLine;
   const header = job.header;
   const width = header.length;
-  const plan = header.map((name) => ({ name, type: schema.types.get(name), personal: schema.personal.has(name), declared: schema.types.has(name) }));
+  const plan = header.map((name) => ({ name, type: schema.types.get(name), personal: schema.personal.has(name), declared: schema.types.has(name), drop: job.drop?.includes(name) === true }));
+  const keys = job.keySeed && schema.primaryKey.length ? new KeyTracker(schema, job.keySeed, job.knownDuplicates) : undefined;
   let rejectBuffer = '';
   const reject = (e: RowError) => {
     rejected++;
@@ -146,12 +161,21 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       reject({ line: at, column, reason, value: idx >= 0 && record[idx] !== '' ? preview(column, record[idx]!) : undefined });
       return '';
     }
+    const key = keys?.check(row, at);
+    if (key) {
+      if ('empty' in key) reject({ line: at, column: key.empty, reason: 'is empty but part of the primary key' });
+      else reject({ line: at, column: null, reason: duplicateReason(keys!.label, key.first), duplicate_of: key.first });
+      return '';
+    }
     rows++;
     let out = '';
+    let sep = '';
     for (let i = 0; i < width; i++) {
       const p = plan[i]!;
+      if (p.drop) continue;
       const v = record[i]!;
-      out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
+      out += sep + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
+      sep = ',';
     }
     return out + '\n';
   };
@@ -222,7 +246,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     }
   }
   onProgress?.(rows + rejected - reportedRows, guard.bytes - reportedBytes);
-  return { rows, rejected, errors, nameHits: [...nameHits] };
+  return { rows, rejected, errors, nameHits: [...nameHits], ...(job.returnKeys && keys ? { keys: keys.set.table() } : {}) };
 }
 
 /**

@@ -20,7 +20,7 @@ export interface LakeListing {
   rejects: ObjectInfo[];
   /** Trail anchors (`_audit/*.json`). */
   anchors: ObjectInfo[];
-  /** Anything else under the prefix (left alone). */
+  /** Anything else under the prefix (left alone), e.g. `_schemas/<sha256>.json`: shared schemas are never orphans. */
   other: ObjectInfo[];
 }
 

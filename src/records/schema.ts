@@ -32,6 +32,11 @@ export interface SchemaSource {
   json: Record<string, unknown>;
   /** Hex sha256 of the schema file's bytes. */
   sha256: string;
+  /**
+   * The schema file's bytes exactly as read (they hash to `sha256`): what the run stores beside
+   * the data (`<prefix>/_schemas/<sha256>.json`). Absent for sources built in memory.
+   */
+  bytes?: Uint8Array;
 }
 
 /** A data-set schema compiled for row validation. */
@@ -96,7 +101,7 @@ export function readSchemaSource(file: string): SchemaSource {
   } catch (err) {
     throw new UsageError(`schema ${file} is not valid JSON: ${(err as Error).message}`);
   }
-  return { file, json, sha256: createHash('sha256').update(bytes).digest('hex') };
+  return { file, json, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: new Uint8Array(bytes) };
 }
 
 /**

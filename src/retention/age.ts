@@ -236,6 +236,7 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
   for await (const o of lake.list(root)) {
     if (!o.key.startsWith(root)) continue; // never outside the prefix, whatever the store returns
     if (o.key.startsWith(`${root}_audit/`)) continue; // trail anchors: accountability records, kept like the trail
+    if (o.key.startsWith(`${root}_schemas/`)) continue; // schemas beside the data: shared by runs, no personal data (schema-store.ts)
     keys.add(o.key);
     const date = partitionDateOf(prefix, o.key);
     if (date) {

@@ -1,0 +1,371 @@
+import { randomFillSync } from 'node:crypto';
+import type { CompiledSchema } from '../records/schema.js';
+
+/**
+ * Primary key of a run (issue 11, item 5): the schema's `"x-primary-key": ["record_id"]` names
+ * the columns whose values together identify a row (as Frictionless Table Schema's
+ * `primaryKey`). Within one run, a row whose key equals an earlier row's is a rejected row
+ * ("line 12: record_id duplicates line 3"): strict mode fails the run, `--quarantine` lands the
+ * first occurrence and sets the later ones aside with both line numbers. A key cell may not be
+ * empty (a primary key is never null, as in SQL and Frictionless).
+ *
+ * Memory stays bounded whatever the row count: keys are never held as strings. Each key is
+ * reduced to a 128-bit hash (MurmurHash3 x86_128's mixing over the UTF-16 code units of the
+ * canonical key cells, with a random 128-bit seed per run: one 32-bit word per lane) and kept
+ * with its line number in an open-addressing table of typed arrays: 20 bytes a slot, at most 3/4
+ * full, so 1M distinct keys take 2^21 slots = 40 MiB, and half a million (one of two worker
+ * ranges) 20 MiB. The typed arrays live outside the V8 heap, so the workers' 64 MiB heap cap does
+ * not bind them (`npm run bench:primary-key`, docs/benchmarks.md).
+ *
+ * Collision odds: two distinct keys among n share a 128-bit hash with probability about
+ * n² / 2^129: 1.5e-27 for 1M rows, 1.5e-21 for 1 billion. A collision would reject a row as a
+ * duplicate (loud: in the error or the quarantine file with both line numbers), never land a
+ * duplicate. MurmurHash3 is not a cryptographic hash: a file crafted against its mixing (the
+ * random seed makes this harder, not impossible) could at worst get rows rejected, never accepted.
+ *
+ * Cells compare canonically: personal columns after watt's canonical identifier form (NFC,
+ * trimmed: done before validation), numbers and integers by value (`1e2` = `100` = `0100`),
+ * booleans by value (`TRUE` = `true`), `date-time` columns by instant (`2025-01-01T09:00:00+01:00`
+ * = `2025-01-01T08:00:00Z`, {@link canonicalInstant}), other strings exactly.
+ */
+
+/** Line numbers (1-based, header is line 1) are >= 2, so 0 marks an empty slot. */
+const EMPTY = 0;
+/** Initial slots of a table (grows by doubling). */
+const INITIAL_SLOTS = 1 << 12;
+
+/** A run's hash seed: four random 32-bit words, the same for every range of the run. */
+export function newKeySeed(): number[] {
+  return [...randomFillSync(new Uint32Array(4))];
+}
+
+/**
+ * The table of a range as it crosses threads: `hashes` holds 4 words per slot, `lines` the line
+ * number of the first row with that key (0: empty slot). Plain data (transferable).
+ */
+export interface KeyTable {
+  hashes: Int32Array;
+  lines: Uint32Array;
+  count: number;
+}
+
+/** Open-addressing (linear probing) set of 128-bit hashes, each with a line number. */
+export class KeySet {
+  private hashes: Int32Array;
+  private lines: Uint32Array;
+  private mask: number;
+  count = 0;
+
+  constructor(table?: KeyTable) {
+    this.hashes = table?.hashes ?? new Int32Array(INITIAL_SLOTS * 4);
+    this.lines = table?.lines ?? new Uint32Array(INITIAL_SLOTS);
+    this.count = table?.count ?? 0;
+    this.mask = this.lines.length - 1;
+  }
+
+  /** Bytes held by the table (its typed arrays). */
+  get bytes(): number {
+    return this.hashes.byteLength + this.lines.byteLength;
+  }
+
+  /** The line of an earlier key with hash `h`, or 0. */
+  find(h: Int32Array): number {
+    const { hashes, lines, mask } = this;
+    for (let i = h[0]! & mask; ; i = (i + 1) & mask) {
+      const line = lines[i]!;
+      if (line === EMPTY) return 0;
+      const o = i * 4;
+      if (hashes[o] === h[0] && hashes[o + 1] === h[1] && hashes[o + 2] === h[2] && hashes[o + 3] === h[3]) return line;
+    }
+  }
+
+  /** Add hash `h` at `line` unless present; returns the line it was first seen at, or 0 when added. */
+  add(h: Int32Array, line: number): number {
+    if ((this.count + 1) * 4 > this.lines.length * 3) this.grow();
+    const { hashes, lines, mask } = this;
+    for (let i = h[0]! & mask; ; i = (i + 1) & mask) {
+      const at = lines[i]!;
+      const o = i * 4;
+      if (at === EMPTY) {
+        hashes[o] = h[0]!;
+        hashes[o + 1] = h[1]!;
+        hashes[o + 2] = h[2]!;
+        hashes[o + 3] = h[3]!;
+        lines[i] = line;
+        this.count++;
+        return 0;
+      }
+      if (hashes[o] === h[0] && hashes[o + 1] === h[1] && hashes[o + 2] === h[2] && hashes[o + 3] === h[3]) return at;
+    }
+  }
+
+  /** Every (hash, line) held, in slot order. */
+  *entries(): Generator<{ hash: Int32Array; line: number }> {
+    const h = new Int32Array(4);
+    for (let i = 0; i < this.lines.length; i++) {
+      const line = this.lines[i]!;
+      if (line === EMPTY) continue;
+      h.set(this.hashes.subarray(i * 4, i * 4 + 4));
+      yield { hash: h, line };
+    }
+  }
+
+  /** The table as plain data, to transfer to another thread. */
+  table(): KeyTable {
+    return { hashes: this.hashes, lines: this.lines, count: this.count };
+  }
+
+  private grow(): void {
+    const old = { hashes: this.hashes, lines: this.lines };
+    this.hashes = new Int32Array(old.hashes.length * 2);
+    this.lines = new Uint32Array(old.lines.length * 2);
+    this.mask = this.lines.length - 1;
+    this.count = 0;
+    const h = new Int32Array(4);
+    for (let i = 0; i < old.lines.length; i++) {
+      if (old.lines[i] === EMPTY) continue;
+      h.set(old.hashes.subarray(i * 4, i * 4 + 4));
+      this.add(h, old.lines[i]!);
+    }
+  }
+}
+
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789 | 0;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93 | 0;
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * 128-bit hash of a string into `out` (4 words): MurmurHash3 x86_128's block mixing and
+ * finalisation (Austin Appleby, public domain) over UTF-16 code units, two per 32-bit word,
+ * each lane seeded with its own word of `seed`. About 50 ns for a 12-character key.
+ */
+export function hash128(s: string, seed: ArrayLike<number>, out: Int32Array): void {
+  let h1 = seed[0]! | 0;
+  let h2 = seed[1]! | 0;
+  let h3 = seed[2]! | 0;
+  let h4 = seed[3]! | 0;
+  const n = s.length;
+  const blocks = n - (n % 8);
+  let i = 0;
+  for (; i < blocks; i += 8) {
+    let k1 = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+    let k2 = s.charCodeAt(i + 2) | (s.charCodeAt(i + 3) << 16);
+    let k3 = s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 16);
+    let k4 = s.charCodeAt(i + 6) | (s.charCodeAt(i + 7) << 16);
+    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
+    h1 ^= k1;
+    h1 = (Math.imul((rotl(h1, 19) + h2) | 0, 5) + 0x561ccd1b) | 0;
+    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
+    h2 ^= k2;
+    h2 = (Math.imul((rotl(h2, 17) + h3) | 0, 5) + 0x0bcaa747) | 0;
+    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
+    h3 ^= k3;
+    h3 = (Math.imul((rotl(h3, 15) + h4) | 0, 5) + 0x96cd1c35) | 0;
+    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
+    h4 ^= k4;
+    h4 = (Math.imul((rotl(h4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
+  }
+  if (i < n) {
+    const u = (j: number) => (j < n ? s.charCodeAt(j) : 0);
+    h4 ^= Math.imul(rotl(Math.imul(u(i + 6) | (u(i + 7) << 16), C4), 18), C1);
+    h3 ^= Math.imul(rotl(Math.imul(u(i + 4) | (u(i + 5) << 16), C3), 17), C4);
+    h2 ^= Math.imul(rotl(Math.imul(u(i + 2) | (u(i + 3) << 16), C2), 16), C3);
+    h1 ^= Math.imul(rotl(Math.imul(u(i) | (u(i + 1) << 16), C1), 15), C2);
+  }
+  const len = n * 2;
+  h1 ^= len;
+  h2 ^= len;
+  h3 ^= len;
+  h4 ^= len;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  out[0] = h1;
+  out[1] = (h2 + h1) | 0;
+  out[2] = (h3 + h1) | 0;
+  out[3] = (h4 + h1) | 0;
+}
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * An RFC 3339 date-time as the instant it names, written in UTC: `YYYY-MM-DDTHH:MM:SS[.f]Z`,
+ * the fraction kept to its last non-zero digit (`2025-01-01T09:00:00.500+01:00` ->
+ * `2025-01-01T08:00:00.5Z`). Text that is not an RFC 3339 date-time is returned unchanged. A leap
+ * second (`:60`) is read as the next minute's `:00`. Used for key cells until the canonical
+ * values of the output (issue 11, item 2) can be shared.
+ */
+export function canonicalInstant(text: string): string {
+  const m = DATE_TIME.exec(text);
+  if (!m) return text;
+  const d = new Date(0);
+  d.setUTCFullYear(+m[1]!, +m[2]! - 1, +m[3]!);
+  d.setUTCHours(+m[4]!, +m[5]! - (m[8] ? (m[8] === '-' ? -1 : 1) * (+m[9]! * 60 + +m[10]!) : 0), +m[6]!, 0);
+  const frac = (m[7] ?? '').replace(/0+$/, '');
+  return d.toISOString().slice(0, 19) + (frac ? '.' + frac : '') + 'Z';
+}
+
+/** One rejected duplicate: the later line, and the line of the first occurrence. */
+export interface Duplicate {
+  line: number;
+  first: number;
+}
+
+/**
+ * Lines of a range known beforehand to duplicate a key of an earlier range (found when the
+ * ranges' tables were merged): sorted by `lines`, `firsts` aligned. Plain data (transferable).
+ */
+export interface KnownDuplicates {
+  lines: Uint32Array;
+  firsts: Uint32Array;
+}
+
+/**
+ * Checks the primary key of each valid row of one range, in line order. Holds the range's
+ * {@link KeySet} and, when re-run after a merge, the lines to reject as duplicates of earlier ranges.
+ */
+export class KeyTracker {
+  readonly set = new KeySet();
+  private readonly cols: { name: string; kind: 'instant' | 'value' | 'text' }[];
+  private readonly hash = new Int32Array(4);
+  private next = 0;
+
+  constructor(
+    schema: CompiledSchema,
+    private readonly seed: ArrayLike<number>,
+    private readonly known?: KnownDuplicates,
+  ) {
+    this.cols = schema.primaryKey.map((name) => {
+      const type = schema.types.get(name);
+      return { name, kind: schema.dateTimes.has(name) ? 'instant' : type === 'string' ? 'text' : 'value' };
+    });
+  }
+
+  /** Columns of the key, for messages (column names, never values). */
+  get label(): string {
+    return this.cols.map((c) => c.name).join(', ');
+  }
+
+  /**
+   * Check the key of a valid row (converted cells by column name) found at `line`.
+   * @returns undefined when its key is new; the first line holding the same key; or 'empty' with
+   * the column when a key cell is empty.
+   */
+  check(row: Record<string, unknown>, line: number): { first: number } | { empty: string } | undefined {
+    let key = '';
+    const single = this.cols.length === 1;
+    for (const c of this.cols) {
+      const v = row[c.name];
+      if (v === undefined || v === null || v === '') return { empty: c.name };
+      const s = c.kind === 'instant' ? canonicalInstant(String(v)) : String(v);
+      key = single ? s : key + s.length + ':' + s;
+    }
+    hash128(key, this.seed, this.hash);
+    const known = this.known;
+    if (known) {
+      while (this.next < known.lines.length && known.lines[this.next]! < line) this.next++;
+      if (this.next < known.lines.length && known.lines[this.next] === line) {
+        // Still recorded: a later row of this range with the same key duplicates this one.
+        this.set.add(this.hash, line);
+        return { first: known.firsts[this.next]! };
+      }
+    }
+    const first = this.set.add(this.hash, line);
+    return first ? { first } : undefined;
+  }
+}
+
+/**
+ * Duplicates across ranges: for each range after the first, the rows whose key some earlier
+ * range already holds (`tables[i]` is range i's table, first occurrences of its own rows only).
+ * Builds on range 0's table in place (no copy) and adds the later ones to it, except the last.
+ * @returns per range, the duplicates sorted by line (empty for range 0).
+ */
+export function crossRangeDuplicates(tables: KeyTable[]): Duplicate[][] {
+  const out: Duplicate[][] = tables.map(() => []);
+  if (tables.length < 2) return out;
+  const union = new KeySet(tables[0]);
+  for (let r = 1; r < tables.length; r++) {
+    const last = r === tables.length - 1;
+    for (const { hash, line } of new KeySet(tables[r]).entries()) {
+      const first = last ? union.find(hash) : union.add(hash, line);
+      if (first) out[r]!.push({ line, first });
+    }
+    out[r]!.sort((a, b) => a.line - b.line);
+  }
+  return out;
+}
+
+/** Duplicates as the typed arrays a re-run range takes. */
+export function knownDuplicates(dups: Duplicate[]): KnownDuplicates {
+  return { lines: Uint32Array.from(dups, (d) => d.line), firsts: Uint32Array.from(dups, (d) => d.first) };
+}
+
+/** The rejection reason of a duplicate row: names the key columns and the first line, never a value. */
+export function duplicateReason(label: string, first: number): string {
+  return `${label} duplicates line ${first}`;
+}
+
+/** What {@link settleDuplicates} needs of a range's outcome (transform.ts RangeOutcome). */
+interface RangeCounts {
+  rows: number;
+  rejected: number;
+  errors: { line: number; column: string | null; reason: string; duplicate_of?: number }[];
+  keys?: KeyTable;
+}
+
+/**
+ * After the ranges of a run are transformed in parallel, find the rows of a later range whose
+ * key an earlier range already holds. Strict (no quarantine): they are counted as rejected rows
+ * with both line numbers (the run then fails, nothing written). Quarantine: each range holding
+ * such rows is transformed again by `rerun` with those lines known, which sets them aside in its
+ * rejects file and leaves them out of its output (paid only when a cross-range duplicate exists).
+ * @returns the outcomes, with the re-run ranges' replaced; the key tables are dropped.
+ */
+export async function settleDuplicates<T extends RangeCounts>(
+  outcomes: T[],
+  label: string,
+  quarantine: boolean,
+  errorsKept: number,
+  rerun: (range: number, known: KnownDuplicates) => Promise<T>,
+): Promise<T[]> {
+  const tables = outcomes.map((o) => o.keys);
+  for (const o of outcomes) delete o.keys;
+  if (outcomes.length < 2 || tables.some((t) => !t)) return outcomes;
+  const dups = crossRangeDuplicates(tables as KeyTable[]);
+  const out = [...outcomes];
+  for (let r = 1; r < out.length; r++) {
+    const found = dups[r]!;
+    if (!found.length) continue;
+    if (quarantine) {
+      out[r] = await rerun(r, knownDuplicates(found));
+      delete out[r]!.keys;
+      continue;
+    }
+    const o = out[r]!;
+    o.rows -= found.length;
+    o.rejected += found.length;
+    const added = found.slice(0, errorsKept).map((d) => ({ line: d.line, column: null, reason: duplicateReason(label, d.first), duplicate_of: d.first }));
+    o.errors = [...o.errors, ...added].sort((a, b) => a.line - b.line).slice(0, errorsKept);
+  }
+  return out;
+}
