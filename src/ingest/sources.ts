@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm, stat, chmod } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -72,9 +72,14 @@ export async function expandSources(values: readonly string[], cwd = process.cwd
       continue;
     }
     const absolute = path.resolve(cwd, value);
-    const info = await stat(absolute).catch((err: NodeJS.ErrnoException) => err);
-    if (info instanceof Error) {
-      if (info.code !== 'ENOENT' && info.code !== 'ENOTDIR') throw new UsageError(`cannot read source ${value}: ${info.code ?? oneLine(info.message)}`);
+    let info: Stats | undefined;
+    try {
+      info = await stat(absolute);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UsageError(`cannot read source ${value}: ${code ?? oneLine((err as Error).message)}`);
+    }
+    if (!info) {
       if (!(await isGlob(value))) throw new UsageError(`source file not found: ${value}`, { hint: 'check the --source path (a folder, a file, a quoted glob, or - for stdin)' });
       const matches = await globFiles(value, cwd, skipped);
       if (!matches.length) throw new UsageError(`no file matches --source ${JSON.stringify(value)}`, { hint: 'check the pattern (quote it so the shell does not expand it)' });

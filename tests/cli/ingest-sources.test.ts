@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -257,6 +257,49 @@ describe('a batch with failures', () => {
     } finally {
       lock.release();
     }
+  });
+});
+
+describe('interruptions and crashes', () => {
+  it('SIGINT during the 1st of 3 files stops the batch at once: exit 130, nothing landed, the rest not run', async () => {
+    const cwd = scratchDir();
+    mkdirSync(path.join(cwd, 'in'));
+    for (const n of ['a', 'b', 'c']) writeFileSync(path.join(cwd, 'in', `${n}.csv`), csv(n.toUpperCase(), 2));
+    const resume = path.join(cwd, 'resume');
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...KEY, WATT_PAUSEPOINT: 'ingest:before-transform', WATT_PAUSEPOINT_RESUME: resume };
+    const child = spawn(process.execPath, [BIN, 'ingest', '--source', 'in'], { cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const paused = new Promise<void>((resolve) =>
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (stderr.includes('paused at')) resolve();
+      }),
+    );
+    const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    await paused;
+    child.kill('SIGINT');
+    await new Promise((res) => setTimeout(res, 100));
+    writeFileSync(resume, '');
+    expect(await closed).toBe(130);
+    expect(stdout.trim().split('\n').at(-1)).toBe('3 files: 1 interrupted, 2 not run (exit 130)');
+    expect(stderr.match(/paused at/g)).toHaveLength(1); // b.csv and c.csv never started
+    expect(manifests(cwd)).toHaveLength(0);
+  });
+
+  it("a crashed run's stdin spool (unknown run, older than the grace period) is removed by the next run's recovery", async () => {
+    const cwd = scratchDir();
+    const stale = path.join(cwd, '.watt', 'tmp', '20250101T000000Z-abcdefghij.stdin');
+    mkdirSync(stale, { recursive: true });
+    writeFileSync(path.join(stale, 'stdin'), csv('P', 1));
+    const old = new Date(Date.now() - 2 * 3600 * 1000);
+    utimesSync(path.join(stale, 'stdin'), old, old);
+    utimesSync(stale, old, old);
+    const r = await runWatt(['ingest', '--source', '-'], { cwd, env: KEY, input: csv('Q', 1) });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/removed 1 stale spool file/);
+    expect(readdirSync(path.join(cwd, '.watt', 'tmp'))).toEqual([]);
   });
 });
 
