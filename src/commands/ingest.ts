@@ -116,7 +116,7 @@ function printFile(file: FileOutcome, json: boolean, several: boolean): void {
   const error = failure === undefined ? undefined : { error: oneLine(failure instanceof Error ? failure.message : String(failure)), ...(failure instanceof WattError && failure.hint ? { hint: oneLine(failure.hint) } : {}), exit_code: file.exit_code };
   const r = file.result;
   if (json) {
-    const status = r ? {} : { run_id: file.run_id, status: file.error instanceof InterruptedError ? 'interrupted' : 'failed' };
+    const status = r ? {} : { run_id: file.run_id, status: file.error instanceof InterruptedError ? 'interrupted' : 'failed', log: file.log ?? null };
     process.stdout.write(JSON.stringify({ source: file.source, ...(r ? summaryOf(r) : status), ...error }) + '\n');
     return;
   }

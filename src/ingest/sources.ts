@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { createReadStream, createWriteStream, rmSync, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, rmSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm, stat, chmod } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import type { Env } from '../config.js';
+import { logDir, type Env } from '../config.js';
 import { ExitCode, InterruptedError, StorageError, UsageError, WattError, oneLine } from '../errors.js';
 import { newRunId } from '../run-id.js';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-fs.js';
@@ -218,6 +218,8 @@ export interface FileOutcome {
   exit_code: number;
   /** Bytes of the source (stdin: bytes read), when known. */
   bytes?: number;
+  /** The run's log file, when it was created (also for a failed run). */
+  log?: string;
 }
 
 /** What {@link runIngestSources} did. */
@@ -310,6 +312,9 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
     } finally {
       await spool?.remove();
     }
+    const log = path.join(logDir(env), `ingestion_${runId}.log`);
+    if (outcome.result?.log) outcome.log = outcome.result.log;
+    else if (existsSync(log)) outcome.log = log;
     files.push(outcome);
     opts.onFile?.(outcome);
     if (outcome.error instanceof InterruptedError) break;

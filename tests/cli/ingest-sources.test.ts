@@ -217,6 +217,7 @@ describe('a batch with failures', () => {
     expect(lines[0]).toMatchObject({ source: '1.csv', status: 'succeeded', rows: 2 });
     expect(lines[0]).not.toHaveProperty('exit_code');
     expect(lines[1]).toMatchObject({ status: 'failed', exit_code: 1, error: expect.stringMatching(/invalid row/), run_id: expect.any(String) });
+    expect(readFileSync(lines[1]!.log, 'utf8')).toMatch(/invalid row/); // the failed run's own log
     // the run redacts the name once every cell is read; this one failed: `redacted` or its sha256
     expect(lines[1]!.source).toBe(`source sha256:${sha(bad).slice(0, 12)}`);
     expect(lines[2]).toMatchObject({ source: '3.csv', status: 'succeeded', rows: 3 });
