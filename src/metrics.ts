@@ -25,6 +25,8 @@ export interface RunMetricValues {
   bytes?: number;
   /** Lake objects, files or rows deleted (purge). */
   objects_deleted?: number;
+  /** Files of the command by status (ingest of several sources): succeeded, skipped, failed... */
+  files?: Record<string, number>;
   /** Audit findings by severity (audit-rgpd). */
   findings?: { error: number; warning: number; info: number };
 }
@@ -103,6 +105,10 @@ export async function renderRunMetrics(outcome: RunOutcome, previous = ''): Prom
   if (v.rows_rejected !== undefined) gauge('watt_run_rows_rejected', 'Rows rejected by validation in the last run').set(verb, v.rows_rejected);
   if (v.bytes !== undefined) gauge('watt_run_bytes', 'Bytes processed by the last run (read by ingest, freed by purge)').set(verb, v.bytes);
   if (v.objects_deleted !== undefined) gauge('watt_run_objects_deleted', 'Lake objects, files and catalog rows deleted by the last run').set(verb, v.objects_deleted);
+  if (v.files) {
+    const g = gauge('watt_run_files', 'Files of the last run by status (ingest: one run per file)', ['status']);
+    for (const [status, n] of Object.entries(v.files)) g.set({ ...verb, status }, n);
+  }
   if (v.findings) {
     const g = gauge('watt_audit_findings', 'Findings of the last audit, by severity', ['severity']);
     for (const severity of ['error', 'warning', 'info'] as const) g.set({ ...verb, severity }, v.findings[severity]);

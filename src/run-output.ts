@@ -28,6 +28,8 @@ interface ActiveRun {
   metricsFile?: string;
   held?: string[];
   restore?: () => void;
+  /** The verb prints JSON lines that carry their own `error`/`exit_code` (see {@link jsonLinesOutput}). */
+  jsonLines?: boolean;
 }
 
 let active: ActiveRun | undefined;
@@ -64,6 +66,15 @@ export function beginRun(verb: string, flags: RunOutputFlags, env: Record<string
 }
 
 /**
+ * Declare that this run's `--json` output is JSON lines, one object per item (ingest of several
+ * files), each failed item carrying its own `error` and `exit_code`: on failure it is printed as
+ * it is, not folded into one object. (Without any output, the failure is still one object.)
+ */
+export function jsonLinesOutput(): void {
+  if (active) active.jsonLines = true;
+}
+
+/**
  * End the run: release or drop held stdout, add `error` and `exit_code` to `--json` output on
  * failure, write the metrics file. Returns the exit code (3 when the metrics file of an otherwise
  * successful run cannot be written).
@@ -79,7 +90,7 @@ export async function endRun(exitCode: number, failure?: { message: string; hint
   run.restore?.();
   const out = run.held?.join('') ?? '';
   if (run.flags.json) {
-    if (exitCode === 0) process.stdout.write(out);
+    if (exitCode === 0 || (run.jsonLines && out.trim() !== '')) process.stdout.write(out);
     else process.stdout.write(JSON.stringify(withError(out, exitCode, failure), null, 2) + '\n');
   } else if (run.flags.quiet && exitCode !== 0) {
     process.stdout.write(out);

@@ -1,21 +1,37 @@
-import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { DataError } from '../errors.js';
+import { DataError, InterruptedError, WattError, oneLine } from '../errors.js';
 import { interruptSignal } from '../signals.js';
-import { lakeOptions, printJson } from './options.js';
-import { recordRunMetrics } from '../metrics.js';
+import { lakeOptions } from './options.js';
+import { recordRunMetrics, type RunMetricValues } from '../metrics.js';
+import { jsonLinesOutput } from '../run-output.js';
+import type { IngestResult } from '../ingest/run.js';
+import type { BatchOutcome, FileOutcome } from '../ingest/sources.js';
 
 /**
- * `watt ingest`: validate a CSV of meter readings against a JSON Schema, pseudonymise personal
- * columns and land it in a lake, with a manifest, a run log and a catalog record.
- * Exit codes: 0 ok or already ingested, 1 invalid data, 2 usage (also: key id differs from the
- * lake's), 3 storage, 4 lock held, 130 SIGINT, 143 SIGTERM.
+ * `watt ingest`: validate CSVs of meter readings against a JSON Schema, pseudonymise personal
+ * columns and land each in a lake, with a manifest, a run log and a catalog record per file.
+ * `--source` (repeatable): a file, a folder (its *.csv files), a quoted glob, or `-` for stdin.
+ * Exit codes per file: 0 ok or already ingested, 1 invalid data (also quarantined rows), 2 usage
+ * (also: key id differs from the lake's), 3 storage, 4 lock held, 130 SIGINT, 143 SIGTERM. The
+ * command's: an interruption stops the batch and wins; otherwise the worst file by
+ * 3 > 4 > 2 > 1 > 0 (src/ingest/sources.ts).
  */
 export function registerIngest(program: Command): Command {
   const command = program
     .command('ingest')
-    .description('validate, pseudonymise and land a CSV of meter readings in the data lake')
-    .option('--source <file>', 'CSV file to ingest (default: the shipped samples/sample_energy_consumption.csv)')
+    .description('validate, pseudonymise and land CSVs of meter readings in the data lake, one run per file')
+    .addHelpText(
+      'after',
+      `
+Sources: --source FILE, a FOLDER (its regular *.csv files, not recursive, hidden files and
+symlinks skipped, in name order), a quoted GLOB ('inbox/**/*.csv'), or - for stdin (recorded as
+"stdin"); repeat --source for several. Each file is its own run (run_id, log, manifest); a failed
+file does not stop the next ones, SIGINT/SIGTERM stops the batch. --json prints one JSON object
+per file, one a line.
+Exit code: 130/143 if interrupted; else the worst file's by 3 (storage) > 4 (lock) > 2 (usage)
+> 1 (data) > 0 (ok or already ingested). A folder without CSV, a glob matching nothing: 2.`,
+    )
+    .option('--source <path>', 'CSV file, folder, quoted glob or - (stdin); repeatable (default: the shipped samples/sample_energy_consumption.csv)', collect)
     .option('--schema <file>', 'JSON Schema of one row (default: schemas/energy_consumption.schema.json)');
   for (const option of lakeOptions()) command.addOption(option);
   return command
@@ -28,42 +44,122 @@ export function registerIngest(program: Command): Command {
     .option('--force', 'ingest again a file already ingested to the same destination')
     .option('--quarantine', 'land valid rows, set rejected rows aside in <prefix>/_rejects/, exit 1')
     .option('--new-key', "rotate the pseudonymisation key on purpose: land although the lake's manifests carry another key id")
-    .option('--json', 'print one JSON object with the outcome on stdout')
+    .option('--json', 'print one JSON object per file on stdout, one a line (NDJSON)')
     .option('--verbose', 'show debug lines and stack traces')
-    .action(async (flags: Record<string, string | boolean | undefined>) => {
-      const { runIngest, DEFAULT_SOURCE } = await import('../ingest/index.js');
+    .action(async (flags: Record<string, unknown>) => {
+      const { runIngestSources } = await import('../ingest/sources.js');
       const json = Boolean(flags.json);
+      if (json) jsonLinesOutput();
       const progress = !json && process.stderr.isTTY ? await progressLine() : undefined;
-      let result;
+      let several = false;
+      let batch;
       try {
-        result = await runIngest({
+        batch = await runIngestSources({
           ...(flags as object),
+          sources: flags.source as string[] | undefined,
           quiet: json && !flags.verbose,
           signal: interruptSignal(),
           onProgress: progress?.update,
+          onStart: (files, skipped) => {
+            several = files > 1;
+            if (skipped.length && !flags.quiet) process.stderr.write(`watt: skipped ${skipped.length} ${skipped.length > 1 ? 'entries that are' : 'entry that is'} not a regular file (symlinks are not followed in folders and globs)\n`);
+          },
+          onFile: (file) => {
+            progress?.stop();
+            printFile(file, json, several);
+          },
         });
       } finally {
         progress?.stop();
       }
-      recordRunMetrics({ status: result.status, rows_landed: result.status === 'dry_run' ? 0 : result.rows, rows_rejected: result.rejected, bytes: statSync(String(flags.source ?? DEFAULT_SOURCE), { throwIfNoEntry: false })?.size });
-      const summary = {
-        run_id: result.run_id,
-        status: result.status,
-        rows: result.rows,
-        rejected: result.rejected,
-        destination: result.destination,
-        manifest: result.manifest,
-        log: result.log,
-        key_id: result.key_id,
-      };
-      if (json) printJson(result.status === 'skipped' ? { ...summary, previous_run_id: result.previous_run_id } : summary);
-      else if (result.status === 'dry_run') process.stdout.write(`dry run: would write ${result.destination} (${result.rows} rows)\n`);
-      else if (result.status === 'skipped') process.stdout.write(`already ingested by run ${result.previous_run_id}: ${result.destination}\n`);
-      else process.stdout.write(`${result.destination} (${result.rows} rows, run ${result.run_id})\n`);
-      if (result.status === 'rejected') {
-        throw new DataError(`${result.rejected} rows rejected and quarantined, ${result.rows} rows landed (run ${result.run_id})`);
-      }
+      recordRunMetrics(batchMetrics(batch.files));
+      if (several && !json) process.stdout.write(batchLine(batch) + '\n');
+      if (batch.interrupted) throw batch.interrupted;
+      if (batch.exit_code === 0) return;
+      // One file: its own error (message, hint, class), as before several sources existed.
+      if (batch.files.length === 1) throw fileError(batch.files[0]!);
+      const failed = batch.files.filter((f) => f.exit_code !== 0).length;
+      throw new WattError(`${failed} of ${batch.files.length} files failed (exit ${batch.exit_code})${failed < batch.files.length ? '; the others ran' : ''}`, batch.exit_code, { hint: 'see the line of each file above, and its run log' });
     });
+}
+
+/** Commander collector for a repeatable option. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The `--json` fields of a completed run (the same for one file and many). */
+function summaryOf(result: IngestResult): Record<string, unknown> {
+  const summary = {
+    run_id: result.run_id,
+    status: result.status,
+    rows: result.rows,
+    rejected: result.rejected,
+    destination: result.destination,
+    manifest: result.manifest,
+    log: result.log,
+    key_id: result.key_id,
+  };
+  return result.status === 'skipped' ? { ...summary, previous_run_id: result.previous_run_id } : summary;
+}
+
+/** The error a file ended with: the run's own, or a DataError for quarantined rows. */
+function fileError(file: FileOutcome): WattError | unknown {
+  if (file.error !== undefined) return file.error;
+  const r = file.result!;
+  return new DataError(`${r.rejected} rows rejected and quarantined, ${r.rows} rows landed (run ${r.run_id})`);
+}
+
+/** One file's line: a JSON object (`--json`) or a line of text (failures on stderr). */
+function printFile(file: FileOutcome, json: boolean, several: boolean): void {
+  const failure = file.exit_code !== 0 ? fileError(file) : undefined;
+  const error = failure === undefined ? undefined : { error: oneLine(failure instanceof Error ? failure.message : String(failure)), ...(failure instanceof WattError && failure.hint ? { hint: oneLine(failure.hint) } : {}), exit_code: file.exit_code };
+  const r = file.result;
+  if (json) {
+    const status = r ? {} : { run_id: file.run_id, status: file.error instanceof InterruptedError ? 'interrupted' : 'failed', log: file.log ?? null };
+    process.stdout.write(JSON.stringify({ source: file.source, ...(r ? summaryOf(r) : status), ...error }) + '\n');
+    return;
+  }
+  const prefix = several ? `${file.source}: ` : '';
+  if (r?.status === 'dry_run') process.stdout.write(`${prefix}dry run: would write ${r.destination} (${r.rows} rows)\n`);
+  else if (r?.status === 'skipped') process.stdout.write(`${prefix}already ingested by run ${r.previous_run_id}: ${r.destination}\n`);
+  else if (r) process.stdout.write(`${prefix}${r.destination} (${r.rows} rows, run ${r.run_id})\n`);
+  // A single file's error is printed once, by the CLI; in a batch each failed file gets its line.
+  if (error && several) process.stderr.write(`watt: ${file.source}: ${error.error}${error.hint ? ` (${error.hint})` : ''} [exit ${error.exit_code}, run ${file.run_id}]\n`);
+}
+
+/** `3 files: 2 landed, 1 failed (exit 1)`. */
+function batchLine(batch: BatchOutcome): string {
+  const counts = new Map<string, number>();
+  const add = (what: string, n = 1) => counts.set(what, (counts.get(what) ?? 0) + n);
+  for (const f of batch.files) {
+    const s = f.result?.status;
+    add(s === 'succeeded' ? 'landed' : s === 'rejected' ? 'landed with rows quarantined' : s === 'skipped' ? 'already ingested' : s === 'dry_run' ? 'checked (dry run)' : f.error instanceof InterruptedError ? 'interrupted' : 'failed');
+  }
+  if (batch.not_run) add('not run', batch.not_run);
+  const total = batch.files.length + batch.not_run;
+  return `${total} files: ${[...counts].map(([what, n]) => `${n} ${what}`).join(', ')} (exit ${batch.exit_code})`;
+}
+
+/**
+ * Metrics of the command (one textfile per command): rows landed and rejected and source bytes
+ * summed over its files, the status of the one file or, for several, the worst (failed >
+ * rejected > succeeded > skipped > dry_run), and the number of files by status.
+ */
+function batchMetrics(files: FileOutcome[]): RunMetricValues {
+  const statusOf = (f: FileOutcome) => f.result?.status ?? (f.error instanceof InterruptedError ? 'interrupted' : 'failed');
+  const order = ['interrupted', 'failed', 'rejected', 'succeeded', 'skipped', 'dry_run'];
+  const byStatus: Record<string, number> = {};
+  for (const f of files) byStatus[statusOf(f)] = (byStatus[statusOf(f)] ?? 0) + 1;
+  const worst = order.find((s) => byStatus[s]);
+  return {
+    // a failed file leaves the status to the exit code (src/metrics.ts statusOf)
+    status: worst === 'failed' || worst === 'interrupted' ? undefined : worst,
+    rows_landed: files.reduce((n, f) => n + (f.result && f.result.status !== 'dry_run' && f.result.status !== 'skipped' ? f.result.rows : 0), 0),
+    rows_rejected: files.reduce((n, f) => n + (f.result?.rejected ?? 0), 0),
+    bytes: files.reduce((n, f) => n + (f.bytes ?? 0), 0),
+    files: byStatus,
+  };
 }
 
 /** A cli-progress bar on stderr, for TTYs only. */
@@ -82,8 +178,10 @@ async function progressLine() {
       }
       bar.update(p.bytes, { rows: p.rows });
     },
+    /** Clear the bar; the next update starts a new one (the next file of a batch). */
     stop: () => {
       if (started) bar.stop();
+      started = false;
     },
   };
 }

@@ -9,6 +9,9 @@ import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
 import { loadSchema } from '../records/schema.js';
 import { findPseudonymisationKey } from '../records/pseudonymise.js';
+import type { LakeConfig } from '../config.js';
+import type { PartitionDate } from '../lake/layout.js';
+import type { CompiledSchema } from '../records/schema.js';
 import { ingest, type IngestResult } from './run.js';
 import { DATA_FORMATS, EXTRA_COLUMNS_POLICIES, type DataFormat, type ExtraColumnsPolicy } from './manifest.js';
 
@@ -37,6 +40,19 @@ export interface RunIngestOptions extends LakeFlags {
   quiet?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { rows: number; bytes: number; totalBytes: number }) => void;
+  /** The run id to use (default: a new one). The stdin spool is named after it. */
+  runId?: string;
+}
+
+/** What every run of one `watt ingest` command shares, checked once: see {@link resolveIngestSettings}. */
+export interface IngestSettings {
+  lake: LakeConfig;
+  layout: Layout;
+  date: PartitionDate;
+  format: DataFormat;
+  extraColumns: ExtraColumnsPolicy;
+  schema: CompiledSchema;
+  home: string;
 }
 
 /** The seed's sample file and schema, shipped with watt. */
@@ -48,19 +64,10 @@ export const DEFAULT_SCHEMA = assetPath('schemas', 'energy_consumption.schema.js
  * schema and the pseudonymisation key, and run the pipeline.
  * @throws see {@link ingest}; UsageError for bad flags (layout, date, provider, prefix).
  */
-export async function runIngest(opts: RunIngestOptions, env: Env = process.env): Promise<IngestResult> {
-  const lake = resolveLakeConfig(opts, env);
-  const layout = (opts.layout ?? 'plain') as Layout;
-  if (!LAYOUTS.includes(layout)) throw new UsageError(`unknown layout "${String(opts.layout).slice(0, 20)}": use plain or hive`);
-  const date = opts.date ? parsePartitionDate(opts.date) : todayUtc();
-  const format = (opts.format ?? 'csv') as DataFormat;
-  if (!DATA_FORMATS.includes(format)) throw new UsageError(`unknown format "${String(opts.format).slice(0, 20)}": use csv or parquet`);
-  const extraColumns = (opts.extraColumns ?? 'keep') as ExtraColumnsPolicy;
-  if (!EXTRA_COLUMNS_POLICIES.includes(extraColumns)) throw new UsageError(`unknown --extra-columns policy "${String(opts.extraColumns).slice(0, 20)}": use keep, drop or reject`);
+export async function runIngest(opts: RunIngestOptions, env: Env = process.env, settings: IngestSettings = resolveIngestSettings(opts, env)): Promise<IngestResult> {
+  const { lake, layout, date, format, extraColumns, schema, home } = settings;
   const source = path.resolve(opts.source ?? DEFAULT_SOURCE);
-  const schema = loadSchema(path.resolve(opts.schema ?? DEFAULT_SCHEMA));
-  const home = wattHome(env);
-  const runId = newRunId();
+  const runId = opts.runId ?? newRunId();
   const logger = createRunLogger({
     fileStem: 'ingestion',
     runId,
@@ -104,4 +111,23 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env):
     catalog?.close();
     await logger.close();
   }
+}
+
+/**
+ * Check the flags every run of the command shares (lake, layout, date, format, extra-columns
+ * policy) and load the schema, once.
+ * @throws UsageError for a bad flag, an unknown provider or prefix, a missing or invalid schema.
+ */
+export function resolveIngestSettings(opts: RunIngestOptions, env: Env = process.env): IngestSettings {
+  const lake = resolveLakeConfig(opts, env);
+  const layout = (opts.layout ?? 'plain') as Layout;
+  if (!LAYOUTS.includes(layout)) throw new UsageError(`unknown layout "${String(opts.layout).slice(0, 20)}": use plain or hive`);
+  const date = opts.date ? parsePartitionDate(opts.date) : todayUtc();
+  const format = (opts.format ?? 'csv') as DataFormat;
+  if (!DATA_FORMATS.includes(format)) throw new UsageError(`unknown format "${String(opts.format).slice(0, 20)}": use csv or parquet`);
+  const extraColumns = (opts.extraColumns ?? 'keep') as ExtraColumnsPolicy;
+  if (!EXTRA_COLUMNS_POLICIES.includes(extraColumns)) throw new UsageError(`unknown --extra-columns policy "${String(opts.extraColumns).slice(0, 20)}": use keep, drop or reject`);
+  const schema = loadSchema(path.resolve(opts.schema ?? DEFAULT_SCHEMA));
+  const home = wattHome(env);
+  return { lake, layout, date, format, extraColumns, schema, home };
 }

@@ -90,6 +90,8 @@ export interface IngestResult {
   errors: RowError[];
   /** The earlier run that loaded the same file, when status is skipped. */
   previous_run_id?: string;
+  /** The file name as recorded (personal identifiers redacted), once the transform has read every cell. */
+  source_name?: string;
 }
 
 /**
@@ -194,6 +196,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     const seconds = (performance.now() - t0) / 1000;
     // The file name as recorded anywhere: redacted of every personal cell found in it.
     const sourceName = redactValues(patternRedacted, outcome.nameHits);
+    base.source_name = sourceName;
     const objectKey = dataKey(options.lake.prefix, options.layout, options.date, sourceStem(sourceName), runId);
     Object.assign(base, { rows: outcome.rows, rejected: outcome.rejected, errors: outcome.errors, warnings: outcome.warnings, object_key: objectKey, destination: uriOf(objectKey) });
     base.object_sha256 = outcome.rows > 0 ? outcome.sha256 : null;

@@ -179,10 +179,11 @@ async function cleanSpool(options: RecoverOptions, now: Date, grace: number): Pr
     if (run && run.host === os.hostname() && typeof run.pid === 'number') stale = run.status !== 'running' || isDeadRun(run);
     else {
       const s = await stat(path.join(dir, name)).catch(() => undefined);
-      stale = !!s && s.isFile() && now.getTime() - s.mtime.getTime() >= grace;
+      stale = !!s && (s.isFile() || s.isDirectory()) && now.getTime() - s.mtime.getTime() >= grace;
     }
     if (!stale) continue;
-    await rm(path.join(dir, name), { force: true });
+    // a folder: the spool of stdin (`<run_id>.stdin/stdin`, src/ingest/sources.ts)
+    await rm(path.join(dir, name), { force: true, recursive: true });
     removed++;
   }
   if (removed) options.logger.warn(`removed ${removed} stale spool file${removed > 1 ? 's' : ''} of earlier runs from ${dir}`, { step: 'recover', spool_files: removed });

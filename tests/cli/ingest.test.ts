@@ -108,12 +108,13 @@ describe('watt ingest, end to end on the local lake', () => {
     expect(r.stderr).not.toMatch(/generated a new key/);
   });
 
-  it('--json prints one object with run_id, status, rows, rejected, destination, manifest, log and key_id', async () => {
+  it('--json prints one object (one line) with source, run_id, status, rows, rejected, destination, manifest, log and key_id', async () => {
     const dir = scratchDir();
     const r = await runWatt(['ingest', '--json', '--layout', 'hive', '--date', '2024-12-31'], { cwd: dir, env: KEY });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(['run_id', 'status', 'rows', 'rejected', 'destination', 'manifest', 'log', 'key_id']);
+    expect(r.stdout.split('\n')).toHaveLength(2); // NDJSON: one line per file
+    expect(Object.keys(out)).toEqual(['source', 'run_id', 'status', 'rows', 'rejected', 'destination', 'manifest', 'log', 'key_id']);
     expect(out).toMatchObject({ status: 'succeeded', rows: 5, rejected: 0 });
     expect(out.key_id).toMatch(/^[0-9a-f]{16}$/);
     expect(out.destination).toMatch(/^file:\/\/.*\/watt-lake\/watt-about-it\/raw\/year=2024\/month=12\/day=31\/sample_energy_consumption_.*\.csv$/);
@@ -183,7 +184,8 @@ describe('watt ingest refuses bad input with one line, its exit code, and nothin
   const bigField = 'x'.repeat(10 * 1024 * 1024);
   const cases: [string, string | Buffer | null, number, RegExp, string[]?][] = [
     ['a missing file', null, 2, /source file not found: .*missing\.csv/],
-    ['a directory as source', 'DIR', 2, /is a directory/],
+    // a folder is a source of its *.csv files (tests/cli/ingest-sources.test.ts); none here
+    ['a directory without CSV as source', 'DIR', 2, /no CSV file in folder .*input\.csv/],
     ['an empty file', '', 1, /is empty: no header row/],
     ['a header only', `${HEADER}\n`, 1, /has a header but no data rows/],
     ['a missing column', 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,is_peak\nREC-1,C,M,2025-01-01T08:00:00Z,1,true\n', 1, /missing required column: tariff_eur_kwh/],
