@@ -2,7 +2,7 @@ import type { Catalog, ManifestCacheRecord } from '../catalog/catalog.js';
 import type { Lake } from '../lake/index.js';
 import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
-import type { Manifest } from './manifest.js';
+import { manifestObjects, type Manifest } from './manifest.js';
 
 /**
  * What ingest needs to know of a lake prefix, read from its manifests (the truth about what
@@ -96,9 +96,15 @@ function summarise(key: string, uri: string, bytes: number, text: string): Manif
     source_sha256: m.source.sha256,
     key_id: typeof m.pseudonymisation?.key_id === 'string' ? m.pseudonymisation.key_id : null,
     finished_at: typeof m.finished_at === 'string' ? m.finished_at : null,
-    object_uri: typeof m.object?.uri === 'string' ? m.object.uri : null,
+    // The first data object (by key) stands for the run: version 1's only object, version 2's first partition.
+    object_uri: firstObjectUri(m),
     uri,
   };
+}
+
+function firstObjectUri(m: Partial<Manifest>): string | null {
+  const uri = manifestObjects(m)[0]?.uri;
+  return typeof uri === 'string' ? uri : null;
 }
 
 async function readText(lake: Lake, key: string): Promise<string> {

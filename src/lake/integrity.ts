@@ -2,7 +2,7 @@ import os from 'node:os';
 import { InterruptedError } from '../errors.js';
 import type { Catalog, RunRecord } from '../catalog/catalog.js';
 import type { Lake, ObjectInfo } from './types.js';
-import { partitionDateOf, runIdOf } from './layout.js';
+import { isDataKey, runIdOf } from './layout.js';
 import { isAlive } from '../lock.js';
 
 /**
@@ -14,13 +14,18 @@ import { isAlive } from '../lock.js';
 export interface LakeListing {
   /** Manifest keys by run_id. */
   manifests: Map<string, ObjectInfo>;
-  /** Data objects (dated `.csv` keys, either layout). */
+  /** Data objects (dated `.csv` and `.parquet` keys, either layout). */
   data: ObjectInfo[];
   /** Quarantine files (`_rejects/*.jsonl`). */
   rejects: ObjectInfo[];
   /** Trail anchors (`_audit/*.json`). */
   anchors: ObjectInfo[];
-  /** Anything else under the prefix (left alone), e.g. `_schemas/<sha256>.json`: shared schemas are never orphans. */
+  /**
+   * Schemas stored beside the data (`_schemas/<sha256>.json`): content-addressed, shared by every
+   * run checked against the same schema, holding no personal data; never garbage.
+   */
+  schemas: ObjectInfo[];
+  /** Anything else under the prefix (left alone). */
   other: ObjectInfo[];
 }
 
@@ -30,7 +35,7 @@ export interface LakeListing {
  */
 export async function listLake(lake: Lake, prefix: string, signal?: AbortSignal): Promise<LakeListing> {
   const root = prefix + '/';
-  const out: LakeListing = { manifests: new Map(), data: [], rejects: [], anchors: [], other: [] };
+  const out: LakeListing = { manifests: new Map(), data: [], rejects: [], anchors: [], schemas: [], other: [] };
   for await (const o of lake.list(root)) {
     // A partial listing must never be acted upon (an object whose manifest was not listed yet would look like garbage).
     if (signal?.aborted) throw new InterruptedError('interrupted while listing the lake; nothing was changed');
@@ -40,7 +45,8 @@ export async function listLake(lake: Lake, prefix: string, signal?: AbortSignal)
     if (rest.startsWith('_manifests/') && o.key.endsWith('.json') && run) out.manifests.set(run, o);
     else if (rest.startsWith('_rejects/') && o.key.endsWith('.jsonl')) out.rejects.push(o);
     else if (rest.startsWith('_audit/') && o.key.endsWith('.json')) out.anchors.push(o);
-    else if (o.key.endsWith('.csv') && partitionDateOf(prefix, o.key)) out.data.push(o);
+    else if (rest.startsWith('_schemas/') && o.key.endsWith('.json')) out.schemas.push(o);
+    else if (isDataKey(prefix, o.key)) out.data.push(o);
     else out.other.push(o);
   }
   return out;

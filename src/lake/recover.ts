@@ -7,6 +7,7 @@ import { WattError } from '../errors.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { appendTrail } from '../retention/trail.js';
+import { completeRetentionIntents } from '../retention/age.js';
 import { destinationUri, openLake, type Lake } from './index.js';
 import { lakeLocation } from '../lock.js';
 import { DEFAULT_GRACE_MS, isDeadRun, listLake, orphanVerdict, unmanifested } from './integrity.js';
@@ -35,6 +36,8 @@ export interface RecoveryResult {
   error_exit_code?: number;
   /** `when-due` and nothing due: the lake was not listed. */
   skipped_scan?: boolean;
+  /** Interrupted manifest rewrites of a purge by age completed (their expired objects deleted). */
+  retention_intents?: number;
 }
 
 export interface RecoverOptions {
@@ -79,7 +82,9 @@ const SPOOL_RUN = /^(\d{8}T\d{6}Z-(?:[a-z0-9]{10}|[a-z0-9]{6}))[.-]/;
  * 2. stale spool files in `<WATT_HOME>/tmp` (pseudonymised rows that erasure and retention would
  *    never see) are removed when their run is over or dead, or, of unknown run, older than the grace
  *    period;
- * 3. data objects and quarantine files under `<prefix>/` that no manifest names are deleted, a
+ * 3. manifest rewrites of an interrupted purge by age are completed ({@link completeRetentionIntents});
+ *    then data objects (CSV or Parquet, any number per run) and quarantine files under `<prefix>/`
+ *    whose run has no manifest are deleted, a
  *    `recovery.delete` trail entry each written before the delete, when {@link orphanVerdict}
  *    says they are garbage (dead or ended run; unknown run past the grace period);
  * 4. the local lake's temp files of dead processes are removed.
@@ -108,6 +113,9 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
     }
     lake = opened ? await openLake(options.lake as LakeConfig) : (options.lake as Lake);
     const destination = known ?? lake.uri(prefix);
+    // A purge by age killed between a manifest's rewrite and the deletion of the objects it no
+    // longer names: finish it (the objects are past retention, and no manifest names them).
+    if (catalog) result.retention_intents = await completeRetentionIntents({ lake, catalog, destination, runId: options.runId, logger, now });
     const listing = await listLake(lake, prefix, options.signal);
     if (catalog) {
       const here = lakeLocation(destination);

@@ -11,6 +11,9 @@ import { verifyTrailAndAnchors } from '../retention/anchor.js';
 import { destinationUri, openLake, type Lake } from './index.js';
 import { listLake, orphanVerdict, unmanifested, DEFAULT_GRACE_MS } from './integrity.js';
 import { recoverLake } from './recover.js';
+import { manifestObjects, type Manifest } from '../ingest/manifest.js';
+import { runIdOf } from './layout.js';
+import { appendTrail } from '../retention/trail.js';
 
 /** Kinds of finding of `watt verify`. */
 export type FindingKind =
@@ -19,6 +22,7 @@ export type FindingKind =
   | 'manifest_invalid' // a manifest that is not valid JSON or has no run
   | 'object_missing' // a manifest names an object the lake does not hold
   | 'sha256_mismatch' // the object's content no longer hashes to the manifest's sha256 (or its size differs)
+  | 'schema_missing' // a manifest's `schema.key` (`_schemas/<sha256>.json`) is not in the lake
   | 'trail_broken'; // the audit trail's chain or one of the lake's anchors does not verify
 
 export interface Finding {
@@ -109,27 +113,50 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     interrupted(signal);
     const present = new Map([...listing.data, ...listing.rejects].map((o) => [o.key, o]));
 
-    // Manifests: parse, then the objects they name.
+    // Manifests: parse, then the objects they name (every object of `manifestObjects`, version 1 or 2).
     const toHash: { key: string; sha256: string; bytes: number; manifest: string }[] = [];
+    const schemas = new Set(listing.schemas.map((o) => o.key));
+    /** Keys each readable manifest names, by run_id. */
+    const named = new Map<string, Set<string>>();
+    const missingSchemas = new Map<string, { manifests: number; example: string }>();
     for (const m of listing.manifests.values()) {
       interrupted(signal);
-      let manifest: { run_id?: unknown; object?: { key: string; sha256: string; bytes: number } | null; rejects?: { key: string } | null };
+      let manifest: Partial<Manifest>;
       try {
         manifest = JSON.parse((await readAll(await lake.get(m.key))).toString('utf8'));
         if (typeof manifest !== 'object' || manifest === null || typeof manifest.run_id !== 'string') throw new Error('no run_id');
+        if (manifest.objects !== undefined && !Array.isArray(manifest.objects)) throw new Error('objects is not a list');
       } catch (err) {
         if (err instanceof StorageError) throw err;
         findings.push({ kind: 'manifest_invalid', key: m.key, detail: `not a watt manifest: ${(err as Error).message.slice(0, 80)}` });
         continue;
       }
-      if (manifest.object) {
-        const o = present.get(manifest.object.key);
-        if (!o) findings.push({ kind: 'object_missing', key: manifest.object.key, detail: `named by ${m.key}, not in the lake` });
-        else toHash.push({ key: o.key, sha256: manifest.object.sha256, bytes: manifest.object.bytes, manifest: m.key });
+      const keys = new Set<string>();
+      named.set(runIdOf(m.key) ?? manifest.run_id, keys);
+      for (const obj of manifestObjects(manifest)) {
+        if (typeof obj?.key !== 'string') {
+          findings.push({ kind: 'manifest_invalid', key: m.key, detail: 'names a data object without a key' });
+          continue;
+        }
+        keys.add(obj.key);
+        const o = present.get(obj.key);
+        if (!o) findings.push({ kind: 'object_missing', key: obj.key, detail: `named by ${m.key}, not in the lake` });
+        else toHash.push({ key: o.key, sha256: obj.sha256, bytes: obj.bytes, manifest: m.key });
       }
-      if (manifest.rejects && !present.has(manifest.rejects.key)) {
-        findings.push({ kind: 'object_missing', key: manifest.rejects.key, detail: `quarantine file named by ${m.key}, not in the lake` });
+      if (manifest.rejects && typeof manifest.rejects.key === 'string') {
+        keys.add(manifest.rejects.key);
+        if (!present.has(manifest.rejects.key)) findings.push({ kind: 'object_missing', key: manifest.rejects.key, detail: `quarantine file named by ${m.key}, not in the lake` });
       }
+      const schemaKey = manifest.schema?.key;
+      if (typeof schemaKey === 'string' && !schemas.has(schemaKey)) {
+        const seen = missingSchemas.get(schemaKey);
+        if (seen) seen.manifests++;
+        else missingSchemas.set(schemaKey, { manifests: 1, example: m.key });
+      }
+    }
+    // One finding per missing schema (runs checked against the same schema share it).
+    for (const [key, { manifests, example }] of missingSchemas) {
+      findings.push({ kind: 'schema_missing', key, detail: `schema named by ${manifests > 1 ? `${manifests} manifests, e.g. ` : ''}${example}, not in the lake` });
     }
 
     // Re-hash every object a manifest names, by streaming it.
@@ -148,12 +175,32 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     }
     interrupted(signal);
 
-    // Objects no manifest names.
+    // Objects no manifest names: of runs without a manifest (unfinished runs)...
     const now = new Date();
     for (const o of unmanifested(listing)) {
       if (repaired.has(o.key)) continue;
       const verdict = orphanVerdict(o, catalog, now, grace);
       findings.push({ kind: verdict.garbage ? 'orphan' : 'pending', key: o.key, detail: verdict.reason });
+    }
+    // ...and of runs whose manifest does not name them (a purge or erasure stopped after
+    // rewriting the manifest and before deleting the object): garbage under the commit rule.
+    for (const o of [...listing.data, ...listing.rejects]) {
+      const run = runIdOf(o.key);
+      const keys = run ? named.get(run) : undefined;
+      if (!keys || keys.has(o.key) || repaired.has(o.key)) continue;
+      const detail = `run ${run}'s manifest does not name it (left by an interrupted purge or erasure)`;
+      if (options.repair && catalog) {
+        appendTrail(catalog.db, [{ action: 'recovery.delete', lake: destination, key: o.key, count: 1, run_id: options.runId, detail: { reason: detail, bytes: o.size } }]);
+        const del = await lake.delete([o.key]);
+        if (del.errors.length === 0) {
+          catalog.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], now.toISOString());
+          logger.warn(`removed ${lake.uri(o.key)}: ${detail}`, { step: 'repair', key: o.key });
+          findings.push({ kind: 'orphan', key: o.key, detail, repaired: true });
+          continue;
+        }
+        appendTrail(catalog.db, [{ action: 'recovery.delete_failed', lake: destination, key: o.key, count: 0, run_id: options.runId, detail: { message: del.errors[0]!.message.slice(0, 200) } }]);
+      }
+      findings.push({ kind: 'orphan', key: o.key, detail });
     }
 
     // The audit trail against the lake's anchors.

@@ -4,8 +4,13 @@ import { pathToFileURL } from 'node:url';
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { InterruptedError, StorageError } from '../errors.js';
 import type { ObjectInfo } from '../lake/types.js';
+import { createHash } from 'node:crypto';
+import type { Lake } from '../lake/types.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Logger } from '../log.js';
 import { partitionDateOf, runIdOf, todayUtc, manifestKey } from '../lake/layout.js';
-import { appendTrail, trailHead, type TrailInput } from './trail.js';
+import { manifestObjects, type Manifest } from '../ingest/manifest.js';
+import { appendTrail, openIntents, trailHead, type TrailInput } from './trail.js';
 import { MAX_KEYS_LISTED, type AgePurgeResult, type CategoryResult, type PurgeContext } from './types.js';
 
 /** Keys deleted per call to `Lake.delete` (S3 DeleteObjects takes at most 1,000: S3 API reference). */
@@ -56,16 +61,53 @@ interface Doomed {
   bytes: number;
   /** Why it goes: its partition date, or its last-modified time. */
   basis: { partition_date: string } | { last_modified: string };
+  /** Seq of the `retention.intent` of a partly expired run this object belongs to. */
+  intent?: number;
+}
+
+/** One retention pass recorded in a manifest whose run is partly expired (like erasure's `erasures`). */
+export interface RetentionRecord {
+  /** The purge run. */
+  run_id: string;
+  /** ISO 8601 UTC. */
+  at: string;
+  /** Data objects removed from `objects` (and from the lake). */
+  keys: string[];
+  rows_removed: number;
+}
+
+/** A manifest as retention leaves it: ingest's, plus the retention passes applied to its run. */
+export type RetainedManifest = Manifest & { retention?: RetentionRecord[] };
+
+/** A run with some objects past the retention period and some not: its manifest is rewritten without the former. */
+interface PartialRun {
+  manifest: string;
+  body: RetainedManifest;
+  /** Expired objects the manifest names, present in the lake (deleted after the rewrite). */
+  doomed: Doomed[];
+  /** Every expired key the manifest names (some may already be gone). */
+  removed: string[];
+  rows_removed: number;
 }
 
 /**
  * Retention by age (GDPR Art. 5(1)(e), storage limitation): delete lake objects under `<prefix>/`
- * whose partition date (from the key, plain or hive layout) is older than `raw_data` days, with
- * their manifests and quarantine files; undated keys take their run's partition date (its data
- * object, else its manifest, else the catalog) or, failing that, are judged by last-modified time.
+ * whose partition date (the day in the key, plain or hive layout) is older than `raw_data` days.
+ * A run's data objects go each by its own partition date: a run whose objects are all expired
+ * goes whole (manifest, objects, quarantine file); a run spanning many days (`--partition-by`)
+ * with only some expired keeps its manifest, rewritten without the expired objects (rows
+ * recomputed, the pass recorded in its `retention` list), then those objects are deleted.
+ * A manifest without objects goes by its partition date; keys of runs without a readable
+ * manifest by their key's day, else the catalog, else their last-modified time. Schemas
+ * (`_schemas/`) and trail anchors (`_audit/`) are never deleted (no personal data).
  * Then run logs and catalog rows older than `run_logs`/`catalog_rows` days, and model versions
- * older than `models` days. Manifests are deleted before their data, so a manifest never points
- * at a missing object; an interrupted purge is completed by the next one.
+ * older than `models` days.
+ *
+ * Manifests are deleted or rewritten before their data objects, so a manifest never names a
+ * missing object, even after a crash. A rewrite is journalled first (`retention.intent`, closed by
+ * `retention.rewrite` once its objects are deleted): an interrupted one is completed by the next
+ * purge or `watt verify --repair` ({@link completeRetentionIntents}); objects a killed purge left
+ * after deleting their manifest are garbage the next run removes.
  *
  * Deletes go in chunks of {@link DELETE_CHUNK} keys; each chunk is recorded in the audit trail
  * (one entry per key) before the store is asked (write-ahead), refusals are recorded after it,
@@ -78,10 +120,13 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
   const { lake, logger, catalog, now, dryRun, periods, runId } = options;
   const categories: CategoryResult[] = [];
 
+  // 0. Finish the manifest rewrites an interrupted purge left.
+  if (!dryRun && catalog) await completeRetentionIntents({ lake, catalog, destination: options.destination, runId, logger, now });
+
   // 1. Plan everything before deleting anything.
   const rawCut = cutoffs(now, periods.raw_data);
-  const { manifests, others } = await planLake(options, rawCut.day, rawCut.instant);
-  const doomed = [...manifests, ...others];
+  const { manifests, others, partial } = await planLake(options, rawCut.day, rawCut.instant);
+  const doomed = [...manifests, ...partial.flatMap((p) => p.doomed), ...others];
   const lakeBytes = doomed.reduce((s, d) => s + d.bytes, 0);
   const logCut = cutoffs(now, periods.run_logs);
   const logs = await planLogs(options.logDir, logCut.instant, options.currentLog);
@@ -90,7 +135,8 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
   const modelCut = periods.models === undefined ? undefined : cutoffs(now, periods.models);
   const models = modelCut ? await planModels(options.home, modelCut.instant) : [];
   logger.info(
-    `${dryRun ? 'would delete' : 'deleting'} ${doomed.length} objects (${lakeBytes} bytes) under ${options.destination} with partitions before ${rawCut.day}, ` +
+    `${dryRun ? 'would delete' : 'deleting'} ${doomed.length} objects (${lakeBytes} bytes) under ${options.destination} with partitions before ${rawCut.day}` +
+      `${partial.length ? ` (${partial.length} manifest${partial.length > 1 ? 's' : ''} of runs spanning the cutoff rewritten)` : ''}, ` +
       `${logs.length} run logs, ${rows.runs + rows.lake_objects} catalog rows${modelCut ? `, ${models.length} model versions` : ''}`,
     { step: 'plan', objects: doomed.length, bytes: lakeBytes, logs: logs.length, catalog_rows: rows, models: models.length },
   );
@@ -107,12 +153,15 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
     if (!yes) throw new InterruptedError('purge cancelled: nothing was deleted');
   }
 
-  // 2. Lake objects: manifests first, then data and quarantine files.
+  // 2. Lake objects: manifests of expired runs first, then the rewrites of partly expired runs'
+  //    manifests, then data and quarantine files.
   const deletedKeys: string[] = [];
   let deletedBytes = 0;
+  const rewritten: string[] = [];
   if (!dryRun) {
     const failures: { key: string; message: string }[] = [];
-    for (const group of [manifests, others]) {
+    const partialDoomed: Doomed[] = [];
+    const deleteGroup = async (group: Doomed[]) => {
       for (let i = 0; i < group.length; i += DELETE_CHUNK) {
         if (options.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted after deleting ${deletedKeys.length} objects; run it again to finish`);
         const chunk = group.slice(i, i + DELETE_CHUNK);
@@ -123,7 +172,7 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
         if (catalog) {
           appendTrail(
             catalog.db,
-            chunk.map((d) => ({ action: 'retention.delete', lake: options.destination, key: d.key, count: 1, run_id: runId, detail: { bytes: d.bytes, ...d.basis } })),
+            chunk.map((d) => ({ action: 'retention.delete', lake: options.destination, key: d.key, count: 1, run_id: runId, detail: { bytes: d.bytes, ...d.basis, ...(d.intent ? { intent: d.intent } : {}) } })),
           );
         }
         const result = await lake.delete(chunk.map((d) => d.key));
@@ -146,12 +195,33 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
         failures.push(...result.errors);
         logger.debug(`deleted ${result.deleted.length} objects`, { step: 'delete', deleted: result.deleted.length, errors: result.errors.length });
       }
-      // Failpoint: manifests gone, data objects not yet (they are garbage the next run removes).
-      if (group === manifests) failpoint('purge:after-manifests-deleted');
+    };
+    await deleteGroup(manifests);
+    // Failpoint: manifests gone, data objects not yet (they are garbage the next run removes).
+    failpoint('purge:after-manifests-deleted');
+    const intents: { seq: number; p: PartialRun }[] = [];
+    for (const p of partial) {
+      if (options.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted after deleting ${deletedKeys.length} objects; run it again to finish`);
+      const seq = await rewriteManifest({ lake, catalog, destination: options.destination, runId, logger, now }, p);
+      rewritten.push(p.manifest);
+      if (seq !== undefined) intents.push({ seq, p });
+      partialDoomed.push(...p.doomed.map((d) => ({ ...d, intent: seq })));
+    }
+    // Failpoint: manifests rewritten without their expired objects, objects not yet deleted.
+    if (partial.length) failpoint('purge:after-manifest-rewrite');
+    await deleteGroup([...partialDoomed, ...others]);
+    if (catalog) {
+      const gone = new Set(deletedKeys);
+      const closing = intents.filter(({ p }) => p.doomed.every((d) => gone.has(d.key)));
+      appendTrail(
+        catalog.db,
+        closing.map(({ seq, p }) => ({ action: 'retention.rewrite', lake: options.destination, key: p.manifest, count: p.doomed.length, run_id: runId, detail: { intent: seq, rows_removed: p.rows_removed } })),
+      );
     }
     if (failures.length) {
       throw new StorageError(
-        `${failures.length} of ${doomed.length} objects could not be deleted from ${options.destination} (first: ${failures[0]!.key}: ${failures[0]!.message.slice(0, 160)}); ${deletedKeys.length} were deleted and recorded`,
+        `${failures.length} of ${doomed.length} objects could not be deleted from ${options.destination} (first: ${failures[0]!.key}: ${failures[0]!.message.slice(0, 160)}); ${deletedKeys.length} were deleted and recorded` +
+          (rewritten.length ? `, and ${rewritten.length} manifests no longer name the expired objects` : ''),
         { hint: 'check permissions on the bucket, then run watt purge again' },
       );
     }
@@ -210,6 +280,7 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
     bytes_freed: categories.reduce((s, c) => s + c.bytes, 0),
     ...(listed.length <= MAX_KEYS_LISTED ? { keys: listed } : {}),
     key_count: listed.length,
+    manifests_rewritten: dryRun ? partial.map((p) => p.manifest) : rewritten,
     ...(!dryRun && catalog ? { trail_head: trailHead(catalog.db) } : {}),
     log: null,
   };
@@ -225,62 +296,230 @@ export function cutoffs(now: Date, days: number): { instant: Date; day: string }
   return { instant, day: todayUtc(instant) };
 }
 
-/** List `<prefix>/` and pick the expired objects: manifests apart, to delete them first. */
-async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInstant: Date): Promise<{ manifests: Doomed[]; others: Doomed[] }> {
+/**
+ * List `<prefix>/`, read the manifests, and pick what goes: manifests of wholly expired runs
+ * apart (deleted first), partly expired runs (manifest rewritten), and the other keys.
+ */
+async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInstant: Date): Promise<{ manifests: Doomed[]; others: Doomed[]; partial: PartialRun[] }> {
   const { lake, prefix, logger, catalog } = options;
   const root = prefix + '/';
-  const runDates = new Map<string, string>();
-  const dated: { o: ObjectInfo; date: string }[] = [];
-  const undated: ObjectInfo[] = [];
-  const keys = new Set<string>();
+  const listed = new Map<string, ObjectInfo>();
   for await (const o of lake.list(root)) {
     if (!o.key.startsWith(root)) continue; // never outside the prefix, whatever the store returns
     if (o.key.startsWith(`${root}_audit/`)) continue; // trail anchors: accountability records, kept like the trail
-    if (o.key.startsWith(`${root}_schemas/`)) continue; // schemas beside the data: shared by runs, no personal data (schema-store.ts)
-    keys.add(o.key);
-    const date = partitionDateOf(prefix, o.key);
-    if (date) {
-      dated.push({ o, date });
-      const run = runIdOf(o.key);
-      if (run) runDates.set(run, runDates.has(run) && runDates.get(run)! < date ? runDates.get(run)! : date);
-    } else undated.push(o);
+    if (o.key.startsWith(`${root}_schemas/`)) continue; // schemas: content-addressed, shared by runs, no personal data
+    listed.set(o.key, o);
   }
-  // Undated keys (manifests, rejects...) take their run's partition date when it can be found.
-  const needManifest = [...new Set(undated.map((o) => runIdOf(o.key)).filter((r): r is string => !!r && !runDates.has(r) && keys.has(manifestKey(prefix, r))))];
-  for (let i = 0; i < needManifest.length; i += MANIFEST_READS) {
+  // Every manifest, read (MANIFEST_READS at once): runs are judged by the objects they name.
+  const manifestKeys = [...listed.keys()].filter((k) => {
+    const run = runIdOf(k);
+    return run !== undefined && k === manifestKey(prefix, run);
+  });
+  const read = new Map<string, Partial<RetainedManifest>>();
+  for (let i = 0; i < manifestKeys.length; i += MANIFEST_READS) {
     await Promise.all(
-      needManifest.slice(i, i + MANIFEST_READS).map(async (run) => {
-        const date = await manifestPartitionDate(options, manifestKey(prefix, run));
-        if (date) runDates.set(run, date);
+      manifestKeys.slice(i, i + MANIFEST_READS).map(async (key) => {
+        const m = await readManifestJson(lake, key).catch((err: unknown) => {
+          if (err instanceof StorageError) throw err;
+          logger.warn(`cannot read manifest ${lake.uri(key)} (${(err as Error).message.slice(0, 120)}): judging its run's keys one by one`);
+          return undefined;
+        });
+        if (m) read.set(key, m);
       }),
     );
   }
+
   const manifests: Doomed[] = [];
   const others: Doomed[] = [];
-  for (const { o, date } of dated) if (date < cutoffDay) others.push({ key: o.key, bytes: o.size, basis: { partition_date: date } });
-  for (const o of undated) {
+  const partial: PartialRun[] = [];
+  const decided = new Set<string>();
+  const doom = (key: string, basis: Doomed['basis'], into: Doomed[]) => {
+    const o = listed.get(key);
+    decided.add(key);
+    if (o) into.push({ key, bytes: o.size, basis });
+  };
+  for (const [mKey, m] of read) {
+    decided.add(mKey);
+    const objects = manifestObjects(m).filter((o) => typeof o?.key === 'string');
+    const dateOf = (o: { key: string; partition_date?: string }) => partitionDateOf(prefix, o.key) ?? (validDay(o.partition_date) ? o.partition_date! : undefined);
+    const expired = objects.filter((o) => {
+      const d = dateOf(o);
+      return d !== undefined && d < cutoffDay;
+    });
+    for (const o of objects) decided.add(o.key);
+    const rejects = typeof m.rejects?.key === 'string' ? m.rejects.key : undefined;
+    if (rejects) decided.add(rejects);
+    let whole: { partition_date: string } | { last_modified: string } | undefined;
+    if (objects.length > 0 && expired.length === objects.length) {
+      // The run's newest partition is past the period: everything goes.
+      whole = { partition_date: objects.map((o) => dateOf(o)!).sort().at(-1)! };
+    } else if (objects.length === 0) {
+      const date = validDay(m.partition?.date) ? m.partition!.date! : catalog?.partitionDateOfRun(runIdOf(mKey)!);
+      const lastModified = listed.get(mKey)!.lastModified;
+      if (date ? date < cutoffDay : lastModified.getTime() < cutoffInstant.getTime()) whole = date ? { partition_date: date } : { last_modified: lastModified.toISOString() };
+    }
+    if (whole) {
+      doom(mKey, whole, manifests);
+      for (const o of objects) doom(o.key, { partition_date: dateOf(o)! }, others);
+      if (rejects) doom(rejects, whole, others);
+      continue;
+    }
+    if (expired.length === 0) continue;
+    const gone = new Set(expired.map((o) => o.key));
+    const kept = objects.filter((o) => !gone.has(o.key));
+    const rowsRemoved = expired.reduce((sum, o) => sum + (Number.isFinite(o.rows) ? o.rows : 0), 0);
+    const body = { ...m, objects: kept, rows: kept.reduce((sum, o) => sum + (Number.isFinite(o.rows) ? o.rows : 0), 0) } as RetainedManifest;
+    const doomed: Doomed[] = [];
+    for (const o of expired) doom(o.key, { partition_date: dateOf(o)! }, doomed);
+    partial.push({ manifest: mKey, body, doomed, removed: expired.map((o) => o.key), rows_removed: rowsRemoved });
+  }
+
+  // Keys no readable manifest decided: dated ones by their key's day; undated ones (rejects,
+  // unreadable manifests) by the newest day of their run's dated keys, else the catalog, else
+  // their last-modified time.
+  const runNewest = new Map<string, string>();
+  for (const key of listed.keys()) {
+    const date = partitionDateOf(prefix, key);
+    const run = runIdOf(key);
+    if (date && run && (!runNewest.has(run) || runNewest.get(run)! < date)) runNewest.set(run, date);
+  }
+  for (const o of listed.values()) {
+    if (decided.has(o.key)) continue;
+    const dated = partitionDateOf(prefix, o.key);
+    if (dated) {
+      if (dated < cutoffDay) others.push({ key: o.key, bytes: o.size, basis: { partition_date: dated } });
+      continue;
+    }
     const run = runIdOf(o.key);
-    let date = run ? runDates.get(run) : undefined;
+    let date = run ? runNewest.get(run) : undefined;
     if (!date && run && catalog) date = catalog.partitionDateOfRun(run);
     const expired = date ? date < cutoffDay : o.lastModified.getTime() < cutoffInstant.getTime();
     if (!expired) continue;
     const d: Doomed = { key: o.key, bytes: o.size, basis: date ? { partition_date: date } : { last_modified: o.lastModified.toISOString() } };
     (run && o.key === manifestKey(prefix, run) ? manifests : others).push(d);
   }
-  logger.debug(`listed ${keys.size} objects under ${options.destination}`, { step: 'list', objects: keys.size });
-  return { manifests, others };
+  logger.debug(`listed ${listed.size} objects under ${options.destination}`, { step: 'list', objects: listed.size });
+  return { manifests, others, partial };
 }
 
-async function manifestPartitionDate(options: AgePurgeOptions, key: string): Promise<string | undefined> {
-  try {
-    const chunks: Buffer[] = [];
-    for await (const c of await options.lake.get(key)) chunks.push(Buffer.from(c as Buffer));
-    const date = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { partition?: { date?: unknown } }).partition?.date;
-    return typeof date === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(date) ? date : undefined;
-  } catch (err) {
-    options.logger.warn(`cannot read manifest ${options.lake.uri(key)} (${(err as Error).message.slice(0, 120)}): judging its run by last-modified time`);
-    return undefined;
+function validDay(text: unknown): boolean {
+  return typeof text === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(text);
+}
+
+/** What {@link rewriteManifest} and {@link completeRetentionIntents} need. */
+interface RewriteContext {
+  lake: Lake;
+  catalog?: Catalog;
+  destination: string;
+  runId: string;
+  logger: Logger;
+  now: Date;
+}
+
+/**
+ * Journal (`retention.intent`), then replace a partly expired run's manifest by `p.body` plus a
+ * `retention` record (atomic put: readers see the old or the new manifest, never none).
+ * @returns the intent's seq (undefined without a catalog).
+ * @throws StorageError from the lake.
+ */
+async function rewriteManifest(ctx: RewriteContext, p: PartialRun): Promise<number | undefined> {
+  const { lake, catalog } = ctx;
+  const body: RetainedManifest = { ...p.body, retention: [...(p.body.retention ?? []), { run_id: ctx.runId, at: ctx.now.toISOString(), keys: p.removed, rows_removed: p.rows_removed }] };
+  const text = JSON.stringify(body, null, 2) + '\n';
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const [intent] = catalog
+    ? appendTrail(catalog.db, [
+        {
+          action: 'retention.intent',
+          lake: ctx.destination,
+          key: p.manifest,
+          count: p.removed.length,
+          run_id: ctx.runId,
+          detail: { keys: p.removed, rows_removed: p.rows_removed, objects_left: body.objects?.length ?? 0, new_sha256: sha256 },
+        },
+      ])
+    : [];
+  await lake.put(p.manifest, text, { sha256, contentType: 'application/json' });
+  catalog?.updateLakeObject(lake.provider, lake.bucket, p.manifest, { sha256, bytes: Buffer.byteLength(text), rows: body.rows });
+  ctx.logger.info(`rewrote ${lake.uri(p.manifest)} without ${p.removed.length} expired objects (${p.rows_removed} rows); ${body.objects?.length ?? 0} left`, {
+    step: 'rewrite',
+    key: p.manifest,
+    objects_removed: p.removed.length,
+    rows_removed: p.rows_removed,
+  });
+  return intent?.seq;
+}
+
+/**
+ * Complete the manifest rewrites an interrupted purge by age left (open `retention.intent`
+ * entries of this lake): when the manifest no longer names the intent's keys (it was rewritten,
+ * or the whole run is gone), delete those still in the lake (a `retention.delete` entry each,
+ * written first) and close the intent (`retention.rewrite`); when it still names them (killed
+ * before the rewrite), close it as abandoned (`retention.abandon`): the next plan does it again.
+ * Called by {@link purgeByAge} and by recovery (`watt verify --repair`, ingest).
+ * @returns intents completed.
+ * @throws StorageError when the lake fails (the intent stays open).
+ */
+export async function completeRetentionIntents(ctx: RewriteContext & { catalog: Catalog }): Promise<number> {
+  const { lake, catalog, logger } = ctx;
+  let completed = 0;
+  for (const intent of openIntents(catalog.db, ctx.destination, 'retention.intent')) {
+    const d = intent.parsed as { keys?: unknown; rows_removed?: number };
+    const keys = Array.isArray(d.keys) ? d.keys.filter((k): k is string => typeof k === 'string') : [];
+    const mKey = intent.key!;
+    let names = new Set<string>();
+    if (await lake.head(mKey)) {
+      const m = await readManifestJson(lake, mKey).catch((err: unknown) => {
+        if (err instanceof StorageError) throw err;
+        return undefined;
+      });
+      names = new Set(manifestObjects(m ?? {}).map((o) => o.key));
+    }
+    if (keys.some((k) => names.has(k))) {
+      appendTrail(catalog.db, [{ action: 'retention.abandon', lake: ctx.destination, key: mKey, count: 0, run_id: ctx.runId, detail: { intent: intent.seq, reason: 'manifest not rewritten' } }]);
+      continue;
+    }
+    const present: { key: string; bytes: number }[] = [];
+    for (const k of keys) {
+      const h = await lake.head(k);
+      if (h) present.push({ key: k, bytes: h.size });
+    }
+    if (present.length) {
+      appendTrail(
+        catalog.db,
+        present.map((p) => ({ action: 'retention.delete', lake: ctx.destination, key: p.key, count: 1, run_id: ctx.runId, detail: { bytes: p.bytes, intent: intent.seq, recovered: true } })),
+      );
+      const del = await lake.delete(present.map((p) => p.key));
+      catalog.markLakeObjectsDeleted(lake.provider, lake.bucket, del.deleted, ctx.now.toISOString());
+      if (del.errors.length) {
+        appendTrail(
+          catalog.db,
+          del.errors.map((e): TrailInput => ({ action: 'retention.delete_failed', lake: ctx.destination, key: e.key, count: 1, run_id: ctx.runId, detail: { message: e.message.slice(0, 200) } })),
+        );
+        throw new StorageError(`could not finish the interrupted retention of ${lake.uri(mKey)}: ${del.errors.length} objects could not be deleted (first: ${del.errors[0]!.message.slice(0, 160)})`, {
+          hint: 'check permissions on the bucket, then run watt purge again',
+        });
+      }
+    }
+    appendTrail(catalog.db, [{ action: 'retention.rewrite', lake: ctx.destination, key: mKey, count: present.length, run_id: ctx.runId, detail: { intent: intent.seq, rows_removed: d.rows_removed ?? null, recovered: true } }]);
+    completed++;
+    logger.warn(`completed the interrupted retention of run ${intent.run_id} on ${lake.uri(mKey)}: ${present.length} expired objects deleted`, { step: 'recover', key: mKey });
   }
+  return completed;
+}
+
+/** Read and parse a manifest. @throws StorageError from the lake; SyntaxError/Error for bad JSON. */
+async function readManifestJson(lake: Lake, key: string): Promise<Partial<RetainedManifest>> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    throw new StorageError(`cannot read ${lake.uri(key)}: ${(err as Error).message.slice(0, 160)}`);
+  }
+  const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<RetainedManifest>;
+  if (typeof m !== 'object' || m === null) throw new Error('not a JSON object');
+  return m;
 }
 
 /** Run logs (`*.log`, `*.log.N`, regular files directly in `dir`) last modified before `cutoff`. */

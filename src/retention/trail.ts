@@ -23,6 +23,9 @@ export const PSEUDONYM_PREFIX_CHARS = 12;
 export type TrailAction =
   | 'retention.delete' // one lake object deleted by age (key, count 1), written before the delete call
   | 'retention.delete_failed' // the store refused that delete (key, message): the object is still there
+  | 'retention.intent' // about to rewrite a run's manifest without its expired objects, then delete them (key: the manifest; detail: keys)
+  | 'retention.rewrite' // that manifest rewritten and its expired objects deleted (detail.intent closes the intent)
+  | 'retention.abandon' // an interrupted intent found not applied (the manifest still names the objects): the next plan redoes it
   | 'retention.delete_logs' // run logs deleted by age (count)
   | 'retention.delete_catalog_rows' // catalog rows deleted by age (count)
   | 'retention.delete_models' // model versions deleted by age (count)
@@ -173,16 +176,23 @@ export function verifyTrail(db: Database.Database): TrailVerification {
   return { ok: true, entries, head: prev };
 }
 
-/** The entries of `action` on `lake` that no later entry closes (detail.intent = their seq). */
-export function openIntents(db: Database.Database, lake: string): (TrailEntry & { parsed: Record<string, unknown> })[] {
+/** Intent actions and the actions that close them (`detail.intent` = the intent's seq). */
+const CLOSERS = {
+  'erasure.intent': ['erasure.rewrite', 'erasure.delete', 'erasure.abandon'],
+  'retention.intent': ['retention.rewrite', 'retention.abandon'],
+} as const;
+
+/** The entries of an intent action (default `erasure.intent`) on `lake` that no later entry closes (detail.intent = their seq). */
+export function openIntents(db: Database.Database, lake: string, action: keyof typeof CLOSERS = 'erasure.intent'): (TrailEntry & { parsed: Record<string, unknown> })[] {
+  const closers = CLOSERS[action];
   const rows = db
     .prepare(
-      `SELECT * FROM audit_log WHERE action = 'erasure.intent' AND lake = @lake AND seq NOT IN (
+      `SELECT * FROM audit_log WHERE action = @action AND lake = @lake AND seq NOT IN (
          SELECT json_extract(detail, '$.intent') FROM audit_log
-         WHERE action IN ('erasure.rewrite', 'erasure.delete', 'erasure.abandon') AND lake = @lake AND detail IS NOT NULL)
+         WHERE action IN (${closers.map((_, i) => `@c${i}`).join(', ')}) AND lake = @lake AND detail IS NOT NULL)
        ORDER BY seq`,
     )
-    .all({ lake }) as TrailEntry[];
+    .all({ lake, action, ...Object.fromEntries(closers.map((c, i) => [`c${i}`, c])) }) as TrailEntry[];
   return rows.map((r) => ({ ...r, parsed: JSON.parse(r.detail ?? '{}') as Record<string, unknown> }));
 }
 

@@ -42,6 +42,11 @@ export interface AgePurgeResult {
   /** Lake keys deleted (or that would be), when at most {@link MAX_KEYS_LISTED}. */
   keys?: string[];
   key_count: number;
+  /**
+   * Manifests of runs spanning the cutoff (`--partition-by`) rewritten without their expired
+   * objects (or that would be, for a dry run); their `retention` list records the pass.
+   */
+  manifests_rewritten?: string[];
   /** Hash of the last audit-trail entry after this run (absent for a dry run). */
   trail_head?: string;
   /** The trail head written into the lake after this run (absent for a dry run). */
