@@ -1,6 +1,7 @@
 /**
  * S3 and Azure get the same formats and partitioning (issue 11, targets): the real CLI ingests
- * `--format parquet --partition-by reading_ts` into s3rver and Azurite, in both layouts; the
+ * `--format parquet --partition-by reading_ts` into s3rver and Azurite, in both layouts (and
+ * canonical CSV, hive); the
  * objects are then listed and downloaded with the stores' own SDKs (AWS SDK, Azure SDK: never
  * watt's Lake code), and DuckDB reads the downloaded files. Checks: one object per run and UTC
  * day of the readings, under the layout's keys; the version 2 manifest names exactly those
@@ -85,16 +86,20 @@ async function rows(sql: string): Promise<Record<string, unknown>[]> {
   return (await db.runAndReadAll(sql)).getRowObjects().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
 }
 
-describe.each([S3_LAKE, AZURE_LAKE])('Parquet, partitioned by reading_ts, on %s', (provider, start) => {
+describe.each([S3_LAKE, AZURE_LAKE])('partitioned by reading_ts, on %s', (provider, start) => {
   const serverEnv = useLakeServer(start);
 
-  it.each(['plain', 'hive'] as const)('%s layout: one object per run and day, all named by the v2 manifests, read back by DuckDB from the SDK download', async (layout) => {
+  it.each([
+    ['parquet', 'plain'],
+    ['parquet', 'hive'],
+    ['csv', 'hive'],
+  ] as const)('%s, %s layout: one object per run and day, all named by the v2 manifests, read back by DuckDB from the SDK download', async (format, layout) => {
     const dir = scratchDir('watt-interop-remote-');
     dirs.push(dir);
-    const prefix = `remote-${layout}/raw`;
+    const prefix = `remote-${format}-${layout}/raw`;
     const env = wattEnv(dir, { ...serverEnv(), DATA_LAKE_PREFIX: prefix });
     for (const f of SOURCES) {
-      const r = await runWatt(['ingest', '--source', path.join(FIXTURES, f), '--format', 'parquet', '--layout', layout, '--partition-by', 'reading_ts', '--json'], { cwd: dir, env });
+      const r = await runWatt(['ingest', '--source', path.join(FIXTURES, f), '--format', format, '--layout', layout, '--partition-by', 'reading_ts', '--json'], { cwd: dir, env });
       expect({ file: f, code: r.code, stderr: r.stderr }).toEqual({ file: f, code: 0, stderr: expect.any(String) });
     }
 
@@ -104,8 +109,9 @@ describe.each([S3_LAKE, AZURE_LAKE])('Parquet, partitioned by reading_ts, on %s'
       mkdirSync(path.dirname(path.join(local, key)), { recursive: true });
       writeFileSync(path.join(local, key), bytes);
     }
-    const dataKeys = [...objects.keys()].filter((k) => k.endsWith('.parquet')).sort();
-    expect([...objects.keys()].filter((k) => k.endsWith('.csv'))).toEqual([]);
+    const other = format === 'parquet' ? '.csv' : '.parquet';
+    const dataKeys = [...objects.keys()].filter((k) => k.endsWith(`.${format}`)).sort();
+    expect([...objects.keys()].filter((k) => k.endsWith(other))).toEqual([]);
 
     // Keys: one per source file and UTC day of its readings, in the layout's form.
     const expectedKeys = SOURCES.flatMap((f) => {
@@ -115,7 +121,7 @@ describe.each([S3_LAKE, AZURE_LAKE])('Parquet, partitioned by reading_ts, on %s'
         return `${prefix}/${layout === 'hive' ? `year=${y}/month=${Number(m)}/day=${Number(d)}` : `${y}/${m}/${d}`}/${stem}_`;
       });
     }).sort();
-    expect(dataKeys.map((k) => k.replace(/[^/]*$/, (name) => name.replace(/_[^_]*\.parquet$/, '_')))).toEqual(expectedKeys);
+    expect(dataKeys.map((k) => k.replace(/[^/]*$/, (name) => name.replace(/_[^_]*\.(?:csv|parquet)$/, '_')))).toEqual(expectedKeys);
 
     // The manifests (version 2) name exactly the data objects, with their sha256, size and rows.
     const manifests = [...objects.keys()].filter((k) => k.startsWith(`${prefix}/_manifests/`));
@@ -124,13 +130,13 @@ describe.each([S3_LAKE, AZURE_LAKE])('Parquet, partitioned by reading_ts, on %s'
     for (const k of manifests) {
       const m = JSON.parse(objects.get(k)!.toString('utf8')) as { manifest_version: number; format: string; partition: { by?: string; layout: string }; objects: { key: string; sha256: string; bytes: number; rows: number; format: string }[] };
       expect(m.manifest_version).toBe(2);
-      expect(m.format).toBe('parquet');
+      expect(m.format).toBe(format);
       expect(m.partition).toMatchObject({ by: 'reading_ts', layout });
       for (const o of m.objects) {
         const bytes = objects.get(o.key);
         expect(bytes).toBeDefined();
-        expect({ key: o.key, sha256: createHash('sha256').update(bytes!).digest('hex'), bytes: bytes!.length, format: o.format }).toEqual({ key: o.key, sha256: o.sha256, bytes: o.bytes, format: 'parquet' });
-        const n = (await rows(`SELECT count(*) AS n FROM read_parquet('${path.join(local, o.key)}')`))[0]!.n;
+        expect({ key: o.key, sha256: createHash('sha256').update(bytes!).digest('hex'), bytes: bytes!.length, format: o.format }).toEqual({ key: o.key, sha256: o.sha256, bytes: o.bytes, format });
+        const n = (await rows(`SELECT count(*) AS n FROM ${format === 'parquet' ? 'read_parquet' : 'read_csv'}('${path.join(local, o.key)}')`))[0]!.n;
         expect(n).toBe(o.rows);
         named.push(o.key);
       }
@@ -138,7 +144,7 @@ describe.each([S3_LAKE, AZURE_LAKE])('Parquet, partitioned by reading_ts, on %s'
     expect(named.sort()).toEqual(dataKeys);
 
     // DuckDB over the downloaded lake: types and values equal the sources.
-    const relation = `read_parquet('${local}/${prefix}/**/*.parquet', hive_partitioning = ${layout === 'hive'})`;
+    const relation = `${format === 'parquet' ? 'read_parquet' : 'read_csv'}('${local}/${prefix}/**/*.${format}', hive_partitioning = ${layout === 'hive'})`;
     const types = Object.fromEntries((await rows(`DESCRIBE SELECT * FROM ${relation}`)).map((r) => [r.column_name, r.column_type]));
     expect(types).toMatchObject({ reading_ts: 'TIMESTAMP WITH TIME ZONE', consumption_kwh: 'DOUBLE', is_peak: 'BOOLEAN', record_id: 'VARCHAR' });
     if (layout === 'hive') expect([types.year, types.month, types.day]).toEqual(['BIGINT', 'BIGINT', 'BIGINT']);
