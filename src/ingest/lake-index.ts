@@ -2,7 +2,7 @@ import type { Catalog, ManifestCacheRecord } from '../catalog/catalog.js';
 import type { Lake } from '../lake/index.js';
 import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
-import type { Manifest } from './manifest.js';
+import { manifestObjects, type Manifest } from './manifest.js';
 
 /**
  * What ingest needs to know of a lake prefix, read from its manifests (the truth about what
@@ -96,7 +96,7 @@ function summarise(key: string, uri: string, bytes: number, text: string): Manif
     source_sha256: m.source.sha256,
     key_id: typeof m.pseudonymisation?.key_id === 'string' ? m.pseudonymisation.key_id : null,
     finished_at: typeof m.finished_at === 'string' ? m.finished_at : null,
-    object_uri: typeof m.object?.uri === 'string' ? m.object.uri : null,
+    object_uri: ((uri) => (typeof uri === 'string' ? uri : null))(manifestObjects(m)[0]?.uri),
     uri,
   };
 }

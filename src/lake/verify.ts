@@ -11,6 +11,7 @@ import { verifyTrailAndAnchors } from '../retention/anchor.js';
 import { destinationUri, openLake, type Lake } from './index.js';
 import { listLake, orphanVerdict, unmanifested, DEFAULT_GRACE_MS } from './integrity.js';
 import { recoverLake } from './recover.js';
+import { manifestObjects, type Manifest } from '../ingest/manifest.js';
 
 /** Kinds of finding of `watt verify`. */
 export type FindingKind =
@@ -113,7 +114,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     const toHash: { key: string; sha256: string; bytes: number; manifest: string }[] = [];
     for (const m of listing.manifests.values()) {
       interrupted(signal);
-      let manifest: { run_id?: unknown; object?: { key: string; sha256: string; bytes: number } | null; rejects?: { key: string } | null };
+      let manifest: Partial<Manifest>;
       try {
         manifest = JSON.parse((await readAll(await lake.get(m.key))).toString('utf8'));
         if (typeof manifest !== 'object' || manifest === null || typeof manifest.run_id !== 'string') throw new Error('no run_id');
@@ -122,10 +123,10 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
         findings.push({ kind: 'manifest_invalid', key: m.key, detail: `not a watt manifest: ${(err as Error).message.slice(0, 80)}` });
         continue;
       }
-      if (manifest.object) {
-        const o = present.get(manifest.object.key);
-        if (!o) findings.push({ kind: 'object_missing', key: manifest.object.key, detail: `named by ${m.key}, not in the lake` });
-        else toHash.push({ key: o.key, sha256: manifest.object.sha256, bytes: manifest.object.bytes, manifest: m.key });
+      for (const named of manifestObjects(manifest)) {
+        const o = present.get(named.key);
+        if (!o) findings.push({ kind: 'object_missing', key: named.key, detail: `named by ${m.key}, not in the lake` });
+        else toHash.push({ key: o.key, sha256: named.sha256, bytes: named.bytes, manifest: m.key });
       }
       if (manifest.rejects && !present.has(manifest.rejects.key)) {
         findings.push({ kind: 'object_missing', key: manifest.rejects.key, detail: `quarantine file named by ${m.key}, not in the lake` });
