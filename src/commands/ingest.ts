@@ -96,6 +96,8 @@ function summaryOf(result: IngestResult): Record<string, unknown> {
     rows: result.rows,
     rejected: result.rejected,
     destination: result.destination,
+    format: result.format,
+    objects: result.objects,
     manifest: result.manifest,
     log: result.log,
     key_id: result.key_id,
