@@ -126,15 +126,19 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     options.onProgress?.({ rows: doneRows, bytes: doneBytes, totalBytes: scan.size });
   };
   let outcomes: RangeOutcome[];
-  const runRange = (job: RangeJob, onProgress: (rows: number, bytes: number) => void) =>
-    useWorkers(scan.size)
-      ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, onProgress)
-      : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, onProgress);
   try {
-    outcomes = await Promise.all(jobs.map((job) => runRange(job, progress)));
+    outcomes = await Promise.all(
+      jobs.map((job) =>
+        useWorkers(scan.size)
+          ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, progress)
+          : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
+      ),
+    );
     // Primary key across ranges (primary-key.ts): a re-run only when a later range repeats a key.
+    // In this thread: a worker started after others ended can crash the process while loading
+    // the re2 addon (uhop/node-re2#235, re2 1.23), and this thread holds the compiled schema.
     outcomes = await settleDuplicates(outcomes, options.schema.primaryKey.join(', '), options.quarantine === true, ERRORS_KEPT, (r, known) =>
-      runRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, () => undefined),
+      transformRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal),
     );
     for (const job of jobs.slice(1)) {
       await append(job.spoolFile, spoolFile);
