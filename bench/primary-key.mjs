@@ -56,3 +56,58 @@ globalThis.gc?.();
 map.get(id(0));
 console.log(`for scale, a JS Map<string, number> of the same keys: heap +${mib(process.memoryUsage().heapUsed - m0)} MiB, ${(mapMs * 1e6 / N).toFixed(0)} ns/row`);
 void KeySet;
+
+// The cost inside `watt ingest`: the same 1M-row file (bench:ingest's shape) with the shipped
+// schema (x-primary-key record_id) and with a copy without the keyword, alternated.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+if (!process.argv.includes('--no-ingest')) {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-pk-'));
+  try {
+    const file = path.join(dir, 'readings.csv');
+    const out = createWriteStream(file);
+    out.write('record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\n');
+    let chunk = '';
+    for (let i = 0; i < N; i++) {
+      const c = i % 20000;
+      const ts = new Date(Date.UTC(2025, 0, 1) + Math.floor(i / 20000) * 3600_000).toISOString().replace('.000Z', 'Z');
+      chunk += `${id(i)},CUST-${String(c).padStart(6, '0')},METER-${String(c).padStart(6, '0')},${ts},${((i * 7919) % 3000 / 100).toFixed(2)},0.18,true\n`;
+      if (chunk.length > 1 << 16) {
+        if (!out.write(chunk)) await once(out, 'drain');
+        chunk = '';
+      }
+    }
+    out.end(chunk);
+    await once(out, 'finish');
+    const shipped = path.join(root, 'schemas', 'energy_consumption.schema.json');
+    const keyless = path.join(dir, 'keyless.schema.json');
+    writeFileSync(keyless, readFileSync(shipped, 'utf8').replace(/\s*"x-primary-key": \[[^\]]*\],/, ''));
+    const results = { 'with x-primary-key': [], 'without': [] };
+    for (let round = 0; round < 3; round++) {
+      for (const [name, schema] of [['without', keyless], ['with x-primary-key', shipped]]) {
+        const env = { ...process.env, WATT_HOME: path.join(dir, '.watt'), WATT_LAKE_ROOT: path.join(dir, 'lake'), WATT_LOG_DIR: path.join(dir, 'logs'), WATT_PSEUDONYMISATION_KEY: 'bench-key-0123456789abcdef0123456789abcdef' };
+        const t = process.hrtime.bigint();
+        // /usr/bin/time: user CPU seconds (comparable on a busy machine, where wall time is noise).
+        const r = spawnSync('/usr/bin/time', ['-f', 'user_cpu_s=%U', process.execPath, '-r', path.join(root, 'bench', 'peak-rss.cjs'), path.join(root, 'bin', 'watt.js'), 'ingest', '--source', file, '--schema', schema, '--force', '--json'], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+        const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+        if (r.status !== 0) throw new Error(`watt ingest exited ${r.status}: ${r.stderr.slice(-500)}`);
+        const rss = Number(/peak_rss_kb=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
+        const user = Number(/user_cpu_s=([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
+        results[name].push({ seconds, rss, user });
+      }
+    }
+    console.log(`watt ingest of ${N.toLocaleString('en')} rows (2 worker ranges), 3 alternated runs each (machine: ${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}):`);
+    for (const [name, runs] of Object.entries(results)) {
+      const mean = runs.reduce((a, x) => a + x.user, 0) / runs.length;
+      console.log(`  ${name.padEnd(18)} mean user ${mean.toFixed(2)} s: ${runs.map((x) => `${x.seconds.toFixed(2)} s wall, ${x.user.toFixed(2)} s user, ${x.rss.toFixed(0)} MiB peak RSS`).join('; ')}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
