@@ -12,7 +12,7 @@ import type { CompiledSchema } from '../records/schema.js';
  * Memory stays bounded whatever the row count: keys are never held as strings. Each key is
  * reduced to a 128-bit hash (MurmurHash3 x86_128's mixing over the UTF-16 code units of the
  * canonical key cells, with a random 128-bit seed per run: one 32-bit word per lane) and kept
- * with its line number in an open-addressing table of typed arrays: 20 bytes a slot, at most 3/4
+ * with its line number in an open-addressing table (one Int32Array): 20 bytes a slot, at most 3/4
  * full, so 1M distinct keys take 2^21 slots = 40 MiB, and half a million (one of two worker
  * ranges) 20 MiB. The typed arrays live outside the V8 heap, so the workers' 64 MiB heap cap does
  * not bind them (`npm run bench:primary-key`, docs/benchmarks.md).
@@ -40,92 +40,95 @@ export function newKeySeed(): number[] {
 }
 
 /**
- * The table of a range as it crosses threads: `hashes` holds 4 words per slot, `lines` the line
- * number of the first row with that key (0: empty slot). Plain data (transferable).
+ * The table of a range as it crosses threads: 5 words a slot, the 128-bit hash then the line
+ * number of the first row with that key (0: empty slot), side by side so that a probe touches
+ * one cache line. Plain data (transferable).
  */
 export interface KeyTable {
-  hashes: Int32Array;
-  lines: Uint32Array;
+  slots: Int32Array;
   count: number;
 }
 
-/** Open-addressing (linear probing) set of 128-bit hashes, each with a line number. */
+/** Words per slot: 4 of hash, 1 of line. */
+const SLOT = 5;
+
+/** Open-addressing (linear probing) set of 128-bit hashes, each with a line number (< 2^31). */
 export class KeySet {
-  private hashes: Int32Array;
-  private lines: Uint32Array;
+  private slots: Int32Array;
   private mask: number;
   count = 0;
 
   constructor(table?: KeyTable) {
-    this.hashes = table?.hashes ?? new Int32Array(INITIAL_SLOTS * 4);
-    this.lines = table?.lines ?? new Uint32Array(INITIAL_SLOTS);
+    this.slots = table?.slots ?? new Int32Array(INITIAL_SLOTS * SLOT);
     this.count = table?.count ?? 0;
-    this.mask = this.lines.length - 1;
+    this.mask = this.slots.length / SLOT - 1;
   }
 
-  /** Bytes held by the table (its typed arrays). */
+  /** Bytes held by the table (20 a slot). */
   get bytes(): number {
-    return this.hashes.byteLength + this.lines.byteLength;
+    return this.slots.byteLength;
   }
 
   /** The line of an earlier key with hash `h`, or 0. */
   find(h: Int32Array): number {
-    const { hashes, lines, mask } = this;
-    for (let i = h[0]! & mask; ; i = (i + 1) & mask) {
-      const line = lines[i]!;
+    const { slots, mask } = this;
+    const h0 = h[0]!;
+    for (let i = h0 & mask; ; i = (i + 1) & mask) {
+      const o = i * SLOT;
+      const line = slots[o + 4]!;
       if (line === EMPTY) return 0;
-      const o = i * 4;
-      if (hashes[o] === h[0] && hashes[o + 1] === h[1] && hashes[o + 2] === h[2] && hashes[o + 3] === h[3]) return line;
+      if (slots[o] === h0 && slots[o + 1] === h[1] && slots[o + 2] === h[2] && slots[o + 3] === h[3]) return line;
     }
   }
 
   /** Add hash `h` at `line` unless present; returns the line it was first seen at, or 0 when added. */
   add(h: Int32Array, line: number): number {
-    if ((this.count + 1) * 4 > this.lines.length * 3) this.grow();
-    const { hashes, lines, mask } = this;
-    for (let i = h[0]! & mask; ; i = (i + 1) & mask) {
-      const at = lines[i]!;
-      const o = i * 4;
+    if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.grow();
+    const { slots, mask } = this;
+    const h0 = h[0]!;
+    for (let i = h0 & mask; ; i = (i + 1) & mask) {
+      const o = i * SLOT;
+      const at = slots[o + 4]!;
       if (at === EMPTY) {
-        hashes[o] = h[0]!;
-        hashes[o + 1] = h[1]!;
-        hashes[o + 2] = h[2]!;
-        hashes[o + 3] = h[3]!;
-        lines[i] = line;
+        slots[o] = h0;
+        slots[o + 1] = h[1]!;
+        slots[o + 2] = h[2]!;
+        slots[o + 3] = h[3]!;
+        slots[o + 4] = line;
         this.count++;
         return 0;
       }
-      if (hashes[o] === h[0] && hashes[o + 1] === h[1] && hashes[o + 2] === h[2] && hashes[o + 3] === h[3]) return at;
+      if (slots[o] === h0 && slots[o + 1] === h[1] && slots[o + 2] === h[2] && slots[o + 3] === h[3]) return at;
     }
   }
 
-  /** Every (hash, line) held, in slot order. */
+  /** Every (hash, line) held, in slot order (`hash` is reused between entries). */
   *entries(): Generator<{ hash: Int32Array; line: number }> {
     const h = new Int32Array(4);
-    for (let i = 0; i < this.lines.length; i++) {
-      const line = this.lines[i]!;
+    const slots = this.slots;
+    for (let o = 0; o < slots.length; o += SLOT) {
+      const line = slots[o + 4]!;
       if (line === EMPTY) continue;
-      h.set(this.hashes.subarray(i * 4, i * 4 + 4));
+      h.set(slots.subarray(o, o + 4));
       yield { hash: h, line };
     }
   }
 
   /** The table as plain data, to transfer to another thread. */
   table(): KeyTable {
-    return { hashes: this.hashes, lines: this.lines, count: this.count };
+    return { slots: this.slots, count: this.count };
   }
 
   private grow(): void {
-    const old = { hashes: this.hashes, lines: this.lines };
-    this.hashes = new Int32Array(old.hashes.length * 2);
-    this.lines = new Uint32Array(old.lines.length * 2);
-    this.mask = this.lines.length - 1;
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    this.mask = this.slots.length / SLOT - 1;
     this.count = 0;
     const h = new Int32Array(4);
-    for (let i = 0; i < old.lines.length; i++) {
-      if (old.lines[i] === EMPTY) continue;
-      h.set(old.hashes.subarray(i * 4, i * 4 + 4));
-      this.add(h, old.lines[i]!);
+    for (let o = 0; o < old.length; o += SLOT) {
+      if (old[o + 4] === EMPTY) continue;
+      h.set(old.subarray(o, o + 4));
+      this.add(h, old[o + 4]!);
     }
   }
 }
@@ -179,11 +182,11 @@ export function hash128(s: string, seed: ArrayLike<number>, out: Int32Array): vo
     h4 = (Math.imul((rotl(h4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
   }
   if (i < n) {
-    const u = (j: number) => (j < n ? s.charCodeAt(j) : 0);
-    h4 ^= Math.imul(rotl(Math.imul(u(i + 6) | (u(i + 7) << 16), C4), 18), C1);
-    h3 ^= Math.imul(rotl(Math.imul(u(i + 4) | (u(i + 5) << 16), C3), 17), C4);
-    h2 ^= Math.imul(rotl(Math.imul(u(i + 2) | (u(i + 3) << 16), C2), 16), C3);
-    h1 ^= Math.imul(rotl(Math.imul(u(i) | (u(i + 1) << 16), C1), 15), C2);
+    // The last 1-7 code units, zero-padded (charCodeAt past the end is NaN, and NaN | 0 is 0).
+    h4 ^= Math.imul(rotl(Math.imul((s.charCodeAt(i + 6) | 0) | ((s.charCodeAt(i + 7) | 0) << 16), C4), 18), C1);
+    h3 ^= Math.imul(rotl(Math.imul((s.charCodeAt(i + 4) | 0) | ((s.charCodeAt(i + 5) | 0) << 16), C3), 17), C4);
+    h2 ^= Math.imul(rotl(Math.imul((s.charCodeAt(i + 2) | 0) | ((s.charCodeAt(i + 3) | 0) << 16), C2), 16), C3);
+    h1 ^= Math.imul(rotl(Math.imul((s.charCodeAt(i) | 0) | ((s.charCodeAt(i + 1) | 0) << 16), C1), 15), C2);
   }
   const len = n * 2;
   h1 ^= len;

@@ -176,11 +176,13 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     if (failed) throw failed.reason;
     outcomes = settled.map((r) => (r as PromiseFulfilledResult<RangeOutcome>).value);
     // Primary key across ranges (primary-key.ts): a re-run only when a later range repeats a key;
-    // the re-run rewrites that range's parts.
+    // the re-run rewrites that range's parts. In this thread: a worker started after others ended
+    // can crash the process while loading the re2 addon (uhop/node-re2#235, re2 1.23), and this
+    // thread holds the compiled schema.
     const first = outcomes;
     outcomes = await settleDuplicates(outcomes, options.schema.primaryKey.join(', '), options.quarantine === true, ERRORS_KEPT, async (r, known) => {
       for (const p of first[r]!.parts) await rm(p.file, { force: true });
-      const again = await runRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, () => undefined);
+      const again = await transformRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal);
       for (const p of again.parts) spooled.add(p.file);
       return again;
     });

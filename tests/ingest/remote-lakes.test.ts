@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   BlobServiceClient,
   StorageSharedKeyCredential,
@@ -77,6 +77,38 @@ describe('ingest to S3 (s3rver on 127.0.0.1)', () => {
     expect(body.trimEnd().split('\n')).toHaveLength(80_001);
   });
 
+  it('stores the schema once beside the data, named by its sha256, and the manifest points to it', async () => {
+    const schemaBytes = readFileSync(path.join(ROOT, 'schemas', 'energy_consumption.schema.json'));
+    const schemaKey = `schemas-test/_schemas/${sha256(schemaBytes.toString('utf8'))}.json`;
+    const cwd = scratchDir();
+    const first = await runWatt(['ingest', '--prefix', 'schemas-test', '--json'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(first.code).toBe(0);
+    const stored = await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: schemaKey }))).Body as Readable);
+    expect(Buffer.from(stored).equals(schemaBytes)).toBe(true);
+    expect((await client.send(new HeadObjectCommand({ Bucket: 'watt-lake', Key: schemaKey }))).Metadata?.sha256).toBe(sha256(stored));
+    const manifestOf = async (uri: string) => JSON.parse(await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: uri.replace('s3://watt-lake/', '') }))).Body as Readable));
+    expect((await manifestOf(JSON.parse(first.stdout).manifest)).schema).toMatchObject({ key: schemaKey, sha256: sha256(stored), primary_key: ['record_id'] });
+
+    // Mark the stored copy: a second run must leave it as it is.
+    await client.send(new PutObjectCommand({ Bucket: 'watt-lake', Key: schemaKey, Body: schemaBytes, Metadata: { sha256: sha256(stored), marker: 'first' } }));
+    const src = path.join(cwd, 'second.csv');
+    writeFileSync(src, 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\nR-9,C,M,2025-01-01T08:00:00Z,1,0.1,true\n');
+    const second = await runWatt(['ingest', '--source', src, '--prefix', 'schemas-test', '--json'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(second.code).toBe(0);
+    expect((await client.send(new HeadObjectCommand({ Bucket: 'watt-lake', Key: schemaKey }))).Metadata?.marker).toBe('first');
+    expect((await manifestOf(JSON.parse(second.stdout).manifest)).schema.key).toBe(schemaKey);
+
+    // A copy that does not hold the bytes its name promises is written again.
+    await client.send(new PutObjectCommand({ Bucket: 'watt-lake', Key: schemaKey, Body: schemaBytes.subarray(0, 100) }));
+    const third = await runWatt(['ingest', '--source', src, '--prefix', 'schemas-test', '--force'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(third.code).toBe(0);
+    expect(third.stderr).toMatch(/does not hold the schema its name promises \(100 bytes/);
+    const repaired = await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: schemaKey }))).Body as Readable);
+    expect(sha256(repaired)).toBe(sha256(stored));
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'watt-lake', Prefix: 'schemas-test/_schemas/' }));
+    expect(listed.KeyCount).toBe(1);
+  });
+
   it('writes nothing to the bucket when a row is invalid', async () => {
     const cwd = scratchDir();
     const src = path.join(cwd, 'bad.csv');
@@ -135,6 +167,18 @@ describe('ingest to Azure Blob (Azurite on 127.0.0.1)', () => {
     expect(props.metadata?.sha256).toBe(sha256(body));
     const manifest = JSON.parse(await text((await container.getBlobClient(out.manifest.replace(`az://${AZURITE_ACCOUNT}/watt-lake/`, '')).download()).readableStreamBody as Readable));
     expect(manifest).toMatchObject({ rows: 5, objects: [{ key, sha256: sha256(body) }], partition: { layout: 'hive', date: '2025-01-03' } });
+  });
+
+  it('stores the schema beside the data, byte for byte, under its sha256', async () => {
+    const schemaBytes = readFileSync(path.join(ROOT, 'schemas', 'energy_consumption.schema.json'));
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--prefix', 'schemas-az', '--json'], { cwd, env: { ...KEY, ...az.env } });
+    expect(r.code).toBe(0);
+    const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('watt-lake');
+    const manifest = JSON.parse(await text((await container.getBlobClient(JSON.parse(r.stdout).manifest.replace(`az://${AZURITE_ACCOUNT}/watt-lake/`, '')).download()).readableStreamBody as Readable));
+    expect(manifest.schema.key).toBe(`schemas-az/_schemas/${sha256(schemaBytes.toString('utf8'))}.json`);
+    const stored = await text((await container.getBlobClient(manifest.schema.key).download()).readableStreamBody as Readable);
+    expect(Buffer.from(stored).equals(schemaBytes)).toBe(true);
   });
 
   it('fails with exit 3 and never prints the key when the account key is wrong', async () => {

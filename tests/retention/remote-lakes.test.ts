@@ -54,6 +54,10 @@ describe.each(providers)('watt purge on %s', (name, start) => {
     const after = await snapshot(lake, prefix);
     expect(after.keys).toEqual(before.keys.filter((k) => k.includes(recent.run_id)));
     expect(after.recordIds).toEqual(['D-001', 'D-002']);
+    // The schema the runs stored beside the data stays (shared, no personal data).
+    const schemas: string[] = [];
+    for await (const o of lake.list(`${prefix}/_schemas/`)) schemas.push(o.key);
+    expect(schemas).toEqual([expect.stringMatching(new RegExp(`^${prefix}/_schemas/[0-9a-f]{64}\\.json$`))]);
     expect((await purge(dir, env, ['--verify-trail'])).code).toBe(0);
     await lake.close();
   });

@@ -1,0 +1,113 @@
+/**
+ * Primary-key check (issue 11, item 5): memory and time of the 128-bit key table at 1M rows,
+ * in one table (one range) and as two half tables merged (two worker ranges), against a JS
+ * Map of the key strings for scale. Prints figures; run with `npm run bench:primary-key`.
+ */
+import { KeySet, KeyTracker, crossRangeDuplicates, hash128, newKeySeed } from '../dist/ingest/primary-key.js';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const schema = { primaryKey: ['record_id'], types: new Map([['record_id', 'string']]), dateTimes: new Set() };
+const seed = newKeySeed();
+const id = (i) => `REC-${String(i).padStart(8, '0')}`;
+const mib = (b) => (b / 1024 / 1024).toFixed(1);
+
+function track(from, to) {
+  const t = new KeyTracker(schema, seed);
+  const row = {};
+  for (let i = from; i < to; i++) {
+    row.record_id = id(i);
+    if (t.check(row, i + 2)) throw new Error('unexpected duplicate');
+  }
+  return t.set;
+}
+
+globalThis.gc?.();
+const rss0 = process.memoryUsage();
+let t0 = performance.now();
+const one = track(0, N);
+const oneMs = performance.now() - t0;
+globalThis.gc?.();
+const rss1 = process.memoryUsage();
+console.log(`one range, ${N.toLocaleString('en')} keys: table ${mib(one.bytes)} MiB (${one.count} entries), ${(oneMs * 1e6 / N).toFixed(0)} ns/row (canonical key + hash + insert), array buffers +${mib(rss1.arrayBuffers - rss0.arrayBuffers)} MiB, heap +${mib(rss1.heapUsed - rss0.heapUsed)} MiB`);
+
+t0 = performance.now();
+const a = track(0, N / 2);
+const b = track(N / 2, N);
+const halvesMs = performance.now() - t0;
+t0 = performance.now();
+const dups = crossRangeDuplicates([a.table(), b.table()]);
+const mergeMs = performance.now() - t0;
+console.log(`two ranges of ${(N / 2).toLocaleString('en')}: tables ${mib(a.bytes)} + ${mib(b.bytes)} MiB, ${(halvesMs * 1e6 / N).toFixed(0)} ns/row, merge ${mergeMs.toFixed(0)} ms (${dups[1].length} cross-range duplicates)`);
+
+const h = new Int32Array(4);
+t0 = performance.now();
+for (let i = 0; i < N; i++) hash128(id(i), seed, h);
+console.log(`hash128 alone: ${((performance.now() - t0) * 1e6 / N).toFixed(0)} ns/key`);
+
+const keep = [one, a, b];
+keep.length = 0;
+globalThis.gc?.();
+const m0 = process.memoryUsage().heapUsed;
+const map = new Map();
+t0 = performance.now();
+for (let i = 0; i < N; i++) map.set(id(i), i + 2);
+const mapMs = performance.now() - t0;
+globalThis.gc?.();
+map.get(id(0));
+console.log(`for scale, a JS Map<string, number> of the same keys: heap +${mib(process.memoryUsage().heapUsed - m0)} MiB, ${(mapMs * 1e6 / N).toFixed(0)} ns/row`);
+void KeySet;
+
+// The cost inside `watt ingest`: the same 1M-row file (bench:ingest's shape) with the shipped
+// schema (x-primary-key record_id) and with a copy without the keyword, alternated.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+if (!process.argv.includes('--no-ingest')) {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-pk-'));
+  try {
+    const file = path.join(dir, 'readings.csv');
+    const out = createWriteStream(file);
+    out.write('record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\n');
+    let chunk = '';
+    for (let i = 0; i < N; i++) {
+      const c = i % 20000;
+      const ts = new Date(Date.UTC(2025, 0, 1) + Math.floor(i / 20000) * 3600_000).toISOString().replace('.000Z', 'Z');
+      chunk += `${id(i)},CUST-${String(c).padStart(6, '0')},METER-${String(c).padStart(6, '0')},${ts},${((i * 7919) % 3000 / 100).toFixed(2)},0.18,true\n`;
+      if (chunk.length > 1 << 16) {
+        if (!out.write(chunk)) await once(out, 'drain');
+        chunk = '';
+      }
+    }
+    out.end(chunk);
+    await once(out, 'finish');
+    const shipped = path.join(root, 'schemas', 'energy_consumption.schema.json');
+    const keyless = path.join(dir, 'keyless.schema.json');
+    writeFileSync(keyless, readFileSync(shipped, 'utf8').replace(/\s*"x-primary-key": \[[^\]]*\],/, ''));
+    const results = { 'with x-primary-key': [], 'without': [] };
+    for (let round = 0; round < 3; round++) {
+      for (const [name, schema] of [['without', keyless], ['with x-primary-key', shipped]]) {
+        const env = { ...process.env, WATT_HOME: path.join(dir, '.watt'), WATT_LAKE_ROOT: path.join(dir, 'lake'), WATT_LOG_DIR: path.join(dir, 'logs'), WATT_PSEUDONYMISATION_KEY: 'bench-key-0123456789abcdef0123456789abcdef' };
+        const t = process.hrtime.bigint();
+        // /usr/bin/time: user CPU seconds (comparable on a busy machine, where wall time is noise).
+        const r = spawnSync('/usr/bin/time', ['-f', 'user_cpu_s=%U', process.execPath, '-r', path.join(root, 'bench', 'peak-rss.cjs'), path.join(root, 'bin', 'watt.js'), 'ingest', '--source', file, '--schema', schema, '--force', '--json'], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+        const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+        if (r.status !== 0) throw new Error(`watt ingest exited ${r.status}: ${r.stderr.slice(-500)}`);
+        const rss = Number(/peak_rss_kb=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
+        const user = Number(/user_cpu_s=([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
+        results[name].push({ seconds, rss, user });
+      }
+    }
+    console.log(`watt ingest of ${N.toLocaleString('en')} rows (2 worker ranges), 3 alternated runs each (machine: ${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}):`);
+    for (const [name, runs] of Object.entries(results)) {
+      const mean = runs.reduce((a, x) => a + x.user, 0) / runs.length;
+      console.log(`  ${name.padEnd(18)} mean user ${mean.toFixed(2)} s: ${runs.map((x) => `${x.seconds.toFixed(2)} s wall, ${x.user.toFixed(2)} s user, ${x.rss.toFixed(0)} MiB peak RSS`).join('; ')}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

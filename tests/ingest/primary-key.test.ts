@@ -1,0 +1,86 @@
+import { KeySet, KeyTracker, canonicalInstant, crossRangeDuplicates, hash128, newKeySeed } from '../../src/ingest/primary-key.js';
+import type { CompiledSchema } from '../../src/records/schema.js';
+
+const schemaOf = (primaryKey: string[], types: Record<string, 'string' | 'number' | 'integer' | 'boolean'>, dateTimes: string[] = []) =>
+  ({ primaryKey, types: new Map(Object.entries(types)), dateTimes: new Set(dateTimes) }) as unknown as CompiledSchema;
+
+describe('canonicalInstant', () => {
+  it.each([
+    ['2025-01-01T09:00:00+01:00', '2025-01-01T08:00:00Z'],
+    ['2025-01-01t08:00:00z', '2025-01-01T08:00:00Z'],
+    ['2025-01-01 08:00:00.500Z', '2025-01-01T08:00:00.5Z'],
+    ['2025-01-01T00:30:00.123456+02:30', '2024-12-31T22:00:00.123456Z'],
+    ['2024-12-31T23:00:00-01:00', '2025-01-01T00:00:00Z'],
+    ['0099-06-01T00:00:00Z', '0099-06-01T00:00:00Z'],
+    ['not a date', 'not a date'],
+  ])('%s -> %s', (text, expected) => {
+    expect(canonicalInstant(text)).toBe(expected);
+  });
+});
+
+describe('hash128', () => {
+  it('depends on every code unit, the length and the seed', () => {
+    const seed = [1, 2, 3, 4];
+    const h = (s: string, sd: number[] = seed) => {
+      const out = new Int32Array(4);
+      hash128(s, sd, out);
+      return [...out].join(',');
+    };
+    expect(h('REC-00000001')).toBe(h('REC-00000001'));
+    const seen = new Set<string>();
+    for (const s of ['', '\0', '\0\0', 'a', 'b', 'REC-00000001', 'REC-00000002', 'REC-0000001', 'REC-00000001\0', 'é', 'e\u0301', '12345678', '123456789']) seen.add(h(s));
+    expect(seen.size).toBe(13);
+    expect(h('REC-1', [1, 2, 3, 5])).not.toBe(h('REC-1'));
+  });
+});
+
+describe('KeySet', () => {
+  it('grows past its initial size, keeps every first line and finds repeats', () => {
+    const set = new KeySet();
+    const h = new Int32Array(4);
+    const seed = newKeySeed();
+    for (let i = 0; i < 50_000; i++) {
+      hash128(`k${i}`, seed, h);
+      expect(set.add(h, i + 2)).toBe(0);
+    }
+    expect(set.count).toBe(50_000);
+    expect(set.bytes).toBe((1 << 17) /* slots */ * 20);
+    for (const i of [0, 4095, 4096, 49_999]) {
+      hash128(`k${i}`, seed, h);
+      expect(set.add(h, 999_999)).toBe(i + 2);
+      expect(set.find(h)).toBe(i + 2);
+    }
+    hash128('absent', seed, h);
+    expect(set.find(h)).toBe(0);
+  });
+});
+
+describe('KeyTracker', () => {
+  it('compares numbers and booleans by value, date-times by instant, and composite keys without ambiguity', () => {
+    const t = new KeyTracker(schemaOf(['site', 'n', 'ts'], { site: 'string', n: 'number', ts: 'string' }, ['ts']), newKeySeed());
+    expect(t.check({ site: 'a', n: 100, ts: '2025-01-01T08:00:00Z' }, 2)).toBeUndefined();
+    expect(t.check({ site: 'a', n: 1e2, ts: '2025-01-01T09:00:00+01:00' }, 3)).toEqual({ first: 2 });
+    expect(t.check({ site: 'a1', n: 0, ts: '2025-01-01T08:00:00Z' }, 4)).toBeUndefined();
+    expect(t.check({ site: 'a', n: 10, ts: '2025-01-01T08:00:00Z' }, 5)).toBeUndefined();
+    expect(t.check({ site: '', n: 10, ts: '2025-01-01T08:00:00Z' }, 6)).toEqual({ empty: 'site' });
+    expect(t.label).toBe('site, n, ts');
+  });
+});
+
+describe('crossRangeDuplicates', () => {
+  it('finds the rows of a later range whose key an earlier range holds', () => {
+    const seed = newKeySeed();
+    const schema = schemaOf(['id'], { id: 'string' });
+    const range = (ids: [string, number][]) => {
+      const t = new KeyTracker(schema, seed);
+      for (const [id, line] of ids) t.check({ id }, line);
+      return t.set.table();
+    };
+    const dups = crossRangeDuplicates([
+      range([['a', 2], ['b', 3]]),
+      range([['c', 10], ['a', 11]]),
+      range([['c', 20], ['b', 21], ['d', 22]]),
+    ]);
+    expect(dups).toEqual([[], [{ line: 11, first: 2 }], [{ line: 20, first: 10 }, { line: 21, first: 3 }]]);
+  });
+});
