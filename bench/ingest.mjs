@@ -8,7 +8,9 @@
 // - `watt ingest --source FILE --json` into a temporary local lake (CSV, the default);
 // - `watt ingest --format parquet`, and `--format parquet --partition-by reading_ts`;
 // and prints rows/s, MB/s, peak RSS, the lake's data bytes, the CSV path's ratio to both floors and
-// the Parquet lake's size as a fraction of the CSV lake. With --repeat K every tool runs K times,
+// the Parquet lake's size as a fraction of the CSV lake. CPU s: user + system time of all the
+// process's threads (watt uses two worker threads), comparable on a shared machine where wall
+// times are not. With --repeat K every tool runs K times,
 // alternating, and the fastest run is kept (the machine may be shared).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, createWriteStream, readdirSync } from 'node:fs';
@@ -50,7 +52,11 @@ function measure(args, env) {
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   const rss = /peak_rss_kb=(\d+)/.exec(r.stderr)?.[1];
   const parse = /parse_seconds=([\d.]+)/.exec(r.stderr)?.[1];
-  return { seconds: parse ? Number(parse) : seconds, rssMiB: rss ? Number(rss) / 1024 : NaN, stdout: r.stdout };
+  const parseCpu = /parse_cpu_seconds=([\d.]+)/.exec(r.stderr)?.[1];
+  const user = /cpu_user_us=(\d+)/.exec(r.stderr)?.[1];
+  const system = /cpu_system_us=(\d+)/.exec(r.stderr)?.[1];
+  const cpu = parseCpu ? Number(parseCpu) : (Number(user) + Number(system)) / 1e6;
+  return { seconds: parse ? Number(parse) : seconds, cpu, rssMiB: rss ? Number(rss) / 1024 : NaN, stdout: r.stdout };
 }
 
 /** Bytes and count of the data objects (and of the Parquet ones) (csv/parquet) under a folder. */
@@ -81,7 +87,7 @@ const fmtSeconds = (s) => s.toFixed(2).padStart(7);
 const rssHook = path.join(root, 'bench', 'peak-rss.cjs');
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`fastest of ${repeat} run(s) per tool`);
-console.log('rows       | tool                                     | seconds | rows/s    | MB/s  | peak RSS | lake data');
+console.log('rows       | tool                                     | seconds | rows/s    | MB/s  | CPU s  | peak RSS | lake data');
 for (const rows of sizes) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-'));
   try {
@@ -105,12 +111,13 @@ for (const rows of sizes) {
     for (const [name] of tools) {
       const m = best.get(name);
       const data = m.lake ? `${(m.lake.bytes / 2 ** 20).toFixed(1)} MiB in ${m.lake.objects} object(s)` : '';
-      console.log(`${String(rows).padEnd(10)} | ${name.padEnd(40)} | ${fmtSeconds(m.seconds)} | ${Math.round(rows / m.seconds).toLocaleString('en').padStart(9)} | ${(mb / m.seconds).toFixed(1).padStart(5)} | ${m.rssMiB.toFixed(0).padStart(4)} MiB | ${data}`);
+      console.log(`${String(rows).padEnd(10)} | ${name.padEnd(40)} | ${fmtSeconds(m.seconds)} | ${Math.round(rows / m.seconds).toLocaleString('en').padStart(9)} | ${(mb / m.seconds).toFixed(1).padStart(5)} | ${m.cpu.toFixed(2).padStart(6)} | ${m.rssMiB.toFixed(0).padStart(4)} MiB | ${data}`);
     }
     const csv = best.get('watt ingest (csv)');
     const pq = best.get('watt ingest --format parquet');
     console.log(
-      `${String(rows).padEnd(10)} | CSV path / floor A ${(csv.seconds / best.get(tools[0][0]).seconds).toFixed(2)}x, / floor B ${(csv.seconds / best.get(tools[1][0]).seconds).toFixed(2)}x (target < 1.6x); ` +
+      `${String(rows).padEnd(10)} | CSV path / floor A ${(csv.seconds / best.get(tools[0][0]).seconds).toFixed(2)}x, / floor B ${(csv.seconds / best.get(tools[1][0]).seconds).toFixed(2)}x (wall, target < 1.6x); ` +
+        `CPU ${(csv.cpu / best.get(tools[0][0]).cpu).toFixed(2)}x, ${(csv.cpu / best.get(tools[1][0]).cpu).toFixed(2)}x; ` +
         `input ${(mb * 1e6 / 2 ** 20).toFixed(1)} MiB; Parquet lake / CSV lake ${(pq.lake.bytes / csv.lake.bytes).toFixed(3)} (target <= 0.5)`,
     );
     if (!pq.parquetObjects) console.log('  (no .parquet object landed: this build ignores --format parquet; its figures are CSV)');
