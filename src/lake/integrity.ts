@@ -2,7 +2,7 @@ import os from 'node:os';
 import { InterruptedError } from '../errors.js';
 import type { Catalog, RunRecord } from '../catalog/catalog.js';
 import type { Lake, ObjectInfo } from './types.js';
-import { partitionDateOf, runIdOf } from './layout.js';
+import { isDataKey, runIdOf } from './layout.js';
 import { isAlive } from '../lock.js';
 
 /**
@@ -40,7 +40,7 @@ export async function listLake(lake: Lake, prefix: string, signal?: AbortSignal)
     if (rest.startsWith('_manifests/') && o.key.endsWith('.json') && run) out.manifests.set(run, o);
     else if (rest.startsWith('_rejects/') && o.key.endsWith('.jsonl')) out.rejects.push(o);
     else if (rest.startsWith('_audit/') && o.key.endsWith('.json')) out.anchors.push(o);
-    else if (o.key.endsWith('.csv') && partitionDateOf(prefix, o.key)) out.data.push(o);
+    else if (isDataKey(prefix, o.key)) out.data.push(o);
     else out.other.push(o);
   }
   return out;

@@ -323,3 +323,27 @@ describe('large sources (2 worker threads): parquet and csv partitioned by day',
     expect(readdirSync(path.join(dir, '.watt', 'tmp'))).toEqual([]);
   }, 180_000);
 });
+
+describe('crash between the objects of a partitioned run', () => {
+  it('SIGKILL after the first of 3 Parquet objects: the next ingest removes it and lands every row once, in one object per day', async () => {
+    const dir = scratchDir();
+    const source = path.join(dir, 'days.csv');
+    const lines = [HEADER];
+    for (let i = 0; i < 30; i++) lines.push(`REC-${i},CUST-${i % 3},METER-${i % 3},2025-04-0${1 + (i % 3)}T1${i % 10}:00:00Z,${i},0.18,true`);
+    writeFileSync(source, lines.join('\n') + '\n');
+    const args = ['ingest', '--source', source, '--format', 'parquet', '--partition-by', 'reading_ts', '--json'];
+    const killed = await runWatt(args, { cwd: dir, env: { ...KEY, WATT_FAILPOINT: 'ingest:after-object', WATT_RECOVERY_GRACE_MINUTES: '0' } });
+    expect(killed.code).toBeNull();
+    const lake = path.join(dir, 'lake');
+    expect(walk(lake).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
+    expect(manifestsOf(lake)).toHaveLength(0);
+    const r = await runWatt(args, { cwd: dir, env: { ...KEY, WATT_RECOVERY_GRACE_MINUTES: '0' } });
+    expect(r.code).toBe(0);
+    const files = walk(lake).filter((f) => f.endsWith('.parquet'));
+    expect(files).toHaveLength(3);
+    const [m] = manifestsOf(lake);
+    expect(m!.objects.map((o: { key: string }) => o.key).sort()).toEqual(files.map((f) => f.replace(/^watt-lake\//, '')));
+    const { rows } = await duck(`SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM read_parquet('${lake}/**/*.parquet')`);
+    expect(rows[0]).toEqual({ n: '30', ids: '30' });
+  });
+});
