@@ -111,6 +111,8 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
 
     // Manifests: parse, then the objects they name.
     const toHash: { key: string; sha256: string; bytes: number; manifest: string }[] = [];
+    const schemasSeen = new Set<string>();
+    const schemaChecks: typeof toHash = [];
     for (const m of listing.manifests.values()) {
       interrupted(signal);
       let manifest: { run_id?: unknown; object?: { key: string; sha256: string; bytes: number } | null; rejects?: { key: string } | null };
@@ -130,6 +132,14 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       if (manifest.rejects && !present.has(manifest.rejects.key)) {
         findings.push({ kind: 'object_missing', key: manifest.rejects.key, detail: `quarantine file named by ${m.key}, not in the lake` });
       }
+      // The schema stored beside the data (issue 11): present, and hashed once however many manifests name it.
+      const schemaRef = (manifest as { schema?: { key?: unknown; sha256?: unknown } }).schema;
+      if (schemaRef && typeof schemaRef.key === 'string' && !schemasSeen.has(schemaRef.key)) {
+        schemasSeen.add(schemaRef.key);
+        const o = listing.other.find((x) => x.key === schemaRef.key);
+        if (!o) findings.push({ kind: 'object_missing', key: schemaRef.key, detail: `schema named by ${m.key}, not in the lake` });
+        else schemaChecks.push({ key: o.key, sha256: String(schemaRef.sha256), bytes: o.size, manifest: m.key });
+      }
     }
 
     // Re-hash every object a manifest names, by streaming it.
@@ -145,6 +155,13 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
           findings.push({ kind: 'sha256_mismatch', key: t.key, detail: `content differs from ${t.manifest} (sha256 ${h.sha256.slice(0, 12)}…, ${h.bytes} bytes; manifest ${String(t.sha256).slice(0, 12)}…, ${t.bytes} bytes)` });
         }
       });
+    }
+    interrupted(signal);
+
+    // Schemas beside the data: small, hashed apart from the data objects' counts.
+    for (const t of schemaChecks) {
+      const h = await hashObject(lake, t.key, signal);
+      if (h.sha256 !== t.sha256) findings.push({ kind: 'sha256_mismatch', key: t.key, detail: `schema content differs from the sha256 in ${t.manifest} (sha256 ${h.sha256.slice(0, 12)}…)` });
     }
     interrupted(signal);
 

@@ -6,7 +6,7 @@
  * node:crypto), never with watt's own code.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -84,6 +84,23 @@ describe('the schema beside the data', () => {
     expect(p.code).toBe(0);
     expect(filesUnder(path.join(LAKE(cwd), '_manifests'))).toEqual([]);
     expect(readFileSync(stored).equals(schemaBytes)).toBe(true);
+  });
+
+  it('watt verify reports a schema object that was changed or removed', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--json'], { cwd, env: KEY });
+    expect(r.code).toBe(0);
+    const key = manifestOf(cwd, JSON.parse(r.stdout).run_id).schema.key as string;
+    const file = path.join(cwd, 'lake', 'watt-lake', key);
+    const original = readFileSync(file);
+    writeFileSync(file, original.toString('utf8').replace('Household meter reading', 'Household meter Reading'));
+    const changed = await runWatt(['verify', '--json'], { cwd, env: KEY });
+    expect(changed.code).toBe(1);
+    expect(JSON.parse(changed.stdout).findings).toEqual([expect.objectContaining({ kind: 'sha256_mismatch', key })]);
+    rmSync(file);
+    const removed = await runWatt(['verify', '--json'], { cwd, env: KEY });
+    expect(removed.code).toBe(1);
+    expect(JSON.parse(removed.stdout).findings).toEqual([expect.objectContaining({ kind: 'object_missing', key })]);
   });
 
   it('stores another schema file under its own hash', async () => {
