@@ -103,6 +103,24 @@ describe('the schema beside the data', () => {
     expect(JSON.parse(removed.stdout).findings).toEqual([expect.objectContaining({ kind: 'object_missing', key })]);
   });
 
+  it('a run killed after storing the schema leaves it for the next run; repair removes the data garbage only', async () => {
+    const cwd = scratchDir();
+    const killed = await runWatt(['ingest'], { cwd, env: { ...KEY, WATT_FAILPOINT: 'ingest:before-manifest' } });
+    expect(killed.code).toBeNull(); // SIGKILL
+    const schemas = filesUnder(path.join(LAKE(cwd), '_schemas'));
+    expect(schemas).toHaveLength(1);
+    const stored = path.join(LAKE(cwd), '_schemas', schemas[0]!);
+    const before = statSync(stored);
+    const repair = await runWatt(['verify', '--repair', '--grace', '0', '--json'], { cwd, env: KEY });
+    expect(repair.code).toBe(0);
+    expect(JSON.parse(repair.stdout).findings.map((f: { kind: string; key: string }) => [f.kind, f.key.includes('/_schemas/')])).toEqual([['orphan', false]]);
+    expect(existsSync(stored)).toBe(true);
+    const again = await runWatt(['ingest', '--json'], { cwd, env: KEY });
+    expect(again.code).toBe(0);
+    expect(manifestOf(cwd, JSON.parse(again.stdout).run_id).schema.key).toBe(`watt-about-it/raw/_schemas/${schemas[0]}`);
+    expect(statSync(stored).ino).toBe(before.ino);
+  });
+
   it('stores another schema file under its own hash', async () => {
     const cwd = scratchDir();
     const text = readFileSync(SCHEMA_FILE, 'utf8').replace('"title": "Household meter reading"', '"title": "Household meter reading (copy)"');
