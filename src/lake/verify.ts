@@ -113,6 +113,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     const toHash: { key: string; sha256: string; bytes: number; manifest: string }[] = [];
     const schemasSeen = new Set<string>();
     const schemaChecks: typeof toHash = [];
+    const others = new Map(listing.other.map((o) => [o.key, o]));
     for (const m of listing.manifests.values()) {
       interrupted(signal);
       let manifest: { run_id?: unknown; object?: { key: string; sha256: string; bytes: number } | null; rejects?: { key: string } | null };
@@ -136,7 +137,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       const schemaRef = (manifest as { schema?: { key?: unknown; sha256?: unknown } }).schema;
       if (schemaRef && typeof schemaRef.key === 'string' && !schemasSeen.has(schemaRef.key)) {
         schemasSeen.add(schemaRef.key);
-        const o = listing.other.find((x) => x.key === schemaRef.key);
+        const o = others.get(schemaRef.key);
         if (!o) findings.push({ kind: 'object_missing', key: schemaRef.key, detail: `schema named by ${m.key}, not in the lake` });
         else schemaChecks.push({ key: o.key, sha256: String(schemaRef.sha256), bytes: o.size, manifest: m.key });
       }
