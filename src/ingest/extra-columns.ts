@@ -10,7 +10,8 @@ import type { ExtraColumnsPolicy } from './manifest.js';
  * - drop: leave them out of the data objects (cells and header); the log and the manifest name them.
  * - reject: fail the run before any row is read (exit 1), naming them; nothing is written.
  *
- * A schema with `"additionalProperties": false` forbids undeclared columns: `keep` then refuses
+ * A schema with `"additionalProperties": false` (or `"unevaluatedProperties": false`) forbids
+ * undeclared columns: `keep` then refuses
  * the source like `reject` (landing them would break the schema the manifest points to), and
  * the message points at `--extra-columns drop`. `drop` is allowed: what lands then conforms.
  */
@@ -40,7 +41,7 @@ export function applyExtraColumns(header: string[], schema: CompiledSchema, poli
   const extra = header.filter((h) => !schema.types.has(h));
   if (extra.length === 0) return { policy, columns: [] };
   const plural = extra.length > 1 ? 's' : '';
-  const closed = schema.source.json.additionalProperties === false;
+  const closed = schema.source.json.additionalProperties === false || schema.source.json.unevaluatedProperties === false;
   if (policy === 'reject') {
     throw new DataError(`column${plural} not in the schema (--extra-columns reject): ${names(extra)}; nothing was written`, {
       hint: 'declare them in the schema, or rerun with --extra-columns drop to leave them out',

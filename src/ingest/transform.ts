@@ -35,6 +35,8 @@ const REJECTS_CHUNK = 64 * 1024;
  * caches like them small) and keep resident memory lower (bench:ingest, docs/benchmarks.md).
  */
 export const READ_CHUNK = 64 * 1024;
+/** The primary-key table is sized for the whole range after this many rows (primary-key.ts). */
+const KEY_TABLE_ESTIMATE_AFTER = 10_000;
 /** Progress is reported every this many rows. */
 const PROGRESS_EVERY = 50_000;
 
@@ -256,6 +258,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
         callback(err as Error);
         return;
       }
+      if (keys && rows + rejected === KEY_TABLE_ESTIMATE_AFTER) keys.reserveFor(KEY_TABLE_ESTIMATE_AFTER, guard.bytes, job.end - job.start);
       if (onProgress && rows + rejected - reportedRows >= PROGRESS_EVERY) {
         onProgress(rows + rejected - reportedRows, guard.bytes - reportedBytes);
         reportedRows = rows + rejected;

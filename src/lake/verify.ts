@@ -119,6 +119,9 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     /** Keys each readable manifest names, by run_id. */
     const named = new Map<string, Set<string>>();
     const missingSchemas = new Map<string, { manifests: number; example: string }>();
+    // Schemas present and named: hashed once each, however many manifests name them.
+    const schemaObjects = new Map(listing.schemas.map((o) => [o.key, o]));
+    const schemaChecks = new Map<string, { key: string; sha256: string; bytes: number; manifest: string }>();
     for (const m of listing.manifests.values()) {
       interrupted(signal);
       let manifest: Partial<Manifest>;
@@ -148,6 +151,8 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
         if (!present.has(manifest.rejects.key)) findings.push({ kind: 'object_missing', key: manifest.rejects.key, detail: `quarantine file named by ${m.key}, not in the lake` });
       }
       const schemaKey = manifest.schema?.key;
+      const schemaObject = typeof schemaKey === 'string' ? schemaObjects.get(schemaKey) : undefined;
+      if (schemaObject && !schemaChecks.has(schemaObject.key)) schemaChecks.set(schemaObject.key, { key: schemaObject.key, sha256: String(manifest.schema?.sha256), bytes: schemaObject.size, manifest: m.key });
       if (typeof schemaKey === 'string' && !schemas.has(schemaKey)) {
         const seen = missingSchemas.get(schemaKey);
         if (seen) seen.manifests++;
@@ -172,6 +177,13 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
           findings.push({ kind: 'sha256_mismatch', key: t.key, detail: `content differs from ${t.manifest} (sha256 ${h.sha256.slice(0, 12)}…, ${h.bytes} bytes; manifest ${String(t.sha256).slice(0, 12)}…, ${t.bytes} bytes)` });
         }
       });
+    }
+    interrupted(signal);
+
+    // Schemas beside the data: small, hashed apart from the data objects' counts.
+    for (const t of schemaChecks.values()) {
+      const h = await hashObject(lake, t.key, signal);
+      if (h.sha256 !== t.sha256) findings.push({ kind: 'sha256_mismatch', key: t.key, detail: `schema content differs from the sha256 in ${t.manifest} (sha256 ${h.sha256.slice(0, 12)}…)` });
     }
     interrupted(signal);
 

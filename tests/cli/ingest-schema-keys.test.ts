@@ -6,7 +6,7 @@
  * node:crypto), never with watt's own code.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -84,6 +84,42 @@ describe('the schema beside the data', () => {
     expect(p.code).toBe(0);
     expect(filesUnder(path.join(LAKE(cwd), '_manifests'))).toEqual([]);
     expect(readFileSync(stored).equals(schemaBytes)).toBe(true);
+  });
+
+  it('watt verify reports a schema object that was changed or removed', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--json'], { cwd, env: KEY });
+    expect(r.code).toBe(0);
+    const key = manifestOf(cwd, JSON.parse(r.stdout).run_id).schema.key as string;
+    const file = path.join(cwd, 'lake', 'watt-lake', key);
+    const original = readFileSync(file);
+    writeFileSync(file, original.toString('utf8').replace('Household meter reading', 'Household meter Reading'));
+    const changed = await runWatt(['verify', '--json'], { cwd, env: KEY });
+    expect(changed.code).toBe(1);
+    expect(JSON.parse(changed.stdout).findings).toEqual([expect.objectContaining({ kind: 'sha256_mismatch', key })]);
+    rmSync(file);
+    const removed = await runWatt(['verify', '--json'], { cwd, env: KEY });
+    expect(removed.code).toBe(1);
+    // merge (interop): readers' verify reports a missing schema as schema_missing, not object_missing.
+    expect(JSON.parse(removed.stdout).findings).toEqual([expect.objectContaining({ kind: 'schema_missing', key })]);
+  });
+
+  it('a run killed after storing the schema leaves it for the next run; repair removes the data garbage only', async () => {
+    const cwd = scratchDir();
+    const killed = await runWatt(['ingest'], { cwd, env: { ...KEY, WATT_FAILPOINT: 'ingest:before-manifest' } });
+    expect(killed.code).toBeNull(); // SIGKILL
+    const schemas = filesUnder(path.join(LAKE(cwd), '_schemas'));
+    expect(schemas).toHaveLength(1);
+    const stored = path.join(LAKE(cwd), '_schemas', schemas[0]!);
+    const before = statSync(stored);
+    const repair = await runWatt(['verify', '--repair', '--grace', '0', '--json'], { cwd, env: KEY });
+    expect(repair.code).toBe(0);
+    expect(JSON.parse(repair.stdout).findings.map((f: { kind: string; key: string }) => [f.kind, f.key.includes('/_schemas/')])).toEqual([['orphan', false]]);
+    expect(existsSync(stored)).toBe(true);
+    const again = await runWatt(['ingest', '--json'], { cwd, env: KEY });
+    expect(again.code).toBe(0);
+    expect(manifestOf(cwd, JSON.parse(again.stdout).run_id).schema.key).toBe(`watt-about-it/raw/_schemas/${schemas[0]}`);
+    expect(statSync(stored).ino).toBe(before.ino);
   });
 
   it('stores another schema file under its own hash', async () => {

@@ -53,6 +53,19 @@ describe('KeySet', () => {
     hash128('absent', seed, h);
     expect(set.find(h)).toBe(0);
   });
+
+  it('reserves room for an estimate at once, keeping what it holds', () => {
+    const set = new KeySet();
+    const h = new Int32Array(4);
+    hash128('a', [1, 2, 3, 4], h);
+    set.add(h, 7);
+    set.reserve(1000);
+    expect(set.bytes).toBe(4096 * 20);
+    set.reserve(1_000_000); // 3/4 full at most: 2^21 slots of 20 bytes = 40 MiB
+    expect(set.bytes).toBe(40 * 1024 * 1024);
+    expect(set.find(h)).toBe(7);
+    expect(set.count).toBe(1);
+  });
 });
 
 describe('KeyTracker', () => {
