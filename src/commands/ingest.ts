@@ -5,6 +5,7 @@ import { lakeOptions } from './options.js';
 import { recordRunMetrics, type RunMetricValues } from '../metrics.js';
 import { jsonLinesOutput } from '../run-output.js';
 import type { IngestResult } from '../ingest/run.js';
+import type { Logger } from '../log.js';
 import type { BatchOutcome, FileOutcome } from '../ingest/sources.js';
 
 /**
@@ -47,8 +48,10 @@ Exit code: 130/143 if interrupted; else the worst file's by 3 (storage) > 4 (loc
     .option('--json', 'print one JSON object per file on stdout, one a line (NDJSON)')
     .option('--verbose', 'show debug lines and stack traces')
     .action(async (flags: Record<string, unknown>) => {
-      const { runIngestSources } = await import('../ingest/sources.js');
+      const [{ runIngestSources }, { createRunLogger }] = await Promise.all([import('../ingest/sources.js'), import('../log.js')]);
       const json = Boolean(flags.json);
+      // Console lines of the command itself (not of a run): text or JSON per --log-format.
+      const log = createRunLogger({ quiet: json && !flags.verbose, verbose: Boolean(flags.verbose), defaultMeta: { command: 'ingest' } });
       if (json) jsonLinesOutput();
       const progress = !json && process.stderr.isTTY ? await progressLine() : undefined;
       let several = false;
@@ -62,15 +65,16 @@ Exit code: 130/143 if interrupted; else the worst file's by 3 (storage) > 4 (loc
           onProgress: progress?.update,
           onStart: (files, skipped) => {
             several = files > 1;
-            if (skipped.length && !flags.quiet) process.stderr.write(`watt: skipped ${skipped.length} ${skipped.length > 1 ? 'entries that are' : 'entry that is'} not a regular file (symlinks are not followed in folders and globs)\n`);
+            if (skipped.length) log.warn(`skipped ${skipped.length} ${skipped.length > 1 ? 'entries that are' : 'entry that is'} not a regular file (symlinks are not followed in folders and globs)`, { skipped: skipped.length });
           },
           onFile: (file) => {
             progress?.stop();
-            printFile(file, json, several);
+            printFile(file, json, several, log);
           },
         });
       } finally {
         progress?.stop();
+        await log.close();
       }
       recordRunMetrics(batchMetrics(batch.files));
       if (several && !json) process.stdout.write(batchLine(batch) + '\n');
@@ -112,8 +116,8 @@ function fileError(file: FileOutcome): WattError | unknown {
   return new DataError(`${r.rejected} rows rejected and quarantined, ${r.rows} rows landed (run ${r.run_id})`);
 }
 
-/** One file's line: a JSON object (`--json`) or a line of text (failures on stderr). */
-function printFile(file: FileOutcome, json: boolean, several: boolean): void {
+/** One file's line: a JSON object (`--json`) or a line of text (in a batch, failures as error log lines on stderr). */
+function printFile(file: FileOutcome, json: boolean, several: boolean, log: Logger): void {
   const failure = file.exit_code !== 0 ? fileError(file) : undefined;
   const error = failure === undefined ? undefined : { error: oneLine(failure instanceof Error ? failure.message : String(failure)), ...(failure instanceof WattError && failure.hint ? { hint: oneLine(failure.hint) } : {}), exit_code: file.exit_code };
   const r = file.result;
@@ -127,7 +131,7 @@ function printFile(file: FileOutcome, json: boolean, several: boolean): void {
   else if (r?.status === 'skipped') process.stdout.write(`${prefix}already ingested by run ${r.previous_run_id}: ${r.destination}\n`);
   else if (r) process.stdout.write(`${prefix}${r.destination} (${r.rows} rows, run ${r.run_id})\n`);
   // A single file's error is printed once, by the CLI; in a batch each failed file gets its line.
-  if (error && several) process.stderr.write(`watt: ${file.source}: ${error.error}${error.hint ? ` (${error.hint})` : ''} [exit ${error.exit_code}, run ${file.run_id}]\n`);
+  if (error && several) log.error(`${file.source}: ${error.error}${error.hint ? ` (${error.hint})` : ''} [exit ${error.exit_code}, run ${file.run_id}]`, { source: file.source, run_id: file.run_id, exit_code: error.exit_code });
 }
 
 /** `3 files: 2 landed, 1 failed (exit 1)`. */

@@ -46,6 +46,17 @@ function useWorkers(size: number): boolean {
   return workerBuilt && size >= PARALLEL_MIN_BYTES;
 }
 
+/**
+ * The re2 addon (node-re2 1.23, built on Nan) keeps its constructor handles in process-wide
+ * statics: a worker that loads it after an earlier worker that loaded it has exited aborts the
+ * whole process (V8 `Check failed: node->IsInUse()` in `WrappedRE2Set::Init`, as in
+ * uhop/node-re2#235; reproduced here with a 2nd large file in one `watt ingest --source DIR`).
+ * So in one process only the first transform of a schema with patterns runs its ranges in
+ * worker threads; later ones run them in this thread (same results, one core). Schemas without
+ * patterns never load re2 and always use workers.
+ */
+let re2WorkersRan = false;
+
 /** How many ranges a source of `size` bytes is cut into. */
 export function rangesFor(size: number): number {
   return useWorkers(size) ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
@@ -162,8 +173,12 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     options.onProgress?.({ rows: doneRows, bytes: doneBytes, totalBytes: scan.size });
   };
   let outcomes: RangeOutcome[] = [];
+  // re2 (node-re2 1.23) loaded by a second generation of worker threads in one process hits a V8
+  // fatal (uhop/node-re2#235): only the first transform of a process that loads re2 uses workers.
+  const inWorkers = useWorkers(scan.size) && !(options.schema.loadsRe2 && re2WorkersRan);
+  if (inWorkers && options.schema.loadsRe2) re2WorkersRan = true;
   const runRange = (job: RangeJob, onProgress: (rows: number, bytes: number) => void) =>
-    useWorkers(scan.size)
+    inWorkers
       ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, onProgress)
       : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, onProgress);
   const settled: PromiseSettledResult<RangeOutcome>[] = await Promise.allSettled(jobs.map((job) => runRange(job, progress)));

@@ -66,6 +66,12 @@ export interface CompiledSchema {
   personalPatterns: Map<string, RegExpLike>;
   /** ajv validator of one converted row. */
   validate: ValidateFunction;
+  /**
+   * Whether compiling this schema loads the `re2` native addon (it has patterns and the addon is
+   * available). Worker threads that compile it load the addon too: see transform-plan.ts for why
+   * that matters when a process runs several files.
+   */
+  loadsRe2: boolean;
 }
 
 /** The part of RegExp that watt uses; RE2 objects provide it too. */
@@ -119,8 +125,10 @@ export function compileSchema(source: SchemaSource): CompiledSchema {
   if (typeof schema !== 'object' || schema === null || schema.type !== 'object' || typeof schema.properties !== 'object') {
     throw new UsageError(`schema ${file} must describe an object with "properties" (one per CSV column)`);
   }
-  const engine = regExpEngine();
-  for (const where of patternsIn(schema, '')) {
+  const patterns = [...patternsIn(schema, '')];
+  // The re2 addon is loaded only for a schema that has patterns (none: nothing to compile).
+  const engine = patterns.length ? regExpEngine() : NO_PATTERNS;
+  for (const where of patterns) {
     const problem = engine.check(where.pattern);
     if (problem) throw new UsageError(`schema ${file}: the pattern at ${where.at.slice(0, 80) || '/'} (${quotePattern(where.pattern)}) is refused: ${problem}`, { hint: 'rewrite the pattern without backreferences, lookaround or nested quantifiers' });
   }
@@ -167,6 +175,7 @@ export function compileSchema(source: SchemaSource): CompiledSchema {
     personal,
     personalPatterns,
     validate,
+    loadsRe2: engine.native,
   };
 }
 
@@ -216,6 +225,8 @@ function* patternsIn(node: unknown, at: string): Generator<{ at: string; pattern
 }
 
 interface RegExpEngine {
+  /** Whether this is the re2 native addon. */
+  native: boolean;
   /** ajv's `code.regExp`: compile `pattern` with `flags`. */
   compile: (pattern: string, flags: string) => RegExpLike;
   /** Why the engine refuses a pattern, or undefined when it accepts it. */
@@ -223,6 +234,9 @@ interface RegExpEngine {
 }
 
 let engineCache: RegExpEngine | undefined;
+
+/** The engine of a schema without patterns: ajv never calls it. */
+const NO_PATTERNS: RegExpEngine = { native: false, compile: (pattern, flags) => new RegExp(pattern, flags), check: () => undefined };
 
 /**
  * RE2 (the `re2` native addon, Google's linear-time engine) when it loads; otherwise JavaScript
@@ -239,6 +253,7 @@ function regExpEngine(): RegExpEngine {
   if (RE2) {
     const re2 = RE2;
     engineCache = {
+      native: true,
       compile: (pattern, flags) => re2(pattern, flags),
       check: (pattern) => {
         try {
@@ -250,7 +265,7 @@ function regExpEngine(): RegExpEngine {
       },
     };
   } else {
-    engineCache = { compile: (pattern, flags) => new RegExp(pattern, flags), check: refusalWithoutRe2 };
+    engineCache = { native: false, compile: (pattern, flags) => new RegExp(pattern, flags), check: refusalWithoutRe2 };
   }
   return engineCache;
 }

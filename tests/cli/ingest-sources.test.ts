@@ -261,6 +261,37 @@ describe('a batch with failures', () => {
   });
 });
 
+describe('several large files in one process (worker threads)', () => {
+  /** A CSV of at least 4 MiB (the size from which ranges run in worker threads). */
+  function large(tag: string): string {
+    const rows: string[] = [HEADER];
+    for (let i = 0; i < 80_000; i++) rows.push(`${tag}-${i},CUST-${i % 500},METER-${i % 500},2025-01-01T08:00:00Z,1.5,0.18,false`);
+    return rows.join('\n') + '\n';
+  }
+
+  // re2 loaded by a 2nd generation of workers used to abort the process (V8 fatal, exit 133)
+  it.each([
+    ['the default schema', undefined],
+    ['a schema with patterns (re2)', 'pattern'],
+  ])('%s: 3 files of 4+ MiB land, every row counted', async (_name, variant) => {
+    const cwd = scratchDir();
+    mkdirSync(path.join(cwd, 'in'));
+    for (const t of ['A', 'B', 'C']) writeFileSync(path.join(cwd, 'in', `${t}.csv`), large(t));
+    const args = ['ingest', '--source', 'in', '--json'];
+    if (variant) {
+      const schema = JSON.parse(readFileSync(path.join(ROOT, 'schemas', 'energy_consumption.schema.json'), 'utf8'));
+      schema.properties.customer_id.pattern = 'CUST-[0-9]+';
+      writeFileSync(path.join(cwd, 'schema.json'), JSON.stringify(schema));
+      args.push('--schema', 'schema.json');
+    }
+    const r = await runWatt(args, { cwd, env: KEY, timeoutMs: 120_000 });
+    expect(r.stderr).not.toMatch(/Fatal error/);
+    expect(r.code).toBe(0);
+    expect(ndjson(r).map((l) => [l.source, l.rows])).toEqual([['A.csv', 80_000], ['B.csv', 80_000], ['C.csv', 80_000]]);
+    expect(lakeRows(cwd)).toHaveLength(240_000);
+  }, 120_000);
+});
+
 describe('interruptions and crashes', () => {
   it('SIGINT during the 1st of 3 files stops the batch at once: exit 130, nothing landed, the rest not run', async () => {
     const cwd = scratchDir();
