@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runWatt, scratchDir } from '../helpers/cli.js';
+import { AZURE_LAKE, LOCAL_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { KEY, PREFIX, SUBJECT, lakeFor, wattEnv } from './helpers.js';
 import { landRun, manifestProblems, readRows, readings } from '../helpers/v2-lake.js';
 import { manifestKey } from '../../src/lake/layout.js';
@@ -19,19 +20,22 @@ const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT)
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function setup() {
+let n = 0;
+async function setup(serverEnv: Record<string, string>) {
   const dir = scratchDir('watt-erasure-v2-');
   dirs.push(dir);
   const tmp = path.join(dir, 'tmp');
   mkdirSync(tmp);
-  const env = wattEnv(dir);
+  const remote = Object.keys(serverEnv).length > 0;
+  const prefix = remote ? `e2-${++n}/raw` : PREFIX;
+  const env = wattEnv(dir, { ...serverEnv, DATA_LAKE_PREFIX: prefix });
   const lake = await lakeFor(env);
   // Run A: Parquet over 3 days, the subject among 3 customers. Run B: CSV over 2 days (v2).
   // Run C: Parquet, only the subject: its object is deleted and leaves the manifest.
-  const a = await landRun(lake, readings(['2025-03-01', '2025-03-02', '2025-03-03'], 6, [SUBJECT, 'C2', 'C3']), { prefix: PREFIX, runId: '20250301T000000Z-aaaaaa', format: 'parquet', key: KEY, tmp });
-  const b = await landRun(lake, readings(['2025-03-04', '2025-03-05'], 4, ['C2', SUBJECT], 'B'), { prefix: PREFIX, runId: '20250302T000000Z-bbbbbb', format: 'csv', key: KEY, tmp });
-  const c = await landRun(lake, readings(['2025-03-06'], 3, [SUBJECT], 'C'), { prefix: PREFIX, runId: '20250303T000000Z-cccccc', format: 'parquet', key: KEY, tmp });
-  return { dir, tmp, env, lake, a, b, c };
+  const a = await landRun(lake, readings(['2025-03-01', '2025-03-02', '2025-03-03'], 6, [SUBJECT, 'C2', 'C3']), { prefix: prefix, runId: '20250301T000000Z-aaaaaa', format: 'parquet', key: KEY, tmp });
+  const b = await landRun(lake, readings(['2025-03-04', '2025-03-05'], 4, ['C2', SUBJECT], 'B'), { prefix: prefix, runId: '20250302T000000Z-bbbbbb', format: 'csv', key: KEY, tmp });
+  const c = await landRun(lake, readings(['2025-03-06'], 3, [SUBJECT], 'C'), { prefix: prefix, runId: '20250303T000000Z-cccccc', format: 'parquet', key: KEY, tmp });
+  return { dir, tmp, env, lake, a, b, c, prefix, remote };
 }
 
 async function hashes(lake: Lake): Promise<Map<string, string>> {
@@ -54,11 +58,13 @@ async function duck(sql: string): Promise<unknown[][]> {
   }
 }
 
-describe('erasure on a version 2 lake (Parquet and CSV, several objects per run)', () => {
+describe.each([LOCAL_LAKE, S3_LAKE, AZURE_LAKE])('erasure on a version 2 lake (Parquet and CSV, several objects per run) on %s', (_provider, start) => {
+  const serverEnv = useLakeServer(start);
+
   it('removes every row of the subject from every object, leaves every other row identical, and keeps manifests and verify consistent', async () => {
-    const s = await setup();
+    const s = await setup(serverEnv());
     try {
-      const before = await readRows(s.lake, PREFIX, s.tmp);
+      const before = await readRows(s.lake, s.prefix, s.tmp);
       const subjectRows = before.filter((r) => r.customer_id === pseudonym).length;
       expect(subjectRows).toBe(6 + 4 + 3);
       const r = await runWatt(['purge', '--subject', SUBJECT, '--json'], { cwd: s.dir, env: s.env });
@@ -67,21 +73,17 @@ describe('erasure on a version 2 lake (Parquet and CSV, several objects per run)
       const json = JSON.parse(r.stdout) as { rows_removed: number; objects_rewritten: number; objects_deleted: number };
       expect(json).toMatchObject({ rows_removed: 13, objects_rewritten: 5, objects_deleted: 1 });
 
-      const after = await readRows(s.lake, PREFIX, s.tmp);
+      const after = await readRows(s.lake, s.prefix, s.tmp);
       expect(after).toEqual(before.filter((x) => x.customer_id !== pseudonym));
-      // DuckDB, an independent reader, over every Parquet and CSV object of the lake.
-      const root = path.join(s.dir, 'lake', 'watt-lake', PREFIX);
-      const [[pq, pqSubject]] = (await duck(`SELECT count(*), count(*) FILTER (WHERE customer_id = '${pseudonym}') FROM read_parquet('${root}/**/*.parquet')`)) as [bigint, bigint][];
-      const [[csv, csvSubject]] = (await duck(`SELECT count(*), count(*) FILTER (WHERE customer_id = '${pseudonym}') FROM read_csv('${root}/**/*.csv')`)) as [bigint, bigint][];
-      expect([Number(pq), Number(pqSubject), Number(csv), Number(csvSubject)]).toEqual([12, 0, 4, 0]);
-
-      const c = JSON.parse(await text(s.lake, manifestKey(PREFIX, '20250303T000000Z-cccccc')));
+      // DuckDB, an independent reader, over every Parquet and CSV object of the (local) lake.
+      if (!s.remote) await duckCounts(s.dir, s.prefix);
+      const c = JSON.parse(await text(s.lake, manifestKey(s.prefix, '20250303T000000Z-cccccc')));
       expect(c).toMatchObject({ objects: [], rows: 0 });
       expect(c.erasures).toHaveLength(1);
-      const a = JSON.parse(await text(s.lake, manifestKey(PREFIX, '20250301T000000Z-aaaaaa')));
+      const a = JSON.parse(await text(s.lake, manifestKey(s.prefix, '20250301T000000Z-aaaaaa')));
       expect(a.rows).toBe(12);
       expect(a.objects).toHaveLength(3);
-      expect(await manifestProblems(s.lake, PREFIX, s.tmp)).toEqual([]);
+      expect(await manifestProblems(s.lake, s.prefix, s.tmp)).toEqual([]);
       const v = await runWatt(['verify', '--json'], { cwd: s.dir, env: s.env });
       expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, findings: [] });
     } finally {
@@ -90,7 +92,7 @@ describe('erasure on a version 2 lake (Parquet and CSV, several objects per run)
   });
 
   it('a Parquet object watt cannot read: exit 1, one clear line, nothing in the lake changed', async () => {
-    const s = await setup();
+    const s = await setup(serverEnv());
     try {
       const broken = s.a.objects![2]!.key;
       const chunks: Buffer[] = [];
@@ -109,15 +111,15 @@ describe('erasure on a version 2 lake (Parquet and CSV, several objects per run)
   });
 
   it.each(['purge:erasure-after-intent', 'purge:erasure-after-object', 'purge:erasure-after-manifest'])('killed at %s and run again: the same lake as an uninterrupted erasure', async (failpoint) => {
-    const s = await setup();
+    const s = await setup(serverEnv());
     try {
-      const before = await readRows(s.lake, PREFIX, s.tmp);
+      const before = await readRows(s.lake, s.prefix, s.tmp);
       const killed = await runWatt(['purge', '--subject', SUBJECT], { cwd: s.dir, env: { ...s.env, WATT_FAILPOINT: failpoint } });
       expect(killed.code).toBeNull();
       const again = await runWatt(['purge', '--subject', SUBJECT, '--json'], { cwd: s.dir, env: s.env });
       expect(again.code).toBe(0);
-      expect(await readRows(s.lake, PREFIX, s.tmp)).toEqual(before.filter((x) => x.customer_id !== pseudonym));
-      expect(await manifestProblems(s.lake, PREFIX, s.tmp)).toEqual([]);
+      expect(await readRows(s.lake, s.prefix, s.tmp)).toEqual(before.filter((x) => x.customer_id !== pseudonym));
+      expect(await manifestProblems(s.lake, s.prefix, s.tmp)).toEqual([]);
       const v = await runWatt(['verify', '--json'], { cwd: s.dir, env: s.env });
       expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, findings: [] });
     } finally {
@@ -130,4 +132,11 @@ async function text(lake: Lake, key: string): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+async function duckCounts(dir: string, prefix: string): Promise<void> {
+  const root = path.join(dir, 'lake', 'watt-lake', prefix);
+  const [[pq, pqSubject]] = (await duck(`SELECT count(*), count(*) FILTER (WHERE customer_id = '${pseudonym}') FROM read_parquet('${root}/**/*.parquet')`)) as [bigint, bigint][];
+  const [[csv, csvSubject]] = (await duck(`SELECT count(*), count(*) FILTER (WHERE customer_id = '${pseudonym}') FROM read_csv('${root}/**/*.csv')`)) as [bigint, bigint][];
+  expect([Number(pq), Number(pqSubject), Number(csv), Number(csvSubject)]).toEqual([12, 0, 4, 0]);
 }
