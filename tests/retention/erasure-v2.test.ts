@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetMetadata } from 'hyparquet';
 import { runWatt, scratchDir } from '../helpers/cli.js';
 import { AZURE_LAKE, LOCAL_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { KEY, PREFIX, SUBJECT, lakeFor, wattEnv } from './helpers.js';
@@ -83,6 +84,10 @@ describe.each([LOCAL_LAKE, S3_LAKE, AZURE_LAKE])('erasure on a version 2 lake (P
       const a = JSON.parse(await text(s.lake, manifestKey(s.prefix, '20250301T000000Z-aaaaaa')));
       expect(a.rows).toBe(12);
       expect(a.objects).toHaveLength(3);
+      // The rewritten Parquet objects keep the writer's footer metadata (here the run_id).
+      const footer = parquetMetadata(await bytesOf(s.lake, a.objects[0].key));
+      expect(footer.key_value_metadata).toEqual(expect.arrayContaining([{ key: 'run_id', value: '20250301T000000Z-aaaaaa' }]));
+      expect(footer.row_groups.reduce((sum, g) => sum + Number(g.num_rows), 0)).toBe(4);
       expect(await manifestProblems(s.lake, s.prefix, s.tmp)).toEqual([]);
       const v = await runWatt(['verify', '--json'], { cwd: s.dir, env: s.env });
       expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, findings: [] });
@@ -139,4 +144,11 @@ async function duckCounts(dir: string, prefix: string): Promise<void> {
   const [[pq, pqSubject]] = (await duck(`SELECT count(*), count(*) FILTER (WHERE customer_id = '${pseudonym}') FROM read_parquet('${root}/**/*.parquet')`)) as [bigint, bigint][];
   const [[csv, csvSubject]] = (await duck(`SELECT count(*), count(*) FILTER (WHERE customer_id = '${pseudonym}') FROM read_csv('${root}/**/*.csv')`)) as [bigint, bigint][];
   expect([Number(pq), Number(pqSubject), Number(csv), Number(csvSubject)]).toEqual([12, 0, 4, 0]);
+}
+
+async function bytesOf(lake: Lake, key: string): Promise<ArrayBuffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
+  const b = Buffer.concat(chunks);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
