@@ -52,6 +52,8 @@ export function registerIngest(program: Command): Command {
         rows: result.rows,
         rejected: result.rejected,
         destination: result.destination,
+        format: result.format,
+        objects: result.objects,
         manifest: result.manifest,
         log: result.log,
         key_id: result.key_id,

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { rmSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { readdirSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { failpoint, pausepoint } from '../failpoint.js';
 import { DataError, InterruptedError, LockError, UsageError } from '../errors.js';
 import type { LakeConfig } from '../config.js';
@@ -72,8 +72,12 @@ export interface IngestResult {
   status: 'succeeded' | 'rejected' | 'skipped' | 'dry_run';
   rows: number;
   rejected: number;
-  /** URI of the data object (written, or that would be written). */
+  /** URI of the (first, by key) data object (written, or that would be written). */
   destination: string;
+  /** Format of the data objects. */
+  format: DataFormat;
+  /** The data objects, one per partition day, sorted by key (written, or that would be written). */
+  objects: { key: string; uri: string; rows: number; partition_date: string }[];
   /** URI of the manifest (written, or that would be written). */
   manifest: string;
   log: string | null;
@@ -111,6 +115,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const { logger, runId } = options;
   const startedAt = new Date().toISOString();
   const sourceInfo = await checkSource(options.source);
+  const format = options.format ?? 'csv';
+  const partitionBy = checkPartitionBy(options.schema, options.partitionBy);
   const destination = destinationUri(options.lake);
   const manifestK = manifestKey(options.lake.prefix, runId);
   const rejectsK = rejectsKey(options.lake.prefix, runId);
@@ -133,6 +139,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     rows: 0,
     rejected: 0,
     destination,
+    format,
+    objects: [],
     manifest: uriOf(manifestK),
     log: options.logFile ?? null,
     source_sha256: sourceSha,
@@ -153,13 +161,24 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   // Finish what crashed runs left on this lake (orphan objects, stale spool, runs left running).
   if (lock) await recoverLake({ lake: options.lake, prefix: options.lake.prefix, home: options.home, catalog: options.catalog, logger, runId, graceMs: graceMs(), signal: options.signal });
   const spoolDir = path.join(options.home, 'tmp');
-  const spoolFile = path.join(spoolDir, `${runId}.csv`);
+  // Spool files: `<runId>.r<range>.<YYYY-MM-DD>.<csv|parquet>` (one per range and partition day,
+  // joined into the range 0 file) and `<runId>.rejects.jsonl`.
+  const spoolPrefix = path.join(spoolDir, runId);
   const rejectsFile = path.join(spoolDir, `${runId}.rejects.jsonl`);
+  const removeSpool = () => {
+    let names: string[] = [];
+    try {
+      names = readdirSync(spoolDir);
+    } catch {
+      return;
+    }
+    for (const name of names) if (name.startsWith(`${runId}.`)) rmSync(path.join(spoolDir, name), { force: true });
+  };
   // Should the process be ended before the finally block runs (second signal, grace period
   // over), the lock and the spool still go.
   const onExit = () => {
     lock?.release();
-    for (const f of [spoolFile, rejectsFile]) rmSync(f, { force: true });
+    removeSpool();
   };
   process.once('exit', onExit);
   // A dry run reads the lake and the catalog but records nothing.
@@ -188,14 +207,30 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     if (options.signal?.aborted) throw interrupted();
     await ensurePrivateDir(spoolDir);
     const t0 = performance.now();
-    const outcome = await transformSource({ ...options, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted }, scan, spoolFile, rejectsFile);
+    const outcome = await transformSource(
+      { ...options, format, partitionBy, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
+      scan,
+      spoolPrefix,
+      rejectsFile,
+    );
     failpoint('ingest:after-spool');
     const seconds = (performance.now() - t0) / 1000;
     // The file name as recorded anywhere: redacted of every personal cell found in it.
     const sourceName = redactValues(patternRedacted, outcome.nameHits);
-    const objectKey = dataKey(options.lake.prefix, options.layout, options.date, sourceStem(sourceName), runId);
-    Object.assign(base, { rows: outcome.rows, rejected: outcome.rejected, errors: outcome.errors, warnings: outcome.warnings, object_key: objectKey, destination: uriOf(objectKey) });
-    base.object_sha256 = outcome.rows > 0 ? outcome.sha256 : null;
+    const objectKey = (date: string) => dataKey(options.lake.prefix, options.layout, date, sourceStem(sourceName), runId, format);
+    const objects = outcome.partitions.map((p) => ({ key: objectKey(p.date), uri: uriOf(objectKey(p.date)), rows: p.rows, partition_date: p.date, sha256: p.sha256 })).sort((a, b) => cmp(a.key, b.key));
+    const first = objects[0];
+    Object.assign(base, {
+      rows: outcome.rows,
+      rejected: outcome.rejected,
+      errors: outcome.errors,
+      warnings: outcome.warnings,
+      objects: objects.map(({ sha256: _, ...o }) => o),
+      object_key: first?.key ?? objectKey(options.date),
+      destination: uriOf(first?.key ?? objectKey(options.date)),
+    });
+    base.object_sha256 = first?.sha256 ?? null;
+    if (objects.length > 1) logger.info(`${outcome.rows} valid rows in ${objects.length} partitions by ${partitionBy} (${objects[0]!.partition_date} .. ${objects.at(-1)!.partition_date})`, { step: 'partition', partitions: objects.length });
     logger.info(`${label} is ${sourceName}${sourceName === sourceFileName(options.source) ? '' : ' (personal identifiers redacted from the file name)'}`, { step: 'name' });
     logger.info(`validated ${outcome.rows + outcome.rejected} rows in ${seconds.toFixed(2)} s: ${outcome.rows} valid, ${outcome.rejected} rejected`, {
       step: 'validate',
@@ -212,12 +247,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       );
     }
     if (options.dryRun) {
-      logger.info(`dry run: would write ${base.destination} (${outcome.rows} rows${outcome.rejected ? `, ${outcome.rejected} to ${uriOf(rejectsK)}` : ''}) and ${base.manifest}`);
+      logger.info(`dry run: would write ${objects.length > 1 ? `${objects.length} objects from ${base.destination}` : base.destination} (${outcome.rows} rows${outcome.rejected ? `, ${outcome.rejected} to ${uriOf(rejectsK)}` : ''}) and ${base.manifest}`);
       return { ...base, status: 'dry_run' };
     }
 
-    const plan = { runId, objectKey, rejectsKey: rejectsK, spoolFile, rejectsFile, date: options.date, logger, catalog: recorder };
-    const { object: objectInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
+    const plan = { runId, format, objectKey, rejectsKey: rejectsK, rejectsFile, date: options.date, logger, catalog: recorder };
+    const { objects: objectsInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
     // Another machine may have landed in this prefix while this run transformed: look again just
     // before the commit, so that the window for a double landing or a second key is milliseconds.
     const again = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
@@ -236,16 +271,17 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       );
     }
     const manifest: Manifest = {
-      manifest_version: 1,
+      manifest_version: 2,
       run_id: runId,
       source: { name: sourceName, sha256: sourceSha, bytes: sourceInfo.size },
-      object: objectInfo,
+      objects: objectsInfo,
+      format,
       rejects: rejectsInfo,
       rows: outcome.rows,
       rejected: outcome.rejected,
       schema: { id: options.schema.id, sha256: options.schema.sha256 },
       pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId },
-      partition: { date: options.date, layout: options.layout },
+      partition: partitionBy ? { layout: options.layout, by: partitionBy } : { layout: options.layout, by: null, date: options.date },
       started_at: startedAt,
       finished_at: new Date().toISOString(),
       watt_version: wattVersion(),
@@ -266,7 +302,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
     const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
     recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
-    return { ...base, status, destination: objectInfo ? objectInfo.uri : base.destination, manifest: manifestOut.uri };
+    return { ...base, status, destination: objectsInfo[0]?.uri ?? base.destination, manifest: manifestOut.uri };
   } catch (err) {
     const error = options.signal?.aborted ? interrupted() : err;
     // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
@@ -275,8 +311,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
     throw error;
   } finally {
-    await rm(spoolFile, { force: true });
-    await rm(rejectsFile, { force: true });
+    removeSpool();
     await lake?.close();
     lock?.release();
     process.removeListener('exit', onExit);
@@ -315,4 +350,22 @@ async function checkSource(file: string): Promise<{ size: number }> {
   if (s.isDirectory()) throw new UsageError(`source ${file} is a directory`, { hint: 'pass a CSV file to --source' });
   if (!s.isFile()) throw new UsageError(`source ${file} is not a regular file`);
   return { size: s.size };
+}
+
+/**
+ * The `--partition-by` column, checked: a `date-time` column of the schema that is not personal.
+ * @throws UsageError (2) otherwise, naming the date-time columns the schema has.
+ */
+function checkPartitionBy(schema: CompiledSchema, column: string | undefined): string | undefined {
+  if (column === undefined) return undefined;
+  const candidates = [...schema.dateTimes].filter((c) => !schema.personal.has(c));
+  if (!schema.dateTimes.has(column) || schema.personal.has(column)) {
+    const why = !schema.types.has(column) ? 'is not a column of the schema' : schema.personal.has(column) ? 'is personal data (pseudonymised)' : 'is not a date-time column of the schema (format "date-time")';
+    throw new UsageError(`--partition-by ${column.slice(0, 60)} ${why}`, { hint: candidates.length ? `date-time columns: ${candidates.join(', ')}` : `schema ${schema.file} declares no "format": "date-time" column` });
+  }
+  return column;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

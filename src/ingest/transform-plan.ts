@@ -12,11 +12,17 @@ import type { Logger } from '../log.js';
 import type { CompiledSchema, SchemaSource } from '../records/schema.js';
 import type { SourceScan } from './scan.js';
 import { csvFailure, csvField, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
+import { parquetKind, type SpoolPart } from './partition-spool.js';
+import { finishParquetParts, type ParquetColumn } from '../lake/parquet.js';
+import type { DataFormat } from './manifest.js';
 
 /**
  * The transform stage of `watt ingest`, planned over the source: check the header here, cut the
  * data records into byte ranges (one per core for large files), run each range through
- * transform.ts (in a heap-capped worker thread, or in process), and join the ranges' spools.
+ * transform.ts (in a heap-capped worker thread, or in process), and join the ranges' spools:
+ * per partition day, the CSV parts are concatenated (later parts without their header) and the
+ * Parquet parts are joined by copying their row groups and writing one footer
+ * (lake/parquet.ts finishParquetParts): one spool file, hence one object, per day.
  */
 
 /** Files at least this big are checked in parallel ranges, one worker thread per core (max 2). */
@@ -52,6 +58,14 @@ export interface TransformInput {
   schema: CompiledSchema;
   pseudonymisationKey: Buffer;
   quarantine?: boolean;
+  /** Format of the data objects (default csv). */
+  format?: DataFormat;
+  /** Partition day of every row, unless `partitionBy` is set. */
+  date: string;
+  /** A date-time column of the schema: each row goes to the partition of its UTC day. */
+  partitionBy?: string;
+  /** Key/value pairs written in each Parquet footer (e.g. watt.run_id). */
+  parquetMetadata?: Record<string, string>;
   logger: Logger;
   signal?: AbortSignal;
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
@@ -62,11 +76,21 @@ export interface TransformOutcome {
   rejected: number;
   errors: RowError[];
   warnings: string[];
-  /** sha256 of the spooled output (header + rows). */
-  sha256: string;
+  /** One spooled data file per partition day with valid rows, sorted by date. */
+  partitions: SpooledPartition[];
   rejectsSha256: string;
   /** Canonical personal cells found in `sourceName` (memory only: never logged). */
   nameHits: string[];
+}
+
+/** The spooled data of one partition day: the file to upload as one object. */
+export interface SpooledPartition {
+  /** `YYYY-MM-DD`. */
+  date: string;
+  file: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
 }
 
 /**
@@ -75,7 +99,7 @@ export interface TransformOutcome {
  * @throws DataError (1) empty file, bad header, invalid UTF-8, broken quoting; StorageError (3)
  * spool failures; InterruptedError (130) on abort.
  */
-export async function transformSource(options: TransformInput, scan: SourceScan, spoolFile: string, rejectsFile: string): Promise<TransformOutcome> {
+export async function transformSource(options: TransformInput, scan: SourceScan, spoolPrefix: string, rejectsFile: string): Promise<TransformOutcome> {
   const name = options.sourceLabel;
   if (scan.size === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
   const headerBytes = await readRange(options.source, 0, scan.headerEnd);
@@ -90,6 +114,14 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   const warnings: string[] = [];
   const header = checkHeader(records[0]!, options.schema, warnings, options.logger);
   if (scan.headerEnd >= scan.size) throw new DataError(`${name} has a header but no data rows`);
+  if (options.partitionBy && !header.includes(options.partitionBy)) {
+    throw new DataError(`the --partition-by column ${options.partitionBy} is not in the header of ${name}`, { hint: `the header has: ${header.join(', ').slice(0, 200)}` });
+  }
+  const format = options.format ?? 'csv';
+  const schema = options.schema;
+  const columns: ParquetColumn[] = header.map((h) => ({ name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)) }));
+  const plain = header.map((h) => schema.personal.has(h));
+  const headerLine = header.map(csvField).join(',') + '\n';
 
   const bounds = [{ offset: scan.headerEnd, line: scan.firstDataLine }, ...scan.splits.filter((s) => s.offset > scan.headerEnd), { offset: scan.size, line: 0 }];
   const jobs: RangeJob[] = bounds.slice(0, -1).map((b, i) => ({
@@ -100,8 +132,10 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     end: bounds[i + 1]!.offset,
     firstLine: b.line,
     header,
-    headerLine: i === 0 ? header.map(csvField).join(',') + '\n' : undefined,
-    spoolFile: i === 0 ? spoolFile : `${spoolFile}.${i}`,
+    headerLine,
+    spool: { format, prefix: `${spoolPrefix}.r${i}`, columns, plain },
+    date: options.date,
+    partitionBy: options.partitionBy,
     rejectsFile: options.quarantine ? (i === 0 ? rejectsFile : `${rejectsFile}.${i}`) : undefined,
   }));
   options.logger.debug(`checking ${jobs.length} range${jobs.length > 1 ? 's in parallel worker threads' : ''}`, { step: 'plan', ranges: jobs.map((j) => [j.start, j.end]) });
@@ -113,34 +147,59 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     doneBytes += bytes;
     options.onProgress?.({ rows: doneRows, bytes: doneBytes, totalBytes: scan.size });
   };
-  let outcomes: RangeOutcome[];
+  let outcomes: RangeOutcome[] = [];
+  const settled: PromiseSettledResult<RangeOutcome>[] = await Promise.allSettled(
+    jobs.map((job) =>
+      useWorkers(scan.size)
+        ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, progress)
+        : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
+    ),
+  );
+  const partitions: SpooledPartition[] = [];
   try {
-    outcomes = await Promise.all(
-      jobs.map((job) =>
-        useWorkers(scan.size)
-          ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, progress)
-          : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, progress),
-      ),
-    );
-    for (const job of jobs.slice(1)) {
-      await append(job.spoolFile, spoolFile);
-      if (job.rejectsFile) await append(job.rejectsFile, rejectsFile);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    outcomes = settled.map((r) => (r as PromiseFulfilledResult<RangeOutcome>).value);
+    for (const job of jobs.slice(1)) if (job.rejectsFile) await append(job.rejectsFile, rejectsFile);
+    // Join each day's parts, in range order, into the first part's file.
+    const byDate = new Map<string, SpoolPart[]>();
+    for (const o of outcomes) for (const p of o.parts) byDate.get(p.date)?.push(p) ?? byDate.set(p.date, [p]);
+    for (const date of [...byDate.keys()].sort()) {
+      const parts = byDate.get(date)!;
+      let file: string;
+      let bytes: number;
+      if (format === 'parquet') ({ file, bytes } = await finishParquetParts(parts.map((p) => p.parquet!), columns, options.parquetMetadata));
+      else {
+        file = parts[0]!.file;
+        bytes = parts[0]!.bytes;
+        for (const p of parts.slice(1)) {
+          await append(p.file, file, p.lead);
+          bytes += p.bytes - p.lead;
+        }
+      }
+      partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: await sha256File(file) });
     }
+  } catch (err) {
+    for (const p of partitions) await rm(p.file, { force: true });
+    throw err;
   } finally {
-    for (const job of jobs.slice(1)) {
-      await rm(job.spoolFile, { force: true });
-      if (job.rejectsFile) await rm(job.rejectsFile, { force: true });
-    }
+    // Every part file but the joined ones (and, on failure, those too: removed above).
+    const kept = new Set(partitions.map((p) => p.file));
+    for (const r of settled) if (r.status === 'fulfilled') for (const p of r.value.parts) if (!kept.has(p.file)) await rm(p.file, { force: true });
+    for (const job of jobs.slice(1)) if (job.rejectsFile) await rm(job.rejectsFile, { force: true });
   }
   const rows = outcomes.reduce((n, o) => n + o.rows, 0);
   const rejected = outcomes.reduce((n, o) => n + o.rejected, 0);
-  if (rows + rejected === 0) throw new DataError(`${name} has a header but no data rows`);
+  if (rows + rejected === 0) {
+    for (const p of partitions) await rm(p.file, { force: true });
+    throw new DataError(`${name} has a header but no data rows`);
+  }
   return {
     rows,
     rejected,
     errors: outcomes.flatMap((o) => o.errors).slice(0, ERRORS_KEPT),
     warnings,
-    sha256: await sha256File(spoolFile),
+    partitions,
     rejectsSha256: options.quarantine && rejected > 0 ? await sha256File(rejectsFile) : '',
     nameHits: outcomes.flatMap((o) => o.nameHits),
   };
@@ -196,8 +255,9 @@ async function readRange(file: string, start: number, end: number): Promise<Buff
   }
 }
 
-async function append(from: string, to: string): Promise<void> {
-  await pipeline(createReadStream(from, { highWaterMark: 1 << 20 }), createWriteStream(to, { flags: 'a' }));
+/** Append `from` (without its first `skip` bytes) to `to`. */
+async function append(from: string, to: string, skip = 0): Promise<void> {
+  await pipeline(createReadStream(from, { start: skip, highWaterMark: 1 << 20 }), createWriteStream(to, { flags: 'a' }));
 }
 
 /**

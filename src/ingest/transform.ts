@@ -1,17 +1,22 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
 import { Pseudonymiser } from '../records/pseudonymise.js';
 import { canonicalIdentifier } from '../records/identifier.js';
+import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, utcDay } from '../records/canonical.js';
+import { createSink, type SpoolPart, type SpoolSpec } from './partition-spool.js';
+
+export { csvField } from './partition-spool.js';
 
 /**
  * The hot loop of `watt ingest`: one byte range of the source, already past the header, through
- * UTF-8 check -> csv-parse -> conversion -> ajv -> pseudonymisation -> CSV out to a spool file.
+ * UTF-8 check -> csv-parse -> conversion -> ajv -> canonical values -> pseudonymisation -> one
+ * spool file per partition day, canonical CSV or Parquet (partition-spool.ts).
  * Runs in a worker thread per range for large files (see transform-worker.ts) or in process.
  * Knows nothing of lakes, catalogs or logs.
  */
@@ -22,8 +27,8 @@ export const MAX_RECORD_CHARS = 1_000_000;
 const VALUE_PREVIEW = 40;
 /** Row errors kept per range for the report (all are counted). */
 export const ERRORS_KEPT = 20;
-/** Output is written in chunks of about this many characters. */
-const OUTPUT_CHUNK = 256 * 1024;
+/** Quarantine lines are written in chunks of about this many characters. */
+const REJECTS_CHUNK = 64 * 1024;
 /**
  * Source read size, bytes. 64 KiB chunks run faster than 1 MiB ones here (csv-parse and the
  * caches like them small) and keep resident memory lower (bench:ingest, docs/benchmarks.md).
@@ -60,9 +65,14 @@ export interface RangeJob {
   firstLine: number;
   /** The checked header: column names in file order. */
   header: string[];
-  /** Written first to this range's spool (range 0 only): the header line. */
-  headerLine?: string;
-  spoolFile: string;
+  /** The header line written at the top of each CSV spool file (canonical CSV). */
+  headerLine: string;
+  /** Format and spool files of the output (one file per partition day). */
+  spool: SpoolSpec;
+  /** The partition day of every row (`YYYY-MM-DD`), unless `partitionBy` is set. */
+  date: string;
+  /** A date-time column of the header: each row goes to the partition of its UTC day. */
+  partitionBy?: string;
   /** JSON lines of rejected rows, when quarantining. */
   rejectsFile?: string;
 }
@@ -77,6 +87,8 @@ export interface RangeOutcome {
    * {@link MAX_NAME_HITS}), for the caller to redact from the name. Held in memory only.
    */
   nameHits: string[];
+  /** The spool file of each partition day the range wrote rows to. */
+  parts: SpoolPart[];
 }
 
 /** Personal cells shorter than this are not searched for in the file name (too many false hits). */
@@ -105,7 +117,15 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   let line = job.firstLine;
   const header = job.header;
   const width = header.length;
-  const plan = header.map((name) => ({ name, type: schema.types.get(name), personal: schema.personal.has(name), declared: schema.types.has(name) }));
+  const plan = header.map((name) => ({
+    name,
+    type: schema.types.get(name),
+    personal: schema.personal.has(name),
+    declared: schema.types.has(name),
+    dateTime: schema.dateTimes.has(name) && !schema.personal.has(name),
+  }));
+  const partitionIndex = job.partitionBy ? header.indexOf(job.partitionBy) : -1;
+  const sink = createSink(job.spool, job.headerLine);
   let rejectBuffer = '';
   const reject = (e: RowError) => {
     rejected++;
@@ -118,11 +138,11 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   // One row object reused for every record (ajv keeps no reference): stable shape, less garbage.
   // An empty cell is set to undefined, which `required` reports as missing.
   const row: Record<string, unknown> = {};
-  /** Validate, pseudonymise and serialise one record; returns its output line or '' if rejected. */
-  const processRecord = (record: string[], at: number): string => {
+  /** Validate, canonicalise, pseudonymise and spool one record; false if it was rejected. */
+  const processRecord = (record: string[], at: number): boolean => {
     if (record.length !== width) {
       reject({ line: at, column: null, reason: `has ${record.length} fields, the header has ${width}` });
-      return '';
+      return false;
     }
     for (let i = 0; i < width; i++) {
       const p = plan[i]!;
@@ -136,7 +156,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       const value = convertCell(record[i]!, p.type);
       if (value instanceof CellError) {
         reject({ line: at, column: p.name, reason: value.reason, value: preview(p.name, record[i]!) });
-        return '';
+        return false;
       }
       row[p.name] = value;
     }
@@ -144,21 +164,45 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       const { column, reason } = describeAjvError(schema.validate.errors![0]!);
       const idx = header.indexOf(column);
       reject({ line: at, column, reason, value: idx >= 0 && record[idx] !== '' ? preview(column, record[idx]!) : undefined });
-      return '';
+      return false;
     }
-    rows++;
-    let out = '';
+    // Canonical values (records/canonical.ts), then pseudonyms: the record now holds the output cells.
     for (let i = 0; i < width; i++) {
       const p = plan[i]!;
       const v = record[i]!;
-      out += (i ? ',' : '') + (p.personal && v !== '' ? pseudonymiser.pseudonym(v) : csvField(v));
+      if (v === '' || !p.declared) continue;
+      if (p.personal) {
+        record[i] = pseudonymiser.pseudonym(v);
+        continue;
+      }
+      let c: string | CellError;
+      if (p.dateTime) c = canonicalDateTime(v);
+      else if (p.type === 'number') c = canonicalNumber(v);
+      else if (p.type === 'integer') c = canonicalInteger(v);
+      else if (p.type === 'boolean') c = canonicalBoolean(row[p.name] as boolean);
+      else continue;
+      if (c instanceof CellError) {
+        reject({ line: at, column: p.name, reason: c.reason, value: preview(p.name, v) });
+        return false;
+      }
+      record[i] = c;
     }
-    return out + '\n';
+    let date = job.date;
+    if (partitionIndex >= 0) {
+      const ts = record[partitionIndex]!;
+      if (ts === '') {
+        reject({ line: at, column: job.partitionBy!, reason: 'is empty but partitions the rows (--partition-by)' });
+        return false;
+      }
+      date = utcDay(ts);
+    }
+    sink.write(date, record);
+    rows++;
+    return true;
   };
 
   const guard = new Utf8Guard(job.firstLine);
   const parser = parse({ delimiter: ',', relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
-  let pending = job.headerLine ?? '';
   let reportedRows = 0;
   let reportedBytes = 0;
   const rejectsOut = job.rejectsFile ? createWriteStream(job.rejectsFile, { mode: 0o600 }) : undefined;
@@ -169,10 +213,10 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     rejectBuffer = '';
     if (!rejectsOut.write(text)) rejectsWrite = once(rejectsOut, 'drain');
   };
-  const rowsStream = new Transform({
-    writableObjectMode: true,
-    writableHighWaterMark: 4096,
-    transform(record: string[], _enc, callback) {
+  const rowsStream = new Writable({
+    objectMode: true,
+    highWaterMark: 4096,
+    write(record: string[], _enc, callback) {
       const at = line;
       line += 1;
       if (record.length === 1 && record[0] === '') {
@@ -180,36 +224,29 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
         return;
       }
       line += newlinesIn(record);
-      pending += processRecord(record, at);
+      try {
+        processRecord(record, at);
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
       if (onProgress && rows + rejected - reportedRows >= PROGRESS_EVERY) {
         onProgress(rows + rejected - reportedRows, guard.bytes - reportedBytes);
         reportedRows = rows + rejected;
         reportedBytes = guard.bytes;
       }
-      if (pending.length >= OUTPUT_CHUNK) {
-        this.push(pending);
-        pending = '';
+      if (rejectBuffer.length >= REJECTS_CHUNK) {
         flushRejects();
         rejectsWrite.then(() => callback(), callback);
         return;
       }
       callback();
     },
-    flush(callback) {
-      if (pending) this.push(pending);
-      pending = '';
-      callback();
-    },
   });
+  let parts: SpoolPart[];
   try {
-    await pipeline(
-      createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }),
-      guard,
-      parser,
-      rowsStream,
-      createWriteStream(job.spoolFile, { mode: 0o600 }),
-      { signal },
-    );
+    await pipeline(createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }), guard, parser, rowsStream, { signal });
+    parts = sink.finish();
     flushRejects();
     await rejectsWrite;
   } catch (err) {
@@ -222,7 +259,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     }
   }
   onProgress?.(rows + rejected - reportedRows, guard.bytes - reportedBytes);
-  return { rows, rejected, errors, nameHits: [...nameHits] };
+  return { rows, rejected, errors, nameHits: [...nameHits], parts };
 }
 
 /**
@@ -297,15 +334,6 @@ function newlinesBeforeInvalid(buf: Buffer): number {
     n++;
   }
   return n;
-}
-
-/** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180). */
-export function csvField(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
-  }
-  return value;
 }
 
 /** Newlines inside the fields of a record (quoted multi-line fields). */

@@ -2,17 +2,21 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Lake } from '../lake/index.js';
 import type { Logger } from '../log.js';
 import { failpoint } from '../failpoint.js';
-import type { Manifest } from './manifest.js';
+import type { DataFormat, Manifest, ManifestObject } from './manifest.js';
 import type { TransformOutcome } from './transform-plan.js';
+
+/** Content type of each data format (Parquet: the IANA registration of 2024). */
+export const CONTENT_TYPES: Record<DataFormat, string> = { csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' };
 
 /** Where the upload stage puts a run's outputs and what it records. */
 export interface UploadPlan {
   runId: string;
-  objectKey: string;
+  format: DataFormat;
+  /** Lake key of the data object of a partition day `YYYY-MM-DD`. */
+  objectKey: (date: string) => string;
   rejectsKey: string;
-  spoolFile: string;
   rejectsFile: string;
-  /** Partition date `YYYY-MM-DD`, recorded with each object in the catalog. */
+  /** Partition date `YYYY-MM-DD` of the run (the ingest date, or --date), recorded with the quarantine file. */
   date: string;
   logger: Logger;
   /** Records each object written (absent for dry runs). */
@@ -20,22 +24,24 @@ export interface UploadPlan {
 }
 
 /**
- * Upload the spooled data object (if any row is valid) then the quarantine file (if any row was
- * rejected), each consumed from the spool. Every key written is pushed to `written` at once, so
- * that the caller can remove them if the run fails before its manifest.
+ * Upload the spooled data objects (one per partition day with valid rows, in key order), then
+ * the quarantine file (if any row was rejected), each consumed from the spool. Every key written
+ * is pushed to `written` at once, so that the caller can remove them if the run fails before its
+ * manifest. The failpoint `ingest:after-object` fires after the first data object.
+ * @returns the manifest's `objects` (sorted by key) and `rejects`
  * @throws StorageError (3) from the lake.
  */
-export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: TransformOutcome, written: string[]): Promise<{ object: Manifest['object']; rejects: Manifest['rejects'] }> {
+export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: TransformOutcome, written: string[]): Promise<{ objects: ManifestObject[]; rejects: Manifest['rejects'] }> {
   const { runId, logger, catalog } = plan;
-  let object: Manifest['object'] = null;
-  if (outcome.rows > 0) {
-    const key = plan.objectKey;
-    const info = await lake.putFile(key, plan.spoolFile, { consume: true, sha256: outcome.sha256, contentType: 'text/csv; charset=utf-8', metadata: { run_id: runId } });
-    written.push(key);
+  const objects: ManifestObject[] = [];
+  const planned = outcome.partitions.map((p) => ({ ...p, key: plan.objectKey(p.date) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const p of planned) {
+    const info = await lake.putFile(p.key, p.file, { consume: true, sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } });
+    written.push(p.key);
     failpoint('ingest:after-object');
-    object = { key, uri: lake.uri(key), sha256: outcome.sha256, bytes: info.size, rows: outcome.rows };
-    logger.info(`wrote ${lake.uri(key)} (${formatBytes(info.size)}, ${outcome.rows} rows)`, { step: 'upload', key, sha256: outcome.sha256 });
-    catalog?.addLakeObject({ run_id: runId, kind: 'data', uri: lake.uri(key), provider: lake.provider, bucket: lake.bucket, key, sha256: outcome.sha256, bytes: info.size, rows: outcome.rows, partition_date: plan.date });
+    objects.push({ key: p.key, uri: lake.uri(p.key), sha256: p.sha256, bytes: info.size, rows: p.rows, partition_date: p.date, format: plan.format });
+    logger.info(`wrote ${lake.uri(p.key)} (${formatBytes(info.size)}, ${p.rows} rows)`, { step: 'upload', key: p.key, sha256: p.sha256, partition_date: p.date });
+    catalog?.addLakeObject({ run_id: runId, kind: 'data', uri: lake.uri(p.key), provider: lake.provider, bucket: lake.bucket, key: p.key, sha256: p.sha256, bytes: info.size, rows: p.rows, partition_date: p.date });
   }
   let rejects: Manifest['rejects'] = null;
   if (outcome.rejected > 0) {
@@ -47,7 +53,7 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
     logger.warn(`quarantined ${outcome.rejected} rows in ${lake.uri(key)}`, { step: 'quarantine', key });
     catalog?.addLakeObject({ run_id: runId, kind: 'rejects', uri: lake.uri(key), provider: lake.provider, bucket: lake.bucket, key, sha256: outcome.rejectsSha256, bytes: info.size, rows: outcome.rejected, partition_date: plan.date });
   }
-  return { object, rejects };
+  return { objects, rejects };
 }
 
 /** Bytes in B, KiB or MiB with one decimal. */

@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, createWriteStream, fsyncSync, openSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { ParquetWriter, ByteWriter } from 'hyparquet-writer';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData, type SchemaElement } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
 
 /**
  * Apache Parquet objects of the lake (https://parquet.apache.org/docs/file-format/), written with
@@ -55,21 +56,43 @@ function schemaElements(columns: ParquetColumn[]): SchemaElement[] {
 }
 
 /**
+ * The encoded part of a Parquet file whose footer is not written yet: its row groups and page
+ * indexes (plain data: it crosses from worker threads). {@link finishParquetParts} joins parts
+ * written in parallel into one file and writes the footer.
+ */
+export interface ParquetPart {
+  file: string;
+  /** Bytes of the part file (the leading `PAR1` included). */
+  bytes: number;
+  rows: number;
+  /** hyparquet-writer's row groups and pending page indexes; offsets are relative to `file`. */
+  rowGroups: RowGroup[];
+  indexes: unknown[];
+}
+
+/** Once a row group is encoded, a ByteWriter buffer larger than this is given back (many partitions stay small). */
+const KEEP_BUFFER_BYTES = 256 * 1024;
+/** Encoded bytes are appended to the file each time this many are buffered. */
+const SPILL_BYTES = 1 << 20;
+
+/**
  * Streams rows into one Parquet file: rows are buffered column by column and encoded one row
  * group at a time ({@link ROW_GROUP_ROWS}), so memory is bounded by one row group whatever the
- * file size. The file is created with mode 0600. Strings are dictionary-encoded in a row group
- * when their distinct values take at most half the bytes (pseudonyms of a few thousand data
- * subjects repeat: 172 MiB of CSV become ~30 MiB).
+ * file size. The file is created with mode 0600 and appended to per MiB (no descriptor is held
+ * open, so a run may write hundreds of partition files at once). Strings are dictionary-encoded
+ * in a row group when their distinct values take at most half the bytes (pseudonyms of a few
+ * thousand data subjects repeat: 172 MiB of CSV become ~30 MiB).
  *
- * Call {@link append} per row, then {@link close} once; a writer not closed leaves a file with
- * no footer, which no reader accepts (the caller deletes it).
+ * Call {@link append} per row, then {@link close} once (or {@link finishPart} and
+ * {@link finishParquetParts}); a writer not closed leaves a file with no footer, which no reader
+ * accepts (the caller deletes it).
  * @throws Error from the file system (ENOSPC...).
  */
 export class ParquetFileWriter {
-  private readonly fd: number;
+  private readonly out: ByteWriter;
   private readonly writer: ParquetWriter;
-  private readonly buffers: ParquetCell[][];
-  private buffered = 0;
+  private buffers: ParquetCell[][];
+  private bufferedRows = 0;
   private bytesWritten = 0;
   rows = 0;
 
@@ -80,61 +103,71 @@ export class ParquetFileWriter {
    * footer (e.g. the run_id and the schema sha256)
    */
   constructor(
-    file: string,
+    readonly file: string,
     readonly columns: ParquetColumn[],
     private readonly options: { rowGroupRows?: number; metadata?: Record<string, string> } = {},
   ) {
-    this.fd = openSync(file, 'w', 0o600);
+    writeFileSync(file, '', { mode: 0o600 });
     const out = new ByteWriter();
-    const flushAt = 1 << 20;
     const ensure = out.ensure.bind(out);
     // Spill to the file each MiB so that the encoded file is never held whole.
     out.ensure = (size: number) => {
-      if (out.index > flushAt) this.spill(out);
+      if (out.index > SPILL_BYTES) this.spill();
       ensure(size);
     };
-    out.finish = () => this.spill(out);
+    out.finish = () => this.spill();
+    this.out = out;
     this.writer = new ParquetWriter({
       writer: out,
       schema: schemaElements(columns),
       codec: 'SNAPPY',
       statistics: true,
       createdBy: CREATED_BY,
-      kvMetadata: options.metadata ? Object.entries(options.metadata).map(([key, value]) => ({ key, value })) : undefined,
+      kvMetadata: kvMetadata(options.metadata),
     });
     this.buffers = columns.map(() => []);
   }
 
-  private spill(out: ByteWriter): void {
+  private spill(): void {
+    const out = this.out;
     if (out.index === 0) return;
-    const chunk = new Uint8Array(out.buffer, 0, out.index);
-    let off = 0;
-    while (off < chunk.length) off += writeSync(this.fd, chunk, off);
-    this.bytesWritten += chunk.length;
+    appendFileSync(this.file, new Uint8Array(out.buffer, 0, out.index));
+    this.bytesWritten += out.index;
     out.index = 0;
+  }
+
+  /** Rows appended and not yet encoded. */
+  get buffered(): number {
+    return this.bufferedRows;
   }
 
   /** Append one row: one cell per column, in column order (see {@link ParquetCell}). */
   append(cells: ParquetCell[]): void {
     for (let i = 0; i < cells.length; i++) this.buffers[i]!.push(cells[i]!);
-    this.buffered++;
+    this.bufferedRows++;
     this.rows++;
-    if (this.buffered >= (this.options.rowGroupRows ?? ROW_GROUP_ROWS)) this.flushRowGroup();
+    if (this.bufferedRows >= (this.options.rowGroupRows ?? ROW_GROUP_ROWS)) this.flushRowGroup();
   }
 
-  private flushRowGroup(): void {
-    if (this.buffered === 0) return;
+  /** Encode the buffered rows as one row group and append it to the file. */
+  flushRowGroup(): void {
+    if (this.bufferedRows === 0) return;
     const columnData = this.columns.map((c, i) => {
       const data = this.buffers[i]!;
       return {
         name: c.name,
-        data: c.kind === 'int64' || c.kind === 'timestamp' ? data.map((v) => (v === null ? null : BigInt(v as number | bigint))) : data,
+        data: c.kind === 'int64' || c.kind === 'timestamp' ? data.map((v) => (v === null || typeof v === 'bigint' ? v : BigInt(v as number))) : data,
         encoding: c.kind === 'string' && dictionaryPays(data as (string | null)[]) ? ('RLE_DICTIONARY' as const) : undefined,
       };
     });
-    this.writer.write({ columnData: columnData as never, rowGroupSize: this.buffered });
-    for (let i = 0; i < this.buffers.length; i++) this.buffers[i] = [];
-    this.buffered = 0;
+    this.writer.write({ columnData: columnData as never, rowGroupSize: this.bufferedRows });
+    this.buffers = this.columns.map(() => []);
+    this.bufferedRows = 0;
+    this.spill();
+    if (this.out.buffer.byteLength > KEEP_BUFFER_BYTES) {
+      this.out.buffer = new ArrayBuffer(64 * 1024);
+      this.out.view = new DataView(this.out.buffer);
+    }
   }
 
   /**
@@ -142,24 +175,92 @@ export class ParquetFileWriter {
    * @returns rows written and the file's size in bytes
    */
   close(): { rows: number; bytes: number } {
-    try {
-      this.flushRowGroup();
-      this.writer.finish();
-      fsyncSync(this.fd);
-    } finally {
-      closeSync(this.fd);
-    }
+    this.flushRowGroup();
+    this.writer.finish();
+    fsyncFile(this.file);
     return { rows: this.rows, bytes: this.bytesWritten };
   }
 
-  /** Close the file without a footer (the caller deletes it). Never throws. */
-  abort(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+  /**
+   * Encode the last row group and stop before the footer: the part is finished (alone or joined
+   * with the parts of other byte ranges) by {@link finishParquetParts}.
+   */
+  finishPart(): ParquetPart {
+    this.flushRowGroup();
+    const w = this.writer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[] };
+    return { file: this.file, bytes: this.bytesWritten, rows: this.rows, rowGroups: w.row_groups, indexes: w.pendingIndexes };
   }
+
+  /** Stop writing (the caller deletes the file). Never throws. */
+  abort(): void {
+    this.buffers = [];
+  }
+}
+
+function kvMetadata(metadata: Record<string, string> | undefined) {
+  return metadata ? Object.entries(metadata).map(([key, value]) => ({ key, value })) : undefined;
+}
+
+function fsyncFile(file: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface PendingIndex {
+  chunk: { file_offset: bigint; meta_data?: { data_page_offset: bigint; dictionary_page_offset?: bigint } };
+  offsetIndex?: { page_locations: { offset: bigint }[] };
+}
+
+/**
+ * Join the parts of one Parquet file written in parallel (one per byte range of the source, in
+ * order) into the first part's file, and write the footer: the encoded row groups are copied as
+ * bytes (never decoded or re-encoded) and their offsets shifted in the footer. The result is one
+ * valid file with the row groups of every part, in part order.
+ * @param parts the parts, in order (at least one), as returned by {@link ParquetFileWriter.finishPart}
+ * @returns the joined file, its rows and size in bytes
+ * @throws Error from the file system
+ */
+export async function finishParquetParts(parts: ParquetPart[], columns: ParquetColumn[], metadata?: Record<string, string>): Promise<{ file: string; rows: number; bytes: number }> {
+  const first = parts[0]!;
+  let length = first.bytes;
+  const rowGroups: RowGroup[] = [...first.rowGroups];
+  const indexes: unknown[] = [...first.indexes];
+  for (const part of parts.slice(1)) {
+    // The part's leading PAR1 (4 bytes) is skipped: its byte 4 lands at `length`.
+    const shift = BigInt(length - 4);
+    for (const index of part.indexes as PendingIndex[]) {
+      index.chunk.file_offset += shift;
+      const meta = index.chunk.meta_data;
+      if (meta) {
+        meta.data_page_offset += shift;
+        if (meta.dictionary_page_offset !== undefined) meta.dictionary_page_offset += shift;
+      }
+      for (const page of index.offsetIndex?.page_locations ?? []) page.offset += shift;
+    }
+    await pipeline(createReadStream(part.file, { start: 4, highWaterMark: 1 << 20 }), createWriteStream(first.file, { flags: 'a' }));
+    length += part.bytes - 4;
+    rowGroups.push(...part.rowGroups);
+    indexes.push(...part.indexes);
+  }
+  // A writer whose output starts at the end of the joined row groups, for the footer only.
+  const out = new ByteWriter();
+  const footer = new ParquetWriter({ writer: out, schema: schemaElements(columns), codec: 'SNAPPY', statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(metadata) });
+  out.index = 0;
+  out.offset = length;
+  const w = footer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[]; num_rows: bigint };
+  w.row_groups = rowGroups;
+  w.pendingIndexes = indexes;
+  const rows = parts.reduce((n, p) => n + p.rows, 0);
+  w.num_rows = BigInt(rows);
+  footer.finish();
+  appendFileSync(first.file, new Uint8Array(out.buffer, 0, out.index));
+  length += out.index;
+  fsyncFile(first.file);
+  return { file: first.file, rows, bytes: length };
 }
 
 /** Dictionary encoding pays when distinct values take at most half the bytes of all values. */

@@ -53,7 +53,9 @@ describe('watt ingest, end to end on the local lake', () => {
       rows: 5,
       rejected: 0,
       source: { name: 'sample_energy_consumption.csv', sha256: createHash('sha256').update(readFileSync(SAMPLE)).digest('hex') },
-      object: { sha256: createHash('sha256').update(body).digest('hex'), rows: 5 },
+      manifest_version: 2,
+      format: 'csv',
+      objects: [{ sha256: createHash('sha256').update(body).digest('hex'), rows: 5, partition_date: '2025-01-03', format: 'csv' }],
       partition: { date: '2025-01-03', layout: 'plain' },
       pseudonymisation: { algorithm: 'HMAC-SHA256', columns: ['customer_id', 'meter_id'] },
       schema: { id: 'urn:watt:schema:energy_consumption:1' },
@@ -108,12 +110,14 @@ describe('watt ingest, end to end on the local lake', () => {
     expect(r.stderr).not.toMatch(/generated a new key/);
   });
 
-  it('--json prints one object with run_id, status, rows, rejected, destination, manifest, log and key_id', async () => {
+  it('--json prints one object with run_id, status, rows, rejected, destination, format, objects, manifest, log and key_id', async () => {
     const dir = scratchDir();
     const r = await runWatt(['ingest', '--json', '--layout', 'hive', '--date', '2024-12-31'], { cwd: dir, env: KEY });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(['run_id', 'status', 'rows', 'rejected', 'destination', 'manifest', 'log', 'key_id']);
+    expect(Object.keys(out)).toEqual(['run_id', 'status', 'rows', 'rejected', 'destination', 'format', 'objects', 'manifest', 'log', 'key_id']);
+    expect(out.format).toBe('csv');
+    expect(out.objects).toEqual([{ key: expect.stringMatching(/year=2024\/month=12\/day=31\//), uri: out.destination, rows: 5, partition_date: '2024-12-31' }]);
     expect(out).toMatchObject({ status: 'succeeded', rows: 5, rejected: 0 });
     expect(out.key_id).toMatch(/^[0-9a-f]{16}$/);
     expect(out.destination).toMatch(/^file:\/\/.*\/watt-lake\/watt-about-it\/raw\/year=2024\/month=12\/day=31\/sample_energy_consumption_.*\.csv$/);

@@ -57,7 +57,7 @@ describe('ingest to S3 (s3rver on 127.0.0.1)', () => {
     const head = await client.send(new HeadObjectCommand({ Bucket: 'watt-lake', Key: key }));
     const manifest = JSON.parse(await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: out.manifest.replace('s3://watt-lake/', '') }))).Body as Readable));
     expect(head.Metadata?.sha256).toBe(sha256(body));
-    expect(manifest.object).toMatchObject({ key, sha256: sha256(body), rows: 5 });
+    expect(manifest.objects).toMatchObject([{ key, sha256: sha256(body), rows: 5 }]);
     expect(body.trim().split('\n')).toHaveLength(6);
     expect(body).not.toMatch(/CUST-|METER-/);
   });
@@ -72,7 +72,7 @@ describe('ingest to S3 (s3rver on 127.0.0.1)', () => {
     const body = await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: key }))).Body as Readable);
     const manifest = JSON.parse(await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: out.manifest.replace('s3://watt-lake/', '') }))).Body as Readable));
     expect(Buffer.byteLength(body)).toBeGreaterThan(8 * 1024 * 1024);
-    expect(sha256(body)).toBe(manifest.object.sha256);
+    expect(sha256(body)).toBe(manifest.objects[0].sha256);
     expect(manifest.rows).toBe(80_000);
     expect(body.trimEnd().split('\n')).toHaveLength(80_001);
   });
@@ -134,7 +134,7 @@ describe('ingest to Azure Blob (Azurite on 127.0.0.1)', () => {
     const props = await blob.getProperties();
     expect(props.metadata?.sha256).toBe(sha256(body));
     const manifest = JSON.parse(await text((await container.getBlobClient(out.manifest.replace(`az://${AZURITE_ACCOUNT}/watt-lake/`, '')).download()).readableStreamBody as Readable));
-    expect(manifest).toMatchObject({ rows: 5, object: { key, sha256: sha256(body) }, partition: { layout: 'hive', date: '2025-01-03' } });
+    expect(manifest).toMatchObject({ rows: 5, objects: [{ key, sha256: sha256(body) }], partition: { layout: 'hive', date: '2025-01-03' } });
   });
 
   it('fails with exit 3 and never prints the key when the account key is wrong', async () => {

@@ -33,8 +33,8 @@ async function lakeState(lake: Lake, prefix: string): Promise<{ ids: string[]; u
   for await (const o of lake.list(prefix + '/')) keys.push(o.key);
   const named = new Set<string>();
   for (const k of keys.filter((k) => k.includes('/_manifests/'))) {
-    const m = JSON.parse(await text(lake, k)) as { object: { key: string } | null; rejects: { key: string } | null };
-    if (m.object) named.add(m.object.key);
+    const m = JSON.parse(await text(lake, k)) as { object?: { key: string } | null; objects?: { key: string }[]; rejects: { key: string } | null };
+    for (const o of m.objects ?? (m.object ? [m.object] : [])) named.add(o.key);
     if (m.rejects) named.add(m.rejects.key);
   }
   const ids: string[] = [];

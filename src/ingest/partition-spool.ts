@@ -1,0 +1,195 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { epochMicros, integerValue } from '../records/canonical.js';
+import { ParquetFileWriter, type ParquetCell, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
+import type { DataFormat } from './manifest.js';
+
+/**
+ * The output side of one byte range of `watt ingest`: valid rows, already canonical and
+ * pseudonymised (one string per column), go to one spool file per partition day, as canonical CSV
+ * or as Parquet row groups. Memory is bounded whatever the number of days or their order:
+ * CSV text is buffered up to {@link CSV_BUFFER_TOTAL} characters across partitions, Parquet rows
+ * up to {@link PARQUET_BUFFER_ROWS} across partitions; no file descriptor stays open.
+ * Synchronous file writes: it runs in a worker thread (large sources) or for small sources.
+ */
+
+/** Where a range spools its output and how. Plain data: it crosses to worker threads. */
+export interface SpoolSpec {
+  format: DataFormat;
+  /** Spool files are `<prefix>.<YYYY-MM-DD>.<csv|parquet>` (the prefix names the run and the range). */
+  prefix: string;
+  /** Column kinds, in header order (Parquet column types; CSV uses them to skip quoting checks). */
+  columns: ParquetColumn[];
+  /** Columns whose values never need CSV quoting (pseudonyms: hex). */
+  plain: boolean[];
+}
+
+/** One partition's spool file of one range. */
+export interface SpoolPart {
+  /** Partition day `YYYY-MM-DD`. */
+  date: string;
+  file: string;
+  rows: number;
+  /** Bytes written to `file`. */
+  bytes: number;
+  /** Bytes at the start of `file` that a later part of the same partition must skip when joined (CSV header, Parquet `PAR1`). */
+  lead: number;
+  /** Parquet only: the encoded row groups, footer not yet written. */
+  parquet?: ParquetPart;
+}
+
+/** Output of one range: call {@link write} per valid row, then {@link finish} once. */
+export interface RowSink {
+  write(date: string, record: string[]): void;
+  /** Flush everything; the parts by date. */
+  finish(): SpoolPart[];
+}
+
+/** CSV characters buffered per partition before a write. */
+const CSV_CHUNK = 256 * 1024;
+/** CSV characters buffered across partitions before every buffer is written. */
+export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
+/**
+ * Parquet rows buffered across the partitions of a range before the largest partition is encoded
+ * as a row group (100,000 rows of the seed's shape are ~10 MB of heap in a worker).
+ */
+export const PARQUET_BUFFER_ROWS = 100_000;
+
+/** A sink for the spec's format. */
+export function createSink(spec: SpoolSpec, headerLine: string): RowSink {
+  return spec.format === 'parquet' ? new ParquetSink(spec) : new CsvSink(spec, headerLine);
+}
+
+/** The Parquet kind of a schema column: date-time -> timestamp, number -> double, integer -> int64, boolean, else string. */
+export function parquetKind(type: string | undefined, dateTime: boolean, personal: boolean): ParquetKind {
+  if (personal) return 'string';
+  if (dateTime) return 'timestamp';
+  return type === 'number' ? 'double' : type === 'integer' ? 'int64' : type === 'boolean' ? 'boolean' : 'string';
+}
+
+interface CsvPartition {
+  part: SpoolPart;
+  pending: string;
+}
+
+class CsvSink implements RowSink {
+  private readonly partitions = new Map<string, CsvPartition>();
+  private buffered = 0;
+  private readonly width: number;
+
+  constructor(
+    private readonly spec: SpoolSpec,
+    private readonly headerLine: string,
+  ) {
+    this.width = spec.columns.length;
+  }
+
+  write(date: string, record: string[]): void {
+    let p = this.partitions.get(date);
+    if (!p) {
+      const file = `${this.spec.prefix}.${date}.csv`;
+      writeFileSync(file, '', { mode: 0o600 });
+      const lead = Buffer.byteLength(this.headerLine);
+      p = { part: { date, file, rows: 0, bytes: 0, lead }, pending: this.headerLine };
+      this.buffered += this.headerLine.length;
+      this.partitions.set(date, p);
+    }
+    const plain = this.spec.plain;
+    let line = '';
+    for (let i = 0; i < this.width; i++) {
+      const v = record[i]!;
+      line += (i ? ',' : '') + (plain[i] ? v : csvField(v));
+    }
+    line += '\n';
+    p.pending += line;
+    p.part.rows++;
+    this.buffered += line.length;
+    if (p.pending.length >= CSV_CHUNK) this.flush(p);
+    if (this.buffered >= CSV_BUFFER_TOTAL) for (const q of this.partitions.values()) this.flush(q);
+  }
+
+  private flush(p: CsvPartition): void {
+    if (!p.pending) return;
+    const bytes = Buffer.from(p.pending, 'utf8');
+    appendFileSync(p.part.file, bytes);
+    p.part.bytes += bytes.length;
+    this.buffered -= p.pending.length;
+    p.pending = '';
+  }
+
+  finish(): SpoolPart[] {
+    for (const p of this.partitions.values()) this.flush(p);
+    return [...this.partitions.values()].map((p) => p.part);
+  }
+}
+
+class ParquetSink implements RowSink {
+  private readonly writers = new Map<string, ParquetFileWriter>();
+  private buffered = 0;
+  private readonly kinds: ParquetKind[];
+
+  constructor(private readonly spec: SpoolSpec) {
+    this.kinds = spec.columns.map((c) => c.kind);
+  }
+
+  write(date: string, record: string[]): void {
+    let w = this.writers.get(date);
+    if (!w) {
+      w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_BUFFER_ROWS });
+      this.writers.set(date, w);
+    }
+    const kinds = this.kinds;
+    const cells: ParquetCell[] = new Array(kinds.length);
+    for (let i = 0; i < kinds.length; i++) {
+      const v = record[i]!;
+      if (v === '') {
+        cells[i] = null;
+        continue;
+      }
+      switch (kinds[i]) {
+        case 'timestamp':
+          cells[i] = epochMicros(v);
+          break;
+        case 'double':
+          cells[i] = Number(v);
+          break;
+        case 'int64':
+          cells[i] = integerValue(v);
+          break;
+        case 'boolean':
+          cells[i] = v === 'true';
+          break;
+        default:
+          cells[i] = v;
+      }
+    }
+    const before = w.buffered;
+    w.append(cells);
+    this.buffered += w.buffered - before;
+    if (this.buffered >= PARQUET_BUFFER_ROWS) {
+      // Encode the largest partition's rows: rows of many days in any order stay bounded.
+      let largest = w;
+      for (const x of this.writers.values()) if (x.buffered > largest.buffered) largest = x;
+      this.buffered -= largest.buffered;
+      largest.flushRowGroup();
+    }
+  }
+
+  finish(): SpoolPart[] {
+    const parts: SpoolPart[] = [];
+    for (const [date, w] of this.writers) {
+      const parquet = w.finishPart();
+      parts.push({ date, file: w.file, rows: parquet.rows, bytes: parquet.bytes, lead: 4, parquet });
+    }
+    this.buffered = 0;
+    return parts;
+  }
+}
+
+/** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180). */
+export function csvField(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
+  }
+  return value;
+}

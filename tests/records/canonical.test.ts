@@ -1,0 +1,124 @@
+import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, epochMicros, integerValue, utcDay } from '../../src/records/canonical.js';
+import { CellError, isRfc3339DateTime } from '../../src/records/schema.js';
+
+const text = (v: string | CellError) => (v instanceof CellError ? `error: ${v.reason}` : v);
+
+describe('canonicalDateTime', () => {
+  test.each([
+    ['2025-01-01T08:00:00Z', '2025-01-01T08:00:00Z'],
+    ['2025-01-01t08:00:00z', '2025-01-01T08:00:00Z'],
+    ['2025-01-01 08:00:00Z', '2025-01-01T08:00:00Z'],
+    ['2025-03-07T09:30:00+01:00', '2025-03-07T08:30:00Z'],
+    ['2025-03-07T00:30:00+01:00', '2025-03-06T23:30:00Z'],
+    ['2025-12-31T23:30:00-05:30', '2026-01-01T05:00:00Z'],
+    ['2025-01-01T08:00:00-00:00', '2025-01-01T08:00:00Z'],
+    ['2025-01-01T08:00:00.000Z', '2025-01-01T08:00:00Z'],
+    ['2025-01-01T08:00:00.120Z', '2025-01-01T08:00:00.12Z'],
+    ['2025-01-01T08:00:00.123456Z', '2025-01-01T08:00:00.123456Z'],
+    ['2025-01-01T08:00:00.123456000Z', '2025-01-01T08:00:00.123456Z'],
+    ['2024-02-29T23:00:00-02:00', '2024-03-01T01:00:00Z'],
+    ['0050-06-01T12:00:00Z', '0050-06-01T12:00:00Z'],
+    ['0050-06-01T12:00:00+02:00', '0050-06-01T10:00:00Z'],
+  ])('%s -> %s', (raw, expected) => {
+    expect(isRfc3339DateTime(raw)).toBe(true);
+    expect(text(canonicalDateTime(raw))).toBe(expected);
+  });
+
+  test('more than 6 fractional digits that are not zeros: rejected, never rounded', () => {
+    expect(text(canonicalDateTime('2025-01-01T08:00:00.1234567Z'))).toBe('error: has 7 fractional-second digits: watt keeps microseconds (6 digits) and never rounds a time');
+  });
+
+  test('a leap second is rejected', () => {
+    expect(isRfc3339DateTime('2016-12-31T23:59:60Z')).toBe(true);
+    expect(text(canonicalDateTime('2016-12-31T23:59:60Z'))).toMatch(/^error: is a leap second/);
+  });
+
+  test('outside years 0000-9999 once in UTC: rejected', () => {
+    expect(text(canonicalDateTime('9999-12-31T23:30:00-01:00'))).toMatch(/^error: is outside years 0000-9999/);
+    expect(text(canonicalDateTime('0000-01-01T00:30:00+01:00'))).toMatch(/^error: is outside years 0000-9999/);
+  });
+
+  test('a canonical cell is returned as is (same string)', () => {
+    const raw = '2025-06-01T10:11:12.5Z';
+    expect(canonicalDateTime(raw)).toBe(raw);
+  });
+});
+
+describe('epochMicros and utcDay', () => {
+  test.each([
+    ['1970-01-01T00:00:00Z', 0n],
+    ['1970-01-01T00:00:00.000001Z', 1n],
+    ['2025-01-01T08:00:00.12Z', BigInt(Date.UTC(2025, 0, 1, 8)) * 1000n + 120_000n],
+    ['1969-12-31T23:59:59.5Z', -500_000n],
+    ['9999-12-31T23:59:59.999999Z', BigInt(Date.UTC(9999, 11, 31, 23, 59, 59)) * 1000n + 999_999n],
+  ])('%s', (c, micros) => {
+    expect(epochMicros(c)).toBe(micros);
+  });
+  test('the partition day is the UTC day after conversion', () => {
+    expect(utcDay(text(canonicalDateTime('2025-03-07T00:30:00+01:00')))).toBe('2025-03-06');
+  });
+});
+
+describe('canonicalNumber', () => {
+  test.each([
+    ['12.4', '12.4'],
+    ['0', '0'],
+    ['-0', '0'],
+    ['-0.000', '0'],
+    ['+0', '0'],
+    ['1e2', '100'],
+    ['1E+2', '100'],
+    ['0012.40', '12.4'],
+    ['+12.40', '12.4'],
+    ['.5', '0.5'],
+    ['5.', '5'],
+    ['-1.5e-3', '-0.0015'],
+    ['12.5e1', '125'],
+    ['0.000', '0'],
+    ['100', '100'],
+    ['1.7976931348623157e308', '17976931348623157' + '0'.repeat(292)],
+    ['0.1000000000000000055511151231257827', '0.1000000000000000055511151231257827'],
+  ])('%s -> %s', (raw, expected) => {
+    expect(text(canonicalNumber(raw))).toBe(expected);
+  });
+  test('a canonical cell is returned as is', () => {
+    const raw = '-3.25';
+    expect(canonicalNumber(raw)).toBe(raw);
+  });
+  test('what a double cannot hold is rejected', () => {
+    expect(text(canonicalNumber('1e400'))).toMatch(/^error: is too large for a double/);
+    expect(text(canonicalNumber('1e-400'))).toMatch(/^error: is too small for a double/);
+  });
+  test('a value parses back to the same double', () => {
+    for (const raw of ['1e2', '0012.40', '-1.5e-3', '6.02214076e23', '1.5e-300']) expect(Number(text(canonicalNumber(raw)))).toBe(Number(raw));
+  });
+});
+
+describe('canonicalInteger', () => {
+  test.each([
+    ['42', '42'],
+    ['+42', '42'],
+    ['007', '7'],
+    ['-007', '-7'],
+    ['-0', '0'],
+    ['000', '0'],
+    ['9007199254740993', '9007199254740993'],
+    ['9223372036854775807', '9223372036854775807'],
+    ['-9223372036854775808', '-9223372036854775808'],
+  ])('%s -> %s', (raw, expected) => {
+    expect(text(canonicalInteger(raw))).toBe(expected);
+  });
+  test('beyond INT64: rejected', () => {
+    expect(text(canonicalInteger('9223372036854775808'))).toMatch(/^error: is outside the 64-bit integer range/);
+    expect(text(canonicalInteger('-9223372036854775809'))).toMatch(/^error: is outside the 64-bit integer range/);
+  });
+  test('beyond 2^53 the INT64 value stays exact', () => {
+    expect(integerValue('9007199254740993')).toBe(9007199254740993n);
+    expect(integerValue('-12')).toBe(-12);
+  });
+});
+
+test('booleans', () => {
+  expect(canonicalBoolean(true)).toBe('true');
+  expect(canonicalBoolean(false)).toBe('false');
+});
