@@ -209,6 +209,8 @@ describe.each([LOCAL_LAKE, S3_LAKE, AZURE_LAKE])('retention by age of runs spann
       const json = JSON.parse(r.stdout) as { keys: string[]; manifests_rewritten: string[] };
       expect(json.keys).toHaveLength(6);
       expect(json.manifests_rewritten).toEqual([manifestKey(s.prefix, RUN_A)]);
+      const textOut = await runWatt(['purge', '--days', '7', '--dry-run'], { cwd: s.dir, env: s.env });
+      expect(textOut.stdout).toContain(`would rewrite ${manifestKey(s.prefix, RUN_A)} without its expired objects`);
       expect(await keys(s)).toEqual(before);
     } finally {
       await s.lake.close();
