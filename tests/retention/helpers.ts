@@ -112,6 +112,7 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
   }
   for (const key of keys.filter((k) => k.includes('/_manifests/'))) {
     const m = JSON.parse(await text(lake, key)) as Manifest;
+    const found = inconsistent.length;
     let total = 0;
     for (const o of manifestObjects(m)) {
       if (!keys.includes(o.key)) {
@@ -124,7 +125,8 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
       total += rows;
       if (sha !== o.sha256 || rows !== o.rows) inconsistent.push(`${key}: sha256/rows differ from ${o.key}`);
     }
-    if (total !== m.rows) inconsistent.push(`${key}: rows ${m.rows} but its objects hold ${total}`);
+    // One line per stale manifest: the rows total only when every object matched.
+    if (inconsistent.length === found && total !== m.rows) inconsistent.push(`${key}: rows ${m.rows} but its objects hold ${total}`);
   }
   return { keys, recordIds: recordIds.sort(), customers, inconsistent, allText };
 }
