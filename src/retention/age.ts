@@ -354,7 +354,13 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
       // The run's newest partition is past the period: everything goes.
       whole = { partition_date: objects.map((o) => dateOf(o)!).sort().at(-1)! };
     } else if (objects.length === 0) {
-      const date = validDay(m.partition?.date) ? m.partition!.date! : catalog?.partitionDateOfRun(runIdOf(mKey)!);
+      // No object left (no valid row, or every object erased or expired): the run's date, else
+      // the newest day of the objects it once named (erasures, retention passes), else the catalog.
+      const once = [...((m as { erasures?: { key?: unknown }[] }).erasures ?? []).map((e) => e?.key), ...(m.retention ?? []).flatMap((r) => r?.keys ?? [])]
+        .map((k) => (typeof k === 'string' ? partitionDateOf(prefix, k) : undefined))
+        .filter((d): d is string => d !== undefined)
+        .sort();
+      const date = validDay(m.partition?.date) ? m.partition!.date! : (once.at(-1) ?? catalog?.partitionDateOfRun(runIdOf(mKey)!));
       const lastModified = listed.get(mKey)!.lastModified;
       if (date ? date < cutoffDay : lastModified.getTime() < cutoffInstant.getTime()) whole = date ? { partition_date: date } : { last_modified: lastModified.toISOString() };
     }

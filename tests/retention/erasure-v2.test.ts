@@ -91,6 +91,15 @@ describe.each([LOCAL_LAKE, S3_LAKE, AZURE_LAKE])('erasure on a version 2 lake (P
       expect(await manifestProblems(s.lake, s.prefix, s.tmp)).toEqual([]);
       const v = await runWatt(['verify', '--json'], { cwd: s.dir, env: s.env });
       expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, findings: [] });
+
+      // Run C's manifest names no object any more: retention dates it by the day of the object
+      // it once named (March 2025), not by the time of the erasure that rewrote it.
+      const old = await runWatt(['purge', '--days', '30', '--yes', '--json'], { cwd: s.dir, env: s.env });
+      expect(old.code).toBe(0);
+      expect(JSON.parse(old.stdout).keys).toContain(manifestKey(s.prefix, '20250303T000000Z-cccccc'));
+      const left: string[] = [];
+      for await (const o of s.lake.list(s.prefix + '/')) if (!o.key.includes('/_audit/') && !o.key.includes('/_schemas/')) left.push(o.key);
+      expect(left).toEqual([]);
     } finally {
       await s.lake.close();
     }
