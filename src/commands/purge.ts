@@ -61,6 +61,8 @@ function render(r: PurgeResult): string {
     return lines.join('\n') + '\n';
   }
   const lines = r.dry_run ? (r.keys ?? []).map((k) => `would delete ${k}`) : [];
+  // Runs spanning the cutoff (--partition-by) keep their manifest, rewritten without the expired objects.
+  for (const m of r.manifests_rewritten ?? []) lines.push(`${r.dry_run ? 'would rewrite' : 'rewrote'} ${m} without its expired objects`);
   const parts = r.categories.map((c) => `${c.id} ${c.items}${c.bytes ? ` (${c.bytes} bytes)` : ''} [${c.days} d]`);
   lines.push(`${r.dry_run ? 'dry run, would delete' : 'deleted'}: ${parts.join(', ')}; ${r.bytes_freed} bytes from ${r.lake}`);
   return lines.join('\n') + '\n';

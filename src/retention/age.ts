@@ -310,10 +310,18 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
     if (o.key.startsWith(`${root}_schemas/`)) continue; // schemas: content-addressed, shared by runs, no personal data
     listed.set(o.key, o);
   }
-  // Every manifest, read (MANIFEST_READS at once): runs are judged by the objects they name.
+  // Runs are judged by the objects their manifest names. Only manifests that may change are read
+  // (MANIFEST_READS at once): runs with an expired dated key, or with no dated key at all; a run
+  // whose data objects are all within the period keeps everything without a read.
+  const datedRuns = new Map<string, boolean>(); // run -> has an expired dated key
+  for (const key of listed.keys()) {
+    const date = partitionDateOf(prefix, key);
+    const run = runIdOf(key);
+    if (date && run) datedRuns.set(run, (datedRuns.get(run) ?? false) || date < cutoffDay);
+  }
   const manifestKeys = [...listed.keys()].filter((k) => {
     const run = runIdOf(k);
-    return run !== undefined && k === manifestKey(prefix, run);
+    return run !== undefined && k === manifestKey(prefix, run) && datedRuns.get(run) !== false;
   });
   const read = new Map<string, Partial<RetainedManifest>>();
   for (let i = 0; i < manifestKeys.length; i += MANIFEST_READS) {
@@ -354,7 +362,13 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
       // The run's newest partition is past the period: everything goes.
       whole = { partition_date: objects.map((o) => dateOf(o)!).sort().at(-1)! };
     } else if (objects.length === 0) {
-      const date = validDay(m.partition?.date) ? m.partition!.date! : catalog?.partitionDateOfRun(runIdOf(mKey)!);
+      // No object left (no valid row, or every object erased or expired): the run's date, else
+      // the newest day of the objects it once named (erasures, retention passes), else the catalog.
+      const once = [...((m as { erasures?: { key?: unknown }[] }).erasures ?? []).map((e) => e?.key), ...(m.retention ?? []).flatMap((r) => r?.keys ?? [])]
+        .map((k) => (typeof k === 'string' ? partitionDateOf(prefix, k) : undefined))
+        .filter((d): d is string => d !== undefined)
+        .sort();
+      const date = validDay(m.partition?.date) ? m.partition!.date! : (once.at(-1) ?? catalog?.partitionDateOfRun(runIdOf(mKey)!));
       const lastModified = listed.get(mKey)!.lastModified;
       if (date ? date < cutoffDay : lastModified.getTime() < cutoffInstant.getTime()) whole = date ? { partition_date: date } : { last_modified: lastModified.toISOString() };
     }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { columnsOf, readParquetMetadata, readParquetRowGroups, ParquetFileWriter } from '../lake/parquet.js';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
@@ -9,7 +10,7 @@ import { parse } from 'csv-parse';
 import { failpoint } from '../failpoint.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import type { ObjectInfo } from '../lake/types.js';
-import { manifestKey, partitionDateOf, runIdOf } from '../lake/layout.js';
+import { isDataKey, manifestKey, runIdOf } from '../lake/layout.js';
 import type { Manifest } from '../ingest/manifest.js';
 import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from './trail.js';
 import type { ErasedObject, ErasureResult, PurgeContext } from './types.js';
@@ -47,16 +48,21 @@ interface Rewrite {
 }
 
 /**
- * Erasure of one data subject (GDPR Art. 17): find every data object (CSV) and quarantine file
- * under `<prefix>/` holding rows whose `column` equals the subject's pseudonym, and rewrite each
- * without those rows. Per object:
+ * Erasure of one data subject (GDPR Art. 17): find every data object (CSV or Parquet) and
+ * quarantine file under `<prefix>/` holding rows whose `column` equals the subject's pseudonym,
+ * and rewrite each without those rows. Every object holding the subject is parsed in full before
+ * anything changes: one that watt cannot read (corrupt Parquet, broken CSV) stops the erasure
+ * with nothing changed (DataError, exit 1). Per object:
  *
- * 1. stream the object into a spool file without the subject's rows, hashing it (sha256), then
- *    re-read the spool to verify its hash and that no row of the subject is left;
+ * 1. write the object into a spool file without the subject's rows (CSV: streamed, kept rows
+ *    byte-identical; Parquet: row group by row group with the same columns and footer metadata,
+ *    kept cells identical), hashing it (sha256), then re-read the spool to verify its hash and
+ *    that no row of the subject is left;
  * 2. append an `erasure.intent` entry to the audit trail (the journal: key, new sha256, rows);
  * 3. replace the object atomically (same key: the store shows the old or the new object, never
  *    none and never both), or delete it if no row is left, and verify the stored copy's sha256;
- * 4. update the run's manifest (rows, sha256, bytes, `erasures`) and the catalog;
+ * 4. update the run's manifest (its entry in `objects` for version 2, removed when the object
+ *    was deleted, or `object` for version 1; rows; `erasures`) and the catalog;
  * 5. append `erasure.rewrite` / `erasure.delete` closing the intent.
  *
  * A run first completes the open intents of an earlier interrupted erasure on this lake (object
@@ -94,12 +100,12 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
     ]);
   }
 
-  // Candidates: data objects (dated .csv keys) and quarantine files.
+  // Candidates: data objects (dated .csv and .parquet keys) and quarantine files.
   const root = prefix + '/';
-  const candidates: { o: ObjectInfo; kind: 'data' | 'rejects' }[] = [];
+  const candidates: { o: ObjectInfo; kind: ObjectKind }[] = [];
   for await (const o of lake.list(root)) {
     if (!o.key.startsWith(root)) continue;
-    if (o.key.endsWith('.csv') && partitionDateOf(prefix, o.key)) candidates.push({ o, kind: 'data' });
+    if (isDataKey(prefix, o.key)) candidates.push({ o, kind: 'data' });
     else if (o.key.startsWith(`${root}_rejects/`) && o.key.endsWith('.jsonl')) candidates.push({ o, kind: 'rejects' });
   }
   result.objects_scanned = candidates.length;
@@ -109,25 +115,36 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
     pseudonym_prefix: pseudonymPrefix,
   });
 
-  // Byte search first (cheap), then parse only the objects that hold the pseudonym.
+  // CSV and quarantine files: a byte search first (cheap), then parse only those that hold the
+  // pseudonym. Parquet pages are compressed (a pseudonym is not searchable as bytes): each object is
+  // read. Every hit is parsed in full here, before anything changes, so that an object watt cannot
+  // read stops the erasure with nothing half-applied.
+  const spoolDir = path.join(options.home, 'tmp');
+  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
   const needles = subjectSet(options).map((p) => Buffer.from(p, 'utf8'));
+  const subjects = new Set(subjectSet(options));
   const hits: typeof candidates = [];
   for (let i = 0; i < candidates.length; i += SEARCH_CONCURRENCY) {
     if (options.signal?.aborted) throw new InterruptedError(`erasure ${runId} interrupted while searching; nothing was changed by this run`);
     const batch = candidates.slice(i, i + SEARCH_CONCURRENCY);
-    const found = await Promise.all(batch.map(async (c) => streamContains(await lake.get(c.o.key), needles, options.signal)));
+    const found = await Promise.all(
+      batch.map(async (c, j) => {
+        if (formatOf(c.o.key, c.kind) !== 'parquet' && !(await streamContains(await lake.get(c.o.key), needles, options.signal))) return false;
+        const r = await rewriteObject(options, c.o.key, c.kind, subjects, undefined, path.join(spoolDir, `${runId}-erasure-search-${j}.parquet`));
+        return r.removed > 0;
+      }),
+    );
     batch.forEach((c, j) => found[j] && hits.push(c));
   }
 
-  const spoolDir = path.join(options.home, 'tmp');
-  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
   for (const { o, kind } of hits) {
     if (options.signal?.aborted) {
       throw new InterruptedError(`erasure ${runId} interrupted after ${result.objects.length} objects; run the same erasure again to finish it`);
     }
-    const spool = path.join(spoolDir, `${runId}-erasure${kind === 'data' ? '.csv' : '.jsonl'}`);
+    const format = formatOf(o.key, kind);
+    const spool = path.join(spoolDir, `${runId}-erasure.${format}`);
     try {
-      const done = await eraseFromObject(options, o.key, kind, spool);
+      const done = await eraseFromObject(options, o.key, kind, spool, path.join(spoolDir, `${runId}-erasure-src.${format}`));
       if (!done) continue;
       result.objects.push(done);
       result.rows_removed += done.rows_removed;
@@ -157,12 +174,12 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
 }
 
 /** Erase the subject from one object; undefined when it holds none of the subject's rows. */
-async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data' | 'rejects', spool: string): Promise<ErasedObject | undefined> {
+async function eraseFromObject(options: ErasureOptions, key: string, kind: ObjectKind, spool: string, source: string): Promise<ErasedObject | undefined> {
   const { lake, logger, catalog, runId } = options;
   const pseudonymPrefix = options.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS);
-  const rewrite = kind === 'data' ? rewriteCsv : rewriteJsonl;
+  const format = formatOf(key, kind);
   const subjects = new Set(subjectSet(options));
-  const r = await rewrite(await lake.get(key), options.column, subjects, options.dryRun ? undefined : spool, options.signal);
+  const r = await rewriteObject(options, key, kind, subjects, options.dryRun ? undefined : spool, source);
   if (r.removed === 0) return undefined;
   const action = r.kept === 0 ? 'deleted' : 'rewritten';
   const summary: ErasedObject = { key, kind, rows_removed: r.removed, rows_left: r.kept, action };
@@ -172,7 +189,10 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
   }
 
   // 1. Verify the new content before the old object is replaced.
-  const check = await rewrite(createReadStream(spool), options.column, subjects, undefined, options.signal);
+  const check =
+    format === 'parquet'
+      ? await rewriteParquet(spool, options.column, subjects, undefined, options.signal)
+      : await (format === 'csv' ? rewriteCsv : rewriteJsonl)(createReadStream(spool), options.column, subjects, undefined, options.signal);
   if (check.sha256 !== r.sha256 || check.removed !== 0 || check.kept !== r.kept) {
     throw new StorageError(`the rewritten copy of ${lake.uri(key)} does not verify (spool changed on disk); nothing was replaced`);
   }
@@ -187,7 +207,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
       key,
       count: r.removed,
       run_id: runId,
-      detail: { op: action === 'deleted' ? 'delete' : 'rewrite', kind, new_sha256: r.sha256, new_bytes: r.bytes, new_rows: r.kept, rows_removed: r.removed, manifest: mKey ?? null, pseudonym_prefix: pseudonymPrefix },
+      detail: { op: action === 'deleted' ? 'delete' : 'rewrite', kind, format, new_sha256: r.sha256, new_bytes: r.bytes, new_rows: r.kept, rows_removed: r.removed, manifest: mKey ?? null, pseudonym_prefix: pseudonymPrefix },
     },
   ]);
   stepDone(options, 'intent');
@@ -197,7 +217,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: 'data
     const del = await lake.delete([key]);
     if (del.errors.length) throw new StorageError(`cannot delete ${lake.uri(key)}: ${del.errors[0]!.message.slice(0, 160)}`, { hint: 'run the erasure again' });
   } else {
-    await lake.putFile(key, spool, { sha256: r.sha256, contentType: kind === 'data' ? 'text/csv; charset=utf-8' : 'application/x-ndjson', metadata: run ? { run_id: run } : undefined });
+    await lake.putFile(key, spool, { sha256: r.sha256, contentType: CONTENT_TYPES[format], metadata: run ? { run_id: run } : undefined });
     const stored = await sha256Stream(await lake.get(key));
     if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
   }
@@ -254,7 +274,15 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
     if (err instanceof WattError) throw err;
     throw new DataError(`manifest ${lake.uri(key)} is not valid JSON; the object ${o.key} was already rewritten`, { hint: 'repair the manifest, then run the erasure again' });
   }
-  if (o.kind === 'data' && manifest.object?.key === o.key) {
+  if (o.kind === 'data' && Array.isArray(manifest.objects)) {
+    // Version 2: the object's entry is updated, or removed when the object was deleted; rows recomputed.
+    const i = manifest.objects.findIndex((e) => e?.key === o.key);
+    if (i >= 0) {
+      if (o.deleted) manifest.objects.splice(i, 1);
+      else manifest.objects[i] = { ...manifest.objects[i]!, sha256: o.sha256, bytes: o.bytes, rows: o.rows };
+      manifest.rows = manifest.objects.reduce((sum, e) => sum + (Number.isFinite(e.rows) ? e.rows : 0), 0);
+    }
+  } else if (o.kind === 'data' && manifest.object?.key === o.key) {
     manifest.object = o.deleted ? null : { ...manifest.object, sha256: o.sha256, bytes: o.bytes, rows: o.rows };
     manifest.rows = o.rows;
   } else if (o.kind === 'rejects' && manifest.rejects?.key === o.key) {
@@ -299,6 +327,85 @@ async function recover(options: ErasureOptions): Promise<number> {
     }
   }
   return completed;
+}
+
+type ObjectKind = 'data' | 'rejects';
+type ObjectFormat = 'csv' | 'parquet' | 'jsonl';
+
+const CONTENT_TYPES: Record<ObjectFormat, string> = { csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet', jsonl: 'application/x-ndjson' };
+
+function formatOf(key: string, kind: ObjectKind): ObjectFormat {
+  if (kind === 'rejects') return 'jsonl';
+  return key.endsWith('.parquet') ? 'parquet' : 'csv';
+}
+
+/**
+ * Rewrite (or, without `out`, only count) one lake object without the subject's rows, by format.
+ * Parquet is read from a local copy (`source`, removed after).
+ */
+async function rewriteObject(options: ErasureOptions, key: string, kind: ObjectKind, subjects: ReadonlySet<string>, out: string | undefined, source: string): Promise<Rewrite> {
+  const format = formatOf(key, kind);
+  if (format !== 'parquet') return (format === 'csv' ? rewriteCsv : rewriteJsonl)(await options.lake.get(key), options.column, subjects, out, options.signal);
+  try {
+    try {
+      await pipeline(await options.lake.get(key), createWriteStream(source, { mode: 0o600 }), options.signal ? { signal: options.signal } : {});
+    } catch (err) {
+      if (err instanceof WattError) throw err;
+      if (options.signal?.aborted) throw new InterruptedError('erasure interrupted while reading an object; nothing was replaced: run the same erasure again');
+      throw new StorageError(`cannot read or spool ${options.lake.uri(key)}: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
+    }
+    try {
+      return await rewriteParquet(source, options.column, subjects, out, options.signal);
+    } catch (err) {
+      if (err instanceof DataError) throw new DataError(`${err.message.replace('a lake object', options.lake.uri(key))}`, { hint: 'check the object (watt verify), restore it or remove its run, then run the erasure again' });
+      throw err;
+    }
+  } finally {
+    await rm(source, { force: true });
+  }
+}
+
+/**
+ * Read a Parquet file (local) one row group at a time and write `out` (when given) without the
+ * rows whose `column` holds one of `pseudonym`: same columns and kinds ({@link columnsOf}), same
+ * footer key/value metadata, cells passed through untouched (timestamps as bigint microseconds),
+ * so kept rows are identical. `sha256`/`bytes` are those of `out`, or of `file` when counting only.
+ * @throws DataError when the file is not readable Parquet (nothing is written).
+ */
+export async function rewriteParquet(file: string, column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+  const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
+  let rowsIn = 0;
+  let kept = 0;
+  let removed = 0;
+  let writer: ParquetFileWriter | undefined;
+  try {
+    const metadata = await readParquetMetadata(file);
+    const kv = Object.fromEntries((metadata.key_value_metadata ?? []).filter((e) => typeof e.value === 'string').map((e) => [e.key, e.value as string]));
+    for await (const group of readParquetRowGroups(file)) {
+      if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting an object; it was not replaced: run the same erasure again');
+      const index = group.columns.findIndex((c) => c.name === column);
+      if (out && !writer) writer = new ParquetFileWriter(out, group.columns, { metadata: kv });
+      for (const row of group.rows) {
+        rowsIn++;
+        if (index >= 0 && subjects.has(row[index] as string)) {
+          removed++;
+          continue;
+        }
+        kept++;
+        writer?.append(row);
+      }
+    }
+    if (out && !writer) writer = new ParquetFileWriter(out, columnsOf(metadata), { metadata: kv });
+  } catch (err) {
+    writer?.abort();
+    if (err instanceof WattError) throw err;
+    throw new DataError(`cannot read a lake object as Parquet (${(err as Error).message.split('\n')[0]!.slice(0, 120)}): erasure stopped before changing anything`);
+  }
+  if (writer) writer.close();
+  const target = out ?? file;
+  const sha256 = await sha256Stream(createReadStream(target));
+  const { size } = await stat(target);
+  return { rowsIn, kept, removed, sha256, bytes: size };
 }
 
 /** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180), as ingest does. */

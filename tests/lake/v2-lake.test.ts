@@ -9,28 +9,36 @@ import path from 'node:path';
 import { mkdirSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { runWatt, scratchDir } from '../helpers/cli.js';
+import { AZURE_LAKE, LOCAL_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { KEY, PREFIX, lakeFor, wattEnv } from '../retention/helpers.js';
 import { daysAgo, landRun, manifestProblems, readRows, readings } from '../helpers/v2-lake.js';
 import { manifestKey, schemaKey } from '../../src/lake/layout.js';
 import type { Lake } from '../../src/lake/types.js';
+import { readLakeIndex, findLanded } from '../../src/ingest/lake-index.js';
+import { writeManifest } from '../../src/ingest/manifest.js';
+import { silentLogger } from '../../src/log.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 interface Setup {
+  prefix: string;
   dir: string;
   tmp: string;
   env: Record<string, string>;
   lake: Lake;
 }
 
-async function setup(): Promise<Setup> {
+let n = 0;
+async function setup(serverEnv: Record<string, string> = {}): Promise<Setup> {
   const dir = scratchDir('watt-v2-');
   dirs.push(dir);
   const tmp = path.join(dir, 'tmp');
   mkdirSync(tmp);
-  const env = wattEnv(dir);
-  return { dir, tmp, env, lake: await lakeFor(env) };
+  // A prefix per test: remote servers are shared by the tests of a describe block.
+  const prefix = Object.keys(serverEnv).length ? `v2-${++n}/raw` : PREFIX;
+  const env = wattEnv(dir, { ...serverEnv, DATA_LAKE_PREFIX: prefix });
+  return { prefix, dir, tmp, env, lake: await lakeFor(env) };
 }
 
 async function verify(s: Setup, extra: string[] = []) {
@@ -44,9 +52,9 @@ async function text(lake: Lake, key: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function keys(lake: Lake): Promise<string[]> {
+async function keys(s: Setup): Promise<string[]> {
   const out: string[] = [];
-  for await (const o of lake.list(PREFIX + '/')) out.push(o.key);
+  for await (const o of s.lake.list(s.prefix + '/')) out.push(o.key);
   return out.sort();
 }
 
@@ -95,7 +103,7 @@ describe('watt verify on a version 2 lake', () => {
     try {
       await landRun(s.lake, readings(['2025-03-01'], 2, ['C1'], 'K'), { prefix: PREFIX, runId: RUN_C, format: 'parquet', key: KEY, tmp: s.tmp });
       await landRun(s.lake, readings(['2025-04-01', '2025-04-02', '2025-04-03', '2025-04-04', '2025-04-05'], 2, ['C1']), { prefix: PREFIX, runId: RUN_A, format: 'parquet', key: KEY, tmp: s.tmp, crashAfter: 3 });
-      const dead = (await keys(s.lake)).filter((k) => k.includes(RUN_A));
+      const dead = (await keys(s)).filter((k) => k.includes(RUN_A));
       expect(dead).toHaveLength(3);
       expect(dead.every((k) => k.endsWith('.parquet'))).toBe(true);
       const seen = await verify(s);
@@ -103,7 +111,7 @@ describe('watt verify on a version 2 lake', () => {
       const repaired = await verify(s, ['--repair', '--grace', '0']);
       expect(repaired.code).toBe(0);
       expect(repaired.json.findings.filter((f) => f.repaired).map((f) => f.key).sort()).toEqual(dead);
-      const left = await keys(s.lake);
+      const left = await keys(s);
       expect(left.filter((k) => k.includes(RUN_A))).toEqual([]);
       expect(left.filter((k) => k.includes(RUN_C))).toHaveLength(2); // its object and manifest
       expect(left.some((k) => k.includes('/_schemas/'))).toBe(true);
@@ -115,43 +123,62 @@ describe('watt verify on a version 2 lake', () => {
   });
 });
 
-describe('retention by age of runs spanning many days', () => {
+describe('the lake index ingest reads (already-landed sources)', () => {
+  it('names the first object of a version 2 manifest, and still the object of a version 1 manifest', async () => {
+    const s = await setup();
+    try {
+      const a = await landRun(s.lake, readings(['2025-03-02', '2025-03-01'], 2, ['C1']), { prefix: PREFIX, runId: RUN_A, format: 'parquet', key: KEY, tmp: s.tmp });
+      const v1 = { ...a, manifest_version: 1 as const, run_id: RUN_B, source: { ...a.source, sha256: 'b'.repeat(64) }, objects: undefined, object: { key: 'k.csv', uri: 'file:///k.csv', sha256: 'c'.repeat(64), bytes: 1, rows: 1 } };
+      await writeManifest(s.lake, manifestKey(PREFIX, RUN_B), v1);
+      const index = await readLakeIndex(s.lake, PREFIX, undefined, undefined, silentLogger);
+      expect(findLanded(index, a.source.sha256)?.object_uri).toBe(a.objects![0]!.uri);
+      expect(a.objects![0]!.partition_date).toBe('2025-03-01');
+      expect(findLanded(index, 'b'.repeat(64))?.object_uri).toBe('file:///k.csv');
+    } finally {
+      await s.lake.close();
+    }
+  });
+});
+
+describe.each([LOCAL_LAKE, S3_LAKE, AZURE_LAKE])('retention by age of runs spanning many days on %s', (_provider, start) => {
+  const serverEnv = useLakeServer(start);
+
   /** Run A: Parquet over 10, 9, 8, 3 and 2 days ago; run B: CSV 12 days ago (with rejects); run C: CSV yesterday. */
   async function lakeOfThreeRuns(s: Setup) {
     const old = [daysAgo(10), daysAgo(9), daysAgo(8)];
     const recent = [daysAgo(3), daysAgo(2)];
     const rowsA = readings([...old, ...recent], 5, ['C1', 'C2', 'C3']);
-    const a = await landRun(s.lake, rowsA, { prefix: PREFIX, runId: RUN_A, format: 'parquet', key: KEY, tmp: s.tmp });
-    const b = await landRun(s.lake, readings([daysAgo(12)], 4, ['C1'], 'B'), { prefix: PREFIX, runId: RUN_B, format: 'csv', key: KEY, tmp: s.tmp, rejects: 1 });
-    const c = await landRun(s.lake, readings([daysAgo(1)], 4, ['C2'], 'C'), { prefix: PREFIX, runId: RUN_C, format: 'csv', key: KEY, tmp: s.tmp });
+    const a = await landRun(s.lake, rowsA, { prefix: s.prefix, runId: RUN_A, format: 'parquet', key: KEY, tmp: s.tmp });
+    const b = await landRun(s.lake, readings([daysAgo(12)], 4, ['C1'], 'B'), { prefix: s.prefix, runId: RUN_B, format: 'csv', key: KEY, tmp: s.tmp, rejects: 1 });
+    const c = await landRun(s.lake, readings([daysAgo(1)], 4, ['C2'], 'C'), { prefix: s.prefix, runId: RUN_C, format: 'csv', key: KEY, tmp: s.tmp });
     return { a, b, c, old, recent, rowsA };
   }
 
   it('purge --days 7 deletes the expired days only, rewrites the spanning run\'s manifest, and verify stays clean', async () => {
-    const s = await setup();
+    const s = await setup(serverEnv());
     try {
       const { a, b, old, rowsA } = await lakeOfThreeRuns(s);
-      const before = await readRows(s.lake, PREFIX, s.tmp);
+      const before = await readRows(s.lake, s.prefix, s.tmp);
       const r = await runWatt(['purge', '--days', '7', '--yes', '--json'], { cwd: s.dir, env: s.env });
       expect(r.stderr).not.toMatch(/internal error/);
       expect(r.code).toBe(0);
       const expiredA = a.objects!.filter((o) => old.includes(o.partition_date)).map((o) => o.key);
       expect(expiredA).toHaveLength(3);
       const json = JSON.parse(r.stdout) as { keys: string[]; manifests_rewritten: string[] };
-      expect(json.manifests_rewritten).toEqual([manifestKey(PREFIX, RUN_A)]);
-      expect([...json.keys].sort()).toEqual([...expiredA, b.objects![0]!.key, b.rejects!.key, manifestKey(PREFIX, RUN_B)].sort());
+      expect(json.manifests_rewritten).toEqual([manifestKey(s.prefix, RUN_A)]);
+      expect([...json.keys].sort()).toEqual([...expiredA, b.objects![0]!.key, b.rejects!.key, manifestKey(s.prefix, RUN_B)].sort());
 
-      const after = await readRows(s.lake, PREFIX, s.tmp);
+      const after = await readRows(s.lake, s.prefix, s.tmp);
       const oldIds = new Set(rowsA.filter((x) => old.includes(x.ts.slice(0, 10))).map((x) => x.record_id));
       const expected = before.filter((x) => !oldIds.has(String(x.record_id)) && !String(x.record_id).startsWith('B-'));
       expect(after).toEqual(expected);
       expect(after.some((x) => old.includes(String(x.reading_ts).slice(0, 10)))).toBe(false);
 
-      const m = JSON.parse(await text(s.lake, manifestKey(PREFIX, RUN_A)));
+      const m = JSON.parse(await text(s.lake, manifestKey(s.prefix, RUN_A)));
       expect(m.objects).toHaveLength(2);
       expect(m.rows).toBe(10);
       expect(m.retention).toEqual([{ run_id: expect.any(String), at: expect.any(String), keys: expiredA, rows_removed: 15 }]);
-      expect(await manifestProblems(s.lake, PREFIX, s.tmp)).toEqual([]);
+      expect(await manifestProblems(s.lake, s.prefix, s.tmp)).toEqual([]);
       expect(await s.lake.head(a.schema.key!)).toBeDefined(); // schemas are kept
       const v = await verify(s);
       expect(v.json.findings).toEqual([]);
@@ -164,7 +191,7 @@ describe('retention by age of runs spanning many days', () => {
       // Once the last day expires, the manifest goes with it.
       const all = await runWatt(['purge', '--days', '1', '--yes', '--json'], { cwd: s.dir, env: s.env });
       expect(all.code).toBe(0);
-      const left = (await keys(s.lake)).filter((k) => !k.includes('/_audit/') && !k.includes('/_schemas/'));
+      const left = (await keys(s)).filter((k) => !k.includes('/_audit/') && !k.includes('/_schemas/'));
       expect(left.filter((k) => k.includes(RUN_A))).toEqual([]);
       expect((await verify(s)).code).toBe(0);
     } finally {
@@ -173,16 +200,18 @@ describe('retention by age of runs spanning many days', () => {
   });
 
   it('--dry-run lists the objects and the manifest it would rewrite, and changes nothing', async () => {
-    const s = await setup();
+    const s = await setup(serverEnv());
     try {
       await lakeOfThreeRuns(s);
-      const before = await keys(s.lake);
+      const before = await keys(s);
       const r = await runWatt(['purge', '--days', '7', '--dry-run', '--json'], { cwd: s.dir, env: s.env });
       expect(r.code).toBe(0);
       const json = JSON.parse(r.stdout) as { keys: string[]; manifests_rewritten: string[] };
       expect(json.keys).toHaveLength(6);
-      expect(json.manifests_rewritten).toEqual([manifestKey(PREFIX, RUN_A)]);
-      expect(await keys(s.lake)).toEqual(before);
+      expect(json.manifests_rewritten).toEqual([manifestKey(s.prefix, RUN_A)]);
+      const textOut = await runWatt(['purge', '--days', '7', '--dry-run'], { cwd: s.dir, env: s.env });
+      expect(textOut.stdout).toContain(`would rewrite ${manifestKey(s.prefix, RUN_A)} without its expired objects`);
+      expect(await keys(s)).toEqual(before);
     } finally {
       await s.lake.close();
     }
@@ -192,14 +221,14 @@ describe('retention by age of runs spanning many days', () => {
     ['the next purge (with a longer period)', ['purge', '--days', '30', '--yes', '--json']],
     ['verify --repair', ['verify', '--repair', '--json']],
   ])('killed between the manifest rewrite and the deletes: verify reports the objects, %s deletes them', async (_name, again) => {
-    const s = await setup();
+    const s = await setup(serverEnv());
     try {
       const { a, old } = await lakeOfThreeRuns(s);
       const killed = await runWatt(['purge', '--days', '7', '--yes'], { cwd: s.dir, env: { ...s.env, WATT_FAILPOINT: 'purge:after-manifest-rewrite' } });
       expect(killed.code).toBeNull();
       const expiredA = a.objects!.filter((o) => old.includes(o.partition_date)).map((o) => o.key);
       // The manifest no longer names them: no manifest ever names a deleted object.
-      expect(await manifestProblems(s.lake, PREFIX, s.tmp)).toEqual([]);
+      expect(await manifestProblems(s.lake, s.prefix, s.tmp)).toEqual([]);
       for (const k of expiredA) expect(await s.lake.head(k)).toBeDefined();
       const seen = await verify(s);
       expect(seen.code).toBe(1);
@@ -210,7 +239,7 @@ describe('retention by age of runs spanning many days', () => {
       expect(r.stderr).not.toMatch(/internal error/);
       expect(r.code).toBe(0);
       for (const k of expiredA) expect(await s.lake.head(k)).toBeUndefined();
-      expect(await manifestProblems(s.lake, PREFIX, s.tmp)).toEqual([]);
+      expect(await manifestProblems(s.lake, s.prefix, s.tmp)).toEqual([]);
       const clean = await verify(s);
       expect(clean.json.findings).toEqual([]);
       expect(clean.code).toBe(0);

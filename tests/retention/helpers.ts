@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { runWatt, type CliResult } from '../helpers/cli.js';
 import { openLake, type Lake } from '../../src/lake/index.js';
 import { resolveLakeConfig } from '../../src/config.js';
+import { manifestObjects, type Manifest } from '../../src/ingest/manifest.js';
+import { parquetReadObjects } from 'hyparquet';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'retention');
 export const SUBJECT = 'CUST-ERASE-7731';
@@ -52,10 +54,20 @@ export async function lakeFor(env: Record<string, string>): Promise<Lake> {
   return openLake(resolveLakeConfig({}, env));
 }
 
-async function text(lake: Lake, key: string): Promise<string> {
+async function bytes(lake: Lake, key: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+async function text(lake: Lake, key: string): Promise<string> {
+  return (await bytes(lake, key)).toString('utf8');
+}
+
+/** Rows of a Parquet object, read with hyparquet (an independent reader). */
+async function parquetRows(body: Buffer): Promise<Record<string, unknown>[]> {
+  const file = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
+  return (await parquetReadObjects({ file })) as Record<string, unknown>[];
 }
 
 export interface LakeSnapshot {
@@ -84,7 +96,12 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
   for (const key of keys) {
     const body = await text(lake, key);
     allText += body;
-    if (key.endsWith('.csv')) {
+    if (key.endsWith('.parquet') && !key.includes('/_')) {
+      for (const row of await parquetRows(await bytes(lake, key))) {
+        recordIds.push(String(row.record_id));
+        customers.push(String(row.customer_id));
+      }
+    } else if (key.endsWith('.csv')) {
       const [header, ...lines] = body.trimEnd().split('\n');
       const cols = header!.split(',');
       for (const line of lines) {
@@ -95,19 +112,22 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
     }
   }
   for (const key of keys.filter((k) => k.includes('/_manifests/'))) {
-    const m = JSON.parse(await text(lake, key)) as { object: { key: string; sha256: string; rows: number } | null; rows: number };
-    if (!m.object) {
-      if (m.rows !== 0) inconsistent.push(`${key}: no object but rows ${m.rows}`);
-      continue;
+    const m = JSON.parse(await text(lake, key)) as Manifest;
+    const found = inconsistent.length;
+    let total = 0;
+    for (const o of manifestObjects(m)) {
+      if (!keys.includes(o.key)) {
+        inconsistent.push(`${key}: object ${o.key} missing`);
+        continue;
+      }
+      const body = await bytes(lake, o.key);
+      const sha = createHash('sha256').update(body).digest('hex');
+      const rows = o.key.endsWith('.parquet') ? (await parquetRows(body)).length : body.toString('utf8').trimEnd().split('\n').length - 1;
+      total += rows;
+      if (sha !== o.sha256 || rows !== o.rows) inconsistent.push(`${key}: sha256/rows differ from ${o.key}`);
     }
-    if (!keys.includes(m.object.key)) {
-      inconsistent.push(`${key}: object ${m.object.key} missing`);
-      continue;
-    }
-    const body = await text(lake, m.object.key);
-    const sha = createHash('sha256').update(body).digest('hex');
-    const rows = body.trimEnd().split('\n').length - 1;
-    if (sha !== m.object.sha256 || rows !== m.object.rows || rows !== m.rows) inconsistent.push(`${key}: sha256/rows differ from ${m.object.key}`);
+    // One line per stale manifest: the rows total only when every object matched.
+    if (inconsistent.length === found && total !== m.rows) inconsistent.push(`${key}: rows ${m.rows} but its objects hold ${total}`);
   }
   return { keys, recordIds: recordIds.sort(), customers, inconsistent, allText };
 }
