@@ -175,7 +175,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     } catch {
       return;
     }
-    for (const name of names) if (name.startsWith(`${runId}.`)) rmSync(path.join(spoolDir, name), { force: true });
+    // Not `<runId>.stdin/`: the spooled standard input this run reads, removed by its owner (sources.ts).
+    for (const name of names) if (name.startsWith(`${runId}.`) && name !== `${runId}.stdin`) rmSync(path.join(spoolDir, name), { force: true });
   };
   // Should the process be ended before the finally block runs (second signal, grace period
   // over), the lock and the spool still go.
