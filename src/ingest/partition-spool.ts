@@ -126,9 +126,12 @@ class ParquetSink implements RowSink {
   private readonly writers = new Map<string, ParquetFileWriter>();
   private buffered = 0;
   private readonly kinds: ParquetKind[];
+  /** One row's cells, reused: the writer copies them into its column buffers. */
+  private readonly cells: ParquetCell[];
 
   constructor(private readonly spec: SpoolSpec) {
     this.kinds = spec.columns.map((c) => c.kind);
+    this.cells = new Array(this.kinds.length);
   }
 
   write(date: string, record: string[]): void {
@@ -138,7 +141,7 @@ class ParquetSink implements RowSink {
       this.writers.set(date, w);
     }
     const kinds = this.kinds;
-    const cells: ParquetCell[] = new Array(kinds.length);
+    const cells = this.cells;
     for (let i = 0; i < kinds.length; i++) {
       const v = record[i]!;
       if (v === '') {
