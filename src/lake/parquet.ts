@@ -160,7 +160,10 @@ export class ParquetFileWriter {
       let values: unknown[] = data;
       if (c.kind === 'int64' || c.kind === 'timestamp') values = data.map((v) => (v === null || typeof v === 'bigint' ? v : BigInt(v as number)));
       else if (c.kind === 'string' && !dictionary) values = utf8Values(data as (string | null)[]);
-      return { name: c.name, data: values, encoding: dictionary ? ('RLE_DICTIONARY' as const) : undefined, statistics: c.statistics ?? true };
+      // Strings are PLAIN unless the dictionary pays: hyparquet-writer's own sampling would hash
+      // every value again (and long strings of one length all collide in a JavaScript Map).
+      const encoding = dictionary ? ('RLE_DICTIONARY' as const) : c.kind === 'string' ? ('PLAIN' as const) : undefined;
+      return { name: c.name, data: values, encoding, statistics: c.statistics ?? true };
     });
     this.writer.write({ columnData: columnData as never, rowGroupSize: this.bufferedRows });
     this.buffers = this.columns.map(() => []);
@@ -291,6 +294,9 @@ function utf8Values(values: (string | null)[]): (Uint8Array | null)[] {
   return out;
 }
 
+/** Longest string considered for a dictionary: longer ones are rarely repeated, and V8 hashes them by length only. */
+const MAX_DICTIONARY_STRING = 1024;
+
 /** Dictionary encoding pays when distinct values take at most half the bytes of all values. */
 function dictionaryPays(values: (string | null)[]): boolean {
   const distinct = new Set<string>();
@@ -298,6 +304,7 @@ function dictionaryPays(values: (string | null)[]): boolean {
   let unique = 0;
   for (const v of values) {
     if (v === null) continue;
+    if (v.length > MAX_DICTIONARY_STRING) return false;
     total += v.length;
     if (!distinct.has(v)) {
       distinct.add(v);
