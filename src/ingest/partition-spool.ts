@@ -54,8 +54,8 @@ export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
  */
 export const PARQUET_BUFFER_ROWS = 100_000;
 /**
- * Estimated heap bytes of Parquet rows buffered across the partitions of a range (string
- * characters + 16 bytes per cell) before the largest partition is encoded: wide or long rows
+ * Estimated heap bytes of Parquet rows buffered across the partitions of a range (characters of
+ * strings other than pseudonyms + 16 bytes per cell; ~130 bytes per row of the seed's shape) before the largest partition is encoded: wide or long rows
  * make smaller row groups rather than exhaust the worker's 64 MiB heap.
  */
 export const PARQUET_BUFFER_BYTES = 24 * 1024 * 1024;
@@ -151,10 +151,11 @@ class ParquetSink implements RowSink {
     }
     const kinds = this.kinds;
     const cells = this.cells;
+    const plain = this.spec.plain;
     let rowBytes = 16 * kinds.length;
     for (let i = 0; i < kinds.length; i++) {
       const v = record[i]!;
-      rowBytes += v.length;
+      if (!plain[i]) rowBytes += v.length; // pseudonyms are shared strings (the pseudonymiser's cache)
       if (v === '') {
         cells[i] = null;
         continue;
