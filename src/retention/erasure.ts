@@ -254,7 +254,14 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
     if (err instanceof WattError) throw err;
     throw new DataError(`manifest ${lake.uri(key)} is not valid JSON; the object ${o.key} was already rewritten`, { hint: 'repair the manifest, then run the erasure again' });
   }
-  if (o.kind === 'data' && manifest.object?.key === o.key) {
+  const named = Array.isArray(manifest.objects) ? manifest.objects.findIndex((x) => x.key === o.key) : -1;
+  if (o.kind === 'data' && named >= 0) {
+    // Manifest v2: one entry per partition object; the run's rows are their sum.
+    const objects = manifest.objects!;
+    if (o.deleted) objects.splice(named, 1);
+    else objects[named] = { ...objects[named]!, sha256: o.sha256, bytes: o.bytes, rows: o.rows };
+    manifest.rows = objects.reduce((n, x) => n + x.rows, 0);
+  } else if (o.kind === 'data' && manifest.object?.key === o.key) {
     manifest.object = o.deleted ? null : { ...manifest.object, sha256: o.sha256, bytes: o.bytes, rows: o.rows };
     manifest.rows = o.rows;
   } else if (o.kind === 'rejects' && manifest.rejects?.key === o.key) {

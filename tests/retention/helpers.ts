@@ -94,19 +94,27 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
     }
   }
   for (const key of keys.filter((k) => k.includes('/_manifests/'))) {
-    const m = JSON.parse(await text(lake, key)) as { object: { key: string; sha256: string; rows: number } | null; rows: number };
-    if (!m.object) {
+    type Named = { key: string; sha256: string; rows: number };
+    const m = JSON.parse(await text(lake, key)) as { object?: Named | null; objects?: Named[]; rows: number };
+    // Manifest v2 lists `objects` (one per partition), v1 one `object`.
+    const objects = m.objects ?? (m.object ? [m.object] : []);
+    if (!objects.length) {
       if (m.rows !== 0) inconsistent.push(`${key}: no object but rows ${m.rows}`);
       continue;
     }
-    if (!keys.includes(m.object.key)) {
-      inconsistent.push(`${key}: object ${m.object.key} missing`);
-      continue;
+    let sum = 0;
+    for (const o of objects) {
+      if (!keys.includes(o.key)) {
+        inconsistent.push(`${key}: object ${o.key} missing`);
+        continue;
+      }
+      const body = await text(lake, o.key);
+      const sha = createHash('sha256').update(body).digest('hex');
+      const rows = body.trimEnd().split('\n').length - 1;
+      sum += rows;
+      if (sha !== o.sha256 || rows !== o.rows) inconsistent.push(`${key}: sha256/rows differ from ${o.key}`);
     }
-    const body = await text(lake, m.object.key);
-    const sha = createHash('sha256').update(body).digest('hex');
-    const rows = body.trimEnd().split('\n').length - 1;
-    if (sha !== m.object.sha256 || rows !== m.object.rows || rows !== m.rows) inconsistent.push(`${key}: sha256/rows differ from ${m.object.key}`);
+    if (sum !== m.rows) inconsistent.push(`${key}: rows ${m.rows}, its objects hold ${sum}`);
   }
   return { keys, recordIds: recordIds.sort(), customers, inconsistent, allText };
 }
