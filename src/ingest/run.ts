@@ -360,7 +360,7 @@ function checkPartitionBy(schema: CompiledSchema, column: string | undefined): s
   if (column === undefined) return undefined;
   const candidates = [...schema.dateTimes].filter((c) => !schema.personal.has(c));
   if (!schema.dateTimes.has(column) || schema.personal.has(column)) {
-    const why = !schema.types.has(column) ? 'is not a column of the schema' : schema.personal.has(column) ? 'is personal data (pseudonymised)' : 'is not a date-time column of the schema (format "date-time")';
+    const why = !schema.types.has(column) ? 'is not a column of the schema' : !schema.dateTimes.has(column) ? 'is not a date-time column of the schema (format "date-time")' : 'is personal data (pseudonymised): it cannot name a partition';
     throw new UsageError(`--partition-by ${column.slice(0, 60)} ${why}`, { hint: candidates.length ? `date-time columns: ${candidates.join(', ')}` : `schema ${schema.file} declares no "format": "date-time" column` });
   }
   return column;

@@ -119,7 +119,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   }
   const format = options.format ?? 'csv';
   const schema = options.schema;
-  const columns: ParquetColumn[] = header.map((h) => ({ name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)) }));
+  // Pseudonyms get no min/max statistics: nobody filters by a range of HMACs.
+  const columns: ParquetColumn[] = header.map((h) => ({ name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)), statistics: !schema.personal.has(h) }));
   const plain = header.map((h) => schema.personal.has(h));
   const headerLine = header.map(csvField).join(',') + '\n';
 
