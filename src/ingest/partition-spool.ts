@@ -53,6 +53,12 @@ export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
  * as a row group (100,000 rows of the seed's shape are ~10 MB of heap in a worker).
  */
 export const PARQUET_BUFFER_ROWS = 100_000;
+/**
+ * Estimated heap bytes of Parquet rows buffered across the partitions of a range (characters of
+ * strings other than pseudonyms + 16 bytes per cell; ~130 bytes per row of the seed's shape) before the largest partition is encoded: wide or long rows
+ * make smaller row groups rather than exhaust the worker's 64 MiB heap.
+ */
+export const PARQUET_BUFFER_BYTES = 24 * 1024 * 1024;
 
 /** A sink for the spec's format. */
 export function createSink(spec: SpoolSpec, headerLine: string): RowSink {
@@ -124,11 +130,17 @@ class CsvSink implements RowSink {
 
 class ParquetSink implements RowSink {
   private readonly writers = new Map<string, ParquetFileWriter>();
+  /** Estimated bytes buffered per writer, and in all. */
+  private readonly bytes = new Map<ParquetFileWriter, number>();
+  private bufferedBytes = 0;
   private buffered = 0;
   private readonly kinds: ParquetKind[];
+  /** One row's cells, reused: the writer copies them into its column buffers. */
+  private readonly cells: ParquetCell[];
 
   constructor(private readonly spec: SpoolSpec) {
     this.kinds = spec.columns.map((c) => c.kind);
+    this.cells = new Array(this.kinds.length);
   }
 
   write(date: string, record: string[]): void {
@@ -138,9 +150,12 @@ class ParquetSink implements RowSink {
       this.writers.set(date, w);
     }
     const kinds = this.kinds;
-    const cells: ParquetCell[] = new Array(kinds.length);
+    const cells = this.cells;
+    const plain = this.spec.plain;
+    let rowBytes = 16 * kinds.length;
     for (let i = 0; i < kinds.length; i++) {
       const v = record[i]!;
+      if (!plain[i]) rowBytes += v.length; // pseudonyms are shared strings (the pseudonymiser's cache)
       if (v === '') {
         cells[i] = null;
         continue;
@@ -164,12 +179,23 @@ class ParquetSink implements RowSink {
     }
     const before = w.buffered;
     w.append(cells);
-    this.buffered += w.buffered - before;
-    if (this.buffered >= PARQUET_BUFFER_ROWS) {
+    if (w.buffered === 0) {
+      // The writer encoded a full row group, this row included.
+      this.buffered -= before;
+      this.bufferedBytes -= this.bytes.get(w) ?? 0;
+      this.bytes.set(w, 0);
+    } else {
+      this.buffered++;
+      this.bufferedBytes += rowBytes;
+      this.bytes.set(w, (this.bytes.get(w) ?? 0) + rowBytes);
+    }
+    while (this.buffered >= PARQUET_BUFFER_ROWS || this.bufferedBytes >= PARQUET_BUFFER_BYTES) {
       // Encode the largest partition's rows: rows of many days in any order stay bounded.
       let largest = w;
-      for (const x of this.writers.values()) if (x.buffered > largest.buffered) largest = x;
+      for (const x of this.writers.values()) if ((this.bytes.get(x) ?? 0) > (this.bytes.get(largest) ?? 0)) largest = x;
       this.buffered -= largest.buffered;
+      this.bufferedBytes -= this.bytes.get(largest) ?? 0;
+      this.bytes.set(largest, 0);
       largest.flushRowGroup();
     }
   }
@@ -181,6 +207,7 @@ class ParquetSink implements RowSink {
       parts.push({ date, file: w.file, rows: parquet.rows, bytes: parquet.bytes, lead: 4, parquet });
     }
     this.buffered = 0;
+    this.bufferedBytes = 0;
     return parts;
   }
 }

@@ -142,7 +142,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   const schema = options.schema;
   // The output's columns: the header without the dropped ones (--extra-columns drop).
   const output = header.filter((h) => !drop.includes(h));
-  const columns: ParquetColumn[] = output.map((h) => ({ name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)) }));
+  // Pseudonyms get no min/max statistics: nobody filters by a range of HMACs.
+  const columns: ParquetColumn[] = output.map((h) => ({ name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)), statistics: !schema.personal.has(h) }));
   const plain = output.map((h) => schema.personal.has(h));
   const headerLine = output.map(csvField).join(',') + '\n';
 

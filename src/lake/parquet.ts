@@ -19,6 +19,8 @@ export type ParquetKind = 'string' | 'double' | 'int64' | 'boolean' | 'timestamp
 export interface ParquetColumn {
   name: string;
   kind: ParquetKind;
+  /** Write min/max statistics for the column (default true; pseudonyms gain nothing from them). */
+  statistics?: boolean;
 }
 
 /**
@@ -154,11 +156,14 @@ export class ParquetFileWriter {
     if (this.bufferedRows === 0) return;
     const columnData = this.columns.map((c, i) => {
       const data = this.buffers[i]!;
-      return {
-        name: c.name,
-        data: c.kind === 'int64' || c.kind === 'timestamp' ? data.map((v) => (v === null || typeof v === 'bigint' ? v : BigInt(v as number))) : data,
-        encoding: c.kind === 'string' && dictionaryPays(data as (string | null)[]) ? ('RLE_DICTIONARY' as const) : undefined,
-      };
+      const dictionary = c.kind === 'string' && dictionaryPays(data as (string | null)[]);
+      let values: unknown[] = data;
+      if (c.kind === 'int64' || c.kind === 'timestamp') values = data.map((v) => (v === null || typeof v === 'bigint' ? v : BigInt(v as number)));
+      else if (c.kind === 'string' && !dictionary) values = utf8Values(data as (string | null)[]);
+      // Strings are PLAIN unless the dictionary pays: hyparquet-writer's own sampling would hash
+      // every value again (and long strings of one length all collide in a JavaScript Map).
+      const encoding = dictionary ? ('RLE_DICTIONARY' as const) : c.kind === 'string' ? ('PLAIN' as const) : undefined;
+      return { name: c.name, data: values, encoding, statistics: c.statistics ?? true };
     });
     this.writer.write({ columnData: columnData as never, rowGroupSize: this.bufferedRows });
     this.buffers = this.columns.map(() => []);
@@ -263,6 +268,35 @@ export async function finishParquetParts(parts: ParquetPart[], columns: ParquetC
   return { file: first.file, rows, bytes: length };
 }
 
+/**
+ * UTF-8 bytes of each string of a column, encoded in one call: the strings are joined and
+ * encoded once, then cut into views (hyparquet-writer would call TextEncoder once per value).
+ * Falls back to one encoding per value when a string is not ASCII.
+ */
+function utf8Values(values: (string | null)[]): (Uint8Array | null)[] {
+  const present = values.filter((v): v is string => v !== null);
+  const joined = present.join('');
+  const bytes = Buffer.from(joined, 'utf8');
+  const out: (Uint8Array | null)[] = new Array(values.length);
+  if (bytes.length !== joined.length) {
+    for (let i = 0; i < values.length; i++) out[i] = values[i] === null ? null : Buffer.from(values[i]!, 'utf8');
+    return out;
+  }
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === null) out[i] = null;
+    else {
+      out[i] = bytes.subarray(at, at + v.length);
+      at += v.length;
+    }
+  }
+  return out;
+}
+
+/** Longest string considered for a dictionary: longer ones are rarely repeated, and V8 hashes them by length only. */
+const MAX_DICTIONARY_STRING = 1024;
+
 /** Dictionary encoding pays when distinct values take at most half the bytes of all values. */
 function dictionaryPays(values: (string | null)[]): boolean {
   const distinct = new Set<string>();
@@ -270,6 +304,7 @@ function dictionaryPays(values: (string | null)[]): boolean {
   let unique = 0;
   for (const v of values) {
     if (v === null) continue;
+    if (v.length > MAX_DICTIONARY_STRING) return false;
     total += v.length;
     if (!distinct.has(v)) {
       distinct.add(v);

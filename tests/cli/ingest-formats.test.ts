@@ -131,7 +131,7 @@ describe('--format parquet', () => {
       HEADER + ',interval_s,note',
       'REC-1,CUST-1,METER-1,2025-03-07T09:30:00.120+01:00,1e2,0.18,TRUE,3600,first',
       'REC-2,CUST-2,METER-2,2025-03-06T23:30:00Z,12.4,0.2,false,9007199254740993,',
-      'REC-3,CUST-1,METER-1,2025-03-08T00:00:00Z,0,0.1,true,,x',
+      'REC-3,CUST-1,METER-1,2025-03-08T00:00:00Z,0,0.1,true,,café ü',
       '',
     ].join('\n'),
   );
@@ -162,7 +162,7 @@ describe('--format parquet', () => {
     expect(rows.map((r) => [r[0], r[3], r[4], r[6], r[7], r[8]])).toEqual([
       ['REC-1', BigInt(Date.UTC(2025, 2, 7, 8, 30)) * 1000n + 120_000n, 100, true, 3600n, 'first'],
       ['REC-2', BigInt(Date.UTC(2025, 2, 6, 23, 30)) * 1000n, 12.4, false, 9007199254740993n, null],
-      ['REC-3', BigInt(Date.UTC(2025, 2, 8)) * 1000n, 0, true, null, 'x'],
+      ['REC-3', BigInt(Date.UTC(2025, 2, 8)) * 1000n, 0, true, null, 'café ü'],
     ]);
     expect(rows[0]![1]).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -180,6 +180,7 @@ describe('--format parquet', () => {
     });
     expect(rows).toHaveLength(3);
     expect(rows.map((r) => r.interval_s)).toEqual(['3600', '9007199254740993', null]);
+    expect(rows.map((r) => r.note)).toEqual(['first', null, 'café ü']);
     expect(rows[0]!.us).toBe(String(Date.UTC(2025, 2, 7, 8, 30) * 1000 + 120_000));
   });
 });

@@ -13,6 +13,7 @@ import {
 } from '@azure/storage-blob';
 import { startS3, startAzurite, AZURITE_ACCOUNT, AZURITE_KEY, type S3Server, type AzureServer } from '../helpers/servers.js';
 import { runWatt, scratchDir, ROOT } from '../helpers/cli.js';
+import { readParquetRowGroups } from '../../src/lake/parquet.js';
 
 const KEY = { WATT_PSEUDONYMISATION_KEY: 'test-key-0123456789abcdef0123456789abcdef' };
 const SAMPLE = path.join(ROOT, 'samples', 'sample_energy_consumption.csv');
@@ -22,7 +23,32 @@ async function text(stream: Readable): Promise<string> {
   for await (const c of stream) chunks.push(Buffer.from(c));
   return Buffer.concat(chunks).toString('utf8');
 }
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+async function bytes(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+/** 3 days of readings, shuffled: 4, 5 and 6 rows on 1, 2 and 3 March 2025. */
+function threeDays(dir: string): string {
+  const file = path.join(dir, 'days.csv');
+  const rows: string[] = [];
+  for (const [day, n] of [[1, 4], [2, 5], [3, 6]] as const) for (let i = 0; i < n; i++) rows.push(`REC-${day}-${i},CUST-${i},METER-${i},2025-03-0${day}T1${i}:00:00Z,${i}.5,0.18,true`);
+  rows.sort((a, b) => (sha256(a) < sha256(b) ? -1 : 1));
+  writeFileSync(file, ['record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak', ...rows].join('\n') + '\n');
+  return file;
+}
+
+/** Rows of a Parquet object's bytes, read with hyparquet (through a temporary file). */
+async function parquetRows(dir: string, body: Buffer): Promise<unknown[][]> {
+  const file = path.join(dir, `object-${sha256(body).slice(0, 8)}.parquet`);
+  writeFileSync(file, body);
+  const rows: unknown[][] = [];
+  for await (const g of readParquetRowGroups(file)) rows.push(...g.rows);
+  return rows;
+}
 
 /** A source big enough for a multipart upload (> 8 MiB of output). */
 function bigSource(dir: string, rows: number): string {
@@ -109,6 +135,26 @@ describe('ingest to S3 (s3rver on 127.0.0.1)', () => {
     expect(listed.KeyCount).toBe(1);
   });
 
+  it('--format parquet --partition-by: one Parquet object per day (content type, sha256 metadata), one manifest', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--source', threeDays(cwd), '--format', 'parquet', '--partition-by', 'reading_ts', '--layout', 'hive', '--prefix', 'pq', '--json'], { cwd, env: { ...KEY, ...s3.env } });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const listed = (await client.send(new ListObjectsV2Command({ Bucket: 'watt-lake', Prefix: 'pq/' }))).Contents!.map((o) => o.Key!);
+    const data = listed.filter((k) => k.endsWith('.parquet')).sort();
+    expect(data.map((k) => /year=\d+\/month=\d+\/day=\d+/.exec(k)![0])).toEqual(['year=2025/month=3/day=1', 'year=2025/month=3/day=2', 'year=2025/month=3/day=3']);
+    const manifest = JSON.parse(await text((await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: out.manifest.replace('s3://watt-lake/', '') }))).Body as Readable));
+    expect(manifest.objects.map((o: { key: string }) => o.key)).toEqual(data);
+    for (const [i, key] of data.entries()) {
+      const got = await client.send(new GetObjectCommand({ Bucket: 'watt-lake', Key: key }));
+      expect(got.ContentType).toBe('application/vnd.apache.parquet');
+      const body = await bytes(got.Body as Readable);
+      expect(got.Metadata?.sha256).toBe(sha256(body));
+      expect(manifest.objects[i]).toMatchObject({ sha256: sha256(body), rows: 4 + i, partition_date: `2025-03-0${i + 1}`, format: 'parquet' });
+      expect(await parquetRows(cwd, body)).toHaveLength(4 + i);
+    }
+  });
+
   it('writes nothing to the bucket when a row is invalid', async () => {
     const cwd = scratchDir();
     const src = path.join(cwd, 'bad.csv');
@@ -179,6 +225,28 @@ describe('ingest to Azure Blob (Azurite on 127.0.0.1)', () => {
     expect(manifest.schema.key).toBe(`schemas-az/_schemas/${sha256(schemaBytes.toString('utf8'))}.json`);
     const stored = await text((await container.getBlobClient(manifest.schema.key).download()).readableStreamBody as Readable);
     expect(Buffer.from(stored).equals(schemaBytes)).toBe(true);
+  });
+
+  it('--format parquet --partition-by: one Parquet object per day, one manifest', async () => {
+    const cwd = scratchDir();
+    const r = await runWatt(['ingest', '--source', threeDays(cwd), '--format', 'parquet', '--partition-by', 'reading_ts', '--prefix', 'pq', '--json'], { cwd, env: { ...KEY, ...az.env } });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('watt-lake');
+    const data: string[] = [];
+    for await (const b of container.listBlobsFlat({ prefix: 'pq/' })) if (b.name.endsWith('.parquet')) data.push(b.name);
+    data.sort();
+    expect(data.map((k) => k.split('/').slice(1, 4).join('-'))).toEqual(['2025-03-01', '2025-03-02', '2025-03-03']);
+    const manifest = JSON.parse(await text((await container.getBlobClient(out.manifest.replace(`az://${AZURITE_ACCOUNT}/watt-lake/`, '')).download()).readableStreamBody as Readable));
+    expect(manifest.objects.map((o: { key: string }) => o.key)).toEqual(data);
+    for (const [i, key] of data.entries()) {
+      const blob = container.getBlobClient(key);
+      const body = await bytes((await blob.download()).readableStreamBody as Readable);
+      const props = await blob.getProperties();
+      expect(props.contentType).toBe('application/vnd.apache.parquet');
+      expect(props.metadata?.sha256).toBe(sha256(body));
+      expect(await parquetRows(cwd, body)).toHaveLength(4 + i);
+    }
   });
 
   it('fails with exit 3 and never prints the key when the account key is wrong', async () => {

@@ -1,0 +1,71 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { createSink, PARQUET_BUFFER_BYTES, type SpoolSpec } from '../../src/ingest/partition-spool.js';
+import { finishParquetParts, readParquetMetadata, readParquetRowGroups, type ParquetColumn } from '../../src/lake/parquet.js';
+
+const columns: ParquetColumn[] = [
+  { name: 'id', kind: 'string' },
+  { name: 'ts', kind: 'timestamp' },
+  { name: 'kwh', kind: 'double' },
+  { name: 'n', kind: 'int64' },
+  { name: 'peak', kind: 'boolean' },
+];
+const spec = (dir: string, format: 'csv' | 'parquet', range: number): SpoolSpec => ({ format, prefix: path.join(dir, `run.r${range}`), columns, plain: columns.map(() => false) });
+const row = (i: number, day: number, note = ''): string[] => [`R${i}${note}`, `2025-03-0${day}T0${i % 10}:00:00.5Z`, `${i}.25`, String(i), i % 2 ? 'true' : 'false'];
+
+describe('partition spool', () => {
+  it('parquet: two ranges of shuffled days join into one valid file per day, rows in range order, typed cells', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const sinks = [createSink(spec(dir, 'parquet', 0), ''), createSink(spec(dir, 'parquet', 1), '')];
+    const days = [3, 1, 2, 2, 3, 1, 1, 3, 2, 1];
+    days.forEach((day, i) => sinks[i < 5 ? 0 : 1]!.write(`2025-03-0${day}`, row(i, day)));
+    const parts = sinks.flatMap((s) => s.finish());
+    for (const date of ['2025-03-01', '2025-03-02', '2025-03-03']) {
+      const mine = parts.filter((p) => p.date === date);
+      const { file, rows } = await finishParquetParts(mine.map((p) => p.parquet!), columns);
+      expect(file).toBe(mine[0]!.file);
+      const got: unknown[][] = [];
+      for await (const g of readParquetRowGroups(file)) got.push(...g.rows);
+      const expected = days.map((d, i) => [d, i] as const).filter(([d]) => `2025-03-0${d}` === date).map(([, i]) => i);
+      expect(rows).toBe(expected.length);
+      expect(got.map((r) => r[0])).toEqual(expected.map((i) => `R${i}`));
+      expect(got[0]![1]).toBe(BigInt(Date.UTC(2025, 2, Number(date.slice(-1)), expected[0]! % 10)) * 1000n + 500_000n);
+      expect(got.map((r) => r[2])).toEqual(expected.map((i) => i + 0.25));
+      expect(got.map((r) => r[3])).toEqual(expected.map((i) => BigInt(i)));
+      expect(got.map((r) => r[4])).toEqual(expected.map((i) => i % 2 === 1));
+    }
+  });
+
+  it('parquet: long rows are encoded in several row groups before the buffer exceeds its byte budget', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const sink = createSink(spec(dir, 'parquet', 0), '');
+    const long = 'x'.repeat(1024 * 1024);
+    const rows = Math.ceil((PARQUET_BUFFER_BYTES * 2.5) / long.length);
+    for (let i = 0; i < rows; i++) sink.write(`2025-03-0${1 + (i % 2)}`, row(i, 1 + (i % 2), long));
+    const parts = sink.finish();
+    let total = 0;
+    for (const p of parts) {
+      const { file } = await finishParquetParts([p.parquet!], columns);
+      const meta = await readParquetMetadata(file);
+      expect(meta.row_groups.length).toBeGreaterThan(1);
+      total += Number(meta.num_rows);
+    }
+    expect(total).toBe(rows);
+  });
+
+  it('csv: one file per day, the header once at the top, rows in order', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const sink = createSink(spec(dir, 'csv', 0), 'id,ts,kwh,n,peak\n');
+    [2, 1, 2, 1, 1].forEach((day, i) => sink.write(`2025-03-0${day}`, row(i, day, i === 4 ? ',"quoted"' : '')));
+    const parts = sink.finish().sort((a, b) => a.date.localeCompare(b.date));
+    expect(parts.map((p) => [p.date, p.rows])).toEqual([
+      ['2025-03-01', 3],
+      ['2025-03-02', 2],
+    ]);
+    const day1 = parse(readFileSync(parts[0]!.file), { columns: true }) as { id: string }[];
+    expect(day1.map((r) => r.id)).toEqual(['R1', 'R3', 'R4,"quoted"']);
+    expect(parts[0]!.lead).toBe(Buffer.byteLength('id,ts,kwh,n,peak\n'));
+  });
+});
