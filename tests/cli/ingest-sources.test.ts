@@ -238,6 +238,13 @@ describe('a batch with failures', () => {
     expect(text.code).toBe(1);
     expect(text.stdout.trim().split('\n').at(-1)).toBe('3 files: 2 already ingested, 1 failed (exit 1)');
     expect(text.stderr).toMatch(/^watt: 1 of 3 files failed \(exit 1\); the others ran/m);
+
+    // --log-format json: every stderr line of the batch is a JSON object, the failed file's too
+    const logs = await runWatt(['ingest', '--source', 'in', '--log-format', 'json'], { cwd, env: KEY });
+    expect(logs.code).toBe(1);
+    const records = logs.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    expect(records).toContainEqual(expect.objectContaining({ level: 'error', exit_code: 1, source: lines[1]!.source }));
+    expect(records.at(-1)).toMatchObject({ level: 'error', exit_code: 1, message: expect.stringMatching(/1 of 3 files failed/) });
   });
 
   it('exit code is the worst file: a held lock (4) outranks invalid data (1)', async () => {
