@@ -348,3 +348,29 @@ describe('crash between the objects of a partitioned run', () => {
     expect(rows[0]).toEqual({ n: '30', ids: '30' });
   });
 });
+
+describe('many days in any order', () => {
+  it('400 days of readings, shuffled: 400 Parquet objects, every row once, each in its day', async () => {
+    const dir = scratchDir();
+    const source = path.join(dir, 'year.csv');
+    const lines: string[] = [];
+    const t0 = Date.UTC(2024, 0, 1);
+    for (let d = 0; d < 400; d++) for (let k = 0; k < 3; k++) lines.push(`REC-${d}-${k},CUST-${k},METER-${k},${new Date(t0 + d * 86_400_000 + k * 3600_000).toISOString()},${k}.5,0.18,false`);
+    const random = rng(3);
+    for (let i = lines.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+    }
+    writeFileSync(source, [HEADER, ...lines, ''].join('\n'));
+    const r = await runWatt(['ingest', '--source', source, '--format', 'parquet', '--partition-by', 'reading_ts', '--layout', 'hive', '--json'], { cwd: dir, env: KEY, timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    const lake = path.join(dir, 'lake');
+    const [m] = manifestsOf(lake);
+    expect(m!.objects).toHaveLength(400);
+    expect(m!.objects.every((o: { rows: number }) => o.rows === 3)).toBe(true);
+    const { rows } = await duck(
+      `SELECT count(*) AS n, count(DISTINCT record_id) AS ids, count(*) FILTER (WHERE make_date(year::INT, month::INT, day::INT) <> CAST(reading_ts AT TIME ZONE 'UTC' AS DATE)) AS misplaced FROM read_parquet('${lake}/**/*.parquet', hive_partitioning = true)`,
+    );
+    expect(rows[0]).toEqual({ n: '1200', ids: '1200', misplaced: '0' });
+  }, 120_000);
+});
