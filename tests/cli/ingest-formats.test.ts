@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { DuckDBInstance } from '@duckdb/node-api';
+import Database from 'better-sqlite3';
 import { ROOT, runWatt, scratchDir } from '../helpers/cli.js';
 import { readParquetRowGroups } from '../../src/lake/parquet.js';
 
@@ -242,6 +243,11 @@ describe('--partition-by', () => {
       // Every row of an object is of its day, in UTC.
       for (const t of rows) expect(t.slice(0, 10)).toBe(o.partition_date);
     }
+    // The catalog records each object with its partition date.
+    const db = new Database(path.join(dir, '.watt', 'catalog.db'), { readonly: true });
+    const recorded = db.prepare("SELECT key, partition_date, rows FROM lake_objects WHERE run_id = ? AND kind = 'data' ORDER BY key").all(m.run_id);
+    db.close();
+    expect(recorded).toEqual(m.objects.map((o: { key: string; partition_date: string; rows: number }) => ({ key: o.key, partition_date: o.partition_date, rows: o.rows })));
     // DuckDB's hive partitioning types year/month/day as integers: a filter by number finds the day.
     const glob = `${lake}/**/*.${format}`;
     const reader = format === 'csv' ? `read_csv('${glob}', hive_partitioning = true)` : `read_parquet('${glob}', hive_partitioning = true)`;
