@@ -381,10 +381,17 @@ export async function rewriteParquet(file: string, column: string, pseudonym: st
   try {
     const metadata = await readParquetMetadata(file);
     const kv = Object.fromEntries((metadata.key_value_metadata ?? []).filter((e) => typeof e.value === 'string').map((e) => [e.key, e.value as string]));
+    // Columns written without min/max statistics (ingest leaves them out for pseudonyms, which
+    // would otherwise sit in the footer) are rewritten without them too.
+    const first = metadata.row_groups[0];
+    const columns = columnsOf(metadata).map((c, i) => {
+      const st = first?.columns[i]?.meta_data?.statistics;
+      return { ...c, statistics: !first || (st?.min_value ?? st?.max_value ?? st?.min ?? st?.max) !== undefined };
+    });
     for await (const group of readParquetRowGroups(file)) {
       if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting an object; it was not replaced: run the same erasure again');
       const index = group.columns.findIndex((c) => c.name === column);
-      if (out && !writer) writer = new ParquetFileWriter(out, group.columns, { metadata: kv });
+      if (out && !writer) writer = new ParquetFileWriter(out, columns, { metadata: kv });
       for (const row of group.rows) {
         rowsIn++;
         if (index >= 0 && subjects.has(row[index] as string)) {
@@ -395,7 +402,7 @@ export async function rewriteParquet(file: string, column: string, pseudonym: st
         writer?.append(row);
       }
     }
-    if (out && !writer) writer = new ParquetFileWriter(out, columnsOf(metadata), { metadata: kv });
+    if (out && !writer) writer = new ParquetFileWriter(out, columns, { metadata: kv });
   } catch (err) {
     writer?.abort();
     if (err instanceof WattError) throw err;

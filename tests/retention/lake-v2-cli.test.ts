@@ -5,7 +5,8 @@
  * Needs the build (dist/).
  */
 import path from 'node:path';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { parquetMetadata } from 'hyparquet';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runWatt, scratchDir } from '../helpers/cli.js';
 import { KEY, PREFIX, SUBJECT, filesContaining, wattEnv } from './helpers.js';
@@ -53,6 +54,25 @@ async function duckRows(dir: string, glob: 'parquet' | 'csv'): Promise<string[]>
   }
 }
 
+/** For each Parquet object of the lake (by relative path): the columns whose first row group carries min/max statistics. */
+function footerStatistics(dir: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const root = path.join(dir, 'lake');
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const full = path.join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (name.endsWith('.parquet')) {
+        const b = readFileSync(full);
+        const meta = parquetMetadata(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+        out[path.relative(root, full)] = meta.row_groups[0]!.columns.filter((c) => c.meta_data?.statistics?.min_value !== undefined).map((c) => c.meta_data!.path_in_schema.join('.'));
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
 describe('purge on what ingest --format parquet --partition-by reading_ts lands', () => {
   it('purge --days 7 removes exactly the days older than 7 days; verify stays clean', async () => {
     const dir = scratchDir('watt-v2-cli-');
@@ -91,9 +111,16 @@ describe('purge on what ingest --format parquet --partition-by reading_ts lands'
     const holding = filesContaining(dir, pseudonym);
     expect(holding.some((f) => f.endsWith('.csv'))).toBe(true);
 
+    const statsBefore = footerStatistics(dir);
+    expect(Object.keys(statsBefore)).toHaveLength(3);
+    expect(Object.values(statsBefore).every((cols) => cols.includes('reading_ts') && !cols.includes('customer_id'))).toBe(true);
     const r = await runWatt(['purge', '--subject', SUBJECT, '--json'], { cwd: dir, env });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ rows_removed: 9 });
+    // The rewritten Parquet objects keep ingest's choice of statistics: none on the pseudonyms.
+    const statsAfter = footerStatistics(dir);
+    expect(statsAfter).toEqual(statsBefore);
+    for (const cols of Object.values(statsAfter)) expect(cols).not.toContain('customer_id');
     expect(await duckRows(dir, 'parquet')).toEqual(pqBefore.filter((row) => !row.includes(pseudonym)));
     expect(await duckRows(dir, 'csv')).toEqual(csvBefore.filter((row) => !row.includes(pseudonym)));
     expect(filesContaining(dir, pseudonym)).toEqual([]); // lake, catalog, logs, spool: nowhere
