@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { DuckDBInstance } from '@duckdb/node-api';
+import Database from 'better-sqlite3';
 import { ROOT, runWatt, scratchDir } from '../helpers/cli.js';
 import { readParquetRowGroups } from '../../src/lake/parquet.js';
 
@@ -242,6 +243,11 @@ describe('--partition-by', () => {
       // Every row of an object is of its day, in UTC.
       for (const t of rows) expect(t.slice(0, 10)).toBe(o.partition_date);
     }
+    // The catalog records each object with its partition date.
+    const db = new Database(path.join(dir, '.watt', 'catalog.db'), { readonly: true });
+    const recorded = db.prepare("SELECT key, partition_date, rows FROM lake_objects WHERE run_id = ? AND kind = 'data' ORDER BY key").all(m.run_id);
+    db.close();
+    expect(recorded).toEqual(m.objects.map((o: { key: string; partition_date: string; rows: number }) => ({ key: o.key, partition_date: o.partition_date, rows: o.rows })));
     // DuckDB's hive partitioning types year/month/day as integers: a filter by number finds the day.
     const glob = `${lake}/**/*.${format}`;
     const reader = format === 'csv' ? `read_csv('${glob}', hive_partitioning = true)` : `read_parquet('${glob}', hive_partitioning = true)`;
@@ -347,4 +353,30 @@ describe('crash between the objects of a partitioned run', () => {
     const { rows } = await duck(`SELECT count(*) AS n, count(DISTINCT record_id) AS ids FROM read_parquet('${lake}/**/*.parquet')`);
     expect(rows[0]).toEqual({ n: '30', ids: '30' });
   });
+});
+
+describe('many days in any order', () => {
+  it('400 days of readings, shuffled: 400 Parquet objects, every row once, each in its day', async () => {
+    const dir = scratchDir();
+    const source = path.join(dir, 'year.csv');
+    const lines: string[] = [];
+    const t0 = Date.UTC(2024, 0, 1);
+    for (let d = 0; d < 400; d++) for (let k = 0; k < 3; k++) lines.push(`REC-${d}-${k},CUST-${k},METER-${k},${new Date(t0 + d * 86_400_000 + k * 3600_000).toISOString()},${k}.5,0.18,false`);
+    const random = rng(3);
+    for (let i = lines.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+    }
+    writeFileSync(source, [HEADER, ...lines, ''].join('\n'));
+    const r = await runWatt(['ingest', '--source', source, '--format', 'parquet', '--partition-by', 'reading_ts', '--layout', 'hive', '--json'], { cwd: dir, env: KEY, timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    const lake = path.join(dir, 'lake');
+    const [m] = manifestsOf(lake);
+    expect(m!.objects).toHaveLength(400);
+    expect(m!.objects.every((o: { rows: number }) => o.rows === 3)).toBe(true);
+    const { rows } = await duck(
+      `SELECT count(*) AS n, count(DISTINCT record_id) AS ids, count(*) FILTER (WHERE make_date(year::INT, month::INT, day::INT) <> CAST(reading_ts AT TIME ZONE 'UTC' AS DATE)) AS misplaced FROM read_parquet('${lake}/**/*.parquet', hive_partitioning = true)`,
+    );
+    expect(rows[0]).toEqual({ n: '1200', ids: '1200', misplaced: '0' });
+  }, 120_000);
 });
