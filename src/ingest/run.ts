@@ -67,7 +67,7 @@ export interface IngestOptions {
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
 }
 
-/** What `watt ingest` did; `--json` prints the first seven fields and `key_id`. */
+/** What `watt ingest` did; `--json` prints run_id, status, rows, rejected, destination, format, objects, manifest, log and key_id. */
 export interface IngestResult {
   run_id: string;
   status: 'succeeded' | 'rejected' | 'skipped' | 'dry_run';
@@ -101,14 +101,15 @@ export interface IngestResult {
 /**
  * Run one ingestion: hash the source; read the lake prefix's manifests (skip a source that
  * already landed; check the key id); stream the source through UTF-8 check -> csv-parse ->
- * header check -> canonical identifiers -> ajv per row -> pseudonymisation -> a spool file; then
- * upload the object, the quarantine file if any, and the manifest last.
+ * header check -> canonical identifiers -> ajv per row -> canonical values -> pseudonymisation ->
+ * one spool file per partition day (CSV or Parquet); then upload the objects (one per day, in
+ * key order), the quarantine file if any, and the manifest (version 2, listing every object) last.
  *
  * Memory stays flat: rows are never held together; the output is spooled to
  * `<home>/tmp/` so that nothing reaches the lake before every row is checked. Until the file name
  * is redacted (end of the transform) the source is called by its sha256 prefix.
  *
- * @throws UsageError (2) missing/unreadable source, key id of the lake differs from the key's
+ * @throws UsageError (2) missing/unreadable source, `partitionBy` not a date-time column of the schema, key id of the lake differs from the key's
  * (without `newKey`), no key configured for a lake that has data; DataError (1) bad header, bad
  * rows in strict mode, empty file, invalid UTF-8, broken quoting; StorageError (3) lake failures;
  * LockError (4) the same file is being ingested to the same destination; InterruptedError (130,

@@ -116,7 +116,10 @@ const MAX_NAME_HITS = 100;
 export type ProgressDelta = (rows: number, bytes: number) => void;
 
 /**
- * Transform one range. Rows are never held together: memory is flat whatever the size.
+ * Transform one range. Memory is flat whatever the size: CSV rows are never held together;
+ * Parquet rows are buffered up to one row group across the range's partitions (partition-spool.ts).
+ * A row is rejected (not landed) when a canonical value cannot be written exactly, or when its
+ * `partitionBy` cell is empty.
  * @throws DataError for invalid UTF-8, broken quoting or an over-long field (with the line);
  * StorageError when the spool cannot be written; InterruptedError when `signal` aborts.
  */

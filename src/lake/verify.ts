@@ -70,9 +70,14 @@ const HASH_CONCURRENCY = 4;
 
 /**
  * `watt verify`: check a lake folder against its manifests, the way `git fsck` checks objects
- * against refs. Reads every manifest under `<prefix>/_manifests/`; each object a manifest names
- * must exist and hash (sha256, streamed) to the manifest's value; every data object and quarantine
- * file must be named by a manifest (the commit rule); the catalog's audit trail, when this
+ * against refs. Reads every manifest under `<prefix>/_manifests/` (version 1 or 2); each object it
+ * names ({@link manifestObjects}: every partition object of a version 2 manifest) must exist and
+ * hash (sha256, streamed) to the manifest's value, and the schema it names (`schema.key`,
+ * `_schemas/<sha256>.json`) must exist (`schema_missing`, one finding per schema); every data
+ * object (CSV or Parquet) and quarantine file must be named by its run's manifest (the commit
+ * rule: an object of a run without a manifest is an orphan or pending; one its run's manifest no
+ * longer names, left by an interrupted purge or erasure, is an orphan that `repair` deletes);
+ * schemas are shared and content-addressed, never orphans; the catalog's audit trail, when this
  * WATT_HOME has one, must verify and match the lake's anchors (`<prefix>/_audit/`). Needs no
  * catalog: from an empty WATT_HOME the lake is still checked and the trail reported as skipped.
  *
