@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
-import type { CompiledSchema } from '../records/schema.js';
+import { CellError, type CompiledSchema } from '../records/schema.js';
+import { canonicalDateTime } from '../records/canonical.js';
 
 /**
  * Primary key of a run (issue 11, item 5): the schema's `"x-primary-key": ["record_id"]` names
@@ -218,23 +219,16 @@ export function hash128(s: string, seed: ArrayLike<number>, out: Int32Array): vo
   out[3] = (h4 + h1) | 0;
 }
 
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
-
 /**
- * An RFC 3339 date-time as the instant it names, written in UTC: `YYYY-MM-DDTHH:MM:SS[.f]Z`,
- * the fraction kept to its last non-zero digit (`2025-01-01T09:00:00.500+01:00` ->
- * `2025-01-01T08:00:00.5Z`). Text that is not an RFC 3339 date-time is returned unchanged. A leap
- * second (`:60`) is read as the next minute's `:00`. Used for key cells until the canonical
- * values of the output (issue 11, item 2) can be shared.
+ * An RFC 3339 date-time as the instant it names, in its canonical UTC form
+ * (records/canonical.ts `canonicalDateTime`: `2025-01-01T09:00:00.500+01:00` ->
+ * `2025-01-01T08:00:00.5Z`), so that two spellings of one instant are one key. Text that is not a
+ * date-time watt can write exactly is returned unchanged (such rows are rejected before their key
+ * is checked).
  */
 export function canonicalInstant(text: string): string {
-  const m = DATE_TIME.exec(text);
-  if (!m) return text;
-  const d = new Date(0);
-  d.setUTCFullYear(+m[1]!, +m[2]! - 1, +m[3]!);
-  d.setUTCHours(+m[4]!, +m[5]! - (m[8] ? (m[8] === '-' ? -1 : 1) * (+m[9]! * 60 + +m[10]!) : 0), +m[6]!, 0);
-  const frac = (m[7] ?? '').replace(/0+$/, '');
-  return d.toISOString().slice(0, 19) + (frac ? '.' + frac : '') + 'Z';
+  const c = canonicalDateTime(text);
+  return c instanceof CellError ? text : c;
 }
 
 /** One rejected duplicate: the later line, and the line of the first occurrence. */
