@@ -5,36 +5,15 @@
 // to WATT_HOME/tmp first), and the same rows cut into 3 files of a folder (--source DIR: 3 runs
 // in one process). Prints wall seconds, rows/s and peak RSS of the watt process.
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
-import { once } from 'node:events';
+import { createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeReadings } from './readings.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argRows = process.argv.indexOf('--rows');
 const rows = argRows > 0 ? Number(process.argv[argRows + 1]) : 1_000_000;
-const HEADER = 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\n';
-
-/** Writes rows [from, to) of the bench's readings (20,000 customers, hourly) to `file`. */
-async function generate(file, from, to) {
-  const out = createWriteStream(file);
-  out.write(HEADER);
-  const t0 = Date.UTC(2025, 0, 1);
-  let chunk = '';
-  for (let i = from; i < to; i++) {
-    const c = i % 20000;
-    const ts = new Date(t0 + Math.floor(i / 20000) * 3600_000).toISOString().replace('.000Z', 'Z');
-    const hour = Math.floor(i / 20000) % 24;
-    chunk += `REC-${String(i).padStart(8, '0')},CUST-${String(c).padStart(6, '0')},METER-${String(c).padStart(6, '0')},${ts},${((i * 7919) % 3000 / 100).toFixed(2)},0.${17 + (hour % 7)},${hour >= 7 && hour < 23 ? 'true' : 'false'}\n`;
-    if (chunk.length > 1 << 16) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
-}
 
 const rssHook = path.join(root, 'bench', 'peak-rss.cjs');
 function measure(dir, args, stdinFile) {
@@ -55,10 +34,10 @@ console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalme
 const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-sources-'));
 try {
   const file = path.join(dir, 'readings.csv');
-  await generate(file, 0, rows);
+  await writeReadings(file, 0, rows);
   mkdirSync(path.join(dir, 'inbox'));
   const third = Math.ceil(rows / 3);
-  for (let p = 0; p < 3; p++) await generate(path.join(dir, 'inbox', `part${p}.csv`), p * third, Math.min(rows, (p + 1) * third));
+  for (let p = 0; p < 3; p++) await writeReadings(path.join(dir, 'inbox', `part${p}.csv`), p * third, Math.min(rows, (p + 1) * third));
   console.log(`${rows.toLocaleString('en')} rows, ${(statSync(file).size / 1e6).toFixed(1)} MB`);
   console.log('source                  | seconds | rows/s    | peak RSS');
   for (const [name, args, stdin] of [

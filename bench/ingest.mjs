@@ -13,36 +13,17 @@
 // times are not. With --repeat K every tool runs K times,
 // alternating, and the fastest run is kept (the machine may be shared).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, createWriteStream, readdirSync } from 'node:fs';
-import { once } from 'node:events';
+import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeReadings } from './readings.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const sizes = arg('--rows') ? [Number(arg('--rows'))] : [100_000, 1_000_000];
 const repeat = Number(arg('--repeat') ?? 1);
 
-/** Writes `rows` meter readings: 20,000 customers, one meter each, hourly readings. */
-async function generate(file, rows) {
-  const out = createWriteStream(file);
-  out.write('record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\n');
-  const t0 = Date.UTC(2025, 0, 1);
-  let chunk = '';
-  for (let i = 0; i < rows; i++) {
-    const c = i % 20000;
-    const ts = new Date(t0 + Math.floor(i / 20000) * 3600_000).toISOString().replace('.000Z', 'Z');
-    const hour = Math.floor(i / 20000) % 24;
-    chunk += `REC-${String(i).padStart(8, '0')},CUST-${String(c).padStart(6, '0')},METER-${String(c).padStart(6, '0')},${ts},${((i * 7919) % 3000 / 100).toFixed(2)},0.${17 + (hour % 7)},${hour >= 7 && hour < 23 ? 'true' : 'false'}\n`;
-    if (chunk.length > 1 << 16) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
-}
 
 /** Runs a node script: wall seconds, peak RSS (MiB, worker threads included), the in-process parse time if printed. */
 function measure(args, env) {
@@ -92,7 +73,7 @@ for (const rows of sizes) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-'));
   try {
     const file = path.join(dir, 'readings.csv');
-    await generate(file, rows);
+    await writeReadings(file, 0, rows);
     const mb = statSync(file).size / 1e6;
     const tools = [
       ['csv-parse alone (floor A: 64 KiB, wall)', () => measure(['-r', rssHook, path.join(root, 'bench', 'parse-only.mjs'), file])],

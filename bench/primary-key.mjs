@@ -60,8 +60,8 @@ void KeySet;
 // The cost inside `watt ingest`: the same 1M-row file (bench:ingest's shape) with the shipped
 // schema (x-primary-key record_id) and with a copy without the keyword, alternated.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeReadings } from './readings.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,20 +71,7 @@ if (!process.argv.includes('--no-ingest')) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-pk-'));
   try {
     const file = path.join(dir, 'readings.csv');
-    const out = createWriteStream(file);
-    out.write('record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\n');
-    let chunk = '';
-    for (let i = 0; i < N; i++) {
-      const c = i % 20000;
-      const ts = new Date(Date.UTC(2025, 0, 1) + Math.floor(i / 20000) * 3600_000).toISOString().replace('.000Z', 'Z');
-      chunk += `${id(i)},CUST-${String(c).padStart(6, '0')},METER-${String(c).padStart(6, '0')},${ts},${((i * 7919) % 3000 / 100).toFixed(2)},0.18,true\n`;
-      if (chunk.length > 1 << 16) {
-        if (!out.write(chunk)) await once(out, 'drain');
-        chunk = '';
-      }
-    }
-    out.end(chunk);
-    await once(out, 'finish');
+    await writeReadings(file, 0, N, id);
     const shipped = path.join(root, 'schemas', 'energy_consumption.schema.json');
     const keyless = path.join(dir, 'keyless.schema.json');
     writeFileSync(keyless, readFileSync(shipped, 'utf8').replace(/\s*"x-primary-key": \[[^\]]*\],/, ''));

@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { runWatt, scratchDir } from '../helpers/cli.js';
+import { useDuckDb } from '../helpers/duckdb.js';
 import { AZURE_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { wattEnv } from '../retention/helpers.js';
 
@@ -68,23 +68,9 @@ async function download(provider: string, env: Record<string, string>, prefix: s
   return out;
 }
 
-let instance: DuckDBInstance;
-let db: DuckDBConnection;
 const dirs: string[] = [];
-beforeAll(async () => {
-  instance = await DuckDBInstance.create(':memory:');
-  db = await instance.connect();
-  await db.run("SET TimeZone = 'UTC'");
-});
-afterAll(() => {
-  db?.closeSync();
-  instance?.closeSync();
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-});
-
-async function rows(sql: string): Promise<Record<string, unknown>[]> {
-  return (await db.runAndReadAll(sql)).getRowObjects().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
-}
+const { rows } = useDuckDb();
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe.each([S3_LAKE, AZURE_LAKE])('partitioned by reading_ts, on %s', (provider, start) => {
   const serverEnv = useLakeServer(start);

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { runWatt, scratchDir } from '../helpers/cli.js';
+import { useDuckDb } from '../helpers/duckdb.js';
 import { wattEnv } from '../retention/helpers.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'interop');
@@ -43,31 +43,10 @@ function expected(...files: string[]): Expected[] {
 
 const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
-let instance: DuckDBInstance;
-let db: DuckDBConnection;
 const dirs: string[] = [];
+const { rows, types } = useDuckDb();
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-beforeAll(async () => {
-  instance = await DuckDBInstance.create(':memory:');
-  db = await instance.connect();
-  await db.run("SET TimeZone = 'UTC'");
-});
-afterAll(() => {
-  db?.closeSync();
-  instance?.closeSync();
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-});
-
-/** Rows of a query, BIGINT as number. */
-async function rows(sql: string): Promise<Record<string, unknown>[]> {
-  const reader = await db.runAndReadAll(sql);
-  return reader.getRowObjects().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
-}
-
-/** Column name -> DuckDB type of a relation. */
-async function types(relation: string): Promise<Record<string, string>> {
-  return Object.fromEntries((await rows(`DESCRIBE SELECT * FROM ${relation}`)).map((r) => [r.column_name as string, r.column_type as string]));
-}
 
 /** `watt ingest` of fixtures into one lake; returns the folder of its prefix (where the data and `_manifests/` sit). */
 async function ingestAll(dir: string, env: Record<string, string>, files: [name: string, extra: string[]][], common: string[]): Promise<string> {
