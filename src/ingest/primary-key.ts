@@ -252,18 +252,24 @@ export interface KnownDuplicates {
  */
 export class KeyTracker {
   readonly set = new KeySet();
-  private readonly cols: { name: string; kind: 'instant' | 'value' | 'text' }[];
+  private readonly cols: { name: string; kind: 'instant' | 'value' | 'text'; index: number }[];
   private readonly hash = new Int32Array(4);
   private next = 0;
 
+  /**
+   * @param header the columns of the records passed to {@link check}, in order; given, keys are
+   * read from the record's output cells (canonical values, pseudonyms: exact, e.g. integers beyond
+   * 2^53), else from the converted row
+   */
   constructor(
     schema: CompiledSchema,
     private readonly seed: ArrayLike<number>,
     private readonly known?: KnownDuplicates,
+    header?: string[],
   ) {
     this.cols = schema.primaryKey.map((name) => {
       const type = schema.types.get(name);
-      return { name, kind: schema.dateTimes.has(name) ? 'instant' : type === 'string' ? 'text' : 'value' };
+      return { name, kind: schema.dateTimes.has(name) ? 'instant' : type === 'string' ? 'text' : 'value', index: header ? header.indexOf(name) : -1 };
     });
   }
 
@@ -282,14 +288,22 @@ export class KeyTracker {
   }
 
   /**
-   * Check the key of a valid row (converted cells by column name) found at `line`.
+   * Check the key of a valid row found at `line`: from `record`'s output cells when the tracker
+   * was given the header, else from the converted cells by column name (`row`).
    * @returns undefined when its key is new; the first line holding the same key; or 'empty' with
    * the column when a key cell is empty.
    */
-  check(row: Record<string, unknown>, line: number): { first: number } | { empty: string } | undefined {
+  check(row: Record<string, unknown>, line: number, record?: string[]): { first: number } | { empty: string } | undefined {
     let key = '';
     const single = this.cols.length === 1;
     for (const c of this.cols) {
+      if (record && c.index >= 0) {
+        // Output cells are canonical already (records/canonical.ts) or pseudonyms of canonical identifiers.
+        const cell = record[c.index]!;
+        if (cell === '') return { empty: c.name };
+        key = single ? cell : key + cell.length + ':' + cell;
+        continue;
+      }
       const v = row[c.name];
       if (v === undefined || v === null || v === '') return { empty: c.name };
       const s = c.kind === 'instant' ? canonicalInstant(String(v)) : String(v);

@@ -146,7 +146,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   }));
   // Output cells: every column but the dropped ones (--extra-columns drop), in file order.
   const kept = job.drop?.length ? plan.flatMap((p, i) => (p.drop ? [] : [i])) : undefined;
-  const keys = job.keySeed && schema.primaryKey.length ? new KeyTracker(schema, job.keySeed, job.knownDuplicates) : undefined;
+  const keys = job.keySeed && schema.primaryKey.length ? new KeyTracker(schema, job.keySeed, job.knownDuplicates, header) : undefined;
   const partitionIndex = job.partitionBy ? header.indexOf(job.partitionBy) : -1;
   const sink = createSink(job.spool, job.headerLine);
   let rejectBuffer = '';
@@ -212,7 +212,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       record[i] = c;
     }
     // Primary key (primary-key.ts), on rows otherwise valid: a rejected row never claims a key.
-    const key = keys?.check(row, at);
+    const key = keys?.check(row, at, record);
     if (key) {
       if ('empty' in key) reject({ line: at, column: key.empty, reason: 'is empty but part of the primary key' });
       else reject({ line: at, column: null, reason: duplicateReason(keys!.label, key.first), duplicate_of: key.first });

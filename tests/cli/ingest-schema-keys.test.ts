@@ -243,6 +243,24 @@ describe('primary key (x-primary-key)', () => {
     expect(r.stderr).not.toMatch(/METER-77/);
   });
 
+  it('compares integer key cells exactly beyond 2^53 (two ids one double apart both land) and 0100 as 100', async () => {
+    const cwd = scratchDir();
+    const schema = path.join(cwd, 'by-seq.schema.json');
+    writeFileSync(
+      schema,
+      readFileSync(SCHEMA_FILE, 'utf8')
+        .replace('"x-primary-key": ["record_id"]', '"x-primary-key": ["seq"]')
+        .replace('"properties": {', '"properties": {\n    "seq": { "type": "integer" },'),
+    );
+    const src = path.join(cwd, 'seq.csv');
+    // 9007199254740993 and 9007199254740992 are one double (2^53) but two integers.
+    writeFileSync(src, [`${HEADER},seq`, `${row(1)},9007199254740992`, `${row(2)},9007199254740993`, `${row(3)},100`, `${row(4)},0100`, ''].join('\n'));
+    const strict = await runWatt(['ingest', '--source', src, '--schema', schema], { cwd, env: KEY });
+    expect(strict.code).toBe(1);
+    // Only line 5 (0100, i.e. 100) duplicates a key: line 3 is not a duplicate of line 2.
+    expect(errorLines(strict)[0]).toMatch(/1 invalid row .*first: line 5: seq duplicates line 4\)/);
+  });
+
   it('rejects an empty cell of a key column that the schema does not require', async () => {
     const cwd = scratchDir();
     const schema = path.join(cwd, 'optional-key.schema.json');
