@@ -1,7 +1,6 @@
 import type { Catalog, ManifestCacheRecord } from '../catalog/catalog.js';
-import type { Lake } from '../lake/index.js';
+import { readObject, type Lake } from '../lake/index.js';
 import type { Logger } from '../log.js';
-import { StorageError } from '../errors.js';
 import { manifestObjects, type Manifest } from './manifest.js';
 
 /**
@@ -47,7 +46,7 @@ export async function readLakeIndex(lake: Lake, prefix: string, endpoint: string
       logger.warn(`skipped ${lake.uri(info.key)}: ${info.size} bytes is not a watt manifest`, { step: 'manifests', key: info.key });
       continue;
     }
-    const summary = summarise(info.key, lake.uri(info.key), info.size, await readText(lake, info.key));
+    const summary = summarise(info.key, lake.uri(info.key), info.size, (await readObject(lake, info.key)).toString('utf8'));
     if (!summary) {
       logger.warn(`skipped ${lake.uri(info.key)}: not a watt manifest`, { step: 'manifests', key: info.key });
       continue;
@@ -107,16 +106,6 @@ function firstObjectUri(m: Partial<Manifest>): string | null {
   return typeof uri === 'string' ? uri : null;
 }
 
-async function readText(lake: Lake, key: string): Promise<string> {
-  try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await lake.get(key)) chunks.push(Buffer.from(chunk as Buffer));
-    return Buffer.concat(chunks).toString('utf8');
-  } catch (err) {
-    if (err instanceof StorageError) throw err;
-    throw new StorageError(`cannot read ${lake.uri(key)}: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

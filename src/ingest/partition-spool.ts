@@ -1,4 +1,5 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
+import { csvField } from '../records/csv.js';
 import { epochMicros, integerValue } from '../records/canonical.js';
 import { ParquetFileWriter, type ParquetCell, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
 import type { DataFormat } from './manifest.js';
@@ -212,11 +213,3 @@ class ParquetSink implements RowSink {
   }
 }
 
-/** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180). */
-export function csvField(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
-  }
-  return value;
-}

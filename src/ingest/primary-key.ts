@@ -1,6 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { CellError, type CompiledSchema } from '../records/schema.js';
-import { canonicalDateTime } from '../records/canonical.js';
+import type { CompiledSchema } from '../records/schema.js';
 
 /**
  * Primary key of a run (issue 11, item 5): the schema's `"x-primary-key": ["record_id"]` names
@@ -24,10 +23,11 @@ import { canonicalDateTime } from '../records/canonical.js';
  * duplicate. MurmurHash3 is not a cryptographic hash: a file crafted against its mixing (the
  * random seed makes this harder, not impossible) could at worst get rows rejected, never accepted.
  *
- * Cells compare canonically: personal columns after watt's canonical identifier form (NFC,
- * trimmed: done before validation), numbers and integers by value (`1e2` = `100` = `0100`),
- * booleans by value (`TRUE` = `true`), `date-time` columns by instant (`2025-01-01T09:00:00+01:00`
- * = `2025-01-01T08:00:00Z`, {@link canonicalInstant}), other strings exactly.
+ * Cells compare as the row's output cells: personal columns by the pseudonym of their canonical
+ * identifier (NFC, trimmed), numbers by their canonical decimal (`1e2` = `100` = `100.0`),
+ * integers exactly (`0100` = `100`, also beyond 2^53), booleans `TRUE` = `true`, `date-time`
+ * columns by instant (`2025-01-01T09:00:00+01:00` = `2025-01-01T08:00:00Z`): records/canonical.ts.
+ * Other strings exactly.
  */
 
 /** Line numbers (1-based, header is line 1) are >= 2, so 0 marks an empty slot. */
@@ -219,18 +219,6 @@ export function hash128(s: string, seed: ArrayLike<number>, out: Int32Array): vo
   out[3] = (h4 + h1) | 0;
 }
 
-/**
- * An RFC 3339 date-time as the instant it names, in its canonical UTC form
- * (records/canonical.ts `canonicalDateTime`: `2025-01-01T09:00:00.500+01:00` ->
- * `2025-01-01T08:00:00.5Z`), so that two spellings of one instant are one key. Text that is not a
- * date-time watt can write exactly is returned unchanged (such rows are rejected before their key
- * is checked).
- */
-export function canonicalInstant(text: string): string {
-  const c = canonicalDateTime(text);
-  return c instanceof CellError ? text : c;
-}
-
 /** One rejected duplicate: the later line, and the line of the first occurrence. */
 export interface Duplicate {
   line: number;
@@ -252,25 +240,23 @@ export interface KnownDuplicates {
  */
 export class KeyTracker {
   readonly set = new KeySet();
-  private readonly cols: { name: string; kind: 'instant' | 'value' | 'text'; index: number }[];
+  /** Key columns: name and index in the records checked. */
+  private readonly cols: { name: string; index: number }[];
   private readonly hash = new Int32Array(4);
   private next = 0;
 
   /**
-   * @param header the columns of the records passed to {@link check}, in order; given, keys are
-   * read from the record's output cells (canonical values, pseudonyms: exact, e.g. integers beyond
-   * 2^53), else from the converted row
+   * @param header the columns of the records passed to {@link check}, in order (every key column
+   * is in it: the header check requires the schema's required columns, and a key column missing
+   * from a file makes every row's key empty)
    */
   constructor(
     schema: CompiledSchema,
     private readonly seed: ArrayLike<number>,
-    private readonly known?: KnownDuplicates,
-    header?: string[],
+    private readonly known: KnownDuplicates | undefined,
+    header: string[],
   ) {
-    this.cols = schema.primaryKey.map((name) => {
-      const type = schema.types.get(name);
-      return { name, kind: schema.dateTimes.has(name) ? 'instant' : type === 'string' ? 'text' : 'value', index: header ? header.indexOf(name) : -1 };
-    });
+    this.cols = schema.primaryKey.map((name) => ({ name, index: header.indexOf(name) }));
   }
 
   /**
@@ -288,26 +274,20 @@ export class KeyTracker {
   }
 
   /**
-   * Check the key of a valid row found at `line`: from `record`'s output cells when the tracker
-   * was given the header, else from the converted cells by column name (`row`).
+   * Check the key of a valid row found at `line`, read from its output cells: canonical values
+   * (records/canonical.ts: one spelling per instant, exact integers beyond 2^53, plain decimals)
+   * and pseudonyms of canonical identifiers, so that equal keys are equal strings and raw personal
+   * identifiers never enter the table.
    * @returns undefined when its key is new; the first line holding the same key; or 'empty' with
    * the column when a key cell is empty.
    */
-  check(row: Record<string, unknown>, line: number, record?: string[]): { first: number } | { empty: string } | undefined {
+  check(record: readonly string[], line: number): { first: number } | { empty: string } | undefined {
     let key = '';
     const single = this.cols.length === 1;
     for (const c of this.cols) {
-      if (record && c.index >= 0) {
-        // Output cells are canonical already (records/canonical.ts) or pseudonyms of canonical identifiers.
-        const cell = record[c.index]!;
-        if (cell === '') return { empty: c.name };
-        key = single ? cell : key + cell.length + ':' + cell;
-        continue;
-      }
-      const v = row[c.name];
-      if (v === undefined || v === null || v === '') return { empty: c.name };
-      const s = c.kind === 'instant' ? canonicalInstant(String(v)) : String(v);
-      key = single ? s : key + s.length + ':' + s;
+      const cell = c.index >= 0 ? record[c.index]! : '';
+      if (cell === '') return { empty: c.name };
+      key = single ? cell : key + cell.length + ':' + cell;
     }
     hash128(key, this.seed, this.hash);
     const known = this.known;

@@ -12,7 +12,6 @@ import { duplicateReason, KeyTracker, type KeyTable, type KnownDuplicates } from
 import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, utcDay } from '../records/canonical.js';
 import { createSink, type SpoolPart, type SpoolSpec } from './partition-spool.js';
 
-export { csvField } from './partition-spool.js';
 
 /**
  * The hot loop of `watt ingest`: one byte range of the source, already past the header, through
@@ -212,7 +211,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       record[i] = c;
     }
     // Primary key (primary-key.ts), on rows otherwise valid: a rejected row never claims a key.
-    const key = keys?.check(row, at, record);
+    const key = keys?.check(record, at);
     if (key) {
       if ('empty' in key) reject({ line: at, column: key.empty, reason: 'is empty but part of the primary key' });
       else reject({ line: at, column: null, reason: duplicateReason(keys!.label, key.first), duplicate_of: key.first });

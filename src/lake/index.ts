@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LakeConfig } from '../config.js';
+import { StorageError } from '../errors.js';
 import type { Lake } from './types.js';
 
 export type { Lake, ObjectInfo, PutOptions, DeleteResult } from './types.js';
@@ -57,4 +58,21 @@ export function azureAccountName(config: LakeConfig): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The whole body of a small lake object (a manifest, a trail anchor, a schema), read into memory.
+ * Not for data objects: stream those.
+ * @throws StorageError (3) when the store cannot serve it (other errors are wrapped, message cut
+ * to 160 characters).
+ */
+export async function readObject(lake: Lake, key: string): Promise<Buffer> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await lake.get(key)) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks);
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    throw new StorageError(`cannot read ${lake.uri(key)}: ${(err as Error).message.slice(0, 160)}`, { cause: err });
+  }
 }

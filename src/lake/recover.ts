@@ -8,7 +8,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { appendTrail } from '../retention/trail.js';
 import { completeRetentionIntents } from '../retention/age.js';
-import { destinationUri, openLake, type Lake } from './index.js';
+import { destinationUri, openLake, readObject, type Lake } from './index.js';
 import { lakeLocation } from '../lock.js';
 import { DEFAULT_GRACE_MS, isDeadRun, listLake, orphanVerdict, unmanifested } from './integrity.js';
 
@@ -200,9 +200,7 @@ async function cleanSpool(options: RecoverOptions, now: Date, grace: number): Pr
 
 async function readManifest(lake: Lake, key: string): Promise<{ rows: number | null; rejected: number | null }> {
   try {
-    const chunks: Buffer[] = [];
-    for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
-    const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { rows?: unknown; rejected?: unknown };
+    const m = JSON.parse((await readObject(lake, key)).toString('utf8')) as { rows?: unknown; rejected?: unknown };
     return { rows: typeof m.rows === 'number' ? m.rows : null, rejected: typeof m.rejected === 'number' ? m.rejected : null };
   } catch {
     return { rows: null, rejected: null };

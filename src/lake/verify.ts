@@ -8,7 +8,7 @@ import { InterruptedError, LockError, StorageError, UsageError } from '../errors
 import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { verifyTrailAndAnchors } from '../retention/anchor.js';
-import { destinationUri, openLake, type Lake } from './index.js';
+import { destinationUri, openLake, readObject, type Lake } from './index.js';
 import { listLake, orphanVerdict, unmanifested, DEFAULT_GRACE_MS } from './integrity.js';
 import { recoverLake } from './recover.js';
 import { manifestObjects, type Manifest } from '../ingest/manifest.js';
@@ -131,7 +131,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       interrupted(signal);
       let manifest: Partial<Manifest>;
       try {
-        manifest = JSON.parse((await readAll(await lake.get(m.key))).toString('utf8'));
+        manifest = JSON.parse((await readObject(lake, m.key)).toString('utf8'));
         if (typeof manifest !== 'object' || manifest === null || typeof manifest.run_id !== 'string') throw new Error('no run_id');
         if (manifest.objects !== undefined && !Array.isArray(manifest.objects)) throw new Error('objects is not a list');
       } catch (err) {
@@ -274,8 +274,3 @@ async function hashObject(lake: Lake, key: string, signal?: AbortSignal): Promis
   return { sha256: hash.digest('hex'), bytes };
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
-}

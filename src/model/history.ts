@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import { csvField } from '../records/csv.js';
 import { DataError, UsageError } from '../errors.js';
 import { assetPath } from '../paths.js';
 import { CellError, convertCell, describeAjvError, loadSchema } from '../records/schema.js';
@@ -183,6 +184,3 @@ export function historyToCsv(records: readonly IgnitionRecord[]): string {
   return lines.join('\n') + '\n';
 }
 
-function csvField(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}

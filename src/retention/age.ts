@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { readObject } from '../lake/index.js';
 import { failpoint } from '../failpoint.js';
 import { pathToFileURL } from 'node:url';
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
@@ -524,14 +525,7 @@ export async function completeRetentionIntents(ctx: RewriteContext & { catalog: 
 
 /** Read and parse a manifest. @throws StorageError from the lake; SyntaxError/Error for bad JSON. */
 async function readManifestJson(lake: Lake, key: string): Promise<Partial<RetainedManifest>> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of await lake.get(key)) chunks.push(Buffer.from(c as Buffer));
-  } catch (err) {
-    if (err instanceof StorageError) throw err;
-    throw new StorageError(`cannot read ${lake.uri(key)}: ${(err as Error).message.slice(0, 160)}`);
-  }
-  const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<RetainedManifest>;
+  const m = JSON.parse((await readObject(lake, key)).toString('utf8')) as Partial<RetainedManifest>;
   if (typeof m !== 'object' || m === null) throw new Error('not a JSON object');
   return m;
 }

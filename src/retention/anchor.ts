@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { readObject } from '../lake/index.js';
 import type { Lake } from '../lake/types.js';
 import type { Logger } from '../log.js';
 import { GENESIS_HASH, verifyTrail } from './trail.js';
@@ -95,9 +96,7 @@ export async function checkAnchors(db: Database.Database, lake: Lake, prefix: st
     result.anchors++;
     let anchor: TrailAnchor;
     try {
-      const chunks: Buffer[] = [];
-      for await (const c of await lake.get(o.key)) chunks.push(Buffer.from(c as Buffer));
-      anchor = JSON.parse(Buffer.concat(chunks).toString('utf8')) as TrailAnchor;
+      anchor = JSON.parse((await readObject(lake, o.key)).toString('utf8')) as TrailAnchor;
       if (typeof anchor?.trail?.seq !== 'number' || typeof anchor.trail.hash !== 'string') throw new Error('no trail head');
     } catch (err) {
       result.broken.push({ key: o.key, reason: `unreadable anchor: ${(err as Error).message.slice(0, 80)}` });

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { csvField } from '../records/csv.js';
+import { readObject } from '../lake/index.js';
 import { columnsOf, readParquetMetadata, readParquetRowGroups, ParquetFileWriter } from '../lake/parquet.js';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -269,7 +271,7 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
   }
   let manifest: ErasedManifest;
   try {
-    manifest = JSON.parse((await readAll(await lake.get(key))).toString('utf8')) as ErasedManifest;
+    manifest = JSON.parse((await readObject(lake, key)).toString('utf8')) as ErasedManifest;
   } catch (err) {
     if (err instanceof WattError) throw err;
     throw new DataError(`manifest ${lake.uri(key)} is not valid JSON; the object ${o.key} was already rewritten`, { hint: 'repair the manifest, then run the erasure again' });
@@ -415,14 +417,6 @@ export async function rewriteParquet(file: string, column: string, pseudonym: st
   return { rowsIn, kept, removed, sha256, bytes: size };
 }
 
-/** Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180), as ingest does. */
-function csvField(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${value.replace(/"/g, '""')}"`;
-  }
-  return value;
-}
 
 /**
  * Stream a CSV object (header first, as ingest writes it) into `out` (or nowhere, to count),
@@ -547,11 +541,6 @@ export async function sha256Stream(stream: Readable): Promise<string> {
   return hash.digest('hex');
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
-}
 
 function discard(): Writable {
   return new Writable({

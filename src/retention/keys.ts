@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readObject } from '../lake/index.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import type { Lake } from '../lake/types.js';
 import { listLake } from '../lake/integrity.js';
@@ -83,9 +84,7 @@ export async function lakeKeyIds(lake: Lake, prefix: string, signal?: AbortSigna
     out.manifests++;
     let id: unknown;
     try {
-      const chunks: Buffer[] = [];
-      for await (const c of await lake.get(o.key)) chunks.push(Buffer.from(c as Buffer));
-      id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { pseudonymisation?: { key_id?: unknown } }).pseudonymisation?.key_id;
+      id = (JSON.parse((await readObject(lake, o.key)).toString('utf8')) as { pseudonymisation?: { key_id?: unknown } }).pseudonymisation?.key_id;
     } catch {
       id = undefined; // an unreadable manifest: `watt verify` reports it; erasure still scans its objects
     }

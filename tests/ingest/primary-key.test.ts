@@ -1,22 +1,8 @@
-import { KeySet, KeyTracker, canonicalInstant, crossRangeDuplicates, hash128, newKeySeed } from '../../src/ingest/primary-key.js';
+import { KeySet, KeyTracker, crossRangeDuplicates, hash128, newKeySeed } from '../../src/ingest/primary-key.js';
 import type { CompiledSchema } from '../../src/records/schema.js';
 
 const schemaOf = (primaryKey: string[], types: Record<string, 'string' | 'number' | 'integer' | 'boolean'>, dateTimes: string[] = []) =>
   ({ primaryKey, types: new Map(Object.entries(types)), dateTimes: new Set(dateTimes) }) as unknown as CompiledSchema;
-
-describe('canonicalInstant', () => {
-  it.each([
-    ['2025-01-01T09:00:00+01:00', '2025-01-01T08:00:00Z'],
-    ['2025-01-01t08:00:00z', '2025-01-01T08:00:00Z'],
-    ['2025-01-01 08:00:00.500Z', '2025-01-01T08:00:00.5Z'],
-    ['2025-01-01T00:30:00.123456+02:30', '2024-12-31T22:00:00.123456Z'],
-    ['2024-12-31T23:00:00-01:00', '2025-01-01T00:00:00Z'],
-    ['0099-06-01T00:00:00Z', '0099-06-01T00:00:00Z'],
-    ['not a date', 'not a date'],
-  ])('%s -> %s', (text, expected) => {
-    expect(canonicalInstant(text)).toBe(expected);
-  });
-});
 
 describe('hash128', () => {
   it('depends on every code unit, the length and the seed', () => {
@@ -69,14 +55,20 @@ describe('KeySet', () => {
 });
 
 describe('KeyTracker', () => {
-  it('compares numbers and booleans by value, date-times by instant, and composite keys without ambiguity', () => {
-    const t = new KeyTracker(schemaOf(['site', 'n', 'ts'], { site: 'string', n: 'number', ts: 'string' }, ['ts']), newKeySeed());
-    expect(t.check({ site: 'a', n: 100, ts: '2025-01-01T08:00:00Z' }, 2)).toBeUndefined();
-    expect(t.check({ site: 'a', n: 1e2, ts: '2025-01-01T09:00:00+01:00' }, 3)).toEqual({ first: 2 });
-    expect(t.check({ site: 'a1', n: 0, ts: '2025-01-01T08:00:00Z' }, 4)).toBeUndefined();
-    expect(t.check({ site: 'a', n: 10, ts: '2025-01-01T08:00:00Z' }, 5)).toBeUndefined();
-    expect(t.check({ site: '', n: 10, ts: '2025-01-01T08:00:00Z' }, 6)).toEqual({ empty: 'site' });
+  it('reads the key from the output cells by header position; composite keys without ambiguity; empty cells', () => {
+    const header = ['note', 'site', 'n', 'ts'];
+    const t = new KeyTracker(schemaOf(['site', 'n', 'ts'], { site: 'string', n: 'number', ts: 'string' }, ['ts']), newKeySeed(), undefined, header);
+    expect(t.check(['x', 'a', '100', '2025-01-01T08:00:00Z'], 2)).toBeUndefined();
+    expect(t.check(['y', 'a', '100', '2025-01-01T08:00:00Z'], 3)).toEqual({ first: 2 }); // other columns do not count
+    expect(t.check(['x', 'a1', '00', '2025-01-01T08:00:00Z'], 4)).toBeUndefined(); // not 'a' + '100'
+    expect(t.check(['x', 'a', '10', '02025-01-01T08:00:00Z'], 5)).toBeUndefined();
+    expect(t.check(['x', '', '10', '2025-01-01T08:00:00Z'], 6)).toEqual({ empty: 'site' });
     expect(t.label).toBe('site, n, ts');
+  });
+
+  it('a key column absent from the header makes every key empty', () => {
+    const t = new KeyTracker(schemaOf(['id'], { id: 'string' }), newKeySeed(), undefined, ['other']);
+    expect(t.check(['v'], 2)).toEqual({ empty: 'id' });
   });
 });
 
@@ -85,8 +77,8 @@ describe('crossRangeDuplicates', () => {
     const seed = newKeySeed();
     const schema = schemaOf(['id'], { id: 'string' });
     const range = (ids: [string, number][]) => {
-      const t = new KeyTracker(schema, seed);
-      for (const [id, line] of ids) t.check({ id }, line);
+      const t = new KeyTracker(schema, seed, undefined, ['id']);
+      for (const [id, line] of ids) t.check([id], line);
       return t.set.table();
     };
     const dups = crossRangeDuplicates([
