@@ -48,6 +48,14 @@ export function newKeySeed(): number[] {
 export interface KeyTable {
   slots: Int32Array;
   count: number;
+  /**
+   * A {@link KeyLog} sorted by {@link KeyLog.sorted}: `slots` holds `count` entries of 5 words
+   * (hash, line) in line order, `order` their indexes in order of the first hash word
+   * (unsigned), ties in line order, and `words` those first words in that order (a duplicate
+   * search reads them sequentially). Unset: an open-addressing {@link KeySet} table.
+   */
+  order?: Uint32Array;
+  words?: Uint32Array;
 }
 
 /** Words per slot: 4 of hash, 1 of line. */
@@ -142,6 +150,142 @@ export class KeySet {
       this.add(h, old[o + 4]!);
     }
   }
+}
+
+/**
+ * The keys of a range in strict mode: each valid row's 128-bit key hash and line appended in
+ * line order (5 words an entry, one typed array, written sequentially), sorted once at the end
+ * and searched for duplicates by {@link logDuplicates}. A probe of a {@link KeySet} misses the
+ * cache on every row once the table outgrows it (20 MiB for half a million keys); appending and
+ * one radix sort do not, and the log takes half the table's memory (no empty slots).
+ * Strict mode can find duplicates after the fact because a duplicate fails the whole run anyway;
+ * `--quarantine` must leave them out of the output as it goes, so it keeps the {@link KeySet}.
+ */
+export class KeyLog {
+  private words: Int32Array;
+  count = 0;
+
+  constructor(capacity = 4096) {
+    this.words = new Int32Array(capacity * SLOT);
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.words.byteLength;
+  }
+
+  /** Make room for `n` entries at once (never shrinks). */
+  reserve(n: number): void {
+    if (n * SLOT > this.words.length) this.resize(n);
+  }
+
+  /** Append the hash `h` of the row at `line` (lines in increasing order). */
+  add(h: Int32Array, line: number): void {
+    const o = this.count * SLOT;
+    if (o + SLOT > this.words.length) this.resize(this.count * 2);
+    const w = this.words;
+    w[o] = h[0]!;
+    w[o + 1] = h[1]!;
+    w[o + 2] = h[2]!;
+    w[o + 3] = h[3]!;
+    w[o + 4] = line;
+    this.count++;
+  }
+
+  private resize(entries: number): void {
+    const words = new Int32Array(Math.max(entries, 16) * SLOT);
+    words.set(this.words.subarray(0, this.count * SLOT));
+    this.words = words;
+  }
+
+  /**
+   * The entries and their order by first hash word (unsigned), ties in line order: a stable LSD
+   * radix sort of indexes in two passes of 16 bits, O(n); the entries are not moved. The log is
+   * emptied.
+   */
+  sorted(): KeyTable {
+    const n = this.count;
+    const w = this.words;
+    const counts = new Uint32Array(1 << 16);
+    let a: Uint32Array | undefined = new Uint32Array(n);
+    const b = new Uint32Array(n);
+    // Pass 1: low 16 bits, entries in line order -> a.
+    for (let i = 0; i < n; i++) counts[w[i * SLOT]! & 0xffff]!++;
+    prefixSums(counts);
+    for (let i = 0; i < n; i++) a[counts[w[i * SLOT]! & 0xffff]!++] = i;
+    // Pass 2: high 16 bits, in a's order -> b (stable: ties keep line order).
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[w[i * SLOT]! >>> 16]!++;
+    prefixSums(counts);
+    for (let j = 0; j < n; j++) {
+      const i = a[j]!;
+      b[counts[w[i * SLOT]! >>> 16]!++] = i;
+    }
+    a = undefined;
+    const words = new Uint32Array(n);
+    for (let j = 0; j < n; j++) words[j] = w[b[j]! * SLOT]!;
+    this.words = new Int32Array(0);
+    this.count = 0;
+    return { slots: w, count: n, order: b, words };
+  }
+}
+
+/** Exclusive prefix sums in place. */
+function prefixSums(counts: Uint32Array): void {
+  let sum = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    counts[i] = sum;
+    sum += c;
+  }
+}
+
+/**
+ * Every duplicate key of a run from its ranges' sorted logs (range order = line order): within a
+ * range and across ranges. The first occurrence of a key is its lowest line; every later row with
+ * the same 128-bit hash is a duplicate of it. A merge of the sorted logs on the first hash word,
+ * then the full hash compared inside the (rare) groups sharing that word: O(total rows).
+ * @param logs per range, a {@link KeyLog.sorted} table
+ * @returns per range, its duplicate rows sorted by line
+ */
+export function logDuplicates(logs: KeyTable[]): Duplicate[][] {
+  const out: Duplicate[][] = logs.map(() => []);
+  const at = logs.map(() => 0);
+  const words = logs.map((l) => l.words!);
+  const counts = logs.map((l) => l.count);
+  const group: { r: number; o: number }[] = [];
+  for (;;) {
+    // The smallest first word among the ranges' next entries (few ranges: a linear scan).
+    let min = -1;
+    for (let r = 0; r < logs.length; r++) if (at[r]! < counts[r]! && (min < 0 || words[r]![at[r]!]! < min)) min = words[r]![at[r]!]!;
+    if (min < 0) break;
+    let members = 0;
+    for (let r = 0; r < logs.length; r++) for (let j = at[r]!; j < counts[r]! && words[r]![j] === min; j++) members++;
+    if (members === 1) {
+      for (let r = 0; r < logs.length; r++) if (at[r]! < counts[r]! && words[r]![at[r]!] === min) at[r]!++;
+      continue;
+    }
+    group.length = 0;
+    for (let r = 0; r < logs.length; r++) {
+      while (at[r]! < counts[r]! && words[r]![at[r]!] === min) group.push({ r, o: logs[r]!.order![at[r]!++]! * SLOT });
+    }
+    if (group.length < 2) continue;
+    // Ranges in order, lines increasing within each: the group is in line order.
+    for (let i = 1; i < group.length; i++) {
+      const gi = group[i]!;
+      const si = logs[gi.r]!.slots;
+      for (let j = 0; j < i; j++) {
+        const gj = group[j]!;
+        const sj = logs[gj.r]!.slots;
+        if (si[gi.o + 1] === sj[gj.o + 1] && si[gi.o + 2] === sj[gj.o + 2] && si[gi.o + 3] === sj[gj.o + 3]) {
+          out[gi.r]!.push({ line: si[gi.o + 4]!, first: sj[gj.o + 4]! });
+          break;
+        }
+      }
+    }
+  }
+  for (const dups of out) dups.sort((x, y) => x.line - y.line);
+  return out;
 }
 
 const C1 = 0x239b961b;
@@ -239,7 +383,10 @@ export interface KnownDuplicates {
  * {@link KeySet} and, when re-run after a merge, the lines to reject as duplicates of earlier ranges.
  */
 export class KeyTracker {
+  /** Inline duplicate search (`--quarantine` and re-runs): duplicates are rejected as they come. */
   readonly set = new KeySet();
+  /** Strict mode: keys logged, duplicates found after the range by {@link logDuplicates}. */
+  readonly log: KeyLog | undefined;
   /** Key columns: name and index in the records checked. */
   private readonly cols: { name: string; index: number }[];
   private readonly hash = new Int32Array(4);
@@ -255,8 +402,10 @@ export class KeyTracker {
     private readonly seed: ArrayLike<number>,
     private readonly known: KnownDuplicates | undefined,
     header: string[],
+    mode: 'table' | 'log' = 'table',
   ) {
     this.cols = schema.primaryKey.map((name) => ({ name, index: header.indexOf(name) }));
+    if (mode === 'log' && !known) this.log = new KeyLog();
   }
 
   /**
@@ -265,7 +414,15 @@ export class KeyTracker {
    * estimate is low rather than high). Call once, early (e.g. after 10,000 rows).
    */
   reserveFor(rows: number, bytesRead: number, totalBytes: number): void {
-    if (bytesRead > 0) this.set.reserve(Math.ceil((rows * totalBytes * 1.25) / bytesRead));
+    if (bytesRead <= 0) return;
+    const estimate = Math.ceil((rows * totalBytes * 1.25) / bytesRead);
+    if (this.log) this.log.reserve(estimate);
+    else this.set.reserve(estimate);
+  }
+
+  /** The range's keys for the caller: the sorted log (strict mode) or the table. */
+  keys(): KeyTable {
+    return this.log ? this.log.sorted() : this.set.table();
   }
 
   /** Columns of the key, for messages (column names, never values). */
@@ -278,8 +435,9 @@ export class KeyTracker {
    * (records/canonical.ts: one spelling per instant, exact integers beyond 2^53, plain decimals)
    * and pseudonyms of canonical identifiers, so that equal keys are equal strings and raw personal
    * identifiers never enter the table.
-   * @returns undefined when its key is new; the first line holding the same key; or 'empty' with
-   * the column when a key cell is empty.
+   * @returns undefined when its key is new (or, in log mode, always unless empty: duplicates are
+   * found after the range); the first line holding the same key; or 'empty' with the column when
+   * a key cell is empty.
    */
   check(record: readonly string[], line: number): { first: number } | { empty: string } | undefined {
     let key = '';
@@ -290,6 +448,10 @@ export class KeyTracker {
       key = single ? cell : key + cell.length + ':' + cell;
     }
     hash128(key, this.seed, this.hash);
+    if (this.log) {
+      this.log.add(this.hash, line);
+      return undefined;
+    }
     const known = this.known;
     if (known) {
       while (this.next < known.lines.length && known.lines[this.next]! < line) this.next++;
@@ -344,9 +506,10 @@ interface RangeCounts {
 }
 
 /**
- * After the ranges of a run are transformed in parallel, find the rows of a later range whose
- * key an earlier range already holds. Strict (no quarantine): they are counted as rejected rows
- * with both line numbers (the run then fails, nothing written). Quarantine: each range holding
+ * After the ranges of a run are transformed in parallel, find the rows whose key an earlier row
+ * holds. Strict (no quarantine): the ranges' sorted {@link KeyLog}s give every duplicate, within
+ * and across ranges, counted as rejected rows with both line numbers (the run then fails, nothing
+ * written); ranges checked inline (tables) give the cross-range ones. Quarantine: each range holding
  * such rows is transformed again by `rerun` with those lines known, which sets them aside in its
  * rejects file and leaves them out of its output (paid only when a cross-range duplicate exists).
  * @returns the outcomes, with the re-run ranges' replaced; the key tables are dropped.
@@ -360,9 +523,23 @@ export async function settleDuplicates<T extends RangeCounts>(
 ): Promise<T[]> {
   const tables = outcomes.map((o) => o.keys);
   for (const o of outcomes) delete o.keys;
-  if (outcomes.length < 2 || tables.some((t) => !t)) return outcomes;
-  const dups = crossRangeDuplicates(tables as KeyTable[]);
+  if (tables.some((t) => !t)) return outcomes;
   const out = [...outcomes];
+  const reject = (o: T, found: Duplicate[]) => {
+    o.rows -= found.length;
+    o.rejected += found.length;
+    const added = found.slice(0, errorsKept).map((d) => ({ line: d.line, column: null, reason: duplicateReason(label, d.first), duplicate_of: d.first }));
+    o.errors = [...o.errors, ...added].sort((a, b) => a.line - b.line).slice(0, errorsKept);
+  };
+  if (tables[0]!.order) {
+    // Strict mode's logs: every duplicate, within a range and across ranges (the run fails).
+    if (quarantine) throw new Error('key logs are for strict mode: --quarantine checks keys inline');
+    const dups = logDuplicates(tables as KeyTable[]);
+    for (let r = 0; r < out.length; r++) if (dups[r]!.length) reject(out[r]!, dups[r]!);
+    return out;
+  }
+  if (outcomes.length < 2) return outcomes;
+  const dups = crossRangeDuplicates(tables as KeyTable[]);
   for (let r = 1; r < out.length; r++) {
     const found = dups[r]!;
     if (!found.length) continue;
@@ -371,11 +548,7 @@ export async function settleDuplicates<T extends RangeCounts>(
       delete out[r]!.keys;
       continue;
     }
-    const o = out[r]!;
-    o.rows -= found.length;
-    o.rejected += found.length;
-    const added = found.slice(0, errorsKept).map((d) => ({ line: d.line, column: null, reason: duplicateReason(label, d.first), duplicate_of: d.first }));
-    o.errors = [...o.errors, ...added].sort((a, b) => a.line - b.line).slice(0, errorsKept);
+    reject(out[r]!, found);
   }
   return out;
 }

@@ -163,7 +163,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     partitionBy: options.partitionBy,
     rejectsFile: options.quarantine ? (i === 0 ? rejectsFile : `${rejectsFile}.${i}`) : undefined,
     ...(drop.length ? { drop } : {}),
-    ...(keySeed ? { keySeed, returnKeys: bounds.length > 2 } : {}),
+    // Strict mode logs the keys (duplicates found after the ranges); --quarantine checks inline.
+    ...(keySeed ? { keySeed, keyLog: !options.quarantine, returnKeys: !options.quarantine || bounds.length > 2 } : {}),
   }));
   options.logger.debug(`checking ${jobs.length} range${jobs.length > 1 ? 's in parallel worker threads' : ''}`, { step: 'plan', ranges: jobs.map((j) => [j.start, j.end]) });
 

@@ -13,7 +13,7 @@ const { job, schema, key } = workerData as { job: RangeJob; schema: SchemaSource
 try {
   const outcome = await transformRange(job, compileSchema(schema), key, undefined, (rows, bytes) => parentPort!.postMessage({ type: 'progress', rows, bytes }));
   // The primary-key table moves to the main thread (transferred, not copied).
-  parentPort!.postMessage({ type: 'done', outcome }, outcome.keys ? [outcome.keys.slots.buffer as ArrayBuffer] : []);
+  parentPort!.postMessage({ type: 'done', outcome }, outcome.keys ? [outcome.keys.slots.buffer as ArrayBuffer, ...(outcome.keys.order ? [outcome.keys.order.buffer as ArrayBuffer, outcome.keys.words!.buffer as ArrayBuffer] : [])] : []);
 } catch (err) {
   const e = err as Error;
   parentPort!.postMessage({

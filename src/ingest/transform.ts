@@ -84,8 +84,13 @@ export interface RangeJob {
   drop?: string[];
   /** Hash seed of the run's primary-key check (same for every range); unset: no key check. */
   keySeed?: number[];
-  /** Return the range's key table (several ranges: merged by the caller). */
+  /** Return the range's keys (several ranges, or a key log: searched by the caller). */
   returnKeys?: boolean;
+  /**
+   * Strict mode: log the keys and let the caller find duplicates after the range
+   * (primary-key.ts KeyLog, logDuplicates) instead of probing a table on every row.
+   */
+  keyLog?: boolean;
   /** Re-run after a merge: lines duplicating a key of an earlier range. */
   knownDuplicates?: KnownDuplicates;
 }
@@ -145,7 +150,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   }));
   // Output cells: every column but the dropped ones (--extra-columns drop), in file order.
   const kept = job.drop?.length ? plan.flatMap((p, i) => (p.drop ? [] : [i])) : undefined;
-  const keys = job.keySeed && schema.primaryKey.length ? new KeyTracker(schema, job.keySeed, job.knownDuplicates, header) : undefined;
+  const keys = job.keySeed && schema.primaryKey.length ? new KeyTracker(schema, job.keySeed, job.knownDuplicates, header, job.keyLog ? 'log' : 'table') : undefined;
   const partitionIndex = job.partitionBy ? header.indexOf(job.partitionBy) : -1;
   const sink = createSink(job.spool, job.headerLine);
   let rejectBuffer = '';
@@ -210,13 +215,6 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       }
       record[i] = c;
     }
-    // Primary key (primary-key.ts), on rows otherwise valid: a rejected row never claims a key.
-    const key = keys?.check(record, at);
-    if (key) {
-      if ('empty' in key) reject({ line: at, column: key.empty, reason: 'is empty but part of the primary key' });
-      else reject({ line: at, column: null, reason: duplicateReason(keys!.label, key.first), duplicate_of: key.first });
-      return false;
-    }
     let date = job.date;
     if (partitionIndex >= 0) {
       const ts = record[partitionIndex]!;
@@ -225,6 +223,13 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
         return false;
       }
       date = utcDay(ts);
+    }
+    // Primary key (primary-key.ts), last, on rows otherwise valid: a rejected row never claims a key.
+    const key = keys?.check(record, at);
+    if (key) {
+      if ('empty' in key) reject({ line: at, column: key.empty, reason: 'is empty but part of the primary key' });
+      else reject({ line: at, column: null, reason: duplicateReason(keys!.label, key.first), duplicate_of: key.first });
+      return false;
     }
     sink.write(date, kept ? kept.map((i) => record[i]!) : record);
     rows++;
@@ -290,7 +295,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     }
   }
   onProgress?.(rows + rejected - reportedRows, guard.bytes - reportedBytes);
-  return { rows, rejected, errors, nameHits: [...nameHits], parts, ...(job.returnKeys && keys ? { keys: keys.set.table() } : {}) };
+  return { rows, rejected, errors, nameHits: [...nameHits], parts, ...(job.returnKeys && keys ? { keys: keys.keys() } : {}) };
 }
 
 /**

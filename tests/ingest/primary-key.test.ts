@@ -1,4 +1,4 @@
-import { KeySet, KeyTracker, crossRangeDuplicates, hash128, newKeySeed } from '../../src/ingest/primary-key.js';
+import { KeyLog, KeySet, KeyTracker, crossRangeDuplicates, hash128, logDuplicates, newKeySeed, type KeyTable } from '../../src/ingest/primary-key.js';
 import type { CompiledSchema } from '../../src/records/schema.js';
 
 const schemaOf = (primaryKey: string[], types: Record<string, 'string' | 'number' | 'integer' | 'boolean'>, dateTimes: string[] = []) =>
@@ -87,5 +87,63 @@ describe('crossRangeDuplicates', () => {
       range([['c', 20], ['b', 21], ['d', 22]]),
     ]);
     expect(dups).toEqual([[], [{ line: 11, first: 2 }], [{ line: 20, first: 10 }, { line: 21, first: 3 }]]);
+  });
+});
+
+describe('KeyLog and logDuplicates (strict mode: keys logged, duplicates found after the ranges)', () => {
+  const seed = newKeySeed();
+  const schema = schemaOf(['id'], { id: 'string' });
+  const logOf = (ids: [string, number][]) => {
+    const t = new KeyTracker(schema, seed, undefined, ['id'], 'log');
+    const answers = new Set(ids.map(([id, line]) => t.check([id], line)));
+    expect([...answers]).toEqual([undefined]); // never a duplicate inline: found afterwards
+    return t.keys();
+  };
+
+  it('finds duplicates within a range and across ranges, each with the first line of its key', () => {
+    const dups = logDuplicates([
+      logOf([['a', 2], ['b', 3], ['a', 4], ['a', 5]]),
+      logOf([['c', 10], ['a', 11], ['c', 12]]),
+      logOf([['c', 20], ['b', 21], ['d', 22]]),
+    ]);
+    expect(dups).toEqual([
+      [{ line: 4, first: 2 }, { line: 5, first: 2 }],
+      [{ line: 11, first: 2 }, { line: 12, first: 10 }],
+      [{ line: 20, first: 10 }, { line: 21, first: 3 }],
+    ]);
+  });
+
+  it('finds the same duplicates as the inline table on 200,000 keys with 1,000 planted repeats', () => {
+    const n = 200_000;
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(i % 200 === 199 ? `id-${(i * 7919) % i}` : `id-${i}`);
+    const cut = n / 2;
+    const inline = new KeyTracker(schema, seed, undefined, ['id']);
+    const expected: { line: number; first: number }[] = [];
+    ids.forEach((id, i) => {
+      const r = inline.check([id], i + 2);
+      if (r && 'first' in r) expected.push({ line: i + 2, first: r.first });
+    });
+    expect(expected.length).toBe(1000);
+    const dups = logDuplicates([logOf(ids.slice(0, cut).map((id, i) => [id, i + 2])), logOf(ids.slice(cut).map((id, i) => [id, cut + i + 2]))]);
+    expect(dups.flat()).toEqual(expected);
+  });
+
+  it('tells apart keys sharing the first hash word (compares all 128 bits), and sorts by that word unsigned', () => {
+    const log = new KeyLog(1);
+    const add = (h: number[], line: number) => log.add(Int32Array.from(h), line);
+    add([-1, 1, 1, 1], 2);
+    add([7, 1, 2, 3], 3);
+    add([7, 1, 2, 4], 4); // same first word, another key
+    add([0x7fffffff, 0, 0, 0], 5);
+    add([7, 1, 2, 3], 6); // duplicate of line 3
+    add([-1, 1, 1, 1], 7); // duplicate of line 2
+    const sorted: KeyTable = log.sorted();
+    const order = [...sorted.order!];
+    const words = order.map((i) => sorted.slots[i * 5]! >>> 0);
+    expect(words).toEqual([...words].sort((a, b) => a - b));
+    expect(order.map((i) => sorted.slots[i * 5 + 4])).toEqual([3, 4, 6, 5, 2, 7]);
+    expect(logDuplicates([sorted])).toEqual([[{ line: 6, first: 3 }, { line: 7, first: 2 }]]);
+    expect(logDuplicates([new KeyLog().sorted()])).toEqual([[]]);
   });
 });
