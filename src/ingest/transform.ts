@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parse, CsvError } from 'csv-parse';
+import { Parser, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
 import { Pseudonymiser } from '../records/pseudonymise.js';
@@ -237,7 +237,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   };
 
   const guard = new Utf8Guard(job.firstLine);
-  const parser = parse({ delimiter: ',', relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
+  const parser = csvRecords({ delimiter: ',', relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
   let reportedRows = 0;
   let reportedBytes = 0;
   const rejectsOut = job.rejectsFile ? createWriteStream(job.rejectsFile, { mode: 0o600 }) : undefined;
@@ -248,40 +248,48 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     rejectBuffer = '';
     if (!rejectsOut.write(text)) rejectsWrite = once(rejectsOut, 'drain');
   };
+  /** One parsed record, synchronously (csv-parse calls it for each record of a chunk). */
+  const onRecord = (record: string[]) => {
+    const at = line;
+    line += 1;
+    if (record.length === 1 && record[0] === '') return; // an empty line
+    line += newlinesIn(record);
+    processRecord(record, at);
+    if (keys && rows + rejected === KEY_TABLE_ESTIMATE_AFTER) keys.reserveFor(KEY_TABLE_ESTIMATE_AFTER, guard.bytes, job.end - job.start);
+    if (onProgress && rows + rejected - reportedRows >= PROGRESS_EVERY) {
+      onProgress(rows + rejected - reportedRows, guard.bytes - reportedBytes);
+      reportedRows = rows + rejected;
+      reportedBytes = guard.bytes;
+    }
+  };
+  /** Parse a chunk (or, with `undefined`, the end) and process its records; then the rejects' back-pressure. */
+  const parseChunk = (chunk: Buffer | undefined, callback: (err?: Error | null) => void) => {
+    let err: Error | undefined;
+    try {
+      err = parser.parse(chunk, chunk === undefined, onRecord, noop);
+    } catch (e) {
+      err = e as Error;
+    }
+    if (err) {
+      callback(err);
+      return;
+    }
+    if (rejectBuffer.length >= REJECTS_CHUNK || (chunk === undefined && rejectBuffer)) {
+      flushRejects();
+      rejectsWrite.then(() => callback(), callback);
+      return;
+    }
+    callback();
+  };
+  // Records go straight from the parser to processRecord: no object-mode stream between them
+  // (one stream hop and one callback per record less).
   const rowsStream = new Writable({
-    objectMode: true,
-    highWaterMark: 4096,
-    write(record: string[], _enc, callback) {
-      const at = line;
-      line += 1;
-      if (record.length === 1 && record[0] === '') {
-        callback(); // an empty line
-        return;
-      }
-      line += newlinesIn(record);
-      try {
-        processRecord(record, at);
-      } catch (err) {
-        callback(err as Error);
-        return;
-      }
-      if (keys && rows + rejected === KEY_TABLE_ESTIMATE_AFTER) keys.reserveFor(KEY_TABLE_ESTIMATE_AFTER, guard.bytes, job.end - job.start);
-      if (onProgress && rows + rejected - reportedRows >= PROGRESS_EVERY) {
-        onProgress(rows + rejected - reportedRows, guard.bytes - reportedBytes);
-        reportedRows = rows + rejected;
-        reportedBytes = guard.bytes;
-      }
-      if (rejectBuffer.length >= REJECTS_CHUNK) {
-        flushRejects();
-        rejectsWrite.then(() => callback(), callback);
-        return;
-      }
-      callback();
-    },
+    write: (chunk: Buffer, _enc, callback) => parseChunk(chunk, callback),
+    final: (callback) => parseChunk(undefined, callback),
   });
   let parts: SpoolPart[];
   try {
-    await pipeline(createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }), guard, parser, rowsStream, { signal });
+    await pipeline(createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }), guard, rowsStream, { signal });
     parts = sink.finish();
     flushRejects();
     await rejectsWrite;
@@ -406,3 +414,21 @@ export function csvFailure(err: unknown, name: string, firstLine: number): Error
   return err as Error;
 }
 
+
+/** csv-parse's record API without its stream: `parse(chunk, end, push, close)` pushes each record of the chunk. */
+interface CsvRecordParser {
+  parse(chunk: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined;
+}
+
+/**
+ * A csv-parse parser driven chunk by chunk, records handed to a callback synchronously. Uses the
+ * `api` object that csv-parse's stream `Parser` (7.x) wraps, the same one its sync API uses; a
+ * csv-parse without it fails here at once, never silently.
+ */
+function csvRecords(options: ConstructorParameters<typeof Parser>[0]): CsvRecordParser {
+  const api = (new Parser(options) as unknown as { api?: CsvRecordParser }).api;
+  if (typeof api?.parse !== 'function') throw new Error('csv-parse has no record API (Parser.api.parse): pin csv-parse 7');
+  return api;
+}
+
+function noop(): void {}
