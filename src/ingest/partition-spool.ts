@@ -1,5 +1,5 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { csvField } from '../records/csv.js';
+import { csvField, needsQuotes } from '../records/csv.js';
 import { epochMicros, integerValue } from '../records/canonical.js';
 import { ParquetFileWriter, type ParquetCell, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
 import type { DataFormat } from './manifest.js';
@@ -101,12 +101,10 @@ class CsvSink implements RowSink {
       this.partitions.set(date, p);
     }
     const plain = this.spec.plain;
-    let line = '';
-    for (let i = 0; i < this.width; i++) {
-      const v = record[i]!;
-      line += (i ? ',' : '') + (plain[i] ? v : csvField(v));
-    }
-    line += '\n';
+    let quote = false;
+    for (let i = 0; i < this.width && !quote; i++) quote = !plain[i] && needsQuotes(record[i]!);
+    // Most rows need no quoting: one native join makes a flat string (no chain of concatenations).
+    const line = (quote ? record.map((v, i) => (plain[i] ? v : csvField(v))).join(',') : record.join(',')) + '\n';
     p.pending += line;
     p.part.rows++;
     this.buffered += line.length;

@@ -11,7 +11,7 @@ import { transformRange, type RangeJob } from './transform.js';
 
 const { job, schema, key } = workerData as { job: RangeJob; schema: SchemaSource; key: Uint8Array };
 try {
-  const outcome = await transformRange(job, compileSchema(schema), key, undefined, (rows, bytes) => parentPort!.postMessage({ type: 'progress', rows, bytes }));
+  const outcome = await transformRange(job, compileSchema(schema, { validated: true }), key, undefined, (rows, bytes) => parentPort!.postMessage({ type: 'progress', rows, bytes }));
   // The primary-key table moves to the main thread (transferred, not copied).
   parentPort!.postMessage({ type: 'done', outcome }, outcome.keys ? [outcome.keys.slots.buffer as ArrayBuffer, ...(outcome.keys.order ? [outcome.keys.order.buffer as ArrayBuffer, outcome.keys.words!.buffer as ArrayBuffer] : [])] : []);
 } catch (err) {

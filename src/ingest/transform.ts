@@ -165,6 +165,9 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   // One row object reused for every record (ajv keeps no reference): stable shape, less garbage.
   // An empty cell is set to undefined, which `required` reports as missing.
   const row: Record<string, unknown> = {};
+  const values: unknown[] = new Array(width).fill(undefined);
+  const fillRow = rowFiller(plan.map((p) => (p.declared ? p.name : undefined)));
+  fillRow(row, values);
   /** Validate, canonicalise, pseudonymise and spool one record; false if it was rejected. */
   const processRecord = (record: string[], at: number): boolean => {
     if (record.length !== width) {
@@ -185,8 +188,9 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
         reject({ line: at, column: p.name, reason: value.reason, value: preview(p.name, record[i]!) });
         return false;
       }
-      row[p.name] = value;
+      values[i] = value;
     }
+    fillRow(row, values);
     if (!schema.validate(row)) {
       const { column, reason } = describeAjvError(schema.validate.errors![0]!);
       const idx = header.indexOf(column);
@@ -207,7 +211,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       if (p.dateTime) c = canonicalDateTime(v);
       else if (p.type === 'number') c = canonicalNumber(v);
       else if (p.type === 'integer') c = canonicalInteger(v);
-      else if (p.type === 'boolean') c = canonicalBoolean(row[p.name] as boolean);
+      else if (p.type === 'boolean') c = canonicalBoolean(values[i] as boolean);
       else continue;
       if (c instanceof CellError) {
         reject({ line: at, column: p.name, reason: c.reason, value: preview(p.name, v) });
@@ -414,6 +418,17 @@ export function csvFailure(err: unknown, name: string, firstLine: number): Error
   return err as Error;
 }
 
+
+/**
+ * A function copying `values[i]` to `row[names[i]]` for each named column (undefined: skipped),
+ * compiled once per range: one store per column at a fixed key, where `row[name] = value` over
+ * seven or more names is a megamorphic keyed store on every cell. Names are embedded as JSON
+ * string literals (any header text is safe).
+ */
+function rowFiller(names: (string | undefined)[]): (row: Record<string, unknown>, values: unknown[]) => void {
+  const body = names.flatMap((name, i) => (name === undefined ? [] : [`row[${JSON.stringify(name)}] = values[${i}];`])).join('\n');
+  return new Function('row', 'values', `"use strict";\n${body}`) as (row: Record<string, unknown>, values: unknown[]) => void;
+}
 
 /** csv-parse's record API without its stream: `parse(chunk, end, push, close)` pushes each record of the chunk. */
 interface CsvRecordParser {
