@@ -19,7 +19,7 @@ import { keyIdOf, type PseudonymisationKey } from '../records/pseudonymise.js';
 import { appendTrail } from '../retention/trail.js';
 import { scanSource } from './scan.js';
 import type { RowError } from './transform.js';
-import { rangesFor, transformSource } from './transform-plan.js';
+import { rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from './transform-plan.js';
 import { formatBytes, uploadOutputs } from './upload.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
@@ -128,201 +128,207 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const interrupted = () => interruptedError(options.signal, `run ${runId} interrupted; nothing was left in the lake`);
 
   logger.info(`run ${runId}: ingest a ${formatBytes(sourceInfo.size)} source to ${destination}`);
-  const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal).catch((err: unknown) => {
-    throw options.signal?.aborted ? interrupted() : err;
-  });
-  const sourceSha = scan.sha256;
-  const label = sourceLabel(sourceSha);
-  logger.debug(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
-  // The name as far as the schema's patterns can tell before reading any cell.
-  const patternRedacted = redactPatterns(sourceFileName(options.source), options.schema.personalPatterns.values());
-
-  const base: IngestResult = {
-    run_id: runId,
-    status: 'succeeded',
-    rows: 0,
-    rejected: 0,
-    destination,
-    format,
-    objects: [],
-    manifest: uriOf(manifestK),
-    log: options.logFile ?? null,
-    source_sha256: sourceSha,
-    object_key: '',
-    object_sha256: null,
-    key_id: null,
-    warnings: [],
-    errors: [],
-  };
-
-  // The lock makes "already ingested?" and the ingest one step for this file and destination.
-  const lock = options.dryRun ? undefined : acquireLock(options.home, lockNames.ingest(sourceSha, destination), `an ingest of this file to ${destination}`);
-  const purging = lock ? liveLocks(options.home, (name) => name === lockNames.purge(destination)) : [];
-  if (purging.length) {
-    lock?.release();
-    throw new LockError(`a purge of ${destination} is running (pid ${purging[0]!.pid}): ingest refused so that no row escapes an erasure`, { hint: 'run the ingest again when the purge is done' });
-  }
-  // Finish what crashed runs left on this lake (orphan objects, stale spool, runs left running).
-  if (lock) await recoverLake({ lake: options.lake, prefix: options.lake.prefix, home: options.home, catalog: options.catalog, logger, runId, graceMs: graceMs(), signal: options.signal });
-  const spoolDir = path.join(options.home, 'tmp');
-  // Spool files: `<runId>.r<range>.<YYYY-MM-DD>.<csv|parquet>` (one per range and partition day,
-  // joined into the range 0 file) and `<runId>.rejects.jsonl`.
-  const spoolPrefix = path.join(spoolDir, runId);
-  const rejectsFile = path.join(spoolDir, `${runId}.rejects.jsonl`);
-  const removeSpool = () => {
-    let names: string[] = [];
-    try {
-      names = readdirSync(spoolDir);
-    } catch {
-      return;
-    }
-    // Not `<runId>.stdin/`: the spooled standard input this run reads, removed by its owner (sources.ts).
-    for (const name of names) if (name.startsWith(`${runId}.`) && name !== `${runId}.stdin`) rmSync(path.join(spoolDir, name), { force: true });
-  };
-  // Should the process be ended before the finally block runs (second signal, grace period
-  // over), the lock and the spool still go.
-  const onExit = () => {
-    lock?.release();
-    removeSpool();
-  };
-  process.once('exit', onExit);
-  // A dry run reads the lake and the catalog but records nothing.
-  const recorder = options.dryRun ? undefined : options.catalog;
-  recorder?.startRun({ run_id: runId, command: 'ingest', started_at: startedAt, source_name: label, source_sha256: sourceSha, destination, log_path: options.logFile });
-  let lake: Lake | undefined;
-  const written: string[] = [];
+  // Worker threads start now: their start-up overlaps the scan and the lake checks.
+  const workers: RangeWorkers | undefined = startRangeWorkers(sourceInfo.size, options.schema);
   try {
-    lake = await openLake(options.lake);
-    const index = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
-    const landed = findLanded(index, sourceSha);
-    if (landed && !options.force) {
-      logger.info(`already ingested by run ${landed.run_id} (same sha256, manifest ${landed.uri}): nothing to do; use --force to ingest again`);
-      recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: landed.uri });
-      return { ...base, status: 'skipped', destination: landed.object_uri ?? destination, manifest: landed.uri, previous_run_id: landed.run_id ?? undefined };
-    }
-    const key = resolveKey(options, index, destination);
-    const keyId = keyIdOf(key.key);
-    base.key_id = keyId;
-    const rotatedFrom = checkKeyId(options, index, keyId, destination);
-    if (rotatedFrom) base.rotated_from_key_id = rotatedFrom;
-    recorder?.finishRun(runId, { status: 'running', finished_at: null, key_id: keyId, rotated_from_key_id: rotatedFrom ?? null });
-    if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, key id ${keyId} (key from ${key.source})`);
-
-    await pausepoint('ingest:before-transform');
-    if (options.signal?.aborted) throw interrupted();
-    await ensurePrivateDir(spoolDir);
-    const t0 = performance.now();
-    const outcome = await transformSource(
-      { ...options, format, partitionBy, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
-      scan,
-      spoolPrefix,
-      rejectsFile,
-    );
-    failpoint('ingest:after-spool');
-    const seconds = (performance.now() - t0) / 1000;
-    // The file name as recorded anywhere: redacted of every personal cell found in it.
-    const sourceName = redactValues(patternRedacted, outcome.nameHits);
-    base.source_name = sourceName;
-    const objectKey = (date: string) => dataKey(options.lake.prefix, options.layout, date, sourceStem(sourceName), runId, format);
-    const objects = outcome.partitions.map((p) => ({ key: objectKey(p.date), uri: uriOf(objectKey(p.date)), rows: p.rows, partition_date: p.date, sha256: p.sha256 })).sort((a, b) => cmp(a.key, b.key));
-    const first = objects[0];
-    Object.assign(base, {
-      rows: outcome.rows,
-      rejected: outcome.rejected,
-      errors: outcome.errors,
-      warnings: outcome.warnings,
-      objects: objects.map(({ sha256: _, ...o }) => o),
-      object_key: first?.key ?? objectKey(options.date),
-      destination: uriOf(first?.key ?? objectKey(options.date)),
+    const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal).catch((err: unknown) => {
+      throw options.signal?.aborted ? interrupted() : err;
     });
-    base.object_sha256 = first?.sha256 ?? null;
-    if (objects.length > 1) logger.info(`${outcome.rows} valid rows in ${objects.length} partitions by ${partitionBy} (${objects[0]!.partition_date} .. ${objects.at(-1)!.partition_date})`, { step: 'partition', partitions: objects.length });
-    logger.info(`${label} is ${sourceName}${sourceName === sourceFileName(options.source) ? '' : ' (personal identifiers redacted from the file name)'}`, { step: 'name' });
-    logger.info(`validated ${outcome.rows + outcome.rejected} rows in ${seconds.toFixed(2)} s: ${outcome.rows} valid, ${outcome.rejected} rejected`, {
-      step: 'validate',
-      rows: outcome.rows,
-      rejected: outcome.rejected,
-    });
-    for (const e of outcome.errors) logger.warn(`line ${e.line}${e.column ? `, column ${e.column}` : ''}: ${describeValue(e)}${e.reason}`, { step: 'validate', ...e });
+    const sourceSha = scan.sha256;
+    const label = sourceLabel(sourceSha);
+    logger.debug(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
+    // The name as far as the schema's patterns can tell before reading any cell.
+    const patternRedacted = redactPatterns(sourceFileName(options.source), options.schema.personalPatterns.values());
 
-    if (outcome.rejected > 0 && !options.quarantine) {
-      const first = outcome.errors[0]!;
-      throw new DataError(
-        `${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written (first: line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason})`,
-        { hint: 'fix the file, or rerun with --quarantine to land the valid rows and set the others aside' },
-      );
-    }
-    if (options.dryRun) {
-      logger.info(`dry run: would write ${objects.length > 1 ? `${objects.length} objects from ${base.destination}` : base.destination} (${outcome.rows} rows${outcome.rejected ? `, ${outcome.rejected} to ${uriOf(rejectsK)}` : ''}) and ${base.manifest}`);
-      return { ...base, status: 'dry_run' };
-    }
-
-    const plan = { runId, format, objectKey, rejectsKey: rejectsK, rejectsFile, date: options.date, logger, catalog: recorder };
-    const { objects: objectsInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
-    // Another machine may have landed in this prefix while this run transformed: look again just
-    // before the commit, so that the window for a double landing or a second key is milliseconds.
-    const again = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
-    const raced = options.force ? undefined : findLanded(again, sourceSha);
-    if (raced) {
-      await removeUnfinished(lake, written.splice(0), recorder, logger);
-      logger.info(`run ${raced.run_id} landed the same source (manifest ${raced.uri}) while this run was transforming it: this run's objects removed, nothing to do`);
-      recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: raced.uri, source_name: sourceName });
-      return { ...base, status: 'skipped', rows: 0, rejected: 0, destination: raced.object_uri ?? destination, manifest: raced.uri, previous_run_id: raced.run_id ?? undefined };
-    }
-    const lakeKeyNow = lakeKeyId(again);
-    if (lakeKeyNow && lakeKeyNow.keyId !== keyId && lakeKeyNow.keyId !== rotatedFrom) {
-      throw new UsageError(
-        `another run (manifest ${lakeKeyNow.manifest}) landed in ${destination} with key id ${lakeKeyNow.keyId} while this run was transforming with key id ${keyId}: nothing of this run was kept`,
-        { hint: 'configure the key this lake is now ingested with and run again' },
-      );
-    }
-    // The schema beside the data, before the manifest; shared by runs, so never in `written` (schema-store.ts).
-    const schemaStored = await storeSchema(lake, options.lake.prefix, options.schema.source, logger);
-    const manifest: Manifest = {
-      manifest_version: 2,
+    const base: IngestResult = {
       run_id: runId,
-      source: { name: sourceName, sha256: sourceSha, bytes: sourceInfo.size },
-      objects: objectsInfo,
+      status: 'succeeded',
+      rows: 0,
+      rejected: 0,
+      destination,
       format,
-      rejects: rejectsInfo,
-      rows: outcome.rows,
-      rejected: outcome.rejected,
-      schema: manifestSchema(options.schema, schemaStored.key, outcome.extraColumns),
-      pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId },
-      partition: partitionBy ? { layout: options.layout, by: partitionBy } : { layout: options.layout, by: null, date: options.date },
-      started_at: startedAt,
-      finished_at: new Date().toISOString(),
-      watt_version: wattVersion(),
+      objects: [],
+      manifest: uriOf(manifestK),
+      log: options.logFile ?? null,
+      source_sha256: sourceSha,
+      object_key: '',
+      object_sha256: null,
+      key_id: null,
+      warnings: [],
+      errors: [],
     };
-    failpoint('ingest:before-manifest');
-    const manifestOut = await writeManifest(lake, manifestK, manifest);
-    written.push(manifestK);
-    failpoint('ingest:after-manifest');
-    logger.info(`wrote manifest ${manifestOut.uri}: run complete`, { step: 'manifest', key: manifestK });
-    if (rotatedFrom && recorder) {
-      // The rotation is effective now that a manifest carries the new key id.
-      try {
-        appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom, to_key_id: keyId } }]);
-      } catch (err) {
-        logger.error(`could not write the key.rotation trail entry: ${(err as Error).message}`, { step: 'key' });
-      }
+
+    // The lock makes "already ingested?" and the ingest one step for this file and destination.
+    const lock = options.dryRun ? undefined : acquireLock(options.home, lockNames.ingest(sourceSha, destination), `an ingest of this file to ${destination}`);
+    const purging = lock ? liveLocks(options.home, (name) => name === lockNames.purge(destination)) : [];
+    if (purging.length) {
+      lock?.release();
+      throw new LockError(`a purge of ${destination} is running (pid ${purging[0]!.pid}): ingest refused so that no row escapes an erasure`, { hint: 'run the ingest again when the purge is done' });
     }
-    recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
-    const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
-    recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
-    return { ...base, status, destination: objectsInfo[0]?.uri ?? base.destination, manifest: manifestOut.uri };
-  } catch (err) {
-    const error = options.signal?.aborted ? interrupted() : err;
-    // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
-    if (lake && written.length && !written.includes(manifestK)) await removeUnfinished(lake, written.splice(0), recorder, logger);
-    const status = error instanceof InterruptedError ? 'interrupted' : 'failed';
-    recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
-    throw error;
+    // Finish what crashed runs left on this lake (orphan objects, stale spool, runs left running).
+    if (lock) await recoverLake({ lake: options.lake, prefix: options.lake.prefix, home: options.home, catalog: options.catalog, logger, runId, graceMs: graceMs(), signal: options.signal });
+    const spoolDir = path.join(options.home, 'tmp');
+    // Spool files: `<runId>.r<range>.<YYYY-MM-DD>.<csv|parquet>` (one per range and partition day,
+    // joined into the range 0 file) and `<runId>.rejects.jsonl`.
+    const spoolPrefix = path.join(spoolDir, runId);
+    const rejectsFile = path.join(spoolDir, `${runId}.rejects.jsonl`);
+    const removeSpool = () => {
+      let names: string[] = [];
+      try {
+        names = readdirSync(spoolDir);
+      } catch {
+        return;
+      }
+      // Not `<runId>.stdin/`: the spooled standard input this run reads, removed by its owner (sources.ts).
+      for (const name of names) if (name.startsWith(`${runId}.`) && name !== `${runId}.stdin`) rmSync(path.join(spoolDir, name), { force: true });
+    };
+    // Should the process be ended before the finally block runs (second signal, grace period
+    // over), the lock and the spool still go.
+    const onExit = () => {
+      lock?.release();
+      removeSpool();
+    };
+    process.once('exit', onExit);
+    // A dry run reads the lake and the catalog but records nothing.
+    const recorder = options.dryRun ? undefined : options.catalog;
+    recorder?.startRun({ run_id: runId, command: 'ingest', started_at: startedAt, source_name: label, source_sha256: sourceSha, destination, log_path: options.logFile });
+    let lake: Lake | undefined;
+    const written: string[] = [];
+    try {
+      lake = await openLake(options.lake);
+      const index = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
+      const landed = findLanded(index, sourceSha);
+      if (landed && !options.force) {
+        logger.info(`already ingested by run ${landed.run_id} (same sha256, manifest ${landed.uri}): nothing to do; use --force to ingest again`);
+        recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: landed.uri });
+        return { ...base, status: 'skipped', destination: landed.object_uri ?? destination, manifest: landed.uri, previous_run_id: landed.run_id ?? undefined };
+      }
+      const key = resolveKey(options, index, destination);
+      const keyId = keyIdOf(key.key);
+      base.key_id = keyId;
+      const rotatedFrom = checkKeyId(options, index, keyId, destination);
+      if (rotatedFrom) base.rotated_from_key_id = rotatedFrom;
+      recorder?.finishRun(runId, { status: 'running', finished_at: null, key_id: keyId, rotated_from_key_id: rotatedFrom ?? null });
+      if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, key id ${keyId} (key from ${key.source})`);
+
+      await pausepoint('ingest:before-transform');
+      if (options.signal?.aborted) throw interrupted();
+      await ensurePrivateDir(spoolDir);
+      const t0 = performance.now();
+      const outcome = await transformSource(
+        { ...options, format, partitionBy, workers, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
+        scan,
+        spoolPrefix,
+        rejectsFile,
+      );
+      failpoint('ingest:after-spool');
+      const seconds = (performance.now() - t0) / 1000;
+      // The file name as recorded anywhere: redacted of every personal cell found in it.
+      const sourceName = redactValues(patternRedacted, outcome.nameHits);
+      base.source_name = sourceName;
+      const objectKey = (date: string) => dataKey(options.lake.prefix, options.layout, date, sourceStem(sourceName), runId, format);
+      const objects = outcome.partitions.map((p) => ({ key: objectKey(p.date), uri: uriOf(objectKey(p.date)), rows: p.rows, partition_date: p.date, sha256: p.sha256 })).sort((a, b) => cmp(a.key, b.key));
+      const first = objects[0];
+      Object.assign(base, {
+        rows: outcome.rows,
+        rejected: outcome.rejected,
+        errors: outcome.errors,
+        warnings: outcome.warnings,
+        objects: objects.map(({ sha256: _, ...o }) => o),
+        object_key: first?.key ?? objectKey(options.date),
+        destination: uriOf(first?.key ?? objectKey(options.date)),
+      });
+      base.object_sha256 = first?.sha256 ?? null;
+      if (objects.length > 1) logger.info(`${outcome.rows} valid rows in ${objects.length} partitions by ${partitionBy} (${objects[0]!.partition_date} .. ${objects.at(-1)!.partition_date})`, { step: 'partition', partitions: objects.length });
+      logger.info(`${label} is ${sourceName}${sourceName === sourceFileName(options.source) ? '' : ' (personal identifiers redacted from the file name)'}`, { step: 'name' });
+      logger.info(`validated ${outcome.rows + outcome.rejected} rows in ${seconds.toFixed(2)} s: ${outcome.rows} valid, ${outcome.rejected} rejected`, {
+        step: 'validate',
+        rows: outcome.rows,
+        rejected: outcome.rejected,
+      });
+      for (const e of outcome.errors) logger.warn(`line ${e.line}${e.column ? `, column ${e.column}` : ''}: ${describeValue(e)}${e.reason}`, { step: 'validate', ...e });
+
+      if (outcome.rejected > 0 && !options.quarantine) {
+        const first = outcome.errors[0]!;
+        throw new DataError(
+          `${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written (first: line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason})`,
+          { hint: 'fix the file, or rerun with --quarantine to land the valid rows and set the others aside' },
+        );
+      }
+      if (options.dryRun) {
+        logger.info(`dry run: would write ${objects.length > 1 ? `${objects.length} objects from ${base.destination}` : base.destination} (${outcome.rows} rows${outcome.rejected ? `, ${outcome.rejected} to ${uriOf(rejectsK)}` : ''}) and ${base.manifest}`);
+        return { ...base, status: 'dry_run' };
+      }
+
+      const plan = { runId, format, objectKey, rejectsKey: rejectsK, rejectsFile, date: options.date, logger, catalog: recorder };
+      const { objects: objectsInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
+      // Another machine may have landed in this prefix while this run transformed: look again just
+      // before the commit, so that the window for a double landing or a second key is milliseconds.
+      const again = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
+      const raced = options.force ? undefined : findLanded(again, sourceSha);
+      if (raced) {
+        await removeUnfinished(lake, written.splice(0), recorder, logger);
+        logger.info(`run ${raced.run_id} landed the same source (manifest ${raced.uri}) while this run was transforming it: this run's objects removed, nothing to do`);
+        recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: raced.uri, source_name: sourceName });
+        return { ...base, status: 'skipped', rows: 0, rejected: 0, destination: raced.object_uri ?? destination, manifest: raced.uri, previous_run_id: raced.run_id ?? undefined };
+      }
+      const lakeKeyNow = lakeKeyId(again);
+      if (lakeKeyNow && lakeKeyNow.keyId !== keyId && lakeKeyNow.keyId !== rotatedFrom) {
+        throw new UsageError(
+          `another run (manifest ${lakeKeyNow.manifest}) landed in ${destination} with key id ${lakeKeyNow.keyId} while this run was transforming with key id ${keyId}: nothing of this run was kept`,
+          { hint: 'configure the key this lake is now ingested with and run again' },
+        );
+      }
+      // The schema beside the data, before the manifest; shared by runs, so never in `written` (schema-store.ts).
+      const schemaStored = await storeSchema(lake, options.lake.prefix, options.schema.source, logger);
+      const manifest: Manifest = {
+        manifest_version: 2,
+        run_id: runId,
+        source: { name: sourceName, sha256: sourceSha, bytes: sourceInfo.size },
+        objects: objectsInfo,
+        format,
+        rejects: rejectsInfo,
+        rows: outcome.rows,
+        rejected: outcome.rejected,
+        schema: manifestSchema(options.schema, schemaStored.key, outcome.extraColumns),
+        pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId },
+        partition: partitionBy ? { layout: options.layout, by: partitionBy } : { layout: options.layout, by: null, date: options.date },
+        started_at: startedAt,
+        finished_at: new Date().toISOString(),
+        watt_version: wattVersion(),
+      };
+      failpoint('ingest:before-manifest');
+      const manifestOut = await writeManifest(lake, manifestK, manifest);
+      written.push(manifestK);
+      failpoint('ingest:after-manifest');
+      logger.info(`wrote manifest ${manifestOut.uri}: run complete`, { step: 'manifest', key: manifestK });
+      if (rotatedFrom && recorder) {
+        // The rotation is effective now that a manifest carries the new key id.
+        try {
+          appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom, to_key_id: keyId } }]);
+        } catch (err) {
+          logger.error(`could not write the key.rotation trail entry: ${(err as Error).message}`, { step: 'key' });
+        }
+      }
+      recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
+      const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
+      recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
+      return { ...base, status, destination: objectsInfo[0]?.uri ?? base.destination, manifest: manifestOut.uri };
+    } catch (err) {
+      const error = options.signal?.aborted ? interrupted() : err;
+      // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
+      if (lake && written.length && !written.includes(manifestK)) await removeUnfinished(lake, written.splice(0), recorder, logger);
+      const status = error instanceof InterruptedError ? 'interrupted' : 'failed';
+      recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
+      throw error;
+    } finally {
+      removeSpool();
+      await lake?.close();
+      lock?.release();
+      process.removeListener('exit', onExit);
+    }
   } finally {
-    removeSpool();
-    await lake?.close();
-    lock?.release();
-    process.removeListener('exit', onExit);
+    workers?.close(); // idle ones: a run that stopped before its transform
   }
 }
 

@@ -86,6 +86,8 @@ export interface TransformInput {
   logger: Logger;
   signal?: AbortSignal;
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
+  /** Worker threads started by {@link startRangeWorkers} before the scan (used, then ended). */
+  workers?: RangeWorkers;
 }
 
 export interface TransformOutcome {
@@ -178,13 +180,17 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   let outcomes: RangeOutcome[] = [];
   // re2 (node-re2 1.23) loaded by a second generation of worker threads in one process hits a V8
   // fatal (uhop/node-re2#235): only the first transform of a process that loads re2 uses workers.
-  const inWorkers = useWorkers(scan.size) && !(options.schema.loadsRe2 && re2WorkersRan);
-  if (inWorkers && options.schema.loadsRe2) re2WorkersRan = true;
-  const runRange = (job: RangeJob, onProgress: (rows: number, bytes: number) => void) =>
-    inWorkers
-      ? runInWorker(job, options.schema.source, options.pseudonymisationKey, options.signal, onProgress)
+  const workers = options.workers ?? startRangeWorkers(scan.size, options.schema);
+  const runRange = (job: RangeJob, i: number, onProgress: (rows: number, bytes: number) => void) =>
+    workers?.at(i)
+      ? workers.at(i)!.run(job, options.pseudonymisationKey, options.signal, onProgress)
       : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, onProgress);
-  const settled: PromiseSettledResult<RangeOutcome>[] = await Promise.allSettled(jobs.map((job) => runRange(job, progress)));
+  let settled: PromiseSettledResult<RangeOutcome>[];
+  try {
+    settled = await Promise.allSettled(jobs.map((job, i) => runRange(job, i, progress)));
+  } finally {
+    workers?.close(); // the ones given no range (a file with fewer split points)
+  }
   // Every spool part written (removed at the end unless joined into a partition's file).
   const spooled = new Set<string>();
   for (const r of settled) if (r.status === 'fulfilled') for (const p of r.value.parts) spooled.add(p.file);
@@ -250,43 +256,102 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   };
 }
 
-/** Run one range in a worker thread with a capped heap, on the schema source and key bytes the run loaded. */
-function runInWorker(job: RangeJob, schema: SchemaSource, key: Buffer, signal: AbortSignal | undefined, progress: (rows: number, bytes: number) => void): Promise<RangeOutcome> {
-  return new Promise((resolve, reject) => {
-    // An abort listener added after the abort never fires: check first.
-    if (signal?.aborted) {
-      reject(new InterruptedError());
-      return;
-    }
-    const worker = new Worker(WORKER_URL, {
-      workerData: { job, schema, key: new Uint8Array(key) },
-      resourceLimits: WORKER_HEAP,
+/**
+ * The worker threads of one transform, started as early as the source's size is known (before
+ * the scan and the lake checks) so that each one's start-up, loading its modules and compiling
+ * the schema (100-300 ms on this machine), overlaps that work instead of delaying the ranges.
+ * Each worker transforms one range, sent with {@link RangeWorker.run}; {@link close} ends those
+ * never given one (a run that stops early, a file with fewer ranges).
+ */
+export class RangeWorkers {
+  constructor(private readonly workers: RangeWorker[]) {}
+
+  /** The worker for range `i`, if there is one. */
+  at(i: number): RangeWorker | undefined {
+    return this.workers[i];
+  }
+
+  /** End the workers not running a range. Never throws. */
+  close(): void {
+    for (const w of this.workers) w.closeIdle();
+  }
+}
+
+/**
+ * Start the worker threads a source of `size` bytes will be transformed with, or undefined when
+ * it is transformed in this thread (small files, runs from the TypeScript sources, and, for a
+ * schema with patterns, every transform of a process after the first: uhop/node-re2#235).
+ */
+export function startRangeWorkers(size: number, schema: CompiledSchema): RangeWorkers | undefined {
+  if (!useWorkers(size) || (schema.loadsRe2 && re2WorkersRan)) return undefined;
+  if (schema.loadsRe2) re2WorkersRan = true;
+  return new RangeWorkers(Array.from({ length: rangesFor(size) }, () => new RangeWorker(schema.source)));
+}
+
+/** A worker thread with a capped heap that compiles the schema at once, then transforms the one range it is sent. */
+class RangeWorker {
+  private readonly worker: Worker;
+  private running = false;
+  /** What ended the worker before it was given a range (an error, an exit). */
+  private early: Error | undefined;
+
+  constructor(schema: SchemaSource) {
+    this.worker = new Worker(WORKER_URL, { workerData: { schema }, resourceLimits: WORKER_HEAP });
+    this.worker.on('error', (err) => {
+      this.early ??= new StorageError(`ingest worker failed: ${err.message}`, { cause: err });
     });
-    let settled = false;
-    const onAbort = () => {
-      void worker.terminate();
-      finish(new InterruptedError());
-    };
-    const finish = (error: Error | undefined, outcome?: RangeOutcome) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (error) {
+    this.worker.on('exit', (code) => {
+      this.early ??= new Error(`ingest worker stopped (exit code ${code}) before it was given a range`);
+    });
+  }
+
+  /** Stop the worker if it was never given a range. */
+  closeIdle(): void {
+    if (!this.running) void this.worker.terminate();
+  }
+
+  /** Transform `job` in the worker with the run's pseudonymisation key. */
+  run(job: RangeJob, key: Buffer, signal: AbortSignal | undefined, progress: (rows: number, bytes: number) => void): Promise<RangeOutcome> {
+    this.running = true;
+    const worker = this.worker;
+    return new Promise((resolve, reject) => {
+      // An abort listener added after the abort never fires: check first.
+      if (signal?.aborted) {
         void worker.terminate();
-        reject(error);
-      } else resolve(outcome!);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (m: { type: string; rows: number; bytes: number; outcome: RangeOutcome; error: { name: string; message: string; exitCode?: number; hint?: string } }) => {
-      if (m.type === 'progress') progress(m.rows, m.bytes);
-      else if (m.type === 'done') finish(undefined, m.outcome);
-      else if (m.type === 'error') {
-        finish(m.error.exitCode !== undefined ? Object.assign(new WattError(m.error.message, m.error.exitCode, { hint: m.error.hint }), { name: m.error.name }) : new Error(m.error.message));
+        reject(new InterruptedError());
+        return;
       }
+      if (this.early) {
+        reject(this.early);
+        return;
+      }
+      let settled = false;
+      const onAbort = () => {
+        void worker.terminate();
+        finish(new InterruptedError());
+      };
+      const finish = (error: Error | undefined, outcome?: RangeOutcome) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          void worker.terminate();
+          reject(error);
+        } else resolve(outcome!);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.on('message', (m: { type: string; rows: number; bytes: number; outcome: RangeOutcome; error: { name: string; message: string; exitCode?: number; hint?: string } }) => {
+        if (m.type === 'progress') progress(m.rows, m.bytes);
+        else if (m.type === 'done') finish(undefined, m.outcome);
+        else if (m.type === 'error') {
+          finish(m.error.exitCode !== undefined ? Object.assign(new WattError(m.error.message, m.error.exitCode, { hint: m.error.hint }), { name: m.error.name }) : new Error(m.error.message));
+        }
+      });
+      worker.on('error', (err) => finish(new StorageError(`ingest worker failed: ${err.message}`, { cause: err })));
+      worker.on('exit', (code) => finish(new Error(`ingest worker stopped (exit code ${code}) before finishing its range`)));
+      worker.postMessage({ job, key: new Uint8Array(key) });
     });
-    worker.on('error', (err) => finish(new StorageError(`ingest worker failed: ${err.message}`, { cause: err })));
-    worker.on('exit', (code) => finish(new Error(`ingest worker stopped (exit code ${code}) before finishing its range`)));
-  });
+  }
 }
 
 async function readRange(file: string, start: number, end: number): Promise<Buffer> {
