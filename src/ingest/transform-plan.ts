@@ -2,7 +2,8 @@ import os from 'node:os';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { open, rm } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -186,8 +187,21 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       ? workers.at(i)!.run(job, options.pseudonymisationKey, options.signal, onProgress)
       : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, onProgress);
   let settled: PromiseSettledResult<RangeOutcome>[];
+  // CSV: range 0's spool files are final once it ends (a re-run only ever rewrites a later range),
+  // so they are hashed while the other ranges still run; later parts are hashed as they are
+  // appended. The sha256 of each object is then ready when the last part is joined.
+  const early = new Map<string, Promise<Hash | undefined>>();
   try {
-    settled = await Promise.allSettled(jobs.map((job, i) => runRange(job, i, progress)));
+    const runs = jobs.map((job, i) => runRange(job, i, progress));
+    if (format === 'csv' && runs.length > 1) {
+      runs[0]!.then(
+        (o) => {
+          for (const p of o.parts) early.set(p.file, hashOf(p.file, options.signal).catch(() => undefined));
+        },
+        () => undefined,
+      );
+    }
+    settled = await Promise.allSettled(runs);
   } finally {
     workers?.close(); // the ones given no range (a file with fewer split points)
   }
@@ -218,16 +232,18 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       const parts = byDate.get(date)!;
       let file: string;
       let bytes: number;
+      let hash: Hash | undefined;
       if (format === 'parquet') ({ file, bytes } = await finishParquetParts(parts.map((p) => p.parquet!), columns, options.parquetMetadata));
       else {
         file = parts[0]!.file;
         bytes = parts[0]!.bytes;
+        hash = await early.get(file);
         for (const p of parts.slice(1)) {
-          await append(p.file, file, p.lead);
+          await append(p.file, file, p.lead, hash);
           bytes += p.bytes - p.lead;
         }
       }
-      partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: await sha256File(file) });
+      partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: hash ? hash.digest('hex') : await sha256File(file) });
     }
   } catch (err) {
     for (const p of partitions) await rm(p.file, { force: true });
@@ -365,9 +381,27 @@ async function readRange(file: string, start: number, end: number): Promise<Buff
   }
 }
 
-/** Append `from` (without its first `skip` bytes) to `to`. */
-async function append(from: string, to: string, skip = 0): Promise<void> {
-  await pipeline(createReadStream(from, { start: skip, highWaterMark: 1 << 20 }), createWriteStream(to, { flags: 'a' }));
+/** Append `from` (without its first `skip` bytes) to `to`, feeding the appended bytes to `hash` if given. */
+async function append(from: string, to: string, skip = 0, hash?: Hash): Promise<void> {
+  const read = createReadStream(from, { start: skip, highWaterMark: 1 << 20 });
+  const write = createWriteStream(to, { flags: 'a' });
+  if (!hash) await pipeline(read, write);
+  else {
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    await pipeline(read, tap, write);
+  }
+}
+
+/** The running sha256 of a file (not digested: more bytes may follow). */
+async function hashOf(file: string, signal?: AbortSignal): Promise<Hash> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal }) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -48,6 +49,12 @@ describe('watt ingest on a file large enough to be checked in parallel ranges', 
     const ids = body.slice(1).map((l) => Number(l.slice(4, l.indexOf(','))));
     const expected = Array.from({ length: rows }, (_, i) => i).filter((i) => !bad.includes(i));
     expect(ids).toEqual(expected);
+    // The object's sha256 in the manifest (hashed while the two ranges' parts were joined) is
+    // the sha256 of the object's bytes.
+    const manifest = JSON.parse(readFileSync(path.join(lake, '_manifests', `${out.run_id}.json`), 'utf8'));
+    const bytes = readFileSync(new URL(out.destination));
+    expect(manifest.objects).toHaveLength(1);
+    expect(manifest.objects[0]).toMatchObject({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
   });
 
   it('fails strict runs with the first error by line, across ranges, and writes nothing', async () => {
