@@ -88,7 +88,13 @@ class CsvSink implements RowSink {
     private readonly headerLine: string,
   ) {
     this.width = spec.columns.length;
+    // Pseudonyms (hex) and canonical typed values (instants, plain decimals, true/false) never
+    // hold a comma, a quote or a line break: only other strings are checked for quoting.
+    this.unquoted = spec.columns.map((c, i) => spec.plain[i] === true || c.kind !== 'string');
   }
+
+  /** Per column: its values never need CSV quotes. */
+  private readonly unquoted: boolean[];
 
   write(date: string, record: string[]): void {
     let p = this.partitions.get(date);
@@ -100,7 +106,7 @@ class CsvSink implements RowSink {
       this.buffered += this.headerLine.length;
       this.partitions.set(date, p);
     }
-    const plain = this.spec.plain;
+    const plain = this.unquoted;
     let quote = false;
     for (let i = 0; i < this.width && !quote; i++) quote = !plain[i] && needsQuotes(record[i]!);
     // Most rows need no quoting: one native join makes a flat string (no chain of concatenations).

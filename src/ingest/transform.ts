@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
@@ -240,7 +240,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     return true;
   };
 
-  const guard = new Utf8Guard(job.firstLine);
+  const guard = new Utf8Guard(job.source, job.start, job.firstLine);
   const parser = csvRecords({ delimiter: ',', relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
   let reportedRows = 0;
   let reportedBytes = 0;
@@ -257,7 +257,8 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     const at = line;
     line += 1;
     if (record.length === 1 && record[0] === '') return; // an empty line
-    line += newlinesIn(record);
+    // A field holds a line break only inside quotes: none seen yet in the range, none to count.
+    if (guard.quoted) line += newlinesIn(record);
     processRecord(record, at);
     if (keys && rows + rejected === KEY_TABLE_ESTIMATE_AFTER) keys.reserveFor(KEY_TABLE_ESTIMATE_AFTER, guard.bytes, job.end - job.start);
     if (onProgress && rows + rejected - reportedRows >= PROGRESS_EVERY) {
@@ -317,13 +318,27 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
  */
 class Utf8Guard extends Transform {
   bytes = 0;
-  private lines: number;
+  /** A double quote was seen (the parser only gets bytes this guard passed on). */
+  quoted = false;
+  /** Bytes passed on. */
+  private passed = 0;
   private carry: Buffer | undefined;
 
-  /** @param firstLine line number of the first byte of the stream */
-  constructor(firstLine: number) {
+  /**
+   * @param source the file read, from byte `start`, whose first line is `firstLine`: only an
+   * invalid sequence needs a line number, counted then by reading the bytes before it again.
+   */
+  constructor(
+    private readonly source: string,
+    private readonly start: number,
+    private readonly firstLine: number,
+  ) {
     super();
-    this.lines = firstLine;
+  }
+
+  /** Line number of the byte `offset` bytes after the start. */
+  private lineAt(offset: number): number {
+    return this.firstLine + countNewlines(this.source, this.start, this.start + offset);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
@@ -336,16 +351,35 @@ class Utf8Guard extends Transform {
       buf = buf.subarray(0, cut);
     }
     if (!isUtf8(buf)) {
-      callback(invalidUtf8(this.lines + newlinesBeforeInvalid(buf)));
+      callback(invalidUtf8(this.lineAt(this.passed) + newlinesBeforeInvalid(buf)));
       return;
     }
-    this.lines += countByte(buf, 10);
+    this.passed += buf.length;
+    if (!this.quoted && buf.indexOf(34) !== -1) this.quoted = true;
     callback(null, buf);
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.carry && !isUtf8(this.carry)) callback(invalidUtf8(this.lines));
+    if (this.carry && !isUtf8(this.carry)) callback(invalidUtf8(this.lineAt(this.passed)));
     else callback(null, this.carry);
+  }
+}
+
+/** Newlines in bytes [from, to) of a file, read again (error paths only). */
+function countNewlines(file: string, from: number, to: number): number {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let n = 0;
+    for (let at = from; at < to; ) {
+      const read = readSync(fd, buf, 0, Math.min(buf.length, to - at), at);
+      if (read === 0) break;
+      n += countByte(buf.subarray(0, read), 10);
+      at += read;
+    }
+    return n;
+  } finally {
+    closeSync(fd);
   }
 }
 

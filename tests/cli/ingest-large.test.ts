@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { runWatt, scratchDir, BIN } from '../helpers/cli.js';
@@ -55,6 +55,20 @@ describe('watt ingest on a file large enough to be checked in parallel ranges', 
     const bytes = readFileSync(new URL(out.destination));
     expect(manifest.objects).toHaveLength(1);
     expect(manifest.objects[0]).toMatchObject({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+  });
+
+  it('names the line of an invalid UTF-8 byte deep in the second range (lines counted only then)', async () => {
+    const cwd = scratchDir();
+    const src = path.join(cwd, 'large.csv');
+    await writeSource(src, 120_000);
+    const text = readFileSync(src);
+    const at = text.indexOf('REC-100000,');
+    const broken = Buffer.concat([text.subarray(0, at + 4), Buffer.from([0xff]), text.subarray(at + 4)]);
+    writeFileSync(src, broken);
+    const r = await runWatt(['ingest', '--source', src], { cwd, env: KEY });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/invalid UTF-8 at line 100002\b/);
+    expect(existsSync(path.join(cwd, 'lake'))).toBe(false);
   });
 
   it('fails strict runs with the first error by line, across ranges, and writes nothing', async () => {
