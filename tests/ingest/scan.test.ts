@@ -6,8 +6,8 @@ import { parse } from 'csv-parse/sync';
 import { scanSource } from '../../src/ingest/scan.js';
 
 /**
- * A ~4 MiB CSV (four 1 MiB scan chunks): plain rows; in the first 5,000 rows, every 997th holds a
- * quoted field with line breaks, a comma and doubled quotes (so the second chunk has no quote at
+ * A ~6.5 MiB CSV (seven 1 MiB scan chunks): plain rows; in the first 5,000 rows, every 997th holds a
+ * quoted field with line breaks, a comma and doubled quotes (so the next chunks have no quote at
  * all); with `quotedTarget`, one 200 KB quoted field of 5,000 lines sits across two thirds of the
  * file, where the second split of three ranges is aimed.
  */
@@ -16,7 +16,7 @@ function sourceFile(quotedTarget: boolean): string {
   const file = path.join(dir, 'readings.csv');
   const rows: string[] = ['id,note,"multi\nline header"'];
   const row = (i: number) => (i < 5_000 && i % 997 === 0 ? `R${i},"a ""quoted"" note\nwith, a comma\nand lines",x` : `R${i},plain note ${i},y`);
-  for (let i = 0; i < 150_000; i++) rows.push(row(i));
+  for (let i = 0; i < 240_000; i++) rows.push(row(i));
   if (quotedTarget) {
     // Inserted where its middle lands on two thirds of the final file.
     const big = `BIG,"${'a line of a long "" note, forty chars\n'.repeat(5_000)}",z`;
