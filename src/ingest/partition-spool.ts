@@ -73,6 +73,11 @@ export function parquetKind(type: string | undefined, dateTime: boolean, persona
   return type === 'number' ? 'double' : type === 'integer' ? 'int64' : type === 'boolean' ? 'boolean' : 'string';
 }
 
+/** The CSV spool file of a range (spool prefix) for one partition day. */
+export function csvSpoolFile(prefix: string, date: string): string {
+  return `${prefix}.${date}.csv`;
+}
+
 interface CsvPartition {
   part: SpoolPart;
   pending: string;
@@ -99,7 +104,7 @@ class CsvSink implements RowSink {
   write(date: string, record: string[]): void {
     let p = this.partitions.get(date);
     if (!p) {
-      const file = `${this.spec.prefix}.${date}.csv`;
+      const file = csvSpoolFile(this.spec.prefix, date);
       writeFileSync(file, '', { mode: 0o600 });
       const lead = Buffer.byteLength(this.headerLine);
       p = { part: { date, file, rows: 0, bytes: 0, lead }, pending: this.headerLine };

@@ -17,7 +17,8 @@ import { applyExtraColumns, type ExtraColumnsOutcome } from './extra-columns.js'
 import { newKeySeed, settleDuplicates } from './primary-key.js';
 import { csvField } from '../records/csv.js';
 import { csvFailure, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
-import { parquetKind, type SpoolPart } from './partition-spool.js';
+import { csvSpoolFile, parquetKind, type SpoolPart } from './partition-spool.js';
+import { LiveJoin } from './live-join.js';
 import { finishParquetParts, type ParquetColumn } from '../lake/parquet.js';
 import type { DataFormat } from './manifest.js';
 
@@ -190,10 +191,19 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   // CSV: range 0's spool files are final once it ends (a re-run only ever rewrites a later range),
   // so they are hashed while the other ranges still run; later parts are hashed as they are
   // appended. The sha256 of each object is then ready when the last part is joined.
+  // With two ranges and one partition day, the second range's spool is even appended while it is
+  // written (live-join.ts).
   const early = new Map<string, Promise<Hash | undefined>>();
+  let live: Promise<LiveJoin | undefined> | undefined;
   try {
     const runs = jobs.map((job, i) => runRange(job, i, progress));
-    if (format === 'csv' && runs.length > 1) {
+    if (format === 'csv' && runs.length === 2 && !options.partitionBy) {
+      const second = { file: csvSpoolFile(jobs[1]!.spool.prefix, jobs[1]!.date), lead: Buffer.byteLength(headerLine) };
+      live = runs[0]!.then(
+        (o) => (o.parts.length === 1 && o.parts[0]!.date === jobs[0]!.date ? new LiveJoin(o.parts[0]!, second, runs[1]!) : undefined),
+        () => undefined,
+      );
+    } else if (format === 'csv' && runs.length > 1) {
       runs[0]!.then(
         (o) => {
           for (const p of o.parts) early.set(p.file, hashOf(p.file, options.signal).catch(() => undefined));
@@ -205,6 +215,9 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   } finally {
     workers?.close(); // the ones given no range (a file with fewer split points)
   }
+  const joiner = await live;
+  if (settled.some((r) => r.status === 'rejected')) joiner?.cancel();
+  await joiner?.finished();
   // Every spool part written (removed at the end unless joined into a partition's file).
   const spooled = new Set<string>();
   for (const r of settled) if (r.status === 'fulfilled') for (const p of r.value.parts) spooled.add(p.file);
@@ -218,6 +231,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     // can crash the process while loading the re2 addon (uhop/node-re2#235, re2 1.23), and this
     // thread holds the compiled schema.
     const first = outcomes;
+    // A re-run rewrites a range's spool: a live join of it is undone first.
+    if (joiner && options.quarantine && outcomes.length === 2) await joiner.undo();
     outcomes = await settleDuplicates(outcomes, options.schema.primaryKey.join(', '), options.quarantine === true, ERRORS_KEPT, async (r, known) => {
       for (const p of first[r]!.parts) await rm(p.file, { force: true });
       const again = await transformRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal);
@@ -237,10 +252,17 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       else {
         file = parts[0]!.file;
         bytes = parts[0]!.bytes;
-        hash = await early.get(file);
-        for (const p of parts.slice(1)) {
-          await append(p.file, file, p.lead, hash);
-          bytes += p.bytes - p.lead;
+        if (joiner && parts.length === 2 && parts[0]!.file === joiner.first.file && joiner.matches(parts[1]!)) {
+          // Joined while the second range ran.
+          bytes += joiner.appended;
+          hash = joiner.hash;
+        } else {
+          if (joiner) await joiner.undo();
+          hash = await early.get(file);
+          for (const p of parts.slice(1)) {
+            await append(p.file, file, p.lead, hash);
+            bytes += p.bytes - p.lead;
+          }
         }
       }
       partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: hash ? hash.digest('hex') : await sha256File(file) });

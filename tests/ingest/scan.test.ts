@@ -35,10 +35,12 @@ function recordEnds(bytes: Buffer): { offset: number; line: number }[] {
   parse(bytes, {
     relax_column_count: true,
     info: true,
-    on_record: (record: { info: { bytes: number; lines: number } }) => {
-      out.push({ offset: record.info.bytes, line: record.info.lines + 1 });
+    // With `info`, each record arrives as { record, info }.
+    on_record: ((record: unknown) => {
+      const { info } = record as { info: { bytes: number; lines: number } };
+      out.push({ offset: info.bytes, line: info.lines + 1 });
       return null;
-    },
+    }) as never,
   });
   return out;
 }
