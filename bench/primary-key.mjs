@@ -1,9 +1,10 @@
 /**
- * Primary-key check (issue 11, item 5): memory and time of the 128-bit key table at 1M rows,
- * in one table (one range) and as two half tables merged (two worker ranges), against a JS
- * Map of the key strings for scale. Prints figures; run with `npm run bench:primary-key`.
+ * Primary-key check (issue 11, item 5): memory and time of the 128-bit key table at 1M rows
+ * (`--quarantine`: checked inline), in one table (one range) and as two half tables merged (two
+ * worker ranges); of the key logs of strict mode (appended, radix-sorted, searched after the
+ * ranges); against a JS Map of the key strings for scale. Prints figures; run with `npm run bench:primary-key`.
  */
-import { KeySet, KeyTracker, crossRangeDuplicates, hash128, newKeySeed } from '../dist/ingest/primary-key.js';
+import { KeySet, KeyTracker, crossRangeDuplicates, hash128, logDuplicates, newKeySeed } from '../dist/ingest/primary-key.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const schema = { primaryKey: ['record_id'], types: new Map([['record_id', 'string']]), dateTimes: new Set() };
@@ -38,6 +39,30 @@ t0 = performance.now();
 const dups = crossRangeDuplicates([a.table(), b.table()]);
 const mergeMs = performance.now() - t0;
 console.log(`two ranges of ${(N / 2).toLocaleString('en')}: tables ${mib(a.bytes)} + ${mib(b.bytes)} MiB, ${(halvesMs * 1e6 / N).toFixed(0)} ns/row, merge ${mergeMs.toFixed(0)} ms (${dups[1].length} cross-range duplicates)`);
+
+/** Strict mode: keys logged per range, sorted, duplicates searched once after the ranges. */
+function logged(from, to) {
+  const t = new KeyTracker(schema, seed, undefined, ['record_id'], 'log');
+  const record = [''];
+  for (let i = from; i < to; i++) {
+    record[0] = id(i);
+    t.check(record, i + 2);
+  }
+  return t;
+}
+t0 = performance.now();
+const la = logged(0, N / 2);
+const lb = logged(N / 2, N);
+const logMs = performance.now() - t0;
+const logBytes = la.log.bytes + lb.log.bytes;
+t0 = performance.now();
+const sorted = [la.keys(), lb.keys()];
+const sortMs = performance.now() - t0;
+t0 = performance.now();
+const found = logDuplicates(sorted);
+const searchMs = performance.now() - t0;
+const sortedBytes = sorted.reduce((n, s) => n + s.slots.byteLength + s.order.byteLength + s.words.byteLength, 0);
+console.log(`strict mode, two ranges of ${(N / 2).toLocaleString('en')}: logs ${mib(logBytes)} MiB while reading (${mib(sortedBytes)} MiB sorted, with order and first words), ${(logMs * 1e6 / N).toFixed(0)} ns/row (key + hash + append), sort ${sortMs.toFixed(0)} ms, duplicate search ${searchMs.toFixed(0)} ms (${found.flat().length} duplicates)`);
 
 const h = new Int32Array(4);
 t0 = performance.now();
