@@ -206,27 +206,38 @@ export class KeyLog {
   sorted(): KeyTable {
     const n = this.count;
     const w = this.words;
-    const counts = new Uint32Array(1 << 16);
-    let a: Uint32Array | undefined = new Uint32Array(n);
-    const b = new Uint32Array(n);
-    // Pass 1: low 16 bits, entries in line order -> a.
-    for (let i = 0; i < n; i++) counts[w[i * SLOT]! & 0xffff]!++;
-    prefixSums(counts);
-    for (let i = 0; i < n; i++) a[counts[w[i * SLOT]! & 0xffff]!++] = i;
-    // Pass 2: high 16 bits, in a's order -> b (stable: ties keep line order).
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[w[i * SLOT]! >>> 16]!++;
-    prefixSums(counts);
-    for (let j = 0; j < n; j++) {
-      const i = a[j]!;
-      b[counts[w[i * SLOT]! >>> 16]!++] = i;
-    }
-    a = undefined;
+    // The first words, read once from the entries into a contiguous array (the sort's keys).
     const words = new Uint32Array(n);
-    for (let j = 0; j < n; j++) words[j] = w[b[j]! * SLOT]!;
+    for (let i = 0; i < n; i++) words[i] = w[i * SLOT]!;
+    const low = new Uint32Array(1 << 16);
+    const high = new Uint32Array(1 << 16);
+    for (let i = 0; i < n; i++) {
+      const k = words[i]!;
+      low[k & 0xffff]!++;
+      high[k >>> 16]!++;
+    }
+    prefixSums(low);
+    prefixSums(high);
+    // Pass 1: by the low 16 bits, entries in line order.
+    const keys = new Uint32Array(n);
+    const index = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = words[i]!;
+      const at = low[k & 0xffff]!++;
+      keys[at] = k;
+      index[at] = i;
+    }
+    // Pass 2: by the high 16 bits, stable: ties keep line order.
+    const order = new Uint32Array(n);
+    for (let j = 0; j < n; j++) {
+      const k = keys[j]!;
+      const at = high[k >>> 16]!++;
+      words[at] = k;
+      order[at] = index[j]!;
+    }
     this.words = new Int32Array(0);
     this.count = 0;
-    return { slots: w, count: n, order: b, words };
+    return { slots: w, count: n, order, words };
   }
 }
 
@@ -250,32 +261,63 @@ function prefixSums(counts: Uint32Array): void {
  */
 export function logDuplicates(logs: KeyTable[]): Duplicate[][] {
   const out: Duplicate[][] = logs.map(() => []);
-  const at = logs.map(() => 0);
-  const words = logs.map((l) => l.words!);
-  const counts = logs.map((l) => l.count);
-  const group: { r: number; o: number }[] = [];
-  for (;;) {
-    // The smallest first word among the ranges' next entries (few ranges: a linear scan).
-    let min = -1;
-    for (let r = 0; r < logs.length; r++) if (at[r]! < counts[r]! && (min < 0 || words[r]![at[r]!]! < min)) min = words[r]![at[r]!]!;
-    if (min < 0) break;
-    let members = 0;
-    for (let r = 0; r < logs.length; r++) for (let j = at[r]!; j < counts[r]! && words[r]![j] === min; j++) members++;
-    if (members === 1) {
-      for (let r = 0; r < logs.length; r++) if (at[r]! < counts[r]! && words[r]![at[r]!] === min) at[r]!++;
-      continue;
+  // Every range's first words merged in order (ties: earlier range first), with a reference to
+  // each entry: range r's j-th sorted entry is `starts[r] + j`.
+  const starts: number[] = [];
+  let total = 0;
+  for (const l of logs) {
+    starts.push(total);
+    total += l.count;
+  }
+  let words = logs[0]?.words ?? new Uint32Array(0);
+  let refs = new Uint32Array(words.length);
+  for (let j = 0; j < refs.length; j++) refs[j] = j;
+  for (let r = 1; r < logs.length; r++) {
+    const other = logs[r]!.words!;
+    const mergedWords = new Uint32Array(words.length + other.length);
+    const mergedRefs = new Uint32Array(mergedWords.length);
+    let a = 0;
+    let b = 0;
+    let k = 0;
+    while (a < words.length && b < other.length) {
+      if (words[a]! <= other[b]!) {
+        mergedWords[k] = words[a]!;
+        mergedRefs[k++] = refs[a++]!;
+      } else {
+        mergedWords[k] = other[b]!;
+        mergedRefs[k++] = starts[r]! + b++;
+      }
     }
-    group.length = 0;
-    for (let r = 0; r < logs.length; r++) {
-      while (at[r]! < counts[r]! && words[r]![at[r]!] === min) group.push({ r, o: logs[r]!.order![at[r]!++]! * SLOT });
+    for (; a < words.length; a++, k++) {
+      mergedWords[k] = words[a]!;
+      mergedRefs[k] = refs[a]!;
     }
-    if (group.length < 2) continue;
-    // Ranges in order, lines increasing within each: the group is in line order.
-    for (let i = 1; i < group.length; i++) {
-      const gi = group[i]!;
+    for (; b < other.length; b++, k++) {
+      mergedWords[k] = other[b]!;
+      mergedRefs[k] = starts[r]! + b;
+    }
+    words = mergedWords;
+    refs = mergedRefs;
+  }
+  /** Range and word offset of a merged entry. */
+  const entry = (ref: number) => {
+    let r = logs.length - 1;
+    while (starts[r]! > ref) r--;
+    return { r, o: logs[r]!.order![ref - starts[r]!]! * SLOT };
+  };
+  for (let i = 0; i + 1 < total; i++) {
+    if (words[i] !== words[i + 1]) continue;
+    // A (rare) group of entries sharing the first word: ranges in order, lines increasing within
+    // each, so the group is in line order; compare the full 128 bits.
+    let end = i + 1;
+    while (end + 1 < total && words[end + 1] === words[i]) end++;
+    const group: { r: number; o: number }[] = [];
+    for (let g = i; g <= end; g++) group.push(entry(refs[g]!));
+    for (let x = 1; x < group.length; x++) {
+      const gi = group[x]!;
       const si = logs[gi.r]!.slots;
-      for (let j = 0; j < i; j++) {
-        const gj = group[j]!;
+      for (let y = 0; y < x; y++) {
+        const gj = group[y]!;
         const sj = logs[gj.r]!.slots;
         if (si[gi.o + 1] === sj[gj.o + 1] && si[gi.o + 2] === sj[gj.o + 2] && si[gi.o + 3] === sj[gj.o + 3]) {
           out[gi.r]!.push({ line: si[gi.o + 4]!, first: sj[gj.o + 4]! });
@@ -283,6 +325,7 @@ export function logDuplicates(logs: KeyTable[]): Duplicate[][] {
         }
       }
     }
+    i = end;
   }
   for (const dups of out) dups.sort((x, y) => x.line - y.line);
   return out;
