@@ -12,7 +12,7 @@ import { findPseudonymisationKey } from '../records/pseudonymise.js';
 import type { LakeConfig } from '../config.js';
 import type { PartitionDate } from '../lake/layout.js';
 import type { CompiledSchema } from '../records/schema.js';
-import { ingest, type IngestResult } from './run.js';
+import { ingest, prestartWorkers, type IngestResult } from './run.js';
 import { DATA_FORMATS, EXTRA_COLUMNS_POLICIES, type DataFormat, type ExtraColumnsPolicy } from './manifest.js';
 
 export type { IngestResult, RowError } from './run.js';
@@ -77,6 +77,8 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
     defaultMeta: { command: 'ingest', run_id: runId },
   });
   let catalog: Catalog | undefined;
+  // Worker threads now: their start-up overlaps opening the catalog and the checks of the run.
+  const workers = prestartWorkers(source, schema);
   try {
     // Generated later, and only for a lake prefix without manifests, when none is configured.
     const key = findPseudonymisationKey(home, env);
@@ -103,11 +105,13 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
       logFile: logger.file,
       signal: opts.signal,
       onProgress: opts.onProgress,
+      workers,
     });
   } catch (err) {
     logger.error(err instanceof Error ? err.message : String(err), { step: 'failed' });
     throw err;
   } finally {
+    workers?.close(); // a run that failed before reaching ingest()
     catalog?.close();
     await logger.close();
   }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { failpoint, pausepoint } from '../failpoint.js';
 import { DataError, InterruptedError, LockError, UsageError } from '../errors.js';
@@ -65,6 +65,11 @@ export interface IngestOptions {
   signal?: AbortSignal;
   /** Called about every 50,000 rows with rows seen and source bytes read. */
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
+  /**
+   * Worker threads already started for this source ({@link prestartWorkers}): used if given, and
+   * ended by the run whatever happens.
+   */
+  workers?: RangeWorkers;
 }
 
 /** What `watt ingest` did; `--json` prints run_id, status, rows, rejected, destination, format, objects, manifest, log and key_id. */
@@ -129,7 +134,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
 
   logger.info(`run ${runId}: ingest a ${formatBytes(sourceInfo.size)} source to ${destination}`);
   // Worker threads start now: their start-up overlaps the scan and the lake checks.
-  const workers: RangeWorkers | undefined = startRangeWorkers(sourceInfo.size, options.schema);
+  const workers: RangeWorkers | undefined = options.workers ?? startRangeWorkers(sourceInfo.size, options.schema);
   try {
     const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal).catch((err: unknown) => {
       throw options.signal?.aborted ? interrupted() : err;
@@ -330,6 +335,24 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   } finally {
     workers?.close(); // idle ones: a run that stopped before its transform
   }
+}
+
+/**
+ * Start the worker threads of a source's transform as early as its size is known (before the run
+ * log and the catalog are opened), so that their start-up overlaps more of this thread's work.
+ * Undefined when the source is small or unreadable (the run reports that itself). Pass the result
+ * as {@link IngestOptions.workers}; an {@link ingest} call ends them on every path.
+ */
+export function prestartWorkers(source: string, schema: CompiledSchema): RangeWorkers | undefined {
+  let size: number;
+  try {
+    const s = statSync(source);
+    if (!s.isFile()) return undefined;
+    size = s.size;
+  } catch {
+    return undefined;
+  }
+  return startRangeWorkers(size, schema);
 }
 
 /**
