@@ -1,7 +1,6 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { csvField } from '../records/csv.js';
-import { epochMicros, integerValue } from '../records/canonical.js';
-import { ParquetFileWriter, type ParquetCell, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
+import { ParquetFileWriter, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
 import type { DataFormat } from './manifest.js';
 
 /**
@@ -9,7 +8,7 @@ import type { DataFormat } from './manifest.js';
  * pseudonymised (one string per column), go to one spool file per partition day, as canonical CSV
  * or as Parquet row groups. Memory is bounded whatever the number of days or their order:
  * CSV text is buffered up to {@link CSV_BUFFER_TOTAL} characters across partitions, Parquet rows
- * up to {@link PARQUET_BUFFER_ROWS} across partitions; no file descriptor stays open.
+ * up to {@link PARQUET_BUFFER_BYTES} of column buffers across partitions; no file descriptor stays open.
  * Synchronous file writes: it runs in a worker thread (large sources) or for small sources.
  */
 
@@ -50,16 +49,15 @@ const CSV_CHUNK = 256 * 1024;
 /** CSV characters buffered across partitions before every buffer is written. */
 export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
 /**
- * Parquet rows buffered across the partitions of a range before the largest partition is encoded
- * as a row group (100,000 rows of the seed's shape are ~10 MB of heap in a worker).
+ * Bytes of typed column buffers (parquet-columns.ts: 8 bytes a number or timestamp, 4 a
+ * dictionary index, length-prefixed UTF-8 for other strings; buffers grow by doubling, so up to
+ * twice the values' bytes) buffered across the partitions of a range before the largest
+ * partition is encoded as a row group. They live outside the worker's 64 MiB JavaScript heap but
+ * count in the process's RSS (two workers). Sized by measurement: docs/benchmarks.md.
  */
-export const PARQUET_BUFFER_ROWS = 100_000;
-/**
- * Estimated heap bytes of Parquet rows buffered across the partitions of a range (characters of
- * strings other than pseudonyms + 16 bytes per cell; ~130 bytes per row of the seed's shape) before the largest partition is encoded: wide or long rows
- * make smaller row groups rather than exhaust the worker's 64 MiB heap.
- */
-export const PARQUET_BUFFER_BYTES = 24 * 1024 * 1024;
+export const PARQUET_BUFFER_BYTES = 32 * 1024 * 1024;
+/** Most rows of a row group (a partition's row group may hold at most this many rows). */
+export const PARQUET_ROW_GROUP_ROWS = 1_000_000;
 
 /** A sink for the spec's format. */
 export function createSink(spec: SpoolSpec, headerLine: string): RowSink {
@@ -131,73 +129,29 @@ class CsvSink implements RowSink {
 
 class ParquetSink implements RowSink {
   private readonly writers = new Map<string, ParquetFileWriter>();
-  /** Estimated bytes buffered per writer, and in all. */
-  private readonly bytes = new Map<ParquetFileWriter, number>();
+  /** Bytes buffered by all writers (their typed buffers). */
   private bufferedBytes = 0;
-  private buffered = 0;
-  private readonly kinds: ParquetKind[];
-  /** One row's cells, reused: the writer copies them into its column buffers. */
-  private readonly cells: ParquetCell[];
 
-  constructor(private readonly spec: SpoolSpec) {
-    this.kinds = spec.columns.map((c) => c.kind);
-    this.cells = new Array(this.kinds.length);
-  }
+  constructor(private readonly spec: SpoolSpec) {}
 
   write(date: string, record: string[]): void {
     let w = this.writers.get(date);
     if (!w) {
-      w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_BUFFER_ROWS });
+      w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_ROW_GROUP_ROWS, rowGroupBytes: PARQUET_BUFFER_BYTES });
       this.writers.set(date, w);
+      this.bufferedBytes += w.bufferedBytes;
     }
-    const kinds = this.kinds;
-    const cells = this.cells;
-    const plain = this.spec.plain;
-    let rowBytes = 16 * kinds.length;
-    for (let i = 0; i < kinds.length; i++) {
-      const v = record[i]!;
-      if (!plain[i]) rowBytes += v.length; // pseudonyms are shared strings (the pseudonymiser's cache)
-      if (v === '') {
-        cells[i] = null;
-        continue;
-      }
-      switch (kinds[i]) {
-        case 'timestamp':
-          cells[i] = epochMicros(v);
-          break;
-        case 'double':
-          cells[i] = Number(v);
-          break;
-        case 'int64':
-          cells[i] = integerValue(v);
-          break;
-        case 'boolean':
-          cells[i] = v === 'true';
-          break;
-        default:
-          cells[i] = v;
-      }
-    }
-    const before = w.buffered;
-    w.append(cells);
-    if (w.buffered === 0) {
-      // The writer encoded a full row group, this row included.
-      this.buffered -= before;
-      this.bufferedBytes -= this.bytes.get(w) ?? 0;
-      this.bytes.set(w, 0);
-    } else {
-      this.buffered++;
-      this.bufferedBytes += rowBytes;
-      this.bytes.set(w, (this.bytes.get(w) ?? 0) + rowBytes);
-    }
-    while (this.buffered >= PARQUET_BUFFER_ROWS || this.bufferedBytes >= PARQUET_BUFFER_BYTES) {
+    const before = w.bufferedBytes;
+    w.appendCanonical(record);
+    this.bufferedBytes += w.bufferedBytes - before;
+    while (this.bufferedBytes >= PARQUET_BUFFER_BYTES) {
       // Encode the largest partition's rows: rows of many days in any order stay bounded.
       let largest = w;
-      for (const x of this.writers.values()) if ((this.bytes.get(x) ?? 0) > (this.bytes.get(largest) ?? 0)) largest = x;
-      this.buffered -= largest.buffered;
-      this.bufferedBytes -= this.bytes.get(largest) ?? 0;
-      this.bytes.set(largest, 0);
+      for (const x of this.writers.values()) if (x.bufferedBytes > largest.bufferedBytes) largest = x;
+      if (largest.buffered === 0) break; // only the writers' empty starting buffers are left
+      const held = largest.bufferedBytes;
       largest.flushRowGroup();
+      this.bufferedBytes -= held - largest.bufferedBytes;
     }
   }
 
@@ -207,7 +161,6 @@ class ParquetSink implements RowSink {
       const parquet = w.finishPart();
       parts.push({ date, file: w.file, rows: parquet.rows, bytes: parquet.bytes, lead: 4, parquet });
     }
-    this.buffered = 0;
     this.bufferedBytes = 0;
     return parts;
   }
