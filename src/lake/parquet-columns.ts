@@ -26,8 +26,13 @@ export const STRING = 4;
 export const PAGE_BYTES = 1 << 20;
 /** Strings longer than this are never dictionary-encoded (rarely repeated; V8 hashes very long strings by length). */
 const MAX_DICTIONARY_STRING = 1024;
-/** Values seen before a string column first checks whether its dictionary pays (then at every power of two). */
-const DICTIONARY_CHECK = 2048;
+/**
+ * Distinct values a string column's dictionary reaches before it checks whether it pays (then at
+ * every power of two of values): a row group's first rows may all be distinct (the first hour of
+ * readings of 20,000 meters) and the dictionary still pay over the row group, so the check waits;
+ * an all-distinct column (record_id) holds at most this many entries before it goes PLAIN.
+ */
+const DICTIONARY_CHECK = 65536;
 /** Typed buffers start at this many elements and double. */
 const INITIAL = 128;
 
@@ -215,7 +220,7 @@ export class ColumnBuffer {
   private dictChars = 0;
   private totalChars = 0;
   private plain: Bytes | null = null;
-  /** Once a writer's column gave up its dictionary, later row groups start PLAIN. */
+  /** The row group gave up its dictionary (each row group tries one again). */
   private plainOnly = false;
   private readonly stats: boolean;
   // Statistics of the row group (doubles: numbers; INT64: words; booleans: seen flags; PLAIN strings).
@@ -260,6 +265,7 @@ export class ColumnBuffer {
 
   /** Drop the row group's values (after encoding) and start again small. */
   reset(): void {
+    this.plainOnly = false;
     this.rows = 0;
     this.count = 0;
     this.nulls = 0;
@@ -309,7 +315,17 @@ export class ColumnBuffer {
     this.rows++;
   }
 
-  double(v: number): void {
+  /**
+   * The value being appended: numbers cross method boundaries through these fields (stored in
+   * place) rather than as arguments, which V8 boxes (allocates) when a call is not inlined.
+   */
+  private value = 0.5;
+  private lo = 0.5;
+  private hi = 0.5;
+
+  /** Append `this.value` as a double. */
+  private pushDouble(): void {
+    const v = this.value;
     let a = this.f64!;
     if (this.count === a.length) {
       const next = new Float64Array(a.length * 2);
@@ -325,8 +341,10 @@ export class ColumnBuffer {
     }
   }
 
-  /** An INT64 value as words: `lo` the low 32 bits (any sign), `hi` the high 32 bits signed. */
-  words(lo: number, hi: number): void {
+  /** Append the INT64 of `this.lo` (the low 32 bits, any sign) and `this.hi` (the high 32 bits, signed). */
+  private pushWords(): void {
+    const lo = this.lo;
+    const hi = this.hi;
     let a = this.i32!;
     const at = this.count * 2;
     if (at === a.length) {
@@ -356,17 +374,22 @@ export class ColumnBuffer {
     this.present();
   }
 
-  /** An integer with |v| <= 2^53. */
-  safeInteger(v: number): void {
+  /** Append `this.value`, an integer with |v| <= 2^53, as INT64. */
+  private pushSafeInteger(): void {
+    const v = this.value;
     const hi = Math.floor(v / TWO_32);
-    this.words((v - hi * TWO_32) | 0, hi | 0);
+    this.lo = (v - hi * TWO_32) | 0;
+    this.hi = hi | 0;
+    this.pushWords();
   }
 
   /** An INT64 as bigint. @throws RangeError outside -2^63 .. 2^63-1 */
   bigint(v: bigint): void {
     if (v < INT64_MIN || v > INT64_MAX) throw new RangeError(`Parquet INT64 value out of range: ${v}`);
     const u = BigInt.asUintN(64, v);
-    this.words(Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0);
+    this.lo = Number(u & 0xffffffffn) | 0;
+    this.hi = Number(u >> 32n) | 0;
+    this.pushWords();
   }
 
   boolean(v: boolean): void {
@@ -409,7 +432,7 @@ export class ColumnBuffer {
       a[this.count++] = index;
       this.present();
       const n = this.count;
-      if (n >= DICTIONARY_CHECK && (n & (n - 1)) === 0) {
+      if ((n & (n - 1)) === 0 && this.dictValues.length >= DICTIONARY_CHECK) {
         this.measure();
         // The dictionary pays when distinct values take at most half the characters of all values.
         if (this.dictChars * 2 > this.totalChars) this.toPlain();
@@ -478,9 +501,9 @@ export class ColumnBuffer {
     }
     switch (this.kind) {
       case DOUBLE: {
-        const v = +cell;
-        if (v !== v) throw new Error(`not a canonical number: ${JSON.stringify(cell.slice(0, 40))}`);
-        this.double(v);
+        this.value = +cell;
+        if (this.value !== this.value) throw new Error(`not a canonical number: ${JSON.stringify(cell.slice(0, 40))}`);
+        this.pushDouble();
         return;
       }
       case INT64:
@@ -509,7 +532,8 @@ export class ColumnBuffer {
         if (d < 0 || d > 9) throw new Error(`not a canonical integer: ${JSON.stringify(cell.slice(0, 40))}`);
         v = v * 10 + d;
       }
-      this.safeInteger(cell.charCodeAt(0) === 45 ? -v : v);
+      this.value = cell.charCodeAt(0) === 45 ? -v : v;
+      this.pushSafeInteger();
       return;
     }
     let big: bigint;
@@ -542,7 +566,10 @@ export class ColumnBuffer {
       throw new Error(`not a canonical date-time: ${JSON.stringify(cell.slice(0, 40))}`);
     }
     const s = daysFromCivil(year, month, day) * 86400 + seconds;
-    if (s > -SAFE_SECONDS && s < SAFE_SECONDS) this.safeInteger(s * 1_000_000 + micros);
+    if (s > -SAFE_SECONDS && s < SAFE_SECONDS) {
+      this.value = s * 1_000_000 + micros;
+      this.pushSafeInteger();
+    }
     else this.bigint(BigInt(s) * 1_000_000n + BigInt(micros));
   }
 
@@ -555,13 +582,17 @@ export class ColumnBuffer {
     switch (this.kind) {
       case DOUBLE:
         if (typeof v !== 'number') throw new TypeError(`Parquet DOUBLE expects a number, got ${typeof v}`);
-        this.double(v); // a NaN is written and never enters min/max (comparisons with NaN are false)
+        this.value = v;
+        this.pushDouble(); // a NaN is written and never enters min/max (comparisons with NaN are false)
         return;
       case INT64:
       case TIMESTAMP:
         if (typeof v === 'number') {
           if (!Number.isInteger(v)) throw new TypeError(`Parquet INT64 expects an integer, got ${v}`);
-          if (Math.abs(v) <= Number.MAX_SAFE_INTEGER) this.safeInteger(v);
+          if (Math.abs(v) <= Number.MAX_SAFE_INTEGER) {
+            this.value = v;
+            this.pushSafeInteger();
+          }
           else this.bigint(BigInt(v));
         } else if (typeof v === 'bigint') this.bigint(v);
         else throw new TypeError(`Parquet INT64 expects a number or bigint, got ${typeof v}`);
