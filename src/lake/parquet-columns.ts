@@ -33,6 +33,8 @@ const MAX_DICTIONARY_STRING = 1024;
  * an all-distinct column (record_id) holds at most this many entries before it goes PLAIN.
  */
 const DICTIONARY_CHECK = 65536;
+/** A string column that gave up its dictionary tries one again every this many row groups. */
+const DICTIONARY_RETRY = 8;
 /** Typed buffers start at this many elements and double. */
 const INITIAL = 128;
 
@@ -239,8 +241,12 @@ export class ColumnBuffer {
   private dictChars = 0;
   private totalChars = 0;
   private plain: Bytes | null = null;
-  /** The row group gave up its dictionary (each row group tries one again). */
+  /**
+   * The column gave up its dictionary: later row groups start PLAIN, except every
+   * {@link DICTIONARY_RETRY}th, which tries a dictionary again (the values may have changed).
+   */
   private plainOnly = false;
+  private rowGroups = 0;
   private readonly stats: boolean;
   // Statistics of the row group (doubles: numbers; INT64: words; booleans: seen flags; PLAIN strings).
   private minD = Infinity;
@@ -284,7 +290,7 @@ export class ColumnBuffer {
 
   /** Drop the row group's values (after encoding) and start again small. */
   reset(): void {
-    this.plainOnly = false;
+    if (this.plainOnly && ++this.rowGroups % DICTIONARY_RETRY === 0) this.plainOnly = false;
     this.rows = 0;
     this.count = 0;
     this.nulls = 0;
@@ -672,7 +678,7 @@ export class ColumnBuffer {
 
   /**
    * Encode the buffered row group as one column chunk into `out`, then {@link reset}.
-   * @param compress Zstandard compression of one page body
+   * @param compress Zstandard compression of one page body (the result is copied to `out` before the next call)
    */
   encode(out: PageSink, name: string, compress: (body: Uint8Array) => Uint8Array): EncodedChunk {
     const start = out.offset;

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { ParquetWriter, ByteWriter } from 'hyparquet-writer';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type ColumnChunk, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
 import { BOOLEAN, ColumnBuffer, DOUBLE, INT64, STRING, TIMESTAMP } from './parquet-columns.js';
-import { zstdCompressor, zstdDecompress } from './zstd.js';
+import { zstdCompressPage, zstdDecompress } from './zstd.js';
 
 /**
  * Apache Parquet objects of the lake (https://parquet.apache.org/docs/file-format/): column chunks
@@ -100,7 +100,6 @@ export class ParquetFileWriter {
   private readonly out: ByteWriter;
   private readonly writer: ParquetWriter;
   private readonly buffers: ColumnBuffer[];
-  private readonly compressor: { compress(data: Uint8Array): Uint8Array };
   private readonly rowGroupRows: number;
   private readonly rowGroupBytes: number;
   /** Bytes of the typed buffers of the row group being buffered (kept by the column buffers). */
@@ -123,7 +122,6 @@ export class ParquetFileWriter {
   ) {
     this.rowGroupRows = options.rowGroupRows ?? ROW_GROUP_ROWS;
     this.rowGroupBytes = options.rowGroupBytes ?? ROW_GROUP_BYTES;
-    this.compressor = zstdCompressor();
     writeFileSync(file, '', { mode: 0o600 });
     const out = new ByteWriter();
     const ensure = out.ensure.bind(out);
@@ -135,7 +133,7 @@ export class ParquetFileWriter {
     out.finish = () => this.spill();
     this.out = out;
     const schema = schemaElements(columns);
-    this.writer = new ParquetWriter({ writer: out, schema, codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => this.compressor.compress(b) }, statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(options.metadata) });
+    this.writer = new ParquetWriter({ writer: out, schema, codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => zstdCompressPage(b).slice() }, statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(options.metadata) });
     this.buffers = columns.map((c, i) => new ColumnBuffer(KIND_CODES[c.kind], schema[i + 1]!, c.statistics ?? true, this.memory));
   }
 
@@ -189,11 +187,10 @@ export class ParquetFileWriter {
     const out = this.out;
     const groupStart = out.offset;
     const w = this.writer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[]; num_rows: bigint };
-    const compress = (b: Uint8Array) => this.compressor.compress(b);
     const chunks: ColumnChunk[] = [];
     let uncompressed = 0n;
     for (let i = 0; i < this.buffers.length; i++) {
-      const encoded = this.buffers[i]!.encode(out, this.columns[i]!.name, compress);
+      const encoded = this.buffers[i]!.encode(out, this.columns[i]!.name, zstdCompressPage);
       chunks.push(encoded.chunk);
       uncompressed += encoded.chunk.meta_data!.total_uncompressed_size;
       w.pendingIndexes.push(encoded);

@@ -17,11 +17,28 @@ function zstd(): typeof ZstdNapi {
   return addon;
 }
 
-/** A reusable compressor (one native context): `compress(bytes)` returns one Zstandard frame with its content size. */
-export function zstdCompressor(level = ZSTD_LEVEL): { compress(data: Uint8Array): Uint8Array } {
-  const compressor = new (zstd().Compressor)();
-  compressor.setParameters({ compressionLevel: level });
-  return compressor;
+/** The part of zstd-napi's low-level binding (binding.d.ts) used here. */
+interface ZstdBinding {
+  CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
+  compressBound(size: number): number;
+}
+
+let context: { cctx: InstanceType<ZstdBinding['CCtx']>; compressBound: (size: number) => number; out: Buffer } | undefined;
+
+/**
+ * Compress one page as a Zstandard frame (with its content size) at {@link ZSTD_LEVEL}, through
+ * one native context per thread and one reused output buffer: no allocation per page. The
+ * result is a view of that buffer, valid until the next call (copy it before).
+ */
+export function zstdCompressPage(page: Uint8Array): Uint8Array {
+  if (!context) {
+    const binding = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
+    context = { cctx: new binding.CCtx(), compressBound: binding.compressBound, out: Buffer.allocUnsafeSlow(0) };
+  }
+  const bound = context.compressBound(page.length);
+  if (context.out.length < bound) context.out = Buffer.allocUnsafeSlow(Math.max(bound, 1 << 20));
+  const n = context.cctx.compress(context.out, page, ZSTD_LEVEL);
+  return context.out.subarray(0, n);
 }
 
 /**
