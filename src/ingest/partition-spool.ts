@@ -56,6 +56,8 @@ export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
  * count in the process's RSS (two workers). Sized by measurement: docs/benchmarks.md.
  */
 export const PARQUET_BUFFER_BYTES = 32 * 1024 * 1024;
+/** A writer holding no more than this (its starting buffers) is left alone. */
+const IDLE_BYTES = 64 * 1024;
 /** Most rows of a row group (a partition's row group may hold at most this many rows). */
 export const PARQUET_ROW_GROUP_ROWS = 1_000_000;
 
@@ -144,11 +146,13 @@ class ParquetSink implements RowSink {
     const before = w.bufferedBytes;
     w.appendCanonical(record);
     this.bufferedBytes += w.bufferedBytes - before;
-    while (this.bufferedBytes >= PARQUET_BUFFER_BYTES) {
-      // Encode the largest partition's rows: rows of many days in any order stay bounded.
-      let largest = w;
-      for (const x of this.writers.values()) if (x.bufferedBytes > largest.bufferedBytes) largest = x;
-      if (largest.buffered === 0) break; // only the writers' empty starting buffers are left
+    // The writer bounds its own buffers to PARQUET_BUFFER_BYTES (it encodes a row group and reuses
+    // them); when the other partitions hold half as much, their rows are encoded, largest first,
+    // and their buffers given back: at most ~1.5 x PARQUET_BUFFER_BYTES in all.
+    while (this.bufferedBytes - w.bufferedBytes >= PARQUET_BUFFER_BYTES / 2) {
+      let largest: ParquetFileWriter | undefined;
+      for (const x of this.writers.values()) if (x !== w && x.bufferedBytes > IDLE_BYTES && (!largest || x.bufferedBytes > largest.bufferedBytes)) largest = x;
+      if (!largest) break;
       const held = largest.bufferedBytes;
       largest.flushRowGroup();
       this.bufferedBytes -= held - largest.bufferedBytes;

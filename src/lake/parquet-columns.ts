@@ -221,6 +221,16 @@ export interface EncodedChunk {
 }
 
 /**
+ * What the columns of one writer share: `allocated`, the bytes of their buffers; `full`, set
+ * when a column's buffer is full (its next value would grow it), so that the writer may encode
+ * the row group instead, keeping the buffers for the next one.
+ */
+export interface ColumnMemory {
+  allocated: number;
+  full: boolean;
+}
+
+/**
  * One column's values of the row group being buffered. `allocated` is the bytes of its typed
  * buffers (what the process's RSS pays), kept in `owner.allocated` too.
  */
@@ -265,10 +275,10 @@ export class ColumnBuffer {
     readonly kind: number,
     readonly element: SchemaElement,
     statistics: boolean,
-    private readonly owner: { allocated: number },
+    private readonly owner: ColumnMemory,
   ) {
     this.stats = statistics;
-    this.reset();
+    this.reset(false);
   }
 
   private account(bytes: number): void {
@@ -288,21 +298,29 @@ export class ColumnBuffer {
     this.account(b);
   }
 
-  /** Drop the row group's values (after encoding) and start again small. */
-  reset(): void {
+  /**
+   * Drop the row group's values (after encoding). `keep`: keep the buffers for the next row group
+   * (no new allocation, no garbage); else start again small (an idle partition gives its memory back).
+   */
+  reset(keep: boolean): void {
     if (this.plainOnly && ++this.rowGroups % DICTIONARY_RETRY === 0) this.plainOnly = false;
     this.rows = 0;
     this.count = 0;
     this.nulls = 0;
     this.defs = null;
-    this.f64 = this.kind === DOUBLE ? new Float64Array(INITIAL) : null;
-    this.i32 = this.kind === INT64 || this.kind === TIMESTAMP ? new Int32Array(INITIAL * 2) : this.kind === STRING && !this.plainOnly ? new Int32Array(INITIAL) : null;
-    this.u8 = this.kind === BOOLEAN ? new Uint8Array(INITIAL) : null;
-    this.dict = this.kind === STRING && !this.plainOnly ? new Map() : null;
+    const string = this.kind === STRING;
+    const dictionary = string && !this.plainOnly;
+    if (!keep || !this.f64) this.f64 = this.kind === DOUBLE ? new Float64Array(INITIAL) : null;
+    if (!keep || !this.i32) this.i32 = this.kind === INT64 || this.kind === TIMESTAMP ? new Int32Array(INITIAL * 2) : dictionary ? new Int32Array(INITIAL) : null;
+    else if (string && !dictionary) this.i32 = null;
+    if (!keep || !this.u8) this.u8 = this.kind === BOOLEAN ? new Uint8Array(INITIAL) : null;
+    this.dict = dictionary ? new Map() : null;
     this.dictValues = [];
     this.dictChars = 0;
     this.totalChars = 0;
-    this.plain = this.kind === STRING && this.plainOnly ? new Bytes(4096) : null;
+    if (!keep || !this.plain) this.plain = string && this.plainOnly ? new Bytes(4096) : null;
+    else if (dictionary) this.plain = null;
+    else this.plain.len = 0;
     this.minD = Infinity;
     this.maxD = -Infinity;
     this.minHi = this.minLo = this.maxHi = this.maxLo = 0;
@@ -363,6 +381,7 @@ export class ColumnBuffer {
       this.measure();
     }
     a[this.count++] = v;
+    if (this.count === a.length) this.owner.full = true;
     this.present();
     if (this.stats) {
       if (v < this.minD) this.minD = v;
@@ -400,6 +419,7 @@ export class ColumnBuffer {
       }
     }
     this.count++;
+    if (at + 2 === a.length) this.owner.full = true;
     this.present();
   }
 
@@ -430,6 +450,7 @@ export class ColumnBuffer {
       this.measure();
     }
     a[this.count++] = v ? 1 : 0;
+    if (this.count === a.length) this.owner.full = true;
     if (v) this.seenTrue = true;
     else this.seenFalse = true;
     this.present();
@@ -459,6 +480,7 @@ export class ColumnBuffer {
         this.measure();
       }
       a[this.count++] = index;
+      if (this.count === a.length) this.owner.full = true;
       this.present();
       const n = this.count;
       if ((n & (n - 1)) === 0 && this.dictValues.length >= DICTIONARY_CHECK) {
@@ -481,6 +503,7 @@ export class ColumnBuffer {
     this.count++;
     this.present();
     if (plain.buf.length !== before) this.measure();
+    if (plain.len > plain.buf.length - (plain.buf.length >> 3)) this.owner.full = true;
     if (this.stats) {
       if (this.minS === null) this.minS = this.maxS = v;
       else if (compareUtf8(v, this.minS) < 0) this.minS = v;
@@ -677,10 +700,10 @@ export class ColumnBuffer {
   }
 
   /**
-   * Encode the buffered row group as one column chunk into `out`, then {@link reset}.
+   * Encode the buffered row group as one column chunk into `out`, then {@link reset} (`keep`: the buffers).
    * @param compress Zstandard compression of one page body (the result is copied to `out` before the next call)
    */
-  encode(out: PageSink, name: string, compress: (body: Uint8Array) => Uint8Array): EncodedChunk {
+  encode(out: PageSink, name: string, compress: (body: Uint8Array) => Uint8Array, keep: boolean): EncodedChunk {
     const start = out.offset;
     const rows = this.rows;
     const page = (scratch ??= new Bytes(PAGE_BYTES + 64 * 1024));
@@ -790,7 +813,7 @@ export class ColumnBuffer {
         encoding_stats: encodingStats as never,
       },
     };
-    this.reset();
+    this.reset(keep);
     return { chunk, offsetIndex: locations.length > 1 ? { page_locations: locations } : undefined };
   }
 }

@@ -2,7 +2,7 @@ import { appendFileSync, closeSync, createReadStream, createWriteStream, fsyncSy
 import { pipeline } from 'node:stream/promises';
 import { ParquetWriter, ByteWriter } from 'hyparquet-writer';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type ColumnChunk, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
-import { BOOLEAN, ColumnBuffer, DOUBLE, INT64, STRING, TIMESTAMP } from './parquet-columns.js';
+import { BOOLEAN, ColumnBuffer, DOUBLE, INT64, STRING, TIMESTAMP, type ColumnMemory } from './parquet-columns.js';
 import { zstdCompressPage, zstdDecompress } from './zstd.js';
 
 /**
@@ -103,7 +103,7 @@ export class ParquetFileWriter {
   private readonly rowGroupRows: number;
   private readonly rowGroupBytes: number;
   /** Bytes of the typed buffers of the row group being buffered (kept by the column buffers). */
-  private readonly memory = { allocated: 0 };
+  private readonly memory: ColumnMemory = { allocated: 0, full: false };
   private bufferedRows = 0;
   private bytesWritten = 0;
   rows = 0;
@@ -150,7 +150,7 @@ export class ParquetFileWriter {
     return this.bufferedRows;
   }
 
-  /** Bytes of memory holding the rows not yet encoded (typed buffers, dictionaries; what RSS pays). */
+  /** Bytes of memory of the column buffers (typed buffers, dictionaries; what RSS pays), rows buffered or not. */
   get bufferedBytes(): number {
     return this.memory.allocated;
   }
@@ -178,19 +178,32 @@ export class ParquetFileWriter {
   private rowAppended(): void {
     this.bufferedRows++;
     this.rows++;
-    if (this.bufferedRows >= this.rowGroupRows || this.memory.allocated >= this.rowGroupBytes) this.flushRowGroup();
+    const memory = this.memory;
+    if (memory.full) {
+      // A buffer is full: grow it while the row group is under half its byte budget (doubling
+      // one buffer keeps it under the budget), else encode the row group and reuse the buffers.
+      memory.full = false;
+      if (memory.allocated * 2 >= this.rowGroupBytes) this.flushRowGroup(true);
+    } else if (this.bufferedRows >= this.rowGroupRows) this.flushRowGroup(true);
   }
 
-  /** Encode the buffered rows as one row group and append it to the file. */
-  flushRowGroup(): void {
-    if (this.bufferedRows === 0) return;
+  /**
+   * Encode the buffered rows as one row group and append it to the file.
+   * @param keep keep the column buffers for the next row group (default false: they start
+   * again small, and an idle writer gives its memory back)
+   */
+  flushRowGroup(keep = false): void {
+    if (this.bufferedRows === 0) {
+      if (!keep) for (const b of this.buffers) b.reset(false);
+      return;
+    }
     const out = this.out;
     const groupStart = out.offset;
     const w = this.writer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[]; num_rows: bigint };
     const chunks: ColumnChunk[] = [];
     let uncompressed = 0n;
     for (let i = 0; i < this.buffers.length; i++) {
-      const encoded = this.buffers[i]!.encode(out, this.columns[i]!.name, zstdCompressPage);
+      const encoded = this.buffers[i]!.encode(out, this.columns[i]!.name, zstdCompressPage, keep);
       chunks.push(encoded.chunk);
       uncompressed += encoded.chunk.meta_data!.total_uncompressed_size;
       w.pendingIndexes.push(encoded);
@@ -228,7 +241,7 @@ export class ParquetFileWriter {
 
   /** Stop writing (the caller deletes the file). Never throws. */
   abort(): void {
-    for (const b of this.buffers) b.reset();
+    for (const b of this.buffers) b.reset(false);
   }
 }
 
