@@ -49,13 +49,17 @@ const CSV_CHUNK = 256 * 1024;
 /** CSV characters buffered across partitions before every buffer is written. */
 export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
 /**
- * Bytes of typed column buffers (parquet-columns.ts: 8 bytes a number or timestamp, 4 a
- * dictionary index, length-prefixed UTF-8 for other strings; buffers grow by doubling, so up to
- * twice the values' bytes) buffered across the partitions of a range before the largest
- * partition is encoded as a row group. They live outside the worker's 64 MiB JavaScript heap but
- * count in the process's RSS (two workers). Sized by measurement: docs/benchmarks.md.
+ * Byte budget of a range's Parquet column buffers (parquet-columns.ts: 8 bytes a number or
+ * timestamp, 4 a dictionary index, 1 a boolean, length-prefixed UTF-8 for other strings; ~50
+ * bytes a row of the seed's shape). A partition's writer encodes a row group when a full buffer
+ * would take it past half this budget, then reuses its buffers (row groups of ~8-16 MiB of
+ * values: 170,000-330,000 rows of the seed's shape); other partitions' rows are encoded, and
+ * their buffers given back, when they hold half the budget. The buffers live outside the worker's
+ * 64 MiB JavaScript heap but count in the process's RSS (two workers). Sized by measurement
+ * (docs/benchmarks.md "Parquet encoder"): 16 MiB rather than 32 (lake 14 vs 7 MiB for 1M rows,
+ * 0.08 of the CSV lake; peak RSS lower) or 8 (lake 25 MiB, no lower RSS within the noise).
  */
-export const PARQUET_BUFFER_BYTES = 32 * 1024 * 1024;
+export const PARQUET_BUFFER_BYTES = 16 * 1024 * 1024;
 /** A writer holding no more than this (its starting buffers) is left alone. */
 const IDLE_BYTES = 64 * 1024;
 /** Most rows of a row group (a partition's row group may hold at most this many rows). */
