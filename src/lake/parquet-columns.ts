@@ -157,6 +157,33 @@ function packGroup(out: Bytes, values: ArrayLike<number>, i: number, end: number
   out.len = p;
 }
 
+/** Exact powers of ten as doubles (10^0 .. 10^22). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * The double nearest a plain decimal `-?digits[.digits]` (canonical numbers: no exponent). With
+ * at most 15 significant digits, integer / 10^fraction-digits is one correctly rounded division
+ * of two exact doubles (Clinger's fast path), hence the same double as `Number(cell)`; longer
+ * cells, and anything else, go through `Number` (NaN if not a number).
+ */
+export function decimal(cell: string): number {
+  const n = cell.length;
+  let i = cell.charCodeAt(0) === 45 ? 1 : 0;
+  if (n - i > 16 || n === i) return Number(cell);
+  let v = 0;
+  let point = -1;
+  for (; i < n; i++) {
+    const c = cell.charCodeAt(i);
+    if (c === 46 && point < 0) point = i;
+    else if (c >= 48 && c <= 57) v = v * 10 + (c - 48);
+    else return Number(cell);
+  }
+  // 15 digits at most (below 2^53 exactly), and a digit after the point.
+  if (point === n - 1 || (point < 0 && n - (cell.charCodeAt(0) === 45 ? 1 : 0) > 15)) return Number(cell);
+  const scaled = point < 0 ? v : v / POW10[n - 1 - point]!;
+  return cell.charCodeAt(0) === 45 ? -scaled : scaled;
+}
+
 /** The decimal digit at `k`, or NaN. */
 function digit(s: string, k: number): number {
   const x = s.charCodeAt(k) - 48;
@@ -248,6 +275,8 @@ export class ColumnBuffer {
   /** Strings: the dictionary (value -> index) while it pays, else PLAIN bytes. */
   private dict: Map<string, number> | null = null;
   private dictValues: string[] = [];
+  /** Index of the last value appended (-1: none in this row group). */
+  private lastIndex = -1;
   private dictChars = 0;
   private totalChars = 0;
   private plain: Bytes | null = null;
@@ -316,6 +345,7 @@ export class ColumnBuffer {
     if (!keep || !this.u8) this.u8 = this.kind === BOOLEAN ? new Uint8Array(INITIAL) : null;
     this.dict = dictionary ? new Map() : null;
     this.dictValues = [];
+    this.lastIndex = -1;
     this.dictChars = 0;
     this.totalChars = 0;
     if (!keep || !this.plain) this.plain = string && this.plainOnly ? new Bytes(4096) : null;
@@ -459,14 +489,23 @@ export class ColumnBuffer {
   string(v: string): void {
     const dict = this.dict;
     if (dict !== null) {
-      let index = dict.get(v);
+      // Readings repeat their meters in the same order hour after hour: the value after the last
+      // one seen, or the last one again, is tried first (one array load and `===` on the same
+      // string object) before the Map, whose lookups cost ~170 ns in a busy worker (cache misses;
+      // docs/benchmarks.md "Parquet encoder").
+      const values = this.dictValues;
+      const last = this.lastIndex;
+      let index: number | undefined;
+      if (last + 1 < values.length && values[last + 1] === v) index = last + 1;
+      else if (last >= 0 && values[last] === v) index = last;
+      else index = dict.get(v);
       if (index === undefined) {
         if (v.length > MAX_DICTIONARY_STRING) {
           this.toPlain();
           this.plainString(v);
           return;
         }
-        index = this.dictValues.length;
+        index = values.length;
         dict.set(v, index);
         this.dictValues.push(v);
         this.dictChars += v.length;
@@ -480,6 +519,7 @@ export class ColumnBuffer {
         this.measure();
       }
       a[this.count++] = index;
+      this.lastIndex = index;
       if (this.count === a.length) this.owner.full = true;
       this.present();
       const n = this.count;
@@ -552,12 +592,11 @@ export class ColumnBuffer {
       return;
     }
     switch (this.kind) {
-      case DOUBLE: {
-        this.value = +cell;
+      case DOUBLE:
+        this.value = decimal(cell);
         if (this.value !== this.value) throw new Error(`not a canonical number: ${JSON.stringify(cell.slice(0, 40))}`);
         this.pushDouble();
         return;
-      }
       case INT64:
         this.integer(cell);
         return;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
 import { finishParquetParts, ParquetFileWriter, readParquetMetadata, readParquetRowGroups, type ParquetCell, type ParquetColumn } from '../../src/lake/parquet.js';
+import { decimal } from '../../src/lake/parquet-columns.js';
 import { useDuckDb } from '../helpers/duckdb.js';
 import { compressors } from '../helpers/zstd.js';
 
@@ -194,6 +195,21 @@ describe('watt Parquet encoder, read back by DuckDB and hyparquet', () => {
       [null, 2n],
       ['é', null],
     ]);
+  });
+
+  it("the fast decimal parser gives Number()'s double for every plain decimal (15 digits and beyond)", () => {
+    const cases = ['0', '-0', '0.1', '0.3', '29.99', '-7.25', '123456789012345', '9007199254740993', '1234567890123456', '123456789012345.6', '0.000000000000001', '99999999999999.9', '.5', '5.', '-', 'abc', '1.2.3'];
+    let seed = 42;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let k = 0; k < 100_000; k++) {
+      const digits = 1 + Math.floor(random() * 18);
+      let d = '';
+      for (let j = 0; j < digits; j++) d += Math.floor(random() * 10);
+      const p = Math.floor(random() * (digits + 1));
+      cases.push((random() < 0.5 ? '-' : '') + (p === 0 || p === digits ? d : `${d.slice(0, p)}.${d.slice(p)}`));
+    }
+    const wrong = cases.filter((c) => !Object.is(decimal(c), Number(c)));
+    expect(wrong).toEqual([]);
   });
 
   it('a cell that is not canonical for its kind is an error, not a wrong value', () => {
