@@ -103,7 +103,7 @@ export class ParquetFileWriter {
   private readonly rowGroupRows: number;
   private readonly rowGroupBytes: number;
   /** Bytes of the typed buffers of the row group being buffered (kept by the column buffers). */
-  private readonly memory: ColumnMemory = { allocated: 0, full: false };
+  private readonly memory: ColumnMemory = { allocated: 0, fullBytes: 0 };
   private bufferedRows = 0;
   private bytesWritten = 0;
   rows = 0;
@@ -179,11 +179,12 @@ export class ParquetFileWriter {
     this.bufferedRows++;
     this.rows++;
     const memory = this.memory;
-    if (memory.full) {
-      // A buffer is full: grow it while the row group is under half its byte budget (doubling
-      // one buffer keeps it under the budget), else encode the row group and reuse the buffers.
-      memory.full = false;
-      if (memory.allocated * 2 >= this.rowGroupBytes) this.flushRowGroup(true);
+    if (memory.fullBytes > 0) {
+      // A buffer is full: grow it (double it) if that keeps the row group within its byte budget,
+      // else encode the row group and reuse the buffers.
+      const growth = memory.fullBytes;
+      memory.fullBytes = 0;
+      if (memory.allocated + growth > this.rowGroupBytes) this.flushRowGroup(true);
     } else if (this.bufferedRows >= this.rowGroupRows) this.flushRowGroup(true);
   }
 

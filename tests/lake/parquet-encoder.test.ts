@@ -172,6 +172,29 @@ describe('watt Parquet encoder, read back by DuckDB and hyparquet', () => {
     expect(await count('b')).toBe(1667);
   });
 
+  it('a dictionary kept from one row group to the next gives each row group the min/max of its own values', async () => {
+    const file = path.join(dir, 'kept-dictionary.parquet');
+    const w = new ParquetFileWriter(file, [{ name: 's', kind: 'string' }], { rowGroupRows: 1000 });
+    const key = (k: number) => `k${String(k).padStart(3, '0')}`;
+    for (let i = 0; i < 1000; i++) w.append([key(i % 100)]); // row group 0: k000..k099
+    for (let i = 0; i < 1000; i++) w.append([key(50 + (i % 50))]); // row group 1: k050..k099 (the dictionary is kept)
+    for (let i = 0; i < 1000; i++) w.append([key(60 + (i % 10))]); // row group 2: k060..k069 (a new dictionary)
+    w.close();
+    const meta = await db.rows(`SELECT row_group_id AS g, stats_min_value AS min, stats_max_value AS max FROM parquet_metadata(${sql(file)}) ORDER BY g`);
+    expect(meta).toEqual([
+      { g: 0, min: 'k000', max: 'k099' },
+      { g: 1, min: 'k050', max: 'k099' },
+      { g: 2, min: 'k060', max: 'k069' },
+    ]);
+    const counts = await db.rows(`SELECT s, count(*) AS n FROM read_parquet(${sql(file)}) WHERE s IN ('k010', 'k055', 'k065', 'k099') GROUP BY s ORDER BY s`);
+    expect(counts).toEqual([
+      { s: 'k010', n: 10 },
+      { s: 'k055', n: 30 },
+      { s: 'k065', n: 130 },
+      { s: 'k099', n: 30 },
+    ]);
+  });
+
   it('an old Snappy object (hyparquet-writer, before zstd) still reads through readParquetRowGroups', async () => {
     const file = path.join(dir, 'snappy.parquet');
     const out = fileWriter(file);
