@@ -50,14 +50,14 @@ const CSV_CHUNK = 256 * 1024;
 export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
 /**
  * Byte budget of a range's Parquet column buffers (parquet-columns.ts: 8 bytes a number or
- * timestamp, 4 a dictionary index, 1 a boolean, length-prefixed UTF-8 for other strings; ~50
- * bytes a row of the seed's shape). A partition's writer encodes a row group when a full buffer
- * would take it past half this budget, then reuses its buffers (row groups of ~8-16 MiB of
- * values: 170,000-330,000 rows of the seed's shape); other partitions' rows are encoded, and
- * their buffers given back, when they hold half the budget. The buffers live outside the worker's
- * 64 MiB JavaScript heap but count in the process's RSS (two workers). Sized by measurement
- * (docs/benchmarks.md "Parquet encoder"): 16 MiB rather than 32 (lake 14 vs 7 MiB for 1M rows,
- * 0.08 of the CSV lake; peak RSS lower) or 8 (lake 25 MiB, no lower RSS within the noise).
+ * timestamp, 4 a dictionary index, 1 a boolean, length-prefixed UTF-8 for other strings, plus an
+ * estimate of the string dictionaries; ~60 bytes a row of the seed's shape, ~115,000 rows a row
+ * group). A partition's writer encodes a row group when doubling a full buffer would pass this
+ * budget, then reuses its buffers; other partitions' rows are encoded, and their buffers given
+ * back, when they hold half the budget. The buffers live outside the worker's 64 MiB JavaScript
+ * heap but count in the process's RSS (two workers). Sized by measurement (docs/benchmarks.md
+ * "Parquet encoder"): 16 MiB (lake 14 MiB for 1M rows, 0.08 of the CSV lake) rather than 32 or
+ * 64 (lake 6 or 3 MiB, +10-30 MiB peak RSS) or 8 (lake 28 MiB, no lower RSS within the noise).
  */
 export const PARQUET_BUFFER_BYTES = 16 * 1024 * 1024;
 /** A writer holding no more than this (its starting buffers) is left alone. */
