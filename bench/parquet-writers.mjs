@@ -7,7 +7,7 @@
 // - watt (dist/lake/parquet.js ParquetFileWriter: its own column encoder, typed buffers, DATA_PAGE
 //   v1, dictionary or PLAIN strings, zstd level 1, footer by hyparquet-writer), fed canonical CSV
 //   cells with appendCanonical as `watt ingest --format parquet` does, and typed cells with append
-//   (erasure's path); row groups of at most 8 MiB of buffers (the ingest sink's 16 MiB budget halved);
+//   (erasure's path); row groups within 16 MiB of buffers (the ingest sink's budget);
 // - hyparquet-writer 0.17 (a dependency) alone, as watt used it before its own encoder: row groups of
 //   100,000 rows, Snappy, dictionary for the pseudonyms, PLAIN record_id, BigInt timestamps;
 // - parquet-wasm + apache-arrow (optional): Arrow table built from the columns, IPC, writeParquet, zstd;
