@@ -1,6 +1,6 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { csvField } from '../records/csv.js';
-import { ParquetFileWriter, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
+import { ParquetFileWriter, ROW_GROUP_ROWS, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
 import type { DataFormat } from './manifest.js';
 
 /**
@@ -62,8 +62,8 @@ export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
 export const PARQUET_BUFFER_BYTES = 16 * 1024 * 1024;
 /** A writer holding no more than this (its starting buffers) is left alone. */
 const IDLE_BYTES = 64 * 1024;
-/** Most rows of a row group (a partition's row group may hold at most this many rows). */
-export const PARQUET_ROW_GROUP_ROWS = 1_000_000;
+/** Most rows of a row group (lake/parquet.ts ROW_GROUP_ROWS: watt's readers hold one row group in memory). */
+export const PARQUET_ROW_GROUP_ROWS = ROW_GROUP_ROWS;
 
 /** A sink for the spec's format. */
 export function createSink(spec: SpoolSpec, headerLine: string): RowSink {

@@ -33,10 +33,14 @@ export interface ParquetColumn {
  */
 export type ParquetCell = string | number | bigint | boolean | null;
 
-/** Most rows per row group of a {@link ParquetFileWriter} (unless told otherwise). */
-export const ROW_GROUP_ROWS = 1_000_000;
+/**
+ * Most rows per row group of a {@link ParquetFileWriter} (unless told otherwise): watt's own
+ * readers (erasure, {@link readParquetRowGroups}) hold one row group as JS arrays, ~250 MB of heap
+ * per million rows of the seed's shape, so narrow rows do not make row groups of millions of rows.
+ */
+export const ROW_GROUP_ROWS = 250_000;
 /** Most buffered bytes (typed buffers) per row group of a {@link ParquetFileWriter} (unless told otherwise). */
-export const ROW_GROUP_BYTES = 64 * 1024 * 1024;
+export const ROW_GROUP_BYTES = 32 * 1024 * 1024;
 
 /** The writer that produced an object, in its footer (`created_by`). */
 export const CREATED_BY = 'watt (own column encoder, zstd; footer by hyparquet-writer)';
