@@ -4,8 +4,12 @@
 // child process per writer (single thread), and prints seconds, file size and peak RSS.
 //
 // Writers:
-// - hyparquet-writer (a dependency): watt's own ParquetFileWriter (dist/lake/parquet.js, streaming
-//   row groups of 100,000 rows, Snappy, dictionary when it pays), as `watt ingest --format parquet` uses it;
+// - watt (dist/lake/parquet.js ParquetFileWriter: its own column encoder, typed buffers, DATA_PAGE
+//   v1, dictionary or PLAIN strings, zstd level 1, footer by hyparquet-writer), fed canonical CSV
+//   cells with appendCanonical as `watt ingest --format parquet` does, and typed cells with append
+//   (erasure's path); row groups within 16 MiB of buffers (the ingest sink's budget);
+// - hyparquet-writer 0.17 (a dependency) alone, as watt used it before its own encoder: row groups of
+//   100,000 rows, Snappy, dictionary for the pseudonyms, PLAIN record_id, BigInt timestamps;
 // - parquet-wasm + apache-arrow (optional): Arrow table built from the columns, IPC, writeParquet, zstd;
 // - @dsnp/parquetjs (optional): appendRow per row, Snappy;
 // - @duckdb/node-api (dev dependency): appender into a table, COPY ... (FORMAT parquet, COMPRESSION zstd), threads=1.
@@ -26,7 +30,9 @@ const ROWS = Number(arg('--rows', 1_000_000));
 
 const WRITERS = {
   '(columns only, no writer)': { packages: [], install: '', write: async () => 'baseline: the rows in memory, nothing written' },
-  'hyparquet-writer': { packages: ['hyparquet-writer'], install: 'npm install (a dependency)', write: writeHyparquet },
+  'watt appendCanonical': { packages: ['zstd-napi'], install: 'npm install (a dependency)', prepare: canonicalRows, write: writeWattCanonical },
+  'watt append (typed cells)': { packages: ['zstd-napi'], install: 'npm install (a dependency)', write: writeWattTyped },
+  'hyparquet-writer (Snappy)': { packages: ['hyparquet-writer'], install: 'npm install (a dependency)', write: writeHyparquet },
   'parquet-wasm + apache-arrow': { packages: ['parquet-wasm', 'apache-arrow'], install: 'npm install --no-save parquet-wasm@0.8 apache-arrow@21', write: writeParquetWasm },
   '@dsnp/parquetjs': { packages: ['@dsnp/parquetjs'], install: 'npm install --no-save @dsnp/parquetjs@1.8.8 (1.8.9+ needs Node >= 24)', write: writeParquetjs },
   '@duckdb/node-api': { packages: ['@duckdb/node-api'], install: 'npm install --no-save @duckdb/node-api@1.5', write: writeDuckdb },
@@ -55,17 +61,68 @@ function columns(rows) {
 }
 const NAMES = ['record_id', 'customer_id', 'meter_id', 'reading_ts', 'consumption_kwh', 'tariff_eur_kwh', 'is_peak'];
 
-async function writeHyparquet(cols, file) {
+const KINDS = ['string', 'string', 'string', 'timestamp', 'double', 'double', 'boolean'];
+/** watt's columns: no statistics on the pseudonyms, as ingest writes them. */
+const WATT_COLUMNS = NAMES.map((name, i) => ({ name, kind: KINDS[i], statistics: i !== 1 && i !== 2 }));
+/** Row groups of the ingest sink (PARQUET_BUFFER_BYTES = 16 MiB, a row group at half of it). */
+const WATT_ROW_GROUP_BYTES = 16 * 1024 * 1024;
+
+/** The rows as ingest hands them to the sink: canonical CSV cells (strings), pseudonyms shared. */
+function canonicalRows(cols) {
+  const rows = new Array(ROWS);
+  for (let i = 0; i < ROWS; i++) {
+    const ts = new Date(Number(cols.reading_ts[i] / 1000n)).toISOString().replace('.000Z', 'Z');
+    rows[i] = [cols.record_id[i], cols.customer_id[i], cols.meter_id[i], ts, String(cols.consumption_kwh[i]), String(cols.tariff_eur_kwh[i]), String(cols.is_peak[i])];
+  }
+  return rows;
+}
+
+async function writeWattCanonical(cols, file, rows) {
   const { ParquetFileWriter } = await import(pathToFileURL(path.join(root, 'dist', 'lake', 'parquet.js')).href);
-  const kinds = ['string', 'string', 'string', 'timestamp', 'double', 'double', 'boolean'];
-  const w = new ParquetFileWriter(file, NAMES.map((name, i) => ({ name, kind: kinds[i] })));
+  const w = new ParquetFileWriter(file, WATT_COLUMNS, { rowGroupBytes: WATT_ROW_GROUP_BYTES });
+  for (let i = 0; i < ROWS; i++) w.appendCanonical(rows[i]);
+  w.close();
+  return 'zstd 1, canonical CSV cells (as ingest), row groups by bytes';
+}
+
+async function writeWattTyped(cols, file) {
+  const { ParquetFileWriter } = await import(pathToFileURL(path.join(root, 'dist', 'lake', 'parquet.js')).href);
+  const w = new ParquetFileWriter(file, WATT_COLUMNS, { rowGroupBytes: WATT_ROW_GROUP_BYTES });
   const row = new Array(NAMES.length);
   for (let i = 0; i < ROWS; i++) {
     for (let j = 0; j < NAMES.length; j++) row[j] = cols[NAMES[j]][i];
     w.append(row);
   }
   w.close();
-  return 'Snappy, row groups of 100,000 rows';
+  return 'zstd 1, typed cells (BigInt timestamps, as erasure), row groups by bytes';
+}
+
+async function writeHyparquet(cols, file) {
+  const { ParquetWriter, fileWriter } = await import('hyparquet-writer');
+  const schema = [
+    { name: 'root', num_children: NAMES.length },
+    ...NAMES.map((name, i) => {
+      const base = { name, repetition_type: 'OPTIONAL' };
+      const kind = KINDS[i];
+      if (kind === 'string') return { ...base, type: 'BYTE_ARRAY', converted_type: 'UTF8' };
+      if (kind === 'timestamp') return { ...base, type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } };
+      return { ...base, type: kind === 'double' ? 'DOUBLE' : 'BOOLEAN' };
+    }),
+  ];
+  const writer = new ParquetWriter({ writer: fileWriter(file), schema, codec: 'SNAPPY', statistics: true });
+  const encoder = new TextEncoder();
+  for (let start = 0; start < ROWS; start += 100_000) {
+    const end = Math.min(ROWS, start + 100_000);
+    const columnData = NAMES.map((name, i) => {
+      const data = cols[name].slice(start, end);
+      if (i === 0) return { name, data: data.map((v) => encoder.encode(v)), encoding: 'PLAIN' };
+      if (i <= 2) return { name, data, encoding: 'RLE_DICTIONARY', statistics: false };
+      return { name, data };
+    });
+    writer.write({ columnData, rowGroupSize: end - start });
+  }
+  writer.finish();
+  return 'Snappy, row groups of 100,000 rows (watt before its own encoder)';
 }
 
 async function writeParquetWasm(cols, file) {
@@ -163,16 +220,28 @@ if (arg('--child')) {
   const name = arg('--child');
   const file = arg('--out');
   const cols = columns(ROWS);
+  const prepared = WRITERS[name].prepare?.(cols);
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  let gc = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gc += e.duration;
+  }).observe({ entryTypes: ['gc'] });
+  await new Promise((r) => setTimeout(r, 50));
+  gc = 0;
+  const cpu = process.cpuUsage();
   const t = process.hrtime.bigint();
-  const note = await WRITERS[name].write(cols, file);
+  const note = await WRITERS[name].write(cols, file, prepared);
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  console.log(JSON.stringify({ seconds, note }));
+  const used = process.cpuUsage(cpu);
+  await new Promise((r) => setTimeout(r, 50));
+  console.log(JSON.stringify({ seconds, cpu: (used.user + used.system) / 1e6, gc: gc / 1000, note }));
 } else {
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   // Baseline: the child building the columns and writing nothing, to subtract from peak RSS.
   console.log(`${ROWS.toLocaleString('en')} rows of the bench:ingest shape (two 64-hex pseudonyms of 20,000 subjects), in memory, one thread`);
   console.log("peak RSS includes the ~1M rows held in memory by every child; install MB: the packages' own folders, not their dependencies");
-  console.log("writer                      | seconds | file MiB | peak RSS | install MB | notes");
+  console.log('CPU s: all threads of the child during the write (GC helpers included); GC s: pauses of the main thread (PerformanceObserver "gc")');
+  console.log("writer                      | seconds | rows/s    | CPU s | GC s | file MiB | peak RSS | install MB | notes");
   const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-pqw-'));
   try {
     for (const [name, w] of Object.entries(WRITERS)) {
@@ -188,10 +257,11 @@ if (arg('--child')) {
         console.log(`${name.padEnd(27)} | failed (exit ${r.status}): ${r.stderr.split('\n').find((l) => l.trim()) ?? ''}`);
         continue;
       }
-      const { seconds, note } = JSON.parse(r.stdout.trim().split('\n').pop());
+      const { seconds, cpu, gc, note } = JSON.parse(r.stdout.trim().split('\n').pop());
       const rss = Number(/peak_rss_kb=(\d+)/.exec(r.stderr)?.[1]) / 1024;
       const mib = statSync(file).size / 2 ** 20;
-      console.log(`${name.padEnd(27)} | ${seconds.toFixed(2).padStart(7)} | ${mib.toFixed(1).padStart(8)} | ${rss.toFixed(0).padStart(4)} MiB | ${(installSize(w.packages) / 1e6).toFixed(1).padStart(10)} | ${note}`);
+      const rate = w.packages.length ? Math.round(ROWS / seconds).toLocaleString('en') : '';
+      console.log(`${name.padEnd(27)} | ${seconds.toFixed(2).padStart(7)} | ${rate.padStart(9)} | ${cpu.toFixed(2).padStart(5)} | ${gc.toFixed(2).padStart(4)} | ${mib.toFixed(1).padStart(8)} | ${rss.toFixed(0).padStart(4)} MiB | ${(installSize(w.packages) / 1e6).toFixed(1).padStart(10)} | ${note}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

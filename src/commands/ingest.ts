@@ -38,7 +38,7 @@ Exit code: 130/143 if interrupted; else the worst file's by 3 (storage) > 4 (loc
   return command
     .addOption(new Option('--layout <layout>', 'partition layout: plain (YYYY/MM/DD) or hive (year=/month=/day=)').choices(['plain', 'hive']).default('plain'))
     .option('--date <YYYY-MM-DD>', 'partition date, for backfills (default: today, UTC)')
-    .addOption(new Option('--format <format>', 'data object format: csv (canonical values) or parquet (typed, Snappy)').choices(['csv', 'parquet']).default('csv'))
+    .addOption(new Option('--format <format>', 'data object format: csv (canonical values) or parquet (typed, Zstandard)').choices(['csv', 'parquet']).default('csv'))
     .option('--partition-by <column>', "partition rows by the UTC day of this date-time column of the schema (default: the ingest date, or --date)")
     .addOption(new Option('--extra-columns <policy>', 'columns the schema does not declare: keep (as text, with a warning), drop, or reject the file').choices(['keep', 'drop', 'reject']).default('keep'))
     .option('--dry-run', 'validate and show the key, write nothing to the lake')

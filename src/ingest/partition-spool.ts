@@ -1,7 +1,6 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { csvField, needsQuotes } from '../records/csv.js';
-import { epochMicros, integerValue } from '../records/canonical.js';
-import { ParquetFileWriter, type ParquetCell, type ParquetColumn, type ParquetKind, type ParquetPart } from '../lake/parquet.js';
+import type { ParquetColumn, ParquetKind, ParquetPart } from '../lake/parquet.js';
 import type { DataFormat } from './manifest.js';
 
 /**
@@ -9,7 +8,7 @@ import type { DataFormat } from './manifest.js';
  * pseudonymised (one string per column), go to one spool file per partition day, as canonical CSV
  * or as Parquet row groups. Memory is bounded whatever the number of days or their order:
  * CSV text is buffered up to {@link CSV_BUFFER_TOTAL} characters across partitions, Parquet rows
- * up to {@link PARQUET_BUFFER_ROWS} across partitions; no file descriptor stays open.
+ * up to {@link PARQUET_BUFFER_BYTES} of column buffers across partitions; no file descriptor stays open.
  * Synchronous file writes: it runs in a worker thread (large sources) or for small sources.
  */
 
@@ -49,21 +48,16 @@ export interface RowSink {
 const CSV_CHUNK = 256 * 1024;
 /** CSV characters buffered across partitions before every buffer is written. */
 export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
-/**
- * Parquet rows buffered across the partitions of a range before the largest partition is encoded
- * as a row group (100,000 rows of the seed's shape are ~10 MB of heap in a worker).
- */
-export const PARQUET_BUFFER_ROWS = 100_000;
-/**
- * Estimated heap bytes of Parquet rows buffered across the partitions of a range (characters of
- * strings other than pseudonyms + 16 bytes per cell; ~130 bytes per row of the seed's shape) before the largest partition is encoded: wide or long rows
- * make smaller row groups rather than exhaust the worker's 64 MiB heap.
- */
-export const PARQUET_BUFFER_BYTES = 24 * 1024 * 1024;
 
-/** A sink for the spec's format. */
-export function createSink(spec: SpoolSpec, headerLine: string): RowSink {
-  return spec.format === 'parquet' ? new ParquetSink(spec) : new CsvSink(spec, headerLine);
+/**
+ * A sink for the spec's format. The Parquet sink (parquet-sink.ts, with the encoder and its
+ * Zstandard addon) is loaded only when a run writes Parquet: CSV runs and their worker threads
+ * start without it.
+ */
+export async function createSink(spec: SpoolSpec, headerLine: string): Promise<RowSink> {
+  if (spec.format !== 'parquet') return new CsvSink(spec, headerLine);
+  const { ParquetSink } = await import('./parquet-sink.js');
+  return new ParquetSink(spec);
 }
 
 /** The Parquet kind of a schema column: date-time -> timestamp, number -> double, integer -> int64, boolean, else string. */
@@ -137,88 +131,3 @@ class CsvSink implements RowSink {
     return [...this.partitions.values()].map((p) => p.part);
   }
 }
-
-class ParquetSink implements RowSink {
-  private readonly writers = new Map<string, ParquetFileWriter>();
-  /** Estimated bytes buffered per writer, and in all. */
-  private readonly bytes = new Map<ParquetFileWriter, number>();
-  private bufferedBytes = 0;
-  private buffered = 0;
-  private readonly kinds: ParquetKind[];
-  /** One row's cells, reused: the writer copies them into its column buffers. */
-  private readonly cells: ParquetCell[];
-
-  constructor(private readonly spec: SpoolSpec) {
-    this.kinds = spec.columns.map((c) => c.kind);
-    this.cells = new Array(this.kinds.length);
-  }
-
-  write(date: string, record: string[]): void {
-    let w = this.writers.get(date);
-    if (!w) {
-      w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_BUFFER_ROWS });
-      this.writers.set(date, w);
-    }
-    const kinds = this.kinds;
-    const cells = this.cells;
-    const plain = this.spec.plain;
-    let rowBytes = 16 * kinds.length;
-    for (let i = 0; i < kinds.length; i++) {
-      const v = record[i]!;
-      if (!plain[i]) rowBytes += v.length; // pseudonyms are shared strings (the pseudonymiser's cache)
-      if (v === '') {
-        cells[i] = null;
-        continue;
-      }
-      switch (kinds[i]) {
-        case 'timestamp':
-          cells[i] = epochMicros(v);
-          break;
-        case 'double':
-          cells[i] = Number(v);
-          break;
-        case 'int64':
-          cells[i] = integerValue(v);
-          break;
-        case 'boolean':
-          cells[i] = v === 'true';
-          break;
-        default:
-          cells[i] = v;
-      }
-    }
-    const before = w.buffered;
-    w.append(cells);
-    if (w.buffered === 0) {
-      // The writer encoded a full row group, this row included.
-      this.buffered -= before;
-      this.bufferedBytes -= this.bytes.get(w) ?? 0;
-      this.bytes.set(w, 0);
-    } else {
-      this.buffered++;
-      this.bufferedBytes += rowBytes;
-      this.bytes.set(w, (this.bytes.get(w) ?? 0) + rowBytes);
-    }
-    while (this.buffered >= PARQUET_BUFFER_ROWS || this.bufferedBytes >= PARQUET_BUFFER_BYTES) {
-      // Encode the largest partition's rows: rows of many days in any order stay bounded.
-      let largest = w;
-      for (const x of this.writers.values()) if ((this.bytes.get(x) ?? 0) > (this.bytes.get(largest) ?? 0)) largest = x;
-      this.buffered -= largest.buffered;
-      this.bufferedBytes -= this.bytes.get(largest) ?? 0;
-      this.bytes.set(largest, 0);
-      largest.flushRowGroup();
-    }
-  }
-
-  finish(): SpoolPart[] {
-    const parts: SpoolPart[] = [];
-    for (const [date, w] of this.writers) {
-      const parquet = w.finishPart();
-      parts.push({ date, file: w.file, rows: parquet.rows, bytes: parquet.bytes, lead: 4, parquet });
-    }
-    this.buffered = 0;
-    this.bufferedBytes = 0;
-    return parts;
-  }
-}
-

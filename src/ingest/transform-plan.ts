@@ -19,7 +19,7 @@ import { csvField } from '../records/csv.js';
 import { csvFailure, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
 import { csvSpoolFile, parquetKind, type SpoolPart } from './partition-spool.js';
 import { LiveJoin } from './live-join.js';
-import { finishParquetParts, type ParquetColumn } from '../lake/parquet.js';
+import type { ParquetColumn } from '../lake/parquet.js';
 import type { DataFormat } from './manifest.js';
 
 /**
@@ -248,7 +248,11 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       let file: string;
       let bytes: number;
       let hash: Hash | undefined;
-      if (format === 'parquet') ({ file, bytes } = await finishParquetParts(parts.map((p) => p.parquet!), columns, options.parquetMetadata));
+      if (format === 'parquet') {
+        // The Parquet modules load only for Parquet runs.
+        const { finishParquetParts } = await import('../lake/parquet.js');
+        ({ file, bytes } = await finishParquetParts(parts.map((p) => p.parquet!), columns, options.parquetMetadata));
+      }
       else {
         file = parts[0]!.file;
         bytes = parts[0]!.bytes;

@@ -152,7 +152,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   const kept = job.drop?.length ? plan.flatMap((p, i) => (p.drop ? [] : [i])) : undefined;
   const keys = job.keySeed && schema.primaryKey.length ? new KeyTracker(schema, job.keySeed, job.knownDuplicates, header, job.keyLog ? 'log' : 'table') : undefined;
   const partitionIndex = job.partitionBy ? header.indexOf(job.partitionBy) : -1;
-  const sink = createSink(job.spool, job.headerLine);
+  const sink = await createSink(job.spool, job.headerLine);
   let rejectBuffer = '';
   const reject = (e: RowError) => {
     rejected++;

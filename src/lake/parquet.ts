@@ -1,13 +1,17 @@
 import { appendFileSync, closeSync, createReadStream, createWriteStream, fsyncSync, openSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { ParquetWriter, ByteWriter } from 'hyparquet-writer';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type ColumnChunk, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
+import { BOOLEAN, ColumnBuffer, DOUBLE, INT64, STRING, TIMESTAMP, type ColumnMemory } from './parquet-columns.js';
+import { zstdCompressPage, zstdDecompress } from './zstd.js';
 
 /**
- * Apache Parquet objects of the lake (https://parquet.apache.org/docs/file-format/), written with
- * hyparquet-writer (pure JavaScript, streaming row groups, Snappy) and read with hyparquet.
- * Chosen by measurement against parquet-wasm + apache-arrow, @dsnp/parquetjs and DuckDB's node
- * API: docs/benchmarks.md "Parquet writers".
+ * Apache Parquet objects of the lake (https://parquet.apache.org/docs/file-format/): column chunks
+ * encoded by watt's own encoder (parquet-columns.ts: typed buffers, DATA_PAGE v1, dictionary or
+ * PLAIN, Zstandard pages), the footer by hyparquet-writer, read with hyparquet (Zstandard via
+ * zstd-napi, Snappy by hyparquet itself). Chosen by measurement against hyparquet-writer alone,
+ * parquet-wasm + apache-arrow, @dsnp/parquetjs and DuckDB's node API: docs/benchmarks.md
+ * "Parquet writers".
  *
  * Column kinds map from the JSON Schema of a row (issue 11):
  * `date-time` string -> TIMESTAMP(MICROS, isAdjustedToUTC=true) on INT64, `number` -> DOUBLE,
@@ -29,11 +33,17 @@ export interface ParquetColumn {
  */
 export type ParquetCell = string | number | bigint | boolean | null;
 
-/** Rows per row group: ~100,000 rows of the seed's shape are ~10 MB in memory before encoding. */
-export const ROW_GROUP_ROWS = 100_000;
+/**
+ * Most rows per row group of a {@link ParquetFileWriter} (unless told otherwise): watt's own
+ * readers (erasure, {@link readParquetRowGroups}) hold one row group as JS arrays, ~250 MB of heap
+ * per million rows of the seed's shape, so narrow rows do not make row groups of millions of rows.
+ */
+export const ROW_GROUP_ROWS = 250_000;
+/** Most buffered bytes (typed buffers) per row group of a {@link ParquetFileWriter} (unless told otherwise). */
+export const ROW_GROUP_BYTES = 32 * 1024 * 1024;
 
 /** The writer that produced an object, in its footer (`created_by`). */
-export const CREATED_BY = 'watt (hyparquet-writer)';
+export const CREATED_BY = 'watt (own column encoder, zstd; footer by hyparquet-writer)';
 
 function schemaElements(columns: ParquetColumn[]): SchemaElement[] {
   const root: SchemaElement = { name: 'root', num_children: columns.length };
@@ -72,28 +82,32 @@ export interface ParquetPart {
   indexes: unknown[];
 }
 
-/** Once a row group is encoded, a ByteWriter buffer larger than this is given back (many partitions stay small). */
-const KEEP_BUFFER_BYTES = 256 * 1024;
 /** Encoded bytes are appended to the file each time this many are buffered. */
 const SPILL_BYTES = 1 << 20;
 
 /**
- * Streams rows into one Parquet file: rows are buffered column by column and encoded one row
- * group at a time ({@link ROW_GROUP_ROWS}), so memory is bounded by one row group whatever the
- * file size. The file is created with mode 0600 and appended to per MiB (no descriptor is held
- * open, so a run may write hundreds of partition files at once). Strings are dictionary-encoded
- * in a row group when their distinct values take at most half the bytes (pseudonyms of a few
- * thousand data subjects repeat: 172 MiB of CSV become ~30 MiB).
+ * Streams rows into one Parquet file: rows are buffered column by column in typed arrays
+ * (parquet-columns.ts) and encoded one row group at a time, when the row group reaches
+ * `rowGroupRows` rows or `rowGroupBytes` buffered bytes, or when the caller says
+ * ({@link flushRowGroup}); memory is bounded by one row group whatever the file size. The file is
+ * created with mode 0600 and appended to per MiB (no descriptor is held open, so a run may write
+ * hundreds of partition files at once). Pages are DATA_PAGE v1, Zstandard-compressed; strings
+ * are dictionary-encoded while their distinct values take at most half the characters of all
+ * values (pseudonyms of a few thousand data subjects repeat), else PLAIN.
  *
- * Call {@link append} per row, then {@link close} once (or {@link finishPart} and
- * {@link finishParquetParts}); a writer not closed leaves a file with no footer, which no reader
- * accepts (the caller deletes it).
+ * Call {@link append} or {@link appendCanonical} per row, then {@link close} once (or
+ * {@link finishPart} and {@link finishParquetParts}); a writer not closed leaves a file with no
+ * footer, which no reader accepts (the caller deletes it).
  * @throws Error from the file system (ENOSPC...).
  */
 export class ParquetFileWriter {
   private readonly out: ByteWriter;
   private readonly writer: ParquetWriter;
-  private buffers: ParquetCell[][];
+  private readonly buffers: ColumnBuffer[];
+  private readonly rowGroupRows: number;
+  private readonly rowGroupBytes: number;
+  /** Bytes of the typed buffers of the row group being buffered (kept by the column buffers). */
+  private readonly memory: ColumnMemory = { allocated: 0, fullBytes: 0 };
   private bufferedRows = 0;
   private bytesWritten = 0;
   rows = 0;
@@ -101,14 +115,17 @@ export class ParquetFileWriter {
   /**
    * @param file path of the file to create (truncated if it exists)
    * @param columns the columns, in order
-   * @param options `rowGroupRows`: rows per row group; `metadata`: key/value pairs written in the
-   * footer (e.g. the run_id and the schema sha256)
+   * @param options `rowGroupRows`: most rows per row group ({@link ROW_GROUP_ROWS});
+   * `rowGroupBytes`: most buffered bytes per row group ({@link ROW_GROUP_BYTES}); `metadata`:
+   * key/value pairs written in the footer (e.g. the run_id and the schema sha256)
    */
   constructor(
     readonly file: string,
     readonly columns: ParquetColumn[],
-    private readonly options: { rowGroupRows?: number; metadata?: Record<string, string> } = {},
+    options: { rowGroupRows?: number; rowGroupBytes?: number; metadata?: Record<string, string> } = {},
   ) {
+    this.rowGroupRows = options.rowGroupRows ?? ROW_GROUP_ROWS;
+    this.rowGroupBytes = options.rowGroupBytes ?? ROW_GROUP_BYTES;
     writeFileSync(file, '', { mode: 0o600 });
     const out = new ByteWriter();
     const ensure = out.ensure.bind(out);
@@ -119,15 +136,9 @@ export class ParquetFileWriter {
     };
     out.finish = () => this.spill();
     this.out = out;
-    this.writer = new ParquetWriter({
-      writer: out,
-      schema: schemaElements(columns),
-      codec: 'SNAPPY',
-      statistics: true,
-      createdBy: CREATED_BY,
-      kvMetadata: kvMetadata(options.metadata),
-    });
-    this.buffers = columns.map(() => []);
+    const schema = schemaElements(columns);
+    this.writer = new ParquetWriter({ writer: out, schema, codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => zstdCompressPage(b).slice() }, statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(options.metadata) });
+    this.buffers = columns.map((c, i) => new ColumnBuffer(KIND_CODES[c.kind], schema[i + 1]!, c.statistics ?? true, this.memory));
   }
 
   private spill(): void {
@@ -143,35 +154,72 @@ export class ParquetFileWriter {
     return this.bufferedRows;
   }
 
-  /** Append one row: one cell per column, in column order (see {@link ParquetCell}). */
-  append(cells: ParquetCell[]): void {
-    for (let i = 0; i < cells.length; i++) this.buffers[i]!.push(cells[i]!);
-    this.bufferedRows++;
-    this.rows++;
-    if (this.bufferedRows >= (this.options.rowGroupRows ?? ROW_GROUP_ROWS)) this.flushRowGroup();
+  /** Bytes of memory of the column buffers (typed buffers, dictionaries; what RSS pays), rows buffered or not. */
+  get bufferedBytes(): number {
+    return this.memory.allocated;
   }
 
-  /** Encode the buffered rows as one row group and append it to the file. */
-  flushRowGroup(): void {
-    if (this.bufferedRows === 0) return;
-    const columnData = this.columns.map((c, i) => {
-      const data = this.buffers[i]!;
-      const dictionary = c.kind === 'string' && dictionaryPays(data as (string | null)[]);
-      let values: unknown[] = data;
-      if (c.kind === 'int64' || c.kind === 'timestamp') values = data.map((v) => (v === null || typeof v === 'bigint' ? v : BigInt(v as number)));
-      else if (c.kind === 'string' && !dictionary) values = utf8Values(data as (string | null)[]);
-      // Strings are PLAIN unless the dictionary pays: hyparquet-writer's own sampling would hash
-      // every value again (and long strings of one length all collide in a JavaScript Map).
-      const encoding = dictionary ? ('RLE_DICTIONARY' as const) : c.kind === 'string' ? ('PLAIN' as const) : undefined;
-      return { name: c.name, data: values, encoding, statistics: c.statistics ?? true };
-    });
-    this.writer.write({ columnData: columnData as never, rowGroupSize: this.bufferedRows });
-    this.buffers = this.columns.map(() => []);
+  /** Append one row: one cell per column, in column order (see {@link ParquetCell}). @throws TypeError on a cell of the wrong type */
+  append(cells: ParquetCell[]): void {
+    const buffers = this.buffers;
+    for (let i = 0; i < buffers.length; i++) buffers[i]!.cell(cells[i]);
+    this.rowAppended();
+  }
+
+  /**
+   * Append one row of canonical CSV cells (src/records/canonical.ts: `YYYY-MM-DDTHH:MM:SS[.f]Z`
+   * date-times, plain decimals, integers, `true`/`false`; '' is a null), parsed straight into the
+   * column buffers with no allocation per cell.
+   * @throws Error if a cell is not canonical for its column's kind (the row is then partly
+   * buffered: the caller abandons the writer)
+   */
+  appendCanonical(record: readonly string[]): void {
+    const buffers = this.buffers;
+    for (let i = 0; i < buffers.length; i++) buffers[i]!.canonical(record[i]!);
+    this.rowAppended();
+  }
+
+  private rowAppended(): void {
+    this.bufferedRows++;
+    this.rows++;
+    const memory = this.memory;
+    if (memory.fullBytes > 0) {
+      // A buffer is full: grow it (double it) if that keeps the row group within its byte budget,
+      // else encode the row group and reuse the buffers.
+      const growth = memory.fullBytes;
+      memory.fullBytes = 0;
+      if (memory.allocated + growth > this.rowGroupBytes) this.flushRowGroup(true);
+    } else if (this.bufferedRows >= this.rowGroupRows) this.flushRowGroup(true);
+  }
+
+  /**
+   * Encode the buffered rows as one row group and append it to the file.
+   * @param keep keep the column buffers for the next row group (default false: they start
+   * again small, and an idle writer gives its memory back)
+   */
+  flushRowGroup(keep = false): void {
+    if (this.bufferedRows === 0) {
+      if (!keep) for (const b of this.buffers) b.reset(false);
+      return;
+    }
+    const out = this.out;
+    const groupStart = out.offset;
+    const w = this.writer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[]; num_rows: bigint };
+    const chunks: ColumnChunk[] = [];
+    let uncompressed = 0n;
+    for (let i = 0; i < this.buffers.length; i++) {
+      const encoded = this.buffers[i]!.encode(out, this.columns[i]!.name, zstdCompressPage, keep);
+      chunks.push(encoded.chunk);
+      uncompressed += encoded.chunk.meta_data!.total_uncompressed_size;
+      w.pendingIndexes.push(encoded);
+    }
+    w.row_groups.push({ columns: chunks, total_byte_size: uncompressed, num_rows: BigInt(this.bufferedRows), total_compressed_size: BigInt(out.offset - groupStart) });
+    w.num_rows += BigInt(this.bufferedRows);
     this.bufferedRows = 0;
     this.spill();
-    if (this.out.buffer.byteLength > KEEP_BUFFER_BYTES) {
-      this.out.buffer = new ArrayBuffer(64 * 1024);
-      this.out.view = new DataView(this.out.buffer);
+    if (out.buffer.byteLength > KEEP_BUFFER_BYTES) {
+      out.buffer = new ArrayBuffer(64 * 1024);
+      out.view = new DataView(out.buffer);
     }
   }
 
@@ -198,9 +246,14 @@ export class ParquetFileWriter {
 
   /** Stop writing (the caller deletes the file). Never throws. */
   abort(): void {
-    this.buffers = [];
+    for (const b of this.buffers) b.reset(false);
   }
 }
+
+/** Once a row group is encoded, an output buffer larger than this is given back (many partitions stay small). */
+const KEEP_BUFFER_BYTES = 256 * 1024;
+
+const KIND_CODES: Record<ParquetKind, number> = { double: DOUBLE, int64: INT64, timestamp: TIMESTAMP, boolean: BOOLEAN, string: STRING };
 
 function kvMetadata(metadata: Record<string, string> | undefined) {
   return metadata ? Object.entries(metadata).map(([key, value]) => ({ key, value })) : undefined;
@@ -253,7 +306,7 @@ export async function finishParquetParts(parts: ParquetPart[], columns: ParquetC
   }
   // A writer whose output starts at the end of the joined row groups, for the footer only.
   const out = new ByteWriter();
-  const footer = new ParquetWriter({ writer: out, schema: schemaElements(columns), codec: 'SNAPPY', statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(metadata) });
+  const footer = new ParquetWriter({ writer: out, schema: schemaElements(columns), codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => b }, statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(metadata) });
   out.index = 0;
   out.offset = length;
   const w = footer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[]; num_rows: bigint };
@@ -266,53 +319,6 @@ export async function finishParquetParts(parts: ParquetPart[], columns: ParquetC
   length += out.index;
   fsyncFile(first.file);
   return { file: first.file, rows, bytes: length };
-}
-
-/**
- * UTF-8 bytes of each string of a column, encoded in one call: the strings are joined and
- * encoded once, then cut into views (hyparquet-writer would call TextEncoder once per value).
- * Falls back to one encoding per value when a string is not ASCII.
- */
-function utf8Values(values: (string | null)[]): (Uint8Array | null)[] {
-  const present = values.filter((v): v is string => v !== null);
-  const joined = present.join('');
-  const bytes = Buffer.from(joined, 'utf8');
-  const out: (Uint8Array | null)[] = new Array(values.length);
-  if (bytes.length !== joined.length) {
-    for (let i = 0; i < values.length; i++) out[i] = values[i] === null ? null : Buffer.from(values[i]!, 'utf8');
-    return out;
-  }
-  let at = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v === null) out[i] = null;
-    else {
-      out[i] = bytes.subarray(at, at + v.length);
-      at += v.length;
-    }
-  }
-  return out;
-}
-
-/** Longest string considered for a dictionary: longer ones are rarely repeated, and V8 hashes them by length only. */
-const MAX_DICTIONARY_STRING = 1024;
-
-/** Dictionary encoding pays when distinct values take at most half the bytes of all values. */
-function dictionaryPays(values: (string | null)[]): boolean {
-  const distinct = new Set<string>();
-  let total = 0;
-  let unique = 0;
-  for (const v of values) {
-    if (v === null) continue;
-    if (v.length > MAX_DICTIONARY_STRING) return false;
-    total += v.length;
-    if (!distinct.has(v)) {
-      distinct.add(v);
-      unique += v.length;
-      if (unique * 2 > total && distinct.size > 1024 && distinct.size * 2 > values.length) return false;
-    }
-  }
-  return unique * 2 <= total;
 }
 
 /** The kind of each column of a Parquet file written by watt (or of the same physical shape). */
@@ -352,6 +358,7 @@ export async function* readParquetRowGroups(file: string): AsyncGenerator<{ colu
       rowEnd: end,
       utf8: true,
       parsers: rawParsers,
+      compressors: COMPRESSORS,
       onComplete: (data) => {
         rows = data as ParquetCell[][];
       },
@@ -360,6 +367,9 @@ export async function* readParquetRowGroups(file: string): AsyncGenerator<{ colu
     start = end;
   }
 }
+
+/** Decompressors beyond hyparquet's own (it decodes Snappy itself: objects written before zstd still read). */
+export const COMPRESSORS = { ZSTD: zstdDecompress };
 
 /** hyparquet parsers that keep timestamps as bigint microseconds. */
 const rawParsers = {

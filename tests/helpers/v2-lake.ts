@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import { compressors } from './zstd.js';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import type { Lake } from '../../src/lake/types.js';
 import { dataKey, manifestKey, rejectsKey, schemaKey, type Layout } from '../../src/lake/layout.js';
@@ -146,7 +147,7 @@ export async function readRows(lake: Lake, prefix: string, tmp: string): Promise
     if (o.key.endsWith('.parquet')) {
       const file = path.join(tmp, 'read.parquet');
       writeFileSync(file, body);
-      const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(file) })) as Record<string, unknown>[];
+      const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(file), compressors })) as Record<string, unknown>[];
       for (const r of rows) out.push({ ...r, reading_ts: r.reading_ts instanceof Date ? r.reading_ts.toISOString() : r.reading_ts, key: o.key });
     } else if (o.key.endsWith('.csv')) {
       for (const r of parse(body, { columns: true }) as Record<string, string>[]) out.push({ ...r, consumption_kwh: Number(r.consumption_kwh), is_peak: r.is_peak === 'true', reading_ts: new Date(r.reading_ts!).toISOString(), key: o.key });
@@ -174,7 +175,7 @@ export async function manifestProblems(lake: Lake, prefix: string, tmp: string):
       if (obj.key.endsWith('.parquet')) {
         const file = path.join(tmp, 'check.parquet');
         writeFileSync(file, body);
-        rows = (await parquetReadObjects({ file: await asyncBufferFromFile(file) })).length;
+        rows = (await parquetReadObjects({ file: await asyncBufferFromFile(file), compressors })).length;
       } else rows = (parse(body, { columns: true }) as unknown[]).length;
       if (sha !== obj.sha256 || body.length !== obj.bytes || rows !== obj.rows) problems.push(`${k}: ${obj.key} differs (sha256/bytes/rows)`);
       total += rows;

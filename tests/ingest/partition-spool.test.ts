@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { createSink, PARQUET_BUFFER_BYTES, type SpoolSpec } from '../../src/ingest/partition-spool.js';
+import { createSink, type SpoolSpec } from '../../src/ingest/partition-spool.js';
+import { PARQUET_BUFFER_BYTES } from '../../src/ingest/parquet-sink.js';
 import { finishParquetParts, readParquetMetadata, readParquetRowGroups, type ParquetColumn } from '../../src/lake/parquet.js';
 
 const columns: ParquetColumn[] = [
@@ -18,7 +19,7 @@ const row = (i: number, day: number, note = ''): string[] => [`R${i}${note}`, `2
 describe('partition spool', () => {
   it('parquet: two ranges of shuffled days join into one valid file per day, rows in range order, typed cells', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
-    const sinks = [createSink(spec(dir, 'parquet', 0), ''), createSink(spec(dir, 'parquet', 1), '')];
+    const sinks = [await createSink(spec(dir, 'parquet', 0), ''), await createSink(spec(dir, 'parquet', 1), '')];
     const days = [3, 1, 2, 2, 3, 1, 1, 3, 2, 1];
     days.forEach((day, i) => sinks[i < 5 ? 0 : 1]!.write(`2025-03-0${day}`, row(i, day)));
     const parts = sinks.flatMap((s) => s.finish());
@@ -40,7 +41,7 @@ describe('partition spool', () => {
 
   it('parquet: long rows are encoded in several row groups before the buffer exceeds its byte budget', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
-    const sink = createSink(spec(dir, 'parquet', 0), '');
+    const sink = await createSink(spec(dir, 'parquet', 0), '');
     const long = 'x'.repeat(1024 * 1024);
     const rows = Math.ceil((PARQUET_BUFFER_BYTES * 2.5) / long.length);
     for (let i = 0; i < rows; i++) sink.write(`2025-03-0${1 + (i % 2)}`, row(i, 1 + (i % 2), long));
@@ -55,9 +56,9 @@ describe('partition spool', () => {
     expect(total).toBe(rows);
   });
 
-  it('csv: one file per day, the header once at the top, rows in order', () => {
+  it('csv: one file per day, the header once at the top, rows in order', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
-    const sink = createSink(spec(dir, 'csv', 0), 'id,ts,kwh,n,peak\n');
+    const sink = await createSink(spec(dir, 'csv', 0), 'id,ts,kwh,n,peak\n');
     [2, 1, 2, 1, 1].forEach((day, i) => sink.write(`2025-03-0${day}`, row(i, day, i === 4 ? ',"quoted"' : '')));
     const parts = sink.finish().sort((a, b) => a.date.localeCompare(b.date));
     expect(parts.map((p) => [p.date, p.rows])).toEqual([

@@ -11,6 +11,7 @@ import { openLake, type Lake } from '../../src/lake/index.js';
 import { resolveLakeConfig } from '../../src/config.js';
 import { manifestObjects, type Manifest } from '../../src/ingest/manifest.js';
 import { parquetReadObjects } from 'hyparquet';
+import { compressors } from '../helpers/zstd.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'retention');
 export const SUBJECT = 'CUST-ERASE-7731';
@@ -67,7 +68,7 @@ async function text(lake: Lake, key: string): Promise<string> {
 /** Rows of a Parquet object, read with hyparquet (an independent reader). */
 async function parquetRows(body: Buffer): Promise<Record<string, unknown>[]> {
   const file = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
-  return (await parquetReadObjects({ file })) as Record<string, unknown>[];
+  return (await parquetReadObjects({ file, compressors })) as Record<string, unknown>[];
 }
 
 export interface LakeSnapshot {
