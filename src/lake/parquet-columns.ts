@@ -384,9 +384,7 @@ export class ColumnBuffer {
       this.defs.fill(1, 0, this.rows);
       this.measure();
     } else if (this.rows === this.defs.length) {
-      const next = new Uint8Array(this.defs.length * 2);
-      next.set(this.defs);
-      this.defs = next;
+      this.defs = doubled(this.defs);
       this.measure();
     }
     this.defs[this.rows++] = 0;
@@ -397,9 +395,7 @@ export class ColumnBuffer {
     const defs = this.defs;
     if (defs !== null) {
       if (this.rows === defs.length) {
-        const next = new Uint8Array(defs.length * 2);
-        next.set(defs);
-        this.defs = next;
+        this.defs = doubled(defs);
         this.measure();
       }
       this.defs![this.rows] = 1;
@@ -424,9 +420,7 @@ export class ColumnBuffer {
     const v = this.value;
     let a = this.f64!;
     if (this.count === a.length) {
-      const next = new Float64Array(a.length * 2);
-      next.set(a);
-      this.f64 = a = next;
+      this.f64 = a = doubled(a);
       this.measure();
     }
     a[this.count++] = v;
@@ -445,9 +439,7 @@ export class ColumnBuffer {
     let a = this.i32!;
     const at = this.count * 2;
     if (at === a.length) {
-      const next = new Int32Array(a.length * 2);
-      next.set(a);
-      this.i32 = a = next;
+      this.i32 = a = doubled(a);
       this.measure();
     }
     a[at] = lo;
@@ -493,9 +485,7 @@ export class ColumnBuffer {
   boolean(v: boolean): void {
     let a = this.u8!;
     if (this.count === a.length) {
-      const next = new Uint8Array(a.length * 2);
-      next.set(a);
-      this.u8 = a = next;
+      this.u8 = a = doubled(a);
       this.measure();
     }
     a[this.count++] = v ? 1 : 0;
@@ -542,9 +532,7 @@ export class ColumnBuffer {
       this.totalChars += v.length;
       let a = this.i32!;
       if (this.count === a.length) {
-        const next = new Int32Array(a.length * 2);
-        next.set(a);
-        this.i32 = a = next;
+        this.i32 = a = doubled(a);
         this.measure();
       }
       a[this.count++] = index;
@@ -892,4 +880,11 @@ export class ColumnBuffer {
     this.reset(keep);
     return { chunk, offsetIndex: locations.length > 1 ? { page_locations: locations } : undefined };
   }
+}
+
+/** A typed array of twice the length holding `a`'s values first (column buffers grow by doubling). */
+function doubled<T extends Uint8Array | Int32Array | Float64Array>(a: T): T {
+  const next = new (a.constructor as new (length: number) => T)(a.length * 2);
+  next.set(a);
+  return next;
 }
