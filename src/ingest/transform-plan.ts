@@ -3,7 +3,6 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { open, rm } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -188,12 +187,9 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       ? workers.at(i)!.run(job, options.pseudonymisationKey, options.signal, onProgress)
       : transformRange(job, options.schema, options.pseudonymisationKey, options.signal, onProgress);
   let settled: PromiseSettledResult<RangeOutcome>[];
-  // CSV: range 0's spool files are final once it ends (a re-run only ever rewrites a later range),
-  // so they are hashed while the other ranges still run; later parts are hashed as they are
-  // appended. The sha256 of each object is then ready when the last part is joined.
-  // With two ranges and one partition day, the second range's spool is even appended while it is
-  // written (live-join.ts).
-  const early = new Map<string, Promise<Hash | undefined>>();
+  // CSV, two ranges, one partition day (the usual large file): the second range's spool is
+  // appended to the first's and hashed while it is written (live-join.ts). Other joins append,
+  // then hash the object once.
   let live: Promise<LiveJoin | undefined> | undefined;
   try {
     const runs = jobs.map((job, i) => runRange(job, i, progress));
@@ -201,13 +197,6 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       const second = { file: csvSpoolFile(jobs[1]!.spool.prefix, jobs[1]!.date), lead: Buffer.byteLength(headerLine) };
       live = runs[0]!.then(
         (o) => (o.parts.length === 1 && o.parts[0]!.date === jobs[0]!.date ? new LiveJoin(o.parts[0]!, second, runs[1]!) : undefined),
-        () => undefined,
-      );
-    } else if (format === 'csv' && runs.length > 1) {
-      runs[0]!.then(
-        (o) => {
-          for (const p of o.parts) early.set(p.file, hashOf(p.file, options.signal).catch(() => undefined));
-        },
         () => undefined,
       );
     }
@@ -231,9 +220,9 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     // can crash the process while loading the re2 addon (uhop/node-re2#235, re2 1.23), and this
     // thread holds the compiled schema.
     const first = outcomes;
-    // A re-run rewrites a range's spool: a live join of it is undone first.
-    if (joiner && options.quarantine && outcomes.length === 2) await joiner.undo();
     outcomes = await settleDuplicates(outcomes, options.schema.primaryKey.join(', '), options.quarantine === true, ERRORS_KEPT, async (r, known) => {
+      // The re-run rewrites this range's spool: a live join of it is undone first.
+      await joiner?.undo();
       for (const p of first[r]!.parts) await rm(p.file, { force: true });
       const again = await transformRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal);
       for (const p of again.parts) spooled.add(p.file);
@@ -262,9 +251,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
           hash = joiner.hash;
         } else {
           if (joiner) await joiner.undo();
-          hash = await early.get(file);
           for (const p of parts.slice(1)) {
-            await append(p.file, file, p.lead, hash);
+            await append(p.file, file, p.lead);
             bytes += p.bytes - p.lead;
           }
         }
@@ -407,27 +395,9 @@ async function readRange(file: string, start: number, end: number): Promise<Buff
   }
 }
 
-/** Append `from` (without its first `skip` bytes) to `to`, feeding the appended bytes to `hash` if given. */
-async function append(from: string, to: string, skip = 0, hash?: Hash): Promise<void> {
-  const read = createReadStream(from, { start: skip, highWaterMark: 1 << 20 });
-  const write = createWriteStream(to, { flags: 'a' });
-  if (!hash) await pipeline(read, write);
-  else {
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, callback) {
-        hash.update(chunk);
-        callback(null, chunk);
-      },
-    });
-    await pipeline(read, tap, write);
-  }
-}
-
-/** The running sha256 of a file (not digested: more bytes may follow). */
-async function hashOf(file: string, signal?: AbortSignal): Promise<Hash> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal }) as AsyncIterable<Buffer>) hash.update(chunk);
-  return hash;
+/** Append `from` (without its first `skip` bytes) to `to`. */
+async function append(from: string, to: string, skip = 0): Promise<void> {
+  await pipeline(createReadStream(from, { start: skip, highWaterMark: 1 << 20 }), createWriteStream(to, { flags: 'a' }));
 }
 
 /**
