@@ -21,11 +21,13 @@ export function registerPredict(program: Command): Command {
     .option('--power <kW>', "stove nominal power (default 8, or your house model's stove)", numberParser('--power', 1, 50, ' kW'))
     .option('--temp-min <°C>', 'forecast minimum outdoor temperature before the target time: the lead is then at least the one at the mean of --temp and --temp-min (fixes the late spring nights of small stoves)', numberParser('--temp-min', -40, 45, ' °C'))
     .option('--model <path>', 'model.json (or its folder) written by watt train')
+    .option('--house <id>', "the newest model of this house in the registry (watt train --data FILE --house ID)")
     .option('--json', 'print one JSON object on stdout')
-    .action(async (flags: { dpe?: string; temp: number; tempMin?: number; indoor?: number; target?: number; at?: string; power?: number; model?: string; json?: boolean }) => {
-      const [{ resolveModel }, { predictLead, formatDuration }] = await Promise.all([import('../model/model-file.js'), import('../model/predict.js')]);
-      const { model, file, origin } = resolveModel(flags.model, wattHome());
-      const defaults = 'heating' in model ? model.defaults : { target_temp_c: 19, target_time: '07:00', stove_power_kw: 8 };
+    .action(async (flags: { dpe?: string; temp: number; tempMin?: number; indoor?: number; target?: number; at?: string; power?: number; model?: string; house?: string; json?: boolean }) => {
+      if (flags.house !== undefined && flags.model !== undefined) throw new UsageError('--house and --model are exclusive', { hint: 'pass one model source' });
+      const [{ resolveModel, predictDefaults }, { predictLead, formatDuration }] = await Promise.all([import('../model/model-file.js'), import('../model/predict.js')]);
+      const { model, file, origin } = flags.house !== undefined ? (await import('../model/registry.js')).resolveHouseModel(wattHome(), flags.house) : resolveModel(flags.model, wattHome());
+      const defaults = predictDefaults(model);
       flags.target ??= defaults.target_temp_c;
       flags.at ??= defaults.target_time;
       flags.power ??= defaults.stove_power_kw;
@@ -51,7 +53,7 @@ export function registerPredict(program: Command): Command {
         ? `~${p.indoor_at_ignition_c} °C indoors at ignition (estimated: ${house ? "your house's calibrated cool-down" : `stove off at ${model.cooldown.stove_off} from ${model.cooldown.evening_air_temp_c} °C`}; pass --indoor to measure)`
         : `${p.indoor_at_ignition_c} °C indoors`;
       const who = house ? `your house (class ${p.inputs.dpe_class})` : `class ${flags.dpe}`;
-      const extra = p.extrapolated ? `beyond your history (${p.extrapolation.join('; ')}): answered from the calibrated physics with a wider margin\n` : '';
+      const extra = (p.extrapolated ? `beyond your history (${p.extrapolation.join('; ')}): answered from the calibrated physics with a wider margin\n` : '') + (p.warning ? `warning: ${p.warning}\n` : '');
       // one write: a reader that stops after the first line (| head -1) gets no EPIPE
       process.stdout.write(`${head}\n${who}, ${flags.temp} °C outdoors, ${indoor}, ${flags.power} kW stove; model ${model.version}${origin === 'shipped' ? ' (shipped default)' : ''}\n${extra}`);
     });

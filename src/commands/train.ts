@@ -21,11 +21,15 @@ export function registerTrain(program: Command): Command {
     .option('--variants <n>', 'synthetic draws per night and class (5 gives ~57,000 nights)', intParser('--variants', 1, 20), 1)
     .option('--weather <file>', 'daily weather CSV for --synthetic (location,date,temp_max,temp_min)')
     .option('--margin-quantile <q>', 'quantile of the training residuals used as safety margin', numberParser('--margin-quantile', 0.5, 0.999), 0.9)
+    .option('--house <id>', 'with --data: save the model in the registry for this house id (1-64 of A-Z a-z 0-9 - _; a pseudonymous key, never a name): watt predict --house and POST /v1/predict with house_id use it, the default model is untouched')
+    .option('--accept-poor', 'with --data: save a model that fails the quality gate, marked quality: poor (predict and serve then answer with a warning)')
     .option('--no-save', 'evaluate and print, but do not save the model')
     .option('--json', 'print one JSON object (version, metrics, timings) on stdout')
     .option('--verbose', 'show debug lines and stack traces')
-    .action(async (flags: { synthetic?: boolean; data?: string; exportHistory?: string; seed: number; variants: number; weather?: string; marginQuantile: number; save: boolean; json?: boolean; verbose?: boolean }) => {
+    .action(async (flags: { synthetic?: boolean; data?: string; exportHistory?: string; seed: number; variants: number; weather?: string; marginQuantile: number; save: boolean; json?: boolean; verbose?: boolean; house?: string; acceptPoor?: boolean }) => {
       if (flags.synthetic && flags.data) throw new UsageError('--synthetic and --data are exclusive', { hint: 'pass one history source' });
+      if ((flags.house !== undefined || flags.acceptPoor) && !flags.data) throw new UsageError(`${flags.house !== undefined ? '--house' : '--accept-poor'} only applies to --data (one house's history)`);
+      if (flags.house !== undefined) (await import('../model/registry.js')).checkHouseId(flags.house);
       if (flags.data && flags.weather) throw new UsageError('--weather only applies to --synthetic');
       const [{ train }, { evaluationTable, seasonTargets, houseReport }, { createRunLogger }] = await Promise.all([
         import('../model/train.js'),
@@ -36,6 +40,8 @@ export function registerTrain(program: Command): Command {
       const logger = createRunLogger({ fileStem: 'train', runId, dir: logDir(), quiet: Boolean(flags.json), verbose: flags.verbose, defaultMeta: { command: 'train', run_id: runId } });
       try {
         const result = await train({
+          houseId: flags.house,
+          acceptPoor: flags.acceptPoor,
           dataFile: flags.data,
           seed: flags.seed,
           variants: flags.variants,
@@ -45,6 +51,11 @@ export function registerTrain(program: Command): Command {
           home: wattHome(),
           save: flags.save,
           logger,
+        }).catch((err: unknown) => {
+          // the quality gate refused the model: print its report (the figures), then exit 1
+          const r = (err as { result?: { model: import('../model/house-model.js').HouseModel } }).result;
+          if (r && !flags.json) process.stdout.write(houseReport(r.model));
+          throw err;
         });
         recordRunMetrics({ rows_landed: result.rows });
         if ('heating' in result.model) {
@@ -55,8 +66,10 @@ export function registerTrain(program: Command): Command {
               model: result.saved?.modelFile ?? null,
               rows: result.rows,
               timings_s: result.timings,
-              house: { dpe_class: m.dpe_class, h_w_per_k: m.heating.h_w_per_k, tau_min: m.heating.tau_min, delay_min: m.heating.delay_min, cooldown: m.cooldown, margin: m.margin },
+              house_id: m.house_id ?? null,
+              house: { dpe_class: m.dpe_class, h_w_per_k: m.heating.h_w_per_k, tau_min: m.heating.tau_min, delay_min: m.heating.delay_min, temp_min_weight: m.heating.temp_min_weight ?? null, structure_choice: m.heating.structure_choice ?? null, kept_on_nights: m.heating.kept_on_nights ?? 0, cooldown: m.cooldown, margin: m.margin },
               evaluation: m.evaluation,
+              quality: m.quality ?? null,
               warnings: result.warnings,
             });
             return;
@@ -64,7 +77,7 @@ export function registerTrain(program: Command): Command {
           process.stdout.write(houseReport(m));
           const t = result.timings;
           process.stdout.write(`history ${t.history_s.toFixed(2)} s, evaluation ${t.evaluate_s.toFixed(2)} s, calibration on ${result.rows} nights ${t.fit_s.toFixed(2)} s\n`);
-          process.stdout.write(result.saved ? `model ${m.version} saved to ${result.saved.dir}\n` : `model ${m.version} not saved (--no-save)\n`);
+          process.stdout.write(result.saved ? `model ${m.version}${m.house_id ? ` of house ${m.house_id}` : ''} saved to ${result.saved.dir}\n` : `model ${m.version} not saved (--no-save)\n`);
           return;
         }
         const targets = seasonTargets(result.model.metrics);

@@ -15,9 +15,6 @@ export interface SanityResult {
   warnings: string[];
 }
 
-/** Share of contradictory rows (indoor at or above target with a positive lead) tolerated as a warning. */
-export const MAX_CONTRADICTORY_SHARE = 0.05;
-
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function constant(values: readonly number[]): boolean {
@@ -81,19 +78,18 @@ export function checkHistorySanity(records: readonly IgnitionRecord[], lines: re
     const i = powers.indexOf(pMax);
     fail(`stove_power_kw jumps from ${pMin} to ${pMax} (line ${line(i)}): likely W instead of kW on some rows`, 'write the stove power in kW');
   }
-  // indoor at or above the target, yet a positive lead: the reading or the target is wrong
-  const contradictory: number[] = [];
+  // indoor at or above the target, yet a positive lead: the household kept the stove on that night
+  // (information, not an error: issue 19). Such nights are set aside from the calibration and
+  // counted (house-train.ts `keptOn`), never a reason to refuse the history.
+  const keptOn: number[] = [];
   records.forEach((r, i) => {
-    if (r.indoor_start_temp_c >= r.target_temp_c && r.lead_time_min > 0) contradictory.push(i);
+    if (r.indoor_start_temp_c >= r.target_temp_c && r.lead_time_min > 0) keptOn.push(i);
   });
-  if (contradictory.length > 0) {
-    const first = records[contradictory[0]!]!;
-    const what = `indoor_start_temp_c at or above target_temp_c with a positive lead (line ${line(contradictory[0]!)}: ${first.indoor_start_temp_c} °C indoors, target ${first.target_temp_c} °C, lead ${first.lead_time_min} min)`;
-    if (contradictory.length > MAX_CONTRADICTORY_SHARE * records.length) {
-      fail(`${plural(contradictory.length, 'night')} of ${records.length} have ${what}: likely the indoor air read after ignition, or the columns swapped`, 'record the indoor air just before lighting the stove');
-    }
-    for (const i of contradictory) dropped.add(i);
-    warnings.push(`${name}: ${plural(contradictory.length, 'night')} left out of the calibration, ${what}`);
+  if (keptOn.length > 0) {
+    const first = records[keptOn[0]!]!;
+    warnings.push(
+      `${name}: ${plural(keptOn.length, 'night')} with the stove kept on (indoor_start_temp_c at or above target_temp_c with a positive lead, first line ${line(keptOn[0]!)}: ${first.indoor_start_temp_c} °C indoors, target ${first.target_temp_c} °C, lead ${first.lead_time_min} min) set aside from the calibration`,
+    );
   }
   return { dropped, warnings };
 }

@@ -30,6 +30,11 @@ export interface IgnitionRecord {
   target_time: string;
   /** Optional label of the place (a city), used by the by-place hold-out. */
   location?: string;
+  /**
+   * The forecast (or recorded) minimum outdoor air between ignition and the target time (°C),
+   * when known: what `--temp-min` / `temp_min_c` gives at predict time.
+   */
+  temp_min_c?: number;
 }
 
 /** The columns written by {@link historyToCsv}, in order. */
@@ -144,6 +149,7 @@ export function loadHistoryCsv(file: string, defaults: { powerKw: number; target
       stove_power_kw: (row.stove_power_kw as number | undefined) ?? defaults.powerKw,
       target_time: (row.target_time as string | undefined) ?? defaults.targetTime,
       ...(typeof row.location === 'string' && row.location !== '' ? { location: row.location } : {}),
+      ...(typeof row.temp_min_c === 'number' ? { temp_min_c: row.temp_min_c } : {}),
     });
   }
   if (errors.length) {
@@ -175,11 +181,14 @@ export function formatRowError(e: HistoryRowError): string {
 
 /** The history as CSV text (header + one line per record, `\n` line ends). */
 export function historyToCsv(records: readonly IgnitionRecord[]): string {
-  const lines = [HISTORY_COLUMNS.join(',')];
+  // temp_min_c only when some night has it: the synthetic history's bytes (and the shipped model's
+  // training sha256) stay as they were
+  const withMin = records.some((r) => r.temp_min_c !== undefined);
+  const lines = [[...HISTORY_COLUMNS, ...(withMin ? ['temp_min_c'] : [])].join(',')];
   for (const r of records) {
-    lines.push(
-      [r.date, r.dpe_class, r.outdoor_temp_c, r.indoor_start_temp_c, r.target_temp_c, r.lead_time_min, r.stove_power_kw, r.target_time, csvField(r.location ?? '')].join(','),
-    );
+    const cells: (string | number)[] = [r.date, r.dpe_class, r.outdoor_temp_c, r.indoor_start_temp_c, r.target_temp_c, r.lead_time_min, r.stove_power_kw, r.target_time, csvField(r.location ?? '')];
+    if (withMin) cells.push(r.temp_min_c ?? '');
+    lines.push(cells.join(','));
   }
   return lines.join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 import { levenbergMarquardt } from 'ml-levenberg-marquardt';
 import type { CoolDownParams, HeatingParams } from './house-physics.js';
 import type { TwoNodeStructure } from './house-physics.js';
-import { cooledIndoorC, heatingLeadMin, twoNodeLeadMin } from './house-physics.js';
+import { cooledIndoorC, effectiveOutdoorC, heatingLeadMin, twoNodeLeadMin } from './house-physics.js';
 
 /**
  * Calibration of one house from its ignition history: nonlinear least squares with
@@ -24,7 +24,14 @@ export interface CalibrationRow {
   leadMin: number;
   /** Minutes from stove-off to ignition (for the cool-down). */
   sinceOffMin: number;
+  /** The night's minimum outdoor air between ignition and the target time (°C), when the history has it. */
+  tempMinC?: number;
 }
+
+export { effectiveOutdoorC };
+
+/** Prior of the forecast-minimum weight: the mean of the two airs, ± 0.25 (bounded to [0, 1]). */
+export const TEMP_MIN_WEIGHT_PRIOR = { mean: 0.5, sd: 0.25 } as const;
 
 /** A Gaussian prior on each fitted parameter: mean and standard deviation. */
 export interface HeatingPrior {
@@ -37,6 +44,12 @@ export interface HeatingPrior {
   /** Mean d (minutes) and its sd (minutes). */
   delay_min: number;
   sd_delay_min: number;
+}
+
+/** The weight of the night's minimum in the outdoor air the heating meets ({@link effectiveOutdoorC}), with its sd. */
+export interface TempMinWeightFit {
+  value: number;
+  sd: number;
 }
 
 export interface HeatingFit {
@@ -52,6 +65,8 @@ export interface HeatingFit {
   /** Nights down-weighted by the Huber loss (weight < 1). */
   downweighted: number;
   iterations: number;
+  /** Fitted when enough nights carry a colder forecast minimum (see {@link calibrateHeating}); absent otherwise. */
+  tempMinWeight?: TempMinWeightFit;
 }
 
 /** Huber's tuning constant (95 % efficiency under Gaussian noise). */
@@ -70,24 +85,33 @@ export const MIN_RESIDUAL_SCALE_MIN = 1;
 const MIN_HEADROOM_K = 0.05;
 
 /** Steps of the finite-difference Jacobian of the two-node form ([ln H, ln τ, d]). */
-const FD_STEP = [1e-5, 1e-5, 1e-4];
+const FD_STEP = [1e-5, 1e-5, 1e-4, 1e-4];
 
-function twoNodeLeadAndGradient(theta: readonly number[], r: CalibrationRow, s: TwoNodeStructure): { lead: number; grad: [number, number, number] } {
-  const at = (t: readonly number[]) => {
-    const v = twoNodeLeadMin({ h_w_per_k: Math.exp(t[0]!), tau_min: Math.exp(t[1]!), delay_min: t[2]! }, s, r.outdoorC, r.indoorC, r.targetC, r.powerKw);
-    return Number.isFinite(v) ? v : 5000;
-  };
+function twoNodeLead(t: readonly number[], r: CalibrationRow, s: TwoNodeStructure): number {
+  const outdoor = t.length > 3 ? effectiveOutdoorC(r.outdoorC, r.tempMinC, t[3]!) : r.outdoorC;
+  const v = twoNodeLeadMin({ h_w_per_k: Math.exp(t[0]!), tau_min: Math.exp(t[1]!), delay_min: t[2]! }, s, outdoor, r.indoorC, r.targetC, r.powerKw);
+  return Number.isFinite(v) ? v : 5000;
+}
+
+function twoNodeLeadAndGradient(theta: readonly number[], r: CalibrationRow, s: TwoNodeStructure): { lead: number; grad: number[] } {
+  const at = (t: readonly number[]) => twoNodeLead(t, r, s);
   const lead = at(theta);
-  const grad: [number, number, number] = [0, 0, 0];
-  for (let k = 0; k < 3; k++) {
-    const t = [...theta];
-    t[k]! += FD_STEP[k]!;
+  const grad = new Array<number>(theta.length).fill(0);
+  const t = [...theta];
+  for (let k = 0; k < theta.length; k++) {
+    // the weight moves nothing on a night without a colder minimum
+    if (k === 3 && !(r.tempMinC !== undefined && r.tempMinC < r.outdoorC)) continue;
+    t[k] = theta[k]! + FD_STEP[k]!;
     grad[k] = (at(t) - lead) / FD_STEP[k]!;
+    t[k] = theta[k]!;
   }
   return { lead, grad };
 }
 
-function oneNodeLeadAndGradient(theta: readonly number[], r: CalibrationRow): { lead: number; grad: [number, number, number] } {
+/** Share of nights with a colder forecast minimum from which its weight is fitted (below: the air at ignition alone). */
+export const MIN_TEMP_MIN_SHARE = 0.2;
+
+function oneNodeLeadAndGradient(theta: readonly number[], r: CalibrationRow): { lead: number; grad: number[] } {
   const h = Math.exp(theta[0]!);
   const tau = Math.exp(theta[1]!);
   const d = theta[2]!;
@@ -132,37 +156,48 @@ export function invert(m: readonly (readonly number[])[]): number[][] {
  * Fit H, τ and d on the nights (MAP with the class prior, Huber loss).
  * @throws Error if `rows` is empty.
  */
-export function calibrateHeating(rows: readonly CalibrationRow[], prior: HeatingPrior, structure?: TwoNodeStructure, init?: HeatingParams): HeatingFit {
+export function calibrateHeating(rows: readonly CalibrationRow[], prior: HeatingPrior, structure?: TwoNodeStructure, init?: HeatingParams & { temp_min_weight?: number }, maxIterations?: number): HeatingFit {
   const n = rows.length;
+  // the forecast minimum's weight is a 4th parameter when enough nights carry a colder minimum
+  const withMin = rows.filter((r) => r.tempMinC !== undefined && r.tempMinC < r.outdoorC).length;
+  const useWeight = Boolean(structure) && n > 0 && withMin >= MIN_TEMP_MIN_SHARE * n;
   const leadAndGradient = structure ? (t: readonly number[], r: CalibrationRow) => twoNodeLeadAndGradient(t, r, structure) : oneNodeLeadAndGradient;
+  // the residuals need the lead only (the Jacobian is asked for separately)
+  const leadOnly = structure ? (t: readonly number[], r: CalibrationRow) => twoNodeLead(t, r, structure) : (t: readonly number[], r: CalibrationRow) => oneNodeLeadAndGradient(t, r).lead;
   if (n === 0) throw new Error('no night to calibrate on');
   const mu = [Math.log(prior.h_w_per_k), Math.log(prior.tau_min), prior.delay_min];
   const sdPrior = [prior.sd_ln_h, prior.sd_ln_tau, prior.sd_delay_min];
+  if (useWeight) {
+    mu.push(TEMP_MIN_WEIGHT_PRIOR.mean);
+    sdPrior.push(TEMP_MIN_WEIGHT_PRIOR.sd);
+  }
+  const np = mu.length;
   // a warm start (the hold-out fit's solution, for the final fit) needs only the refining passes
-  let theta = init ? [Math.log(init.h_w_per_k), Math.log(init.tau_min), init.delay_min] : [...mu];
+  let theta = init ? [Math.log(init.h_w_per_k), Math.log(init.tau_min), init.delay_min] : mu.slice(0, 3);
+  if (useWeight) theta.push(init?.temp_min_weight ?? TEMP_MIN_WEIGHT_PRIOR.mean);
   let scale = 5;
   const irls = new Array<number>(n).fill(1);
-  const x = Array.from({ length: n + 3 }, (_, i) => i);
-  const y = [...rows.map((r) => r.leadMin), 0, 0, 0];
+  const x = Array.from({ length: n + np }, (_, i) => i);
+  const y = [...rows.map((r) => r.leadMin), ...new Array<number>(np).fill(0)];
   let iterations = 0;
   let residuals: number[] = [];
   for (let pass = 0; pass < IRLS_PASSES; pass++) {
     const s0 = scale;
     const result = levenbergMarquardt(
       { x, y },
-      (p: number[]) => (i: number) => (i < n ? leadAndGradient(p, rows[i]!).lead : ((p[i - n]! - mu[i - n]!) / sdPrior[i - n]!) * s0),
+      (p: number[]) => (i: number) => (i < n ? leadOnly(p, rows[i]!) : ((p[i - n]! - mu[i - n]!) / sdPrior[i - n]!) * s0),
       {
         initialValues: theta,
-        weights: [...irls.map((w) => Math.sqrt(w)), 1, 1, 1],
+        weights: [...irls.map((w) => Math.sqrt(w)), ...new Array<number>(np).fill(1)],
         damping: 1e-2,
-        maxIterations: pass === 0 && !init ? (n < SMALL_HISTORY_NIGHTS ? LM_MAX_ITERATIONS * 4 : LM_MAX_ITERATIONS) : LM_REFINE_ITERATIONS,
+        maxIterations: maxIterations ?? (pass === 0 && !init ? (n < SMALL_HISTORY_NIGHTS ? LM_MAX_ITERATIONS * 4 : LM_MAX_ITERATIONS) : LM_REFINE_ITERATIONS),
         errorTolerance: 1e-9,
         improvementThreshold: 1e-6,
-        minValues: [Math.log(5), Math.log(1), -60],
-        maxValues: [Math.log(20000), Math.log(50000), 240],
+        minValues: [Math.log(5), Math.log(1), -60, 0].slice(0, np),
+        maxValues: [Math.log(20000), Math.log(50000), 240, 1].slice(0, np),
         jacobianFunction: (p: number[]) => (i: number) => {
           if (i < n) return leadAndGradient(p, rows[i]!).grad;
-          const g = [0, 0, 0];
+          const g = new Array<number>(np).fill(0);
           g[i - n] = s0 / sdPrior[i - n]!;
           return g;
         },
@@ -170,7 +205,7 @@ export function calibrateHeating(rows: readonly CalibrationRow[], prior: Heating
     );
     theta = result.parameterValues;
     iterations += result.iterations;
-    residuals = rows.map((r) => r.leadMin - leadAndGradient(theta, r).lead);
+    residuals = rows.map((r) => r.leadMin - leadOnly(theta, r));
     const center = median(residuals);
     const mad = median(residuals.map((v) => Math.abs(v - center)));
     scale = Math.max(MIN_RESIDUAL_SCALE_MIN, 1.4826 * mad);
@@ -180,17 +215,13 @@ export function calibrateHeating(rows: readonly CalibrationRow[], prior: Heating
     }
   }
   // Covariance: σ² (JᵀWJ + σ² Σ_prior⁻¹)⁻¹
-  const info = [
-    [0, 0, 0],
-    [0, 0, 0],
-    [0, 0, 0],
-  ];
+  const info = Array.from({ length: np }, () => new Array<number>(np).fill(0));
   for (let i = 0; i < n; i++) {
     const g = leadAndGradient(theta, rows[i]!).grad;
     const w = irls[i]!;
-    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) info[a]![b]! += w * g[a]! * g[b]!;
+    for (let a = 0; a < np; a++) for (let b = 0; b < np; b++) info[a]![b]! += w * g[a]! * g[b]!;
   }
-  for (let k = 0; k < 3; k++) info[k]![k]! += (scale * scale) / (sdPrior[k]! * sdPrior[k]!);
+  for (let k = 0; k < np; k++) info[k]![k]! += (scale * scale) / (sdPrior[k]! * sdPrior[k]!);
   const inv = invert(info);
   const covariance = inv.map((row) => row.map((v) => v * scale * scale));
   const params: HeatingParams = { h_w_per_k: Math.exp(theta[0]!), tau_min: Math.exp(theta[1]!), delay_min: theta[2]! };
@@ -210,6 +241,7 @@ export function calibrateHeating(rows: readonly CalibrationRow[], prior: Heating
     residuals,
     downweighted: irls.filter((w) => w < 1).length,
     iterations,
+    ...(useWeight ? { tempMinWeight: { value: theta[3]!, sd: Math.sqrt(Math.max(0, covariance[3]![3]!)) } } : {}),
   };
 }
 

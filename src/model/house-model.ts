@@ -1,5 +1,6 @@
 import type { DpeClass } from './params.js';
 import type { CoolDownParams, HeatingParams, TwoNodeStructure } from './house-physics.js';
+import type { MarginBands } from './house-margin.js';
 
 /**
  * The model of one calibrated house (`watt train --data`): `model.json` with format
@@ -33,6 +34,43 @@ export interface HouseEvaluation {
   late_tolerance_min: number;
   /** The same hold-out scored after calibrating on the first 10 / 30 / 100 nights only. */
   learning_curve: { train_nights: number; mae_min: number; late_rate: number; refused: number }[];
+  /** Test nights answered plainly (keep the stove on low overnight, or out of reach), counted apart. */
+  plain?: number;
+  /** Mean recorded lead of the answered test nights (minutes): the scale of the bias check. */
+  mean_lead_min?: number;
+  /** The same test nights advised by baselines built from the same training nights (issue 19's quality gate). */
+  baselines?: {
+    /** The calibrated house without any margin. */
+    raw: BaselineScore;
+    /** A lookup schedule by outdoor air: the median recorded lead of the training nights within ±1 K (widened to 5 nights). */
+    lookup: BaselineScore;
+  };
+}
+
+/** A baseline scored on the hold-out: MAE, bias, late share (minutes, minutes, 0..1). */
+export interface BaselineScore {
+  mae_min: number;
+  bias_min: number;
+  late_rate: number;
+  answered: number;
+}
+
+/** The training's verdict on the model (issue 19's quality gate, see house-train.ts `qualityOf`). */
+export interface HouseQuality {
+  /** `ok`: passed; `poor`: failed and saved only with `--accept-poor`; `unrated`: too few nights for a hold-out. */
+  status: 'ok' | 'poor' | 'unrated';
+  /** Why it failed, one phrase each (empty when ok). */
+  reasons: string[];
+}
+
+/** How the two-node structure was chosen (absent: the DPE class table's, as before issue 19). */
+export interface StructureChoice {
+  /** `class-table` (short histories) or `hold-out` (the candidate with the lowest raw MAE on the newest training nights). */
+  method: 'class-table' | 'hold-out';
+  chosen: string;
+  /** Each candidate and its raw MAE (minutes) on the selection nights. */
+  candidates: { name: string; mae_min: number }[];
+  selection_nights: number;
 }
 
 export interface HouseModel {
@@ -60,6 +98,15 @@ export interface HouseModel {
     residual_scale_min: number;
     nights: number;
     downweighted_nights: number;
+    /**
+     * The share of the way from the air at ignition to the night's forecast minimum at which the
+     * heating meets the outdoor air (0..1; see house-fit.ts `effectiveOutdoorC`), fitted when the
+     * history has `temp_min_c`; absent: the air at ignition, and `--temp-min` as the class models use it.
+     */
+    temp_min_weight?: Estimate;
+    structure_choice?: StructureChoice;
+    /** Nights recorded with the stove kept on (indoor at or above the target, positive lead): set aside from the calibration, counted here. */
+    kept_on_nights?: number;
   };
   cooldown: CoolDownParams & { sd_evening_c: number; sd_tau_min: number; residual_scale_k: number };
   /**
@@ -68,7 +115,19 @@ export interface HouseModel {
    * what the history saw, factor - 1 grows by (1 + distance) and the factor by
    * `extrapolation_gain` per unit of distance (house-predict.ts).
    */
-  margin: { z: number; z_per_distance: number; factor: number; quantile: number; extrapolation_gain: number };
+  margin: {
+    z: number;
+    z_per_distance: number;
+    factor: number;
+    quantile: number;
+    extrapolation_gain: number;
+    /** The margin by band of lead and stove headroom (issue 19; house-margin.ts); when present it replaces `factor`. */
+    bands?: MarginBands;
+  };
+  /** The house id of the registry (`watt train --data --house ID`), when trained for one. */
+  house_id?: string;
+  /** The training's quality gate (absent in models written before it). */
+  quality?: HouseQuality;
   /** What the history saw: ranges and the largest load ratio and indoor-to-target gap. */
   seen: {
     outdoor_temp_c: [number, number];
@@ -109,5 +168,11 @@ export function houseModelProblem(m: HouseModel): string | undefined {
   const s = m.seen;
   if (!s || ![...s.outdoor_temp_c, ...s.indoor_start_temp_c, ...s.target_temp_c, ...s.stove_power_kw, s.load_ratio_max, s.gap_max_k].every(num)) return 'no seen ranges';
   if (!num(m.max_lead_min)) return 'no max_lead_min';
+  const b = m.margin.bands;
+  if (b !== undefined) {
+    const okShape = Array.isArray(b.lead_from_min) && Array.isArray(b.headroom_below_k) && Array.isArray(b.factor) && b.factor.length === b.headroom_below_k.length && b.factor.every((row) => Array.isArray(row) && row.length === b.lead_from_min.length && row.every((f) => num(f) && f >= 1));
+    if (!okShape) return 'inconsistent margin bands';
+  }
+  if (h.temp_min_weight !== undefined && !(num(h.temp_min_weight.value) && h.temp_min_weight.value >= 0 && h.temp_min_weight.value <= 1)) return 'temp_min_weight is not in [0, 1]';
   return undefined;
 }

@@ -38,6 +38,15 @@ export interface CoolDownParams {
   stove_off: string;
 }
 
+/**
+ * The outdoor air the heating meets (°C): the air at ignition moved a share `weight` (0..1) of the
+ * way to the night's forecast minimum when one is known and colder; the air at ignition otherwise.
+ * The weight is fitted per house when its history carries `temp_min_c` (house-fit.ts).
+ */
+export function effectiveOutdoorC(outdoorC: number, tempMinC: number | undefined, weight: number): number {
+  return tempMinC !== undefined && tempMinC < outdoorC ? outdoorC + weight * (tempMinC - outdoorC) : outdoorC;
+}
+
 /** T_top = T_o + P/H (°C): the highest indoor air the stove can hold. */
 export function ceilingC(p: HeatingParams, outdoorC: number, powerKw: number): number {
   return outdoorC + (powerKw * 1000) / p.h_w_per_k;

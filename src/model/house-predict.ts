@@ -2,6 +2,7 @@ import type { HeatingParams } from './house-physics.js';
 import { ceilingC, cooledIndoorC, twoNodeLeadMin } from './house-physics.js';
 import type { HouseModel } from './house-model.js';
 import { pointParams } from './house-model.js';
+import { bandFactor } from './house-margin.js';
 
 /**
  * Prediction with a calibrated house (`watt-house-model/1`): closed-form physics plus a ~5-step
@@ -10,6 +11,8 @@ import { pointParams } from './house-model.js';
 
 /** Offset (minutes) of the multiplicative margin: (lead + 15)·factor - 15, as the class models. */
 export const MARGIN_OFFSET_MIN = 15;
+/** The regime near the stove's limit (K): its ceiling at the night's coldest air less than this above the target. */
+export const NEAR_LIMIT_K = 4;
 
 /** One query in SI-ish units. */
 export interface HouseQuery {
@@ -69,14 +72,17 @@ export function houseRawLeadMin(m: HouseModel, q: HouseQuery): number {
 
 /**
  * The advised lead (minutes, margin included, not rounded, not capped): the pessimistic house's lead
- * times the margin factor, both widened by the extrapolation distance. Infinity when even the
+ * times the margin factor (of its band when the model has bands: `headroomK` is the ceiling at the
+ * night's coldest air minus the target, default at `q.outdoorC`), both widened by the extrapolation distance. Infinity when even the
  * pessimistic house cannot reach the target (callers cap it when the point estimate can).
  */
-export function houseAdvisedLeadMin(m: HouseModel, q: HouseQuery): number {
+export function houseAdvisedLeadMin(m: HouseModel, q: HouseQuery, headroomK?: number): number {
   if (q.indoorC >= q.targetC) return 0;
   const dist = extrapolationDistance(m, q);
   const lead = twoNodeLeadMin(pessimisticParams(m, dist), m.heating.structure, q.outdoorC, q.indoorC, q.targetC, q.powerKw);
-  const factor = (1 + (m.margin.factor - 1) * (1 + dist)) * (1 + m.margin.extrapolation_gain * dist);
+  // the banded margin (issue 19) picks its factor by the raw lead and the stove's headroom at the night's coldest air
+  const base = m.margin.bands ? bandFactor(m.margin.bands, lead, headroomK ?? houseCeilingC(m, q.outdoorC, q.powerKw) - q.targetC) : m.margin.factor;
+  const factor = (1 + (base - 1) * (1 + dist)) * (1 + m.margin.extrapolation_gain * dist);
   return Math.max(0, (lead + MARGIN_OFFSET_MIN) * factor - MARGIN_OFFSET_MIN);
 }
 

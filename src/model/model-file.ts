@@ -161,7 +161,19 @@ export type WattModel = LeadModel | HouseModel;
 export interface ResolvedModel {
   model: WattModel;
   file: string;
-  origin: 'flag' | 'watt-home' | 'shipped';
+  origin: 'flag' | 'watt-home' | 'shipped' | 'registry';
+}
+
+/** Defaults of a query to a class model (the shipped default): 19 °C at 07:00 with an 8 kW stove. */
+export const CLASS_MODEL_DEFAULTS = { target_temp_c: 19, target_time: '07:00', stove_power_kw: 8 } as const;
+
+/**
+ * The defaults of the target, target time and stove power for one model: a house model's own (its
+ * history's usual ones), else {@link CLASS_MODEL_DEFAULTS}. The one set of defaults of `watt
+ * predict` and `POST /v1/predict` (issue 19: the two used to differ for a house model).
+ */
+export function predictDefaults(model: WattModel): { target_temp_c: number; target_time: string; stove_power_kw: number } {
+  return 'heating' in model ? model.defaults : CLASS_MODEL_DEFAULTS;
 }
 
 /** The shipped default model: `models/default/model.json` in the package. */

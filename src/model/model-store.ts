@@ -6,6 +6,7 @@ import type { WattModel } from './model-file.js';
 import { renderModelCard } from './model-card.js';
 import { renderHouseCard } from './house-card.js';
 import { isHouseModel } from './house-model.js';
+import { houseModelsDir } from './registry.js';
 
 /**
  * Persisting models: `<WATT_HOME>/models/<version>/model.json` + `model_card.md`, written to a
@@ -51,7 +52,21 @@ export function writeModelFolder(model: WattModel, dir: string): SavedModel {
  * @throws StorageError if the folder or the catalog cannot be written.
  */
 export function saveModel(model: WattModel, home: string): SavedModel {
-  const saved = writeModelFolder(model, path.join(home, 'models', model.version));
+  return saveModelIn(model, home, path.join(home, 'models', model.version));
+}
+
+/**
+ * Save a house model into the registry: `<home>/models/houses/<house id>/<version>/` (registry.ts),
+ * recorded in the catalog like any model. `watt predict --house ID` and `POST /v1/predict` with
+ * `house_id` use the newest version; the default model (`<home>/models/<version>/`) is untouched.
+ * @throws UsageError for an invalid house id; StorageError if the folder or the catalog cannot be written.
+ */
+export function saveHouseModel(model: WattModel, home: string, houseId: string): SavedModel {
+  return saveModelIn(model, home, path.join(houseModelsDir(home, houseId), model.version));
+}
+
+function saveModelIn(model: WattModel, home: string, dir: string): SavedModel {
+  const saved = writeModelFolder(model, dir);
   const catalog = Catalog.open(home);
   try {
     catalog.recordModel({

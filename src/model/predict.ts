@@ -7,7 +7,8 @@ import { FEATURES, U_MAX, baseQuantities, loadShare } from './features.js';
 import type { ClassModel, CoolDownCurve, LeadModel, WattModel } from './model-file.js';
 import type { HouseModel } from './house-model.js';
 import { isHouseModel } from './house-model.js';
-import { defaultPathLead as houseDefaultPath, extrapolationReasons, houseAdvisedLeadMin, houseCeilingC, houseRawLeadMin } from './house-predict.js';
+import { defaultPathLead as houseDefaultPath, extrapolationReasons, houseAdvisedLeadMin, houseCeilingC, houseCooledIndoorC, houseRawLeadMin, NEAR_LIMIT_K, sinceStoveOffMin } from './house-predict.js';
+import { effectiveOutdoorC } from './house-physics.js';
 
 /**
  * `watt predict`'s core: the lead time (minutes) to light the stove so that the room is at the
@@ -66,6 +67,12 @@ export type Prediction =
       extrapolation: string[];
       model_version: string;
       inputs: PredictionInputs;
+      /** House models with a banded margin: `light` (a lead is given). */
+      advice?: 'light';
+      /** House models: the stove's ceiling at the night's coldest air is within 4 K of the target (the regime near the limit). */
+      near_limit?: boolean;
+      /** Present when the model failed its training's quality gate (`quality: poor`), in one sentence. */
+      warning?: string;
     }
   | {
       feasible: false;
@@ -77,6 +84,14 @@ export type Prediction =
       extrapolation: string[];
       model_version: string;
       inputs: PredictionInputs;
+      /**
+       * House models with a banded margin: `keep-on` (the stove cannot be trusted to catch up from a
+       * cold start: keep it on low overnight) or `cannot-reach` (the target is out of reach at that
+       * outdoor air, whatever the lead).
+       */
+      advice?: 'keep-on' | 'cannot-reach';
+      near_limit?: boolean;
+      warning?: string;
     };
 
 /**
@@ -296,48 +311,74 @@ function echo(input: PredictInput, targetMin: number, dpeClass: DpeClass | null)
  */
 export function predictHouseLead(model: HouseModel, input: PredictInput): Prediction {
   const targetMin = clockToMinutes(input.at);
+  if (input.dpeClass !== undefined && input.dpeClass !== model.dpe_class) {
+    throw new UsageError(`DPE class ${input.dpeClass} contradicts the house model ${model.version}, calibrated as class ${model.dpe_class}`, {
+      hint: `omit the class (the house model knows its own) or pass ${model.dpe_class}`,
+    });
+  }
   // the house's own label: a --dpe given with a house model is not used, so it is not echoed either
   const inputs = echo(input, targetMin, model.dpe_class);
   if (input.indoorC !== undefined && input.targetC < input.indoorC) {
     throw new UsageError(`target ${input.targetC} °C is below the indoor temperature ${input.indoorC} °C: no heating needed`, { hint: 'raise --target or lower --indoor' });
   }
+  const banded = model.margin.bands !== undefined;
+  const weight = model.heating.temp_min_weight?.value;
+  const tempMin = input.tempMinC !== undefined && input.tempMinC < input.outdoorC ? input.tempMinC : undefined;
+  const coldest = tempMin ?? input.outdoorC;
+  const headroom = houseCeilingC(model, coldest, input.powerKw) - input.targetC;
+  const nearLimit = headroom < NEAR_LIMIT_K;
+  const warning = model.quality?.status === 'poor' ? `model ${model.version} failed its training's quality gate (${model.quality.reasons.join('; ')}): check the advice against the room` : undefined;
+  const tail = { ...(banded ? { near_limit: nearLimit } : {}), ...(warning ? { warning } : {}) };
   const base = { outdoorC: input.outdoorC, targetC: input.targetC, powerKw: input.powerKw };
   const maxLead = model.max_lead_min;
-  const refuse = (reason: string, extrapolation: string[]): Prediction => ({
+  const refuse = (reason: string, extrapolation: string[], advice?: 'keep-on' | 'cannot-reach'): Prediction => ({
     feasible: false, lead_time_min: null, ignition_time: null, reason, extrapolated: extrapolation.length > 0, extrapolation, model_version: model.version, inputs,
+    ...(banded && advice ? { advice } : {}), ...tail,
   });
   const ceiling = houseCeilingC(model, input.outdoorC, input.powerKw);
   const night = `your house at ${input.outdoorC} °C outdoors with a ${input.powerKw} kW stove`;
+  const by = minutesToClock(targetMin);
   if (input.targetC >= ceiling) {
     const extrapolation = extrapolationReasons(model, { ...base, indoorC: input.indoorC ?? input.targetC, indoorGiven: input.indoorC !== undefined });
-    return refuse(`${night} tops out near ${ceiling.toFixed(1)} °C (calibrated H_eff), below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`, extrapolation);
+    return refuse(`${night} tops out near ${ceiling.toFixed(1)} °C (calibrated H_eff), below the ${input.targetC} °C target: it cannot be reached however early the stove is lit.`, extrapolation, 'cannot-reach');
   }
-  const tooLong = `${night} needs more than ${maxLead / 60} h to reach ${input.targetC} °C by ${minutesToClock(targetMin)} (calibrated physics): light it the evening before and keep it on, or use a bigger stove.`;
+  const keepOn = `keep the stove on low overnight: ${night} cannot be trusted to bring the room from cold to ${input.targetC} °C by ${by}${tempMin !== undefined ? ` with ${tempMin} °C forecast before then` : ''} (its ceiling is ${headroom.toFixed(1)} K above the target at the coldest air).`;
+  if (banded && headroom <= 0) {
+    // the forecast minimum brings the ceiling to or under the target: heat must be kept, not caught up
+    return refuse(`keep the stove on low overnight: this stove cannot hold ${input.targetC} °C at the forecast ${coldest} °C (it tops out near ${(headroom + input.targetC).toFixed(1)} °C), so the room must not cool before ${by}.`, extrapolationReasons(model, { ...base, indoorC: input.indoorC ?? input.targetC, indoorGiven: input.indoorC !== undefined }), 'keep-on');
+  }
+  const tooLong = `${night} needs more than ${maxLead / 60} h to reach ${input.targetC} °C by ${by} (calibrated physics): light it the evening before and keep it on, or use a bigger stove.`;
+  // with a fitted forecast-minimum weight the heating meets the air between --temp and --temp-min
+  const heatOutdoor = weight !== undefined ? effectiveOutdoorC(input.outdoorC, tempMin, weight) : input.outdoorC;
+  const hq = { ...base, outdoorC: heatOutdoor };
   const advised = (q: { outdoorC: number; indoorC: number; targetC: number; powerKw: number }) => {
     const raw = houseRawLeadMin(model, q);
     if (raw > maxLead) return Number.POSITIVE_INFINITY;
-    return Math.min(maxLead, houseAdvisedLeadMin(model, q));
+    const a = houseAdvisedLeadMin(model, q, headroom);
+    // banded models answer plainly rather than cap a lead the margin pushes past the night
+    return banded ? a : Math.min(maxLead, a);
   };
   let lead: number;
   let indoor: number;
   if (input.indoorC !== undefined) {
-    lead = advised({ ...base, indoorC: input.indoorC });
+    lead = advised({ ...hq, indoorC: input.indoorC });
     indoor = input.indoorC;
-    if (!Number.isFinite(lead)) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: true }));
+    if (!Number.isFinite(lead)) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: true }), 'keep-on');
   } else {
-    const r = houseDefaultPath(model, base, targetMin, clockToMinutes(model.cooldown.stove_off), advised);
-    if (!r) return refuse(tooLong, extrapolationReasons(model, { ...base, indoorC: input.targetC, indoorGiven: false }));
+    const r = houseDefaultPath(model, hq, targetMin, clockToMinutes(model.cooldown.stove_off), advised);
+    if (!r) return refuse(banded && Number.isFinite(advised({ ...hq, indoorC: houseCooledIndoorAt(model, hq.outdoorC, targetMin) })) ? keepOn : tooLong, extrapolationReasons(model, { ...base, indoorC: input.targetC, indoorGiven: false }), 'keep-on');
     lead = r.lead;
     indoor = r.indoorC;
   }
-  if (input.tempMinC !== undefined && input.tempMinC < input.outdoorC) {
+  if (weight === undefined && tempMin !== undefined) {
     // the forecast minimum, as for the class models: the night also asked at the mean of --temp and
     // --temp-min; out of reach there: light it while it is milder, the full 9 h
-    const mid = { ...base, outdoorC: (input.outdoorC + input.tempMinC) / 2 };
+    const mid = { ...base, outdoorC: (input.outdoorC + tempMin) / 2 };
     if (input.indoorC !== undefined) lead = Math.max(lead, advised({ ...mid, indoorC: input.indoorC }));
     else lead = Math.max(lead, houseDefaultPath(model, mid, targetMin, clockToMinutes(model.cooldown.stove_off), advised)?.lead ?? Number.POSITIVE_INFINITY);
-    lead = Math.min(maxLead, lead);
+    if (!banded) lead = Math.min(maxLead, lead);
   }
+  if (banded && lead > maxLead) return refuse(keepOn, extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: input.indoorC !== undefined }), 'keep-on');
   const extrapolation = extrapolationReasons(model, { ...base, indoorC: indoor, indoorGiven: input.indoorC !== undefined });
   const whole = Math.min(maxLead, Math.max(0, Math.ceil(lead - 1e-9)));
   return {
@@ -350,7 +391,14 @@ export function predictHouseLead(model: HouseModel, input: PredictInput): Predic
     extrapolation,
     model_version: model.version,
     inputs,
+    ...(banded ? { advice: 'light' as const } : {}),
+    ...tail,
   };
+}
+
+/** The calibrated cool-down's indoor air at the latest stove-off before the target (for the keep-on sentence). */
+function houseCooledIndoorAt(model: HouseModel, outdoorC: number, targetMin: number): number {
+  return houseCooledIndoorC(model, outdoorC, sinceStoveOffMin(model, targetMin, model.max_lead_min, clockToMinutes(model.cooldown.stove_off)));
 }
 
 /**

@@ -58,16 +58,25 @@ export function seasonTargets(metrics: readonly SplitMetrics[]): { met: boolean;
 export function houseReport(m: HouseModel): string {
   const h = m.heating;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const b = m.margin.bands;
   const out = [
     `house (${h.nights} nights, class ${m.dpe_class} as prior): H ${h.h_w_per_k.value.toFixed(0)} ± ${h.h_w_per_k.sd.toFixed(0)} W/K, tau ${h.tau_min.value.toFixed(0)} ± ${h.tau_min.sd.toFixed(0)} min, start-up delay ${h.delay_min.value.toFixed(1)} ± ${h.delay_min.sd.toFixed(1)} min (class ${m.dpe_class}: H ${h.prior.h_w_per_k.toFixed(0)} W/K, tau ${h.prior.tau_min.toFixed(0)} min)`,
-    `cool-down: ${m.cooldown.evening_air_temp_c.toFixed(1)} °C at ${m.cooldown.stove_off}, tau ${m.cooldown.tau_min.toFixed(0)} min; margin x${m.margin.factor}`,
+    `cool-down: ${m.cooldown.evening_air_temp_c.toFixed(1)} °C at ${m.cooldown.stove_off}, tau ${m.cooldown.tau_min.toFixed(0)} min; ${b ? `margin by band of lead and stove headroom, x${Math.min(...b.factor.flat())} to x${Math.max(...b.factor.flat())} (out-of-fold: ${b.oof_nights} nights, late ${pct(b.oof_late_rate)}, +${b.oof_added_min.toFixed(1)} min on average)` : `margin x${m.margin.factor}`}`,
   ];
+  if (h.temp_min_weight) out.push(`forecast minimum: the heating meets the outdoor air ${(h.temp_min_weight.value * 100).toFixed(0)} % of the way from the air at ignition to temp_min_c`);
+  if (h.structure_choice?.method === 'hold-out') out.push(`structure: ${h.structure_choice.chosen} (raw MAE on ${h.structure_choice.selection_nights} nights: ${h.structure_choice.candidates.map((c) => `${c.name} ${c.mae_min.toFixed(1)}`).join(', ')} min)`);
+  if (h.kept_on_nights) out.push(`${h.kept_on_nights} night${h.kept_on_nights > 1 ? 's' : ''} with the stove kept on set aside from the calibration`);
   const e = m.evaluation;
   if (!e) out.push('no held-out evaluation (fewer than 25 nights)');
   else {
     out.push(`hold-out: ${e.description}`);
-    out.push(`  answered ${e.answered} of ${e.test_nights} (refused ${e.refused}, counted apart), MAE ${e.mae_min.toFixed(1)} min, p90 abs error ${e.p90_abs_err_min.toFixed(1)} min, bias ${e.bias_min >= 0 ? '+' : ''}${e.bias_min.toFixed(1)} min, late (> ${e.late_tolerance_min} min short) ${pct(e.late_rate)}`);
+    out.push(`  answered ${e.answered} of ${e.test_nights} (refused ${e.refused}${e.plain ? `, of which ${e.plain} "keep the stove on low overnight"` : ''}, counted apart), MAE ${e.mae_min.toFixed(1)} min, p90 abs error ${e.p90_abs_err_min.toFixed(1)} min, bias ${e.bias_min >= 0 ? '+' : ''}${e.bias_min.toFixed(1)} min, late (> ${e.late_tolerance_min} min short) ${pct(e.late_rate)}`);
+    if (e.baselines) {
+      const f = (s: { mae_min: number; bias_min: number; late_rate: number }) => `MAE ${s.mae_min.toFixed(1)} min, bias ${s.bias_min >= 0 ? '+' : ''}${s.bias_min.toFixed(1)} min, late ${pct(s.late_rate)}`;
+      out.push(`  baselines on the same nights: without margin ${f(e.baselines.raw)}; lookup schedule by outdoor air ${f(e.baselines.lookup)}`);
+    }
     out.push(`  learning curve: ${e.learning_curve.length ? e.learning_curve.map((p) => `first ${p.train_nights} nights MAE ${p.mae_min.toFixed(1)} min, late ${pct(p.late_rate)}${p.refused ? `, ${p.refused} refused` : ''}`).join('; ') : 'history too short'}`);
   }
+  if (m.quality) out.push(`quality: ${m.quality.status}${m.quality.reasons.length ? ` (${m.quality.reasons.join('; ')})` : ''}`);
   return out.join('\n') + '\n';
 }

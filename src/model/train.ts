@@ -18,9 +18,9 @@ import { evaluateSplit, syntheticSplits } from './evaluate.js';
 import type { LeadModel, WattModel } from './model-file.js';
 import type { HouseModel } from './house-model.js';
 import { checkHistorySanity } from './history-sanity.js';
-import { evaluateHouse, fitHouse } from './house-train.js';
+import { trainHouseModel } from './house-train.js';
 import type { SavedModel } from './model-store.js';
-import { saveModel } from './model-store.js';
+import { saveHouseModel, saveModel } from './model-store.js';
 
 /**
  * `watt train`'s core: build the ignition history (synthetic or the user's), evaluate on held-out
@@ -48,6 +48,10 @@ export interface TrainOptions {
   home: string;
   /** Save under `<home>/models/<version>/` and record in the catalog (default true). */
   save?: boolean;
+  /** `watt train --data --house ID`: save into the model registry under this house id (registry.ts). */
+  houseId?: string;
+  /** Save a model that fails the quality gate, marked `quality: poor` (default: exit 1, keep the previous model). */
+  acceptPoor?: boolean;
   /** Model version, or a function of the training data's sha256 (default a new run id, `YYYYMMDDTHHMMSSZ-xxxxxx`: sorts by time). */
   version?: string | ((trainingSha256: string) => string);
   /** ISO time stamped in the model, or null for a reproducible build (default now). */
@@ -213,21 +217,46 @@ async function trainHouse(options: TrainOptions, dataFile: string, logger: Logge
   };
   logger.info(`read ${records.length} nights from ${loaded.name}`);
   const historySeconds = (performance.now() - t0) / 1000;
-  const base = { wattVersion: wattVersion(), training, createdAt: null };
-  const t1 = performance.now();
-  const evaluated = options.skipEvaluation ? undefined : evaluateHouse(records, { ...base, version: 'eval' });
-  const evaluation = evaluated?.evaluation;
-  if (!options.skipEvaluation && !evaluation) warn(`too few nights (${records.length}) for a held-out evaluation (25 needed): the model carries no metrics`);
-  const evaluateSeconds = (performance.now() - t1) / 1000;
-  const t2 = performance.now();
   const version = typeof options.version === 'function' ? options.version(training.sha256) : (options.version ?? newRunId());
-  const model = fitHouse(records, { ...base, init: evaluated?.heating, version, createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt });
-  model.evaluation = evaluation ?? null;
-  const fitSeconds = (performance.now() - t2) / 1000;
-  logger.info(`calibrated ${records.length} nights in ${fitSeconds.toFixed(2)} s: H ${model.heating.h_w_per_k.value.toFixed(0)} W/K, τ ${model.heating.tau_min.value.toFixed(0)} min, d ${model.heating.delay_min.value.toFixed(1)} min`);
-  const saved = options.save === false ? undefined : saveModel(model, options.home);
-  if (saved) logger.info(`saved model ${model.version} to ${saved.dir}`);
-  return { model, rows: records.length, infeasibleNights: 0, timings: { history_s: historySeconds, evaluate_s: evaluateSeconds, fit_s: fitSeconds }, saved, warnings };
+  let trained;
+  try {
+    trained = trainHouseModel(records, { wattVersion: wattVersion(), training, version, createdAt: options.createdAt === undefined ? new Date().toISOString() : options.createdAt, skipEvaluation: options.skipEvaluation });
+  } catch (err) {
+    throw new DataError(`${loaded.name}: ${(err as Error).message}`, { hint: 'keep recording a few more mornings' });
+  }
+  const model = trained.model;
+  if (options.houseId) model.house_id = options.houseId;
+  if (!options.skipEvaluation && !model.evaluation) warn(`too few nights (${records.length - trained.keptOn}) for a held-out evaluation (25 needed): the model carries no metrics`);
+  logger.info(`calibrated ${records.length - trained.keptOn} nights in ${trained.fit_s.toFixed(2)} s: H ${model.heating.h_w_per_k.value.toFixed(0)} W/K, τ ${model.heating.tau_min.value.toFixed(0)} min, d ${model.heating.delay_min.value.toFixed(1)} min`);
+  const timings = { history_s: historySeconds, evaluate_s: trained.evaluate_s, fit_s: trained.fit_s };
+  const quality = model.quality;
+  if (quality?.status === 'poor') {
+    const e = model.evaluation!;
+    const figures = `hold-out of ${e.test_nights} nights: MAE ${e.mae_min} min, bias ${e.bias_min > 0 ? '+' : ''}${e.bias_min} min, late ${(e.late_rate * 100).toFixed(1)} %; without margin MAE ${e.baselines!.raw.mae_min} min; lookup schedule MAE ${e.baselines!.lookup.mae_min} min`;
+    if (!options.acceptPoor) {
+      throw new QualityGateError(`model ${version} fails the quality gate (${quality.reasons.join('; ')}; ${figures}): not saved, the previous model stays in use`, {
+        hint: 'record more nights (or temp_min_c), or pass --accept-poor to save it marked quality: poor (predict and serve then add a warning)',
+      }, { model, rows: records.length, timings, warnings });
+    }
+    warn(`model ${version} fails the quality gate (${quality.reasons.join('; ')}; ${figures}): saved with --accept-poor, marked quality: poor`);
+  }
+  const saved = options.save === false ? undefined : options.houseId ? saveHouseModel(model, options.home, options.houseId) : saveModel(model, options.home);
+  if (saved) logger.info(`saved model ${model.version}${options.houseId ? ' of one house of the registry' : ''}`);
+  return { model, rows: records.length, infeasibleNights: 0, timings, saved, warnings };
+}
+
+/**
+ * The quality gate refused the model (exit 1): carries the model and its figures so that the command
+ * can still print the report.
+ */
+export class QualityGateError extends DataError {
+  constructor(
+    message: string,
+    options: { hint?: string },
+    readonly result: { model: HouseModel; rows: number; timings: TrainResult['timings']; warnings: string[] },
+  ) {
+    super(message, options);
+  }
 }
 
 /** Nights a house history needs. */
