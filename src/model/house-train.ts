@@ -362,7 +362,7 @@ function scoreLeads(test: readonly IgnitionRecord[], lead: (r: IgnitionRecord) =
  * nights (both are point estimates: the comparison is fair; the advised lead carries a margin that
  * the lookup does not), when the advice's |bias| exceeds 15 min or 25 % of the mean recorded lead,
  * whichever is larger (15 min on short leads, a quarter of the lead on long ones), or when the
- * advice is late on more than 3 % of the nights it answered.
+ * advice is late on more than 3 % of the nights it answered (and on two nights at least).
  */
 export function qualityOf(e: HouseEvaluation | null): HouseQuality {
   if (!e || !e.baselines) return { status: 'unrated', reasons: [] };
@@ -373,7 +373,9 @@ export function qualityOf(e: HouseEvaluation | null): HouseQuality {
   const meanLead = e.mean_lead_min ?? 0;
   const maxBias = Math.max(QUALITY_GATE.max_abs_bias_min, QUALITY_GATE.max_bias_share * meanLead);
   if (Math.abs(e.bias_min) > maxBias) reasons.push(`bias ${e.bias_min > 0 ? '+' : ''}${r1(e.bias_min)} min is beyond ±${r1(maxBias)} min (15 min or 25 % of the mean lead, ${r1(meanLead)} min)`);
-  if (e.late_rate > QUALITY_GATE.max_late_rate) reasons.push(`late on ${r1(e.late_rate * 100)} % of the answered nights (more than ${QUALITY_GATE.max_late_rate * 100} %)`);
+  // one late night among a handful is no evidence: the late check needs two late nights at least
+  const lateNights = Math.round(e.late_rate * e.answered);
+  if (e.late_rate > QUALITY_GATE.max_late_rate && lateNights >= 2) reasons.push(`late on ${r1(e.late_rate * 100)} % of the answered nights (more than ${QUALITY_GATE.max_late_rate * 100} %)`);
   return { status: reasons.length ? 'poor' : 'ok', reasons };
 }
 

@@ -14,12 +14,13 @@ export const predictBodySchema = {
   additionalProperties: false,
   required: ['outdoor_temp_c'],
   properties: {
-    dpe_class: { type: 'string', enum: ['A', 'B', 'C', 'D', 'E', 'F', 'G'], description: "DPE class of the home (French energy performance certificate), A to G; required by the shipped class model (400 without it), ignored by a house model calibrated with `watt train --data`" },
+    house_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', description: 'the house whose model answers (trained with `watt train --data FILE --house ID`); 404 when it has none; absent: the default model' },
+    dpe_class: { type: 'string', enum: ['A', 'B', 'C', 'D', 'E', 'F', 'G'], description: "DPE class of the home (French energy performance certificate), A to G; required by the shipped class model (400 without it); optional with a house model, which knows its class: a different one is a 400 naming both" },
     outdoor_temp_c: { type: 'number', minimum: -40, maximum: 45, description: 'outdoor temperature around the ignition time (°C), i.e. the early-morning forecast' },
     indoor_temp_c: { type: 'number', minimum: -10, maximum: 35, description: 'indoor temperature now (°C); absent: estimated after the night cool-down' },
-    target_temp_c: { type: 'number', minimum: 5, maximum: 30, default: 19, description: 'target indoor temperature (°C)' },
-    target_time: { type: 'string', pattern: '^([01]?[0-9]|2[0-3]):[0-5][0-9]$', default: '07:00', description: 'target time HH:MM (local wall clock)' },
-    stove_power_kw: { type: 'number', minimum: 1, maximum: 50, default: 8, description: 'stove nominal power (kW)' },
+    target_temp_c: { type: 'number', minimum: 5, maximum: 30, description: "target indoor temperature (°C); default 19, or a house model's usual one (as `watt predict`)" },
+    target_time: { type: 'string', pattern: '^([01]?[0-9]|2[0-3]):[0-5][0-9]$', description: "target time HH:MM (local wall clock); default 07:00, or a house model's usual one" },
+    stove_power_kw: { type: 'number', minimum: 1, maximum: 50, description: "stove nominal power (kW); default 8, or a house model's stove" },
     temp_min_c: { type: 'number', minimum: -40, maximum: 45, description: "the night's forecast minimum outdoor temperature (°C), when the model uses it" },
   },
 } as const;
@@ -27,7 +28,7 @@ export const predictBodySchema = {
 const inputsSchema = {
   type: 'object',
   properties: {
-    dpe_class: { type: 'string' },
+    dpe_class: { type: ['string', 'null'] },
     outdoor_temp_c: { type: 'number' },
     indoor_temp_c: { type: ['number', 'null'] },
     target_temp_c: { type: 'number' },
@@ -51,10 +52,13 @@ export const predictionSchema = {
     reason: { type: 'string', description: 'why the night is infeasible, one sentence' },
     extrapolated: { type: 'boolean', description: 'true: the night lies beyond the history a house model was calibrated on; answered from its physics with a wider margin' },
     extrapolation: { type: 'array', items: { type: 'string' }, description: 'what lies beyond the history, one phrase each' },
+    advice: { type: 'string', enum: ['light', 'keep-on', 'cannot-reach'], description: 'house models with a banded margin: light (a lead is given), keep-on (keep the stove on low overnight: the night is too close to the stove\'s limit to catch up from cold), cannot-reach' },
+    near_limit: { type: 'boolean', description: "house models: the stove's ceiling at the night's coldest air is within 4 K of the target" },
+    warning: { type: 'string', description: 'present when the model failed its training quality gate (saved with --accept-poor)' },
     model_version: { type: 'string' },
     inputs: inputsSchema,
-    model_file: { type: 'string' },
-    model_origin: { type: 'string', enum: ['flag', 'watt-home', 'shipped'] },
+    house_id: { type: 'string', description: 'the house asked for, echoed' },
+    model_origin: { type: 'string', enum: ['flag', 'watt-home', 'shipped', 'registry'] },
   },
 } as const;
 

@@ -60,7 +60,6 @@ describe('watt train --data: one house', () => {
     ['all-zero leads', () => base.map((r) => ({ ...r, lead_time_min: 0 })), /lead_time_min is 0 on every night .*nothing to learn/],
     ['a constant lead', () => base.map((r) => ({ ...r, lead_time_min: 60 })), /lead_time_min is 60 on every night .*a fixed schedule/],
     ['a constant outdoor column', () => base.map((r) => ({ ...r, outdoor_temp_c: 5 })), /outdoor_temp_c is 5 on every night .*placeholder/],
-    ['indoor above target with positive leads on many nights', () => base.map((r, i) => (i % 3 ? r : { ...r, indoor_start_temp_c: 21, lead_time_min: 30 })), /have indoor_start_temp_c at or above target_temp_c with a positive lead \(line 2: 21 °C indoors.*likely the indoor air read after ignition/],
     ['a power in W on some rows', () => base.map((r, i) => (i === 7 ? { ...r, stove_power_kw: 0.009 } : r)), /stove_power_kw jumps from 0.009 to 9 .*likely W instead of kW/],
   ];
   it.each(cases)('exits 1 for %s, naming the line and the likely cause', async (name, make, message) => {
@@ -82,13 +81,18 @@ describe('watt train --data: one house', () => {
     expect(errorLines(r)[0]).toMatch(/line 4, column stove_power_kw: "9000" must be <= 50 \(likely W instead of kW: 9000 W is 9 kW\)/);
   });
 
-  it('warns, and leaves the night out, when one night has the indoor air above the target', async () => {
+  it('accepts nights with the stove kept on (indoor at or above the target, positive lead): sets them aside with a count, never refuses the history', async () => {
     const file = write('one-odd.csv', base.map((r, i) => (i === 4 ? { ...r, indoor_start_temp_c: 20.5, lead_time_min: 20 } : r)));
     const r = await runWatt(['train', '--data', file, '--no-save', '--json'], { cwd, env });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.rows).toBe(39);
-    expect(out.warnings.join('\n')).toMatch(/1 night left out of the calibration, indoor_start_temp_c at or above target_temp_c with a positive lead \(line 6: 20.5 °C/);
+    expect(out.house.kept_on_nights).toBe(1);
+    expect(out.warnings.join('\n')).toMatch(/1 night with the stove kept on \(indoor_start_temp_c at or above target_temp_c with a positive lead, first line 6: 20.5 °C indoors.*set aside from the calibration/);
+    // a third of the nights kept on: still trained, not refused
+    const many = write('many-kept-on.csv', base.map((r, i) => (i % 3 ? r : { ...r, indoor_start_temp_c: 21, lead_time_min: 30 })));
+    const r2 = await runWatt(['train', '--data', many, '--no-save', '--json', '--accept-poor'], { cwd, env });
+    expect(r2.code).toBe(0);
+    expect(JSON.parse(r2.stdout).house.kept_on_nights).toBe(14);
   });
 
   it('prints no NaN for a short history (no hold-out): says so', async () => {

@@ -57,8 +57,10 @@ describe('watt serve over HTTP', () => {
       const cli = await runWatt(['predict', ...args, '--json'], { cwd, env: { WATT_HOME: `${cwd}/.watt` } });
       // the CLI adds error, exit_code (1) and hint to its object for an infeasible night (--json
       // on failure); over HTTP that night is a plain 200
-      const { error: _e, exit_code: code, hint: _h, ...printed } = JSON.parse(cli.stdout) as Record<string, unknown>;
+      const { error: _e, exit_code: code, hint: _h, model_file: file, ...printed } = JSON.parse(cli.stdout) as Record<string, unknown>;
       expect(code).toBe(cli.code === 0 ? undefined : 1);
+      expect(typeof file).toBe('string');
+      // the same object, without the server's file path (issue 19: responses never carry one)
       expect(await res.json()).toEqual(printed);
     }
     const infeasible = (await (await post(s.url, { dpe_class: 'G', outdoor_temp_c: -10, stove_power_kw: 4 })).json()) as { feasible: boolean; reason: string };
