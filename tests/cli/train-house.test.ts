@@ -102,4 +102,73 @@ describe('watt train --data: one house', () => {
     expect(r.stdout).toMatch(/no held-out evaluation \(fewer than 25 nights\)/);
     expect(r.stdout).not.toMatch(/NaN/);
   });
+  it('--house saves into the registry (the default model untouched); predict --house uses it; ids are checked', async () => {
+    const home = path.join(cwd, 'home-registry');
+    const e = { ...env, WATT_HOME: home };
+    write('h1.csv', nights.slice(0, 120));
+    const r = await runWatt(['train', '--data', 'h1.csv', '--house', 'maison-7', '--json'], { cwd, env: e });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.house_id).toBe('maison-7');
+    expect(out.model).toBe(path.join(home, 'models', 'houses', 'maison-7', out.version, 'model.json'));
+    expect(out.quality.status).toBe('ok');
+    // the default model is still the shipped one
+    const d = await runWatt(['predict', '--dpe', 'C', '--temp', '4', '--json'], { cwd, env: e });
+    expect(JSON.parse(d.stdout).model_origin).toBe('shipped');
+    const p = await runWatt(['predict', '--house', 'maison-7', '--temp', '2', '--indoor', '15', '--json'], { cwd, env: e });
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ model_version: out.version, model_origin: 'registry', inputs: { dpe_class: 'D', target_temp_c: 19.5 } });
+    // a --dpe that contradicts the house: exit 2 naming both
+    const c = await runWatt(['predict', '--house', 'maison-7', '--dpe', 'B', '--temp', '2'], { cwd, env: e });
+    expect(c.code).toBe(2);
+    expect(errorLines(c)[0]).toMatch(/DPE class B contradicts the house model .*calibrated as class D/);
+    const u = await runWatt(['predict', '--house', 'maison-8', '--temp', '2'], { cwd, env: e });
+    expect(u.code).toBe(2);
+    expect(errorLines(u)[0]).toMatch(/no model for house maison-8/);
+    for (const id of ['../evil', 'a/b', '-x']) {
+      const bad = await runWatt(['train', '--data', 'h1.csv', '--house', id, '--no-save'], { cwd, env: e });
+      expect(bad.code).toBe(2);
+      expect(errorLines(bad)[0]).toMatch(/invalid house id/);
+    }
+  });
+
+  it('the quality gate: a model worse than its baselines exits 1 with the figures and keeps the previous model; --accept-poor saves it marked poor', async () => {
+    const home = path.join(cwd, 'home-gate');
+    const e = { ...env, WATT_HOME: home };
+    write('good.csv', nights.slice(0, 120));
+    const g = await runWatt(['train', '--data', 'good.csv', '--json'], { cwd, env: e });
+    expect(g.code).toBe(0);
+    const good = JSON.parse(g.stdout).version;
+    // the house changed in its newest nights (a clogged stove: leads 1.6 times longer): the hold-out is late
+    const changed = nights.slice(0, 120).map((r, i) => (i >= 96 ? { ...r, lead_time_min: Math.min(540, Math.round(r.lead_time_min * 1.6)) } : r));
+    write('changed.csv', changed);
+    const bad = await runWatt(['train', '--data', 'changed.csv'], { cwd, env: e });
+    expect(bad.code).toBe(1);
+    expect(errorLines(bad)[0]).toMatch(/fails the quality gate \(.*late on [\d.]+ % of the answered nights.*hold-out of 24 nights: MAE [\d.]+ min, bias -[\d.]+ min, late [\d.]+ %; without margin MAE [\d.]+ min; lookup schedule MAE [\d.]+ min\): not saved, the previous model stays in use/);
+    expect(bad.stdout).toMatch(/quality: poor/);
+    const still = await runWatt(['predict', '--temp', '2', '--indoor', '15', '--json'], { cwd, env: e });
+    expect(JSON.parse(still.stdout).model_version).toBe(good);
+    const ok = await runWatt(['train', '--data', 'changed.csv', '--accept-poor', '--json'], { cwd, env: e });
+    expect(ok.code).toBe(0);
+    const saved = JSON.parse(ok.stdout);
+    expect(saved.quality.status).toBe('poor');
+    const p = await runWatt(['predict', '--temp', '2', '--indoor', '15', '--json'], { cwd, env: e });
+    expect(JSON.parse(p.stdout)).toMatchObject({ model_version: saved.version, warning: expect.stringMatching(/failed its training's quality gate/) });
+  });
+
+  it('learns from temp_min_c when the history has it, and reports the margin by band and the baselines', async () => {
+    write('with-min.csv', nights.slice(0, 200));
+    expect(historyToCsv(nights.slice(0, 2)).split('\n')[0]).toMatch(/,temp_min_c$/);
+    const r = await runWatt(['train', '--data', 'with-min.csv', '--no-save', '--json'], { cwd, env });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.house.temp_min_weight.value).toBeGreaterThan(0);
+    expect(out.house.temp_min_weight.value).toBeLessThanOrEqual(1);
+    expect(out.house.margin.bands.factor).toHaveLength(4);
+    expect(out.evaluation.baselines.lookup.mae_min).toBeGreaterThan(0);
+    expect(out.evaluation.baselines.raw.mae_min).toBeLessThan(out.evaluation.baselines.lookup.mae_min);
+    const t = await runWatt(['train', '--data', 'with-min.csv', '--no-save'], { cwd, env });
+    expect(t.stdout).toMatch(/baselines on the same nights: without margin MAE [\d.]+ min.*lookup schedule by outdoor air MAE/);
+    expect(t.stdout).toMatch(/\nquality: ok\n/);
+  });
 });
