@@ -58,6 +58,11 @@ for (const r of results) {
   if (e) process.stdout.write(`     training hold-out (one question): MAE ${e.mae_min} min, bias ${e.bias_min} min, late ${pct(e.late_rate)}, plain ${e.plain ?? 0}; without margin MAE ${e.baselines?.raw.mae_min} late ${pct(e.baselines?.raw.late_rate ?? 0)}; lookup MAE ${e.baselines?.lookup.mae_min} late ${pct(e.baselines?.lookup.late_rate ?? 0)}\n`);
   if (b) process.stdout.write(`     margin by band (rows: headroom ${b.headroom_below_k.map((x) => (x === null ? '∞' : `<${x} K`)).join(', ')}; columns: raw lead from ${b.lead_from_min.join(', ')} min): ${b.factor.map((row) => row.join('/')).join('  ')}\n`);
 }
+if (process.env.BENCH_WRITE_REFERENCE) {
+  // the figures the house model card quotes (src/model/house-card.ts)
+  const houses = results.flatMap((r) => [['une question', r.s.oneQuestion], ['régulateur, toutes les 5 min', r.s.controller]].map(([protocol, p]) => ({ kind: r.kind, protocol, answered: p.answered, plain: p.plain, mae_min: Math.round(p.mae * 10) / 10, bias_min: Math.round(p.bias * 10) / 10, late_rate: Math.round(p.late * 1e4) / 1e4 })));
+  writeFileSync(path.join(root, 'src', 'model', 'controller-reference.json'), JSON.stringify({ measured: `${new Date().toISOString().slice(0, 10)}, Node ${process.version}`, houses }, null, 2) + '\n');
+}
 process.stdout.write('\nissue 19 targets (controller protocol):\n');
 const check = (label, ok) => process.stdout.write(`  ${ok ? 'ok    ' : 'FAILED'} ${label}\n`);
 for (const r of results) {
