@@ -1,7 +1,7 @@
 import { levenbergMarquardt } from 'ml-levenberg-marquardt';
 import type { CoolDownParams, HeatingParams } from './house-physics.js';
 import type { TwoNodeStructure } from './house-physics.js';
-import { cooledIndoorC, effectiveOutdoorC, heatingLeadMin, twoNodeLeadMin } from './house-physics.js';
+import { cooledIndoorC, effectiveOutdoorC, heatingLeadMin, twoNodeLead } from './house-physics.js';
 
 /**
  * Calibration of one house from its ignition history: nonlinear least squares with
@@ -87,14 +87,14 @@ const MIN_HEADROOM_K = 0.05;
 /** Steps of the finite-difference Jacobian of the two-node form ([ln H, ln τ, d]). */
 const FD_STEP = [1e-5, 1e-5, 1e-4, 1e-4];
 
-function twoNodeLead(t: readonly number[], r: CalibrationRow, s: TwoNodeStructure): number {
+function twoNodeLeadOf(t: readonly number[], r: CalibrationRow, s: TwoNodeStructure): number {
   const outdoor = t.length > 3 ? effectiveOutdoorC(r.outdoorC, r.tempMinC, t[3]!) : r.outdoorC;
-  const v = twoNodeLeadMin({ h_w_per_k: Math.exp(t[0]!), tau_min: Math.exp(t[1]!), delay_min: t[2]! }, s, outdoor, r.indoorC, r.targetC, r.powerKw);
+  const v = twoNodeLead(Math.exp(t[0]!), Math.exp(t[1]!), t[2]!, s, outdoor, r.indoorC, r.targetC, r.powerKw);
   return Number.isFinite(v) ? v : 5000;
 }
 
 function twoNodeLeadAndGradient(theta: readonly number[], r: CalibrationRow, s: TwoNodeStructure): { lead: number; grad: number[] } {
-  const at = (t: readonly number[]) => twoNodeLead(t, r, s);
+  const at = (t: readonly number[]) => twoNodeLeadOf(t, r, s);
   const lead = at(theta);
   const grad = new Array<number>(theta.length).fill(0);
   const t = [...theta];
@@ -163,7 +163,7 @@ export function calibrateHeating(rows: readonly CalibrationRow[], prior: Heating
   const useWeight = Boolean(structure) && n > 0 && withMin >= MIN_TEMP_MIN_SHARE * n;
   const leadAndGradient = structure ? (t: readonly number[], r: CalibrationRow) => twoNodeLeadAndGradient(t, r, structure) : oneNodeLeadAndGradient;
   // the residuals need the lead only (the Jacobian is asked for separately)
-  const leadOnly = structure ? (t: readonly number[], r: CalibrationRow) => twoNodeLead(t, r, structure) : (t: readonly number[], r: CalibrationRow) => oneNodeLeadAndGradient(t, r).lead;
+  const leadOnly = structure ? (t: readonly number[], r: CalibrationRow) => twoNodeLeadOf(t, r, structure) : (t: readonly number[], r: CalibrationRow) => oneNodeLeadAndGradient(t, r).lead;
   if (n === 0) throw new Error('no night to calibrate on');
   const mu = [Math.log(prior.h_w_per_k), Math.log(prior.tau_min), prior.delay_min];
   const sdPrior = [prior.sd_ln_h, prior.sd_ln_tau, prior.sd_delay_min];
@@ -288,7 +288,8 @@ export function calibrateCoolDown(rows: readonly CalibrationRow[], prior: CoolDo
       {
         initialValues: theta,
         weights: [...irls.map((w) => Math.sqrt(w)), 1, 1],
-        maxIterations: 200,
+        // two parameters: the first pass converges from the prior, the reweighted ones in a few steps
+        maxIterations: pass === 0 ? 200 : 25,
         errorTolerance: 1e-10,
         improvementThreshold: 1e-6,
         minValues: [0, Math.log(10)],

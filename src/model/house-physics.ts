@@ -78,39 +78,6 @@ export interface TwoNodeStructure {
   air_mass_coupling_w_per_k: number;
 }
 
-/** Modal form of the air temperature after ignition: T_a(t) = T_inf + a1·e^(l1·t) + a2·e^(l2·t), t minutes. */
-interface AirTrajectory {
-  tInf: number;
-  a1: number;
-  l1: number;
-  a2: number;
-  l2: number;
-}
-
-function trajectory(p: HeatingParams, s: TwoNodeStructure, outdoorC: number, indoorC: number, massC: number, powerKw: number): AirTrajectory {
-  const h = p.h_w_per_k;
-  const hao = h * s.air_share_of_h;
-  const hmo = h * (1 - s.air_share_of_h);
-  const ham = s.air_mass_coupling_w_per_k;
-  const heff = hao + (ham * hmo) / (ham + hmo);
-  const tInf = outdoorC + (powerKw * 1000) / heff;
-  const mInf = (hmo * outdoorC + ham * tInf) / (hmo + ham);
-  const cTot = p.tau_min * 60 * h;
-  const ca = cTot * s.air_share_of_c;
-  const cm = cTot - ca;
-  // per minute
-  const a = (-(hao + ham) / ca) * 60;
-  const b = (ham / ca) * 60;
-  const c = (ham / cm) * 60;
-  const d = (-(hmo + ham) / cm) * 60;
-  const sMid = (a + d) / 2;
-  const q = Math.sqrt(Math.max(1e-30, ((a - d) / 2) ** 2 + b * c));
-  const xa = indoorC - tInf;
-  const xm = massC - mInf;
-  const k = ((a - sMid) * xa + b * xm) / (2 * q);
-  return { tInf, a1: xa / 2 + k, l1: sMid + q, a2: xa / 2 - k, l2: sMid - q };
-}
-
 /**
  * The heating lead of the two-node form (minutes, no margin): the mass starts at the indoor air
  * (after hours of cool-down the two are within a kelvin or two: the free air settles between the
@@ -121,12 +88,40 @@ function trajectory(p: HeatingParams, s: TwoNodeStructure, outdoorC: number, ind
  * stove never gives a cooler trajectory.
  */
 export function twoNodeLeadMin(p: HeatingParams, s: TwoNodeStructure, outdoorC: number, indoorC: number, targetC: number, powerKw: number): number {
+  return twoNodeLead(p.h_w_per_k, p.tau_min, p.delay_min, s, outdoorC, indoorC, targetC, powerKw);
+}
+
+/**
+ * {@link twoNodeLeadMin} on scalars, without allocating (the calibration calls it millions of
+ * times): H (W/K), τ (minutes), d (minutes).
+ */
+export function twoNodeLead(hWPerK: number, tauMin: number, delayMin: number, s: TwoNodeStructure, outdoorC: number, indoorC: number, targetC: number, powerKw: number): number {
   if (indoorC >= targetC) return 0;
-  const tr = trajectory(p, s, outdoorC, indoorC, indoorC, powerKw);
-  if (targetC >= tr.tInf) return Number.POSITIVE_INFINITY;
-  const goal = targetC - tr.tInf;
-  const f = (t: number) => tr.a1 * Math.exp(tr.l1 * t) + tr.a2 * Math.exp(tr.l2 * t) - goal;
-  const df = (t: number) => tr.l1 * tr.a1 * Math.exp(tr.l1 * t) + tr.l2 * tr.a2 * Math.exp(tr.l2 * t);
+  // the modal form of trajectory(), inlined (mass starting at the indoor air)
+  const hao = hWPerK * s.air_share_of_h;
+  const hmo = hWPerK - hao;
+  const ham = s.air_mass_coupling_w_per_k;
+  const heff = hao + (ham * hmo) / (ham + hmo);
+  const tInf = outdoorC + (powerKw * 1000) / heff;
+  if (targetC >= tInf) return Number.POSITIVE_INFINITY;
+  const mInf = (hmo * outdoorC + ham * tInf) / (hmo + ham);
+  const cTot = tauMin * 60 * hWPerK;
+  const ca = cTot * s.air_share_of_c;
+  const cm = cTot - ca;
+  const a = (-(hao + ham) / ca) * 60;
+  const b = (ham / ca) * 60;
+  const c = (ham / cm) * 60;
+  const d = (-(hmo + ham) / cm) * 60;
+  const sMid = (a + d) / 2;
+  const q = Math.sqrt(Math.max(1e-30, ((a - d) / 2) ** 2 + b * c));
+  const xa = indoorC - tInf;
+  const xm = indoorC - mInf;
+  const k = ((a - sMid) * xa + b * xm) / (2 * q);
+  const a1 = xa / 2 + k;
+  const l1 = sMid + q;
+  const a2 = xa / 2 - k;
+  const l2 = sMid - q;
+  const goal = targetC - tInf;
   // Newton from the left: the trajectory rises and is concave when both modes start below their
   // equilibria (the usual case), so the iterates climb to the root without overshoot; a bracket
   // and bisection guard the other cases.
@@ -134,11 +129,13 @@ export function twoNodeLeadMin(p: HeatingParams, s: TwoNodeStructure, outdoorC: 
   let hi = Number.POSITIVE_INFINITY;
   let t = 0;
   for (let i = 0; i < 60; i++) {
-    const v = f(t);
+    const e1 = Math.exp(l1 * t);
+    const e2 = Math.exp(l2 * t);
+    const v = a1 * e1 + a2 * e2 - goal;
     if (Math.abs(v) < 1e-7) break;
     if (v < 0) lo = t;
     else hi = t;
-    const slope = df(t);
+    const slope = l1 * a1 * e1 + l2 * a2 * e2;
     let next = slope > 0 ? t - v / slope : Number.NaN;
     if (!(next > lo && next < hi)) next = Number.isFinite(hi) ? (lo + hi) / 2 : Math.max(2 * lo, 60);
     if (Math.abs(next - t) < 1e-6) {
@@ -147,5 +144,5 @@ export function twoNodeLeadMin(p: HeatingParams, s: TwoNodeStructure, outdoorC: 
     }
     t = next;
   }
-  return p.delay_min + t;
+  return delayMin + t;
 }

@@ -73,13 +73,16 @@ export function houseRawLeadMin(m: HouseModel, q: HouseQuery): number {
 /**
  * The advised lead (minutes, margin included, not rounded, not capped): the pessimistic house's lead
  * times the margin factor (of its band when the model has bands: `headroomK` is the ceiling at the
- * night's coldest air minus the target, default at `q.outdoorC`), both widened by the extrapolation distance. Infinity when even the
+ * night's coldest air minus the target, default at `q.outdoorC`), both widened by the extrapolation distance.
+ * `rawLeadMin`, the point estimate's lead for `q` when the caller has it, saves a solve inside the history. Infinity when even the
  * pessimistic house cannot reach the target (callers cap it when the point estimate can).
  */
-export function houseAdvisedLeadMin(m: HouseModel, q: HouseQuery, headroomK?: number): number {
+export function houseAdvisedLeadMin(m: HouseModel, q: HouseQuery, headroomK?: number, rawLeadMin?: number): number {
   if (q.indoorC >= q.targetC) return 0;
   const dist = extrapolationDistance(m, q);
-  const lead = twoNodeLeadMin(pessimisticParams(m, dist), m.heating.structure, q.outdoorC, q.indoorC, q.targetC, q.powerKw);
+  // no pessimism inside the history (z = 0): the pessimistic house is the point estimate, whose lead the caller may already have
+  const k = m.margin.z + m.margin.z_per_distance * dist;
+  const lead = k === 0 && rawLeadMin !== undefined ? rawLeadMin : twoNodeLeadMin(pessimisticParams(m, dist), m.heating.structure, q.outdoorC, q.indoorC, q.targetC, q.powerKw);
   // the banded margin (issue 19) picks its factor by the raw lead and the stove's headroom at the night's coldest air
   const base = m.margin.bands ? bandFactor(m.margin.bands, lead, headroomK ?? houseCeilingC(m, q.outdoorC, q.powerKw) - q.targetC) : m.margin.factor;
   const factor = (1 + (base - 1) * (1 + dist)) * (1 + m.margin.extrapolation_gain * dist);

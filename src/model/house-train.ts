@@ -243,7 +243,7 @@ export function scoreHouse(model: HouseModel, test: readonly IgnitionRecord[]): 
 }
 
 /** Nights whose out-of-fold folds and structure choice fit on at most this many of the newest nights before them (speed; the physics does not age). */
-export const FOLD_FIT_MAX_NIGHTS = 600;
+export const FOLD_FIT_MAX_NIGHTS = 400;
 /** Nights from which the two-node structure is chosen by hold-out rather than taken from the class table. */
 export const STRUCTURE_CHOICE_MIN_NIGHTS = 150;
 /** Out-of-fold nights from which the folds calibrated on few nights are left out of the margin. */
@@ -433,8 +433,11 @@ export function trainHouseModel(all: readonly IgnitionRecord[], options: FitHous
   const selStart = b[FOLDS - 2]!;
   if (n >= STRUCTURE_CHOICE_MIN_NIGHTS) {
     const sel = records.slice(selStart, cut);
+    // the class table's structure from the prior, the others warm-started from its solution (refining passes only)
+    let tableFit: HeatingFit | undefined;
     const tried = structureCandidates(table).map((c, i) => {
-      const fit = fitRaw(window(selStart), c.structure, prior);
+      const fit = fitRaw(window(selStart), c.structure, prior, tableFit ? initOf(tableFit) : undefined);
+      tableFit ??= fit;
       const h = rawOf(fit, c.structure);
       const mae = scoreLeads(sel, (r) => rawNight(h, r).raw).mae_min;
       return { ...c, fit, mae, i };

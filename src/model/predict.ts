@@ -354,7 +354,7 @@ export function predictHouseLead(model: HouseModel, input: PredictInput): Predic
   const advised = (q: { outdoorC: number; indoorC: number; targetC: number; powerKw: number }) => {
     const raw = houseRawLeadMin(model, q);
     if (raw > maxLead) return Number.POSITIVE_INFINITY;
-    const a = houseAdvisedLeadMin(model, q, headroom);
+    const a = houseAdvisedLeadMin(model, q, headroom, raw);
     // banded models answer plainly rather than cap a lead the margin pushes past the night
     return banded ? a : Math.min(maxLead, a);
   };
