@@ -47,10 +47,10 @@ async function waitHttp(url, headers = {}) {
   throw new Error(`${url} did not come up`);
 }
 
-async function startWatt(extra = []) {
+async function startWatt(extra = [], home) {
   const port = freePort();
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-serve-'));
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'watt.js'), 'serve', '--port', String(port), ...extra], { cwd, env: { ...process.env, WATT_API_KEYS: KEY, WATT_HOME: path.join(cwd, '.watt') }, stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'watt.js'), 'serve', '--port', String(port), ...extra], { cwd, env: { ...process.env, WATT_API_KEYS: KEY, WATT_HOME: home ?? path.join(cwd, '.watt') }, stdio: ['ignore', 'ignore', 'ignore'] });
   await waitHttp(`http://127.0.0.1:${port}/readyz`);
   return { child, url: `http://127.0.0.1:${port}` };
 }
@@ -129,6 +129,22 @@ process.stderr.write(`bench: each distinct body sent once first, then ${DURATION
 await measure('bare node:http constant (ceiling)', startConstant, [ONE]);
 await measure('watt serve, 420 distinct bodies (cache warm)', () => startWatt(), BODIES);
 await measure('watt serve, no cache (--cache-size 0)', () => startWatt(['--cache-size', '0']), BODIES);
+// many houses (issue 19): 20 house models in the registry, bodies naming a house_id (loaded lazily, LRU)
+const houseHome = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-houses-'));
+{
+  const { heatingSeasonNights, loadDailyWeather } = await import(path.join(ROOT, 'dist', 'model', 'weather.js'));
+  const { testHistory, HOUSE_ONE, HOUSE_TWO } = await import(path.join(ROOT, 'dist', 'model', 'test-houses.js'));
+  const { trainHouseModel } = await import(path.join(ROOT, 'dist', 'model', 'house-train.js'));
+  const { saveHouseModel } = await import(path.join(ROOT, 'dist', 'model', 'model-store.js'));
+  const w = heatingSeasonNights(loadDailyWeather());
+  const opts = { version: 'bench-house', createdAt: null, wattVersion: 'bench', training: { source: 'file', name: 'bench', sha256: '', rows: 0 } };
+  const models = [HOUSE_ONE, HOUSE_TWO].map((h) => trainHouseModel(testHistory(h, w).nights.slice(0, 300).map((n) => n.record), opts).model);
+  for (let i = 0; i < 20; i++) saveHouseModel({ ...models[i % 2], version: `bench-house-${i}` }, houseHome, `house-${i}`);
+}
+const HOUSE_BODIES = [];
+for (let i = 0; i < 20; i++) for (let t = -10; t < 11; t++) HOUSE_BODIES.push(JSON.stringify({ house_id: `house-${i}`, outdoor_temp_c: t }));
+await measure('watt serve, house_id: 20 houses, 420 distinct bodies (cache warm)', () => startWatt([], houseHome), HOUSE_BODIES);
+await measure('watt serve, house_id: 20 houses, no cache (--cache-size 0)', () => startWatt(['--cache-size', '0'], houseHome), HOUSE_BODIES);
 let fastapi = true;
 try {
   await measure('FastAPI 0.92 + uvicorn 0.17 (uvloop, httptools)', startFastapi, BODIES);
@@ -147,4 +163,5 @@ const watt = rows.find((r) => r.name.startsWith('watt serve, 420'));
 const py = rows.find((r) => r.name.startsWith('FastAPI'));
 const bare = rows.find((r) => r.name.startsWith('bare'));
 if (watt && py) console.log(`\nwatt / FastAPI: ${(watt.rps / py.rps).toFixed(2)}x; bare node:http / FastAPI: ${(bare.rps / py.rps).toFixed(2)}x`);
+for (const r of rows.filter((x) => x.name.includes('house_id'))) if (py) console.log(`${r.name} / FastAPI: ${(r.rps / py.rps).toFixed(2)}x`);
 if (!fastapi) console.log('\nFastAPI twin: not run (see above)');

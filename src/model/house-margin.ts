@@ -136,7 +136,8 @@ export function fitMarginBands(samples: readonly MarginSample[], tolMin: number,
   const bands: MarginBands = {
     lead_from_min: leads,
     headroom_below_k: heads,
-    factor: factor.map((row) => row.map((f) => Math.round(f * 1e4) / 1e4)),
+    // rounded up: a rounded-down factor would leave the night that set it late
+    factor: factor.map((row) => row.map((f) => Math.ceil(f * 1e4 - 1e-9) / 1e4)),
     nights,
     late_target: lateTarget,
     oof_late_rate: 0,
