@@ -10,7 +10,7 @@
 // spawned), one in-process prediction.
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { heatingSeasonNights, loadDailyWeather } from '../dist/model/weather.js';
@@ -90,14 +90,20 @@ if (!process.env.BENCH_SKIP_TIMING) {
   const file = path.join(dir, 'h2000.csv');
   writeFileSync(file, historyToCsv(big.slice(0, 2000)));
   const walls = [];
+  const cpus = [];
+  // /usr/bin/time gives the child's CPU time (user + sys): on a loaded machine the wall time counts the waits for a core
+  const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
   for (let i = 0; i < 3; i++) {
     const t = performance.now();
-    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'watt.js'), 'train', '--data', file, '--no-save', '--json', '--accept-poor'], { env: { ...process.env, WATT_HOME: dir, WATT_LOG_DIR: dir }, encoding: 'utf8' });
+    const args = [path.join(root, 'bin', 'watt.js'), 'train', '--data', file, '--no-save', '--json', '--accept-poor'];
+    const r = timeBin ? spawnSync(timeBin, ['-f', 'CPU %U %S', process.execPath, ...args], { env: { ...process.env, WATT_HOME: dir, WATT_LOG_DIR: dir }, encoding: 'utf8' }) : spawnSync(process.execPath, args, { env: { ...process.env, WATT_HOME: dir, WATT_LOG_DIR: dir }, encoding: 'utf8' });
     walls.push(performance.now() - t);
+    const m = /CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
+    if (m) cpus.push(Number(m[1]) + Number(m[2]));
     if (r.status !== 0) process.stdout.write(`train exited ${r.status}: ${r.stderr.split('\n')[0]}\n`);
   }
   rmSync(dir, { recursive: true, force: true });
-  process.stdout.write(`\nwatt train --data on 2,000 nights (CLI, wall): ${walls.map((w) => `${(w / 1000).toFixed(2)} s`).join(', ')}\n`);
+  process.stdout.write(`\nwatt train --data on 2,000 nights (CLI): wall ${walls.map((w) => `${(w / 1000).toFixed(2)} s`).join(', ')}${cpus.length ? `; CPU ${cpus.map((c) => `${c.toFixed(2)} s`).join(', ')}` : ''}\n`);
   // one in-process prediction, house model of the first result, 2,000 varied calls
   const model = results[0]?.m;
   if (model) {
@@ -106,8 +112,11 @@ if (!process.env.BENCH_SKIP_TIMING) {
     for (const withIndoor of [true, false]) {
       const set = inputs.filter((x) => (x.indoorC !== undefined) === withIndoor);
       const t = performance.now();
+      const c = process.cpuUsage();
       for (let k = 0; k < 5; k++) for (const inp of set) predictLead(model, inp);
-      process.stdout.write(`one in-process prediction, house model, ${withIndoor ? 'with' : 'without'} --indoor: ${(((performance.now() - t) / (5 * set.length)) * 1000).toFixed(1)} µs\n`);
+      const cpu = process.cpuUsage(c);
+      // CPU time of this thread next to the wall time: on a loaded machine the wall time counts the waits for a core
+      process.stdout.write(`one in-process prediction, house model, ${withIndoor ? 'with' : 'without'} --indoor: ${(((performance.now() - t) / (5 * set.length)) * 1000).toFixed(1)} µs wall, ${((cpu.user + cpu.system) / (5 * set.length)).toFixed(1)} µs CPU\n`);
     }
   }
 }
