@@ -42,13 +42,11 @@ CONTROLLER_HOUSES.forEach(({ kind, house }, idx) => {
   const m = trained.model;
   const test = h.all.filter((w) => w.date >= cutDate);
   const s = scoreProtocols(m, house, test);
-  const infeasible = h.all.length; // placeholder, replaced below
   const q = m.quality ? `${m.quality.status}${m.quality.reasons.length ? ` (${m.quality.reasons.join('; ')})` : ''}` : 'n/a';
   for (const [name, p] of [['one question', s.oneQuestion], ['controller, 5-min re-check', s.controller]]) {
-    process.stdout.write(`| ${idx}: ${kind} | ${recs.length} (${h.keptOn}, ${h.missing}) | ${test.length} | ${name} | ${p.answered} | ${p.plain} (${p.plainFeasible}) | ${p.mae.toFixed(1)} min | ${p.bias >= 0 ? '+' : ''}${p.bias.toFixed(1)} min | ${pct(p.late)} (${p.lateNights}) | ${q} |\n`);
+    process.stdout.write(`| ${idx}: ${kind} | ${recs.length} (${h.keptOn}, ${h.missing}) | ${test.length} (${p.infeasible}) | ${name} | ${p.answered} | ${p.plain} (${p.plainFeasible}) | ${p.mae.toFixed(1)} min | ${p.bias >= 0 ? '+' : ''}${p.bias.toFixed(1)} min | ${pct(p.late)} (${p.lateNights}) | ${q} |\n`);
   }
   results.push({ idx, kind, m, s, fitMs });
-  void infeasible;
 });
 process.stdout.write('\nmodels (training on the oldest 80 %):\n');
 for (const r of results) {

@@ -129,6 +129,7 @@ process.stderr.write(`bench: each distinct body sent once first, then ${DURATION
 await measure('bare node:http constant (ceiling)', startConstant, [ONE]);
 await measure('watt serve, 420 distinct bodies (cache warm)', () => startWatt(), BODIES);
 await measure('watt serve, no cache (--cache-size 0)', () => startWatt(['--cache-size', '0']), BODIES);
+let houseUs;
 // many houses (issue 19): 20 house models in the registry, bodies naming a house_id (loaded lazily, LRU)
 const houseHome = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-houses-'));
 {
@@ -143,6 +144,17 @@ const houseHome = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-houses-'));
 }
 const HOUSE_BODIES = [];
 for (let i = 0; i < 20; i++) for (let t = -10; t < 11; t++) HOUSE_BODIES.push(JSON.stringify({ house_id: `house-${i}`, outdoor_temp_c: t }));
+{
+  // one prediction through the predictor, house_id bodies, no cache (in process; CPU time beside the wall time)
+  const p = await loadPredictor({ home: houseHome, cacheSize: 0 });
+  const bodies = HOUSE_BODIES.map((b) => JSON.parse(b));
+  for (const b of bodies) p.predict(b);
+  const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
+  for (let k = 0; k < 10; k++) for (const b of bodies) p.predict(b);
+  const cpu = process.cpuUsage(c);
+  houseUs = { wall: Number(process.hrtime.bigint() - t) / (10 * bodies.length) / 1000, cpu: (cpu.user + cpu.system) / (10 * bodies.length) };
+}
 await measure('watt serve, house_id: 20 houses, 420 distinct bodies (cache warm)', () => startWatt([], houseHome), HOUSE_BODIES);
 await measure('watt serve, house_id: 20 houses, no cache (--cache-size 0)', () => startWatt(['--cache-size', '0'], houseHome), HOUSE_BODIES);
 let fastapi = true;
@@ -155,7 +167,9 @@ try {
 
 const fmt = (n) => (n === undefined ? '-' : n >= 100 ? String(Math.round(n)) : n.toFixed(2));
 console.log(`\nmachine: ${os.cpus().length} vCPU ${os.cpus()[0]?.model ?? ''}, Node ${process.version}, ${os.platform()} ${os.release()}`);
-console.log(`one prediction in process: ${missUs.toFixed(1)} µs computed (mean over ${parsed.length} distinct nights), ${hitUs.toFixed(2)} µs from the cache\n`);
+console.log(`one prediction in process: ${missUs.toFixed(1)} µs computed (mean over ${parsed.length} distinct nights), ${hitUs.toFixed(2)} µs from the cache`);
+if (houseUs) console.log(`one house_id prediction in process, no cache (20 houses, 420 bodies, warm): ${houseUs.wall.toFixed(1)} µs wall, ${houseUs.cpu.toFixed(1)} µs CPU`);
+console.log('');
 console.log('| server | req/s (full load) | p50 / p99 ms (full load) | achieved req/s at 1,000 | p50 / p99 / p99.9 ms at 1,000 req/s | non-2xx + errors |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50Full)} / ${fmt(r.p99Full)} | ${fmt(r.rate)} | ${fmt(r.p50)} / ${fmt(r.p99)} / ${fmt(r.p999)} | ${r.bad} |`);

@@ -30,6 +30,8 @@ import { mulberry32 } from './synthetic.js';
 /** Scores of one protocol on one house. */
 export interface ProtocolScore {
   nights: number;
+  /** Nights 9 h of stove cannot win (the truth). */
+  infeasible: number;
   /** Nights answered with a lead (the stove lit at some check / the one answer a lead). */
   answered: number;
   /** Nights answered plainly (keep the stove on, out of reach). */
@@ -46,10 +48,11 @@ export interface ProtocolScore {
 /** Minutes between the controller's checks. */
 export const CONTROLLER_STEP_MIN = 5;
 
-function summarise(errs: number[], late: number, answered: number, plain: number, plainFeasible: number, nights: number): ProtocolScore {
+function summarise(errs: number[], late: number, answered: number, plain: number, plainFeasible: number, nights: number, infeasible: number): ProtocolScore {
   const n = errs.length;
   return {
     nights,
+    infeasible,
     answered,
     plain,
     plainFeasible,
@@ -80,6 +83,7 @@ export function scoreProtocols(
   const offMin = Math.min(night.stoveOffMin - 1440, targetMin - night.maxLeadMin);
   const q = { errs: [] as number[], late: 0, answered: 0, plain: 0, plainFeasible: 0 };
   const c = { errs: [] as number[], late: 0, answered: 0, plain: 0, plainFeasible: 0 };
+  let infeasible = 0;
   const ask = (outdoorC: number, indoorC: number, targetC: number, tempMinC: number): Prediction | undefined => {
     try {
       return predictLead(model, { outdoorC, indoorC: Math.min(indoorC, targetC), targetC, powerKw: t.powerKw, at: t.targetTime, tempMinC, dpeClass: t.label });
@@ -92,6 +96,7 @@ export function scoreProtocols(
     const sim = new NightSimulator(t.house, (m) => outdoorAt(w, m), { targetMin, targetTempC: targetC, powerKw: t.powerKw });
     const truth = sim.truth();
     const truthLead = truth.feasible ? truth.leadMin : Number.POSITIVE_INFINITY;
+    if (!truth.feasible) infeasible++;
     const score = (s: typeof q, lead: number | undefined) => {
       if (lead === undefined) {
         s.plain++;
@@ -125,7 +130,10 @@ export function scoreProtocols(
     }
     score(c, plain ? undefined : (used ?? 0));
   });
-  return { oneQuestion: summarise(q.errs, q.late, q.answered, q.plain, q.plainFeasible, nights.length), controller: summarise(c.errs, c.late, c.answered, c.plain, c.plainFeasible, nights.length) };
+  return {
+    oneQuestion: summarise(q.errs, q.late, q.answered, q.plain, q.plainFeasible, nights.length, infeasible),
+    controller: summarise(c.errs, c.late, c.answered, c.plain, c.plainFeasible, nights.length, infeasible),
+  };
 }
 
 /** The history rows of a test house's nights, in date order (re-exported for the bench). */
