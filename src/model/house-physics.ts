@@ -68,6 +68,17 @@ export function cooledIndoorC(c: CoolDownParams, outdoorC: number, minutes: numb
 }
 
 /**
+ * The steady ceiling of the two-node form (°C): T_o + P/H_eff, H_eff the loss seen from the air node
+ * (its own share of H plus the mass's, in series with the air-mass coupling).
+ */
+export function twoNodeCeilingC(hWPerK: number, s: TwoNodeStructure, outdoorC: number, powerKw: number): number {
+  const hao = hWPerK * s.air_share_of_h;
+  const hmo = hWPerK - hao;
+  const ham = s.air_mass_coupling_w_per_k;
+  return outdoorC + (powerKw * 1000) / (hao + (ham * hmo) / (ham + hmo));
+}
+
+/**
  * The fixed structure of the two-node (air + mass) form, taken from the DPE class table
  * (dpe-classes.json, EN ISO 13790): the share of H on the air node, the share of the capacity in
  * the air node, and the air-mass coupling (W/K). Only H, τ and d are calibrated.

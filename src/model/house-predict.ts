@@ -1,5 +1,5 @@
 import type { HeatingParams } from './house-physics.js';
-import { ceilingC, cooledIndoorC, twoNodeLeadMin } from './house-physics.js';
+import { cooledIndoorC, twoNodeCeilingC, twoNodeLeadMin } from './house-physics.js';
 import type { HouseModel } from './house-model.js';
 import { pointParams } from './house-model.js';
 import { bandFactor } from './house-margin.js';
@@ -91,12 +91,7 @@ export function houseAdvisedLeadMin(m: HouseModel, q: HouseQuery, headroomK?: nu
 
 /** The steady-state ceiling of the point estimate (°C): T_o + P/H_eff. */
 export function houseCeilingC(m: HouseModel, outdoorC: number, powerKw: number): number {
-  const s = m.heating.structure;
-  const h = m.heating.h_w_per_k.value;
-  const hao = h * s.air_share_of_h;
-  const hmo = h - hao;
-  const ham = s.air_mass_coupling_w_per_k;
-  return ceilingC({ h_w_per_k: hao + (ham * hmo) / (ham + hmo), tau_min: 1, delay_min: 0 }, outdoorC, powerKw);
+  return twoNodeCeilingC(m.heating.h_w_per_k.value, m.heating.structure, outdoorC, powerKw);
 }
 
 /** Minutes from the stove going off (the eve, `cooldown.stove_off`, or 9 h before the target if earlier) to an ignition `leadMin` before `targetMin`. */

@@ -6,8 +6,8 @@ import type { CalibrationRow, HeatingFit, HeatingPrior } from './house-fit.js';
 import { calibrateCoolDown, calibrateHeating } from './house-fit.js';
 import type { BaselineScore, HouseEvaluation, HouseModel, HouseQuality, StructureChoice } from './house-model.js';
 import { HOUSE_MODEL_FORMAT, pointParams } from './house-model.js';
-import { MARGIN_OFFSET_MIN, houseCeilingC, pessimisticParams } from './house-predict.js';
-import { effectiveOutdoorC, twoNodeLeadMin } from './house-physics.js';
+import { MARGIN_OFFSET_MIN, pessimisticParams } from './house-predict.js';
+import { effectiveOutdoorC, twoNodeCeilingC, twoNodeLeadMin } from './house-physics.js';
 import type { MarginBands, MarginSample } from './house-margin.js';
 import { fitMarginBands } from './house-margin.js';
 import { predictHouseLead } from './predict.js';
@@ -289,12 +289,7 @@ function rawNight(h: RawHouse, r: IgnitionRecord): { raw: number; headroom: numb
   const outdoor = h.weight === undefined ? r.outdoor_temp_c : effectiveOutdoorC(r.outdoor_temp_c, r.temp_min_c, h.weight);
   const raw = twoNodeLeadMin(h.params, h.structure, outdoor, Math.min(r.indoor_start_temp_c, r.target_temp_c), r.target_temp_c, r.stove_power_kw);
   const cold = Math.min(r.outdoor_temp_c, r.temp_min_c ?? r.outdoor_temp_c);
-  const heff = headroomModel(h);
-  return { raw, headroom: houseCeilingC(heff, cold, r.stove_power_kw) - r.target_temp_c };
-}
-
-function headroomModel(h: RawHouse): HouseModel {
-  return { heating: { h_w_per_k: { value: h.params.h_w_per_k, sd: 0 }, structure: h.structure } } as unknown as HouseModel;
+  return { raw, headroom: twoNodeCeilingC(h.params.h_w_per_k, h.structure, cold, r.stove_power_kw) - r.target_temp_c };
 }
 
 function fitRaw(records: readonly IgnitionRecord[], structure: TwoNodeStructure, prior: HeatingPrior, init?: HeatingParams & { temp_min_weight?: number }): HeatingFit {

@@ -550,9 +550,20 @@ async function planLogs(dir: string, cutoff: Date, current?: string): Promise<{ 
   return out.sort((a, b) => (a.file < b.file ? -1 : 1));
 }
 
-/** Model version folders `<home>/models/<version>/` whose model.json predates `cutoff`, never the newest. */
+/**
+ * Model version folders `<home>/models/<version>/` whose model.json predates `cutoff`, never the
+ * newest; and the same in each house's folder of the registry, `<home>/models/houses/<id>/<version>/`
+ * (issue 19), never a house's newest.
+ */
 async function planModels(home: string, cutoff: Date): Promise<{ dir: string; bytes: number }[]> {
-  const root = path.join(home, 'models');
+  const out = await planModelVersions(path.join(home, 'models'), cutoff);
+  const houses = path.join(home, 'models', 'houses');
+  const ids = await readdir(houses, { withFileTypes: true }).catch(() => []);
+  for (const id of ids.filter((d) => d.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : 1))) out.push(...(await planModelVersions(path.join(houses, id.name), cutoff)));
+  return out;
+}
+
+async function planModelVersions(root: string, cutoff: Date): Promise<{ dir: string; bytes: number }[]> {
   let entries;
   try {
     entries = await readdir(root, { withFileTypes: true });

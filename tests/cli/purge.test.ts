@@ -4,7 +4,7 @@
  * never written anywhere, the audit trail catching an edited entry, and a kill in the middle of an
  * erasure followed by a rerun.
  */
-import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runWatt, scratchDir } from '../helpers/cli.js';
@@ -121,6 +121,12 @@ describe('watt purge --days (retention by age)', () => {
       writeFileSync(path.join(env.WATT_HOME!, 'models', version, 'model.json'), '{}');
       stamp(path.join(env.WATT_HOME!, 'models', version, 'model.json'), 400);
     }
+    // the registry of house models (issue 19): each house keeps its newest version
+    for (const [house, version] of [['h1', '20240301T000000Z'], ['h1', '20240401T000000Z'], ['h2', '20240501T000000Z']]) {
+      mkdirSync(path.join(env.WATT_HOME!, 'models', 'houses', house!, version!), { recursive: true });
+      writeFileSync(path.join(env.WATT_HOME!, 'models', 'houses', house!, version!, 'model.json'), '{}');
+      stamp(path.join(env.WATT_HOME!, 'models', 'houses', house!, version!, 'model.json'), 400);
+    }
     const r = await purge(dir, env, ['--json']);
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ basis: 'policy' });
@@ -128,7 +134,9 @@ describe('watt purge --days (retention by age)', () => {
     expect(byId.raw_data).toMatchObject({ days: 30, items: 2 });
     expect((byId.raw_data!.keys ?? []).every((k) => k.includes(old.run_id))).toBe(true);
     expect(byId.run_logs).toMatchObject({ days: 90, items: 1, keys: ['old.log'] });
-    expect(byId.models).toMatchObject({ days: 365, items: 1, keys: ['20240101T000000Z'] });
+    expect(byId.models).toMatchObject({ days: 365, items: 2, keys: ['20240101T000000Z', '20240301T000000Z'] });
+    expect(existsSync(path.join(env.WATT_HOME!, 'models', 'houses', 'h1', '20240401T000000Z', 'model.json'))).toBe(true);
+    expect(existsSync(path.join(env.WATT_HOME!, 'models', 'houses', 'h2', '20240501T000000Z', 'model.json'))).toBe(true);
     expect(byId.transformed_data).toMatchObject({ days: 180, items: 0, note: expect.stringMatching(/nothing to purge/) });
     const lake = await lakeFor(env);
     expect((await snapshot(lake)).keys.every((k) => k.includes(recent.run_id))).toBe(true);
