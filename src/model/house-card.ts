@@ -144,10 +144,12 @@ function marginText(m: HouseModel): string {
     ...rows,
     '',
     `Réserve ≤ 0 K à l'air le plus froid annoncé (\`--temp-min\`), ou délai avec marge au-delà de ${m.max_lead_min / 60} h : réponse simple « garder le poêle allumé au ralenti cette nuit » (\`feasible: false\`, \`advice: keep-on\`), jamais un délai confiant qui arrive en retard.`,
-    m.heating.temp_min_weight ? `Minimum annoncé : le chauffage rencontre l'air extérieur à ${(m.heating.temp_min_weight.value * 100).toFixed(0)} % (± ${(m.heating.temp_min_weight.sd * 100).toFixed(0)}) du chemin entre l'air à l'allumage et \`temp_min_c\`.` : '',
+    '',
+    m.heating.temp_min_weight ? `Minimum annoncé : le chauffage rencontre l'air extérieur à ${(m.heating.temp_min_weight.value * 100).toFixed(0)} % (± ${(m.heating.temp_min_weight.sd * 100).toFixed(0)}) du chemin entre l'air à l'allumage et \`temp_min_c\`.` : null,
+    '',
     m.heating.structure_choice?.method === 'hold-out' ? `Structure à deux nœuds choisie sur les ${m.heating.structure_choice.selection_nights} nuits les plus récentes de l'entraînement : ${m.heating.structure_choice.chosen} (MAE brute : ${m.heating.structure_choice.candidates.map((c) => `${c.name} ${c.mae_min.toFixed(1)} min`).join(', ')}).` : 'Structure à deux nœuds : celle de la table des classes DPE (historique trop court pour en choisir une autre).',
-    m.heating.kept_on_nights ? `${m.heating.kept_on_nights} nuit(s) où le poêle est resté allumé (intérieur à la consigne ou au-dessus, délai positif) mises de côté de la calibration.` : '',
-  ].filter((x) => x !== '').join('\n');
+    m.heating.kept_on_nights ? `${m.heating.kept_on_nights} nuit(s) où le poêle est resté allumé (intérieur à la consigne ou au-dessus, délai positif) mises de côté de la calibration.` : null,
+  ].filter((x) => x !== null).join('\n');
 }
 
 function qualityText(m: HouseModel): string {
