@@ -470,7 +470,6 @@ export function trainHouseModel(all: readonly IgnitionRecord[], options: FitHous
   // only folds whose calibration saw at least 40 % of the nights count
   const useful = oof.filter((_, i) => b[i + 1]! >= 0.4 * n);
   const marginSamples = useful.flat().length >= MIN_MARGIN_SAMPLES ? useful.flat() : oof.flat();
-  if (process.env.WATT_DEBUG_FOLDS) for (const [i, f] of oof.entries()) process.stderr.write(`fold ${i + 1}: ${f.length} nights, raw bias ${(f.filter((x) => Number.isFinite(x.raw)).reduce((a, x) => a + x.raw - x.truth, 0) / f.length).toFixed(1)} mae ${(f.filter((x) => Number.isFinite(x.raw)).reduce((a, x) => a + Math.abs(x.raw - x.truth), 0) / f.length).toFixed(1)}\n`);
   const heldBands = fitMarginBands(marginSamples, LATE_TOLERANCE_MIN);
   const held = fitHouse(train, { ...base, init: init ?? curveInit, bands: heldBands, version: 'eval' });
   const s = scoreHouse(held, test);
