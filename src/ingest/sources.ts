@@ -9,6 +9,7 @@ import { ExitCode, InterruptedError, StorageError, UsageError, WattError, oneLin
 import { newRunId } from '../run-id.js';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-fs.js';
 import { interruptedError } from '../signals.js';
+import { storageFaultOf } from '../storage-fault.js';
 import { DEFAULT_SOURCE, resolveIngestSettings, runIngest, type IngestResult, type RunIngestOptions } from './index.js';
 import { sourceLabel } from './source-name.js';
 
@@ -267,8 +268,10 @@ export function worstExitCode(codes: readonly number[]): number {
   return worst;
 }
 
-/** Exit code of one file's failure (as src/cli.ts maps it: an unexpected error is 1). */
+/** Exit code of one file's failure (as src/cli.ts maps it: a storage refusal is 3, see storage-fault.ts; an unexpected error is 1). */
 export function exitCodeOfError(err: unknown): number {
+  const fault = storageFaultOf(err);
+  if (fault) return fault.exitCode;
   return err instanceof WattError ? err.exitCode : ExitCode.DATA;
 }
 
@@ -305,7 +308,7 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
       if (spec.kind === 'file') outcome.source = result.source_name ?? sourceLabel(result.source_sha256);
       outcome.exit_code = result.status === 'rejected' ? ExitCode.DATA : ExitCode.OK;
     } catch (err) {
-      outcome.error = err;
+      outcome.error = storageFaultOf(err) ?? err;
       outcome.exit_code = exitCodeOfError(err);
       // Interrupted: no time to hash the file (the process must end within 2 s).
       if (spec.kind === 'file' && !(err instanceof InterruptedError)) outcome.source = (await sha256Label(spec.path)) ?? outcome.source;
