@@ -12,6 +12,7 @@ import { interruptedError } from '../signals.js';
 import { storageFaultOf } from '../storage-fault.js';
 import { DEFAULT_SOURCE, resolveIngestSettings, runIngest, type IngestResult, type RunIngestOptions } from './index.js';
 import { sourceLabel } from './source-name.js';
+import { openStreamSource, streamKind } from './source-snapshot.js';
 
 /**
  * Several sources per `watt ingest` (issue 11, item 6).
@@ -154,17 +155,18 @@ export interface StdinSpool {
 }
 
 /**
- * Copy `input` to `<home>/tmp/<runId>.stdin/stdin`, streaming (bounded memory). The folder is
+ * Copy `input` to `<home>/tmp/<runId>.stdin/<name>` (`name` is `stdin`, or the base name of a FIFO,
+ * character device or socket given as `--source`), streaming (bounded memory). The folder is
  * named after the run so that a crashed run's spool is found and removed by the next run's
  * recovery (src/lake/recover.ts). On failure or interruption nothing is left behind (an exit
  * handler also covers a second signal that ends the process at once).
  * @throws InterruptedError (130/143) when `signal` aborts while reading; StorageError (3) when the
  * spool cannot be written (disk full, WATT_HOME read-only); UsageError (2) when stdin cannot be read.
  */
-export async function spoolStdin(input: Readable, home: string, runId: string, signal?: AbortSignal): Promise<StdinSpool> {
+export async function spoolStdin(input: Readable, home: string, runId: string, signal?: AbortSignal, name: string = STDIN_NAME): Promise<StdinSpool> {
   const tmp = path.join(home, 'tmp');
   const dir = path.join(tmp, `${runId}.${STDIN_NAME}`);
-  const file = path.join(dir, STDIN_NAME);
+  const file = path.join(dir, name);
   const onExit = () => rmSync(dir, { recursive: true, force: true });
   process.once('exit', onExit);
   const remove = async () => {
@@ -189,7 +191,7 @@ export async function spoolStdin(input: Readable, home: string, runId: string, s
     return { file, bytes, remove };
   } catch (err) {
     await remove();
-    if (signal?.aborted) throw interruptedError(signal, 'interrupted while reading stdin; its spool file was removed');
+    if (signal?.aborted) throw interruptedError(signal, `interrupted while reading ${name === STDIN_NAME ? 'stdin' : 'the source'}; its spool file was removed`);
     if (err instanceof WattError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (!writing || (code && ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EEXIST'].includes(code))) {
@@ -300,8 +302,18 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
         outcome.bytes = spool.bytes;
         file = spool.file;
       } else {
-        file = spec.path;
-        outcome.bytes = (await stat(file).catch(() => undefined))?.size;
+        const info = await stat(spec.path).catch(() => undefined);
+        const kind = info ? streamKind(info) : undefined;
+        if (kind) {
+          // A FIFO, a character device or a socket is read once, like stdin: copied to the spool, then ingested.
+          const input = await openStreamSource(spec.path, kind, opts.signal);
+          spool = await spoolStdin(input, settings.home, runId, opts.signal, path.basename(spec.path));
+          outcome.bytes = spool.bytes;
+          file = spool.file;
+        } else {
+          file = spec.path;
+          outcome.bytes = info?.size;
+        }
       }
       const result = await runIngest({ ...opts, source: file, runId }, env, settings);
       outcome.result = result;
@@ -311,7 +323,8 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
       outcome.error = storageFaultOf(err) ?? err;
       outcome.exit_code = exitCodeOfError(err);
       // Interrupted: no time to hash the file (the process must end within 2 s).
-      if (spec.kind === 'file' && !(err instanceof InterruptedError)) outcome.source = (await sha256Label(spec.path)) ?? outcome.source;
+      // A FIFO is hashed from its spool copy: opening it again would wait for a writer forever.
+      if (spec.kind === 'file' && !(err instanceof InterruptedError)) outcome.source = (await sha256Label(spool?.file ?? spec.path)) ?? outcome.source;
     } finally {
       await spool?.remove();
     }
