@@ -7,6 +7,7 @@ import { keyMatches } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import type { PredictRequest, Predictor } from './predictor.js';
 import { healthSchema, predictBodySchema } from './schemas.js';
+import { trackConnections, type DrainOutcome } from './drain.js';
 
 /**
  * The fastify application of `watt serve`: routes with JSON Schemas (validated by ajv), API-key
@@ -37,6 +38,8 @@ export interface WattApp {
   reload(): Promise<{ ok: boolean; version?: string; error?: string }>;
   /** Refuse new requests with 503 (and close their connections) from now on. */
   startClosing(): void;
+  /** After {@link startClosing}: answer what was accepted, stop listening, close connections (drain.ts). */
+  drain(timeoutMs: number): Promise<DrainOutcome>;
   /** The model in use, if any. */
   predictor(): Predictor | undefined;
 }
@@ -68,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
   });
   // fastify parses text/plain too; this API speaks JSON only, so anything else is a 415.
   app.removeContentTypeParser('text/plain');
+  const connections = trackConnections(app.server);
 
   // ---- state ---------------------------------------------------------------------------------
   let current: Predictor | undefined;
@@ -142,7 +146,8 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     const route = req.routeOptions.url ?? 'unmatched';
     counted.set(req, route);
     inFlight.inc({ route });
-    if (closing) {
+    // Draining: a request on a connection accepted before the stop is answered; a further one on a kept-alive connection is not.
+    if (closing && connections.servedBefore(req.raw.socket)) {
       reply.header('connection', 'close');
       return reply.code(503).send(errorBody('the server is shutting down', [], 'retry on another instance'));
     }
@@ -215,6 +220,7 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
   app.get('/healthz', { schema: { response: { 200: healthSchema } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const p = current;
+    if (closing) return reply.code(503).send({ status: 'draining', model_version: p?.version ?? null, model_origin: p?.origin ?? null, loaded_at: p?.loadedAt ?? null, error: 'the server is shutting down' });
     const body = { status: p ? 'ready' : 'unavailable', model_version: p?.version ?? null, model_origin: p?.origin ?? null, loaded_at: p?.loadedAt ?? null };
     return reply.code(p ? 200 : 503).send(p ? body : { ...body, error: loadError ?? 'no model loaded' });
   });
@@ -229,6 +235,7 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     startClosing: () => {
       closing = true;
     },
+    drain: (timeoutMs) => connections.drain(timeoutMs),
     predictor: () => current,
   };
 }
