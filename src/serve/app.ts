@@ -8,6 +8,7 @@ import { openApiDocument } from './openapi.js';
 import type { PredictRequest, Predictor } from './predictor.js';
 import { healthSchema, predictBodySchema } from './schemas.js';
 import { trackConnections, type DrainOutcome } from './drain.js';
+import { installAuthLimit } from './auth-limit.js';
 
 /**
  * The fastify application of `watt serve`: routes with JSON Schemas (validated by ajv), API-key
@@ -30,6 +31,10 @@ export interface AppOptions {
   /** Write client IP addresses (personal data) in the access log. Default false. */
   logClientIp?: boolean;
   log: LogLine;
+  /** `--metrics-auth`: `/metrics` asks for the API key too (default: open, like /healthz). */
+  metricsAuth?: boolean;
+  /** Wrong keys allowed per client address and minute before 429 (auth-limit.ts; default 20). */
+  authFailuresPerMinute?: number;
 }
 
 export interface WattApp {
@@ -177,8 +182,16 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     options.log(entry);
   });
 
+  const authLimit = options.keys ? await installAuthLimit(app, registry, options.authFailuresPerMinute) : undefined;
   const requireKey = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (options.keys && !keyMatches(options.keys, req.headers['x-api-key'])) {
+    if (!options.keys) return;
+    // Too many wrong keys from this address: 429 before the key is even compared (auth-limit.ts).
+    const allowed = await authLimit!.check(req);
+    if (!allowed.allowed) {
+      return reply.code(429).header('retry-after', String(allowed.retryAfterS)).send(errorBody('too many requests with a wrong X-API-KEY from this client', [], `retry in ${allowed.retryAfterS} s with a valid key`));
+    }
+    if (!keyMatches(options.keys, req.headers['x-api-key'])) {
+      await authLimit!.failed(req);
       return reply.code(401).send(errorBody('missing or wrong X-API-KEY header', [], 'send one of the keys of WATT_API_KEYS in the X-API-KEY header'));
     }
   };
@@ -224,7 +237,7 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     const body = { status: p ? 'ready' : 'unavailable', model_version: p?.version ?? null, model_origin: p?.origin ?? null, loaded_at: p?.loadedAt ?? null };
     return reply.code(p ? 200 : 503).send(p ? body : { ...body, error: loadError ?? 'no model loaded' });
   });
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', options.metricsAuth ? { onRequest: requireKey } : {}, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   const doc = JSON.stringify(openApiDocument(wattVersion()));
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(doc));
 

@@ -25,6 +25,10 @@ export interface ServeOptions {
   /** `--drain-timeout`: seconds the drain after SIGTERM may take before open connections are cut. */
   shutdownTimeoutS: number;
   cacheSize?: number;
+  /** `--metrics-auth`: /metrics asks for the API key. */
+  metricsAuth?: boolean;
+  /** `--auth-failures`: wrong keys per client address and minute before 429. */
+  authFailuresPerMinute?: number;
   env?: Env;
   log?: LogLine;
 }
@@ -59,6 +63,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     keys,
     logClientIp: options.logClientIp,
     log,
+    metricsAuth: options.metricsAuth,
+    authFailuresPerMinute: options.authFailuresPerMinute,
     load: () => loadPredictor({ model: options.model, home: options.home, cacheSize: options.cacheSize }),
   });
   const { app } = watt;
