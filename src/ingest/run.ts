@@ -26,6 +26,7 @@ import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
 import { manifestSchema, storeSchema } from './schema-store.js';
 import { redactPatterns, redactValues, sourceFileName, sourceLabel } from './source-name.js';
+import type { SpoolCipher } from '../spool-crypto.js';
 import { assertSourceUnchanged, snapshotOf, type SourceSnapshot } from './source-snapshot.js';
 
 export type { RowError } from './transform.js';
@@ -33,6 +34,8 @@ export type { RowError } from './transform.js';
 export interface IngestOptions {
   /** Path of the CSV source. */
   source: string;
+  /** Set when `source` is an encrypted spool copy (src/spool-crypto.ts). */
+  sourceCipher?: SpoolCipher;
   schema: CompiledSchema;
   lake: LakeConfig;
   layout: Layout;
@@ -137,7 +140,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   // Worker threads start now: their start-up overlaps the scan and the lake checks.
   const workers: RangeWorkers | undefined = options.workers ?? startRangeWorkers(sourceInfo.size, options.schema);
   try {
-    const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal).catch((err: unknown) => {
+    const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal, options.sourceCipher).catch((err: unknown) => {
       throw options.signal?.aborted ? interrupted() : err;
     });
     const sourceSha = scan.sha256;

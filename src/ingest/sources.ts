@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createReadStream, createWriteStream, existsSync, rmSync, type Stats } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm, stat, chmod } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,7 @@ import { newRunId } from '../run-id.js';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-fs.js';
 import { interruptedError } from '../signals.js';
 import { storageFaultOf } from '../storage-fault.js';
+import { encryptingStream, newSpoolCipher, readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
 import { DEFAULT_SOURCE, resolveIngestSettings, runIngest, type IngestResult, type RunIngestOptions } from './index.js';
 import { sourceLabel } from './source-name.js';
 import { openStreamSource, streamKind } from './source-snapshot.js';
@@ -28,7 +29,7 @@ import { openStreamSource, streamKind } from './source-snapshot.js';
  *   hidden files only when the pattern names them, sorted like a folder. A path that exists is
  *   never taken as a glob, even if its name holds `*` or `[`;
  * - `-`: standard input, spooled to `$WATT_HOME/tmp/<run_id>.stdin/stdin` (0600, streamed:
- *   bounded memory) and ingested as a file named `stdin` (key stem `stdin`). The spool is
+ *   bounded memory, encrypted with a key held in memory only: src/spool-crypto.ts) and ingested as a file named `stdin` (key stem `stdin`). The spool is
  *   removed when the run ends, also on failure or interruption. Same bytes, same sha256: piping
  *   a file twice gives `skipped` the second time.
  *
@@ -152,6 +153,8 @@ export interface StdinSpool {
   bytes: number;
   /** Remove the spool folder (idempotent). */
   remove(): Promise<void>;
+  /** The file is encrypted with this (key in memory only: src/spool-crypto.ts). */
+  cipher: SpoolCipher;
 }
 
 /**
@@ -186,9 +189,11 @@ export async function spoolStdin(input: Readable, home: string, runId: string, s
     input.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
     });
-    await pipeline(input, out, { signal });
+    // Encrypted on its way to disk: a killed run leaves only bytes nobody can read (spool-crypto.ts).
+    const cipher = newSpoolCipher();
+    await pipeline(input, encryptingStream(cipher), out, { signal });
     await chmod(file, PRIVATE_FILE_MODE);
-    return { file, bytes, remove };
+    return { file, bytes, remove, cipher };
   } catch (err) {
     await remove();
     if (signal?.aborted) throw interruptedError(signal, `interrupted while reading ${name === STDIN_NAME ? 'stdin' : 'the source'}; its spool file was removed`);
@@ -315,7 +320,7 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
           outcome.bytes = info?.size;
         }
       }
-      const result = await runIngest({ ...opts, source: file, runId }, env, settings);
+      const result = await runIngest({ ...opts, source: file, ...(spool ? { sourceCipher: spool.cipher } : {}), runId }, env, settings);
       outcome.result = result;
       if (spec.kind === 'file') outcome.source = result.source_name ?? sourceLabel(result.source_sha256);
       outcome.exit_code = result.status === 'rejected' ? ExitCode.DATA : ExitCode.OK;
@@ -324,7 +329,7 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
       outcome.exit_code = exitCodeOfError(err);
       // Interrupted: no time to hash the file (the process must end within 2 s).
       // A FIFO is hashed from its spool copy: opening it again would wait for a writer forever.
-      if (spec.kind === 'file' && !(err instanceof InterruptedError)) outcome.source = (await sha256Label(spool?.file ?? spec.path)) ?? outcome.source;
+      if (spec.kind === 'file' && !(err instanceof InterruptedError)) outcome.source = (await sha256Label(spool?.file ?? spec.path, spool?.cipher)) ?? outcome.source;
     } finally {
       await spool?.remove();
     }
@@ -344,10 +349,10 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
 }
 
 /** `source sha256:<12 hex>` of a file (streamed), or undefined if it cannot be read. */
-async function sha256Label(file: string): Promise<string | undefined> {
+async function sha256Label(file: string, cipher?: SpoolCipher): Promise<string | undefined> {
   try {
     const hash = createHash('sha256');
-    await pipeline(createReadStream(file), hash);
+    await pipeline(readSpoolStream(file, cipher), hash);
     return sourceLabel(hash.digest('hex'));
   } catch {
     return undefined;

@@ -173,3 +173,40 @@ describe('FIFOs', () => {
     }
   }, 30_000);
 });
+
+describe('nothing raw outlives a killed run on disk', () => {
+  it('a stdin ingest killed (SIGKILL) after spooling, then an erasure of the subject: the raw identifier is nowhere in WATT_HOME', async () => {
+    const cwd = scratchDir();
+    const SUBJECT = 'CUST-RAW-SUBJECT-4242';
+    const lines = [HEADER];
+    for (let i = 0; i < 2000; i++) lines.push(`REC-${i},${SUBJECT},METER-1,2025-01-01T08:00:00Z,1.${i % 10},0.18,false`);
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', WATT_PAUSEPOINT: 'ingest:before-transform', WATT_PAUSEPOINT_RESUME: path.join(cwd, 'never') };
+    // A first run lands something, so that the lake and the key exist for the erasure.
+    expect((await runWatt(['ingest', '--source', SAMPLE], { cwd })).code).toBe(0);
+    const child = spawn(process.execPath, [BIN, 'ingest', '--source', '-'], { cwd, env });
+    let stderr = '';
+    const paused = new Promise<void>((resolve) =>
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (stderr.includes('paused at')) resolve();
+      }),
+    );
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    child.stdin.end(lines.join('\n') + '\n');
+    await paused; // stdin is fully spooled, the run is about to transform it
+    child.kill('SIGKILL');
+    await exited;
+    // The spool copy is still there (within the recovery grace period)...
+    const tmp = path.join(cwd, '.watt', 'tmp');
+    const spools = readdirSync(tmp).filter((n) => n.endsWith('.stdin'));
+    expect(spools).toHaveLength(1);
+    expect(readFileSync(path.join(tmp, spools[0]!, 'stdin')).length).toBeGreaterThan(2000 * 50);
+    // ... an erasure of the subject runs ...
+    const purge = await runWatt(['purge', '--subject', SUBJECT, '--json'], { cwd });
+    expect(purge.code).toBe(0);
+    // ... and no byte of WATT_HOME holds the raw identifier.
+    const hits = spawnSync('grep', ['-r', '-a', '-c', '-F', SUBJECT, path.join(cwd, '.watt')], { encoding: 'utf8' });
+    const counts = hits.stdout.trim().split('\n').filter(Boolean).map((l) => Number(l.split(':').at(-1)));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(0);
+  }, 120_000);
+});
