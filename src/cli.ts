@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, InterruptedError, WattError, oneLine } from './errors.js';
 import { interruptExitCode } from './signals.js';
+import { storageFaultOf } from './storage-fault.js';
 import { wattVersion } from './paths.js';
 import { loadDotenv } from './config.js';
 import { beginRun, endRun, jsonLogs } from './run-output.js';
@@ -61,6 +62,8 @@ try {
 process.exitCode = await endRun(exitCode, failure);
 
 function report(err: unknown): number {
+  // A file system or SQLite refusal (disk full, read-only, permission, quota) is exit 3 wherever it came from.
+  err = storageFaultOf(err) ?? err;
   if (err instanceof CommanderError) {
     // help and version "errors" are successes; commander already printed the message.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.OK;

@@ -18,9 +18,12 @@ export function registerServe(program: Command): Command {
     .option('--model <path>', 'model.json (or its folder); default: as watt predict (newest trained, else shipped)')
     .option('--no-auth', 'accept requests without X-API-KEY (loopback only)')
     .option('--log-client-ip', 'write client IP addresses (personal data) in the access log')
-    .option('--shutdown-timeout <s>', 'seconds in-flight requests get after SIGTERM', intParser('--shutdown-timeout', 1, 3600), 10)
+    .option('--drain-timeout <s>', 'seconds the drain after SIGTERM may take (accepted requests answered) before open connections are cut', intParser('--drain-timeout', 1, 3600), 10)
+    .option('--shutdown-timeout <s>', 'former name of --drain-timeout', intParser('--shutdown-timeout', 1, 3600))
+    .option('--metrics-auth', 'ask for the API key on /metrics too (default: /metrics, /healthz, /readyz and /openapi.json answer without a key)')
+    .option('--auth-failures <n>', 'wrong API keys allowed per client address and minute, then 429 with Retry-After until the minute ends', intParser('--auth-failures', 1, 1_000_000), 20)
     .option('--cache-size <n>', 'predictions kept in the LRU cache (0: none)', intParser('--cache-size', 0, 1_000_000), 10_000)
-    .action(async (flags: { host: string; port: number; model?: string; auth: boolean; logClientIp?: boolean; shutdownTimeout: number; cacheSize: number }) => {
+    .action(async (flags: { host: string; port: number; model?: string; auth: boolean; logClientIp?: boolean; drainTimeout: number; shutdownTimeout?: number; cacheSize: number; metricsAuth?: boolean; authFailures: number }) => {
       const { runServe } = await import('../serve/index.js');
       await runServe({
         host: flags.host,
@@ -29,8 +32,10 @@ export function registerServe(program: Command): Command {
         home: wattHome(),
         auth: flags.auth,
         logClientIp: flags.logClientIp,
-        shutdownTimeoutS: flags.shutdownTimeout,
+        shutdownTimeoutS: flags.shutdownTimeout ?? flags.drainTimeout,
         cacheSize: flags.cacheSize,
+        metricsAuth: flags.metricsAuth === true,
+        authFailuresPerMinute: flags.authFailures,
       });
     });
 }

@@ -1,3 +1,4 @@
+import type { SpoolCipher } from '../spool-crypto.js';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { logDir, resolveLakeConfig, wattHome, type Env, type LakeFlags } from '../config.js';
@@ -21,6 +22,8 @@ export type { Manifest } from './manifest.js';
 /** Options of `watt ingest`, as typed by the command (flags not given are undefined). */
 export interface RunIngestOptions extends LakeFlags {
   source?: string;
+  /** The source is a spool copy encrypted with this cipher (stdin, FIFO: src/spool-crypto.ts). */
+  sourceCipher?: SpoolCipher;
   schema?: string;
   layout?: string;
   date?: string;
@@ -86,6 +89,7 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
     catalog = !opts.dryRun || existsSync(path.join(home, 'catalog.db')) ? Catalog.open(home) : undefined;
     return await ingest({
       source,
+      sourceCipher: opts.sourceCipher,
       schema,
       lake,
       layout,

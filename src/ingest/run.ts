@@ -26,12 +26,16 @@ import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
 import { manifestSchema, storeSchema } from './schema-store.js';
 import { redactPatterns, redactValues, sourceFileName, sourceLabel } from './source-name.js';
+import type { SpoolCipher } from '../spool-crypto.js';
+import { assertSourceUnchanged, snapshotOf, type SourceSnapshot } from './source-snapshot.js';
 
 export type { RowError } from './transform.js';
 
 export interface IngestOptions {
   /** Path of the CSV source. */
   source: string;
+  /** Set when `source` is an encrypted spool copy (src/spool-crypto.ts). */
+  sourceCipher?: SpoolCipher;
   schema: CompiledSchema;
   lake: LakeConfig;
   layout: Layout;
@@ -136,11 +140,13 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   // Worker threads start now: their start-up overlaps the scan and the lake checks.
   const workers: RangeWorkers | undefined = options.workers ?? startRangeWorkers(sourceInfo.size, options.schema);
   try {
-    const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal).catch((err: unknown) => {
+    const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal, options.sourceCipher).catch((err: unknown) => {
       throw options.signal?.aborted ? interrupted() : err;
     });
     const sourceSha = scan.sha256;
     const label = sourceLabel(sourceSha);
+    // What was hashed must be what is read: the file may not change from here to the last read.
+    await assertSourceUnchanged(options.source, sourceInfo.snapshot, label, scan.size);
     logger.debug(`source sha256 ${sourceSha}`, { step: 'hash', source_sha256: sourceSha });
     // The name as far as the schema's patterns can tell before reading any cell.
     const patternRedacted = redactPatterns(sourceFileName(options.source), options.schema.personalPatterns.values());
@@ -226,6 +232,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         spoolPrefix,
         rejectsFile,
       );
+      await assertSourceUnchanged(options.source, sourceInfo.snapshot, label);
       failpoint('ingest:after-spool');
       const seconds = (performance.now() - t0) / 1000;
       // The file name as recorded anywhere: redacted of every personal cell found in it.
@@ -374,10 +381,10 @@ function describeValue(e: RowError): string {
 }
 
 /** @throws UsageError if the source is missing, a directory, or unreadable. */
-async function checkSource(file: string): Promise<{ size: number }> {
+async function checkSource(file: string): Promise<{ size: number; snapshot: SourceSnapshot }> {
   let s;
   try {
-    s = await stat(file);
+    s = await stat(file, { bigint: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(code === 'ENOENT' ? `source file not found: ${file}` : `cannot read source ${file}: ${code}`, {
@@ -386,7 +393,7 @@ async function checkSource(file: string): Promise<{ size: number }> {
   }
   if (s.isDirectory()) throw new UsageError(`source ${file} is a directory`, { hint: 'pass a CSV file to --source' });
   if (!s.isFile()) throw new UsageError(`source ${file} is not a regular file`);
-  return { size: s.size };
+  return { size: Number(s.size), snapshot: snapshotOf(s) };
 }
 
 /**

@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
+import { readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
 import { createHash } from 'node:crypto';
-import { InterruptedError, UsageError } from '../errors.js';
+import { InterruptedError, UsageError, WattError } from '../errors.js';
 
 /** What one read of the source tells before the real pass. */
 export interface SourceScan {
@@ -38,9 +38,10 @@ const LF = 0x0a;
  * @param expectedSize the file size from stat(2), to place the split targets
  * @param parts number of ranges wanted (1 = no split): split targets at `size * k / parts`, the
  * first one {@link FIRST_RANGE_LEAD} of the size earlier
- * @throws UsageError if the file cannot be read; InterruptedError on abort.
+ * @param cipher set when `file` is an encrypted spool copy: read decrypted, its HMAC checked
+ * @throws UsageError if the file cannot be read; DataError if an encrypted spool fails its HMAC; InterruptedError on abort.
  */
-export async function scanSource(file: string, expectedSize: number, parts: number, signal?: AbortSignal): Promise<SourceScan> {
+export async function scanSource(file: string, expectedSize: number, parts: number, signal?: AbortSignal, cipher?: SpoolCipher): Promise<SourceScan> {
   const hash = createHash('sha256');
   let size = 0;
   let quotes = 0; // double quotes seen so far
@@ -52,7 +53,7 @@ export async function scanSource(file: string, expectedSize: number, parts: numb
   // and its spool is hashed while the others finish (transform-plan.ts).
   const targets = Array.from({ length: Math.max(0, parts - 1) }, (_, k) => Math.floor(expectedSize * ((k + 1) / parts - (k === 0 ? FIRST_RANGE_LEAD : 0))));
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: SCAN_CHUNK, signal }) as AsyncIterable<Buffer>) {
+    for await (const chunk of readSpoolStream(file, cipher, { highWaterMark: SCAN_CHUNK, signal, verify: true }) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       const base = size;
       size += chunk.length;
@@ -83,6 +84,7 @@ export async function scanSource(file: string, expectedSize: number, parts: numb
     }
   } catch (err) {
     if (signal?.aborted) throw new InterruptedError();
+    if (err instanceof WattError) throw err;
     throw new UsageError(`cannot read source ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return { sha256: hash.digest('hex'), size, headerEnd: headerEnd < 0 ? size : headerEnd, splits: dedupe(splits, size), firstDataLine };

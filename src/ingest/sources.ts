@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createReadStream, createWriteStream, existsSync, rmSync, type Stats } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm, stat, chmod } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -9,8 +9,11 @@ import { ExitCode, InterruptedError, StorageError, UsageError, WattError, oneLin
 import { newRunId } from '../run-id.js';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-fs.js';
 import { interruptedError } from '../signals.js';
+import { storageFaultOf } from '../storage-fault.js';
+import { encryptingStream, newSpoolCipher, readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
 import { DEFAULT_SOURCE, resolveIngestSettings, runIngest, type IngestResult, type RunIngestOptions } from './index.js';
 import { sourceLabel } from './source-name.js';
+import { openStreamSource, streamKind } from './source-snapshot.js';
 
 /**
  * Several sources per `watt ingest` (issue 11, item 6).
@@ -26,7 +29,7 @@ import { sourceLabel } from './source-name.js';
  *   hidden files only when the pattern names them, sorted like a folder. A path that exists is
  *   never taken as a glob, even if its name holds `*` or `[`;
  * - `-`: standard input, spooled to `$WATT_HOME/tmp/<run_id>.stdin/stdin` (0600, streamed:
- *   bounded memory) and ingested as a file named `stdin` (key stem `stdin`). The spool is
+ *   bounded memory, encrypted with a key held in memory only: src/spool-crypto.ts) and ingested as a file named `stdin` (key stem `stdin`). The spool is
  *   removed when the run ends, also on failure or interruption. Same bytes, same sha256: piping
  *   a file twice gives `skipped` the second time.
  *
@@ -150,20 +153,23 @@ export interface StdinSpool {
   bytes: number;
   /** Remove the spool folder (idempotent). */
   remove(): Promise<void>;
+  /** The file is encrypted with this (key in memory only: src/spool-crypto.ts). */
+  cipher: SpoolCipher;
 }
 
 /**
- * Copy `input` to `<home>/tmp/<runId>.stdin/stdin`, streaming (bounded memory). The folder is
+ * Copy `input` to `<home>/tmp/<runId>.stdin/<name>` (`name` is `stdin`, or the base name of a FIFO,
+ * character device or socket given as `--source`), streaming (bounded memory). The folder is
  * named after the run so that a crashed run's spool is found and removed by the next run's
  * recovery (src/lake/recover.ts). On failure or interruption nothing is left behind (an exit
  * handler also covers a second signal that ends the process at once).
  * @throws InterruptedError (130/143) when `signal` aborts while reading; StorageError (3) when the
  * spool cannot be written (disk full, WATT_HOME read-only); UsageError (2) when stdin cannot be read.
  */
-export async function spoolStdin(input: Readable, home: string, runId: string, signal?: AbortSignal): Promise<StdinSpool> {
+export async function spoolStdin(input: Readable, home: string, runId: string, signal?: AbortSignal, name: string = STDIN_NAME): Promise<StdinSpool> {
   const tmp = path.join(home, 'tmp');
   const dir = path.join(tmp, `${runId}.${STDIN_NAME}`);
-  const file = path.join(dir, STDIN_NAME);
+  const file = path.join(dir, name);
   const onExit = () => rmSync(dir, { recursive: true, force: true });
   process.once('exit', onExit);
   const remove = async () => {
@@ -183,12 +189,14 @@ export async function spoolStdin(input: Readable, home: string, runId: string, s
     input.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
     });
-    await pipeline(input, out, { signal });
+    // Encrypted on its way to disk: a killed run leaves only bytes nobody can read (spool-crypto.ts).
+    const cipher = newSpoolCipher();
+    await pipeline(input, encryptingStream(cipher), out, { signal });
     await chmod(file, PRIVATE_FILE_MODE);
-    return { file, bytes, remove };
+    return { file, bytes, remove, cipher };
   } catch (err) {
     await remove();
-    if (signal?.aborted) throw interruptedError(signal, 'interrupted while reading stdin; its spool file was removed');
+    if (signal?.aborted) throw interruptedError(signal, `interrupted while reading ${name === STDIN_NAME ? 'stdin' : 'the source'}; its spool file was removed`);
     if (err instanceof WattError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (!writing || (code && ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EEXIST'].includes(code))) {
@@ -267,8 +275,10 @@ export function worstExitCode(codes: readonly number[]): number {
   return worst;
 }
 
-/** Exit code of one file's failure (as src/cli.ts maps it: an unexpected error is 1). */
+/** Exit code of one file's failure (as src/cli.ts maps it: a storage refusal is 3, see storage-fault.ts; an unexpected error is 1). */
 export function exitCodeOfError(err: unknown): number {
+  const fault = storageFaultOf(err);
+  if (fault) return fault.exitCode;
   return err instanceof WattError ? err.exitCode : ExitCode.DATA;
 }
 
@@ -297,18 +307,29 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
         outcome.bytes = spool.bytes;
         file = spool.file;
       } else {
-        file = spec.path;
-        outcome.bytes = (await stat(file).catch(() => undefined))?.size;
+        const info = await stat(spec.path).catch(() => undefined);
+        const kind = info ? streamKind(info) : undefined;
+        if (kind) {
+          // A FIFO, a character device or a socket is read once, like stdin: copied to the spool, then ingested.
+          const input = await openStreamSource(spec.path, kind, opts.signal);
+          spool = await spoolStdin(input, settings.home, runId, opts.signal, path.basename(spec.path));
+          outcome.bytes = spool.bytes;
+          file = spool.file;
+        } else {
+          file = spec.path;
+          outcome.bytes = info?.size;
+        }
       }
-      const result = await runIngest({ ...opts, source: file, runId }, env, settings);
+      const result = await runIngest({ ...opts, source: file, ...(spool ? { sourceCipher: spool.cipher } : {}), runId }, env, settings);
       outcome.result = result;
       if (spec.kind === 'file') outcome.source = result.source_name ?? sourceLabel(result.source_sha256);
       outcome.exit_code = result.status === 'rejected' ? ExitCode.DATA : ExitCode.OK;
     } catch (err) {
-      outcome.error = err;
+      outcome.error = storageFaultOf(err) ?? err;
       outcome.exit_code = exitCodeOfError(err);
       // Interrupted: no time to hash the file (the process must end within 2 s).
-      if (spec.kind === 'file' && !(err instanceof InterruptedError)) outcome.source = (await sha256Label(spec.path)) ?? outcome.source;
+      // A FIFO is hashed from its spool copy: opening it again would wait for a writer forever.
+      if (spec.kind === 'file' && !(err instanceof InterruptedError)) outcome.source = (await sha256Label(spool?.file ?? spec.path, spool?.cipher)) ?? outcome.source;
     } finally {
       await spool?.remove();
     }
@@ -328,10 +349,10 @@ export async function runIngestSources(opts: RunIngestSourcesOptions, env: Env =
 }
 
 /** `source sha256:<12 hex>` of a file (streamed), or undefined if it cannot be read. */
-async function sha256Label(file: string): Promise<string | undefined> {
+async function sha256Label(file: string, cipher?: SpoolCipher): Promise<string | undefined> {
   try {
     const hash = createHash('sha256');
-    await pipeline(createReadStream(file), hash);
+    await pipeline(readSpoolStream(file, cipher), hash);
     return sourceLabel(hash.digest('hex'));
   } catch {
     return undefined;

@@ -1,3 +1,4 @@
+import { readSpoolRangeSync, type SpoolCipher } from '../spool-crypto.js';
 import os from 'node:os';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
@@ -67,6 +68,8 @@ export function rangesFor(size: number): number {
 /** What the transform stage needs: the source, the schema and key the run loaded, where to spool. */
 export interface TransformInput {
   source: string;
+  /** Set when `source` is an encrypted spool copy (src/spool-crypto.ts). */
+  sourceCipher?: SpoolCipher;
   /** How messages call the source (its sha256 prefix: the file name may hold an identifier). */
   sourceLabel: string;
   /** The file name as redacted so far; personal cells found in it are returned in `nameHits`. */
@@ -124,7 +127,7 @@ export interface SpooledPartition {
 export async function transformSource(options: TransformInput, scan: SourceScan, spoolPrefix: string, rejectsFile: string): Promise<TransformOutcome> {
   const name = options.sourceLabel;
   if (scan.size === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
-  const headerBytes = await readRange(options.source, 0, scan.headerEnd);
+  const headerBytes = options.sourceCipher ? readSpoolRangeSync(options.source, options.sourceCipher, 0, Math.min(scan.headerEnd, MAX_RECORD_CHARS * 4)) : await readRange(options.source, 0, scan.headerEnd);
   if (!isUtf8(headerBytes)) throw new DataError(`invalid UTF-8 at line 1 of ${name}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
   let records: string[][];
   try {
@@ -154,6 +157,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   const bounds = [{ offset: scan.headerEnd, line: scan.firstDataLine }, ...scan.splits.filter((s) => s.offset > scan.headerEnd), { offset: scan.size, line: 0 }];
   const jobs: RangeJob[] = bounds.slice(0, -1).map((b, i) => ({
     source: options.source,
+    ...(options.sourceCipher ? { sourceCipher: options.sourceCipher } : {}),
     sourceLabel: name,
     nameStem: options.sourceName,
     start: b.offset,

@@ -1,4 +1,5 @@
-import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
+import { readSpoolRangeSync, readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
+import { closeSync, createWriteStream, openSync, readSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
@@ -55,6 +56,8 @@ export interface RowError {
 /** A byte range of the source to transform. Plain data: it crosses to worker threads. */
 export interface RangeJob {
   source: string;
+  /** Set when `source` is an encrypted spool copy (src/spool-crypto.ts): read decrypted. */
+  sourceCipher?: SpoolCipher;
   /** How messages name the source (never its file name before redaction: README "File names"). */
   sourceLabel: string;
   /**
@@ -240,7 +243,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     return true;
   };
 
-  const guard = new Utf8Guard(job.source, job.start, job.firstLine);
+  const guard = new Utf8Guard(job.source, job.start, job.firstLine, job.sourceCipher);
   const parser = csvRecords({ delimiter: ',', relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
   let reportedRows = 0;
   let reportedBytes = 0;
@@ -294,7 +297,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   });
   let parts: SpoolPart[];
   try {
-    await pipeline(createReadStream(job.source, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }), guard, rowsStream, { signal });
+    await pipeline(readSpoolStream(job.source, job.sourceCipher, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }), guard, rowsStream, { signal });
     parts = sink.finish();
     flushRejects();
     await rejectsWrite;
@@ -332,13 +335,14 @@ class Utf8Guard extends Transform {
     private readonly source: string,
     private readonly start: number,
     private readonly firstLine: number,
+    private readonly cipher?: SpoolCipher,
   ) {
     super();
   }
 
   /** Line number of the byte `offset` bytes after the start. */
   private lineAt(offset: number): number {
-    return this.firstLine + countNewlines(this.source, this.start, this.start + offset);
+    return this.firstLine + countNewlines(this.source, this.start, this.start + offset, this.cipher);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
@@ -366,7 +370,12 @@ class Utf8Guard extends Transform {
 }
 
 /** Newlines in bytes [from, to) of a file, read again (error paths only). */
-function countNewlines(file: string, from: number, to: number): number {
+function countNewlines(file: string, from: number, to: number, cipher?: SpoolCipher): number {
+  if (cipher) {
+    let n = 0;
+    for (let at = from; at < to; at += 1 << 20) n += countByte(readSpoolRangeSync(file, cipher, at, Math.min(1 << 20, to - at)), 10);
+    return n;
+  }
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

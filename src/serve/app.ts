@@ -7,6 +7,8 @@ import { keyMatches } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import type { PredictRequest, Predictor } from './predictor.js';
 import { healthSchema, predictBodySchema } from './schemas.js';
+import { trackConnections, type DrainOutcome } from './drain.js';
+import { installAuthLimit } from './auth-limit.js';
 
 /**
  * The fastify application of `watt serve`: routes with JSON Schemas (validated by ajv), API-key
@@ -29,6 +31,10 @@ export interface AppOptions {
   /** Write client IP addresses (personal data) in the access log. Default false. */
   logClientIp?: boolean;
   log: LogLine;
+  /** `--metrics-auth`: `/metrics` asks for the API key too (default: open, like /healthz). */
+  metricsAuth?: boolean;
+  /** Wrong keys allowed per client address and minute before 429 (auth-limit.ts; default 20). */
+  authFailuresPerMinute?: number;
 }
 
 export interface WattApp {
@@ -37,6 +43,8 @@ export interface WattApp {
   reload(): Promise<{ ok: boolean; version?: string; error?: string }>;
   /** Refuse new requests with 503 (and close their connections) from now on. */
   startClosing(): void;
+  /** After {@link startClosing}: answer what was accepted, stop listening, close connections (drain.ts). */
+  drain(timeoutMs: number): Promise<DrainOutcome>;
   /** The model in use, if any. */
   predictor(): Predictor | undefined;
 }
@@ -68,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
   });
   // fastify parses text/plain too; this API speaks JSON only, so anything else is a 415.
   app.removeContentTypeParser('text/plain');
+  const connections = trackConnections(app.server);
 
   // ---- state ---------------------------------------------------------------------------------
   let current: Predictor | undefined;
@@ -142,7 +151,8 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     const route = req.routeOptions.url ?? 'unmatched';
     counted.set(req, route);
     inFlight.inc({ route });
-    if (closing) {
+    // Draining: a request on a connection accepted before the stop is answered; a further one on a kept-alive connection is not.
+    if (closing && connections.servedBefore(req.raw.socket)) {
       reply.header('connection', 'close');
       return reply.code(503).send(errorBody('the server is shutting down', [], 'retry on another instance'));
     }
@@ -172,8 +182,16 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     options.log(entry);
   });
 
+  const authLimit = options.keys ? await installAuthLimit(app, registry, options.authFailuresPerMinute) : undefined;
   const requireKey = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (options.keys && !keyMatches(options.keys, req.headers['x-api-key'])) {
+    if (!options.keys) return;
+    // Too many wrong keys from this address: 429 before the key is even compared (auth-limit.ts).
+    const allowed = await authLimit!.check(req);
+    if (!allowed.allowed) {
+      return reply.code(429).header('retry-after', String(allowed.retryAfterS)).send(errorBody('too many requests with a wrong X-API-KEY from this client', [], `retry in ${allowed.retryAfterS} s with a valid key`));
+    }
+    if (!keyMatches(options.keys, req.headers['x-api-key'])) {
+      await authLimit!.failed(req);
       return reply.code(401).send(errorBody('missing or wrong X-API-KEY header', [], 'send one of the keys of WATT_API_KEYS in the X-API-KEY header'));
     }
   };
@@ -215,10 +233,11 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
   app.get('/healthz', { schema: { response: { 200: healthSchema } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const p = current;
+    if (closing) return reply.code(503).send({ status: 'draining', model_version: p?.version ?? null, model_origin: p?.origin ?? null, loaded_at: p?.loadedAt ?? null, error: 'the server is shutting down' });
     const body = { status: p ? 'ready' : 'unavailable', model_version: p?.version ?? null, model_origin: p?.origin ?? null, loaded_at: p?.loadedAt ?? null };
     return reply.code(p ? 200 : 503).send(p ? body : { ...body, error: loadError ?? 'no model loaded' });
   });
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', options.metricsAuth ? { onRequest: requireKey } : {}, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   const doc = JSON.stringify(openApiDocument(wattVersion()));
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(doc));
 
@@ -229,6 +248,7 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     startClosing: () => {
       closing = true;
     },
+    drain: (timeoutMs) => connections.drain(timeoutMs),
     predictor: () => current,
   };
 }

@@ -7,7 +7,8 @@ import { loadPredictor } from './predictor.js';
 
 /**
  * `watt serve`'s core: check the auth configuration, build the app, listen, and live until a
- * signal. SIGTERM: refuse new requests (503), let in-flight ones finish, close, resolve (exit 0).
+ * signal. SIGTERM: drain (src/serve/drain.ts: readiness fails, every accepted request is answered,
+ * further requests on kept-alive connections get 503), close, resolve (exit 0).
  * SIGINT: the same, then exit 130. SIGHUP: reload the model (the current one stays on failure).
  */
 export interface ServeOptions {
@@ -21,9 +22,13 @@ export interface ServeOptions {
   /** false with `--no-auth`: only allowed on loopback. */
   auth: boolean;
   logClientIp?: boolean;
-  /** Seconds in-flight requests get after SIGTERM before their connections are cut. */
+  /** `--drain-timeout`: seconds the drain after SIGTERM may take before open connections are cut. */
   shutdownTimeoutS: number;
   cacheSize?: number;
+  /** `--metrics-auth`: /metrics asks for the API key. */
+  metricsAuth?: boolean;
+  /** `--auth-failures`: wrong keys per client address and minute before 429. */
+  authFailuresPerMinute?: number;
   env?: Env;
   log?: LogLine;
 }
@@ -58,6 +63,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     keys,
     logClientIp: options.logClientIp,
     log,
+    metricsAuth: options.metricsAuth,
+    authFailuresPerMinute: options.authFailuresPerMinute,
     load: () => loadPredictor({ model: options.model, home: options.home, cacheSize: options.cacheSize }),
   });
   const { app } = watt;
@@ -87,25 +94,26 @@ export async function runServe(options: ServeOptions): Promise<void> {
       }
       stopping = true;
       watt.startClosing();
-      log({ level: 'info', msg: `${signal}: finishing in-flight requests, refusing new ones`, grace_s: options.shutdownTimeoutS });
-      let cut = false;
-      const timer = setTimeout(() => {
-        cut = true;
-        log({ level: 'error', msg: `grace period of ${options.shutdownTimeoutS} s over: cutting the connections still open` });
-        app.server.closeAllConnections();
-      }, options.shutdownTimeoutS * 1000);
-      timer.unref();
-      app.close().then(
-        () => {
-          clearTimeout(timer);
-          process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
-          log({ level: 'info', msg: 'stopped' });
-          if (cut) reject(new WattError(`stopped after ${signal}, but requests in flight were cut after ${options.shutdownTimeoutS} s`, 1, { hint: 'raise --shutdown-timeout' }));
-          else if (signal === 'SIGINT') reject(new InterruptedError('interrupted: server stopped'));
-          else resolve();
-        },
-        (err: unknown) => reject(err),
-      );
+      log({ level: 'info', msg: `${signal}: draining: readiness fails, accepted requests are answered, then the server stops`, drain_timeout_s: options.shutdownTimeoutS });
+      // Drain (drain.ts): readiness already fails; accept the backlog, answer every accepted
+      // request, close idle keep-alive connections, then close; cut what is left at the timeout.
+      watt
+        .drain(options.shutdownTimeoutS * 1000)
+        .then(async (outcome) => {
+          if (outcome.cut) log({ level: 'error', msg: `drain timeout of ${options.shutdownTimeoutS} s over: ${outcome.cut} connection(s) cut` });
+          await app.close();
+          return outcome;
+        })
+        .then(
+          (outcome) => {
+            process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
+            log({ level: 'info', msg: 'stopped', accepted_while_draining: outcome.acceptedWhileDraining });
+            if (outcome.cut) reject(new WattError(`stopped after ${signal}, but ${outcome.cut} connection(s) still open were cut after ${options.shutdownTimeoutS} s`, 1, { hint: 'raise --drain-timeout' }));
+            else if (signal === 'SIGINT') reject(new InterruptedError('interrupted: server stopped'));
+            else resolve();
+          },
+          (err: unknown) => reject(err),
+        );
     };
     const onTerm = () => stop('SIGTERM');
     const onInt = () => stop('SIGINT');

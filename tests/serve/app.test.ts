@@ -4,6 +4,7 @@
  * access logs without client IPs, and the OpenAPI document.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import net from 'node:net';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { buildApp, type WattApp } from '../../src/serve/app.js';
 import { parseApiKeys, keyMatches, isLoopback } from '../../src/serve/auth.js';
@@ -14,7 +15,7 @@ import { runWatt, scratchDir } from '../helpers/cli.js';
 const KEY_OLD = 'old-key-0123456789abcdef';
 const KEY_NEW = 'new-key-fedcba9876543210';
 
-async function start(options: { load?: () => Promise<never>; logClientIp?: boolean; keys?: string | null } = {}) {
+async function start(options: { load?: () => Promise<never>; logClientIp?: boolean; keys?: string | null; metricsAuth?: boolean; authFailuresPerMinute?: number } = {}) {
   const home = scratchDir('watt-serve-home-');
   const lines: Record<string, unknown>[] = [];
   const watt = await buildApp({
@@ -22,6 +23,8 @@ async function start(options: { load?: () => Promise<never>; logClientIp?: boole
     load: options.load ?? (() => loadPredictor({ home })),
     logClientIp: options.logClientIp,
     log: (e) => lines.push(e),
+    metricsAuth: options.metricsAuth,
+    authFailuresPerMinute: options.authFailuresPerMinute,
   });
   const url = await watt.app.listen({ host: '127.0.0.1', port: 0 });
   return { watt, url, lines };
@@ -205,14 +208,32 @@ describe('watt serve: unavailable model, closing, no auth, client IPs', () => {
     }
   });
 
-  test('503 with a JSON error once the server is closing', async () => {
+  test('closing: /readyz fails, a further request on a kept-alive connection gets 503 with Connection: close', async () => {
     const s = await start();
     try {
+      // A first request on a keep-alive connection (raw HTTP/1.1: the socket is ours)...
+      const { port } = new URL(s.url);
+      const socket = net.connect({ host: '127.0.0.1', port: Number(port) });
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      const exchange = async (request: string, until: RegExp) => {
+        text = '';
+        socket.write(request);
+        for (let i = 0; i < 200 && !until.test(text); i++) await new Promise((r) => setTimeout(r, 10));
+        return text;
+      };
+      expect(await exchange('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', /\{"status":"ok"\}/)).toMatch(/^HTTP\/1\.1 200[\s\S]*Connection: keep-alive/i);
       s.watt.startClosing();
-      const res = await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4 });
-      expect(res.status).toBe(503);
-      expect(res.headers.get('connection')).toBe('close');
-      expect(await res.json()).toMatchObject({ error: 'the server is shutting down' });
+      // ... the next one on it, during the drain, is refused and the connection closed.
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      const refused = await exchange('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', /shutting down/);
+      expect(refused).toMatch(/^HTTP\/1\.1 503[\s\S]*connection: close[\s\S]*"error":"the server is shutting down"/i);
+      await closed;
+      // Readiness fails first, so that balancers stop sending (a fresh connection: answered, and closed).
+      const ready = await fetch(`${s.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(ready.headers.get('connection')).toBe('close');
+      expect(await ready.json()).toMatchObject({ status: 'draining' });
     } finally {
       await s.watt.app.close();
     }
@@ -225,6 +246,56 @@ describe('watt serve: unavailable model, closing, no auth, client IPs', () => {
       expect(s.lines.find((l) => l.msg === 'request')).toMatchObject({ client_ip: '127.0.0.1' });
     } finally {
       await s.watt.app.close();
+    }
+  });
+});
+
+describe('failed keys cost something', () => {
+  test('wrong keys from one address: 401 up to the limit, then 429 with Retry-After even for a right key; counted in a metric; no address logged', async () => {
+    const s = await start({ authFailuresPerMinute: 5 });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4 }, { 'x-api-key': `wrong-key-${i}-0123456789` })).status);
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+      const right = await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4 });
+      expect(right.status).toBe(429);
+      const retry = Number(right.headers.get('retry-after'));
+      expect(retry).toBeGreaterThan(0);
+      expect(retry).toBeLessThanOrEqual(60);
+      expect(await right.json()).toMatchObject({ error: 'too many requests with a wrong X-API-KEY from this client' });
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      expect(metrics).toMatch(/^watt_http_auth_rejected_total\{reason="wrong_key"\} 5$/m);
+      expect(metrics).toMatch(/^watt_http_auth_rejected_total\{reason="rate_limited"\} 4$/m);
+      expect(JSON.stringify(s.lines)).not.toContain('127.0.0.1');
+    } finally {
+      await s.watt.app.close();
+    }
+  });
+
+  test('right keys are not counted', async () => {
+    const s = await start({ authFailuresPerMinute: 2 });
+    try {
+      for (let i = 0; i < 6; i++) expect((await post(s.url, { dpe_class: 'C', outdoor_temp_c: 4 })).status).toBe(200);
+    } finally {
+      await s.watt.app.close();
+    }
+  });
+
+  test('/metrics and /openapi.json answer without a key by default; --metrics-auth puts /metrics behind it', async () => {
+    const open = await start();
+    try {
+      expect((await fetch(`${open.url}/metrics`)).status).toBe(200);
+      expect((await fetch(`${open.url}/openapi.json`)).status).toBe(200);
+    } finally {
+      await open.watt.app.close();
+    }
+    const closed = await start({ metricsAuth: true });
+    try {
+      expect((await fetch(`${closed.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${closed.url}/metrics`, { headers: { 'x-api-key': KEY_NEW } })).status).toBe(200);
+      expect((await fetch(`${closed.url}/openapi.json`)).status).toBe(200);
+    } finally {
+      await closed.watt.app.close();
     }
   });
 });

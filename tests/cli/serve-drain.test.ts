@@ -1,0 +1,104 @@
+/**
+ * Issue 22, item 3: `watt serve` stops without losing a request. Reproduced as reported: 64
+ * concurrent clients without keep-alive, each connected (the kernel accepted it) when SIGTERM
+ * arrives; every one must get an answer, and the server exits 0.
+ */
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { BIN, scratchDir } from '../helpers/cli.js';
+
+const KEY = 'drain-test-key-0123456789';
+const started: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of started.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+async function serve(args: string[] = []): Promise<{ child: ChildProcess; port: number; stderr: () => string; exit: Promise<number | null> }> {
+  const cwd = scratchDir();
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', WATT_HOME: path.join(cwd, '.watt'), WATT_API_KEYS: KEY },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  let err = '';
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (/"msg":"listening"/.test(err)) resolve();
+    });
+    void exit.then(() => reject(new Error(err)));
+  });
+  return { child, port: Number(new URL(/"url":"([^"]+)"/.exec(err)![1]!).port), stderr: () => err, exit };
+}
+
+interface Outcome {
+  status?: number;
+  connection?: string;
+  error?: string;
+}
+
+describe('watt serve: SIGTERM under load', () => {
+  test('64 concurrent non-keep-alive clients connected when SIGTERM arrives (half with the request sent, half sending it just after): every one is answered 200, exit 0', async () => {
+    const s = await serve();
+    const body = JSON.stringify({ dpe_class: 'C', outdoor_temp_c: 4 });
+    const request = `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nX-API-KEY: ${KEY}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const sockets: net.Socket[] = [];
+    const outcomes: Promise<Outcome>[] = [];
+    const connected: Promise<void>[] = [];
+    for (let i = 0; i < 64; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port: s.port });
+      sockets.push(socket);
+      connected.push(new Promise((r) => socket.once('connect', () => r())));
+      outcomes.push(
+        new Promise<Outcome>((resolve) => {
+          let text = '';
+          socket.on('data', (c: Buffer) => (text += c.toString()));
+          socket.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+          socket.on('close', () => {
+            const status = /^HTTP\/1\.1 (\d{3})/.exec(text);
+            resolve(status ? { status: Number(status[1]), connection: /\r\nconnection: (\w+)/i.exec(text)?.[1] } : { error: text ? 'bad response' : 'closed without an answer' });
+          });
+        }),
+      );
+    }
+    // Every client's TCP handshake is done (the kernel accepted it): half send their request, then the signal, then the others.
+    await Promise.all(connected);
+    for (const socket of sockets.slice(0, 32)) socket.write(request);
+    s.child.kill('SIGTERM');
+    for (const socket of sockets.slice(32)) socket.write(request);
+    const results = await Promise.all(outcomes);
+    expect(results.filter((r) => r.error)).toEqual([]);
+    expect(results.map((r) => r.status)).toEqual(Array(64).fill(200));
+    expect(results.every((r) => r.connection === 'close')).toBe(true);
+    expect(await s.exit).toBe(0);
+    expect(s.stderr()).toMatch(/"msg":"stopped"/);
+    // no client address in the log
+    expect(s.stderr()).not.toMatch(/client_ip|127\.0\.0\.1:(?!\d+")/);
+  }, 60_000);
+
+  test('an idle keep-alive connection is closed by the drain and the server exits 0 at once', async () => {
+    const s = await serve(['--drain-timeout', '30']);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const first = await new Promise<{ status?: number; socketClosed: Promise<void> }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: s.port, path: '/healthz', agent }, (res) => {
+        res.resume();
+        const socketClosed = new Promise<void>((r) => req.socket!.once('close', () => r()));
+        res.on('end', () => resolve({ status: res.statusCode, socketClosed }));
+      });
+      req.on('error', reject);
+    });
+    expect(first.status).toBe(200);
+    const t0 = Date.now();
+    s.child.kill('SIGTERM');
+    await first.socketClosed;
+    expect(await s.exit).toBe(0);
+    // not held for the 30 s drain timeout by the idle connection
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    agent.destroy();
+  }, 60_000);
+});
