@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { resolveLakeConfig, wattHome, type Env } from '../config.js';
+import { wattHome, type Env } from '../config.js';
 import { oneLine } from '../errors.js';
 import { newRunId } from '../run-id.js';
-import { jsonLogs } from '../run-output.js';
+import { jsonLogs, recordedVerb, runLake } from '../run-output.js';
 import { Catalog, runsStartedInProcess, type RunStatus } from './catalog.js';
 
 /**
@@ -26,26 +26,11 @@ export interface CliInvocation {
   startedAt: Date;
 }
 
-/** The name the run is recorded under: `purge --subject` is an erasure, `purge --verify-trail` a check of the trail. */
-export function recordedVerb(verb: string, flags: Record<string, unknown>): string {
-  if (verb === 'purge' && flags.verifyTrail) return 'verify-trail';
-  if (verb === 'purge' && flags.subject !== undefined) return 'erasure';
-  return verb;
-}
 
 function isRecorded(invocation: CliInvocation): boolean {
   return (RECORDED_VERBS as readonly string[]).includes(invocation.verb) && !invocation.flags.dryRun;
 }
 
-/** The lake prefix a verb with lake flags works on (null when it has none or it is invalid). */
-function prefixOf(invocation: CliInvocation, env: Env): string | null {
-  if (!['ingest', 'purge', 'verify'].includes(invocation.verb)) return null;
-  try {
-    return resolveLakeConfig(invocation.flags as Parameters<typeof resolveLakeConfig>[0], env).prefix;
-  } catch {
-    return null;
-  }
-}
 
 /** Status of a run the CLI records itself, from its exit code. */
 export function statusOfExit(exitCode: number, cancelled = false): RunStatus {
@@ -89,7 +74,8 @@ export async function recordCliRun(
 ): Promise<void> {
   if (!isRecorded(invocation)) return;
   const home = wattHome(env);
-  const prefix = prefixOf(invocation, env);
+  const where = runLake(invocation.verb, invocation.flags, env);
+  const prefix = where.prefix || null;
   const error = outcome.failure ? oneLine(outcome.failure.message).slice(0, 500) : null;
   const hint = outcome.failure?.hint ? oneLine(outcome.failure.hint).slice(0, 300) : null;
   const detail = outcome.detail && Object.keys(outcome.detail).length ? JSON.stringify(outcome.detail) : null;
@@ -107,11 +93,12 @@ export async function recordCliRun(
         `UPDATE runs SET
            exit_code = COALESCE(exit_code, CASE WHEN status IN ('succeeded', 'skipped') THEN 0 WHEN status = 'rejected' AND @exit_code = 0 THEN 0 ELSE @exit_code END),
            prefix = COALESCE(prefix, @prefix),
+           destination = COALESCE(destination, @destination),
            hint = CASE WHEN status IN ('failed', 'interrupted', 'cancelled') THEN COALESCE(hint, @hint) ELSE hint END
          WHERE run_id = @run_id`,
       );
       db.transaction(() => {
-        for (const runId of runsStartedInProcess) update.run({ run_id: runId, exit_code: outcome.exitCode, prefix, hint });
+        for (const runId of runsStartedInProcess) update.run({ run_id: runId, exit_code: outcome.exitCode, prefix, destination: where.destination ?? null, hint });
       })();
       return;
     }
@@ -122,6 +109,7 @@ export async function recordCliRun(
       started_at: invocation.startedAt.toISOString(),
       finished_at: new Date().toISOString(),
       prefix,
+      destination: where.destination ?? null,
       exit_code: outcome.exitCode,
       error,
       hint,

@@ -173,7 +173,7 @@ export async function verifyCatalogTrailAndAnchors(home: string, config: LakeCon
 }
 
 /** Per-category periods from watt's retention policy (src/retention/policy.json or WATT_RETENTION_POLICY). */
-function policyPeriods(env: Env): RetentionPeriods {
+export function policyPeriods(env: Env): RetentionPeriods {
   const policy = new Map(retentionPolicy(env).map((c) => [c.id, c.days]));
   const raw = policy.get('raw_data');
   const logs = policy.get('run_logs');
