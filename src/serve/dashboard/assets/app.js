@@ -108,7 +108,7 @@
         axes: [{}, { label: 'rows' }, { side: 1, scale: 'f', label: 'failed runs', grid: { show: false } }],
         series: [{}, { label: 'rows landed', stroke: '#1a7f37', width: 2, points: { show: true, size: 7 } }, { label: 'rows rejected', stroke: '#9a6700', width: 2, dash: [6, 3], points: { show: true, size: 7 } }, { label: 'failed runs', scale: 'f', stroke: '#b42318', width: 2, dash: [2, 3], points: { show: true, size: 7 } }],
       }, data);
-      if (u) u.over.addEventListener('click', function () { var i = u.cursor.idx; if (i !== null && i !== undefined) selectDay(days[i]); });
+      if (u) u.over.addEventListener('click', function (e) { var i = u.posToIdx(e.offsetX); if (i !== null && i !== undefined && days[i]) selectDay(days[i]); });
       state.runs = v.runs;
       renderRunsTable();
     });
