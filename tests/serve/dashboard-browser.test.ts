@@ -187,7 +187,7 @@ describe('the dashboard in Chromium', () => {
   test('no raw identifier or pseudonym anywhere in the page; readable at phone width; screenshot', async () => {
     expect(secrets.size).toBeGreaterThan(4);
     const html = await page.content();
-    const text = await page.evaluate(() => document.body.innerText);
+    const text = await page.evaluate('document.body.innerText') as string;
     for (const s of secrets) {
       expect({ s, inHtml: html.includes(s), inText: text.includes(s) }).toEqual({ s, inHtml: false, inText: false });
     }
@@ -195,7 +195,7 @@ describe('the dashboard in Chromium', () => {
     expect(statSync(path.join(ROOT, 'docs', 'dashboard.png')).size).toBeGreaterThan(10_000);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(200);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
     expect(overflow).toBeLessThanOrEqual(1);
     await page.setViewportSize({ width: 1200, height: 900 });
     // only the expected refusals (the first visit before login, the wrong key): no script error, no CSP violation
