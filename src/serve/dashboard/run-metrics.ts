@@ -89,7 +89,7 @@ export function registerRunMetrics(registry: prom.Registry, home: string): void 
       if (r.command === 'ingest' && r.rows !== null) landed.set(labels, r.rows);
       if (r.command === 'erasure' && r.rows !== null) landed.set(labels, r.rows);
       if (r.rejected !== null) rejected.set(labels, r.rejected);
-      if ((r.command === 'purge' || r.command === 'erasure') && r.objects !== null) deleted.set(labels, r.objects);
+      if (r.command === 'purge' || r.command === 'erasure') deleted.set(labels, r.objects ?? 0); // a cancelled or failed purge deleted nothing
       if (r.command === 'audit-rgpd' && r.detail) {
         try {
           const f = (JSON.parse(r.detail) as { findings?: Record<string, number> }).findings;
