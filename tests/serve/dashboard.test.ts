@@ -37,7 +37,7 @@ beforeAll(async () => {
   run('r-purge-p1', { run_id: '', command: 'purge', status: 'succeeded', started_at: earlier, finished_at: earlier, prefix: 'p1', destination: 'file:///lake/b/p1', objects: 3, exit_code: 0 });
   run('r-purge-p2', { run_id: '', command: 'purge', status: 'succeeded', started_at: day(0), finished_at: day(0), prefix: 'p2', destination: 'file:///lake/b/p2', objects: 1, exit_code: 0 });
   run('r-erasure', { run_id: '', command: 'erasure', status: 'succeeded', started_at: day(0), finished_at: day(0), prefix: 'p1', destination: 'file:///lake/b/p1', rows: 4, objects: 2, exit_code: 0 });
-  run('r-cancelled', { run_id: '', command: 'purge', status: 'cancelled', started_at: day(0), finished_at: day(0), prefix: 'p1', exit_code: 130, error: 'purge cancelled: nothing was deleted' });
+  run('r-cancelled', { run_id: '', command: 'purge', status: 'cancelled', started_at: day(0), finished_at: day(0), prefix: 'p1', destination: 'file:///lake/b/p1', exit_code: 130, error: 'purge cancelled: nothing was deleted' });
   run('r-audit', { run_id: '', command: 'audit-rgpd', status: 'failed', started_at: day(0), finished_at: day(0), exit_code: 1, detail: JSON.stringify({ findings: { error: 2, warning: 1, info: 0 } }) });
   catalog.addLakeObject({ run_id: 'r-ingest-p1', kind: 'data', uri: 'file:///lake/b/p1/2026/01/02/x.csv', provider: 'local', bucket: 'b', key: 'p1/2026/01/02/x.csv', bytes: 1000, rows: 8, partition_date: '2026-01-02' });
   catalog.addLakeObject({ run_id: 'r-ingest-p1', kind: 'data', uri: 'file:///lake/b/p1/2026/02/03/x.csv', provider: 'local', bucket: 'b', key: 'p1/2026/02/03/x.csv', bytes: 500, rows: 4, partition_date: '2026-02-03' });
