@@ -76,8 +76,8 @@ export async function recordCliRun(
   const home = wattHome(env);
   const where = runLake(invocation.verb, invocation.flags, env);
   const prefix = where.prefix || null;
-  const error = outcome.failure ? oneLine(outcome.failure.message).slice(0, 500) : null;
-  const hint = outcome.failure?.hint ? oneLine(outcome.failure.hint).slice(0, 300) : null;
+  const error = outcome.failure ? withoutSourcePaths(invocation, oneLine(outcome.failure.message)).slice(0, 500) : null;
+  const hint = outcome.failure?.hint ? withoutSourcePaths(invocation, oneLine(outcome.failure.hint)).slice(0, 300) : null;
   const detail = outcome.detail && Object.keys(outcome.detail).length ? JSON.stringify(outcome.detail) : null;
   let catalog: Catalog | undefined;
   try {
@@ -120,6 +120,27 @@ export async function recordCliRun(
   } finally {
     catalog?.close();
   }
+}
+
+/**
+ * A source's path or name can carry a raw identifier (`export_CUST-000777.csv`): before a source
+ * is read, its name cannot be redacted against the schema (ingest does that once the cells are
+ * known), so an error that quotes a source the user named keeps `<source>` in its place in the
+ * catalog (the console line is unchanged).
+ */
+export function withoutSourcePaths(invocation: Pick<CliInvocation, 'verb' | 'flags'>, text: string, argv: readonly string[] = process.argv): string {
+  if (invocation.verb !== 'ingest') return text;
+  const given = [...argv.slice(3).filter((a) => !a.startsWith('-')), ...[invocation.flags.source].flat().filter((v): v is string => typeof v === 'string')];
+  const forms = new Set<string>();
+  for (const g of given) {
+    if (g.length < 3) continue;
+    forms.add(path.resolve(g));
+    forms.add(g);
+    if (path.basename(g).length >= 3) forms.add(path.basename(g));
+  }
+  let out = text;
+  for (const f of [...forms].sort((a, b) => b.length - a.length)) out = out.split(f).join('<source>');
+  return out;
 }
 
 function warn(message: string): void {
