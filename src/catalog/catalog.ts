@@ -138,9 +138,10 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE runs;
    ALTER TABLE runs_v5 RENAME TO runs;
    CREATE INDEX runs_source ON runs (source_sha256, destination, status);
-   CREATE INDEX runs_started ON runs (started_at);
+   CREATE INDEX runs_started ON runs (started_at, prefix, command, status, rows, rejected, objects);
    CREATE INDEX runs_command ON runs (command, started_at);
-   CREATE INDEX lake_objects_run ON lake_objects (run_id);`,
+   CREATE INDEX lake_objects_run ON lake_objects (run_id, kind);
+   CREATE INDEX lake_objects_live ON lake_objects (kind, deleted_at, run_id, partition_date, bytes, rows);`,
 ];
 
 /** How long a process waits for another one holding the catalog's write lock, ms. */

@@ -41,14 +41,69 @@ export function windowStart(days: number, now = new Date()): string {
   return d.toISOString();
 }
 
-function withCatalog<T>(home: string, empty: T, fn: (db: Database.Database) => T): T {
-  const opened = openCatalogReadOnly(home);
-  if (!opened) return empty;
-  try {
-    return fn(opened.db);
-  } finally {
-    opened.db.close();
+/**
+ * One read-only connection per catalog for the life of the server (opening SQLite costs
+ * milliseconds; a read-only connection in WAL mode sees every commit of the verbs), and the answers
+ * computed from it, kept until the catalog changes: `PRAGMA data_version` moves whenever another
+ * connection commits, so a cached answer is never older than the last run recorded.
+ */
+class CatalogReader {
+  private db: Database.Database | undefined;
+  private version = -1;
+  private readonly answers = new Map<string, unknown>();
+
+  constructor(private readonly home: string) {}
+
+  read<T>(key: string, empty: T, fn: (db: Database.Database) => T): T {
+    if (!this.db) {
+      const opened = openCatalogReadOnly(this.home);
+      if (!opened) return empty; // no catalog yet: try again next time
+      this.db = opened.db;
+    }
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.version) {
+      this.answers.clear();
+      this.version = version;
+    }
+    if (this.answers.has(key)) return this.answers.get(key) as T;
+    const value = fn(this.db);
+    if (this.answers.size > 100) this.answers.clear();
+    this.answers.set(key, value);
+    return value;
   }
+
+  close(): void {
+    this.db?.close();
+    this.db = undefined;
+  }
+}
+
+const readers = new Map<string, CatalogReader>();
+
+/** The reader of `<home>/catalog.db` (one per home in this process). */
+function reader(home: string): CatalogReader {
+  let r = readers.get(home);
+  if (!r) readers.set(home, (r = new CatalogReader(home)));
+  return r;
+}
+
+/** Close the catalog connection kept for `home` (the server closes it when it stops). */
+export function closeCatalogReader(home: string): void {
+  readers.get(home)?.close();
+  readers.delete(home);
+}
+
+function withCatalog<T>(home: string, empty: T, fn: (db: Database.Database) => T, key?: string): T {
+  if (key === undefined) {
+    const opened = openCatalogReadOnly(home);
+    if (!opened) return empty;
+    try {
+      return fn(opened.db);
+    } finally {
+      opened.db.close();
+    }
+  }
+  return reader(home).read(key, empty, fn);
 }
 
 function hasColumn(db: Database.Database, column: string): boolean {
@@ -74,7 +129,7 @@ export function runsView(home: string, days: number, prefix?: string, now = new 
       .all({ since, prefix }) as DayPoint[];
     const prefixes = (db.prepare(`SELECT DISTINCT ${p} AS prefix FROM runs WHERE ${p} IS NOT NULL ORDER BY 1`).all() as Array<{ prefix: string }>).map((r) => r.prefix);
     return { since, days, points, prefixes, runs: queryRuns(db, { limit: RUNS_LISTED, since, prefix }) };
-  });
+  }, `runs:${since}:${days}:${prefix ?? ''}`);
 }
 
 /** One run in full, without trail details (they may hold a pseudonym prefix) or the source hash. */
@@ -83,7 +138,7 @@ export function runView(home: string, runId: string): RunDetail | undefined {
     const run = queryRunDetail(db, runId);
     if (!run) return undefined;
     return { ...run, source_sha256: null, trail: run.trail.map((t) => ({ ...t, detail: null })) };
-  });
+  }, `run:${runId}`);
 }
 
 export interface PartitionMonth {
@@ -126,14 +181,14 @@ export function lakeView(home: string): { partitions: PartitionMonth[] } {
       )
       .all() as PartitionMonth[];
     return { partitions };
-  });
+  }, 'lake');
 }
 
 /** Prefixes the purge preview covers: those ingest runs landed data into. */
 export function ingestPrefixes(home: string): string[] {
   return withCatalog(home, [] as string[], (db) =>
     hasColumn(db, 'prefix') ? (db.prepare(`SELECT DISTINCT prefix FROM runs WHERE command = 'ingest' AND prefix IS NOT NULL ORDER BY 1 LIMIT 20`).all() as Array<{ prefix: string }>).map((r) => r.prefix) : [],
-  );
+  'ingest-prefixes');
 }
 
 /**
@@ -258,7 +313,7 @@ export async function gdprView(home: string, days: number, now = new Date()): Pr
       last_verify_trail: lastRun(db, 'verify-trail'),
       last_audit: lastRun(db, 'audit-rgpd'),
     };
-  });
+  }, `gdpr:${since}`);
 }
 
 export interface ModelView {

@@ -10,7 +10,7 @@ import type { ApiKeys } from '../auth.js';
 import { keyMatches } from '../auth.js';
 import type { Predictor } from '../predictor.js';
 import { SESSION_COOKIE, SessionStore, clearSessionCookie, dashboardAuth, setSessionCookie } from '../session.js';
-import { HourlyCounter, gdprView, ingestPrefixes, lakeView, modelCard, purgePreview, runView, runsView, type PurgePreview } from './data.js';
+import { HourlyCounter, closeCatalogReader, gdprView, ingestPrefixes, lakeView, modelCard, purgePreview, runView, runsView, type PurgePreview } from './data.js';
 import { registerRunMetrics } from './run-metrics.js';
 
 /**
@@ -82,6 +82,7 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
   const assets = loadAssets();
   const predictions = new HourlyCounter();
   registerRunMetrics(options.registry, options.home);
+  app.addHook('onClose', async () => closeCatalogReader(options.home));
 
   const sendAsset = (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const a = assets.get(name);
