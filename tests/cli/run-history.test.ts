@@ -9,7 +9,8 @@ import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { runWatt, scratchDir } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runWatt, scratchDir } from '../helpers/cli.js';
 import { Catalog, MIGRATIONS } from '../../src/catalog/catalog.js';
 import { runPurge } from '../../src/retention/index.js';
 import { wattEnv } from '../retention/helpers.js';
@@ -131,6 +132,26 @@ describe('every verb records a run', () => {
     const all = await runs(cwd, env, ['--verb', 'purge']);
     expect(all.map((r) => r.status)).toEqual(['cancelled']);
     expect((await runs(cwd, env, ['--status', 'cancelled'])).length).toBe(1);
+  }, 60_000);
+});
+
+describe('watt serve records its start and its stop', () => {
+  test('running while it serves, succeeded with exit 0 after SIGTERM', async () => {
+    const { cwd, env } = setup();
+    const child = spawn(process.execPath, [BIN, 'serve', '--no-auth', '--port', '0'], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (c: Buffer) => {
+        err += c.toString();
+        if (err.includes('"msg":"listening"')) resolve();
+      });
+      child.on('exit', () => reject(new Error(err)));
+    });
+    expect((await runs(cwd, env)).map((r) => [r.verb, r.status])).toEqual([['serve', 'running']]);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect((await runs(cwd, env)).map((r) => [r.verb, r.status, r.exit_code])).toEqual([['serve', 'succeeded', 0]]);
   }, 60_000);
 });
 

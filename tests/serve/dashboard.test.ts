@@ -14,6 +14,7 @@ import { loadPredictor } from '../../src/serve/predictor.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { appendTrail } from '../../src/retention/trail.js';
 import { renderRunMetrics } from '../../src/metrics.js';
+import { parseCorsOrigins } from '../../src/serve/cors.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 
 const KEY = 'dashboard-key-0123456789abcdef';
@@ -191,6 +192,11 @@ describe('CORS', () => {
     const plain = await watt.app.inject({ method: 'OPTIONS', url: '/v1/predict' });
     expect(plain.statusCode).toBe(204);
     expect(plain.headers.allow).toMatch(/POST/);
+  });
+
+  test('--cors-origin takes origins only', () => {
+    expect(parseCorsOrigins(['https://app.example.org', 'http://localhost:3000/'])).toEqual(['https://app.example.org', 'http://localhost:3000']);
+    for (const bad of ['*', 'app.example.org', 'https://app.example.org/path', 'ftp://x.org']) expect(() => parseCorsOrigins([bad])).toThrow(/is not an origin/);
   });
 
   test('the dashboard never answers cross-origin, even to a listed origin', async () => {
