@@ -286,7 +286,11 @@ function lastRun(db: Database.Database, command: string): CheckRun | null {
   return { ...r, detail };
 }
 
-/** Erasures and purges per day, the trail's integrity, the last verify and audit-rgpd. */
+/** How long a check of the trail's hash chain is reused, ms: re-hashing every entry costs O(entries). */
+export const TRAIL_CHECK_TTL_MS = 5 * 60_000;
+const trailChecks = new Map<string, { at: number; result: GdprView['trail'] }>();
+
+/** Erasures and purges per day, the trail's integrity (checked at most every 5 minutes), the last verify and audit-rgpd. */
 export async function gdprView(home: string, days: number, now = new Date()): Promise<GdprView> {
   const since = windowStart(days, now);
   const { verifyTrail } = await import('../../retention/trail.js');
@@ -304,11 +308,16 @@ export async function gdprView(home: string, days: number, now = new Date()): Pr
          GROUP BY day ORDER BY day`,
       )
       .all(since) as GdprDay[];
-    const t = verifyTrail(db);
+    let trail = trailChecks.get(home);
+    if (!trail || Date.now() - trail.at > TRAIL_CHECK_TTL_MS) {
+      const t = verifyTrail(db);
+      trail = { at: Date.now(), result: { ok: t.ok, entries: t.entries, ...(t.ok || !t.broken ? {} : { problem: `entry ${t.broken.seq}: ${t.broken.reason}` }), checked_at: checkedAt } };
+      trailChecks.set(home, trail);
+    }
     return {
       since,
       days: perDay,
-      trail: { ok: t.ok, entries: t.entries, ...(t.ok || !t.broken ? {} : { problem: `entry ${t.broken.seq}: ${t.broken.reason}` }), checked_at: checkedAt },
+      trail: trail.result,
       last_verify: lastRun(db, 'verify'),
       last_verify_trail: lastRun(db, 'verify-trail'),
       last_audit: lastRun(db, 'audit-rgpd'),
