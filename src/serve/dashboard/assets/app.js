@@ -77,6 +77,8 @@
     node.setAttribute('data-points', String(data[0].length));
     if (!data[0].length || typeof uPlot === 'undefined') { node.appendChild(el('p', 'nothing to chart yet', 'muted')); return null; }
     opts.width = width(node); opts.height = opts.height || 220;
+    // one point: a day either side, not uPlot's default span of years
+    if (data[0].length === 1 && opts.scales && opts.scales.x && opts.scales.x.time) { var t = data[0][0]; opts.scales.x.range = [t - 86400, t + 86400]; }
     var u = new uPlot(opts, data, node);
     state.charts[name] = u;
     return u;
