@@ -212,7 +212,9 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     options.log({ level: 'error', msg: 'internal error', request_id: req.id, error: oneLine(err.message) });
     return reply.code(500).send(errorBody('internal error', [], 'see the server log for this request id'));
   });
-  app.setNotFoundHandler((req, reply) => (req.method === 'OPTIONS' ? refuseOptions(req, reply, options.corsOrigins?.length ?? 0) : reply.code(404)).send(errorBody(`no route ${req.method} ${req.url.split('?')[0]!.slice(0, 100)}`, [], 'see GET /openapi.json')));
+  app.setNotFoundHandler((req, reply) =>
+    req.method === 'OPTIONS' ? refuseOptions(req, reply, options.corsOrigins?.length ?? 0) : reply.code(404).send(errorBody(`no route ${req.method} ${req.url.split('?')[0]!.slice(0, 100)}`, [], 'see GET /openapi.json')),
+  );
 
   // ---- CORS and the dashboard (cors.ts, dashboard/, session.ts) ---------------------------------
   await registerCors(app, options.corsOrigins ?? []);
