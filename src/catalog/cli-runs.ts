@@ -73,6 +73,9 @@ export async function recordCliRun(
   env: Env = process.env,
 ): Promise<void> {
   if (!isRecorded(invocation)) return;
+  // After SIGINT/SIGTERM the core has recorded its runs as interrupted already: stop at once
+  // (a process asked to stop should not linger for an exit code column).
+  if (runsStartedInProcess.length && invocation.verb !== 'serve' && (outcome.exitCode === 130 || outcome.exitCode === 143)) return;
   const home = wattHome(env);
   const where = runLake(invocation.verb, invocation.flags, env);
   const prefix = where.prefix || null;
