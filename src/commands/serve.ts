@@ -4,7 +4,8 @@ import { intParser } from './options.js';
 
 /**
  * `watt serve`: predictions over HTTP (`POST /v1/predict`, the JSON of `watt predict --json`),
- * behind `X-API-KEY` (keys in WATT_API_KEYS), with /healthz, /readyz, /metrics, /openapi.json.
+ * behind `X-API-KEY` (keys in WATT_API_KEYS), with /healthz, /readyz, /metrics, /openapi.json, and
+ * a dashboard at /ui/ (run history, lake, GDPR, model; login with a key for a session cookie).
  * fastify and prom-client load only here (`await import()`), never for the other verbs.
  * Exit codes: 0 after SIGTERM, 1 requests cut at the end of the grace period, 2 usage (no key,
  * --no-auth off loopback, port taken), 130 after SIGINT.
@@ -22,9 +23,11 @@ export function registerServe(program: Command): Command {
     .option('--shutdown-timeout <s>', 'former name of --drain-timeout', intParser('--shutdown-timeout', 1, 3600))
     .option('--metrics-auth', 'ask for the API key on /metrics too (default: /metrics, /healthz, /readyz and /openapi.json answer without a key)')
     .option('--auth-failures <n>', 'wrong API keys allowed per client address and minute, then 429 with Retry-After until the minute ends', intParser('--auth-failures', 1, 1_000_000), 20)
+    .option('--cors-origin <origin>', 'let web pages of this origin call the API (repeatable; default: same-origin only)', (v: string, all: string[] = []) => [...all, v])
     .option('--cache-size <n>', 'predictions kept in the LRU cache (0: none)', intParser('--cache-size', 0, 1_000_000), 10_000)
-    .action(async (flags: { host: string; port: number; model?: string; auth: boolean; logClientIp?: boolean; drainTimeout: number; shutdownTimeout?: number; cacheSize: number; metricsAuth?: boolean; authFailures: number }) => {
+    .action(async (flags: { host: string; port: number; model?: string; auth: boolean; logClientIp?: boolean; drainTimeout: number; shutdownTimeout?: number; cacheSize: number; metricsAuth?: boolean; authFailures: number; corsOrigin?: string[] }) => {
       const { runServe } = await import('../serve/index.js');
+      const { parseCorsOrigins } = await import('../serve/cors.js');
       await runServe({
         host: flags.host,
         port: flags.port,
@@ -36,6 +39,7 @@ export function registerServe(program: Command): Command {
         cacheSize: flags.cacheSize,
         metricsAuth: flags.metricsAuth === true,
         authFailuresPerMinute: flags.authFailures,
+        corsOrigins: parseCorsOrigins(flags.corsOrigin ?? []),
       });
     });
 }

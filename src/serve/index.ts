@@ -29,6 +29,9 @@ export interface ServeOptions {
   metricsAuth?: boolean;
   /** `--auth-failures`: wrong keys per client address and minute before 429. */
   authFailuresPerMinute?: number;
+
+  /** `--cors-origin`, checked (parseCorsOrigins). */
+  corsOrigins?: string[];
   env?: Env;
   log?: LogLine;
 }
@@ -65,6 +68,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
     log,
     metricsAuth: options.metricsAuth,
     authFailuresPerMinute: options.authFailuresPerMinute,
+
+    home: options.home,
+    env,
+    corsOrigins: options.corsOrigins,
     load: () => loadPredictor({ model: options.model, home: options.home, cacheSize: options.cacheSize }),
   });
   const { app } = watt;

@@ -227,11 +227,11 @@ describe('a batch with failures', () => {
     expect(manifests(cwd)).toHaveLength(2);
     // metrics: totals over the files, files by status, the command's exit code
     const prom = readFileSync(path.join(cwd, 'm.prom'), 'utf8');
-    expect(prom).toMatch(/^watt_run_rows_landed\{verb="ingest"\} 5$/m);
-    expect(prom).toMatch(/^watt_run_files\{verb="ingest",status="succeeded"\} 2$/m);
-    expect(prom).toMatch(/^watt_run_files\{verb="ingest",status="failed"\} 1$/m);
-    expect(prom).toMatch(/^watt_run_last_exit_code\{verb="ingest"\} 1$/m);
-    expect(prom).toMatch(/^watt_run_bytes\{verb="ingest"\} \d+$/m);
+    expect(prom).toMatch(/^watt_run_rows_landed\{verb="ingest",lake="[^"]*",prefix="watt-about-it\/raw"\} 5$/m);
+    expect(prom).toMatch(/^watt_run_files\{verb="ingest",lake="[^"]*",prefix="watt-about-it\/raw",status="succeeded"\} 2$/m);
+    expect(prom).toMatch(/^watt_run_files\{verb="ingest",lake="[^"]*",prefix="watt-about-it\/raw",status="failed"\} 1$/m);
+    expect(prom).toMatch(/^watt_run_last_exit_code\{verb="ingest",lake="[^"]*",prefix="watt-about-it\/raw"\} 1$/m);
+    expect(prom).toMatch(/^watt_run_bytes\{verb="ingest",lake="[^"]*",prefix="watt-about-it\/raw"\} \d+$/m);
 
     // text mode: the failed file on stderr, the summary on stdout (the others are already ingested)
     const text = await runWatt(['ingest', '--source', 'in'], { cwd, env: KEY });

@@ -28,8 +28,8 @@ describe('docs/deploy/crontab', () => {
       const r = spawnSync('/bin/sh', ['-c', command], { env: { ...vars, PATH: `${s}/bin:${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: s }, encoding: 'utf8' });
       expect({ line, code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ line, code: 0, stdout: '', stderr: '' });
     }
-    expect(readdirSync(path.join(s, 'var/lib/node_exporter/textfile')).sort()).toEqual(['watt_ingest.prom', 'watt_purge.prom']);
-    expect(readFileSync(path.join(s, 'var/lib/node_exporter/textfile/watt_ingest.prom'), 'utf8')).toMatch(/^watt_run_rows_landed\{verb="ingest"\} 5$/m);
+    expect(readdirSync(path.join(s, 'var/lib/node_exporter/textfile')).sort()).toEqual(['watt_ingest_watt_about_it_raw.prom', 'watt_purge_watt_about_it_raw.prom']);
+    expect(readFileSync(path.join(s, 'var/lib/node_exporter/textfile/watt_ingest_watt_about_it_raw.prom'), 'utf8')).toMatch(/^watt_run_rows_landed\{verb="ingest",lake="[^"]*",prefix="watt-about-it\/raw"\} 5$/m);
     const partition = yesterday.replace(/-/g, '/');
     expect(existsSync(path.join(s, 'var/lib/watt/lake/watt-lake/watt-about-it/raw', partition))).toBe(true);
   });
