@@ -25,6 +25,18 @@ const list = (files: string[]) => `[${files.map(sql).join(', ')}]`;
 const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
 const DAY = 86_400_000;
 
+/** README "Committed snapshots": the files of a version, listed by DuckDB from the log alone (no delta extension). */
+const logFilesSql = (root: string, version?: number) => `
+  SELECT list(${sql(root + '/')} || url_decode(path) ORDER BY path) AS files FROM (
+    SELECT coalesce(add.path, remove.path) AS path, arg_max(add IS NOT NULL, version) AS live
+    FROM (SELECT add, remove, regexp_extract(filename, '(\\d{20})\\.json$', 1)::BIGINT AS version
+          FROM read_ndjson(${sql(root + '/_delta_log/*.json')}, filename = true, columns = {add: 'STRUCT(path VARCHAR)', remove: 'STRUCT(path VARCHAR)'}))
+    WHERE (add IS NOT NULL OR remove IS NOT NULL) ${version === undefined ? '' : `AND version <= ${version}`}
+    GROUP BY ALL)
+  WHERE live`;
+
+const logFiles = (r: Record<string, unknown>[]) => (r[0]!.files as { items: string[] }).items;
+
 async function watt(dir: string, env: Record<string, string>, args: string[]): Promise<Record<string, unknown>> {
   const r = await runWatt([...args, '--json'], { cwd: dir, env });
   if (r.code !== 0) throw new Error(`watt ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -69,6 +81,9 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     expect(t.files.map((f) => f.file)).not.toContain(leftover);
     expect(await count(t.files.map((f) => f.file))).toBe(7);
     expect(readDeltaTable(root, 0).files).toHaveLength(2);
+    // The README's DuckDB read of the log (no extension) lists the same files, at each version.
+    expect(logFiles(await rows(logFilesSql(root)))).toEqual(t.files.map((f) => f.file));
+    expect(logFiles(await rows(logFilesSql(root, 0)))).toEqual(readDeltaTable(root, 0).files.map((f) => f.file));
 
     // A run that changes nothing (already ingested) commits no version.
     const again = await watt(dir, env, ingestArgs('mixed-a.csv'));
@@ -98,6 +113,7 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     expect(t.files.map((f) => f.path.slice(0, 7))).toEqual(['2025/02']);
     expect(await count(t.files.map((f) => f.file))).toBe(2);
     expect(t.versions).toEqual([0, 1, 2, 3]);
+    expect(logFiles(await rows(logFilesSql(root)))).toEqual(t.files.map((f) => f.file));
     // Every file any version still names is on disk only if the latest names it or an old version does.
     for (const f of t.files) expect(statSync(f.file).isFile()).toBe(true);
   });
