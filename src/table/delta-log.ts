@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { StorageError, UsageError } from '../errors.js';
 import { readObject } from '../lake/index.js';
-import type { Lake } from '../lake/types.js';
+import type { Lake, ObjectInfo } from '../lake/types.js';
 import type { Logger } from '../log.js';
 import { wattVersion } from '../paths.js';
 
@@ -194,21 +194,34 @@ interface ManifestState {
   formats: Set<string>;
 }
 
+/** Manifests parsed by this process, by URI, size and modification time. */
+const manifestCache = new Map<string, Record<string, unknown>>();
+const MANIFEST_CACHE_ENTRIES = 100_000;
+
 async function readManifests(lake: Lake, prefix: string, logger: Logger): Promise<ManifestState> {
   const folder = `${prefix}/_manifests/`;
-  const keys: string[] = [];
-  for await (const o of lake.list(folder)) if (o.key.endsWith('.json') && !o.key.slice(folder.length).includes('/')) keys.push(o.key);
+  const listed: ObjectInfo[] = [];
+  for await (const o of lake.list(folder)) if (o.key.endsWith('.json') && !o.key.slice(folder.length).includes('/')) listed.push(o);
   const parsed: { finished: string; runId: string; m: Record<string, unknown> }[] = [];
-  for (let i = 0; i < keys.length; i += READS) {
+  for (let i = 0; i < listed.length; i += READS) {
     await Promise.all(
-      keys.slice(i, i + READS).map(async (key) => {
-        try {
-          const m = JSON.parse((await readObject(lake, key)).toString('utf8')) as Record<string, unknown>;
-          if (typeof m.run_id === 'string') parsed.push({ finished: typeof m.finished_at === 'string' ? m.finished_at : '', runId: m.run_id, m });
-        } catch (err) {
-          if (err instanceof StorageError) throw err;
-          logger.warn(`table log: ${lake.uri(key)} is not a watt manifest: its objects are not in the table`, { step: 'table' });
+      listed.slice(i, i + READS).map(async (o) => {
+        // A batch of sources commits once per file: manifests read by an earlier commit of this
+        // process are reused while their size and modification time are unchanged.
+        const cacheKey = `${lake.uri(o.key)} ${o.size} ${o.lastModified.getTime()}`;
+        let m = manifestCache.get(cacheKey);
+        if (!m) {
+          try {
+            m = JSON.parse((await readObject(lake, o.key)).toString('utf8')) as Record<string, unknown>;
+          } catch (err) {
+            if (err instanceof StorageError) throw err;
+            logger.warn(`table log: ${lake.uri(o.key)} is not a watt manifest: its objects are not in the table`, { step: 'table' });
+            return;
+          }
+          if (manifestCache.size >= MANIFEST_CACHE_ENTRIES) manifestCache.clear();
+          manifestCache.set(cacheKey, m);
         }
+        if (typeof m.run_id === 'string') parsed.push({ finished: typeof m.finished_at === 'string' ? m.finished_at : '', runId: m.run_id, m });
       }),
     );
   }
