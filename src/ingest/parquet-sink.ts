@@ -73,7 +73,12 @@ export class ParquetSink implements RowSink {
   /** Writers already made to give their memory back once. */
   private readonly flushed = new Set<ParquetFileWriter>();
 
-  constructor(private readonly spec: SpoolSpec) {}
+  /** Indexes of the columns whose values may need escaping in a spool (free text). */
+  private readonly free: number[];
+
+  constructor(private readonly spec: SpoolSpec) {
+    this.free = spec.columns.flatMap((c, i) => (c.kind === 'string' && spec.plain[i] !== true ? [i] : []));
+  }
 
   /** Whether the sink switched to spooling rows (issue 23: full row groups on interleaved days). */
   get spooling(): boolean {
@@ -129,12 +134,12 @@ export class ParquetSink implements RowSink {
       writeFileSync(s.file, '', { mode: 0o600 });
       this.spools!.set(date, s);
     }
-    let line = '';
-    for (let i = 0; i < record.length; i++) {
-      const v = record[i]!;
-      line += (i ? FS : '') + (NEEDS_ESCAPE.test(v) ? v.replace(ESCAPED, escapeChar) : v);
-    }
-    line += '\n';
+    // Only free-text columns can hold a backslash, the separator or a line break (pseudonyms are
+    // hex, typed values canonical): one native join for the row, a check for those columns only.
+    const free = this.free;
+    let escape = false;
+    for (let i = 0; i < free.length && !escape; i++) escape = NEEDS_ESCAPE.test(record[free[i]!]!);
+    const line = (escape ? record.map((v) => v.replace(ESCAPED, escapeChar)) : record).join(FS) + '\n';
     s.pending += line;
     s.rows++;
     this.spoolBuffered += line.length;
