@@ -314,6 +314,8 @@ export async function commitTableVersion(lake: Lake, prefix: string, op: TableOp
     const schemaString = await tableSchema(lake, state, logger);
     const desired = new Map<string, Committed>();
     for (const o of state.objects.values()) desired.set(deltaPath(prefix, o.key), o);
+    // No table yet and nothing committed to publish (an empty prefix, or one emptied before the log existed).
+    if (snapshot.version < 0 && desired.size === 0) return undefined;
     const adds: DeltaAdd[] = [];
     for (const [p, o] of desired) {
       const had = snapshot.files.get(p);
