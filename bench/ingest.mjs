@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// npm run bench:ingest [-- --rows N] [-- --repeat K]: generates N rows (default: 100,000 then
-// 1,000,000) of the seed's shape and, in the same run, times:
+// npm run bench:ingest [-- --rows N] [-- --repeat K] [-- --order ordered|random|both]: generates N
+// rows (default: 100,000 then 1,000,000) of the seed's shape, in two orders (default both): the
+// ordered file (hour by hour, meters in order within each hour) and the same rows in a random
+// order (issue 23: an export sorted by something else, where consecutive rows rarely share a
+// meter or an hour), and for each file, in the same run, times:
 // - floor A: csv-parse alone streaming arrays with 64 KiB reads, wall time with Node start-up
 //   (bench/parse-only.mjs: the floor this bench always had);
 // - floor B: csv-parse alone streaming the same file at its fastest (1 MiB reads, arrays), the
@@ -17,12 +20,15 @@ import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeReadings } from './readings.mjs';
+import { writeReadings, writeReadingsShuffled } from './readings.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const sizes = arg('--rows') ? [Number(arg('--rows'))] : [100_000, 1_000_000];
 const repeat = Number(arg('--repeat') ?? 1);
+const orderArg = arg('--order') ?? 'both';
+if (!['ordered', 'random', 'both'].includes(orderArg)) throw new Error('--order: ordered, random or both');
+const orders = orderArg === 'both' ? ['ordered', 'random'] : [orderArg];
 
 
 /** Runs a node script: wall seconds, peak RSS (MiB, worker threads included), the in-process parse time if printed. */
@@ -68,12 +74,13 @@ const fmtSeconds = (s) => s.toFixed(2).padStart(7);
 const rssHook = path.join(root, 'bench', 'peak-rss.cjs');
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`fastest of ${repeat} run(s) per tool`);
-console.log('rows       | tool                                     | seconds | rows/s    | MB/s  | CPU s  | peak RSS | lake data');
-for (const rows of sizes) {
+console.log('rows       | order   | tool                                     | seconds | rows/s    | MB/s  | CPU s  | peak RSS | lake data');
+for (const rows of sizes) for (const order of orders) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-'));
   try {
     const file = path.join(dir, 'readings.csv');
-    await writeReadings(file, 0, rows);
+    if (order === 'random') await writeReadingsShuffled(file, 0, rows);
+    else await writeReadings(file, 0, rows);
     const mb = statSync(file).size / 1e6;
     const tools = [
       ['csv-parse alone (floor A: 64 KiB, wall)', () => measure(['-r', rssHook, path.join(root, 'bench', 'parse-only.mjs'), file])],
@@ -92,14 +99,16 @@ for (const rows of sizes) {
     for (const [name] of tools) {
       const m = best.get(name);
       const data = m.lake ? `${(m.lake.bytes / 2 ** 20).toFixed(1)} MiB in ${m.lake.objects} object(s)` : '';
-      console.log(`${String(rows).padEnd(10)} | ${name.padEnd(40)} | ${fmtSeconds(m.seconds)} | ${Math.round(rows / m.seconds).toLocaleString('en').padStart(9)} | ${(mb / m.seconds).toFixed(1).padStart(5)} | ${m.cpu.toFixed(2).padStart(6)} | ${m.rssMiB.toFixed(0).padStart(4)} MiB | ${data}`);
+      console.log(`${String(rows).padEnd(10)} | ${order.padEnd(7)} | ${name.padEnd(40)} | ${fmtSeconds(m.seconds)} | ${Math.round(rows / m.seconds).toLocaleString('en').padStart(9)} | ${(mb / m.seconds).toFixed(1).padStart(5)} | ${m.cpu.toFixed(2).padStart(6)} | ${m.rssMiB.toFixed(0).padStart(4)} MiB | ${data}`);
     }
     const csv = best.get('watt ingest (csv)');
     const pq = best.get('watt ingest --format parquet');
+    const pqd = best.get('  ... --partition-by reading_ts');
     console.log(
-      `${String(rows).padEnd(10)} | CSV path / floor A ${(csv.seconds / best.get(tools[0][0]).seconds).toFixed(2)}x, / floor B ${(csv.seconds / best.get(tools[1][0]).seconds).toFixed(2)}x (wall, target < 1.6x); ` +
+      `${String(rows).padEnd(10)} | ${order.padEnd(7)} | CSV path / floor A ${(csv.seconds / best.get(tools[0][0]).seconds).toFixed(2)}x, / floor B ${(csv.seconds / best.get(tools[1][0]).seconds).toFixed(2)}x (wall, target < 1.6x); ` +
         `CPU ${(csv.cpu / best.get(tools[0][0]).cpu).toFixed(2)}x, ${(csv.cpu / best.get(tools[1][0]).cpu).toFixed(2)}x; ` +
-        `input ${(mb * 1e6 / 2 ** 20).toFixed(1)} MiB; Parquet lake / CSV lake ${(pq.lake.bytes / csv.lake.bytes).toFixed(3)} (target <= 0.5)`,
+        `input ${(mb * 1e6 / 2 ** 20).toFixed(1)} MiB; Parquet lake / CSV lake ${(pq.lake.bytes / csv.lake.bytes).toFixed(3)} (target <= 0.5); ` +
+        `partitioned Parquet lake / one-object Parquet lake ${(pqd.lake.bytes / pq.lake.bytes).toFixed(2)} (issue 23 target <= 1.2)`,
     );
     if (!pq.parquetObjects) console.log('  (no .parquet object landed: this build ignores --format parquet; its figures are CSV)');
   } finally {

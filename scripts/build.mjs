@@ -8,7 +8,7 @@
  * failing the install.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,4 +28,11 @@ if (!tsc || !existsSync(path.join(root, 'src'))) {
 }
 if (clean) rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+if (r.status === 0) {
+  // The build named in Parquet footers (`created_by`: `watt version X.Y.Z (build <commit>)`, the
+  // shape parquet-java's VersionParser reads): the git commit built, when built from a checkout.
+  const git = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  const commit = git.status === 0 && /^[0-9a-f]+$/.test(git.stdout.trim()) ? git.stdout.trim() : undefined;
+  writeFileSync(path.join(root, 'dist', 'build-info.json'), JSON.stringify({ commit }) + '\n');
+}
 process.exit(r.status ?? 1);

@@ -105,6 +105,7 @@ function summaryOf(result: IngestResult): Record<string, unknown> {
     manifest: result.manifest,
     log: result.log,
     key_id: result.key_id,
+    ...(result.table_version !== undefined ? { table_version: result.table_version } : {}),
   };
   return result.status === 'skipped' ? { ...summary, previous_run_id: result.previous_run_id } : summary;
 }

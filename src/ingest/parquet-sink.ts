@@ -1,3 +1,5 @@
+import { appendFileSync, closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { ParquetFileWriter, ROW_GROUP_ROWS } from '../lake/parquet.js';
 import type { RowSink, SpoolPart, SpoolSpec } from './partition-spool.js';
 
@@ -24,18 +26,74 @@ const IDLE_BYTES = 64 * 1024;
 /** Most rows of a row group (lake/parquet.ts ROW_GROUP_ROWS: watt's readers hold one row group in memory). */
 export const PARQUET_ROW_GROUP_ROWS = ROW_GROUP_ROWS;
 
+/**
+ * A writer chosen to give its memory back holding less than this is not encoded (that would make a
+ * small row group): the sink switches to spooling instead (see {@link ParquetSink}).
+ */
+export const SMALL_ROW_GROUP_BYTES = PARQUET_BUFFER_BYTES / 4;
+/** Spooled row text buffered across days before every buffer is appended to its file (characters). */
+const SPOOL_BUFFER_TOTAL = 4 * 1024 * 1024;
+/** Field and record separators of a day's row spool; `\\`, the field separator and line breaks in values are escaped. */
+const FS = '\x1f';
+
+/** The rows of one day spooled as text while its Parquet writer waits (see {@link ParquetSink}). */
+interface RowSpool {
+  file: string;
+  pending: string;
+  rows: number;
+}
+
+/**
+ * The Parquet sink of a range: one {@link ParquetFileWriter} per partition day, encoding rows as
+ * they come, their column buffers bounded together (~1.5 x {@link PARQUET_BUFFER_BYTES}).
+ *
+ * On input whose days are interleaved (an export in random or customer order with
+ * `--partition-by`), giving memory back would encode many small row groups (issue 23: 336 day
+ * files of 10-12 row groups of ~259 rows, the lake 2.2x the one-object lake; on the bench's 3
+ * days in random order, row groups of ~70,000 rows each repeating the pseudonym dictionaries, 2.15x).
+ * So the first time a writer must give memory back while days are interleaved (consecutive rows
+ * changed day more than 4 times per day seen, or the writer holds less than
+ * {@link SMALL_ROW_GROUP_BYTES} and had already given memory back once), the sink stops
+ * encoding: the writers keep what they hold (within the bound above), and every later row is
+ * spooled as text to its day's file (`<spool prefix>.<day>.rows`, private, removed once read).
+ * {@link finish} then encodes one day at a time, its held rows then its spooled rows in source
+ * order, into row groups that are full up to the budget (or the whole day). Input in time order
+ * never switches (the idle day it encodes is over and gets no more rows).
+ */
 export class ParquetSink implements RowSink {
   private readonly writers = new Map<string, ParquetFileWriter>();
   /** Bytes buffered by all writers (their typed buffers). */
   private bufferedBytes = 0;
+  /** Per day, once the sink spools. */
+  private spools: Map<string, RowSpool> | undefined;
+  private spoolBuffered = 0;
+  /** Day of the previous row, and how many times consecutive rows changed day. */
+  private lastDate = '';
+  private dayChanges = 0;
+  /** Writers already made to give their memory back once. */
+  private readonly flushed = new Set<ParquetFileWriter>();
 
-  constructor(private readonly spec: SpoolSpec) {}
+  /** Indexes of the columns whose values may need escaping in a spool (free text). */
+  private readonly free: number[];
+
+  constructor(private readonly spec: SpoolSpec) {
+    this.free = spec.columns.flatMap((c, i) => (c.kind === 'string' && spec.plain[i] !== true ? [i] : []));
+  }
+
+  /** Whether the sink switched to spooling rows (issue 23: full row groups on interleaved days). */
+  get spooling(): boolean {
+    return this.spools !== undefined;
+  }
 
   write(date: string, record: string[]): void {
+    if (this.spools) return this.spool(date, record);
+    if (date !== this.lastDate) {
+      this.dayChanges++;
+      this.lastDate = date;
+    }
     let w = this.writers.get(date);
     if (!w) {
-      w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_ROW_GROUP_ROWS, rowGroupBytes: PARQUET_BUFFER_BYTES });
-      this.writers.set(date, w);
+      w = this.newWriter(date);
       this.bufferedBytes += w.bufferedBytes;
     }
     const before = w.bufferedBytes;
@@ -48,15 +106,68 @@ export class ParquetSink implements RowSink {
       let largest: ParquetFileWriter | undefined;
       for (const x of this.writers.values()) if (x !== w && x.bufferedBytes > IDLE_BYTES && (!largest || x.bufferedBytes > largest.bufferedBytes)) largest = x;
       if (!largest) break;
+      // Days are interleaved when consecutive rows change day far more often than there are days
+      // (time order changes day once per day), or when a small day got rows again after it gave
+      // memory back: encoding now would make a row group smaller than the budget allows, each with
+      // its own dictionaries (20,000 pseudonyms: ~2.6 MB a row group). Spool from here on.
+      if (this.dayChanges > 4 * this.writers.size || (largest.bufferedBytes < SMALL_ROW_GROUP_BYTES && this.flushed.has(largest))) {
+        this.spools = new Map();
+        break;
+      }
+      this.flushed.add(largest);
       const held = largest.bufferedBytes;
       largest.flushRowGroup();
       this.bufferedBytes -= held - largest.bufferedBytes;
     }
   }
 
+  private newWriter(date: string): ParquetFileWriter {
+    const w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_ROW_GROUP_ROWS, rowGroupBytes: PARQUET_BUFFER_BYTES });
+    this.writers.set(date, w);
+    return w;
+  }
+
+  private spool(date: string, record: string[]): void {
+    let s = this.spools!.get(date);
+    if (!s) {
+      s = { file: `${this.spec.prefix}.${date}.rows`, pending: '', rows: 0 };
+      writeFileSync(s.file, '', { mode: 0o600 });
+      this.spools!.set(date, s);
+    }
+    // Only free-text columns can hold a backslash, the separator or a line break (pseudonyms are
+    // hex, typed values canonical): one native join for the row, a check for those columns only.
+    const free = this.free;
+    let escape = false;
+    for (let i = 0; i < free.length && !escape; i++) escape = NEEDS_ESCAPE.test(record[free[i]!]!);
+    const line = (escape ? record.map((v) => v.replace(ESCAPED, escapeChar)) : record).join(FS) + '\n';
+    s.pending += line;
+    s.rows++;
+    this.spoolBuffered += line.length;
+    if (this.spoolBuffered >= SPOOL_BUFFER_TOTAL) for (const x of this.spools!.values()) this.flushSpool(x);
+  }
+
+  private flushSpool(s: RowSpool): void {
+    if (!s.pending) return;
+    appendFileSync(s.file, s.pending, 'utf8');
+    this.spoolBuffered -= s.pending.length;
+    s.pending = '';
+  }
+
   finish(): SpoolPart[] {
     const parts: SpoolPart[] = [];
-    for (const [date, w] of this.writers) {
+    // The days holding the most buffered rows first: their memory is given back before the
+    // days that start from their spool alone grow a writer.
+    const held = (d: string) => this.writers.get(d)?.bufferedBytes ?? 0;
+    const dates = [...new Set([...this.writers.keys(), ...(this.spools?.keys() ?? [])])].sort((a, b) => held(b) - held(a));
+    for (const date of dates) {
+      const w = this.writers.get(date) ?? this.newWriter(date);
+      const s = this.spools?.get(date);
+      if (s) {
+        this.flushSpool(s);
+        replaySpool(s.file, this.spec.columns.length, (record) => w.appendCanonical(record));
+        rmSync(s.file, { force: true });
+      }
+      // Encodes what is left and gives the buffers back before the next day's writer grows.
       const parquet = w.finishPart();
       parts.push({ date, file: w.file, rows: parquet.rows, bytes: parquet.bytes, lead: 4, parquet });
     }
@@ -65,3 +176,39 @@ export class ParquetSink implements RowSink {
   }
 }
 
+/** Any character a spooled value must escape. */
+const NEEDS_ESCAPE = /[\\\x1f\n]/;
+const ESCAPED = /[\\\x1f\n]/g;
+const escapeChar = (c: string): string => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : '\\s');
+const unescapeChar = (_: string, c: string): string => (c === 'n' ? '\n' : c === 's' ? FS : c);
+
+/**
+ * Read a day's row spool back, record by record, in the order written (1 MiB reads).
+ * @throws Error if a record does not have `width` fields (a damaged spool: the run fails)
+ */
+function replaySpool(file: string, width: number, onRecord: (record: string[]) => void): void {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      const text = rest + decoder.write(buffer.subarray(0, n));
+      let start = 0;
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+        const line = text.slice(start, end);
+        start = end + 1;
+        const record = line.split(FS);
+        if (line.includes('\\')) for (let i = 0; i < record.length; i++) record[i] = record[i]!.replace(/\\(.)/g, unescapeChar);
+        if (record.length !== width) throw new Error(`spool ${file} has a record of ${record.length} fields, expected ${width}`);
+        onRecord(record);
+      }
+      rest = text.slice(start);
+    }
+    if (rest + decoder.end()) throw new Error(`spool ${file} ends inside a record`);
+  } finally {
+    closeSync(fd);
+  }
+}

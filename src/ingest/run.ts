@@ -21,6 +21,7 @@ import { scanSource } from './scan.js';
 import type { RowError } from './transform.js';
 import { rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from './transform-plan.js';
 import { formatBytes, uploadOutputs } from './upload.js';
+import { publishTableVersion } from '../table/delta-log.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
@@ -105,6 +106,8 @@ export interface IngestResult {
   previous_run_id?: string;
   /** The file name as recorded (personal identifiers redacted), once the transform has read every cell. */
   source_name?: string;
+  /** The table log version (`<prefix>/_delta_log/`) that publishes this run; null when not published (see the log's warning). */
+  table_version?: number | null;
 }
 
 /**
@@ -325,7 +328,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
       const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
       recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
-      return { ...base, status, destination: objectsInfo[0]?.uri ?? base.destination, manifest: manifestOut.uri };
+      // The run is committed; publish it as one version of the table log (src/table/delta-log.ts).
+      const tableVersion = await publishTableVersion(lake, options.lake.prefix, { operation: 'WRITE', command: 'ingest', runId }, logger);
+      return { ...base, status, destination: objectsInfo[0]?.uri ?? base.destination, manifest: manifestOut.uri, table_version: tableVersion ?? null };
     } catch (err) {
       const error = options.signal?.aborted ? interrupted() : err;
       // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.

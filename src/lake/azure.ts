@@ -79,6 +79,21 @@ export class AzureLake implements Lake {
     return info;
   }
 
+  async putIfAbsent(key: string, body: Buffer | string, options: PutOptions = {}): Promise<ObjectInfo | undefined> {
+    const blob = this.container.getBlockBlobClient(key);
+    const metadata = { ...(options.metadata ?? {}), ...(options.sha256 ? { sha256: options.sha256 } : {}) };
+    const blobHTTPHeaders = options.contentType ? { blobContentType: options.contentType } : undefined;
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    try {
+      await blob.upload(buf, buf.length, { metadata, blobHTTPHeaders, conditions: { ifNoneMatch: '*' } });
+    } catch (err) {
+      const status = (err as RestError).statusCode;
+      if (status === 409 || status === 412) return undefined;
+      throw azureError(err, `upload ${this.uri(key)}`);
+    }
+    return this.head(key);
+  }
+
   async putFile(key: string, file: string, options: PutOptions = {}): Promise<ObjectInfo> {
     return this.put(key, createReadStream(file), options);
   }

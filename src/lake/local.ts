@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, rename, rm, rmdir, stat, readdir, copyFile, writeFile, realpath } from 'node:fs/promises';
+import { chmod, link, rename, rm, rmdir, stat, readdir, copyFile, writeFile, realpath } from 'node:fs/promises';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../private-fs.js';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -124,6 +124,25 @@ export class LocalLake implements Lake {
       if (typeof body === 'string' || Buffer.isBuffer(body)) await writeFile(tmp, body);
       else await pipeline(body, createWriteStream(tmp));
     });
+  }
+
+  async putIfAbsent(key: string, body: Buffer | string, _options: PutOptions = {}): Promise<ObjectInfo | undefined> {
+    const target = this.pathOf(key);
+    await this.confine(target);
+    const tmp = await this.tempPath();
+    try {
+      await writeFile(tmp, body, { mode: PRIVATE_FILE_MODE });
+      await ensurePrivateDir(path.dirname(target));
+      await this.confine(target);
+      // link(2) never replaces an existing name: of two racing writers exactly one succeeds.
+      await link(tmp, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      throw wrap(err, `write ${this.uri(key)}`);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    return this.info(key, target);
   }
 
   async putFile(key: string, file: string, options: PutOptions = {}): Promise<ObjectInfo> {

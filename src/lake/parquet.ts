@@ -1,4 +1,5 @@
-import { appendFileSync, closeSync, createReadStream, createWriteStream, fsyncSync, openSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, createWriteStream, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { assetPath, wattVersion } from '../paths.js';
 import { pipeline } from 'node:stream/promises';
 import { ParquetWriter, ByteWriter } from 'hyparquet-writer';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type ColumnChunk, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
@@ -8,14 +9,15 @@ import { zstdCompressPage, zstdDecompress } from './zstd.js';
 /**
  * Apache Parquet objects of the lake (https://parquet.apache.org/docs/file-format/): column chunks
  * encoded by watt's own encoder (parquet-columns.ts: typed buffers, DATA_PAGE v1, dictionary or
- * PLAIN, Zstandard pages), the footer by hyparquet-writer, read with hyparquet (Zstandard via
+ * PLAIN, Zstandard pages), the footer serialised by hyparquet-writer, read with hyparquet (Zstandard via
  * zstd-napi, Snappy by hyparquet itself). Chosen by measurement against hyparquet-writer alone,
  * parquet-wasm + apache-arrow, @dsnp/parquetjs and DuckDB's node API: docs/benchmarks.md
  * "Parquet writers".
  *
  * Column kinds map from the JSON Schema of a row (issue 11):
  * `date-time` string -> TIMESTAMP(MICROS, isAdjustedToUTC=true) on INT64, `number` -> DOUBLE,
- * `integer` -> INT64, `boolean` -> BOOLEAN, any other string -> BYTE_ARRAY UTF8. Every column is
+ * `integer` -> INT64, `boolean` -> BOOLEAN, any other string -> BYTE_ARRAY STRING (converted type UTF8;
+ * the timestamp carries TIMESTAMP_MICROS too). Every column is
  * OPTIONAL (an empty CSV cell of a column that is not required is a null).
  */
 export type ParquetKind = 'string' | 'double' | 'int64' | 'boolean' | 'timestamp';
@@ -42,8 +44,29 @@ export const ROW_GROUP_ROWS = 250_000;
 /** Most buffered bytes (typed buffers) per row group of a {@link ParquetFileWriter} (unless told otherwise). */
 export const ROW_GROUP_BYTES = 32 * 1024 * 1024;
 
-/** The writer that produced an object, in its footer (`created_by`). */
-export const CREATED_BY = 'watt (own column encoder, zstd; footer by hyparquet-writer)';
+let cachedCreatedBy: string | undefined;
+/**
+ * The writer that produced an object, in its footer (`created_by`):
+ * `watt version X.Y.Z (build <commit>)`, the shape parquet-java's `VersionParser` reads
+ * (`<application> version <semver> (build <hash>)`, as `parquet-mr version 1.13.1 (build …)`).
+ * A `created_by` it cannot parse makes Spark and Hive ignore the min/max statistics of every
+ * BYTE_ARRAY column (`CorruptStatistics.shouldIgnoreStatistics`, PARQUET-251). X.Y.Z is watt's
+ * package.json version; the build is the git commit recorded in `dist/build-info.json` by
+ * scripts/build.mjs, `unknown` when watt was not built from a checkout.
+ */
+export function createdBy(): string {
+  if (cachedCreatedBy === undefined) {
+    let build = 'unknown';
+    try {
+      const info = JSON.parse(readFileSync(assetPath('dist', 'build-info.json'), 'utf8')) as { commit?: unknown };
+      if (typeof info.commit === 'string' && /^[0-9a-f]{4,40}$/.test(info.commit)) build = info.commit;
+    } catch {
+      // not built by scripts/build.mjs (e.g. the sources under jest): build unknown
+    }
+    cachedCreatedBy = `watt version ${wattVersion()} (build ${build})`;
+  }
+  return cachedCreatedBy;
+}
 
 function schemaElements(columns: ParquetColumn[]): SchemaElement[] {
   const root: SchemaElement = { name: 'root', num_children: columns.length };
@@ -59,9 +82,12 @@ function schemaElements(columns: ParquetColumn[]): SchemaElement[] {
         case 'boolean':
           return { ...base, type: 'BOOLEAN' };
         case 'timestamp':
-          return { ...base, type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } };
+          // The legacy converted type beside the logical type, as parquet-format asks writers to
+          // (LogicalTypes.md, "Backward compatibility"): readers that predate logical types
+          // (Hive, older Impala and Spark) still see a timestamp.
+          return { ...base, type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } };
         default:
-          return { ...base, type: 'BYTE_ARRAY', converted_type: 'UTF8' };
+          return { ...base, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
       }
     }),
   ];
@@ -137,7 +163,7 @@ export class ParquetFileWriter {
     out.finish = () => this.spill();
     this.out = out;
     const schema = schemaElements(columns);
-    this.writer = new ParquetWriter({ writer: out, schema, codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => zstdCompressPage(b).slice() }, statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(options.metadata) });
+    this.writer = new ParquetWriter({ writer: out, schema, codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => zstdCompressPage(b).slice() }, statistics: true, createdBy: createdBy(), kvMetadata: kvMetadata(options.metadata) });
     this.buffers = columns.map((c, i) => new ColumnBuffer(KIND_CODES[c.kind], schema[i + 1]!, c.statistics ?? true, this.memory));
   }
 
@@ -306,7 +332,7 @@ export async function finishParquetParts(parts: ParquetPart[], columns: ParquetC
   }
   // A writer whose output starts at the end of the joined row groups, for the footer only.
   const out = new ByteWriter();
-  const footer = new ParquetWriter({ writer: out, schema: schemaElements(columns), codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => b }, statistics: true, createdBy: CREATED_BY, kvMetadata: kvMetadata(metadata) });
+  const footer = new ParquetWriter({ writer: out, schema: schemaElements(columns), codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => b }, statistics: true, createdBy: createdBy(), kvMetadata: kvMetadata(metadata) });
   out.index = 0;
   out.offset = length;
   const w = footer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[]; num_rows: bigint };

@@ -92,6 +92,19 @@ export class S3Lake implements Lake {
     return info;
   }
 
+  async putIfAbsent(key: string, body: Buffer | string, options: PutOptions = {}): Promise<ObjectInfo | undefined> {
+    const metadata = { ...(options.metadata ?? {}), ...(options.sha256 ? { sha256: options.sha256 } : {}) };
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType, Metadata: metadata, IfNoneMatch: '*' }));
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // 412 Precondition Failed: the key exists; 409: a concurrent conditional write is in progress.
+      if (status === 412 || status === 409) return undefined;
+      throw s3Error(err, `upload ${this.uri(key)}`);
+    }
+    return this.head(key);
+  }
+
   async putFile(key: string, file: string, options: PutOptions = {}): Promise<ObjectInfo> {
     const { size } = await stat(file);
     // Small files go in one PutObject with a known length; large ones stream as multipart.

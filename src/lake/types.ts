@@ -40,6 +40,15 @@ export interface Lake {
   uri(key: string): string;
   /** Write a stream (or a whole small buffer) under `key`. */
   put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo>;
+  /**
+   * Create-if-absent: write a small object under `key` only if no object holds that key, atomically
+   * (two writers racing for one key: exactly one wins). The table log's commits use it (Delta Lake
+   * PROTOCOL.md: "writers must use put-if-absent"). Local: link(2) of a temp file, which fails if
+   * the key exists; S3: `If-None-Match: *` (conditional writes, 412 when present); Azure:
+   * `ifNoneMatch: *` (409/412).
+   * @returns the object written, or undefined when the key already exists (nothing written)
+   */
+  putIfAbsent(key: string, body: Buffer | string, options?: PutOptions): Promise<ObjectInfo | undefined>;
   /** Write a local file under `key` (streams it; the local lake copies then renames). */
   putFile(key: string, file: string, options?: PutOptions): Promise<ObjectInfo>;
   /** Read an object. @throws StorageError if it does not exist. */

@@ -309,6 +309,7 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
     if (!o.key.startsWith(root)) continue; // never outside the prefix, whatever the store returns
     if (o.key.startsWith(`${root}_audit/`)) continue; // trail anchors: accountability records, kept like the trail
     if (o.key.startsWith(`${root}_schemas/`)) continue; // schemas: content-addressed, shared by runs, no personal data
+    if (o.key.startsWith(`${root}_delta_log/`)) continue; // the table log: paths and counts, no personal data; its removes record what retention deleted
     listed.set(o.key, o);
   }
   // Runs are judged by the objects their manifest names. Only manifests that may change are read

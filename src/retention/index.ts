@@ -15,6 +15,7 @@ import { graceMs } from '../lake/integrity.js';
 import { availableKeys, lakeKeyIds, subjectPseudonyms } from './keys.js';
 import { anchorKey, verifyTrailAndAnchors, writeAnchor } from './anchor.js';
 import { PSEUDONYM_PREFIX_CHARS } from './trail.js';
+import { publishTableVersion } from '../table/delta-log.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
 import { eraseSubject, type ErasureStep } from './erasure.js';
 import type { AgePurgeResult, ErasureResult, PurgeResult, TrailResult } from './types.js';
@@ -118,6 +119,11 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         confirm: opts.confirm,
       });
       if (!dryRun) await recover();
+    }
+    if (!dryRun) {
+      // One table log version for the run (src/table/delta-log.ts): the erased or expired files removed or re-added.
+      const version = await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: pseudonyms !== undefined ? 'purge --subject' : 'purge', runId }, logger, now);
+      if (version !== null) result.table_version = version ?? null;
     }
     if (!dryRun && catalog) {
       failpoint('purge:before-anchor');

@@ -51,6 +51,8 @@ export interface AgePurgeResult {
   trail_head?: string;
   /** The trail head written into the lake after this run (absent for a dry run). */
   trail_anchor?: TrailAnchorRef;
+  /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
+  table_version?: number | null;
   log: string | null;
 }
 
@@ -95,6 +97,8 @@ export interface ErasureResult {
   manifests_without_key_id?: number;
   trail_head?: string;
   trail_anchor?: TrailAnchorRef;
+  /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
+  table_version?: number | null;
   log: string | null;
 }
 

@@ -92,7 +92,8 @@ describe('watt ingest, end to end on the local lake', () => {
     const forced = await runWatt(['ingest', '--date', '2025-01-03', '--force', '--json'], { cwd, env: KEY });
     expect(forced.code).toBe(0);
     expect(JSON.parse(forced.stdout).status).toBe('succeeded');
-    expect(filesUnder(path.join(cwd, 'lake'))).toHaveLength(before + 2);
+    // The object, its manifest and the table log's commit (tests/table/delta-log.test.ts).
+    expect(filesUnder(path.join(cwd, 'lake'))).toHaveLength(before + 3);
   });
 
   it('--dry-run of a file already ingested says it would be skipped', async () => {
@@ -110,13 +111,13 @@ describe('watt ingest, end to end on the local lake', () => {
     expect(r.stderr).not.toMatch(/generated a new key/);
   });
 
-  it('--json prints one object (one line) with source, run_id, status, rows, rejected, destination, format, objects, manifest, log and key_id', async () => {
+  it('--json prints one object (one line) with source, run_id, status, rows, rejected, destination, format, objects, manifest, log, key_id and table_version', async () => {
     const dir = scratchDir();
     const r = await runWatt(['ingest', '--json', '--layout', 'hive', '--date', '2024-12-31'], { cwd: dir, env: KEY });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(r.stdout.split('\n')).toHaveLength(2); // NDJSON: one line per file
-    expect(Object.keys(out)).toEqual(['source', 'run_id', 'status', 'rows', 'rejected', 'destination', 'format', 'objects', 'manifest', 'log', 'key_id']);
+    expect(Object.keys(out)).toEqual(['source', 'run_id', 'status', 'rows', 'rejected', 'destination', 'format', 'objects', 'manifest', 'log', 'key_id', 'table_version']);
     expect(out.format).toBe('csv');
     expect(out.objects).toEqual([{ key: expect.stringMatching(/year=2024\/month=12\/day=31\//), uri: out.destination, rows: 5, partition_date: '2024-12-31' }]);
     expect(out).toMatchObject({ status: 'succeeded', rows: 5, rejected: 0 });

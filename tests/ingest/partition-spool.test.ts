@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -54,6 +54,53 @@ describe('partition spool', () => {
       total += Number(meta.num_rows);
     }
     expect(total).toBe(rows);
+  });
+
+  it('parquet: days interleaved at random (an unordered export) still give one full row group per day, rows in source order, odd characters intact', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const days = 20;
+    const perDay = 10_000;
+    const dayNames = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2025, 0, 1) + d * 86_400_000).toISOString().slice(0, 10));
+    const dayOf = (d: number) => dayNames[d]!;
+    // ~130 bytes a row: the days held together pass the sink's budget long before the end.
+    const pad = '-'.repeat(100);
+    // A seeded permutation of (day, index) pairs.
+    const order = Array.from({ length: days * perDay }, (_, k) => k);
+    let state = 7;
+    for (let k = order.length - 1; k > 0; k--) {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      const j = state % (k + 1);
+      [order[k], order[j]] = [order[j]!, order[k]!];
+    }
+    const odd = ['a,b', 'line\nbreak', 'back\\slash', 'unit\x1fsep', 'é😀', '"q"', '\\n literal'];
+    const id = (k: number) => (k % 97 === 0 ? `${odd[k % odd.length]}-${k}` : `R${k}${pad}`);
+    const ts = (k: number) => `${dayOf(Math.floor(k / perDay))}T${String(k % 24).padStart(2, '0')}:00:00Z`;
+    const sink = await createSink(spec(dir, 'parquet', 0), '');
+    for (const k of order) sink.write(dayOf(Math.floor(k / perDay)), [id(k), ts(k), `${k}.5`, String(k), k % 2 ? 'true' : 'false']);
+    expect((sink as unknown as { spooling: boolean }).spooling).toBe(true);
+    const parts = sink.finish();
+    expect(parts).toHaveLength(days);
+    for (const p of parts) {
+      const { file } = await finishParquetParts([p.parquet!], columns);
+      const meta = await readParquetMetadata(file);
+      expect(meta.row_groups.map((g) => Number(g.num_rows))).toEqual([perDay]);
+      const got: unknown[][] = [];
+      for await (const g of readParquetRowGroups(file)) got.push(...g.rows);
+      const d = dayNames.indexOf(p.date);
+      const mine = order.filter((k) => Math.floor(k / perDay) === d);
+      expect(got.map((r) => r[0])).toEqual(mine.map(id));
+      expect(got.map((r) => r[3])).toEqual(mine.map((k) => BigInt(k)));
+    }
+    // The day spools are gone once read.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.rows'))).toEqual([]);
+  }, 120_000);
+
+  it('parquet: days in time order never switch to spooling', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const sink = await createSink(spec(dir, 'parquet', 0), '');
+    for (let d = 1; d <= 9; d++) for (let i = 0; i < 60_000; i++) sink.write(`2025-03-0${d}`, row(i, d));
+    expect((sink as unknown as { spooling: boolean }).spooling).toBe(false);
+    expect(sink.finish()).toHaveLength(9);
   });
 
   it('csv: one file per day, the header once at the top, rows in order', async () => {

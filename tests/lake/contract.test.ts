@@ -44,6 +44,34 @@ describe.each(lakes)('%s lake', (name, open) => {
     await lake?.close();
   });
 
+  it('putIfAbsent: of writers racing for one key exactly one wins, and a present key is never replaced', async () => {
+    const key = 'race/_delta_log/00000000000000000000.json';
+    if (name === 's3') {
+      // s3rver ignores conditional writes (AWS S3 honours If-None-Match since 2024-08, as do MinIO
+      // and R2): check that every putIfAbsent sends the precondition, and stop there.
+      const seen: unknown[] = [];
+      const client = (lake as unknown as { client: { middlewareStack: { add: (m: unknown, o: unknown) => void } } }).client;
+      client.middlewareStack.add(
+        (next: (a: unknown) => unknown) => async (args: { request: { method?: string; headers?: Record<string, string> } }) => {
+          if (args.request.method === 'PUT') seen.push(args.request.headers?.['if-none-match']);
+          return next(args);
+        },
+        { step: 'finalizeRequest', name: 'seeIfNoneMatch' },
+      );
+      await lake.putIfAbsent(key, 'x\n');
+      expect(seen).toEqual(['*']);
+      return;
+    }
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((w) => lake.putIfAbsent(key, `{"writer":"${w}"}\n`)));
+    const winners = results.filter((r) => r !== undefined);
+    expect(winners).toHaveLength(1);
+    const body = await text(await lake.get(key));
+    expect(body).toMatch(/^\{"writer":"[abcd]"\}\n$/);
+    expect(await lake.putIfAbsent(key, 'other\n')).toBeUndefined();
+    expect(await text(await lake.get(key))).toBe(body);
+    expect(await lake.putIfAbsent('race/_delta_log/00000000000000000001.json', 'next\n')).toMatchObject({ key: 'race/_delta_log/00000000000000000001.json', size: 5 });
+  });
+
   it('puts a stream, a buffer and a file, and reads them back with sizes and sha256 metadata', async () => {
     const a = await lake.put('p/2025/01/01/a.csv', Readable.from(['x,y\n', '1,2\n']), { sha256: 'aa'.repeat(32) });
     expect(a).toMatchObject({ key: 'p/2025/01/01/a.csv', size: 8 });

@@ -4,7 +4,8 @@
  * and hyparquet with the reference Zstandard library. Values must come back exactly as given:
  * INT64 at the range's ends, timestamps far outside 1970..2262, -0, extremes, non-ASCII text.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -89,8 +90,6 @@ describe('watt Parquet encoder, read back by DuckDB and hyparquet', () => {
     expect(by.b).toMatchObject({ min: 'false', max: 'true', nulls: 2 });
     expect(by.empty).toMatchObject({ min: null, max: null, nulls: rows.length + 1 });
     expect(by.pseudonym).toMatchObject({ min: null, max: null });
-    const footer = await readParquetMetadata(file);
-    expect(footer.created_by).toMatch(/^watt /);
     // -0 as min of a column whose smallest value is a zero, +0 as max of one whose largest is.
     const zeros = path.join(dir, 'zeros.parquet');
     const z = new ParquetFileWriter(zeros, [{ name: 'd', kind: 'double' }]);
@@ -100,6 +99,33 @@ describe('watt Parquet encoder, read back by DuckDB and hyparquet', () => {
     const stats = zmeta.row_groups[0]!.columns[0]!.meta_data!.statistics!;
     expect(Object.is(stats.min_value, -0)).toBe(true);
     expect(Object.is(stats.max_value, 0)).toBe(true);
+  });
+
+  it('footer other engines trust: created_by in parquet-java\'s "version (build)" shape, legacy converted types beside logical types', async () => {
+    const file = path.join(dir, 'footer.parquet');
+    const w = new ParquetFileWriter(file, columns);
+    for (const r of rows) w.appendCanonical(r.canonical);
+    w.close();
+    const { version } = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string };
+    // DuckDB's footer parser (C++), independent of hyparquet.
+    const [{ created_by: createdBy }] = (await db.rows(`SELECT created_by FROM parquet_file_metadata(${sql(file)})`)) as [{ created_by: string }];
+    // parquet-java's VersionParser.FORMAT, matched whole (as Pattern.matcher().matches()): what
+    // CorruptStatistics.shouldIgnoreStatistics parses before trusting BYTE_ARRAY statistics.
+    const parsed = /^(.*?)\s+version\s*(?:([^(]*?)\s*(?:\(\s*build\s*([^)]*?)\s*\))?)?$/.exec(createdBy);
+    expect(parsed?.[1]).toBe('watt');
+    expect(parsed?.[2]).toBe(version);
+    expect(parsed?.[3]).toMatch(/^([0-9a-f]{4,40}|unknown)$/);
+    const schema = Object.fromEntries((await db.rows(`SELECT name, type, converted_type, logical_type FROM parquet_schema(${sql(file)}) WHERE type IS NOT NULL`)).map((e) => [e.name, e]));
+    expect(schema.ts).toMatchObject({ type: 'INT64', converted_type: 'TIMESTAMP_MICROS' });
+    expect(schema.ts!.logical_type).toMatch(/^TimestampType\(isAdjustedToUTC=1, unit=.*MICROS=MicroSeconds\(\)/);
+    expect(schema.s).toMatchObject({ type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: 'StringType()' });
+    expect(schema.d).toMatchObject({ type: 'DOUBLE', converted_type: null, logical_type: null });
+    // hyparquet's parser of the same footer agrees, and DuckDB still reads an instant.
+    const footer = await readParquetMetadata(file);
+    expect(footer.created_by).toBe(createdBy);
+    expect(footer.schema.find((e) => e.name === 'ts')).toMatchObject({ converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', unit: 'MICROS', isAdjustedToUTC: true } });
+    expect(footer.schema.find((e) => e.name === 's')).toMatchObject({ converted_type: 'UTF8', logical_type: { type: 'STRING' } });
+    expect((await db.types(`read_parquet(${sql(file)})`)).ts).toBe('TIMESTAMP WITH TIME ZONE');
   });
 
   it('a string column gives up its dictionary for PLAIN when values do not repeat; several pages per chunk, several row groups', async () => {

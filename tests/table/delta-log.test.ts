@@ -1,0 +1,152 @@
+/**
+ * The table log (issue 23, item 1): what an analyst's engine sees of the lake through
+ * `<prefix>/_delta_log/`, read by an independent reader written from Delta Lake's protocol
+ * (tests/helpers/delta-reader.ts) and by DuckDB over the files that reader lists — against what
+ * DuckDB's glob reads. The real CLI writes the lake: ingest, ingest, erasure, retention by age.
+ * Needs the build (dist/).
+ */
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { runWatt, scratchDir } from '../helpers/cli.js';
+import { readDeltaTable } from '../helpers/delta-reader.js';
+import { useDuckDb } from '../helpers/duckdb.js';
+import { FIXTURES, KEY, PREFIX, SUBJECT, wattEnv } from '../retention/helpers.js';
+import { Pseudonymiser } from '../../src/records/pseudonymise.js';
+import { commitTableVersion, readTableSnapshot } from '../../src/table/delta-log.js';
+import { LocalLake } from '../../src/lake/local.js';
+import { landRun, readings } from '../helpers/v2-lake.js';
+import type { Logger } from '../../src/log.js';
+
+const { rows } = useDuckDb();
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const sql = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const list = (files: string[]) => `[${files.map(sql).join(', ')}]`;
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const DAY = 86_400_000;
+
+/** README "Committed snapshots": the files of a version, listed by DuckDB from the log alone (no delta extension). */
+const logFilesSql = (root: string, version?: number) => `
+  SELECT list(${sql(root + '/')} || url_decode(path) ORDER BY path) AS files FROM (
+    SELECT coalesce(add.path, remove.path) AS path, arg_max(add IS NOT NULL, version) AS live
+    FROM (SELECT add, remove, regexp_extract(filename, '(\\d{20})\\.json$', 1)::BIGINT AS version
+          FROM read_ndjson(${sql(root + '/_delta_log/*.json')}, filename = true, columns = {add: 'STRUCT(path VARCHAR)', remove: 'STRUCT(path VARCHAR)'}))
+    WHERE (add IS NOT NULL OR remove IS NOT NULL) ${version === undefined ? '' : `AND version <= ${version}`}
+    GROUP BY ALL)
+  WHERE live`;
+
+const logFiles = (r: Record<string, unknown>[]) => (r[0]!.files as { items: string[] }).items;
+
+async function watt(dir: string, env: Record<string, string>, args: string[]): Promise<Record<string, unknown>> {
+  const r = await runWatt([...args, '--json'], { cwd: dir, env });
+  if (r.code !== 0) throw new Error(`watt ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI', () => {
+  const dir = scratchDir('watt-delta-');
+  dirs.push(dir);
+  const env = wattEnv(dir);
+  const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
+  const ingestArgs = (file: string) => ['ingest', '--source', path.join(FIXTURES, file), '--format', 'parquet', '--partition-by', 'reading_ts'];
+  const count = async (files: string[], where = 'true') => (await rows(`SELECT count(*) AS n FROM read_parquet(${list(files)}) WHERE ${where}`))[0]!.n as number;
+  const glob = () => `read_parquet(${sql(path.join(root, '**', '*.parquet'))})`;
+
+  it('each run is one version; readers of the log see exactly the committed objects, the glob does not', async () => {
+    // Version 0: the first ingest (4 rows over two days).
+    const a = await watt(dir, env, ingestArgs('mixed-a.csv'));
+    expect(a.table_version).toBe(0);
+    let t = readDeltaTable(root);
+    expect(t.version).toBe(0);
+    expect(t.protocol).toEqual({ minReaderVersion: 1, minWriterVersion: 2 });
+    expect(t.metaData.format.provider).toBe('parquet');
+    const fields = Object.fromEntries((JSON.parse(t.metaData.schemaString) as { fields: { name: string; type: string }[] }).fields.map((f) => [f.name, f.type]));
+    expect(fields).toEqual({ record_id: 'string', customer_id: 'string', meter_id: 'string', reading_ts: 'timestamp', consumption_kwh: 'double', tariff_eur_kwh: 'double', is_peak: 'boolean' });
+    expect(t.commitInfo).toMatchObject({ operation: 'WRITE', watt: { command: 'ingest', run_id: a.run_id } });
+    expect(t.files.map((f) => f.path.split('/').slice(0, 3).join('-'))).toEqual(['2025-01-01', '2025-01-02']);
+    for (const f of t.files) expect(statSync(f.file).size).toBe(f.size);
+    expect(await count(t.files.map((f) => f.file))).toBe(4);
+    expect(t.files.reduce((n, f) => n + f.numRecords!, 0)).toBe(4);
+
+    // An unfinished run's object (killed before its manifest, inside the grace period): the glob reads it, the log does not name it.
+    const leftover = path.join(path.dirname(t.files[0]!.file), 'mixed-a_20250101T000000Z-dead00.parquet');
+    copyFileSync(t.files[0]!.file, leftover);
+    expect(((await rows(`SELECT count(*) AS n FROM ${glob()}`))[0]!.n as number)).toBeGreaterThan(4);
+
+    // Version 1: the second ingest; version 0 still reads as it was (time travel).
+    const b = await watt(dir, env, ingestArgs('mixed-b.csv'));
+    expect(b.table_version).toBe(1);
+    t = readDeltaTable(root);
+    expect(t.files).toHaveLength(3);
+    expect(t.files.map((f) => f.file)).not.toContain(leftover);
+    expect(await count(t.files.map((f) => f.file))).toBe(7);
+    expect(readDeltaTable(root, 0).files).toHaveLength(2);
+    // The README's DuckDB read of the log (no extension) lists the same files, at each version.
+    expect(logFiles(await rows(logFilesSql(root)))).toEqual(t.files.map((f) => f.file));
+    expect(logFiles(await rows(logFilesSql(root, 0)))).toEqual(readDeltaTable(root, 0).files.map((f) => f.file));
+
+    // A run that changes nothing (already ingested) commits no version.
+    const again = await watt(dir, env, ingestArgs('mixed-a.csv'));
+    expect(again.status).toBe('skipped');
+    expect(readDeltaTable(root).versions).toEqual([0, 1]);
+
+    // Version 2: the erasure of one subject (3 committed rows in two objects, and 2 in the
+    // unfinished run's copy, which erasure scans too): one DELETE version; the log's files hold
+    // none of the subject's rows, their sizes are the rewritten objects'.
+    const erased = await watt(dir, env, ['purge', '--subject', SUBJECT, '--yes']);
+    expect(erased).toMatchObject({ rows_removed: 5, table_version: 2 });
+    t = readDeltaTable(root);
+    expect(t.commitInfo).toMatchObject({ operation: 'DELETE', watt: { command: 'purge --subject' } });
+    expect(JSON.stringify(t.commitInfo)).not.toContain(pseudonym);
+    for (const f of t.files) expect(statSync(f.file).size).toBe(f.size);
+    const files2 = t.files.map((f) => f.file);
+    expect(await count(files2)).toBe(4);
+    expect(await count(files2, `customer_id = ${sql(pseudonym)}`)).toBe(0);
+    expect(t.files.reduce((n, f) => n + f.numRecords!, 0)).toBe(4);
+
+    // Version 3: retention by age drops January (the cutoff falls between January and February 2025).
+    const days = Math.floor((Date.now() - Date.UTC(2025, 0, 20)) / DAY);
+    const purged = await watt(dir, env, ['purge', '--days', String(days), '--yes']);
+    expect(purged.table_version).toBe(3);
+    t = readDeltaTable(root);
+    expect(t.commitInfo).toMatchObject({ operation: 'DELETE', watt: { command: 'purge' } });
+    expect(t.files.map((f) => f.path.slice(0, 7))).toEqual(['2025/02']);
+    expect(await count(t.files.map((f) => f.file))).toBe(2);
+    expect(t.versions).toEqual([0, 1, 2, 3]);
+    expect(logFiles(await rows(logFilesSql(root)))).toEqual(t.files.map((f) => f.file));
+    // Every file any version still names is on disk only if the latest names it or an old version does.
+    for (const f of t.files) expect(statSync(f.file).isFile()).toBe(true);
+  });
+});
+
+describe('table log: commits and catch-up on a local lake', () => {
+  const silent = { info() {}, warn() {}, debug() {}, error() {} } as unknown as Logger;
+
+  it('a run that died between its manifest and its commit is published by the next version; racing writers get distinct versions', async () => {
+    const dir = scratchDir('watt-delta-race-');
+    dirs.push(dir);
+    const tmp = path.join(dir, 'tmp');
+    mkdirSync(tmp);
+    const lake = new LocalLake(path.join(dir, 'lake'), 'watt-lake');
+    const prefix = 'p/raw';
+    // Two runs landed with manifests but no log commit (as if each died after its manifest).
+    await landRun(lake, readings(['2025-03-01', '2025-03-02'], 3, ['C1', 'C2']), { prefix, runId: '20250301T000000Z-aaaaaa', format: 'parquet', key: KEY, tmp });
+    await landRun(lake, readings(['2025-03-03'], 2, ['C1'], 'B'), { prefix, runId: '20250302T000000Z-bbbbbb', format: 'csv', key: KEY, tmp });
+    const op = { operation: 'WRITE' as const, command: 'ingest', runId: '20250303T000000Z-cccccc' };
+    // Five writers race for the first version: one wins it, the others find nothing left to commit.
+    const results = await Promise.all(Array.from({ length: 5 }, () => commitTableVersion(lake, prefix, op, silent)));
+    expect(results.filter((r) => r !== undefined).map((r) => r!.version)).toEqual([0]);
+    const t = readDeltaTable(path.join(dir, 'lake', 'watt-lake', prefix));
+    expect(t.files.map((f) => [f.path.split('/').slice(0, 3).join('/'), path.extname(f.path), f.numRecords])).toEqual([
+      ['year=2025/month=3/day=1', '.parquet', 3],
+      ['year=2025/month=3/day=2', '.parquet', 3],
+      ['year=2025/month=3/day=3', '.csv', 2],
+    ]);
+    for (const f of t.files) expect(statSync(f.file).size).toBe(f.size);
+    expect(readdirSync(path.join(dir, 'lake', 'watt-lake', prefix, '_delta_log'))).toEqual(['00000000000000000000.json']);
+    // watt's own replay agrees with the independent reader.
+    const own = await readTableSnapshot(lake, prefix);
+    expect([...own.files.keys()].sort()).toEqual(t.files.map((f) => f.path));
+  });
+});
+
