@@ -1,0 +1,31 @@
+import type { FaultGroup } from './transform.js';
+
+/**
+ * Lines of a validator's summary of rejected rows, one per column and reason, most rows first:
+ * `conso_kwh: 200,000 rows is not a number (lines 2, 3, 4, 5, 6) (decimal comma? set "x-decimalChar": "," on the column)`.
+ * No value is shown (the reasons and hints hold none).
+ * @param max at most this many lines, then `and N more reasons`
+ */
+export function describeFaults(faults: readonly FaultGroup[], max = 20): string[] {
+  const lines = faults.slice(0, max).map((g) => {
+    const lineList = `line${g.lines.length > 1 ? 's' : ''} ${g.lines.join(', ')}${g.rows > g.lines.length ? ', …' : ''}`;
+    return `${g.column ?? 'row'}: ${g.rows.toLocaleString('en')} row${g.rows > 1 ? 's' : ''} ${g.reason} (${lineList})${g.hint ? ` (${g.hint})` : ''}`;
+  });
+  if (faults.length > max) lines.push(`and ${faults.length - max} more reasons`);
+  return lines;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The first partition day the raw-data retention keeps at `now`: `watt purge` deletes partitions
+ * dated before it (retention/age.ts `cutoffs`: the UTC day of `now - days`).
+ */
+export function cutoffDay(now: Date, days: number): string {
+  return new Date(now.getTime() - days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Rows of the objects whose partition day is before `cutoff` (`YYYY-MM-DD`). */
+export function expiredRows(objects: readonly { partition_date: string; rows: number }[], cutoff: string): number {
+  return objects.reduce((n, o) => n + (o.partition_date < cutoff ? o.rows : 0), 0);
+}
