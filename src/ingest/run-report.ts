@@ -2,14 +2,18 @@ import type { FaultGroup } from './transform.js';
 
 /**
  * Lines of a validator's summary of rejected rows, one per column and reason, most rows first:
- * `conso_kwh: 200,000 rows is not a number (lines 2, 3, 4, 5, 6) (decimal comma? set "x-decimalChar": "," on the column)`.
- * No value is shown (the reasons and hints hold none).
+ * `conso_kwh: 200,000 rows, "0,110" is not a number (lines 2, 3, 4, 5, 6, …) (decimal comma? set "x-decimalChar": "," on the column)`,
+ * or for a reason met once `line 7, column reading_ts: "2025-13-01" is not a valid date-time`.
+ * The value shown is the first one's, never of a personal column.
  * @param max at most this many lines, then `and N more reasons`
  */
 export function describeFaults(faults: readonly FaultGroup[], max = 20): string[] {
   const lines = faults.slice(0, max).map((g) => {
-    const lineList = `line${g.lines.length > 1 ? 's' : ''} ${g.lines.join(', ')}${g.rows > g.lines.length ? ', …' : ''}`;
-    return `${g.column ?? 'row'}: ${g.rows.toLocaleString('en')} row${g.rows > 1 ? 's' : ''} ${g.reason} (${lineList})${g.hint ? ` (${g.hint})` : ''}`;
+    const value = g.example !== undefined ? `${JSON.stringify(g.example)} ` : '';
+    const hint = g.hint ? ` (${g.hint})` : '';
+    if (g.rows === 1) return `line ${g.lines[0]}${g.column ? `, column ${g.column}` : ''}: ${value}${g.reason}${hint}`;
+    const lineList = `lines ${g.lines.join(', ')}${g.rows > g.lines.length ? ', …' : ''}`;
+    return `${g.column ?? 'rows'}: ${g.rows.toLocaleString('en')} rows, ${value}${g.reason} (${lineList})${hint}`;
   });
   if (faults.length > max) lines.push(`and ${faults.length - max} more reasons`);
   return lines;

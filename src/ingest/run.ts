@@ -284,12 +284,16 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       for (const e of outcome.errors) logger.debug(`line ${e.line}${e.column ? `, column ${e.column}` : ''}: ${describeValue(e)}${e.reason}`, { step: 'validate', ...e });
 
       if (outcome.rejected > 0 && !options.quarantine) {
-        const lines = describeFaults(outcome.faults, 3);
-        const firstHint = outcome.faults.find((f) => f.hint)?.hint;
-        throw new DataError(
-          `${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written: ${lines.join('; ')}`,
-          { hint: `${firstHint ? firstHint + '; then ' : ''}fix the file, or rerun with --quarantine to land the valid rows and set the others aside` },
-        );
+        const first = outcome.errors[0]!;
+        // The first row's faults, then (several rows) the validator's summary by column and reason.
+        const firstText = first.cells
+          ? `line ${first.line}: ${first.cells.map((c) => `column ${c.column}: ${c.value !== undefined ? `${JSON.stringify(c.value)} ` : ''}${c.reason}`).join(', ')}`
+          : `line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason}`;
+        const summary = outcome.rejected > 1 ? `; by column: ${describeFaults(outcome.faults, 3).join('; ')}` : '';
+        const hint = outcome.faults.find((f) => f.hint)?.hint;
+        throw new DataError(`${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written (first: ${firstText})${summary}`, {
+          hint: `${hint ? `${hint}; then ` : ''}fix the file, or rerun with --quarantine to land the valid rows and set the others aside`,
+        });
       }
       // Backfills into partitions the next purge deletes (retention of raw data).
       if (options.retentionDays !== undefined) {

@@ -16,7 +16,7 @@ import type { ExtraColumnsPolicy } from './manifest.js';
 import { applyExtraColumns, type ExtraColumnsOutcome } from './extra-columns.js';
 import { newKeySeed, settleDuplicates } from './primary-key.js';
 import { csvField } from '../records/csv.js';
-import { csvFailure, ERRORS_KEPT, GROUP_LINES, MAX_RECORD_CHARS, transformRange, type FaultGroup, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
+import { csvFailure, DUPLICATE_KEY_REASON, ERRORS_KEPT, GROUP_LINES, MAX_RECORD_CHARS, transformRange, type FaultGroup, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
 import { DEFAULT_DIALECT, type CsvDialect } from '../records/dialect.js';
 import { checkPersonalColumns } from './personal-guard.js';
 import { csvSpoolFile, parquetKind, type SpoolPart } from './partition-spool.js';
@@ -249,6 +249,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     // can crash the process while loading the re2 addon (uhop/node-re2#235, re2 1.23), and this
     // thread holds the compiled schema.
     const first = outcomes;
+    const rejectedBefore = outcomes.map((o) => o.rejected);
+    const errorsBefore = outcomes.map((o) => o.errors);
     outcomes = await settleDuplicates(outcomes, options.schema.primaryKey.join(', '), options.quarantine === true, ERRORS_KEPT, async (r, known) => {
       // The re-run rewrites this range's spool: a live join of it is undone first.
       await joiner?.undo();
@@ -256,6 +258,14 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       const again = await transformRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal);
       for (const p of again.parts) spooled.add(p.file);
       return again;
+    });
+    // Duplicates found after the ranges (strict mode's key logs, cross-range keys): one more fault group.
+    outcomes.forEach((o, r) => {
+      const extra = o === first[r] ? o.rejected - rejectedBefore[r]! : 0;
+      if (extra > 0) {
+        const lines = o.errors.filter((e) => !errorsBefore[r]!.includes(e) && e.duplicate_of !== undefined).map((e) => e.line).slice(0, GROUP_LINES);
+        o.faults = [...o.faults, { column: null, reason: DUPLICATE_KEY_REASON, rows: extra, lines }];
+      }
     });
     for (const job of jobs.slice(1)) if (job.rejectsFile) await append(job.rejectsFile, rejectsFile);
     // Join each day's parts, in range order, into the first part's file.
@@ -354,6 +364,7 @@ export function mergeFaults(lists: FaultGroup[][]): FaultGroup[] {
         m.rows += g.rows;
         m.lines = [...m.lines, ...g.lines].sort((a, b) => a - b).slice(0, GROUP_LINES);
         m.hint ??= g.hint;
+        if (g.lines[0]! < (m.lines[0] ?? Infinity) && g.example !== undefined) m.example = g.example;
       }
     }
   }

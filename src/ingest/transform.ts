@@ -74,8 +74,13 @@ export interface FaultGroup {
   rows: number;
   /** The first lines (up to 5), ascending within a range. */
   lines: number[];
+  /** The value of the first such cell, cut to 40 characters; absent for personal columns and row-level faults. */
+  example?: string;
   hint?: string;
 }
+
+/** The reason of the fault group of rows repeating an earlier row's primary key. */
+export const DUPLICATE_KEY_REASON = 'repeats the primary key of an earlier row';
 
 /** Lines kept per fault group. */
 export const GROUP_LINES = 5;
@@ -202,7 +207,8 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     if (!g) {
       const p = column === null ? undefined : plan[header.indexOf(column)];
       const hint = p && !p.personal ? cellHint(reason, raw, p.type, p.dateTime) : undefined;
-      g = { column, reason, rows: 0, lines: [], ...(hint ? { hint } : {}) };
+      const example = column !== null && raw !== undefined && raw !== '' ? preview(column, raw) : undefined;
+      g = { column, reason, rows: 0, lines: [], ...(example !== undefined ? { example } : {}), ...(hint ? { hint } : {}) };
       groups.set(k, g);
     }
     g.rows++;
@@ -212,7 +218,8 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     rejected++;
     if (errors.length < ERRORS_KEPT) errors.push(e);
     if (job.rejectsFile) rejectBuffer += JSON.stringify(e) + '\n';
-    if (!e.cells) count(e.column, e.reason, e.line, raw);
+    // Duplicate keys are one group whatever line they repeat.
+    if (!e.cells) count(e.column, e.duplicate_of !== undefined ? DUPLICATE_KEY_REASON : e.reason, e.line, raw);
   };
   const preview = (column: string, raw: string): string | undefined =>
     schema.personal.has(column) ? undefined : raw.length > VALUE_PREVIEW ? raw.slice(0, VALUE_PREVIEW) + '…' : raw;

@@ -137,7 +137,7 @@ describe('ingest to S3 (s3rver on 127.0.0.1)', () => {
 
   it('--format parquet --partition-by: one Parquet object per day (content type, sha256 metadata), one manifest', async () => {
     const cwd = scratchDir();
-    const r = await runWatt(['ingest', '--source', threeDays(cwd), '--format', 'parquet', '--partition-by', 'reading_ts', '--layout', 'hive', '--prefix', 'pq', '--json'], { cwd, env: { ...KEY, ...s3.env } });
+    const r = await runWatt(['ingest', '--source', threeDays(cwd), '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired', '--layout', 'hive', '--prefix', 'pq', '--json'], { cwd, env: { ...KEY, ...s3.env } });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     const listed = (await client.send(new ListObjectsV2Command({ Bucket: 'watt-lake', Prefix: 'pq/' }))).Contents!.map((o) => o.Key!);
@@ -229,7 +229,7 @@ describe('ingest to Azure Blob (Azurite on 127.0.0.1)', () => {
 
   it('--format parquet --partition-by: one Parquet object per day, one manifest', async () => {
     const cwd = scratchDir();
-    const r = await runWatt(['ingest', '--source', threeDays(cwd), '--format', 'parquet', '--partition-by', 'reading_ts', '--prefix', 'pq', '--json'], { cwd, env: { ...KEY, ...az.env } });
+    const r = await runWatt(['ingest', '--source', threeDays(cwd), '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired', '--prefix', 'pq', '--json'], { cwd, env: { ...KEY, ...az.env } });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('watt-lake');
