@@ -6,11 +6,12 @@ import type { FaultGroup } from './transform.js';
  * or for a reason met once `line 7, column reading_ts: "2025-13-01" is not a valid date-time`.
  * The value shown is the first one's, never of a personal column.
  * @param max at most this many lines, then `and N more reasons`
+ * @param hints append each group's hint (the error's own hint may carry it instead)
  */
-export function describeFaults(faults: readonly FaultGroup[], max = 20): string[] {
+export function describeFaults(faults: readonly FaultGroup[], max = 20, hints = true): string[] {
   const lines = faults.slice(0, max).map((g) => {
     const value = g.example !== undefined ? `${JSON.stringify(g.example)} ` : '';
-    const hint = g.hint ? ` (${g.hint})` : '';
+    const hint = hints && g.hint ? ` (${g.hint})` : '';
     if (g.rows === 1) return `line ${g.lines[0]}${g.column ? `, column ${g.column}` : ''}: ${value}${g.reason}${hint}`;
     const lineList = `lines ${g.lines.join(', ')}${g.rows > g.lines.length ? ', …' : ''}`;
     return `${g.column ?? 'rows'}: ${g.rows.toLocaleString('en')} rows, ${value}${g.reason} (${lineList})${hint}`;

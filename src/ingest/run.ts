@@ -289,7 +289,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         const firstText = first.cells
           ? `line ${first.line}: ${first.cells.map((c) => `column ${c.column}: ${c.value !== undefined ? `${JSON.stringify(c.value)} ` : ''}${c.reason}`).join(', ')}`
           : `line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason}`;
-        const summary = outcome.rejected > 1 ? `; by column: ${describeFaults(outcome.faults, 3).join('; ')}` : '';
+        const only = outcome.faults.length === 1 ? outcome.faults[0]! : undefined;
+        const summary =
+          outcome.rejected <= 1 ? '' : only ? `; ${only.rows.toLocaleString('en')} rows with this fault (lines ${only.lines.join(', ')}${only.rows > only.lines.length ? ', …' : ''})` : `; by column: ${describeFaults(outcome.faults, 3, false).join('; ')}`;
         const hint = outcome.faults.find((f) => f.hint)?.hint;
         throw new DataError(`${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written (first: ${firstText})${summary}`, {
           hint: `${hint ? `${hint}; then ` : ''}fix the file, or rerun with --quarantine to land the valid rows and set the others aside`,
