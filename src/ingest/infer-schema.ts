@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, UsageError } from '../errors.js';
-import { compileDateTimeFormat, DATETIME_FORMAT_KEYWORD, DECIMAL_CHAR_KEYWORD, DIALECT_KEYWORD, GROUP_CHAR_KEYWORD, REASON_KEYWORD, TIMEZONE_KEYWORD, type CsvDialect, type Encoding } from '../records/dialect.js';
+import { AmbiguousTime, compileDateTimeFormat, convertDateTime, ISO_LOCAL, DATETIME_FORMAT_KEYWORD, DECIMAL_CHAR_KEYWORD, DIALECT_KEYWORD, GROUP_CHAR_KEYWORD, REASON_KEYWORD, TIMEZONE_KEYWORD, type CsvDialect, type Encoding } from '../records/dialect.js';
 import { detectPersonalData, PERSONAL_DATA_DETECTORS } from '../records/personal-data.js';
 import { isTimeZone } from '../records/local-time.js';
 import { PERSONAL_KEYWORD, PRIMARY_KEY_KEYWORD, isRfc3339DateTime } from '../records/schema.js';
@@ -154,7 +154,7 @@ export async function inferSchema(file: string, options: InferOptions = {}): Pro
     properties[name] = prop;
   });
   if (naive && !options.timezone) notes.push(`date-times without a UTC offset in ${dateTimeCols.join(', ')}: name their zone with --timezone (e.g. --timezone Europe/Paris), or add "${TIMEZONE_KEYWORD}" to the schema; ingest refuses them otherwise`);
-  const keyCandidates = primaryKeyCandidates(header, rows, properties);
+  const keyCandidates = primaryKeyCandidates(header, rows, properties, options.timezone);
   const schema: Record<string, unknown> = {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $comment: `Inferred by watt schema infer from ${rows.length} rows (${fromHead} from the start of the file, the rest from ${PROBES} places through it). Check the guesses before ingesting, above all the personal-data ones.`,
@@ -284,12 +284,33 @@ const SERIES_DETECTORS = new Set(PERSONAL_DATA_DETECTORS.filter((d) => ['pdl', '
  * so it is ranked after the pair whenever the series column repeats; then any pair; then a
  * date-time alone. Columns with empty cells never count.
  */
-function primaryKeyCandidates(header: string[], rows: string[][], properties: Record<string, Record<string, unknown>>): string[][] {
+function primaryKeyCandidates(header: string[], rows: string[][], properties: Record<string, Record<string, unknown>>, zone: string | undefined): string[][] {
   const full = header.map((_, i) => rows.every((r) => (r[i] ?? '') !== ''));
+  // Naive date-times are compared as instants in the zone, as ingest lands them: the repeated
+  // autumn hour is told apart by its order in the series (the key's other columns), as at ingest.
+  const parsers = header.map((h) => {
+    const p = properties[h];
+    if (p?.format !== 'date-time' || (!zone && typeof p[DATETIME_FORMAT_KEYWORD] !== 'string')) return undefined;
+    return typeof p[DATETIME_FORMAT_KEYWORD] === 'string' ? compileDateTimeFormat(p[DATETIME_FORMAT_KEYWORD] as string) : ISO_LOCAL;
+  });
+  const cell = (r: string[], c: number, cols: number[], seen: Map<string, number>): string => {
+    const raw = r[c] ?? '';
+    const parser = parsers[c];
+    if (!parser) return raw;
+    // Without a zone, a naive time between 00:00 and 03:59 (when clocks fall back in the zones
+    // of the IANA database) seen again in its series counts as the repeated hour, once.
+    const t = zone ? convertDateTime(raw, parser, zone) : /[ T]0[0-3]:/.test(raw) ? new AmbiguousTime(raw + '#1', raw + '#2') : raw;
+    if (!(t instanceof AmbiguousTime)) return typeof t === 'string' ? t : raw;
+    const series = cols.filter((x) => x !== c).map((x) => r[x]).join('\u0001') + '\u0000' + raw;
+    const n = seen.get(series) ?? 0;
+    seen.set(series, n + 1);
+    return n === 0 ? t.earlier : t.later;
+  };
   const unique = (cols: number[]) => {
     const seen = new Set<string>();
+    const occurrences = new Map<string, number>();
     for (const r of rows) {
-      const k = cols.map((c) => r[c]).join('\u0000');
+      const k = cols.map((c) => cell(r, c, cols, occurrences)).join('\u0000');
       if (seen.has(k)) return false;
       seen.add(k);
     }
@@ -304,7 +325,8 @@ function primaryKeyCandidates(header: string[], rows: string[][], properties: Re
   const pairs: number[][] = [];
   for (let i = 0; i < header.length; i++) {
     for (let j = i + 1; j < header.length; j++) {
-      if (!full[i] || !full[j] || singles.includes(i) || singles.includes(j)) continue;
+      // Measurements (numbers) are not keys, even when unique in a sample.
+      if (!full[i] || !full[j] || singles.includes(i) || singles.includes(j) || properties[header[i]!]?.type === 'number' || properties[header[j]!]?.type === 'number') continue;
       if (unique([i, j])) pairs.push([i, j]);
     }
   }

@@ -79,7 +79,7 @@ describe.each([
     const relation = format === 'csv' ? `read_csv([${data.map(sql).join(',')}], union_by_name = true)` : `read_parquet([${data.map(sql).join(',')}])`;
     const [totals] = await rows(
       `SELECT count(*) AS n, count(DISTINCT (PDL, horodatage)) AS distinct_rows, count(DISTINCT PDL) AS pdls, CAST(round(sum(conso_kwh) * 1000) AS BIGINT) AS wh,
-              min(horodatage)::VARCHAR AS first, max(horodatage)::VARCHAR AS last FROM ${relation}`,
+              strftime(min(horodatage), '%Y-%m-%d %H:%M:%S') AS first, strftime(max(horodatage), '%Y-%m-%d %H:%M:%S') AS last FROM ${relation}`,
     );
     expect(totals).toEqual({ n: curve.rows, distinct_rows: curve.rows, pdls: 2, wh: curve.sumWh, first: '2024-12-31 23:00:00', last: '2025-12-31 22:30:00' });
     // Each PDL: every half-hour of the year exactly once (17,520), none missing around either DST change.
