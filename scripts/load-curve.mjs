@@ -22,16 +22,18 @@ function localOf(fmt, ms) {
 }
 
 /**
- * The load curve of `pdls` delivery points over `year` (local midnight to midnight, Paris).
+ * The load curve of `pdls` delivery points over `year` (local midnight to midnight, Paris), or
+ * over its first `days` days.
  * @returns `text` (the CSV as a string, CRLF), `bytes` (encoded), `rows`, `pdls` (the identifiers),
  * `sumWh` (exact sum of conso_kwh in Wh, an integer), `utcInstants` (per PDL: distinct UTC
  * half-hours = rows per PDL)
  */
-export function loadCurve({ pdls = 3, year = 2025, encoding = 'windows-1252' } = {}) {
+export function loadCurve({ pdls = 3, year = 2025, encoding = 'windows-1252', days = undefined } = {}) {
   const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
   // Local midnight of 1 January in Paris is 23:00 UTC the day before (winter time, +01:00).
   const start = Date.UTC(year - 1, 11, 31, 23, 0, 0);
-  const end = Date.UTC(year, 11, 31, 23, 0, 0);
+  // `days`: only the first days of the year (tests that need no daylight-saving change).
+  const end = days === undefined ? Date.UTC(year, 11, 31, 23, 0, 0) : start + days * 86_400_000;
   const ids = Array.from({ length: pdls }, (_, i) => String(30001234567890 + i * 104_729).padStart(14, '0'));
   const lines = [HEADER.join(';')];
   let sumWh = 0;
