@@ -3,12 +3,10 @@ import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, UsageError } from '../errors.js';
-import { AmbiguousTime, compileDateTimeFormat, convertDateTime, ISO_LOCAL, DATETIME_FORMAT_KEYWORD, DECIMAL_CHAR_KEYWORD, DIALECT_KEYWORD, GROUP_CHAR_KEYWORD, REASON_KEYWORD, TIMEZONE_KEYWORD, type CsvDialect, type Encoding } from '../records/dialect.js';
+import { AmbiguousTime, compileDateTimeFormat, convertDateTime, ISO_LOCAL, DATETIME_FORMAT_KEYWORD, DECIMAL_CHAR_KEYWORD, DIALECT_KEYWORD, GROUP_CHAR_KEYWORD, TIMEZONE_KEYWORD, type CsvDialect, type Encoding } from '../records/dialect.js';
 import { detectPersonalData, PERSONAL_DATA_DETECTORS } from '../records/personal-data.js';
 import { isTimeZone } from '../records/local-time.js';
 import { PERSONAL_KEYWORD, PRIMARY_KEY_KEYWORD, isRfc3339DateTime } from '../records/schema.js';
-
-void REASON_KEYWORD;
 
 /**
  * `watt schema infer`: a JSON Schema (draft 2020-12) that `watt ingest --schema` accepts as it is
@@ -116,7 +114,6 @@ export async function inferSchema(file: string, options: InferOptions = {}): Pro
     for (const r of parseText(text.slice(nl + 1))) if (r.length === width && rows.length < maxRows) rows.push(r);
   }
   if (rows.length === 0) throw new DataError(`${file} has a header but no data rows the sample could read`, { hint: delimiter === ',' ? 'is the delimiter something other than , ; tab or |?' : undefined });
-  void fromHead;
 
   const notes: string[] = [];
   const properties: Record<string, Record<string, unknown>> = {};
@@ -256,8 +253,6 @@ function inferColumn(values: string[]): ColumnGuess {
   if (values.every((v) => isRfc3339DateTime(v))) return { type: 'string', format: 'date-time' };
   for (const p of PARSERS) {
     if (values.every((v) => p.regex.test(v) && calendarOk(p, v))) {
-      const dayFirstAmbiguous = p.format.startsWith('DD') && !values.some((v) => +p.regex.exec(v)![p.groups.day]! > 12);
-      void dayFirstAmbiguous;
       return { type: 'string', format: 'date-time', dateTimeFormat: p.format, naive: !p.groups.offset };
     }
   }

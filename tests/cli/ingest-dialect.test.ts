@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { jest } from '@jest/globals';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runWatt, scratchDir, ROOT } from '../helpers/cli.js';
 import { useDuckDb } from '../helpers/duckdb.js';
@@ -300,4 +300,3 @@ describe('erasure finds the subject in the columns the manifests record', () => 
   });
 });
 
-void statSync;
