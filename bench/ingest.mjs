@@ -13,7 +13,8 @@
 // and prints rows/s, MB/s, peak RSS, the lake's data bytes, the CSV path's ratio to both floors and
 // the Parquet lake's size as a fraction of the CSV lake. CPU s: user + system time of all the
 // process's threads (watt uses two worker threads), comparable on a shared machine where wall
-// times are not. With --repeat K every tool runs K times,
+// times are not. Then the dialect path (issue 17; --no-dialect skips it): a 210,240-row French
+// load curve, `watt schema infer` and `watt ingest` with the inferred schema. With --repeat K every tool runs K times,
 // alternating, and the fastest run is kept (the machine may be shared).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
@@ -87,7 +88,7 @@ for (const rows of sizes) for (const order of orders) {
       ['csv-parse alone (floor B: 1 MiB, parse)', () => measure(['-r', rssHook, path.join(root, 'bench', 'parse-only.mjs'), file, '--fast'])],
       ['watt ingest (csv)', (i) => ingest(dir, file, `csv${i}`, [])],
       ['watt ingest --format parquet', (i) => ingest(dir, file, `pq${i}`, ['--format', 'parquet'])],
-      ['  ... --partition-by reading_ts', (i) => ingest(dir, file, `pqd${i}`, ['--format', 'parquet', '--partition-by', 'reading_ts'])],
+      ['  ... --partition-by reading_ts', (i) => ingest(dir, file, `pqd${i}`, ['--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired'])],
     ];
     const best = new Map();
     for (let i = 0; i < repeat; i++) {
@@ -111,6 +112,40 @@ for (const rows of sizes) for (const order of orders) {
         `partitioned Parquet lake / one-object Parquet lake ${(pqd.lake.bytes / pq.lake.bytes).toFixed(2)} (issue 23 target <= 1.2)`,
     );
     if (!pq.parquetObjects) console.log('  (no .parquet object landed: this build ignores --format parquet; its figures are CSV)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The dialect path (issue 17): a French load curve as utilities export it (scripts/load-curve.mjs:
+// `;`, decimal commas, CRLF, windows-1252, Europe/Paris local times, 12 PDLs = 210,240 rows),
+// `watt schema infer --timezone Europe/Paris` timed, then `watt ingest` with the inferred schema
+// (conversions of every number and date-time cell; read as one range, in order, for the DST rule).
+// The plain path above is the same command without any of that.
+if (!process.argv.includes('--no-dialect')) {
+  const { loadCurve } = await import('../scripts/load-curve.mjs');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-dialect-'));
+  try {
+    const curve = loadCurve({ pdls: 12, encoding: 'windows-1252' });
+    const file = path.join(dir, 'courbe.csv');
+    (await import('node:fs')).writeFileSync(file, curve.bytes);
+    const mb = curve.bytes.length / 1e6;
+    const schemaFile = path.join(dir, 'courbe.schema.json');
+    let infer;
+    for (let i = 0; i < repeat; i++) {
+      const m = measure(['-r', rssHook, path.join(root, 'bin', 'watt.js'), 'schema', 'infer', file, '--timezone', 'Europe/Paris'], {});
+      if (!infer || m.seconds < infer.seconds) infer = m;
+    }
+    (await import('node:fs')).writeFileSync(schemaFile, infer.stdout);
+    let best;
+    for (let i = 0; i < repeat; i++) {
+      const m = ingest(dir, file, `dialect${i}`, ['--schema', schemaFile]);
+      if (!best || m.seconds < best.seconds) best = m;
+    }
+    const rows = curve.rows;
+    console.log(`${String(rows).padEnd(10)} | ${'watt schema infer --timezone (5,000 rows)'.padEnd(40)} | ${fmtSeconds(infer.seconds)} |           |       | ${infer.cpu.toFixed(2).padStart(6)} | ${infer.rssMiB.toFixed(0).padStart(4)} MiB |`);
+    const data = best.lake ? `${(best.lake.bytes / 2 ** 20).toFixed(1)} MiB in ${best.lake.objects} object(s)` : '';
+    console.log(`${String(rows).padEnd(10)} | ${'watt ingest (csv), dialect path'.padEnd(40)} | ${fmtSeconds(best.seconds)} | ${Math.round(rows / best.seconds).toLocaleString('en').padStart(9)} | ${(mb / best.seconds).toFixed(1).padStart(5)} | ${best.cpu.toFixed(2).padStart(6)} | ${best.rssMiB.toFixed(0).padStart(4)} MiB | ${data}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { registerPurge } from './commands/purge.js';
 import { registerVerify } from './commands/verify.js';
 import { registerServe } from './commands/serve.js';
 import { registerRuns } from './commands/runs.js';
+import { registerSchema } from './commands/schema.js';
 
 /**
  * The root program: registers the verbs, adds the flags every batch verb shares (`--quiet`,
@@ -28,7 +29,7 @@ const program = new Command('watt')
   // with --log-format json, a usage error is reported as one JSON line (below), not commander's text
   .configureOutput({ writeErr: (text) => (jsonLogs() ? undefined : process.stderr.write(text)) });
 
-for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge, registerVerify, registerRuns, registerServe]) {
+for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge, registerVerify, registerRuns, registerServe, registerSchema]) {
   const command = register(program);
   command.exitOverride();
   command.showHelpAfterError('(run with --help for usage)');

@@ -7,6 +7,7 @@ import { jsonLinesOutput } from '../run-output.js';
 import type { IngestResult } from '../ingest/run.js';
 import type { Logger } from '../log.js';
 import type { BatchOutcome, FileOutcome } from '../ingest/sources.js';
+import { describeFaults } from '../ingest/run-report.js';
 
 /**
  * `watt ingest`: validate CSVs of meter readings against a JSON Schema, pseudonymise personal
@@ -44,6 +45,10 @@ Exit code: 130/143 if interrupted; else the worst file's by 3 (storage) > 4 (loc
     .option('--dry-run', 'validate and show the key, write nothing to the lake')
     .option('--force', 'ingest again a file already ingested to the same destination')
     .option('--quarantine', 'land valid rows, set rejected rows aside in <prefix>/_rejects/, exit 1')
+    .option('--delimiter <char>', "CSV delimiter for this run: , ; tab or | (over the schema's x-dialect)")
+    .option('--encoding <name>', "source encoding for this run: utf-8, windows-1252 or latin-1 (over the schema's x-dialect)")
+    .option('--timezone <zone>', "IANA time zone of date-times written without an offset, e.g. Europe/Paris (over the schema's x-timezone)")
+    .option('--allow-expired', 'with --partition-by: land rows in partitions already past the retention period (the next purge deletes them)')
     .option('--new-key', "rotate the pseudonymisation key on purpose: land although the lake's manifests carry another key id")
     .option('--json', 'print one JSON object per file on stdout, one a line (NDJSON)')
     .option('--verbose', 'show debug lines and stack traces')
@@ -106,6 +111,11 @@ function summaryOf(result: IngestResult): Record<string, unknown> {
     log: result.log,
     key_id: result.key_id,
     ...(result.table_version !== undefined ? { table_version: result.table_version } : {}),
+
+    expired_rows: result.expired_rows,
+    ...(result.retention_cutoff ? { retention_cutoff: result.retention_cutoff } : {}),
+    ...(result.rejects ? { rejects: result.rejects } : {}),
+    ...(result.faults.length ? { faults: result.faults } : {}),
   };
   return result.status === 'skipped' ? { ...summary, previous_run_id: result.previous_run_id } : summary;
 }
@@ -128,9 +138,13 @@ function printFile(file: FileOutcome, json: boolean, several: boolean, log: Logg
     return;
   }
   const prefix = several ? `${file.source}: ` : '';
-  if (r?.status === 'dry_run') process.stdout.write(`${prefix}dry run: would write ${r.destination} (${r.rows} rows)\n`);
+  if (r?.status === 'dry_run') process.stdout.write(`${prefix}dry run: would write ${r.destination ?? 'no data object'} (${r.rows} rows)\n`);
   else if (r?.status === 'skipped') process.stdout.write(`${prefix}already ingested by run ${r.previous_run_id}: ${r.destination}\n`);
-  else if (r) process.stdout.write(`${prefix}${r.destination} (${r.rows} rows, run ${r.run_id})\n`);
+  else if (r && r.destination === null) process.stdout.write(`${prefix}no row landed: ${r.rejected} rows rejected${r.rejects ? ` to ${r.rejects}` : ''} (run ${r.run_id}); fix the file and run it again\n`);
+  else if (r) process.stdout.write(`${prefix}${r.destination}${r.objects.length > 1 ? ` and ${r.objects.length - 1} more objects` : ''} (${r.rows} rows, run ${r.run_id})\n`);
+  // Quarantined rows: a validator's summary, by column and reason (stderr).
+  if (r && r.status !== 'skipped' && r.faults.length) for (const line of describeFaults(r.faults, 10)) process.stderr.write(`${prefix}rejected ${line}\n`);
+  if (r && r.expired_rows > 0) process.stderr.write(`${prefix}warning: ${r.expired_rows} rows in partitions before ${r.retention_cutoff} (past retention): the next watt purge deletes them\n`);
   // A single file's error is printed once, by the CLI; in a batch each failed file gets its line.
   if (error && several) log.error(`${file.source}: ${error.error}${error.hint ? ` (${error.hint})` : ''} [exit ${error.exit_code}, run ${file.run_id}]`, { source: file.source, run_id: file.run_id, exit_code: error.exit_code });
 }

@@ -39,24 +39,35 @@ export function registerPurge(program: Command): Command {
       });
       if (result.mode !== 'verify-trail') recordRunMetrics(result.mode === 'age' ? { status: result.dry_run ? 'dry_run' : 'succeeded', objects_deleted: result.dry_run ? 0 : result.deleted, bytes: result.dry_run ? 0 : result.bytes_freed } : { status: result.dry_run ? 'dry_run' : 'succeeded', objects_deleted: result.dry_run ? 0 : result.objects_deleted, rows_landed: 0 });
       if (json) printJson(result);
+      // An erasure always says what it searched and removed, even 0 rows (never a silent success).
       else if (process.stdout.isTTY || flags.dryRun || flags.verbose || result.mode === 'verify-trail') process.stdout.write(render(result));
+      else if (result.mode === 'subject') process.stdout.write(render(result, false));
       if (result.mode === 'verify-trail' && !result.ok) {
         throw new DataError(result.problem ?? `audit trail broken at entry ${result.broken!.seq}: ${result.broken!.reason}`, { hint: 'the catalog was altered outside watt; restore it from a backup and investigate' });
       }
     });
 }
 
-function render(r: PurgeResult): string {
+/** The outcome as text; `detail` false: an erasure's summary lines only (one line per object left out). */
+function render(r: PurgeResult, detail = true): string {
   if (r.mode === 'verify-trail') {
     const anchors = r.anchors ? `, ${r.anchors.checked} anchor${r.anchors.checked === 1 ? '' : 's'} in the lake match${r.anchors.foreign ? ` (${r.anchors.foreign} of other catalogs)` : ''}` : '';
     return r.ok ? `audit trail ok: ${r.entries} entries, head ${r.head}${anchors}\n` : `audit trail BROKEN: ${r.problem ?? `entry ${r.broken!.seq}`} (${r.entries} entries read)\n`;
   }
   const verb = r.dry_run ? 'would' : '';
   if (r.mode === 'subject') {
-    const lines = r.objects.map((o) => `${r.dry_run ? 'would ' : ''}${o.action === 'deleted' ? 'delete' : 'rewrite'} ${o.key} (-${o.rows_removed} rows, ${o.rows_left} left)`);
+    const lines = detail ? r.objects.map((o) => `${r.dry_run ? 'would ' : ''}${o.action === 'deleted' ? 'delete' : 'rewrite'} ${o.key} (-${o.rows_removed} rows, ${o.rows_left} left)`) : [];
     for (const k of r.keys ?? []) lines.push(`key ${k.key_id}: pseudonym ${k.pseudonym_prefix}… (${k.manifests} manifests)`);
     if (r.manifests_without_key_id) lines.push(`${r.manifests_without_key_id} manifests carry no key id (written before key ids): erased under the current key`);
-    lines.push(`subject ${r.pseudonym_prefix}…: ${verb ? 'would remove' : 'removed'} ${r.rows_removed} rows from ${r.objects.length} of ${r.objects_scanned} objects (${r.objects_deleted} deleted)${r.recovered ? `, completed ${r.recovered} interrupted steps` : ''}`);
+    const columns = r.columns ?? [r.column];
+    const keyIds = (r.keys ?? []).map((k) => k.key_id);
+    const who = `subject ${r.pseudonym_prefix}…${keyIds.length ? ` (key id ${keyIds.join(', ')})` : ''}`;
+    if (r.rows_removed === 0) {
+      lines.push(`${who}: not found in ${r.objects_scanned} objects, column${columns.length === 1 ? '' : 's'} ${columns.join(', ') || '(none: no run has landed)'}; nothing ${verb ? 'would be ' : ''}removed (identifiers match exactly: case and inner spaces count)${r.recovered ? `; completed ${r.recovered} interrupted steps` : ''}`);
+    } else {
+      const per = columns.map((c) => `${c} ${r.rows_removed_by_column?.[c] ?? 0}`).join(', ');
+      lines.push(`${who}: searched ${r.objects_scanned} objects, column${columns.length === 1 ? '' : 's'} ${columns.join(', ')}; ${verb ? 'would remove' : 'removed'} ${r.rows_removed} rows (${per}) from ${r.objects.length} objects: ${r.objects_rewritten} rewritten, ${r.objects_deleted} deleted${r.recovered ? `; completed ${r.recovered} interrupted steps` : ''}`);
+    }
     if (r.trail_anchor) lines.push(`trail anchored at entry ${r.trail_anchor.seq} in ${r.trail_anchor.key}`);
     return lines.join('\n') + '\n';
   }

@@ -1,7 +1,7 @@
 import type { SpoolCipher } from '../spool-crypto.js';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { logDir, resolveLakeConfig, wattHome, type Env, type LakeFlags } from '../config.js';
+import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeFlags } from '../config.js';
 import { UsageError } from '../errors.js';
 import { createRunLogger } from '../log.js';
 import { Catalog } from '../catalog/catalog.js';
@@ -14,6 +14,9 @@ import type { LakeConfig } from '../config.js';
 import type { PartitionDate } from '../lake/layout.js';
 import type { CompiledSchema } from '../records/schema.js';
 import { ingest, prestartWorkers, type IngestResult } from './run.js';
+import { needsOneRange } from './transform-plan.js';
+import { delimiterOf, encodingOf, ENCODINGS, type CsvDialect } from '../records/dialect.js';
+import { isTimeZone } from '../records/local-time.js';
 import { DATA_FORMATS, EXTRA_COLUMNS_POLICIES, type DataFormat, type ExtraColumnsPolicy } from './manifest.js';
 
 export type { IngestResult, RowError } from './run.js';
@@ -45,6 +48,14 @@ export interface RunIngestOptions extends LakeFlags {
   onProgress?: (p: { rows: number; bytes: number; totalBytes: number }) => void;
   /** The run id to use (default: a new one). The stdin spool is named after it. */
   runId?: string;
+  /** --delimiter: over the schema's `x-dialect` delimiter for this run (`,` `;` `tab` `|`). */
+  delimiter?: string;
+  /** --encoding: over the schema's `x-dialect` encoding (utf-8, windows-1252, latin-1). */
+  encoding?: string;
+  /** --timezone: IANA zone of naive date-times, over the schema's `x-timezone`. */
+  timezone?: string;
+  /** --allow-expired: land rows in partitions already past retention. */
+  allowExpired?: boolean;
 }
 
 /** What every run of one `watt ingest` command shares, checked once: see {@link resolveIngestSettings}. */
@@ -56,6 +67,11 @@ export interface IngestSettings {
   extraColumns: ExtraColumnsPolicy;
   schema: CompiledSchema;
   home: string;
+  /** The schema's dialect with the flags applied. */
+  dialect: CsvDialect;
+  timezone?: string;
+  /** Raw-data retention, days (retention policy). */
+  retentionDays?: number;
 }
 
 /** The seed's sample file and schema, shipped with watt. */
@@ -68,7 +84,7 @@ export const DEFAULT_SCHEMA = assetPath('schemas', 'energy_consumption.schema.js
  * @throws see {@link ingest}; UsageError for bad flags (layout, date, provider, prefix).
  */
 export async function runIngest(opts: RunIngestOptions, env: Env = process.env, settings: IngestSettings = resolveIngestSettings(opts, env)): Promise<IngestResult> {
-  const { lake, layout, date, format, extraColumns, schema, home } = settings;
+  const { lake, layout, date, format, extraColumns, schema, home, dialect, timezone, retentionDays } = settings;
   const source = path.resolve(opts.source ?? DEFAULT_SOURCE);
   const runId = opts.runId ?? newRunId();
   const logger = createRunLogger({
@@ -81,7 +97,7 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
   });
   let catalog: Catalog | undefined;
   // Worker threads now: their start-up overlaps opening the catalog and the checks of the run.
-  const workers = prestartWorkers(source, schema);
+  const workers = prestartWorkers(source, schema, needsOneRange(schema, dialect, timezone));
   try {
     // Generated later, and only for a lake prefix without manifests, when none is configured.
     const key = findPseudonymisationKey(home, env);
@@ -110,6 +126,10 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
       signal: opts.signal,
       onProgress: opts.onProgress,
       workers,
+      dialect,
+      timezone,
+      retentionDays,
+      allowExpired: opts.allowExpired,
     });
   } catch (err) {
     logger.error(err instanceof Error ? err.message : String(err), { step: 'failed' });
@@ -137,5 +157,18 @@ export function resolveIngestSettings(opts: RunIngestOptions, env: Env = process
   if (!EXTRA_COLUMNS_POLICIES.includes(extraColumns)) throw new UsageError(`unknown --extra-columns policy "${String(opts.extraColumns).slice(0, 20)}": use keep, drop or reject`);
   const schema = loadSchema(path.resolve(opts.schema ?? DEFAULT_SCHEMA));
   const home = wattHome(env);
-  return { lake, layout, date, format, extraColumns, schema, home };
+  let dialect = schema.dialect;
+  if (opts.delimiter !== undefined) {
+    const delimiter = delimiterOf(opts.delimiter);
+    if (delimiter === undefined) throw new UsageError(`unknown --delimiter "${String(opts.delimiter).slice(0, 10)}": use , ; tab or |`);
+    dialect = { ...dialect, delimiter };
+  }
+  if (opts.encoding !== undefined) {
+    const encoding = encodingOf(opts.encoding);
+    if (encoding === undefined) throw new UsageError(`unknown --encoding "${String(opts.encoding).slice(0, 20)}": use ${ENCODINGS.join(', ')}`);
+    dialect = { ...dialect, encoding };
+  }
+  if (opts.timezone !== undefined && !isTimeZone(opts.timezone)) throw new UsageError(`unknown --timezone "${String(opts.timezone).slice(0, 40)}": use an IANA time zone such as Europe/Paris`);
+  const retentionDays = retentionPolicy(env).find((c) => c.id === 'raw_data')?.days;
+  return { lake, layout, date, format, extraColumns, schema, home, dialect, ...(opts.timezone ? { timezone: opts.timezone } : {}), ...(retentionDays !== undefined ? { retentionDays } : {}) };
 }

@@ -76,7 +76,8 @@ export function lakeKeyId(index: LakeIndex): { keyId: string; manifest: string }
 
 /** The newest manifest that landed a source with this sha256, if any. */
 export function findLanded(index: LakeIndex, sourceSha256: string): ManifestCacheRecord | undefined {
-  for (let i = index.manifests.length - 1; i >= 0; i--) if (index.manifests[i]!.source_sha256 === sourceSha256) return index.manifests[i];
+  // A manifest naming no data object (every row rejected, issue 17) landed nothing: not "ingested".
+  for (let i = index.manifests.length - 1; i >= 0; i--) if (index.manifests[i]!.source_sha256 === sourceSha256 && index.manifests[i]!.object_uri !== null) return index.manifests[i];
   return undefined;
 }
 

@@ -45,10 +45,11 @@ export interface Manifest {
   /**
    * The schema the rows were checked against. `key`: where it is stored beside the data
    * (`<prefix>/_schemas/<sha256>.json`, version 2); `primary_key`: its `x-primary-key` columns;
+   * `not_personal`: columns the schema declares not personal on purpose (`"x-personal-data": false`, its `x-reason`);
    * `extra_columns`: the policy applied to columns the schema does not declare, and the columns
    * kept (`keep`) or dropped (`drop`).
    */
-  schema: { id: string; sha256: string; key?: string; primary_key?: string[]; extra_columns?: { policy: ExtraColumnsPolicy; columns: string[] } };
+  schema: { id: string; sha256: string; key?: string; primary_key?: string[]; extra_columns?: { policy: ExtraColumnsPolicy; columns: string[] }; not_personal?: { column: string; reason: string }[] };
   /** `key_id`: {@link keyIdOf} of the key the pseudonyms were made with (absent in manifests before key ids). */
   pseudonymisation: { algorithm: 'HMAC-SHA256'; columns: string[]; key_id?: string };
   /**

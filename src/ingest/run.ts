@@ -18,8 +18,10 @@ import type { CompiledSchema } from '../records/schema.js';
 import { keyIdOf, type PseudonymisationKey } from '../records/pseudonymise.js';
 import { appendTrail } from '../retention/trail.js';
 import { scanSource } from './scan.js';
-import type { RowError } from './transform.js';
-import { rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from './transform-plan.js';
+import type { FaultGroup, RowError } from './transform.js';
+import { needsOneRange, rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from './transform-plan.js';
+import type { CsvDialect } from '../records/dialect.js';
+import { cutoffDay, describeFaults, expiredRows } from './run-report.js';
 import { formatBytes, uploadOutputs } from './upload.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
@@ -75,6 +77,16 @@ export interface IngestOptions {
    * ended by the run whatever happens.
    */
   workers?: RangeWorkers;
+  /** The CSV dialect: the schema's `x-dialect` with --delimiter / --encoding applied (default: the schema's). */
+  dialect?: CsvDialect;
+  /** --timezone: IANA zone of naive date-times, over the schema's `x-timezone`. */
+  timezone?: string;
+  /** Raw-data retention period, days (retention policy `raw_data`): partitions older than it are expired. */
+  retentionDays?: number;
+  /** Land rows in partitions already past retention (`--partition-by` refuses them otherwise, exit 2). */
+  allowExpired?: boolean;
+  /** The current time (tests); default now. */
+  now?: Date;
 }
 
 /** What `watt ingest` did; `--json` prints run_id, status, rows, rejected, destination, format, objects, manifest, log and key_id. */
@@ -83,8 +95,11 @@ export interface IngestResult {
   status: 'succeeded' | 'rejected' | 'skipped' | 'dry_run';
   rows: number;
   rejected: number;
-  /** URI of the (first, by key) data object (written, or that would be written). */
-  destination: string;
+  /**
+   * URI of the (first, by key) data object written (or that would be written); null when the run
+   * wrote no data object (every row rejected).
+   */
+  destination: string | null;
   /** Format of the data objects. */
   format: DataFormat;
   /** The data objects, one per partition day, sorted by key (written, or that would be written). */
@@ -108,6 +123,14 @@ export interface IngestResult {
   source_name?: string;
   /** The table log version (`<prefix>/_delta_log/`) that publishes this run; null when not published (see the log's warning). */
   table_version?: number | null;
+  /** Rejected rows grouped by column and reason (every rejected row counted), most rows first. */
+  faults: FaultGroup[];
+  /** Rows landed (or that would land) in partitions already past the raw-data retention period. */
+  expired_rows: number;
+  /** The retention cutoff day: partitions before it are deleted by the next `watt purge`. */
+  retention_cutoff?: string;
+  /** URI of the quarantine file of rejected rows, when one was written. */
+  rejects?: string;
 }
 
 /**
@@ -141,9 +164,10 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
 
   logger.info(`run ${runId}: ingest a ${formatBytes(sourceInfo.size)} source to ${destination}`);
   // Worker threads start now: their start-up overlaps the scan and the lake checks.
-  const workers: RangeWorkers | undefined = options.workers ?? startRangeWorkers(sourceInfo.size, options.schema);
+  const serial = needsOneRange(options.schema, options.dialect, options.timezone);
+  const workers: RangeWorkers | undefined = options.workers ?? startRangeWorkers(sourceInfo.size, options.schema, serial);
   try {
-    const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size), options.signal, options.sourceCipher).catch((err: unknown) => {
+    const scan = await scanSource(options.source, sourceInfo.size, rangesFor(sourceInfo.size, serial), options.signal, options.sourceCipher).catch((err: unknown) => {
       throw options.signal?.aborted ? interrupted() : err;
     });
     const sourceSha = scan.sha256;
@@ -170,6 +194,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       key_id: null,
       warnings: [],
       errors: [],
+      faults: [],
+      expired_rows: 0,
     };
 
     // The lock makes "already ingested?" and the ingest one step for this file and destination.
@@ -248,10 +274,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         rows: outcome.rows,
         rejected: outcome.rejected,
         errors: outcome.errors,
+        faults: outcome.faults,
         warnings: outcome.warnings,
         objects: objects.map(({ sha256: _, ...o }) => o),
-        object_key: first?.key ?? objectKey(options.date),
-        destination: uriOf(first?.key ?? objectKey(options.date)),
+        object_key: first?.key ?? '',
+        // No data object (every row rejected): no destination to name.
+        destination: first ? uriOf(first.key) : null,
       });
       base.object_sha256 = first?.sha256 ?? null;
       if (objects.length > 1) logger.info(`${outcome.rows} valid rows in ${objects.length} partitions by ${partitionBy} (${objects[0]!.partition_date} .. ${objects.at(-1)!.partition_date})`, { step: 'partition', partitions: objects.length });
@@ -261,17 +289,38 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         rows: outcome.rows,
         rejected: outcome.rejected,
       });
-      for (const e of outcome.errors) logger.warn(`line ${e.line}${e.column ? `, column ${e.column}` : ''}: ${describeValue(e)}${e.reason}`, { step: 'validate', ...e });
+      // One line per column and reason, with counts and the first lines (not one per row).
+      for (const line of describeFaults(outcome.faults)) logger.warn(line, { step: 'validate' });
+      for (const e of outcome.errors) logger.debug(`line ${e.line}${e.column ? `, column ${e.column}` : ''}: ${describeValue(e)}${e.reason}`, { step: 'validate', ...e });
 
       if (outcome.rejected > 0 && !options.quarantine) {
         const first = outcome.errors[0]!;
-        throw new DataError(
-          `${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written (first: line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason})`,
-          { hint: 'fix the file, or rerun with --quarantine to land the valid rows and set the others aside' },
-        );
+        // The first row's faults, then (several rows) the validator's summary by column and reason.
+        const firstText = first.cells
+          ? `line ${first.line}: ${first.cells.map((c) => `column ${c.column}: ${c.value !== undefined ? `${JSON.stringify(c.value)} ` : ''}${c.reason}`).join(', ')}`
+          : `line ${first.line}${first.column ? `, column ${first.column}` : ''}: ${describeValue(first)}${first.reason}`;
+        const only = outcome.faults.length === 1 ? outcome.faults[0]! : undefined;
+        const summary =
+          outcome.rejected <= 1 ? '' : only ? `; ${only.rows.toLocaleString('en')} rows with this fault (lines ${only.lines.join(', ')}${only.rows > only.lines.length ? ', …' : ''})` : `; by column: ${describeFaults(outcome.faults, 3, false).join('; ')}`;
+        const hint = outcome.faults.find((f) => f.hint)?.hint;
+        throw new DataError(`${outcome.rejected} invalid row${outcome.rejected > 1 ? 's' : ''} in ${sourceName}, nothing was written (first: ${firstText})${summary}`, {
+          hint: `${hint ? `${hint}; then ` : ''}fix the file, or rerun with --quarantine to land the valid rows and set the others aside`,
+        });
+      }
+      // Backfills into partitions the next purge deletes (retention of raw data).
+      if (options.retentionDays !== undefined) {
+        const cutoff = cutoffDay(options.now ?? new Date(), options.retentionDays);
+        base.retention_cutoff = cutoff;
+        base.expired_rows = expiredRows(objects, cutoff);
+        if (base.expired_rows > 0) {
+          const what = `${base.expired_rows} of ${outcome.rows} rows land in partitions before ${cutoff}, past the ${options.retentionDays}-day retention of raw data: the next watt purge deletes them`;
+          if (partitionBy && !options.allowExpired) throw new UsageError(`${what}; nothing was written`, { hint: 'pass --allow-expired to land them anyway, or leave out the rows older than the retention period' });
+          logger.warn(what, { step: 'retention', expired_rows: base.expired_rows, cutoff });
+          base.warnings.push(what);
+        }
       }
       if (options.dryRun) {
-        logger.info(`dry run: would write ${objects.length > 1 ? `${objects.length} objects from ${base.destination}` : base.destination} (${outcome.rows} rows${outcome.rejected ? `, ${outcome.rejected} to ${uriOf(rejectsK)}` : ''}) and ${base.manifest}`);
+        logger.info(`dry run: would write ${objects.length === 0 ? 'no data object' : objects.length > 1 ? `${objects.length} objects from ${base.destination}` : base.destination} (${outcome.rows} rows${outcome.rejected ? `, ${outcome.rejected} to ${uriOf(rejectsK)}` : ''}) and ${base.manifest}`);
         return { ...base, status: 'dry_run' };
       }
 
@@ -328,9 +377,10 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
       const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
       recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
+      if (!objectsInfo.length) logger.warn(`no row landed: all ${outcome.rejected} rows were rejected (${rejectsInfo?.uri ?? 'no quarantine file'}); the source is not counted as ingested, run it again once fixed`, { step: 'manifest' });
       // The run is committed; publish it as one version of the table log (src/table/delta-log.ts).
       const tableVersion = await publishTableVersion(lake, options.lake.prefix, { operation: 'WRITE', command: 'ingest', runId }, logger);
-      return { ...base, status, destination: objectsInfo[0]?.uri ?? base.destination, manifest: manifestOut.uri, table_version: tableVersion ?? null };
+      return { ...base, status, destination: objectsInfo[0]?.uri ?? null, manifest: manifestOut.uri, table_version: tableVersion ?? null, ...(rejectsInfo ? { rejects: rejectsInfo.uri } : {}) };
     } catch (err) {
       const error = options.signal?.aborted ? interrupted() : err;
       // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
@@ -355,7 +405,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
  * Undefined when the source is small or unreadable (the run reports that itself). Pass the result
  * as {@link IngestOptions.workers}; an {@link ingest} call ends them on every path.
  */
-export function prestartWorkers(source: string, schema: CompiledSchema): RangeWorkers | undefined {
+export function prestartWorkers(source: string, schema: CompiledSchema, serial = false): RangeWorkers | undefined {
   let size: number;
   try {
     const s = statSync(source);
@@ -364,7 +414,7 @@ export function prestartWorkers(source: string, schema: CompiledSchema): RangeWo
   } catch {
     return undefined;
   }
-  return startRangeWorkers(size, schema);
+  return startRangeWorkers(size, schema, serial);
 }
 
 /**

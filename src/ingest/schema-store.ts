@@ -63,5 +63,7 @@ export function manifestSchema(schema: CompiledSchema, key: string | undefined, 
     ...(key ? { key } : {}),
     ...(schema.primaryKey.length ? { primary_key: [...schema.primaryKey] } : {}),
     ...(extraColumns ? { extra_columns: extraColumns } : {}),
+    // Columns declared not personal on purpose ("x-personal-data": false), with their x-reason (issue 17).
+    ...(schema.notPersonal.size ? { not_personal: [...schema.notPersonal].map(([column, reason]) => ({ column, reason })) } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { readSpoolRangeSync, type SpoolCipher } from '../spool-crypto.js';
 import os from 'node:os';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
+import { TextDecoder } from 'node:util';
 import { open, rm } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -16,7 +17,9 @@ import type { ExtraColumnsPolicy } from './manifest.js';
 import { applyExtraColumns, type ExtraColumnsOutcome } from './extra-columns.js';
 import { newKeySeed, settleDuplicates } from './primary-key.js';
 import { csvField } from '../records/csv.js';
-import { csvFailure, ERRORS_KEPT, MAX_RECORD_CHARS, transformRange, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
+import { csvFailure, DUPLICATE_KEY_REASON, ERRORS_KEPT, GROUP_LINES, MAX_RECORD_CHARS, transformRange, type FaultGroup, type RangeJob, type RangeOutcome, type RowError } from './transform.js';
+import { DEFAULT_DIALECT, type CsvDialect } from '../records/dialect.js';
+import { checkPersonalColumns } from './personal-guard.js';
 import { csvSpoolFile, parquetKind, type SpoolPart } from './partition-spool.js';
 import { LiveJoin } from './live-join.js';
 import type { ParquetColumn } from '../lake/parquet.js';
@@ -60,9 +63,19 @@ function useWorkers(size: number): boolean {
  */
 let re2WorkersRan = false;
 
-/** How many ranges a source of `size` bytes is cut into. */
-export function rangesFor(size: number): number {
-  return useWorkers(size) ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
+/** How many ranges a source of `size` bytes is cut into (1 when `serial`: see {@link needsOneRange}). */
+export function rangesFor(size: number, serial = false): number {
+  return !serial && useWorkers(size) ? Math.min(MAX_PARTS, os.availableParallelism()) : 1;
+}
+
+/**
+ * Whether a source must be read as one range, in file order: its quote character is not `"` (the
+ * scan's split points follow `"` parity), or a date-time column of the primary key is read in a
+ * time zone (a repeated autumn hour is resolved by the order of its series: transform.ts).
+ */
+export function needsOneRange(schema: CompiledSchema, dialect: CsvDialect | undefined, timezone: string | undefined): boolean {
+  if ((dialect ?? schema.dialect).quoteChar !== '"') return true;
+  return schema.primaryKey.some((c) => schema.dateTimes.has(c) && (timezone !== undefined || schema.timezone !== undefined || schema.formats.get(c)?.timezone !== undefined));
 }
 
 /** What the transform stage needs: the source, the schema and key the run loaded, where to spool. */
@@ -92,6 +105,10 @@ export interface TransformInput {
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
   /** Worker threads started by {@link startRangeWorkers} before the scan (used, then ended). */
   workers?: RangeWorkers;
+  /** The CSV dialect: the schema's with --delimiter / --encoding applied (default: the schema's). */
+  dialect?: CsvDialect;
+  /** --timezone: zone of naive date-times over the schema's. */
+  timezone?: string;
 }
 
 export interface TransformOutcome {
@@ -106,6 +123,8 @@ export interface TransformOutcome {
   nameHits: string[];
   /** The extra-columns policy applied and the undeclared columns (manifest `schema.extra_columns`). */
   extraColumns: ExtraColumnsOutcome;
+  /** Rejected rows grouped by column and reason, most rows first (every rejected row counted). */
+  faults: FaultGroup[];
 }
 
 /** The spooled data of one partition day: the file to upload as one object. */
@@ -127,23 +146,33 @@ export interface SpooledPartition {
 export async function transformSource(options: TransformInput, scan: SourceScan, spoolPrefix: string, rejectsFile: string): Promise<TransformOutcome> {
   const name = options.sourceLabel;
   if (scan.size === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
-  const headerBytes = options.sourceCipher ? readSpoolRangeSync(options.source, options.sourceCipher, 0, Math.min(scan.headerEnd, MAX_RECORD_CHARS * 4)) : await readRange(options.source, 0, scan.headerEnd);
-  if (!isUtf8(headerBytes)) throw new DataError(`invalid UTF-8 at line 1 of ${name}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
+  const dialect = options.dialect ?? options.schema.dialect ?? DEFAULT_DIALECT;
+  const rawHeader = options.sourceCipher ? readSpoolRangeSync(options.source, options.sourceCipher, 0, Math.min(scan.headerEnd, MAX_RECORD_CHARS * 4)) : await readRange(options.source, 0, scan.headerEnd);
+  if (dialect.encoding === 'utf-8' && !isUtf8(rawHeader)) throw new DataError(`invalid UTF-8 at line 1 of ${name}: the file is not UTF-8`, { hint: 'name its encoding: "encoding": "windows-1252" in the schema\'s "x-dialect", or --encoding windows-1252 (or latin-1)' });
+  const headerBytes = decodeBytes(rawHeader, dialect);
   let records: string[][];
   try {
-    records = parseSync(headerBytes, { bom: true, relax_column_count: true, max_record_size: MAX_RECORD_CHARS }) as string[][];
+    records = parseSync(headerBytes, { bom: true, delimiter: dialect.delimiter, quote: dialect.quoteChar, relax_column_count: true, max_record_size: MAX_RECORD_CHARS }) as string[][];
   } catch (err) {
     throw csvFailure(err, name, 1);
   }
   if (records.length === 0) throw new DataError(`${name} is empty: no header row`, { hint: 'a CSV file with a header line is expected' });
   const warnings: string[] = [];
-  const header = checkHeader(records[0]!, options.schema, options.logger);
+  const header = checkHeader(records[0]!, options.schema, options.logger, dialect);
   const extraColumns = applyExtraColumns(header, options.schema, options.extraColumns, warnings, options.logger);
   const drop = extraColumns.policy === 'drop' ? extraColumns.columns : [];
   const keySeed = options.schema.primaryKey.length ? newKeySeed() : undefined;
   if (scan.headerEnd >= scan.size) throw new DataError(`${name} has a header but no data rows`);
   if (options.partitionBy && !header.includes(options.partitionBy)) {
     throw new DataError(`the --partition-by column ${options.partitionBy} is not in the header of ${name}`, { hint: `the header has: ${header.join(', ').slice(0, 200)}` });
+  }
+  // Personal-data guard (personal-guard.ts): before anything is written, an unmarked column that
+  // looks personal by its name or by the values of the first rows fails the run.
+  if (scan.headerEnd < scan.size) {
+    const sampleEnd = Math.min(scan.size, scan.headerEnd + GUARD_SAMPLE_BYTES);
+    const sampleBytes = options.sourceCipher ? readSpoolRangeSync(options.source, options.sourceCipher, scan.headerEnd, sampleEnd - scan.headerEnd) : await readRange(options.source, scan.headerEnd, sampleEnd);
+    const sample = decodeBytes(sampleBytes, dialect);
+    checkPersonalColumns(header.filter((h) => !drop.includes(h)), header, sampleRows(sample, dialect, header.length), options.schema, name);
   }
   const format = options.format ?? 'csv';
   const schema = options.schema;
@@ -168,6 +197,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     spool: { format, prefix: `${spoolPrefix}.r${i}`, columns, plain },
     date: options.date,
     partitionBy: options.partitionBy,
+    ...(dialect !== DEFAULT_DIALECT ? { dialect } : {}),
+    ...(options.timezone ? { timezone: options.timezone } : {}),
     rejectsFile: options.quarantine ? (i === 0 ? rejectsFile : `${rejectsFile}.${i}`) : undefined,
     ...(drop.length ? { drop } : {}),
     // Strict mode logs the keys (duplicates found after the ranges); --quarantine checks inline.
@@ -185,7 +216,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   let outcomes: RangeOutcome[] = [];
   // re2 (node-re2 1.23) loaded by a second generation of worker threads in one process hits a V8
   // fatal (uhop/node-re2#235): only the first transform of a process that loads re2 uses workers.
-  const workers = options.workers ?? startRangeWorkers(scan.size, options.schema);
+  const workers = options.workers ?? startRangeWorkers(scan.size, options.schema, needsOneRange(options.schema, options.dialect, options.timezone));
   const runRange = (job: RangeJob, i: number, onProgress: (rows: number, bytes: number) => void) =>
     workers?.at(i)
       ? workers.at(i)!.run(job, options.pseudonymisationKey, options.signal, onProgress)
@@ -224,6 +255,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     // can crash the process while loading the re2 addon (uhop/node-re2#235, re2 1.23), and this
     // thread holds the compiled schema.
     const first = outcomes;
+    const rejectedBefore = outcomes.map((o) => o.rejected);
+    const errorsBefore = outcomes.map((o) => o.errors);
     outcomes = await settleDuplicates(outcomes, options.schema.primaryKey.join(', '), options.quarantine === true, ERRORS_KEPT, async (r, known) => {
       // The re-run rewrites this range's spool: a live join of it is undone first.
       await joiner?.undo();
@@ -231,6 +264,14 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       const again = await transformRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal);
       for (const p of again.parts) spooled.add(p.file);
       return again;
+    });
+    // Duplicates found after the ranges (strict mode's key logs, cross-range keys): one more fault group.
+    outcomes.forEach((o, r) => {
+      const extra = o === first[r] ? o.rejected - rejectedBefore[r]! : 0;
+      if (extra > 0) {
+        const lines = o.errors.filter((e) => !errorsBefore[r]!.includes(e) && e.duplicate_of !== undefined).map((e) => e.line).slice(0, GROUP_LINES);
+        o.faults = [...o.faults, { column: null, reason: DUPLICATE_KEY_REASON, rows: extra, lines }];
+      }
     });
     for (const job of jobs.slice(1)) if (job.rejectsFile) await append(job.rejectsFile, rejectsFile);
     // Join each day's parts, in range order, into the first part's file.
@@ -287,7 +328,53 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     rejectsSha256: options.quarantine && rejected > 0 ? await sha256File(rejectsFile) : '',
     nameHits: outcomes.flatMap((o) => o.nameHits),
     extraColumns,
+    faults: mergeFaults(outcomes.map((o) => o.faults)),
   };
+}
+
+/** Bytes of the first data rows the personal-data guard reads (about 2,000 rows of a load curve). */
+const GUARD_SAMPLE_BYTES = 128 * 1024;
+/** Rows of that sample the guard judges. */
+const GUARD_SAMPLE_ROWS = 1000;
+
+/** Bytes of the source as UTF-8 for csv-parse: decoded from a single-byte encoding, or as they are. */
+function decodeBytes(bytes: Buffer, dialect: CsvDialect): Buffer {
+  if (dialect.encoding === 'utf-8') return bytes;
+  return Buffer.from(new TextDecoder(dialect.encoding === 'latin-1' ? 'windows-1252' : dialect.encoding).decode(bytes), 'utf8');
+}
+
+/**
+ * The complete records of a sample of data rows (cut at its last line end; an unparseable sample
+ * gives none: the guard then judges names only). Only records of the header's width are kept.
+ */
+function sampleRows(bytes: Buffer, dialect: CsvDialect, width: number): string[][] {
+  const end = bytes.lastIndexOf(10);
+  if (end < 0) return [];
+  try {
+    const rows = parseSync(bytes.subarray(0, end + 1), { delimiter: dialect.delimiter, quote: dialect.quoteChar, relax_column_count: true, skip_empty_lines: true, to: GUARD_SAMPLE_ROWS, max_record_size: MAX_RECORD_CHARS }) as string[][];
+    return rows.filter((r) => r.length === width);
+  } catch {
+    return [];
+  }
+}
+
+/** The ranges' fault groups merged by column and reason, most rows first; lines in order. */
+export function mergeFaults(lists: FaultGroup[][]): FaultGroup[] {
+  const merged = new Map<string, FaultGroup>();
+  for (const list of lists) {
+    for (const g of list) {
+      const k = `${g.column}\u0000${g.reason}`;
+      const m = merged.get(k);
+      if (!m) merged.set(k, { ...g, lines: [...g.lines] });
+      else {
+        m.rows += g.rows;
+        m.lines = [...m.lines, ...g.lines].sort((a, b) => a - b).slice(0, GROUP_LINES);
+        m.hint ??= g.hint;
+        if (g.lines[0]! < (m.lines[0] ?? Infinity) && g.example !== undefined) m.example = g.example;
+      }
+    }
+  }
+  return [...merged.values()].sort((a, b) => b.rows - a.rows);
 }
 
 /**
@@ -316,8 +403,8 @@ export class RangeWorkers {
  * it is transformed in this thread (small files, runs from the TypeScript sources, and, for a
  * schema with patterns, every transform of a process after the first: uhop/node-re2#235).
  */
-export function startRangeWorkers(size: number, schema: CompiledSchema): RangeWorkers | undefined {
-  if (!useWorkers(size) || (schema.loadsRe2 && re2WorkersRan)) return undefined;
+export function startRangeWorkers(size: number, schema: CompiledSchema, serial = false): RangeWorkers | undefined {
+  if (serial || !useWorkers(size) || (schema.loadsRe2 && re2WorkersRan)) return undefined;
   if (schema.loadsRe2) re2WorkersRan = true;
   return new RangeWorkers(Array.from({ length: rangesFor(size) }, () => new RangeWorker(schema.source)));
 }
@@ -424,7 +511,7 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
  * @throws DataError on duplicate columns or missing required columns (naming them, and hinting
  * at `;` when the whole header is one field holding semicolons).
  */
-export function checkHeader(record: string[], schema: CompiledSchema, logger: Logger): string[] {
+export function checkHeader(record: string[], schema: CompiledSchema, logger: Logger, dialect: CsvDialect = DEFAULT_DIALECT): string[] {
   const header = record.map((h) => h.trim());
   const seen = new Set<string>();
   const duplicates = new Set<string>();
@@ -432,9 +519,10 @@ export function checkHeader(record: string[], schema: CompiledSchema, logger: Lo
   if (duplicates.size) throw new DataError(`duplicate column${duplicates.size > 1 ? 's' : ''} in header: ${[...duplicates].join(', ')}`);
   const missing = schema.required.filter((c) => !seen.has(c));
   if (missing.length) {
-    const semicolons = header.length === 1 && header[0]!.includes(';');
+    const other = header.length === 1 ? [';', '\t', '|', ','].find((d) => d !== dialect.delimiter && header[0]!.includes(d)) : undefined;
+    const shown = other === '\t' ? 'tab' : other;
     throw new DataError(`missing required column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, {
-      hint: semicolons ? "the header looks ';'-separated: watt expects ',' as delimiter" : `the header has: ${header.join(', ').slice(0, 200)}`,
+      hint: other ? `the header looks '${shown}'-separated: set "delimiter": "${other === '\t' ? '\\t' : other}" in the schema's "x-dialect", or pass --delimiter '${shown}'` : `the header has: ${header.join(', ').slice(0, 200)}`,
     });
   }
   // Undeclared columns: extra-columns.ts applies the --extra-columns policy.

@@ -1,6 +1,7 @@
 import { readSpoolRangeSync, readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
 import { closeSync, createWriteStream, openSync, readSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
+import { TextDecoder } from 'node:util';
 import { once } from 'node:events';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +13,7 @@ import { canonicalIdentifier } from '../records/identifier.js';
 import { duplicateReason, KeyTracker, type KeyTable, type KnownDuplicates } from './primary-key.js';
 import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, utcDay } from '../records/canonical.js';
 import { createSink, type SpoolPart, type SpoolSpec } from './partition-spool.js';
+import { AmbiguousTime, cellHint, compileDateTimeFormat, convertDateTime, DEFAULT_DIALECT, ISO_LOCAL, normaliseNumber, type CsvDialect, type DateTimeParser } from '../records/dialect.js';
 
 
 /**
@@ -40,18 +42,49 @@ const KEY_TABLE_ESTIMATE_AFTER = 10_000;
 /** Progress is reported every this many rows. */
 const PROGRESS_EVERY = 50_000;
 
+/** One failing cell of a row. Holds no raw personal identifier. */
+export interface CellFault {
+  column: string;
+  reason: string;
+  /** The offending value, cut to 40 characters; absent for personal columns. */
+  value?: string;
+}
+
 /** One rejected row: where and why. Holds no raw personal identifier. */
 export interface RowError {
   /** 1-based line number in the source file (the header is line 1). */
   line: number;
-  /** Column at fault, or null for a row-level fault (wrong number of fields). */
+  /** Column at fault (the row's first failing cell), or null for a row-level fault (wrong number of fields). */
   column: string | null;
   reason: string;
   /** The offending value, cut to 40 characters; absent for personal columns. */
   value?: string;
   /** A duplicate primary key: the line of the first row with the same key (primary-key.ts). */
   duplicate_of?: number;
+  /** Every failing cell of the row, in column order, when more than one cell fails. */
+  cells?: CellFault[];
 }
+
+/**
+ * Rejected rows grouped by column and reason, as a validator summarises them: how many rows, the
+ * first lines, and a hint naming the keyword or flag that fixes it. No value is kept.
+ */
+export interface FaultGroup {
+  column: string | null;
+  reason: string;
+  rows: number;
+  /** The first lines (up to 5), ascending within a range. */
+  lines: number[];
+  /** The value of the first such cell, cut to 40 characters; absent for personal columns and row-level faults. */
+  example?: string;
+  hint?: string;
+}
+
+/** The reason of the fault group of rows repeating an earlier row's primary key. */
+export const DUPLICATE_KEY_REASON = 'repeats the primary key of an earlier row';
+
+/** Lines kept per fault group. */
+export const GROUP_LINES = 5;
 
 /** A byte range of the source to transform. Plain data: it crosses to worker threads. */
 export interface RangeJob {
@@ -96,6 +129,10 @@ export interface RangeJob {
   keyLog?: boolean;
   /** Re-run after a merge: lines duplicating a key of an earlier range. */
   knownDuplicates?: KnownDuplicates;
+  /** The CSV dialect (the schema's, with --delimiter / --encoding applied); default RFC 4180 UTF-8. */
+  dialect?: CsvDialect;
+  /** --timezone: zone of naive date-times, over the schema's `x-timezone`. */
+  timezone?: string;
 }
 
 export interface RangeOutcome {
@@ -112,6 +149,8 @@ export interface RangeOutcome {
   keys?: KeyTable;
   /** The spool file of each partition day the range wrote rows to. */
   parts: SpoolPart[];
+  /** Every rejected row counted by column and reason (the first lines of each). */
+  faults: FaultGroup[];
 }
 
 /** Personal cells shorter than this are not searched for in the file name (too many false hits). */
@@ -143,27 +182,74 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   let line = job.firstLine;
   const header = job.header;
   const width = header.length;
-  const plan = header.map((name) => ({
-    name,
-    type: schema.types.get(name),
-    personal: schema.personal.has(name),
-    declared: schema.types.has(name),
-    dateTime: schema.dateTimes.has(name) && !schema.personal.has(name),
-    drop: job.drop?.includes(name) === true,
-  }));
+  const plan = header.map((name) => {
+    const type = schema.types.get(name);
+    const personal = schema.personal.has(name);
+    const dateTime = schema.dateTimes.has(name) && !personal;
+    const format = schema.formats.get(name);
+    // Declared spellings (records/dialect.ts): none on the plain path.
+    const number = (type === 'number' || type === 'integer') && (format?.decimalChar !== undefined || format?.groupChar !== undefined) ? { decimalChar: format!.decimalChar, groupChar: format!.groupChar } : undefined;
+    const zone = job.timezone ?? format?.timezone ?? schema.timezone;
+    let local: { parser: DateTimeParser; zone: string | undefined; series: number[] | undefined } | undefined;
+    if (dateTime && (zone !== undefined || format?.dateTimeFormat !== undefined)) {
+      const series = schema.primaryKey.includes(name) ? schema.primaryKey.filter((c) => c !== name).map((c) => header.indexOf(c)) : undefined;
+      local = { parser: format?.dateTimeFormat ? compileDateTimeFormat(format.dateTimeFormat) : ISO_LOCAL, zone, series };
+    }
+    return { name, type, personal, declared: schema.types.has(name), dateTime, number, local, drop: job.drop?.includes(name) === true };
+  });
   // Output cells: every column but the dropped ones (--extra-columns drop), in file order.
   const kept = job.drop?.length ? plan.flatMap((p, i) => (p.drop ? [] : [i])) : undefined;
   const keys = job.keySeed && schema.primaryKey.length ? new KeyTracker(schema, job.keySeed, job.knownDuplicates, header, job.keyLog ? 'log' : 'table') : undefined;
   const partitionIndex = job.partitionBy ? header.indexOf(job.partitionBy) : -1;
   const sink = await createSink(job.spool, job.headerLine);
   let rejectBuffer = '';
-  const reject = (e: RowError) => {
+  const groups = new Map<string, FaultGroup>();
+  const count = (column: string | null, reason: string, at: number, raw: string | undefined) => {
+    const k = `${column}\u0000${reason}`;
+    let g = groups.get(k);
+    if (!g) {
+      const p = column === null ? undefined : plan[header.indexOf(column)];
+      const hint = p && !p.personal ? cellHint(reason, raw, p.type, p.dateTime) : undefined;
+      const example = column !== null && raw !== undefined && raw !== '' ? preview(column, raw) : undefined;
+      g = { column, reason, rows: 0, lines: [], ...(example !== undefined ? { example } : {}), ...(hint ? { hint } : {}) };
+      groups.set(k, g);
+    }
+    g.rows++;
+    if (g.lines.length < GROUP_LINES) g.lines.push(at);
+  };
+  const reject = (e: RowError, raw?: string) => {
     rejected++;
     if (errors.length < ERRORS_KEPT) errors.push(e);
     if (job.rejectsFile) rejectBuffer += JSON.stringify(e) + '\n';
+    // Duplicate keys are one group whatever line they repeat.
+    if (!e.cells) count(e.column, e.duplicate_of !== undefined ? DUPLICATE_KEY_REASON : e.reason, e.line, raw);
   };
   const preview = (column: string, raw: string): string | undefined =>
     schema.personal.has(column) ? undefined : raw.length > VALUE_PREVIEW ? raw.slice(0, VALUE_PREVIEW) + '…' : raw;
+  // Failing cells of the current row, and the source spelling of cells rewritten before validation.
+  const faults: CellFault[] = [];
+  const faultRaws: (string | undefined)[] = [];
+  const raws: (string | undefined)[] = new Array(width).fill(undefined);
+  const fault = (column: string, reason: string, raw: string | undefined) => {
+    if (faults.some((f) => f.column === column)) return;
+    const value = raw === undefined || raw === '' ? undefined : preview(column, raw);
+    faults.push(value === undefined ? { column, reason } : { column, reason, value });
+    faultRaws.push(raw);
+  };
+  /** Reject the row with every failing cell collected (in column order). */
+  const rejectFaults = (at: number) => {
+    const order = (c: string) => header.indexOf(c);
+    const idx = faults.map((_, i) => i).sort((a, b) => order(faults[a]!.column) - order(faults[b]!.column));
+    const sorted = idx.map((i) => faults[i]!);
+    const first = sorted[0]!;
+    const e: RowError = { line: at, ...first, ...(sorted.length > 1 ? { cells: sorted } : {}) };
+    reject(e, faultRaws[idx[0]!]);
+    if (e.cells) for (const i of idx) count(faults[i]!.column, faults[i]!.reason, at, faultRaws[i]);
+  };
+  // Repeated local times (fall back) seen per series: the first is the earlier instant.
+  const ambiguousSeen = new Map<string, number>();
+  const pending: number[] = [];
+  const pendingTimes: AmbiguousTime[] = [];
 
   // One row object reused for every record (ajv keeps no reference): stable shape, less garbage.
   // An empty cell is set to undefined, which `required` reports as missing.
@@ -177,6 +263,8 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       reject({ line: at, column: null, reason: `has ${record.length} fields, the header has ${width}` });
       return false;
     }
+    faults.length = 0;
+    faultRaws.length = 0;
     for (let i = 0; i < width; i++) {
       const p = plan[i]!;
       if (p.personal) {
@@ -186,18 +274,64 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
         if (nameStem && cell.length >= MIN_NAME_HIT_CHARS && nameStem.includes(cell) && nameHits.size < MAX_NAME_HITS) nameHits.add(cell);
       }
       if (!p.declared) continue;
+      if (p.number || p.local) {
+        const raw = record[i]!;
+        raws[i] = raw;
+        if (raw !== '') {
+          if (p.number) record[i] = normaliseNumber(raw, p.number.decimalChar, p.number.groupChar);
+          else {
+            const t = convertDateTime(raw, p.local!.parser, p.local!.zone);
+            if (t instanceof CellError) {
+              fault(p.name, t.reason, raw);
+              values[i] = undefined;
+              continue;
+            }
+            if (t instanceof AmbiguousTime) {
+              pending.push(i);
+              pendingTimes.push(t);
+              record[i] = t.earlier;
+            } else record[i] = t;
+          }
+        }
+      }
       const value = convertCell(record[i]!, p.type);
       if (value instanceof CellError) {
-        reject({ line: at, column: p.name, reason: value.reason, value: preview(p.name, record[i]!) });
-        return false;
+        fault(p.name, value.reason, raws[i] ?? record[i]);
+        values[i] = undefined;
+        continue;
       }
       values[i] = value;
     }
+    // Repeated local times: in a series (the rows sharing the other primary-key columns, in file
+    // order) the first occurrence is the earlier instant, the second the later; with no series
+    // order the row is rejected as ambiguous.
+    for (let k = 0; k < pending.length; k++) {
+      const i = pending[k]!;
+      const p = plan[i]!;
+      const t = pendingTimes[k]!;
+      if (!p.local!.series) {
+        fault(p.name, `is ambiguous in ${p.local!.zone} (the hour repeats when daylight saving ends) and no series order resolves it: add the column to "x-primary-key"`, raws[i]);
+        values[i] = undefined;
+        continue;
+      }
+      const seriesKey = p.local!.series.map((j) => (j >= 0 ? record[j]! : '')).join('\u0001') + '\u0000' + raws[i]!;
+      const seen = ambiguousSeen.get(seriesKey) ?? 0;
+      ambiguousSeen.set(seriesKey, seen + 1);
+      record[i] = seen === 0 ? t.earlier : t.later;
+      values[i] = record[i];
+    }
+    if (pending.length) {
+      pending.length = 0;
+      pendingTimes.length = 0;
+    }
     fillRow(row, values);
-    if (!schema.validate(row)) {
-      const { column, reason } = describeAjvError(schema.validate.errors![0]!);
-      const idx = header.indexOf(column);
-      reject({ line: at, column, reason, value: idx >= 0 && record[idx] !== '' ? preview(column, record[idx]!) : undefined });
+    if (!schema.validate(row) || faults.length) {
+      for (const err of schema.validate.errors ?? []) {
+        const { column, reason } = describeAjvError(err);
+        const idx = header.indexOf(column);
+        fault(column, reason, idx >= 0 ? (raws[idx] ?? record[idx]) : undefined);
+      }
+      rejectFaults(at);
       return false;
     }
     // Canonical values (records/canonical.ts), then pseudonyms: the record now holds the output cells.
@@ -243,8 +377,9 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     return true;
   };
 
-  const guard = new Utf8Guard(job.source, job.start, job.firstLine, job.sourceCipher);
-  const parser = csvRecords({ delimiter: ',', relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
+  const dialect = job.dialect ?? DEFAULT_DIALECT;
+  const guard = dialect.encoding === 'utf-8' ? new Utf8Guard(job.source, job.start, job.firstLine, dialect.quoteChar, job.sourceCipher) : new DecodeGuard(dialect.encoding, dialect.quoteChar);
+  const parser = csvRecords({ delimiter: dialect.delimiter, quote: dialect.quoteChar, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
   let reportedRows = 0;
   let reportedBytes = 0;
   const rejectsOut = job.rejectsFile ? createWriteStream(job.rejectsFile, { mode: 0o600 }) : undefined;
@@ -311,7 +446,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     }
   }
   onProgress?.(rows + rejected - reportedRows, guard.bytes - reportedBytes);
-  return { rows, rejected, errors, nameHits: [...nameHits], parts, ...(job.returnKeys && keys ? { keys: keys.keys() } : {}) };
+  return { rows, rejected, errors, nameHits: [...nameHits], parts, faults: [...groups.values()], ...(job.returnKeys && keys ? { keys: keys.keys() } : {}) };
 }
 
 /**
@@ -331,13 +466,17 @@ class Utf8Guard extends Transform {
    * @param source the file read, from byte `start`, whose first line is `firstLine`: only an
    * invalid sequence needs a line number, counted then by reading the bytes before it again.
    */
+  private readonly quoteByte: number;
+
   constructor(
     private readonly source: string,
     private readonly start: number,
     private readonly firstLine: number,
+    quoteChar = '"',
     private readonly cipher?: SpoolCipher,
   ) {
     super();
+    this.quoteByte = quoteChar.charCodeAt(0);
   }
 
   /** Line number of the byte `offset` bytes after the start. */
@@ -359,13 +498,42 @@ class Utf8Guard extends Transform {
       return;
     }
     this.passed += buf.length;
-    if (!this.quoted && buf.indexOf(34) !== -1) this.quoted = true;
+    if (!this.quoted && buf.indexOf(this.quoteByte) !== -1) this.quoted = true;
     callback(null, buf);
   }
 
   override _flush(callback: TransformCallback): void {
     if (this.carry && !isUtf8(this.carry)) callback(invalidUtf8(this.lineAt(this.passed)));
     else callback(null, this.carry);
+  }
+}
+
+/**
+ * Decodes a single-byte encoding (windows-1252; latin-1 read as windows-1252, as WHATWG does) to
+ * UTF-8 for the parser, with TextDecoder (ICU). Every byte decodes: nothing can be invalid.
+ * Counts source bytes for progress.
+ */
+class DecodeGuard extends Transform {
+  bytes = 0;
+  quoted = false;
+  private readonly decoder: TextDecoder;
+  private readonly quoteByte: number;
+
+  constructor(encoding: string, quoteChar = '"') {
+    super();
+    this.decoder = new TextDecoder(encoding === 'latin-1' ? 'windows-1252' : encoding);
+    this.quoteByte = quoteChar.charCodeAt(0);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (!this.quoted && chunk.indexOf(this.quoteByte) !== -1) this.quoted = true;
+    callback(null, Buffer.from(this.decoder.decode(chunk, { stream: true }), 'utf8'));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const rest = this.decoder.decode();
+    callback(null, rest ? Buffer.from(rest, 'utf8') : undefined);
   }
 }
 
@@ -393,7 +561,7 @@ function countNewlines(file: string, from: number, to: number, cipher?: SpoolCip
 }
 
 function invalidUtf8(line: number): DataError {
-  return new DataError(`invalid UTF-8 at line ${line}: watt reads CSV files encoded in UTF-8`, { hint: 're-encode the file, e.g. iconv -f latin1 -t utf-8' });
+  return new DataError(`invalid UTF-8 at line ${line}: the file is not UTF-8`, { hint: 'name its encoding: "encoding": "windows-1252" in the schema\'s "x-dialect", or --encoding windows-1252 (or latin-1)' });
 }
 
 /** Length of the prefix of `buf` that ends on a character boundary (drops a truncated last character). */

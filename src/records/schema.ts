@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsImport from 'ajv-formats';
 import { UsageError } from '../errors.js';
+import { CellError } from './cell-error.js';
+import { readColumnFormats, readDialect, REASON_KEYWORD, TIMEZONE_KEYWORD, DIALECT_KEYWORD, DECIMAL_CHAR_KEYWORD, GROUP_CHAR_KEYWORD, DATETIME_FORMAT_KEYWORD, type ColumnFormat, type CsvDialect } from './dialect.js';
 
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsImport as unknown as typeof addFormatsImport.default;
@@ -64,7 +66,18 @@ export interface CompiledSchema {
    * and compiled like the validator's (RE2 when available); used to redact source file names.
    */
   personalPatterns: Map<string, RegExpLike>;
-  /** ajv validator of one converted row. */
+  /**
+   * Columns declared not personal on purpose (`"x-personal-data": false`), with the schema's
+   * `x-reason` (or an empty string): the personal-data guard leaves them alone, the manifest records them.
+   */
+  notPersonal: Map<string, string>;
+  /** The CSV dialect of the schema's `x-dialect` (records/dialect.ts), defaults RFC 4180 UTF-8. */
+  dialect: CsvDialect;
+  /** Columns with a declared spelling (`x-decimalChar`, `x-groupChar`, `x-datetimeFormat`, `x-timezone`). */
+  formats: Map<string, ColumnFormat>;
+  /** The schema's `x-timezone`: zone of naive date-times in every date-time column without its own. */
+  timezone?: string;
+  /** ajv validator of one converted row (all errors of a row). */
   validate: ValidateFunction;
   /**
    * Whether compiling this schema loads the `re2` native addon (it has patterns and the addon is
@@ -136,11 +149,18 @@ export function compileSchema(source: SchemaSource, options: { validated?: boole
   }
   // A schema this process already compiled (a worker thread's copy) skips the check against the
   // 2020-12 meta-schema: that check compiles the meta-schema, ~90 % of the compile time.
-  const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true, validateSchema: options.validated !== true, code: { regExp: engine.compile as never } });
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, validateSchema: options.validated !== true, code: { regExp: engine.compile as never } });
   addFormats(ajv, { mode: 'full' });
   ajv.addFormat('date-time', { type: 'string', validate: isRfc3339DateTime });
-  ajv.addKeyword({ keyword: PERSONAL_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: PERSONAL_KEYWORD, schemaType: ['string', 'boolean'] });
   ajv.addKeyword({ keyword: PRIMARY_KEY_KEYWORD, schemaType: 'array' });
+  // The dialect and spelling keywords (records/dialect.ts): annotations for ajv, read below.
+  ajv.addKeyword({ keyword: DIALECT_KEYWORD, schemaType: 'object' });
+  ajv.addKeyword({ keyword: TIMEZONE_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: DECIMAL_CHAR_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: GROUP_CHAR_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: DATETIME_FORMAT_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: REASON_KEYWORD, schemaType: 'string' });
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(schema);
@@ -152,14 +172,17 @@ export function compileSchema(source: SchemaSource, options: { validated?: boole
   const personal = new Set<string>();
   const personalPatterns = new Map<string, RegExpLike>();
   const dateTimes = new Set<string>();
+  const notPersonal = new Map<string, string>();
   for (const [name, prop] of Object.entries(properties)) {
     const t = Array.isArray(prop.type) ? prop.type.find((x) => x !== 'null') : prop.type;
     types.set(name, t === 'number' || t === 'integer' || t === 'boolean' ? t : 'string');
     if (types.get(name) === 'string' && prop.format === 'date-time') dateTimes.add(name);
     const action = prop[PERSONAL_KEYWORD];
-    if (action !== undefined) {
+    if (action === false) {
+      notPersonal.set(name, typeof prop[REASON_KEYWORD] === 'string' ? (prop[REASON_KEYWORD] as string).slice(0, 200) : '');
+    } else if (action !== undefined) {
       if (action !== 'pseudonymise') {
-        throw new UsageError(`schema ${file}: column ${name} has ${PERSONAL_KEYWORD} "${String(action).slice(0, 40)}"; the only supported action is "pseudonymise"`);
+        throw new UsageError(`schema ${file}: column ${name} has ${PERSONAL_KEYWORD} "${String(action).slice(0, 40)}"; supported: "pseudonymise", or false (not personal, with an "${REASON_KEYWORD}")`);
       }
       personal.add(name);
       if (typeof prop.pattern === 'string') personalPatterns.set(name, engine.compile(`^(?:${prop.pattern})$`, 'u'));
@@ -167,6 +190,8 @@ export function compileSchema(source: SchemaSource, options: { validated?: boole
   }
   const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
   const primaryKey = readPrimaryKey(schema, file, types);
+  const dialect = readDialect(schema, file);
+  const { formats, timezone } = readColumnFormats(schema, file, types, dateTimes);
   return {
     file,
     source,
@@ -178,6 +203,10 @@ export function compileSchema(source: SchemaSource, options: { validated?: boole
     primaryKey,
     personal,
     personalPatterns,
+    notPersonal,
+    dialect,
+    formats,
+    ...(timezone ? { timezone } : {}),
     validate,
     loadsRe2: engine.native,
   };
@@ -321,10 +350,7 @@ export function isRfc3339DateTime(text: string): boolean {
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER = /^[+-]?\d+$/;
 
-/** Why a CSV cell could not be converted to its column's type. */
-export class CellError {
-  constructor(readonly reason: string) {}
-}
+export { CellError };
 const NOT_NUMBER = new CellError('is not a number');
 const NOT_INTEGER = new CellError('is not an integer');
 const NOT_BOOLEAN = new CellError('must be true or false');

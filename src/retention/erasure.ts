@@ -30,8 +30,10 @@ export interface ErasureOptions extends PurgeContext {
   pseudonym: string;
   /** Every pseudonym of the subject, one per key id in the lake (key rotation); default `[pseudonym]`. */
   pseudonyms?: readonly string[];
-  /** Personal column holding the pseudonym, e.g. `customer_id`. */
+  /** Personal column holding the pseudonym, e.g. `customer_id` (when `columns` is not given). */
   column: string;
+  /** Every personal column searched (rows holding a pseudonym in any of them are removed); default `[column]`. */
+  columns?: readonly string[];
   /** WATT_HOME: the rewritten objects are spooled in `<home>/tmp/`. */
   home: string;
   /** Called after each step of each object (test hook for fault injection). */
@@ -45,6 +47,8 @@ interface Rewrite {
   rowsIn: number;
   kept: number;
   removed: number;
+  /** Rows removed by the column that held the pseudonym (the first such column of the row). */
+  byColumn?: Record<string, number>;
   sha256: string;
   bytes: number;
 }
@@ -85,7 +89,9 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
     run_id: runId,
     dry_run: dryRun,
     lake: options.destination,
-    column: options.column,
+    column: searched(options)[0] ?? options.column,
+    columns: [...searched(options)],
+    rows_removed_by_column: Object.fromEntries(searched(options).map((c) => [c, 0])),
     pseudonym_prefix: pseudonymPrefix,
     objects_scanned: 0,
     objects_rewritten: 0,
@@ -98,7 +104,7 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
   if (catalog && !dryRun) {
     result.recovered = await recover(options);
     appendTrail(catalog.db, [
-      { action: 'erasure.request', lake: options.destination, count: 0, run_id: runId, detail: { pseudonym_prefix: pseudonymPrefix, column: options.column } },
+      { action: 'erasure.request', lake: options.destination, count: 0, run_id: runId, detail: { pseudonym_prefix: pseudonymPrefix, column: searched(options).join(',') } },
     ]);
   }
 
@@ -111,7 +117,7 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
     else if (o.key.startsWith(`${root}_rejects/`) && o.key.endsWith('.jsonl')) candidates.push({ o, kind: 'rejects' });
   }
   result.objects_scanned = candidates.length;
-  logger.info(`searching ${candidates.length} objects under ${options.destination} for subject ${pseudonymPrefix}… (column ${options.column})`, {
+  logger.info(`searching ${candidates.length} objects under ${options.destination} for subject ${pseudonymPrefix}… (column${searched(options).length === 1 ? '' : 's'} ${searched(options).join(', ') || 'none'})`, {
     step: 'scan',
     objects: candidates.length,
     pseudonym_prefix: pseudonymPrefix,
@@ -150,6 +156,8 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
       if (!done) continue;
       result.objects.push(done);
       result.rows_removed += done.rows_removed;
+      for (const [c, n] of Object.entries(done.by_column ?? {})) result.rows_removed_by_column![c] = (result.rows_removed_by_column![c] ?? 0) + n;
+      delete done.by_column;
       if (done.action === 'deleted') result.objects_deleted++;
       else result.objects_rewritten++;
     } finally {
@@ -184,7 +192,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
   const r = await rewriteObject(options, key, kind, subjects, options.dryRun ? undefined : spool, source);
   if (r.removed === 0) return undefined;
   const action = r.kept === 0 ? 'deleted' : 'rewritten';
-  const summary: ErasedObject = { key, kind, rows_removed: r.removed, rows_left: r.kept, action };
+  const summary: ErasedObject = { key, kind, rows_removed: r.removed, rows_left: r.kept, action, ...(r.byColumn ? { by_column: r.byColumn } : {}) };
   if (options.dryRun) {
     logger.info(`would ${action === 'deleted' ? 'delete' : 'rewrite'} ${lake.uri(key)}: ${r.removed} rows of the subject, ${r.kept} left`);
     return summary;
@@ -193,8 +201,8 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
   // 1. Verify the new content before the old object is replaced.
   const check =
     format === 'parquet'
-      ? await rewriteParquet(spool, options.column, subjects, undefined, options.signal)
-      : await (format === 'csv' ? rewriteCsv : rewriteJsonl)(createReadStream(spool), options.column, subjects, undefined, options.signal);
+      ? await rewriteParquet(spool, searched(options), subjects, undefined, options.signal)
+      : await (format === 'csv' ? rewriteCsv : rewriteJsonl)(createReadStream(spool), searched(options), subjects, undefined, options.signal);
   if (check.sha256 !== r.sha256 || check.removed !== 0 || check.kept !== r.kept) {
     throw new StorageError(`the rewritten copy of ${lake.uri(key)} does not verify (spool changed on disk); nothing was replaced`);
   }
@@ -347,7 +355,7 @@ function formatOf(key: string, kind: ObjectKind): ObjectFormat {
  */
 async function rewriteObject(options: ErasureOptions, key: string, kind: ObjectKind, subjects: ReadonlySet<string>, out: string | undefined, source: string): Promise<Rewrite> {
   const format = formatOf(key, kind);
-  if (format !== 'parquet') return (format === 'csv' ? rewriteCsv : rewriteJsonl)(await options.lake.get(key), options.column, subjects, out, options.signal);
+  if (format !== 'parquet') return (format === 'csv' ? rewriteCsv : rewriteJsonl)(await options.lake.get(key), searched(options), subjects, out, options.signal);
   try {
     try {
       await pipeline(await options.lake.get(key), createWriteStream(source, { mode: 0o600 }), options.signal ? { signal: options.signal } : {});
@@ -357,7 +365,7 @@ async function rewriteObject(options: ErasureOptions, key: string, kind: ObjectK
       throw new StorageError(`cannot read or spool ${options.lake.uri(key)}: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
     }
     try {
-      return await rewriteParquet(source, options.column, subjects, out, options.signal);
+      return await rewriteParquet(source, searched(options), subjects, out, options.signal);
     } catch (err) {
       if (err instanceof DataError) throw new DataError(`${err.message.replace('a lake object', options.lake.uri(key))}`, { hint: 'check the object (watt verify), restore it or remove its run, then run the erasure again' });
       throw err;
@@ -374,8 +382,10 @@ async function rewriteObject(options: ErasureOptions, key: string, kind: ObjectK
  * so kept rows are identical. `sha256`/`bytes` are those of `out`, or of `file` when counting only.
  * @throws DataError when the file is not readable Parquet (nothing is written).
  */
-export async function rewriteParquet(file: string, column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+export async function rewriteParquet(file: string, column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
   const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
+  const names = typeof column === 'string' ? [column] : column;
+  const byColumn: Record<string, number> = {};
   let rowsIn = 0;
   let kept = 0;
   let removed = 0;
@@ -392,12 +402,14 @@ export async function rewriteParquet(file: string, column: string, pseudonym: st
     });
     for await (const group of readParquetRowGroups(file)) {
       if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting an object; it was not replaced: run the same erasure again');
-      const index = group.columns.findIndex((c) => c.name === column);
+      const indexes = names.map((n) => group.columns.findIndex((c) => c.name === n));
       if (out && !writer) writer = new ParquetFileWriter(out, columns, { metadata: kv });
       for (const row of group.rows) {
         rowsIn++;
-        if (index >= 0 && subjects.has(row[index] as string)) {
+        const hit = indexes.findIndex((i) => i >= 0 && subjects.has(row[i] as string));
+        if (hit >= 0) {
           removed++;
+          byColumn[names[hit]!] = (byColumn[names[hit]!] ?? 0) + 1;
           continue;
         }
         kept++;
@@ -414,7 +426,7 @@ export async function rewriteParquet(file: string, column: string, pseudonym: st
   const target = out ?? file;
   const sha256 = await sha256Stream(createReadStream(target));
   const { size } = await stat(target);
-  return { rowsIn, kept, removed, sha256, bytes: size };
+  return { rowsIn, kept, removed, byColumn, sha256, bytes: size };
 }
 
 
@@ -424,14 +436,16 @@ export async function rewriteParquet(file: string, column: string, pseudonym: st
  * kept rows are byte-identical.
  * @throws DataError if the object is not parseable CSV.
  */
-export async function rewriteCsv(input: Readable, column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+export async function rewriteCsv(input: Readable, column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
   const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
+  const names = typeof column === 'string' ? [column] : column;
+  const byColumn: Record<string, number> = {};
+  let indexes: number[] | undefined;
   const hash = createHash('sha256');
   let bytes = 0;
   let rowsIn = 0;
   let kept = 0;
   let removed = 0;
-  let index: number | undefined;
   let pending = '';
   const emit = (t: Transform, force: boolean) => {
     if (pending.length < OUTPUT_CHUNK && !(force && pending)) return;
@@ -444,11 +458,13 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
   const filter = new Transform({
     writableObjectMode: true,
     transform(record: string[], _enc: BufferEncoding, callback: TransformCallback) {
-      if (index === undefined) index = record.indexOf(column);
+      if (indexes === undefined) indexes = names.map((n) => record.indexOf(n));
       else {
         rowsIn++;
-        if (index >= 0 && subjects.has(record[index]!)) {
+        const hit = indexes.findIndex((i) => i >= 0 && subjects.has(record[i]!));
+        if (hit >= 0) {
           removed++;
+          byColumn[names[hit]!] = (byColumn[names[hit]!] ?? 0) + 1;
           callback();
           return;
         }
@@ -472,11 +488,16 @@ export async function rewriteCsv(input: Readable, column: string, pseudonym: str
     if (code.startsWith('CSV_')) throw new DataError(`cannot parse a lake object as CSV (${code}): erasure stopped before changing it`);
     throw new StorageError(`cannot read or spool a lake object: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
   }
-  return { rowsIn, kept, removed, sha256: hash.digest('hex'), bytes };
+  return { rowsIn, kept, removed, byColumn, sha256: hash.digest('hex'), bytes };
+}
+
+/** The personal columns an erasure searches. */
+function searched(options: ErasureOptions): readonly string[] {
+  return options.columns ?? [options.column];
 }
 
 /** Stream a quarantine file (JSON lines), dropping lines that hold the pseudonym. */
-export async function rewriteJsonl(input: Readable, _column: string, pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+export async function rewriteJsonl(input: Readable, _column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
   const subjects = [...(typeof pseudonym === 'string' ? [pseudonym] : pseudonym)];
   const hash = createHash('sha256');
   const sink = out ? createWriteStream(out, { mode: 0o600 }) : undefined;

@@ -12,7 +12,7 @@ import { failpoint } from '../failpoint.js';
 import { canonicalIdentifier } from '../records/identifier.js';
 import { recoverLake } from '../lake/recover.js';
 import { graceMs } from '../lake/integrity.js';
-import { availableKeys, lakeKeyIds, subjectPseudonyms } from './keys.js';
+import { availableKeys, lakeKeyIds, subjectPseudonyms, type LakeKeyIds } from './keys.js';
 import { anchorKey, verifyTrailAndAnchors, writeAnchor } from './anchor.js';
 import { PSEUDONYM_PREFIX_CHARS } from './trail.js';
 import { publishTableVersion } from '../table/delta-log.js';
@@ -66,8 +66,8 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   }
   if (opts.subject !== undefined && opts.days !== undefined) throw new UsageError('use either --subject (erasure of one data subject) or --days (retention by age), not both');
   if (opts.column !== undefined && opts.subject === undefined) throw new UsageError('--column only applies with --subject');
-  const column = opts.column ?? DEFAULT_SUBJECT_COLUMN;
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(column)) throw new UsageError(`invalid --column "${column.slice(0, 40)}": a column name of letters, digits and '_'`);
+  // eslint-disable-next-line no-control-regex
+  if (opts.column !== undefined && !/^[^\u0000-\u001f\u007f]{1,128}$/.test(opts.column)) throw new UsageError('invalid --column: a column name of 1 to 128 printable characters');
   const subject = opts.subject === undefined ? undefined : checkSubject(opts.subject);
   const keys = subject === undefined ? undefined : availableKeys(home, env);
   const periods = opts.days === undefined ? policyPeriods(env) : undefined;
@@ -89,7 +89,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     }
     lake = await openLake(config);
     // Every key id of the lake must have a key before anything changes (exit 2 otherwise).
-    const pseudonyms = subject === undefined ? undefined : subjectPseudonyms(subject, keys!, await lakeKeyIds(lake, config.prefix, opts.signal), home);
+    const lakeIds = subject === undefined ? undefined : await lakeKeyIds(lake, config.prefix, opts.signal);
+    const pseudonyms = subject === undefined ? undefined : subjectPseudonyms(subject, keys!, lakeIds!, home);
+    // The columns searched: every column the runs' manifests record as pseudonymised (issue 17).
+    const columns = lakeIds ? subjectColumns(opts.column, lakeIds, destination) : [];
     if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
     catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: pseudonyms === undefined ? 'purge' : 'erasure', started_at: now.toISOString(), destination, prefix: config.prefix, log_path: logger.file });
@@ -103,7 +106,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       if (pseudonyms.without_key_id > 0) {
         logger.info(`${pseudonyms.without_key_id} manifest${pseudonyms.without_key_id > 1 ? 's' : ''} carry no key id (written before key ids): erased under the current key ${pseudonyms.all[0]!.key_id}`, { step: 'keys' });
       }
-      const erased = await eraseSubject({ ...context, pseudonym: pseudonyms.primary, pseudonyms: pseudonyms.all.map((p) => p.pseudonym), column, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
+      const erased = await eraseSubject({ ...context, pseudonym: pseudonyms.primary, pseudonyms: pseudonyms.all.map((p) => p.pseudonym), column: columns[0] ?? DEFAULT_SUBJECT_COLUMN, columns, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
       erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
       erased.manifests_without_key_id = pseudonyms.without_key_id;
       result = erased;
@@ -176,6 +179,26 @@ export async function verifyCatalogTrailAndAnchors(home: string, config: LakeCon
     db.close();
     await lake.close();
   }
+}
+
+/**
+ * The columns an erasure searches: those the lake's manifests record as pseudonymised
+ * (`pseudonymisation.columns`), most recorded first; `--column` narrows them to one.
+ * A lake without manifests: the `--column` given, or none (nothing landed, nothing to search).
+ * @throws UsageError (2) when the runs record no pseudonymised column at all (the subject cannot be
+ * found by its pseudonym), or `--column` names a column no run pseudonymised.
+ */
+export function subjectColumns(column: string | undefined, ids: LakeKeyIds, destination: string): string[] {
+  const recorded = [...ids.columns.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([c]) => c);
+  if (ids.manifests === 0) return column !== undefined ? [column] : [];
+  if (recorded.length === 0) {
+    throw new UsageError(`the ${ids.manifests} run${ids.manifests > 1 ? 's' : ''} in ${destination} record no pseudonymised column: a data subject cannot be found in them by pseudonym, nothing was erased`, {
+      hint: 'their schema marked no column "x-personal-data": if they hold personal data, delete those runs (watt purge --days) and ingest again with a schema that marks it',
+    });
+  }
+  if (column === undefined) return recorded;
+  if (!recorded.includes(column)) throw new UsageError(`--column ${column.slice(0, 60)} is not pseudonymised in any run of ${destination}`, { hint: `the runs pseudonymise: ${recorded.join(', ').slice(0, 200)}` });
+  return [column];
 }
 
 /** Per-category periods from watt's retention policy (src/retention/policy.json or WATT_RETENTION_POLICY). */

@@ -33,6 +33,10 @@ export interface LakeKeyIds {
   /** Manifests without a key id (written before key ids). */
   without: number;
   manifests: number;
+  /** Pseudonymised columns the manifests record (`pseudonymisation.columns`), with how many manifests record each. */
+  columns: Map<string, number>;
+  /** Manifests recording no pseudonymised column. */
+  withoutColumns: number;
 }
 
 /** Where previous keys are looked for: `<home>/keys/*.key`. */
@@ -78,16 +82,22 @@ export function availableKeys(home: string, env: Record<string, string | undefin
  */
 export async function lakeKeyIds(lake: Lake, prefix: string, signal?: AbortSignal): Promise<LakeKeyIds> {
   const listing = await listLake(lake, prefix, signal);
-  const out: LakeKeyIds = { ids: new Map(), without: 0, manifests: 0 };
+  const out: LakeKeyIds = { ids: new Map(), without: 0, manifests: 0, columns: new Map(), withoutColumns: 0 };
   for (const o of listing.manifests.values()) {
     if (signal?.aborted) throw new InterruptedError('erasure interrupted while reading the manifests; nothing was changed');
     out.manifests++;
     let id: unknown;
+    let columns: unknown;
     try {
-      id = (JSON.parse((await readObject(lake, o.key)).toString('utf8')) as { pseudonymisation?: { key_id?: unknown } }).pseudonymisation?.key_id;
+      const p = (JSON.parse((await readObject(lake, o.key)).toString('utf8')) as { pseudonymisation?: { key_id?: unknown; columns?: unknown } }).pseudonymisation;
+      id = p?.key_id;
+      columns = p?.columns;
     } catch {
       id = undefined; // an unreadable manifest: `watt verify` reports it; erasure still scans its objects
     }
+    const named = Array.isArray(columns) ? columns.filter((c): c is string => typeof c === 'string' && c !== '') : [];
+    for (const c of named) out.columns.set(c, (out.columns.get(c) ?? 0) + 1);
+    if (!named.length) out.withoutColumns++;
     if (typeof id === 'string' && id !== '') {
       const e = out.ids.get(id) ?? { manifests: 0, example: o.key };
       e.manifests++;

@@ -72,6 +72,8 @@ export interface ErasedObject {
   /** Rows left; 0 means the object was deleted. */
   rows_left: number;
   action: 'rewritten' | 'deleted';
+  /** Rows removed per column that held the subject (internal: summed into the result). */
+  by_column?: Record<string, number>;
 }
 
 /** `watt purge --subject ID`: erasure of one data subject (GDPR Art. 17). */
@@ -80,8 +82,12 @@ export interface ErasureResult {
   run_id: string;
   dry_run: boolean;
   lake: string;
-  /** Personal column matched, e.g. customer_id. */
+  /** The first personal column searched (kept for readers of the earlier output), e.g. customer_id. */
   column: string;
+  /** Every personal column searched: those the runs' manifests record as pseudonymised, or `--column`. */
+  columns?: string[];
+  /** Rows removed per column searched (0 included). */
+  rows_removed_by_column?: Record<string, number>;
   /** First characters of the subject's pseudonym (never the raw identifier). */
   pseudonym_prefix: string;
   objects_scanned: number;

@@ -216,7 +216,7 @@ describe('--partition-by', () => {
     const source = path.join(dir, 'days.csv');
     const counts = shuffledThreeDays(source);
     expect([...counts.keys()].sort()).toEqual(['2025-03-06', '2025-03-07', '2025-03-08', '2025-03-09']);
-    const r = await runWatt(['ingest', '--source', source, '--format', format, '--partition-by', 'reading_ts', '--layout', 'hive', '--json'], { cwd: dir, env: KEY });
+    const r = await runWatt(['ingest', '--source', source, '--format', format, '--partition-by', 'reading_ts', '--allow-expired', '--layout', 'hive', '--json'], { cwd: dir, env: KEY });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     const lake = path.join(dir, 'lake');
@@ -301,7 +301,7 @@ describe('large sources (2 worker threads): parquet and csv partitioned by day',
     const source = path.join(dir, 'big.csv');
     const counts = await writeLarge(source);
     expect(statSync(source).size).toBeGreaterThan(4 * 1024 * 1024);
-    const r = await runWatt(['ingest', '--source', source, '--format', format, '--partition-by', 'reading_ts', '--json', '--verbose'], { cwd: dir, env: KEY, timeoutMs: 120_000 });
+    const r = await runWatt(['ingest', '--source', source, '--format', format, '--partition-by', 'reading_ts', '--allow-expired', '--json', '--verbose'], { cwd: dir, env: KEY, timeoutMs: 120_000 });
     expect(r.code).toBe(0);
     // Two ranges ran in worker threads.
     expect(r.stderr).toMatch(/checking 2 ranges in parallel worker threads/);
@@ -338,7 +338,7 @@ describe('crash between the objects of a partitioned run', () => {
     const lines = [HEADER];
     for (let i = 0; i < 30; i++) lines.push(`REC-${i},CUST-${i % 3},METER-${i % 3},2025-04-0${1 + (i % 3)}T1${i % 10}:00:00Z,${i},0.18,true`);
     writeFileSync(source, lines.join('\n') + '\n');
-    const args = ['ingest', '--source', source, '--format', 'parquet', '--partition-by', 'reading_ts', '--json'];
+    const args = ['ingest', '--source', source, '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired', '--json'];
     const killed = await runWatt(args, { cwd: dir, env: { ...KEY, WATT_FAILPOINT: 'ingest:after-object', WATT_RECOVERY_GRACE_MINUTES: '0' } });
     expect(killed.code).toBeNull();
     const lake = path.join(dir, 'lake');
@@ -368,7 +368,7 @@ describe('many days in any order', () => {
       [lines[i], lines[j]] = [lines[j]!, lines[i]!];
     }
     writeFileSync(source, [HEADER, ...lines, ''].join('\n'));
-    const r = await runWatt(['ingest', '--source', source, '--format', 'parquet', '--partition-by', 'reading_ts', '--layout', 'hive', '--json'], { cwd: dir, env: KEY, timeoutMs: 120_000 });
+    const r = await runWatt(['ingest', '--source', source, '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired', '--layout', 'hive', '--json'], { cwd: dir, env: KEY, timeoutMs: 120_000 });
     expect(r.code).toBe(0);
     const lake = path.join(dir, 'lake');
     const [m] = manifestsOf(lake);

@@ -197,10 +197,15 @@ describe('watt purge --subject (erasure, GDPR Art. 17)', () => {
     const again = await purge(dir, env, ['--subject', SUBJECT, '--json']);
     expect(again.json).toMatchObject({ rows_removed: 0, objects: [] });
     const text = await runWatt(['purge', '--subject', SUBJECT, '--dry-run'], { cwd: dir, env });
-    expect(text.stdout).toContain(`subject ${pseudonym.slice(0, 12)}…: would remove 0 rows`);
+    // Found nowhere: still says where it looked (key id, columns the manifests record, objects).
+    expect(text.stdout).toMatch(new RegExp(`subject ${pseudonym.slice(0, 12)}… \\(key id [0-9a-f]{16}\\): not found in \\d+ objects, columns customer_id, meter_id; nothing would be removed`));
+    // Under cron (no terminal, no --dry-run) an erasure still prints its summary line.
+    const quiet = await runWatt(['purge', '--subject', SUBJECT], { cwd: dir, env });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toMatch(/not found in \d+ objects, columns customer_id, meter_id; nothing removed/);
 
     // The raw identifier appears nowhere watt writes: logs, catalog (with its WAL), lake, output.
-    for (const out of [dry, r, again, text]) expect(out.stdout + out.stderr).not.toContain(SUBJECT);
+    for (const out of [dry, r, again, text, quiet]) expect(out.stdout + out.stderr).not.toContain(SUBJECT);
     expect(filesContaining(dir, SUBJECT)).toEqual([]);
     expect((await purge(dir, env, ['--verify-trail'])).code).toBe(0);
     await lake.close();

@@ -43,9 +43,16 @@ describe('the lake index', () => {
   });
 
   it('finds the newest manifest that landed a source sha256', () => {
-    const index: LakeIndex = { read: 0, manifests: [m('a', '1', 'k', 's1'), m('b', '2', 'k', 's1'), m('c', '3', 'k', 's2')] };
+    const landed = (key: string, at: string, sha: string) => ({ ...m(key, at, 'k', sha), object_uri: `file:///lake/${key}.csv` });
+    const index: LakeIndex = { read: 0, manifests: [landed('a', '1', 's1'), landed('b', '2', 's1'), landed('c', '3', 's2')] };
     expect(findLanded(index, 's1')?.key).toBe('b');
     expect(findLanded(index, 's3')).toBeUndefined();
+  });
+
+  it('a manifest naming no data object (every row rejected) does not count as landed (issue 17)', () => {
+    const index: LakeIndex = { read: 0, manifests: [{ ...m('a', '1', 'k', 's1'), object_uri: 'file:///lake/a.csv' }, m('b', '2', 'k', 's1'), m('c', '3', 'k', 's2')] };
+    expect(findLanded(index, 's1')?.key).toBe('a');
+    expect(findLanded(index, 's2')).toBeUndefined();
   });
 });
 

@@ -85,7 +85,7 @@ describe.each([S3_LAKE, AZURE_LAKE])('partitioned by reading_ts, on %s', (provid
     const prefix = `remote-${format}-${layout}/raw`;
     const env = wattEnv(dir, { ...serverEnv(), DATA_LAKE_PREFIX: prefix });
     for (const f of SOURCES) {
-      const r = await runWatt(['ingest', '--source', path.join(FIXTURES, f), '--format', format, '--layout', layout, '--partition-by', 'reading_ts', '--json'], { cwd: dir, env });
+      const r = await runWatt(['ingest', '--source', path.join(FIXTURES, f), '--format', format, '--layout', layout, '--partition-by', 'reading_ts', '--allow-expired', '--json'], { cwd: dir, env });
       expect({ file: f, code: r.code, stderr: r.stderr }).toEqual({ file: f, code: 0, stderr: expect.any(String) });
     }
 

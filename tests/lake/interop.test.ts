@@ -83,7 +83,7 @@ describe.each([
     const dir = scratchDir('watt-interop-');
     dirs.push(dir);
     const env = wattEnv(dir, { DATA_LAKE_PREFIX: `interop-${format}-${layout}/raw` });
-    const root = await ingestAll(dir, env, [['clean.csv', []], ['messy.csv', []]], ['--format', format, '--layout', layout, '--partition-by', 'reading_ts']);
+    const root = await ingestAll(dir, env, [['clean.csv', []], ['messy.csv', []]], ['--format', format, '--layout', layout, '--partition-by', 'reading_ts', '--allow-expired']);
     const glob = sql(`${root}/**/*.${format}`);
     const hive = layout === 'hive' ? 'true' : 'false';
     relation = format === 'csv' ? `read_csv(${glob}, hive_partitioning = ${hive}, filename = true)` : `read_parquet(${glob}, hive_partitioning = ${hive}, filename = true)`;
@@ -135,7 +135,7 @@ describe('a hive lake with keys written before issue 11 (month=03) beside new on
     const dir = scratchDir('watt-interop-padded-');
     dirs.push(dir);
     const env = wattEnv(dir, { DATA_LAKE_PREFIX: 'padded/raw' });
-    const root = await ingestAll(dir, env, [['messy.csv', []]], ['--format', 'csv', '--layout', 'hive', '--partition-by', 'reading_ts']);
+    const root = await ingestAll(dir, env, [['messy.csv', []]], ['--format', 'csv', '--layout', 'hive', '--partition-by', 'reading_ts', '--allow-expired']);
     // What an older watt wrote: the same partition with zero-padded values.
     const { renameSync, mkdirSync } = await import('node:fs');
     mkdirSync(path.join(root, 'year=2025', 'month=03'), { recursive: true });
@@ -154,7 +154,7 @@ describe.each(['csv', 'parquet'] as const)('an extra column in one file, --extra
     const dir = scratchDir('watt-interop-extra-');
     dirs.push(dir);
     const env = wattEnv(dir, { DATA_LAKE_PREFIX: `extra-${format}/raw` });
-    const root = await ingestAll(dir, env, [['clean.csv', []], ['extra.csv', ['--extra-columns', 'drop']]], ['--format', format, '--layout', 'hive', '--partition-by', 'reading_ts']);
+    const root = await ingestAll(dir, env, [['clean.csv', []], ['extra.csv', ['--extra-columns', 'drop']]], ['--format', format, '--layout', 'hive', '--partition-by', 'reading_ts', '--allow-expired']);
     const relation = format === 'csv' ? `read_csv(${sql(`${root}/**/*.csv`)}, hive_partitioning = true)` : `read_parquet(${sql(`${root}/**/*.parquet`)}, hive_partitioning = true)`;
     const t = await types(relation);
     expect(t.technician_note).toBeUndefined();
@@ -168,7 +168,7 @@ describe.each(['csv', 'parquet'] as const)('an extra column in one file, --extra
       const dir = scratchDir('watt-interop-keep-');
       dirs.push(dir);
       const env = wattEnv(dir, { DATA_LAKE_PREFIX: 'extra-keep/raw' });
-      const root = await ingestAll(dir, env, [['clean.csv', []], ['extra.csv', ['--extra-columns', 'keep']]], ['--format', 'csv', '--layout', 'hive', '--partition-by', 'reading_ts']);
+      const root = await ingestAll(dir, env, [['clean.csv', []], ['extra.csv', ['--extra-columns', 'keep']]], ['--format', 'csv', '--layout', 'hive', '--partition-by', 'reading_ts', '--allow-expired']);
       await expect(rows(`SELECT * FROM read_csv(${sql(`${root}/**/*.csv`)}, hive_partitioning = true)`)).rejects.toThrow(/schema mismatch/i);
     });
   }

@@ -80,7 +80,7 @@ describe('purge on what ingest --format parquet --partition-by reading_ts lands'
     const env = wattEnv(dir);
     const old = [daysAgo(12), daysAgo(9)];
     const recent = [daysAgo(2)];
-    await ingest(dir, env, ['--source', source(dir, 'spanning.csv', [...old, ...recent], 5, 'P'), '--format', 'parquet', '--partition-by', 'reading_ts', '--layout', 'hive']);
+    await ingest(dir, env, ['--source', source(dir, 'spanning.csv', [...old, ...recent], 5, 'P'), '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired', '--layout', 'hive']);
     const before = await duckRows(dir, 'parquet');
     expect(before).toHaveLength(15);
 
@@ -101,8 +101,8 @@ describe('purge on what ingest --format parquet --partition-by reading_ts lands'
     dirs.push(dir);
     const env = wattEnv(dir);
     const days = [daysAgo(3), daysAgo(2), daysAgo(1)];
-    await ingest(dir, env, ['--source', source(dir, 'pq.csv', days, 6, 'Q'), '--format', 'parquet', '--partition-by', 'reading_ts']);
-    await ingest(dir, env, ['--source', source(dir, 'plain.csv', days, 3, 'C'), '--partition-by', 'reading_ts']);
+    await ingest(dir, env, ['--source', source(dir, 'pq.csv', days, 6, 'Q'), '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired']);
+    await ingest(dir, env, ['--source', source(dir, 'plain.csv', days, 3, 'C'), '--partition-by', 'reading_ts', '--allow-expired']);
     const pqBefore = await duckRows(dir, 'parquet');
     const csvBefore = await duckRows(dir, 'csv');
     expect(pqBefore.filter((r) => r.includes(pseudonym))).toHaveLength(6);
