@@ -1,10 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, InterruptedError, WattError, oneLine } from './errors.js';
+import { CancelledError, ExitCode, InterruptedError, WattError, oneLine } from './errors.js';
 import { interruptExitCode } from './signals.js';
 import { wattVersion } from './paths.js';
 import { loadDotenv } from './config.js';
 import { beginRun, endRun, jsonLogs } from './run-output.js';
-import { METRICS_VERBS } from './metrics.js';
+import { METRICS_VERBS, recordedRunMetrics } from './metrics.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerTrain } from './commands/train.js';
 import { registerPredict } from './commands/predict.js';
@@ -38,7 +38,13 @@ for (const register of [registerIngest, registerTrain, registerPredict, register
     command.addOption(new Option('--metrics-file <path>', 'write Prometheus metrics of the run to this .prom file, atomically [env WATT_METRICS_DIR: <dir>/watt_<verb>.prom]'));
   }
 }
-program.hook('preAction', (_program, action) => beginRun(action.name(), action.opts()));
+// The run history (src/catalog/cli-runs.ts): what was invoked, recorded at the end whatever the outcome.
+let invoked: { verb: string; flags: Record<string, unknown>; startedAt: Date } | undefined;
+program.hook('preAction', async (_program, action) => {
+  invoked = { verb: action.name(), flags: action.opts(), startedAt: new Date() };
+  beginRun(action.name(), action.opts());
+  if (action.name() === 'serve') (await import('./catalog/cli-runs.js')).recordServeStart(invoked);
+});
 
 const verbose = process.argv.includes('--verbose');
 
@@ -52,6 +58,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 let exitCode: number = ExitCode.OK;
 let failure: { message: string; hint?: string } | undefined;
+let cancelled = false;
 try {
   await loadDotenv();
   await program.parseAsync(process.argv);
@@ -59,6 +66,13 @@ try {
   exitCode = report(err);
 }
 process.exitCode = await endRun(exitCode, failure);
+// A verb that failed while commander parsed its flags is recorded too (a cron job with a bad flag).
+const verbTyped = process.argv[2];
+if (!invoked && exitCode !== 0 && verbTyped && program.commands.some((c) => c.name() === verbTyped)) invoked = { verb: verbTyped, flags: {}, startedAt: new Date() };
+if (invoked && !['runs', 'predict'].includes(invoked.verb)) {
+  const { recordCliRun } = await import('./catalog/cli-runs.js');
+  await recordCliRun(invoked, { exitCode: process.exitCode ?? exitCode, failure, cancelled, detail: { ...recordedRunMetrics() } });
+}
 
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
@@ -69,6 +83,7 @@ function report(err: unknown): number {
     return ExitCode.USAGE;
   }
   if (err instanceof WattError) {
+    cancelled = err instanceof CancelledError;
     failure = { message: oneLine(err.message), hint: err.hint ? oneLine(err.hint) : undefined };
     line(failure.message, err.exitCode, failure.hint);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);

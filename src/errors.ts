@@ -68,6 +68,9 @@ export class InterruptedError extends WattError {
   }
 }
 
+/** The person answered "no" at a confirmation prompt: nothing changed (exit 130; the run is `cancelled`). */
+export class CancelledError extends InterruptedError {}
+
 /** Keep messages on one line: newlines and other control characters become spaces. */
 export function oneLine(text: string): string {
   // eslint-disable-next-line no-control-regex

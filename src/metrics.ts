@@ -5,8 +5,11 @@ import { UsageError } from './errors.js';
 /**
  * Prometheus metrics of batch runs (`ingest`, `purge`, `train`, `audit-rgpd`), written as a
  * textfile for node_exporter's textfile collector: `--metrics-file PATH` or
- * `<WATT_METRICS_DIR>/watt_<verb>.prom`, replaced atomically (temp file in the same folder, then
- * rename), so the collector never reads half a file. Metric values come from prom-client,
+ * `<WATT_METRICS_DIR>/watt_<verb>[_<prefix>].prom` (one file per verb and lake prefix, so purging
+ * two prefixes keeps both), replaced atomically (temp file in the same folder, then rename), so
+ * the collector never reads half a file. Every series carries the labels `verb`, `lake` (the
+ * bucket or folder URI, no prefix) and `prefix` (empty for verbs without a lake); `watt serve`'s
+ * `/metrics` exposes the same names from the catalog (src/serve/dashboard/run-metrics.ts). Metric values come from prom-client,
  * loaded only when a file is asked for.
  *
  * A command reports what its run did through {@link recordRunMetrics}, the CLI adds the status,
@@ -46,13 +49,33 @@ export function recordedRunMetrics(): RunMetricValues {
 /** Verbs that write a metrics file. */
 export const METRICS_VERBS = ['ingest', 'purge', 'train', 'audit-rgpd'] as const;
 
+/** Labels of a run's series: the verb, the lake (bucket or folder URI) and the key prefix. */
+export interface RunLabels {
+  verb: string;
+  lake: string;
+  prefix: string;
+}
+
+/** The `lake` label from a destination URI (`s3://bucket/a/b`) and its prefix (`a/b`): `s3://bucket`. */
+export function lakeLabel(destination: string, prefix: string): string {
+  const d = destination.replace(/\/+$/, '');
+  return d.endsWith(`/${prefix}`) ? d.slice(0, -prefix.length - 1) : d;
+}
+
+/** The prefix as part of a file name: letters, digits, `_` (others become `_`). */
+export function prefixSlug(prefix: string): string {
+  return prefix.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 100);
+}
+
 /**
- * Where the metrics of `verb` go: `--metrics-file`, else `<WATT_METRICS_DIR>/watt_<verb>.prom`,
- * else nowhere.
+ * Where the metrics of `verb` go: `--metrics-file`, else
+ * `<WATT_METRICS_DIR>/watt_<verb>[_<prefix>].prom` (the prefix of a verb working on a lake), else
+ * nowhere.
  * @throws UsageError for a file name not ending in `.prom` (the collector would ignore it).
  */
-export function metricsTarget(verb: string, flag: string | undefined, env: Record<string, string | undefined> = process.env): string | undefined {
-  const file = flag ? path.resolve(flag) : env.WATT_METRICS_DIR ? path.resolve(env.WATT_METRICS_DIR, `watt_${verb.replace(/-/g, '_')}.prom`) : undefined;
+export function metricsTarget(verb: string, flag: string | undefined, env: Record<string, string | undefined> = process.env, prefix?: string): string | undefined {
+  const stem = `watt_${verb.replace(/-/g, '_')}${prefix ? `_${prefixSlug(prefix)}` : ''}`;
+  const file = flag ? path.resolve(flag) : env.WATT_METRICS_DIR ? path.resolve(env.WATT_METRICS_DIR, `${stem}.prom`) : undefined;
   if (file && !file.endsWith('.prom')) {
     throw new UsageError(`--metrics-file ${flag}: the name must end in .prom`, { hint: "node_exporter's textfile collector reads *.prom files only" });
   }
@@ -61,6 +84,9 @@ export function metricsTarget(verb: string, flag: string | undefined, env: Recor
 
 export interface RunOutcome {
   verb: string;
+  /** Lake and prefix of the run (empty strings for verbs without a lake). */
+  lake?: string;
+  prefix?: string;
   exitCode: number;
   /** Start and end of the run (ms since the epoch). */
   startedAt: number;
@@ -84,14 +110,14 @@ export function statusOf(outcome: Pick<RunOutcome, 'exitCode' | 'values'>): stri
 export async function renderRunMetrics(outcome: RunOutcome, previous = ''): Promise<string> {
   const prom = await import('prom-client');
   const registry = new prom.Registry();
-  const verb = { verb: outcome.verb };
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new prom.Gauge({ name, help, labelNames: ['verb', ...labelNames], registers: [registry] });
+  const verb: Record<string, string> = { verb: outcome.verb, lake: outcome.lake ?? '', prefix: outcome.prefix ?? '' };
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new prom.Gauge({ name, help, labelNames: ['verb', 'lake', 'prefix', ...labelNames], registers: [registry] });
   const ok = outcome.exitCode === 0;
   const end = outcome.endedAt / 1000;
   gauge('watt_run_last_timestamp_seconds', 'End of the last run (Unix time, seconds)').set(verb, end);
   let lastSuccess = ok ? end : undefined;
   if (!ok) {
-    const re = new RegExp(`^watt_run_last_success_timestamp_seconds\\{verb="${outcome.verb}"\\} ([0-9.e+]+)$`, 'm');
+    const re = new RegExp(`^watt_run_last_success_timestamp_seconds\\{verb="${outcome.verb}"[^}]*\\} ([0-9.e+]+)$`, 'm');
     const m = re.exec(previous);
     if (m) lastSuccess = Number(m[1]);
   }

@@ -1,6 +1,8 @@
 import { oneLine } from './errors.js';
 import { configureConsole } from './console-settings.js';
-import { METRICS_VERBS, metricsTarget, recordedRunMetrics, writeRunMetrics } from './metrics.js';
+import { METRICS_VERBS, lakeLabel, metricsTarget, recordedRunMetrics, writeRunMetrics } from './metrics.js';
+import { resolveLakeConfig } from './config.js';
+import { objectUri } from './lake/index.js';
 
 /**
  * Cron-friendly output, the same for every verb (wired by src/cli.ts around each command):
@@ -21,8 +23,32 @@ export interface RunOutputFlags {
   metricsFile?: string;
 }
 
+/**
+ * The name a run is recorded and measured under: `purge --subject` is an `erasure`,
+ * `purge --verify-trail` a `verify-trail`; other verbs keep their name.
+ */
+export function recordedVerb(verb: string, flags: Record<string, unknown>): string {
+  if (verb === 'purge' && flags.verifyTrail) return 'verify-trail';
+  if (verb === 'purge' && flags.subject !== undefined) return 'erasure';
+  return verb;
+}
+
+/** Lake label and prefix of a verb with lake flags (ingest, purge, verify); empty when none or invalid. */
+export function runLake(verb: string, flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): { lake: string; prefix: string; destination?: string } {
+  if (!['ingest', 'purge', 'verify'].includes(verb)) return { lake: '', prefix: '' };
+  try {
+    const config = resolveLakeConfig(flags as Parameters<typeof resolveLakeConfig>[0], env);
+    const destination = objectUri(config, config.prefix);
+    return { lake: lakeLabel(destination, config.prefix), prefix: config.prefix, destination };
+  } catch {
+    return { lake: '', prefix: '' };
+  }
+}
+
 interface ActiveRun {
   verb: string;
+  /** Verb, lake and prefix labels of the run's metrics. */
+  labels: { verb: string; lake: string; prefix: string };
   flags: RunOutputFlags;
   startedAt: number;
   metricsFile?: string;
@@ -46,9 +72,12 @@ export function jsonLogs(argv: readonly string[] = process.argv): boolean {
  * @throws UsageError for a metrics file name not ending in `.prom`.
  */
 export function beginRun(verb: string, flags: RunOutputFlags, env: Record<string, string | undefined> = process.env): void {
-  const metricsFile = (METRICS_VERBS as readonly string[]).includes(verb) ? metricsTarget(verb, flags.metricsFile, env) : undefined;
+  const measured = (METRICS_VERBS as readonly string[]).includes(verb);
+  const where = measured ? runLake(verb, flags as Record<string, unknown>, env) : { lake: '', prefix: '' };
+  const labels = { verb: recordedVerb(verb, flags as Record<string, unknown>), lake: where.lake, prefix: where.prefix };
+  const metricsFile = measured ? metricsTarget(labels.verb, flags.metricsFile, env, labels.prefix || undefined) : undefined;
   configureConsole({ format: flags.logFormat === 'json' ? 'json' : 'text', errorsOnly: Boolean(flags.quiet) });
-  active = { verb, flags, startedAt: Date.now(), metricsFile };
+  active = { verb, labels, flags, startedAt: Date.now(), metricsFile };
   if (flags.quiet || flags.json) {
     const held: string[] = [];
     const original = process.stdout.write;
@@ -97,7 +126,7 @@ export async function endRun(exitCode: number, failure?: { message: string; hint
   }
   if (run.metricsFile) {
     try {
-      await writeRunMetrics(run.metricsFile, { verb: run.verb, exitCode, startedAt: run.startedAt, endedAt: Date.now(), values: recordedRunMetrics() });
+      await writeRunMetrics(run.metricsFile, { ...run.labels, exitCode, startedAt: run.startedAt, endedAt: Date.now(), values: recordedRunMetrics() });
     } catch (err) {
       const message = `cannot write metrics file ${run.metricsFile}: ${(err as NodeJS.ErrnoException).code ?? oneLine((err as Error).message)}`;
       process.stderr.write(jsonLogs() ? JSON.stringify({ timestamp: new Date().toISOString(), level: 'error', message, exit_code: 3 }) + '\n' : `watt: ${message} (check the folder exists and is writable)\n`);

@@ -98,6 +98,49 @@ export const MIGRATIONS: readonly string[] = [
   // no longer alive on its host died; the next run on the lake marks it failed and removes its objects.
   `ALTER TABLE runs ADD COLUMN pid INTEGER;
    ALTER TABLE runs ADD COLUMN host TEXT;`,
+  // 5: the run history as the source of every view (issue 20). Every verb records a run; a purge
+  // answered "no" at its prompt is `cancelled`; row and object counts are separate columns.
+  // SQLite cannot change a CHECK constraint in place: the table is rebuilt (the documented
+  // 12-step procedure; foreign keys are off while migration 5 runs, see migrate()).
+  // prefix: the lake prefix of the run (ingest, purge, erasure, verify); objects: lake objects
+  // written (ingest) or deleted/rewritten (purge, erasure); exit_code and hint of the CLI;
+  // detail: a small JSON object of verb-specific figures (audit findings, train metrics), never
+  // personal data.
+  `CREATE TABLE runs_v5 (
+     run_id        TEXT PRIMARY KEY,
+     command       TEXT NOT NULL,
+     status        TEXT NOT NULL CHECK (status IN ('running','succeeded','failed','rejected','skipped','interrupted','cancelled')),
+     started_at    TEXT NOT NULL,
+     finished_at   TEXT,
+     source_name   TEXT,
+     source_sha256 TEXT,
+     destination   TEXT,
+     rows          INTEGER,
+     rejected      INTEGER,
+     manifest_uri  TEXT,
+     log_path      TEXT,
+     error         TEXT,
+     key_id        TEXT,
+     rotated_from_key_id TEXT,
+     pid           INTEGER,
+     host          TEXT,
+     prefix        TEXT,
+     objects       INTEGER,
+     exit_code     INTEGER,
+     hint          TEXT,
+     detail        TEXT
+   );
+   INSERT INTO runs_v5 (run_id, command, status, started_at, finished_at, source_name, source_sha256, destination, rows, rejected, manifest_uri, log_path, error, key_id, rotated_from_key_id, pid, host)
+     SELECT run_id, command, status, started_at, finished_at, source_name, source_sha256, destination, rows, rejected, manifest_uri, log_path, error, key_id, rotated_from_key_id, pid, host FROM runs;
+   -- a purge by age recorded the objects it deleted as rows; a cancelled purge was recorded as failed
+   UPDATE runs_v5 SET objects = rows, rows = NULL WHERE command = 'purge';
+   UPDATE runs_v5 SET status = 'cancelled' WHERE command = 'purge' AND status = 'failed' AND error LIKE 'purge cancelled%';
+   DROP TABLE runs;
+   ALTER TABLE runs_v5 RENAME TO runs;
+   CREATE INDEX runs_source ON runs (source_sha256, destination, status);
+   CREATE INDEX runs_started ON runs (started_at);
+   CREATE INDEX runs_command ON runs (command, started_at);
+   CREATE INDEX lake_objects_run ON lake_objects (run_id);`,
 ];
 
 /** How long a process waits for another one holding the catalog's write lock, ms. */
@@ -115,7 +158,14 @@ function withBusyRetry<T>(fn: () => T): T {
   }
 }
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'skipped' | 'interrupted';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'skipped' | 'interrupted' | 'cancelled';
+
+/**
+ * Run ids started through {@link Catalog.startRun} or {@link Catalog.recordRun} in this process,
+ * in order: the CLI completes them at exit (exit code, prefix) and records a run of its own for a
+ * verb that started none (a failure before the source was opened, train, audit-rgpd, verify, serve).
+ */
+export const runsStartedInProcess: string[] = [];
 
 export interface RunRecord {
   run_id: string;
@@ -138,6 +188,16 @@ export interface RunRecord {
   /** Process id and host name of the process that ran it (null for runs recorded before migration 4). */
   pid?: number | null;
   host?: string | null;
+  /** Lake prefix of the run (migration 5; null for runs without a lake). */
+  prefix?: string | null;
+  /** Lake objects written (ingest) or deleted and rewritten (purge, erasure). */
+  objects?: number | null;
+  /** Exit code of the CLI (0 ok, 1 data, 2 usage, 3 storage, 4 lock, 130 interrupted). */
+  exit_code?: number | null;
+  /** What to do about a failure (one line). */
+  hint?: string | null;
+  /** JSON text: verb-specific figures (audit findings by severity, train metrics...). */
+  detail?: string | null;
 }
 
 /** What the catalog caches of one manifest of the lake (see {@link Catalog.cachedManifests}). */
@@ -215,8 +275,15 @@ export class Catalog {
       this.db.pragma(`user_version = ${done + 1}`);
       return true;
     });
-    while (withBusyRetry(() => step.immediate())) {
-      /* one migration per transaction, until none is pending */
+    // Migration 5 rebuilds `runs`, which lake_objects references: foreign keys are off meanwhile
+    // (PRAGMA foreign_keys is a no-op inside a transaction), checked again after.
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      while (withBusyRetry(() => step.immediate())) {
+        /* one migration per transaction, until none is pending */
+      }
+    } finally {
+      this.db.pragma('foreign_keys = ON');
     }
   }
 
@@ -235,17 +302,37 @@ export class Catalog {
     return this.db.prepare(`SELECT * FROM runs WHERE status = 'running' ORDER BY started_at`).all() as RunRecord[];
   }
 
-  startRun(run: { run_id: string; command: string; started_at: string; source_name?: string; source_sha256?: string; destination?: string; log_path?: string; key_id?: string; rotated_from_key_id?: string }): void {
+  /** Record the start of a run (status `running`, this process's pid and host). */
+  startRun(run: { run_id: string; command: string; started_at: string; source_name?: string; source_sha256?: string; destination?: string; log_path?: string; key_id?: string; rotated_from_key_id?: string; prefix?: string }): void {
     this.db
       .prepare(
-        `INSERT INTO runs (run_id, command, status, started_at, source_name, source_sha256, destination, log_path, key_id, rotated_from_key_id, pid, host)
-         VALUES (@run_id, @command, 'running', @started_at, @source_name, @source_sha256, @destination, @log_path, @key_id, @rotated_from_key_id, @pid, @host)`,
+        `INSERT INTO runs (run_id, command, status, started_at, source_name, source_sha256, destination, log_path, key_id, rotated_from_key_id, prefix, pid, host)
+         VALUES (@run_id, @command, 'running', @started_at, @source_name, @source_sha256, @destination, @log_path, @key_id, @rotated_from_key_id, @prefix, @pid, @host)`,
       )
-      .run({ source_name: null, source_sha256: null, destination: null, log_path: null, key_id: null, rotated_from_key_id: null, ...run, pid: process.pid, host: os.hostname() });
+      .run({ source_name: null, source_sha256: null, destination: null, log_path: null, key_id: null, rotated_from_key_id: null, prefix: null, ...run, pid: process.pid, host: os.hostname() });
+    runsStartedInProcess.push(run.run_id);
+  }
+
+  /**
+   * Record a whole run at once (a verb whose core keeps no run of its own, or one that failed
+   * before it started: the CLI records it with its exit code and one-line error). `error` and
+   * `hint` must hold no personal data (WattError messages never do).
+   */
+  recordRun(run: Pick<RunRecord, 'run_id' | 'command' | 'status' | 'started_at'> & Partial<Omit<RunRecord, 'run_id' | 'command' | 'status' | 'started_at'>>): void {
+    const row: Record<string, unknown> = {
+      finished_at: null, source_name: null, source_sha256: null, destination: null, rows: null, rejected: null, manifest_uri: null, log_path: null, error: null,
+      key_id: null, rotated_from_key_id: null, prefix: null, objects: null, exit_code: null, hint: null, detail: null,
+      ...run,
+      pid: process.pid,
+      host: os.hostname(),
+    };
+    const cols = Object.keys(row);
+    this.db.prepare(`INSERT INTO runs (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`).run(row);
+    runsStartedInProcess.push(run.run_id);
   }
 
   finishRun(runId: string, fields: Partial<Omit<RunRecord, 'run_id' | 'command' | 'started_at'>> & { status: RunStatus }): void {
-    const allowed = ['status', 'finished_at', 'source_name', 'source_sha256', 'destination', 'rows', 'rejected', 'manifest_uri', 'log_path', 'error', 'key_id', 'rotated_from_key_id'];
+    const allowed = ['status', 'finished_at', 'source_name', 'source_sha256', 'destination', 'rows', 'rejected', 'manifest_uri', 'log_path', 'error', 'key_id', 'rotated_from_key_id', 'prefix', 'objects', 'exit_code', 'hint', 'detail'];
     const entries = Object.entries({ finished_at: new Date().toISOString(), ...fields }).filter(([k]) => allowed.includes(k));
     const set = entries.map(([k]) => `${k} = @${k}`).join(', ');
     this.db.prepare(`UPDATE runs SET ${set} WHERE run_id = @run_id`).run({ ...Object.fromEntries(entries), run_id: runId });

@@ -4,7 +4,8 @@ import { intParser } from './options.js';
 
 /**
  * `watt serve`: predictions over HTTP (`POST /v1/predict`, the JSON of `watt predict --json`),
- * behind `X-API-KEY` (keys in WATT_API_KEYS), with /healthz, /readyz, /metrics, /openapi.json.
+ * behind `X-API-KEY` (keys in WATT_API_KEYS), with /healthz, /readyz, /metrics, /openapi.json, and
+ * a dashboard at /ui/ (run history, lake, GDPR, model; login with a key for a session cookie).
  * fastify and prom-client load only here (`await import()`), never for the other verbs.
  * Exit codes: 0 after SIGTERM, 1 requests cut at the end of the grace period, 2 usage (no key,
  * --no-auth off loopback, port taken), 130 after SIGINT.
@@ -19,9 +20,11 @@ export function registerServe(program: Command): Command {
     .option('--no-auth', 'accept requests without X-API-KEY (loopback only)')
     .option('--log-client-ip', 'write client IP addresses (personal data) in the access log')
     .option('--shutdown-timeout <s>', 'seconds in-flight requests get after SIGTERM', intParser('--shutdown-timeout', 1, 3600), 10)
+    .option('--cors-origin <origin>', 'let web pages of this origin call the API (repeatable; default: same-origin only)', (v: string, all: string[] = []) => [...all, v])
     .option('--cache-size <n>', 'predictions kept in the LRU cache (0: none)', intParser('--cache-size', 0, 1_000_000), 10_000)
-    .action(async (flags: { host: string; port: number; model?: string; auth: boolean; logClientIp?: boolean; shutdownTimeout: number; cacheSize: number }) => {
+    .action(async (flags: { host: string; port: number; model?: string; auth: boolean; logClientIp?: boolean; shutdownTimeout: number; cacheSize: number; corsOrigin?: string[] }) => {
       const { runServe } = await import('../serve/index.js');
+      const { parseCorsOrigins } = await import('../serve/cors.js');
       await runServe({
         host: flags.host,
         port: flags.port,
@@ -31,6 +34,7 @@ export function registerServe(program: Command): Command {
         logClientIp: flags.logClientIp,
         shutdownTimeoutS: flags.shutdownTimeout,
         cacheSize: flags.cacheSize,
+        corsOrigins: parseCorsOrigins(flags.corsOrigin ?? []),
       });
     });
 }

@@ -3,7 +3,7 @@ import { readObject } from '../lake/index.js';
 import { failpoint } from '../failpoint.js';
 import { pathToFileURL } from 'node:url';
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
-import { InterruptedError, StorageError } from '../errors.js';
+import { InterruptedError, StorageError, CancelledError } from '../errors.js';
 import type { ObjectInfo } from '../lake/types.js';
 import { createHash } from 'node:crypto';
 import type { Lake } from '../lake/types.js';
@@ -151,7 +151,7 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
       catalog_rows: rows.runs + rows.lake_objects,
       models: models.length,
     });
-    if (!yes) throw new InterruptedError('purge cancelled: nothing was deleted');
+    if (!yes) throw new CancelledError('purge cancelled: nothing was deleted');
   }
 
   // 2. Lake objects: manifests of expired runs first, then the rewrites of partly expired runs'

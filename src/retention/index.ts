@@ -2,7 +2,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeConfig, type LakeFlags } from '../config.js';
-import { DataError, InterruptedError, LockError, StorageError, UsageError, WattError } from '../errors.js';
+import { CancelledError, DataError, InterruptedError, LockError, StorageError, UsageError, WattError } from '../errors.js';
 import { createRunLogger } from '../log.js';
 import { Catalog } from '../catalog/catalog.js';
 import { destinationUri, openLake, type Lake } from '../lake/index.js';
@@ -92,7 +92,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     const pseudonyms = subject === undefined ? undefined : subjectPseudonyms(subject, keys!, await lakeKeyIds(lake, config.prefix, opts.signal), home);
     if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
     catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
-    if (!dryRun) catalog?.startRun({ run_id: runId, command: 'purge', started_at: now.toISOString(), destination, log_path: logger.file });
+    if (!dryRun) catalog?.startRun({ run_id: runId, command: pseudonyms === undefined ? 'purge' : 'erasure', started_at: now.toISOString(), destination, prefix: config.prefix, log_path: logger.file });
     // Finish the cleanup of earlier runs: before an erasure (so that it never meets garbage), after
     // a purge by age (which deletes the old part of the lake first: the listing is then shorter).
     const recover = () => recoverLake({ scan: 'always', lake: lake!, prefix: config.prefix, destination, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
@@ -131,12 +131,12 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
     }
     result.log = logger.file ?? null;
-    if (!dryRun) catalog?.finishRun(runId, { status: 'succeeded', rows: result.mode === 'subject' ? result.rows_removed : result.mode === 'age' ? result.deleted : 0 });
+    if (!dryRun) catalog?.finishRun(runId, result.mode === 'subject' ? { status: 'succeeded', rows: result.rows_removed, objects: result.objects.length } : { status: 'succeeded', rows: null, objects: result.mode === 'age' ? result.deleted : 0 });
     return result;
   } catch (err) {
     logger.error(err instanceof Error ? err.message : String(err), { step: 'failed' });
     if (!dryRun && catalog?.getRun(runId)) {
-      catalog.finishRun(runId, { status: opts.signal?.aborted ? 'interrupted' : 'failed', error: err instanceof Error ? err.message.slice(0, 500) : String(err) });
+      catalog.finishRun(runId, { status: opts.signal?.aborted ? 'interrupted' : err instanceof CancelledError ? 'cancelled' : 'failed', error: err instanceof Error ? err.message.slice(0, 500) : String(err) });
     }
     throw opts.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(`purge ${runId} interrupted; run it again to finish`) : err;
   } finally {
@@ -179,7 +179,7 @@ export async function verifyCatalogTrailAndAnchors(home: string, config: LakeCon
 }
 
 /** Per-category periods from watt's retention policy (src/retention/policy.json or WATT_RETENTION_POLICY). */
-function policyPeriods(env: Env): RetentionPeriods {
+export function policyPeriods(env: Env): RetentionPeriods {
   const policy = new Map(retentionPolicy(env).map((c) => [c.id, c.days]));
   const raw = policy.get('raw_data');
   const logs = policy.get('run_logs');

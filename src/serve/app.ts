@@ -5,6 +5,8 @@ import { wattVersion } from '../paths.js';
 import type { ApiKeys } from './auth.js';
 import { keyMatches } from './auth.js';
 import { openApiDocument } from './openapi.js';
+import { refuseOptions, registerCors } from './cors.js';
+import { registerDashboard } from './dashboard/index.js';
 import type { PredictRequest, Predictor } from './predictor.js';
 import { healthSchema, predictBodySchema } from './schemas.js';
 
@@ -29,6 +31,14 @@ export interface AppOptions {
   /** Write client IP addresses (personal data) in the access log. Default false. */
   logClientIp?: boolean;
   log: LogLine;
+  /** WATT_HOME: with it, the dashboard (`/ui/`), its JSON and the run metrics are served (dashboard/). */
+  home?: string;
+  /** Environment for the dashboard's purge preview (lake, retention policy). */
+  env?: Record<string, string | undefined>;
+  /** `--cors-origin`: origins allowed to call the API from a browser (none: same-origin only). */
+  corsOrigins?: readonly string[];
+  /** Dashboard session lifetime, seconds (default 8 h). */
+  sessionTtlS?: number;
 }
 
 export interface WattApp {
@@ -202,7 +212,11 @@ export async function buildApp(options: AppOptions): Promise<WattApp> {
     options.log({ level: 'error', msg: 'internal error', request_id: req.id, error: oneLine(err.message) });
     return reply.code(500).send(errorBody('internal error', [], 'see the server log for this request id'));
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(`no route ${req.method} ${req.url.split('?')[0]!.slice(0, 100)}`, [], 'see GET /openapi.json')));
+  app.setNotFoundHandler((req, reply) => (req.method === 'OPTIONS' ? refuseOptions(req, reply, options.corsOrigins?.length ?? 0) : reply.code(404)).send(errorBody(`no route ${req.method} ${req.url.split('?')[0]!.slice(0, 100)}`, [], 'see GET /openapi.json')));
+
+  // ---- CORS and the dashboard (cors.ts, dashboard/, session.ts) ---------------------------------
+  await registerCors(app, options.corsOrigins ?? []);
+  if (options.home) await registerDashboard(app, { keys: options.keys, home: options.home, env: options.env ?? process.env, registry, predictor: () => current, sessionTtlS: options.sessionTtlS });
 
   // ---- routes ----------------------------------------------------------------------------------
   app.post<{ Body: PredictRequest }>('/v1/predict', { onRequest: requireKey, schema: { body: predictBodySchema } }, async (req, reply) => {

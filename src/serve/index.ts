@@ -24,6 +24,8 @@ export interface ServeOptions {
   /** Seconds in-flight requests get after SIGTERM before their connections are cut. */
   shutdownTimeoutS: number;
   cacheSize?: number;
+  /** `--cors-origin`, checked (parseCorsOrigins). */
+  corsOrigins?: string[];
   env?: Env;
   log?: LogLine;
 }
@@ -58,6 +60,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
     keys,
     logClientIp: options.logClientIp,
     log,
+    home: options.home,
+    env,
+    corsOrigins: options.corsOrigins,
     load: () => loadPredictor({ model: options.model, home: options.home, cacheSize: options.cacheSize }),
   });
   const { app } = watt;

@@ -1,4 +1,5 @@
 import { errorSchema, healthSchema, predictBodySchema, predictionSchema, readySchema } from './schemas.js';
+import { dashboardPaths } from './dashboard/openapi.js';
 
 /**
  * The OpenAPI 3.1 document of `watt serve` (`GET /openapi.json`), built from the same schema
@@ -22,7 +23,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     components: {
       schemas: { PredictRequest: strip(predictBodySchema), Prediction: strip(predictionSchema), Error: strip(errorSchema) },
-      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'one of the keys of WATT_API_KEYS (comma-separated: two keys are valid at once during a rotation)' } },
+      securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'watt_session', description: 'dashboard session from POST /ui/login (HttpOnly, SameSite=Strict, 8 h)' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'one of the keys of WATT_API_KEYS (comma-separated: two keys are valid at once during a rotation)' } },
     },
     paths: {
       '/v1/predict': {
@@ -53,6 +54,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics (text exposition format 0.0.4)', responses: { '200': { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      ...dashboardPaths(),
       '/openapi.json': { get: { operationId: 'openapi', summary: 'this document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } } },
     },
   };

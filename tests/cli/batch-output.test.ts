@@ -124,7 +124,7 @@ describe('--metrics-file and WATT_METRICS_DIR', () => {
     expect(readdirSync(path.dirname(file))).toEqual(['ingest.prom']); // no temp file left
   });
 
-  test('WATT_METRICS_DIR: one file per verb, audit findings by severity, purge deletions', async () => {
+  test('WATT_METRICS_DIR: one file per verb and prefix, audit findings by severity, purge deletions', async () => {
     const cwd = scratchDir();
     const dir = path.join(cwd, 'metrics');
     const env = { ...KEY, WATT_METRICS_DIR: dir };
@@ -135,11 +135,11 @@ describe('--metrics-file and WATT_METRICS_DIR', () => {
     expect(metric(audit, 'watt_run_last_success')).toBe(0);
     expect((await runWatt(['ingest', '--date', '2020-01-02'], { cwd, env })).code).toBe(0);
     expect((await runWatt(['purge', '--days', '30', '--yes'], { cwd, env })).code).toBe(0);
-    const purge = parsePrometheus(readFileSync(path.join(dir, 'watt_purge.prom'), 'utf8'));
-    expect(metric(purge, 'watt_run_last_success', { verb: 'purge' })).toBe(1);
+    const purge = parsePrometheus(readFileSync(path.join(dir, 'watt_purge_watt_about_it_raw.prom'), 'utf8'));
+    expect(metric(purge, 'watt_run_last_success', { verb: 'purge', prefix: 'watt-about-it/raw' })).toBe(1);
     expect(metric(purge, 'watt_run_objects_deleted')).toBeGreaterThanOrEqual(2); // the data object and its manifest
     expect(metric(purge, 'watt_run_bytes')).toBeGreaterThan(0);
-    expect(readdirSync(dir).sort()).toEqual(['watt_audit_rgpd.prom', 'watt_ingest.prom', 'watt_purge.prom']);
+    expect(readdirSync(dir).sort()).toEqual(['watt_audit_rgpd.prom', 'watt_ingest_watt_about_it_raw.prom', 'watt_purge_watt_about_it_raw.prom']);
   });
 
   test('a metrics file name the collector would ignore is a usage error, before anything runs', async () => {
@@ -172,7 +172,7 @@ describe('watt runs', () => {
     expect((JSON.parse((await runWatt(['runs', '--json', '--limit', '1'], { cwd })).stdout) as { runs: Array<{ status: string }> }).runs.map((r) => r.status)).toEqual(['rejected']);
     const table = await runWatt(['runs'], { cwd });
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^STARTED\s+VERB\s+STATUS\s+DURATION\s+ROWS\s+REJECTED\s+DESTINATION\s+RUN_ID$/);
+    expect(lines[0]).toMatch(/^STARTED\s+VERB\s+STATUS\s+DURATION\s+SOURCE\s+PREFIX\s+ROWS_IN\s+LANDED\s+REJECTED\s+OBJECTS\s+RUN_ID$/);
     expect(lines).toHaveLength(3);
     expect(lines[1]).toContain(parsed.runs[0]!.run_id as string);
     expect((await runWatt(['runs', '--status', 'done'], { cwd })).code).toBe(2);
