@@ -8,7 +8,7 @@
  * pause, and are resumed together (within 50 ms), then race for the commit.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, scratchDir } from '../helpers/cli.js';
 import { startAzurite, type AzureServer } from '../helpers/servers.js';
@@ -41,7 +41,7 @@ function machines(dir: string, lakeEnv: Record<string, string> = {}): [Machine, 
       WATT_PSEUDONYMISATION_KEY: KEY,
       ...lakeEnv,
     },
-  })) as [Machine, Machine];
+  })) as unknown as [Machine, Machine];
 }
 
 interface Running {
@@ -135,5 +135,108 @@ describe('several machines on one lake', () => {
     it('20 races of the same file from two WATT_HOMEs: each lands once (Blob If-None-Match)', async () => {
       await racesLandOnce(az.env);
     });
+  });
+});
+
+describe('purge and erasure on one machine never touch the other machine\'s unfinished run (local lake)', () => {
+  const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+
+  /** Machine A starts an ingest of a retention fixture and pauses with its object written, before its manifest. */
+  async function pausedIngest(dir: string, a: Machine, file: string, date: string): Promise<{ run: Running; resume: () => void }> {
+    const resume = path.join(dir, `resume-${file}`);
+    const run = start(a, ['ingest', '--source', path.join(FIXTURES, file), '--date', date, '--json'], dir, { WATT_PAUSEPOINT: 'ingest:before-commit', WATT_PAUSEPOINT_RESUME: resume });
+    await until('the ingest to pause', () => run.stderr().includes('paused at ingest:before-commit'));
+    return { run, resume: () => writeFileSync(resume, '') };
+  }
+
+  function dataFiles(dir: string): string[] {
+    const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
+    const out: string[] = [];
+    const walk = (d: string) => {
+      if (!existsSync(d)) return;
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory() && !e.name.startsWith('_')) walk(path.join(d, e.name));
+        else if (e.isFile() && e.name.endsWith('.csv')) out.push(path.join(d, e.name));
+      }
+    };
+    walk(root);
+    return out;
+  }
+
+  it('purge --days 30 on B keeps A\'s unmanifested object of 2020 (seconds old), deletes an old orphan by its store time; A then commits', async () => {
+    const dir = scratchDir('watt-machines-');
+    dirs.push(dir);
+    const [a, b] = machines(dir);
+    const paused = await pausedIngest(dir, a, 'mixed-a.csv', '2020-01-01');
+    const [object] = dataFiles(dir);
+    expect(object).toContain('/2020/01/01/');
+    // A crashed run's leftover: no manifest, written 2 hours ago by the store's clock.
+    const orphan = path.join(dir, 'lake', 'watt-lake', PREFIX, '2025', '03', '01', 'lost_20250301T000000Z-deadbeef.csv');
+    mkdirSync(path.dirname(orphan), { recursive: true });
+    writeFileSync(orphan, 'record_id\nX\n');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(orphan, twoHoursAgo, twoHoursAgo);
+
+    const purge = await start(b, ['purge', '--days', '30', '--json'], dir).done;
+    expect(purge.code).toBe(0);
+    expect(existsSync(object!)).toBe(true);
+    expect(existsSync(orphan)).toBe(false);
+
+    paused.resume();
+    const r = await paused.run.done;
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).status).toBe('succeeded');
+    const lake = await lakeFor(a.env);
+    expect((await snapshot(lake)).inconsistent).toEqual([]);
+    await lake.close();
+  });
+
+  it('erasure on B leaves A\'s unfinished object alone (reported), A commits with a true hash, and the erasure run again removes every row of the subject', async () => {
+    const dir = scratchDir('watt-machines-');
+    dirs.push(dir);
+    const [a, b] = machines(dir);
+    const paused = await pausedIngest(dir, a, 'mixed-a.csv', '2025-02-01');
+    const [object] = dataFiles(dir);
+    const before = readFileSync(object!, 'utf8');
+
+    const erase = await start(b, ['purge', '--subject', '-', '--json'], dir, {}, `${SUBJECT}\n`).done;
+    expect(erase.code).toBe(0);
+    expect(JSON.parse(erase.stdout)).toMatchObject({ rows_removed: 0, objects_unfinished: 1 });
+    expect(erase.stderr).toContain('named by no manifest');
+    expect(readFileSync(object!, 'utf8')).toBe(before);
+
+    paused.resume();
+    const r = await paused.run.done;
+    expect(r.code).toBe(0);
+    const lake = await lakeFor(a.env);
+    expect((await snapshot(lake)).inconsistent).toEqual([]);
+    expect((await snapshot(lake)).customers).toContain(pseudonym);
+
+    const again = await start(b, ['purge', '--subject', '-', '--json'], dir, {}, `${SUBJECT}\n`).done;
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).rows_removed).toBeGreaterThan(0);
+    const after = await snapshot(lake);
+    expect(after.customers).not.toContain(pseudonym);
+    expect(after.inconsistent).toEqual([]);
+    await lake.close();
+  });
+
+  it('an object changed under an unfinished ingest: exit 3, no manifest, its objects removed', async () => {
+    const dir = scratchDir('watt-machines-');
+    dirs.push(dir);
+    const [a] = machines(dir);
+    const paused = await pausedIngest(dir, a, 'mixed-a.csv', '2025-02-01');
+    const [object] = dataFiles(dir);
+    appendFileSync(object!, 'FORGED,row\n');
+    paused.resume();
+    const r = await paused.run.done;
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/changed in the lake before its manifest \(size differs/);
+    expect(existsSync(path.join(dir, 'lake', 'watt-lake', PREFIX, '_manifests'))).toBe(false);
+    expect(dataFiles(dir)).toEqual([]);
+    // The claim was never taken (the check comes first): a new run lands the file at once.
+    const again = await start(a, ['ingest', '--source', path.join(FIXTURES, 'mixed-a.csv'), '--date', '2025-02-01', '--json'], dir).done;
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).status).toBe('succeeded');
   });
 });
