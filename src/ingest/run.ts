@@ -23,7 +23,7 @@ import { rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from
 import { formatBytes, uploadOutputs } from './upload.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { changedObjects } from '../table/committed.js';
-import { claimSource, claimWaitMs, honoursPutIfAbsent, releaseClaim } from '../table/claim.js';
+import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim } from '../table/claim.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
@@ -364,6 +364,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
       throw error;
     } finally {
+      endClaim(runId);
       removeSpool();
       await lake?.close();
       lock?.release();

@@ -58,6 +58,14 @@ interface ClaimBody {
   released?: boolean;
 }
 
+/** Runs of this process holding a claim until {@link endClaim}: a claim of this pid whose run is not here is stale. */
+const activeClaims = new Set<string>();
+
+/** The run ended (committed, failed or released): its claim no longer has a live holder in this process. */
+export function endClaim(runId: string): void {
+  activeClaims.delete(runId);
+}
+
 /** How long a claimer waits for a fresh claim's manifest: `WATT_CLAIM_WAIT_SECONDS` (>= 0), else 30 s. */
 export function claimWaitMs(env: Record<string, string | undefined> = process.env): number {
   const n = Number(env.WATT_CLAIM_WAIT_SECONDS);
@@ -99,7 +107,7 @@ export async function claimSource(options: ClaimOptions): Promise<ClaimOutcome> 
         const manifest = manifestOf(prefix, holder);
         if (await lake.head(manifest)) return { won: false, run_id: holder, manifest: lake.uri(manifest) };
         const age = now().getTime() - current.info.lastModified.getTime();
-        const deadHere = current.body.host === os.hostname() && current.body.pid !== process.pid && !isAlive(current.body.pid);
+        const deadHere = current.body.host === os.hostname() && (current.body.pid === process.pid ? !activeClaims.has(holder) : !isAlive(current.body.pid));
         if (deadHere) {
           logger.warn(`claim ${lake.uri(current.key)} of run ${holder} is stale (its process ${current.body.pid} on this host is gone, no manifest): taking the next generation`, { step: 'claim' });
         } else if (age < options.graceMs) {
@@ -117,6 +125,7 @@ export async function claimSource(options: ClaimOptions): Promise<ClaimOutcome> 
     const body: ClaimBody = { run_id: runId, host: os.hostname(), pid: process.pid, claimed_at: now().toISOString() };
     const written = await lake.putIfAbsent(key, JSON.stringify(body) + '\n', { contentType: 'application/json' });
     if (written) {
+      activeClaims.add(runId);
       logger.debug(`claimed the source (${lake.uri(key)})`, { step: 'claim', key });
       return { won: true, key, generation: next };
     }
