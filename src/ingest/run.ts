@@ -23,7 +23,7 @@ import { rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from
 import { formatBytes, uploadOutputs } from './upload.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { changedObjects } from '../table/committed.js';
-import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim } from '../table/claim.js';
+import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim, s3ConditionalWrites } from '../table/claim.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
@@ -322,7 +322,9 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       // The landing claim (issue 21, item 2): of two machines landing this source now, exactly one
       // commits; the other removes its objects and is skipped. `--force` lands again on purpose.
       if (!options.force) {
-        if (!(await honoursPutIfAbsent(lake, options.lake.prefix))) {
+        const declared = lake.provider === 's3' ? s3ConditionalWrites() : 'on';
+        if (declared === 'off') logger.info(`WATT_S3_CONDITIONAL_WRITES=off: the landing claim is not exclusive on this S3 endpoint (two machines could land this file at once)`, { step: 'claim' });
+        else if (declared === 'auto' && !(await honoursPutIfAbsent(lake, options.lake.prefix))) {
           const warning = `the S3 endpoint of ${destination} ignores If-None-Match (conditional writes): the landing claim cannot stop two machines landing this file at once; share a PostgreSQL catalog or land from one machine (README "Several machines")`;
           logger.warn(warning, { step: 'claim' });
           base.warnings = [...base.warnings, warning];

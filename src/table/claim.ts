@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { LockError, StorageError } from '../errors.js';
+import { LockError, StorageError, UsageError } from '../errors.js';
 import { readObject } from '../lake/index.js';
 import { isAlive } from '../lock.js';
 import type { Lake, ObjectInfo } from '../lake/types.js';
@@ -70,6 +70,20 @@ export function endClaim(runId: string): void {
 export function claimWaitMs(env: Record<string, string | undefined> = process.env): number {
   const n = Number(env.WATT_CLAIM_WAIT_SECONDS);
   return env.WATT_CLAIM_WAIT_SECONDS !== undefined && env.WATT_CLAIM_WAIT_SECONDS !== '' && Number.isFinite(n) && n >= 0 ? n * 1000 : 30_000;
+}
+
+/**
+ * What the operator declares of the S3 endpoint's conditional writes: `WATT_S3_CONDITIONAL_WRITES`
+ * = `auto` (default: probe the endpoint, warn when it ignores `If-None-Match`), `on` (trust it, no
+ * probe: AWS S3 since August 2024) or `off` (the endpoint ignores it, as s3rver does: the claim is
+ * not exclusive; said once in the log, at info level, since the operator knows).
+ * @throws UsageError (2) for any other value.
+ */
+export function s3ConditionalWrites(env: Record<string, string | undefined> = process.env): 'auto' | 'on' | 'off' {
+  const v = (env.WATT_S3_CONDITIONAL_WRITES ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if (v === 'on' || v === 'off') return v;
+  throw new UsageError(`WATT_S3_CONDITIONAL_WRITES=${JSON.stringify(v.slice(0, 20))} is not auto, on or off`, { hint: 'declare whether the S3 endpoint honours If-None-Match, or leave it unset to probe' });
 }
 
 /** Folder of the claims of one source and key id. */

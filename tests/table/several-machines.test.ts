@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, scratchDir } from '../helpers/cli.js';
-import { startAzurite, type AzureServer } from '../helpers/servers.js';
+import { startAzurite, startS3, type AzureServer, type S3Server } from '../helpers/servers.js';
 import { FIXTURES, KEY, PREFIX, SUBJECT, lakeFor, snapshot } from '../retention/helpers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { jest } from '@jest/globals';
@@ -238,5 +238,30 @@ describe('purge and erasure on one machine never touch the other machine\'s unfi
     const again = await start(a, ['ingest', '--source', path.join(FIXTURES, 'mixed-a.csv'), '--date', '2025-02-01', '--json'], dir).done;
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).status).toBe('succeeded');
+  });
+});
+
+describe('an S3 endpoint that ignores If-None-Match (s3rver)', () => {
+  let s3: S3Server;
+  beforeAll(async () => {
+    s3 = await startS3(['watt-lake']);
+  });
+  afterAll(async () => {
+    await s3?.stop();
+  });
+
+  it('is detected by the probe and every ingest warns that the claim cannot stop a double landing; declared off, it is said at info level only', async () => {
+    const dir = scratchDir('watt-machines-');
+    dirs.push(dir);
+    const [a] = machines(dir, { ...s3.env, WATT_S3_CONDITIONAL_WRITES: 'auto' });
+    const r = await start(a, ['ingest', '--source', raceSource(dir, 0), '--json'], dir).done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/ignores If-None-Match/);
+    expect(JSON.parse(r.stdout).warnings.join('\n')).toMatch(/ignores If-None-Match/);
+    const declared = await start(a, ['ingest', '--source', raceSource(dir, 1), '--json'], dir, { WATT_S3_CONDITIONAL_WRITES: 'off' }).done;
+    expect(declared.code).toBe(0);
+    expect(declared.stderr).toBe('');
+    const bad = await start(a, ['ingest', '--source', raceSource(dir, 2), '--json'], dir, { WATT_S3_CONDITIONAL_WRITES: 'maybe' }).done;
+    expect(bad.code).toBe(2);
   });
 });
