@@ -115,15 +115,19 @@ async function footerRows(tail: Buffer): Promise<number | undefined> {
 const ANCHORED_ACTIONS = ['retention.intent', 'retention.delete', 'retention.rewrite', 'retention.delete_failed', 'retention.abandon', 'erasure.request', 'erasure.intent', 'erasure.rewrite', 'erasure.delete', 'erasure.complete', 'erasure.abandon'];
 
 /**
- * Purge runs of this lake whose trail entries lie after the newest anchor of this trail found in
- * the lake: their anchor was deleted (or the purge stopped before writing it), so nothing outside
+ * Purge runs of this lake, recorded as succeeded in the catalog, whose trail entries lie after the
+ * newest anchor of this trail found in the lake: their anchor was deleted, so nothing outside
  * the catalog vouches for those entries: a trail rewritten after the last anchor would go unseen.
  * @param anchoredSeq the highest sequence number an anchor of this trail in the lake holds (0: none)
  * @returns the runs and the entries' range, empty when every purge entry is anchored
  */
 export function unanchoredPurges(db: Database.Database, lake: string, anchoredSeq: number): { run_ids: string[]; first_seq: number; last_seq: number } | undefined {
   const marks = ANCHORED_ACTIONS.map(() => '?').join(', ');
-  const rows = db.prepare(`SELECT seq, run_id FROM audit_log WHERE lake = ? AND seq > ? AND action IN (${marks}) ORDER BY seq`).all(lake, anchoredSeq, ...ANCHORED_ACTIONS) as { seq: number; run_id: string }[];
+  // Only purges the catalog records as succeeded: a succeeded purge always wrote its anchor first
+  // (a killed one did not, and is not a sign of tampering).
+  const rows = db
+    .prepare(`SELECT seq, run_id FROM audit_log WHERE lake = ? AND seq > ? AND action IN (${marks}) AND run_id IN (SELECT run_id FROM runs WHERE status = 'succeeded') ORDER BY seq`)
+    .all(lake, anchoredSeq, ...ANCHORED_ACTIONS) as { seq: number; run_id: string }[];
   if (!rows.length) return undefined;
   return { run_ids: [...new Set(rows.map((r) => r.run_id))], first_seq: rows[0]!.seq, last_seq: rows.at(-1)!.seq };
 }

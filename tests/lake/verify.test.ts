@@ -87,7 +87,7 @@ describe.each([S3_LAKE, AZURE_LAKE])('watt verify on %s from an empty WATT_HOME'
       await lake.put(objectKey, 'record_id\nforged\n');
       const changed = await verify(dir, elsewhere);
       expect(changed.code).toBe(1);
-      expect(changed.json.findings).toEqual([expect.objectContaining({ kind: 'sha256_mismatch', key: objectKey })]);
+      expect(changed.json.findings).toEqual([expect.objectContaining({ kind: 'sha256_mismatch', key: objectKey }), expect.objectContaining({ kind: 'rows_mismatch', key: objectKey })]);
     } finally {
       await lake.close();
     }
