@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { failpoint, pausepoint } from '../failpoint.js';
-import { DataError, InterruptedError, LockError, UsageError } from '../errors.js';
+import { DataError, InterruptedError, LockError, StorageError, UsageError } from '../errors.js';
 import type { LakeConfig } from '../config.js';
 import { destinationUri, objectUri, openLake, type Lake } from '../lake/index.js';
 import { dataKey, manifestKey, rejectsKey, sourceStem, type Layout, type PartitionDate } from '../lake/layout.js';
@@ -24,6 +24,8 @@ import type { CsvDialect } from '../records/dialect.js';
 import { cutoffDay, describeFaults, expiredRows } from './run-report.js';
 import { formatBytes, uploadOutputs } from './upload.js';
 import { publishTableVersion } from '../table/delta-log.js';
+import { changedObjects } from '../table/committed.js';
+import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim, s3ConditionalWrites } from '../table/claim.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
@@ -234,6 +236,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     recorder?.startRun({ run_id: runId, command: 'ingest', started_at: startedAt, source_name: label, source_sha256: sourceSha, destination, log_path: options.logFile });
     let lake: Lake | undefined;
     const written: string[] = [];
+    let claim: { key: string; generation: number } | undefined;
     try {
       lake = await openLake(options.lake);
       const index = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
@@ -326,6 +329,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
 
       const plan = { runId, format, objectKey, rejectsKey: rejectsK, rejectsFile, date: options.date, logger, catalog: recorder };
       const { objects: objectsInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
+      // Pause point: objects written, nothing committed (tests race a purge or an erasure here).
+      await pausepoint('ingest:before-commit');
       // Another machine may have landed in this prefix while this run transformed: look again just
       // before the commit, so that the window for a double landing or a second key is milliseconds.
       const again = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
@@ -361,6 +366,34 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         finished_at: new Date().toISOString(),
         watt_version: wattVersion(),
       };
+      // Each object must still hold what this run wrote: a purge or an erasure elsewhere that did
+      // not see this unfinished run may have deleted or rewritten it (issue 21, item 3).
+      const changed = await changedObjects(lake, objectsInfo);
+      if (changed.length) {
+        throw new StorageError(
+          `${changed.length} object${changed.length > 1 ? 's' : ''} of run ${runId} changed in the lake before its manifest (${changed[0]!.reason === 'missing' ? 'deleted' : `${changed[0]!.reason} differs`}: ${lake.uri(changed[0]!.key)}): nothing was committed`,
+          { hint: 'another machine purged or erased in this prefix during the run: run the ingest again' },
+        );
+      }
+      // The landing claim (issue 21, item 2): of two machines landing this source now, exactly one
+      // commits; the other removes its objects and is skipped. `--force` lands again on purpose.
+      if (!options.force) {
+        const declared = lake.provider === 's3' ? s3ConditionalWrites() : 'on';
+        if (declared === 'off') logger.info(`WATT_S3_CONDITIONAL_WRITES=off: the landing claim is not exclusive on this S3 endpoint (two machines could land this file at once)`, { step: 'claim' });
+        else if (declared === 'auto' && !(await honoursPutIfAbsent(lake, options.lake.prefix))) {
+          const warning = `the S3 endpoint of ${destination} ignores If-None-Match (conditional writes): the landing claim cannot stop two machines landing this file at once; share a PostgreSQL catalog or land from one machine (README "Several machines")`;
+          logger.warn(warning, { step: 'claim' });
+          base.warnings = [...base.warnings, warning];
+        }
+        const outcome = await claimSource({ lake, prefix: options.lake.prefix, sourceSha256: sourceSha, keyId, runId, logger, graceMs: graceMs(), waitMs: claimWaitMs() });
+        if (!outcome.won) {
+          await removeUnfinished(lake, written.splice(0), recorder, logger);
+          logger.info(`run ${outcome.run_id} claimed and landed the same source (manifest ${outcome.manifest}) while this run was landing it: this run's objects removed, nothing to do`, { step: 'claim' });
+          recorder?.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: outcome.manifest, source_name: sourceName });
+          return { ...base, status: 'skipped', rows: 0, rejected: 0, destination, manifest: outcome.manifest, previous_run_id: outcome.run_id };
+        }
+        claim = outcome;
+      }
       failpoint('ingest:before-manifest');
       const manifestOut = await writeManifest(lake, manifestK, manifest);
       written.push(manifestK);
@@ -385,10 +418,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       const error = options.signal?.aborted ? interrupted() : err;
       // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
       if (lake && written.length && !written.includes(manifestK)) await removeUnfinished(lake, written.splice(0), recorder, logger);
+      if (lake && claim && !written.includes(manifestK)) await releaseClaim(lake, claim, runId, logger);
       const status = error instanceof InterruptedError ? 'interrupted' : 'failed';
       recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
       throw error;
     } finally {
+      endClaim(runId);
       removeSpool();
       await lake?.close();
       lock?.release();

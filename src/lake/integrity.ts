@@ -86,6 +86,11 @@ export function isDeadRun(run: Pick<RunRecord, 'status' | 'pid' | 'host'>): bool
 export interface OrphanVerdict {
   garbage: boolean;
   reason: string;
+  /**
+   * The catalog records the run as committed (succeeded or rejected) and the trail records no
+   * deletion of its manifest: its manifest is missing, the object is committed data (never garbage).
+   */
+  committed?: boolean;
 }
 
 /**
@@ -98,6 +103,11 @@ export interface OrphanVerdict {
 export function orphanVerdict(o: ObjectInfo, catalog: Catalog | undefined, now: Date, grace: number): OrphanVerdict {
   const runId = runIdOf(o.key);
   const run = runId ? catalog?.getRun(runId) : undefined;
+  // Never delete committed data (issue 21): a run the catalog records as landed whose manifest a
+  // purge did not delete (no retention.delete / recovery.delete of it in the trail) lost its manifest.
+  if (run && catalog && (run.status === 'succeeded' || run.status === 'rejected') && run.command === 'ingest' && !manifestDeletionRecorded(catalog, run.run_id)) {
+    return { garbage: false, committed: true, reason: `run ${run.run_id} ${run.status === 'succeeded' ? 'succeeded' : 'committed'} per the catalog but its manifest is missing: committed data, kept (restore the manifest)` };
+  }
   if (run && run.host === os.hostname() && typeof run.pid === 'number') {
     if (run.status !== 'running') return { garbage: true, reason: `run ${run.run_id} ended (${run.status}) without a manifest` };
     if (!isAlive(run.pid)) return { garbage: true, reason: `run ${run.run_id} died (pid ${run.pid} is gone)` };
@@ -106,4 +116,16 @@ export function orphanVerdict(o: ObjectInfo, catalog: Catalog | undefined, now: 
   const age = now.getTime() - o.lastModified.getTime();
   if (age >= grace) return { garbage: true, reason: `no manifest, unknown run, written ${Math.round(age / 60_000)} min ago (grace ${Math.round(grace / 60_000)} min)` };
   return { garbage: false, reason: `no manifest yet, written ${Math.round(age / 60_000)} min ago: within the grace period (${Math.round(grace / 60_000)} min), maybe a writer on another machine` };
+}
+
+/** Whether the trail records the deliberate deletion of a run's manifest (retention or recovery). */
+function manifestDeletionRecorded(catalog: Catalog, runId: string): boolean {
+  try {
+    const row = catalog.db
+      .prepare(`SELECT 1 FROM audit_log WHERE action IN ('retention.delete', 'recovery.delete') AND key LIKE ? ESCAPE '\\' LIMIT 1`)
+      .get(`%/\\_manifests/${runId}.json`);
+    return row !== undefined;
+  } catch {
+    return false;
+  }
 }

@@ -14,6 +14,8 @@ import { recoverLake } from './recover.js';
 import { manifestObjects, type Manifest } from '../ingest/manifest.js';
 import { runIdOf } from './layout.js';
 import { appendTrail } from '../retention/trail.js';
+import { trailId } from '../retention/anchor.js';
+import { duplicateLandings, hashAndCount, unanchoredPurges, type ManifestIdentity } from './verify-checks.js';
 
 /** Kinds of finding of `watt verify`. */
 export type FindingKind =
@@ -23,7 +25,11 @@ export type FindingKind =
   | 'object_missing' // a manifest names an object the lake does not hold
   | 'sha256_mismatch' // the object's content no longer hashes to the manifest's sha256 (or its size differs)
   | 'schema_missing' // a manifest's `schema.key` (`_schemas/<sha256>.json`) is not in the lake
-  | 'trail_broken'; // the audit trail's chain or one of the lake's anchors does not verify
+  | 'trail_broken' // the audit trail's chain or one of the lake's anchors does not verify
+  | 'duplicate_landing' // two or more manifests land the same source (sha256) with the same key id
+  | 'rows_mismatch' // an object holds another number of rows than its manifest says, or a manifest's total differs from its objects'
+  | 'manifest_missing' // an object of a run the catalog records as committed whose manifest is gone: kept, never repaired by deletion
+  | 'anchor_missing'; // purge runs of the trail that no anchor in the lake covers (anchor deleted, or the purge stopped before it)
 
 export interface Finding {
   kind: FindingKind;
@@ -83,8 +89,10 @@ const HASH_CONCURRENCY = 4;
  *
  * With `repair`, takes the lake's purge lock (exit 4 while an ingest or purge runs), then runs
  * {@link recoverLake}: objects of dead or ended runs, and of unknown runs older than the grace
- * period, are deleted with a `recovery.delete` trail entry each. Hash mismatches and missing
- * objects are never "repaired": they are reported.
+ * period, are deleted with a `recovery.delete` trail entry each. Never deleted: objects of runs the
+ * catalog records as committed (succeeded, rejected) whose manifest the trail does not record as
+ * deleted (`manifest_missing`, reported). Hash and row mismatches, missing objects, duplicate
+ * landings and unanchored purges are never "repaired": they are reported.
  *
  * @throws StorageError (3) lake unreachable; LockError (4); InterruptedError (130/143).
  */
@@ -119,7 +127,8 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     const present = new Map([...listing.data, ...listing.rejects].map((o) => [o.key, o]));
 
     // Manifests: parse, then the objects they name (every object of `manifestObjects`, version 1 or 2).
-    const toHash: { key: string; sha256: string; bytes: number; manifest: string }[] = [];
+    const toHash: { key: string; sha256: string; bytes: number; rows?: number; manifest: string }[] = [];
+    const identities: ManifestIdentity[] = [];
     const schemas = new Set(listing.schemas.map((o) => o.key));
     /** Keys each readable manifest names, by run_id. */
     const named = new Map<string, Set<string>>();
@@ -141,6 +150,11 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       }
       const keys = new Set<string>();
       named.set(runIdOf(m.key) ?? manifest.run_id, keys);
+      if (typeof manifest.source?.sha256 === 'string') identities.push({ key: m.key, run_id: manifest.run_id, source_sha256: manifest.source.sha256, key_id: typeof manifest.pseudonymisation?.key_id === 'string' ? manifest.pseudonymisation.key_id : null });
+      const listedRows = manifestObjects(manifest).reduce((sum, o) => sum + (typeof o?.rows === 'number' ? o.rows : 0), 0);
+      if (typeof manifest.rows === 'number' && manifestObjects(manifest).every((o) => typeof o?.rows === 'number') && listedRows !== manifest.rows) {
+        findings.push({ kind: 'rows_mismatch', key: m.key, detail: `the manifest says ${manifest.rows} rows, its objects' entries ${listedRows}` });
+      }
       for (const obj of manifestObjects(manifest)) {
         if (typeof obj?.key !== 'string') {
           findings.push({ kind: 'manifest_invalid', key: m.key, detail: 'names a data object without a key' });
@@ -149,7 +163,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
         keys.add(obj.key);
         const o = present.get(obj.key);
         if (!o) findings.push({ kind: 'object_missing', key: obj.key, detail: `named by ${m.key}, not in the lake` });
-        else toHash.push({ key: o.key, sha256: obj.sha256, bytes: obj.bytes, manifest: m.key });
+        else toHash.push({ key: o.key, sha256: obj.sha256, bytes: obj.bytes, rows: typeof obj.rows === 'number' ? obj.rows : undefined, manifest: m.key });
       }
       if (manifest.rejects && typeof manifest.rejects.key === 'string') {
         keys.add(manifest.rejects.key);
@@ -164,6 +178,10 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
         else missingSchemas.set(schemaKey, { manifests: 1, example: m.key });
       }
     }
+    // The same source landed twice with one key: every row twice for readers of committed runs.
+    for (const d of duplicateLandings(identities)) {
+      findings.push({ kind: 'duplicate_landing', key: d.manifests[1]!, detail: `${d.manifests.length} manifests land source ${d.source_sha256.slice(0, 12)}… with key id ${d.key_id ?? '(none)'}: ${d.manifests.join(', ')}` });
+    }
     // One finding per missing schema (runs checked against the same schema share it).
     for (const [key, { manifests, example }] of missingSchemas) {
       findings.push({ kind: 'schema_missing', key, detail: `schema named by ${manifests > 1 ? `${manifests} manifests, e.g. ` : ''}${example}, not in the lake` });
@@ -174,12 +192,15 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     for (let i = 0; i < toHash.length; i += HASH_CONCURRENCY) {
       interrupted(signal);
       const batch = toHash.slice(i, i + HASH_CONCURRENCY);
-      const hashed = await Promise.all(batch.map(async (t) => hashObject(lake!, t.key, signal)));
+      const hashed = await Promise.all(batch.map(async (t) => hashAndCount(lake!, t.key, signal)));
       batch.forEach((t, j) => {
         const h = hashed[j]!;
         bytesHashed += h.bytes;
         if (h.sha256 !== t.sha256 || (typeof t.bytes === 'number' && h.bytes !== t.bytes)) {
           findings.push({ kind: 'sha256_mismatch', key: t.key, detail: `content differs from ${t.manifest} (sha256 ${h.sha256.slice(0, 12)}…, ${h.bytes} bytes; manifest ${String(t.sha256).slice(0, 12)}…, ${t.bytes} bytes)` });
+        }
+        if (t.rows !== undefined && h.rows !== undefined && h.rows !== t.rows) {
+          findings.push({ kind: 'rows_mismatch', key: t.key, detail: `holds ${h.rows} rows, ${t.manifest} says ${t.rows}` });
         }
       });
     }
@@ -197,7 +218,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     for (const o of unmanifested(listing)) {
       if (repaired.has(o.key)) continue;
       const verdict = orphanVerdict(o, catalog, now, grace);
-      findings.push({ kind: verdict.garbage ? 'orphan' : 'pending', key: o.key, detail: verdict.reason });
+      findings.push({ kind: verdict.committed ? 'manifest_missing' : verdict.garbage ? 'orphan' : 'pending', key: o.key, detail: verdict.reason });
     }
     // ...and of runs whose manifest does not name them (a purge or erasure stopped after
     // rewriting the manifest and before deleting the object): garbage under the commit rule.
@@ -229,6 +250,15 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
         const t = await verifyTrailAndAnchors(db, lake, config.prefix, home, signal);
         trail = { status: t.ok ? 'ok' : 'broken', catalog: catalogFile, entries: t.entries, head: t.head, anchors: t.anchors.anchors, anchors_checked: t.anchors.checked, anchors_foreign: t.anchors.foreign, problem: t.problem };
         if (!t.ok) findings.push({ kind: 'trail_broken', key: t.anchors.broken[0]?.key ?? catalogFile, detail: t.problem! });
+        // Purge runs after the newest anchor of this trail: nothing outside the catalog vouches for them.
+        const unanchored = unanchoredPurges(db, destination, await newestAnchoredSeq(db, lake, listing.anchors.map((a) => a.key)));
+        if (unanchored) {
+          findings.push({
+            kind: 'anchor_missing',
+            key: `${config.prefix}/_audit/${unanchored.run_ids.at(-1)}.json`,
+            detail: `trail entries ${unanchored.first_seq}..${unanchored.last_seq} of purge run${unanchored.run_ids.length > 1 ? 's' : ''} ${unanchored.run_ids.join(', ')} are covered by no anchor in the lake (deleted, or the purge stopped before writing it): the trail after the last anchor cannot be checked`,
+          });
+        }
       } finally {
         db.close();
       }
@@ -252,6 +282,21 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     catalog?.close();
     lock?.release();
   }
+}
+
+/** The highest trail sequence number held by an anchor of this catalog's trail among `keys` (0: none). */
+async function newestAnchoredSeq(db: Database.Database, lake: Lake, keys: string[]): Promise<number> {
+  const id = trailId(db);
+  let best = 0;
+  for (const key of keys) {
+    try {
+      const a = JSON.parse((await readObject(lake, key)).toString('utf8')) as { trail?: { trail_id?: string; seq?: number } };
+      if (a.trail?.trail_id === id && typeof a.trail.seq === 'number' && a.trail.seq > best) best = a.trail.seq;
+    } catch (err) {
+      if (err instanceof StorageError) throw err; // unreadable anchors are reported by checkAnchors
+    }
+  }
+  return best;
 }
 
 function interrupted(signal?: AbortSignal): void {

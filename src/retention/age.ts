@@ -10,6 +10,7 @@ import type { Lake } from '../lake/types.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { partitionDateOf, runIdOf, todayUtc, manifestKey } from '../lake/layout.js';
+import { graceMs, orphanVerdict } from '../lake/integrity.js';
 import { manifestObjects, type Manifest } from '../ingest/manifest.js';
 import { appendTrail, openIntents, trailHead, type TrailInput } from './trail.js';
 import { MAX_KEYS_LISTED, type AgePurgeResult, type CategoryResult, type PurgeContext } from './types.js';
@@ -53,6 +54,11 @@ export interface AgePurgeOptions extends PurgeContext {
   currentLog?: string;
   /** WATT_HOME (models live in `<home>/models/`). */
   home: string;
+  /**
+   * Grace period (ms) for objects no manifest names, measured from their store timestamp
+   * (default {@link graceMs}: `WATT_RECOVERY_GRACE_MINUTES`, else 1 hour).
+   */
+  graceMs?: number;
   /** Asked once with the plan before deleting (interactive use); false aborts with nothing deleted. */
   confirm?: (plan: AgePlanSummary) => Promise<boolean>;
 }
@@ -98,8 +104,11 @@ interface PartialRun {
  * goes whole (manifest, objects, quarantine file); a run spanning many days (`--partition-by`)
  * with only some expired keeps its manifest, rewritten without the expired objects (rows
  * recomputed, the pass recorded in its `retention` list), then those objects are deleted.
- * A manifest without objects goes by its partition date; keys of runs without a readable
- * manifest by their key's day, else the catalog, else their last-modified time. Schemas
+ * A manifest without objects goes by its partition date; keys of runs with an unreadable
+ * manifest by their key's day, else the catalog, else their last-modified time. Keys of runs with
+ * no manifest at all (unfinished, maybe on another machine) go only once garbage by
+ * {@link orphanVerdict}: by their own store timestamp past the grace period, never by the day in
+ * their key. Schemas
  * (`_schemas/`) and trail anchors (`_audit/`) are never deleted (no personal data).
  * Then run logs and catalog rows older than `run_logs`/`catalog_rows` days, and model versions
  * older than `models` days.
@@ -309,6 +318,7 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
     if (!o.key.startsWith(root)) continue; // never outside the prefix, whatever the store returns
     if (o.key.startsWith(`${root}_audit/`)) continue; // trail anchors: accountability records, kept like the trail
     if (o.key.startsWith(`${root}_schemas/`)) continue; // schemas: content-addressed, shared by runs, no personal data
+    if (o.key.startsWith(`${root}_claims/`)) continue; // landing claims: run ids and times, no personal data (src/table/claim.ts)
     if (o.key.startsWith(`${root}_delta_log/`)) continue; // the table log: paths and counts, no personal data; its removes record what retention deleted
     listed.set(o.key, o);
   }
@@ -399,8 +409,24 @@ async function planLake(options: AgePurgeOptions, cutoffDay: string, cutoffInsta
     const run = runIdOf(key);
     if (date && run && (!runNewest.has(run) || runNewest.get(run)! < date)) runNewest.set(run, date);
   }
+  // Objects of runs without a manifest (an unfinished run here or on another machine, or garbage
+  // of a crashed one) are judged by their own store timestamp against the grace period, never by
+  // the day in their key: a writer between its data objects and its manifest keeps them (issue 21).
+  const committed = new Set<string>();
+  for (const key of listed.keys()) {
+    const run = runIdOf(key);
+    if (run && key === manifestKey(prefix, run)) committed.add(run);
+  }
+  const grace = options.graceMs ?? graceMs();
   for (const o of listed.values()) {
     if (decided.has(o.key)) continue;
+    const orphanRun = runIdOf(o.key);
+    if (orphanRun && !committed.has(orphanRun)) {
+      const verdict = orphanVerdict(o, catalog, options.now, grace);
+      if (verdict.garbage) others.push({ key: o.key, bytes: o.size, basis: { last_modified: o.lastModified.toISOString() } });
+      else logger.info(`kept ${lake.uri(o.key)}: ${verdict.reason}`, { step: 'plan', key: o.key });
+      continue;
+    }
     const dated = partitionDateOf(prefix, o.key);
     if (dated) {
       if (dated < cutoffDay) others.push({ key: o.key, bytes: o.size, basis: { partition_date: dated } });

@@ -14,6 +14,7 @@ import { DataError, InterruptedError, StorageError, WattError } from '../errors.
 import type { ObjectInfo } from '../lake/types.js';
 import { isDataKey, manifestKey, runIdOf } from '../lake/layout.js';
 import type { Manifest } from '../ingest/manifest.js';
+import { committedKeys } from '../table/committed.js';
 import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from './trail.js';
 import type { ErasedObject, ErasureResult, PurgeContext } from './types.js';
 
@@ -110,12 +111,27 @@ export async function eraseSubject(options: ErasureOptions): Promise<ErasureResu
 
   // Candidates: data objects (dated .csv and .parquet keys) and quarantine files.
   const root = prefix + '/';
-  const candidates: { o: ObjectInfo; kind: ObjectKind }[] = [];
+  // Only objects named by a manifest read here (issue 21): an object of a run still writing, on
+  // this machine or another, is not committed yet and never rewritten under its writer.
+  const listedObjects: { o: ObjectInfo; kind: ObjectKind }[] = [];
+  const manifestKeys: string[] = [];
   for await (const o of lake.list(root)) {
     if (!o.key.startsWith(root)) continue;
-    if (isDataKey(prefix, o.key)) candidates.push({ o, kind: 'data' });
-    else if (o.key.startsWith(`${root}_rejects/`) && o.key.endsWith('.jsonl')) candidates.push({ o, kind: 'rejects' });
+    if (isDataKey(prefix, o.key)) listedObjects.push({ o, kind: 'data' });
+    else if (o.key.startsWith(`${root}_rejects/`) && o.key.endsWith('.jsonl')) listedObjects.push({ o, kind: 'rejects' });
+    else if (o.key.startsWith(`${root}_manifests/`) && o.key.endsWith('.json')) manifestKeys.push(o.key);
   }
+  const committed = await committedKeys(lake, prefix, manifestKeys);
+  const candidates = listedObjects.filter((c) => committed.named.has(c.o.key));
+  const unfinished = listedObjects.length - candidates.length;
+  if (unfinished > 0) {
+    result.objects_unfinished = unfinished;
+    logger.warn(
+      `${unfinished} object${unfinished > 1 ? 's' : ''} under ${options.destination} ${unfinished > 1 ? 'are' : 'is'} named by no manifest (a run still writing, or garbage of a crashed one): not searched; run this erasure again once such runs commit or are removed (watt verify --repair)`,
+      { step: 'scan', objects_unfinished: unfinished },
+    );
+  }
+  for (const k of committed.unreadable) logger.warn(`manifest ${lake.uri(k)} is not valid JSON: the objects of its run were not searched`, { step: 'scan', key: k });
   result.objects_scanned = candidates.length;
   logger.info(`searching ${candidates.length} objects under ${options.destination} for subject ${pseudonymPrefix}… (column${searched(options).length === 1 ? '' : 's'} ${searched(options).join(', ') || 'none'})`, {
     step: 'scan',

@@ -96,6 +96,8 @@ export interface ErasureResult {
   rows_removed: number;
   /** Interrupted steps of an earlier erasure completed by this run. */
   recovered: number;
+  /** Data objects and quarantine files no manifest names (runs still writing): not searched. */
+  objects_unfinished?: number;
   objects: ErasedObject[];
   /** The subject's pseudonym under each key id present in the lake (plus the current key). */
   keys?: { key_id: string; pseudonym_prefix: string; manifests: number }[];

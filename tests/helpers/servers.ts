@@ -21,7 +21,9 @@ export interface S3Server {
 }
 
 /** Fake credentials: s3rver accepts S3RVER/S3RVER. */
-const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+// s3rver ignores If-None-Match: declared, so that watt does not probe and warn on every ingest
+// (tests/table/several-machines.test.ts checks the probe with `auto`).
+const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', WATT_S3_CONDITIONAL_WRITES: 'off' };
 
 /** Start s3rver in this process with the given buckets. */
 export async function startS3(buckets: string[] = ['watt-lake']): Promise<S3Server> {

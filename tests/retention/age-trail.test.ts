@@ -3,7 +3,7 @@
  * for real here (root ignores file modes; s3rver and Azurite accept every delete), so this test
  * wraps a real local lake and makes it refuse one key: the one fault a stand-in is allowed for.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalLake } from '../../src/lake/local.js';
@@ -21,6 +21,8 @@ describe('purge by age writes the trail ahead of the deletes', () => {
     await local.put('p/2020/01/01/a_20200101T000000Z-aaaaaa.csv', 'x\n');
     await local.put('p/2020/01/02/b_20200102T000000Z-bbbbbb.csv', 'y\n');
     const refused = 'p/2020/01/02/b_20200102T000000Z-bbbbbb.csv';
+    // Runs without a manifest are judged by the store's timestamp (issue 21): make them old there too.
+    for (const key of ['p/2020/01/01/a_20200101T000000Z-aaaaaa.csv', refused]) utimesSync(path.join(dir, 'lake', 'b', key), new Date('2020-01-03'), new Date('2020-01-03'));
     const lake: Lake = Object.assign(Object.create(local), {
       delete: async (keys: string[]) => {
         const result = await local.delete(keys.filter((k) => k !== refused));

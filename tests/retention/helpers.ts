@@ -88,8 +88,8 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
   const keys: string[] = [];
   // Trail anchors (`_audit/`, one per purge), the schemas beside the data (`_schemas/`, shared
   // by runs, never purged) and the table log (`_delta_log/`, one commit per run: tests/table/)
-  // are checked by their own tests.
-  const skipped = ['_audit/', '_schemas/', '_delta_log/'].map((f) => `${prefix}/${f}`);
+  // are checked by their own tests; so are the landing claims (`_claims/`: tests/table/several-machines).
+  const skipped = ['_audit/', '_schemas/', '_delta_log/', '_claims/'].map((f) => `${prefix}/${f}`);
   for await (const o of lake.list(prefix + '/')) if (!skipped.some((f) => o.key.startsWith(f))) keys.push(o.key);
   keys.sort();
   const recordIds: string[] = [];

@@ -1,0 +1,92 @@
+/**
+ * `watt verify` on the damage of issue 21 (real CLI, local lake; needs the build): an edited row
+ * count, a duplicated manifest, a deleted trail anchor; and `--repair` never deleting committed
+ * data when a succeeded run's manifest, or the whole `_manifests/` folder, is gone.
+ */
+import path from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { runWatt, scratchDir } from '../helpers/cli.js';
+import { PREFIX, SUBJECT, ingest, wattEnv } from '../retention/helpers.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+type Findings = { kind: string; key: string; repaired?: boolean; detail: string }[];
+
+async function verify(dir: string, env: Record<string, string>, extra: string[] = []) {
+  const r = await runWatt(['verify', '--json', ...extra], { cwd: dir, env });
+  return { ...r, json: JSON.parse(r.stdout) as { ok: boolean; findings: Findings } };
+}
+
+function setup(): { dir: string; env: Record<string, string>; bucket: string } {
+  const dir = scratchDir('watt-verify-damage-');
+  dirs.push(dir);
+  // Grace 0: anything the repair may call garbage it would delete at once.
+  return { dir, env: wattEnv(dir, { WATT_RECOVERY_GRACE_MINUTES: '0' }), bucket: path.join(dir, 'lake', 'watt-lake') };
+}
+
+const keyOf = (bucket: string, uri: string) => decodeURIComponent(new URL(uri).pathname).slice(bucket.length + 1);
+
+describe('watt verify finds the damage of issue 21', () => {
+  it('an edited row count in a manifest: rows_mismatch (exit 1)', async () => {
+    const { dir, env, bucket } = setup();
+    const a = await ingest(dir, env, 'mixed-a.csv', '2025-01-01');
+    const file = path.join(bucket, keyOf(bucket, (a as unknown as { manifest: string }).manifest));
+    const m = JSON.parse(readFileSync(file, 'utf8'));
+    m.objects[0].rows += 1;
+    m.rows += 1;
+    writeFileSync(file, JSON.stringify(m, null, 2) + '\n');
+    const r = await verify(dir, env);
+    expect(r.code).toBe(1);
+    expect(r.json.findings.map((f) => f.kind)).toEqual(['rows_mismatch']);
+    expect(r.json.findings[0]!.detail).toMatch(/holds \d+ rows, .* says \d+/);
+  }, 60_000);
+
+  it('a duplicated manifest (the same source landed twice): duplicate_landing (exit 1)', async () => {
+    const { dir, env, bucket } = setup();
+    const a = await ingest(dir, env, 'mixed-a.csv', '2025-01-01');
+    const file = path.join(bucket, keyOf(bucket, (a as unknown as { manifest: string }).manifest));
+    copyFileSync(file, path.join(path.dirname(file), '20250101T000000Z-dup001.json'));
+    const r = await verify(dir, env);
+    expect(r.code).toBe(1);
+    expect(r.json.findings.map((f) => f.kind)).toContain('duplicate_landing');
+  }, 60_000);
+
+  it('a deleted trail anchor: anchor_missing (exit 1), so a trail forged after it cannot pass', async () => {
+    const { dir, env, bucket } = setup();
+    await ingest(dir, env, 'mixed-a.csv', '2025-01-01');
+    const purge = await runWatt(['purge', '--subject', '-', '--json'], { cwd: dir, env, input: `${SUBJECT}\n` });
+    expect(purge.code).toBe(0);
+    expect((await verify(dir, env)).code).toBe(0);
+    const audit = path.join(bucket, PREFIX, '_audit');
+    for (const f of readdirSync(audit)) unlinkSync(path.join(audit, f));
+    const r = await verify(dir, env);
+    expect(r.code).toBe(1);
+    expect(r.json.findings.map((f) => f.kind)).toEqual(['anchor_missing']);
+  }, 60_000);
+});
+
+describe('watt verify --repair never deletes committed data', () => {
+  it("a succeeded run's manifest deleted: its object is kept and reported (manifest_missing), not repaired", async () => {
+    const { dir, env, bucket } = setup();
+    const a = await ingest(dir, env, 'mixed-a.csv', '2025-01-01');
+    const b = await ingest(dir, env, 'mixed-b.csv', '2025-01-02');
+    unlinkSync(path.join(bucket, keyOf(bucket, (a as unknown as { manifest: string }).manifest)));
+    const r = await verify(dir, env, ['--repair']);
+    expect(r.code).toBe(1);
+    expect(r.json.findings).toEqual([expect.objectContaining({ kind: 'manifest_missing', key: keyOf(bucket, a.destination) })]);
+    expect(existsSync(path.join(bucket, keyOf(bucket, a.destination)))).toBe(true);
+    expect(existsSync(path.join(bucket, keyOf(bucket, b.destination)))).toBe(true);
+  }, 60_000);
+
+  it('the whole _manifests/ folder deleted: every data object is kept', async () => {
+    const { dir, env, bucket } = setup();
+    const runs = [await ingest(dir, env, 'mixed-a.csv', '2025-01-01'), await ingest(dir, env, 'mixed-b.csv', '2025-01-02'), await ingest(dir, env, 'other.csv', '2025-01-03')];
+    rmSync(path.join(bucket, PREFIX, '_manifests'), { recursive: true });
+    const r = await verify(dir, env, ['--repair']);
+    expect(r.code).toBe(1);
+    expect(r.json.findings.filter((f) => f.repaired)).toEqual([]);
+    expect(r.json.findings.map((f) => f.kind)).toEqual(['manifest_missing', 'manifest_missing', 'manifest_missing']);
+    for (const run of runs) expect(existsSync(path.join(bucket, keyOf(bucket, run.destination)))).toBe(true);
+  }, 60_000);
+});
