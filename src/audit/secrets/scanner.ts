@@ -24,8 +24,56 @@ export interface SecretRuleSpec {
   /** Minimum Shannon entropy of the secret, in bits per character. */
   entropy?: number;
   allowlist?: AllowlistSpec;
-  /** `true` strings must be found by this rule, `false` strings by no rule. */
-  examples?: { true: string[]; false: string[] };
+  /** More allowlists (each with its own target), as gitleaks' `[[rules.allowlists]]`. */
+  allowlists?: AllowlistSpec[];
+  /** For rules keyed on a name (the generic rule): how the key name must read, word by word. */
+  key?: KeyNameSpec;
+  /**
+   * `true` strings must be found by this rule, `false` strings by no rule. `gitleaks`: the true and
+   * false examples of the gitleaks rule generators this rule covers (MIT; written by
+   * scripts/gitleaks-examples.mjs), each true one found by this rule, no false one by it.
+   */
+  examples?: { true: string[]; false: string[]; gitleaks?: { from: string[]; true: string[]; false: string[] } };
+}
+
+/**
+ * The key name of a key = value match, read as words: `COMMIT_AUTHOR_EMAIL` is `commit author
+ * email` (no `auth`), `operatorToken` is `operator token`, `APIToken` is `api token`.
+ */
+export interface KeyNameSpec {
+  /** Capture group holding the key name. */
+  group: number;
+  /** Lower-case words that make a key secret-named (`token`, `password`...). */
+  words: string[];
+  /** Endings of a lower-case run-together word that make it secret-named (`apitoken`, `dbpassword`). */
+  suffixes?: string[];
+  /** A key whose last word is one of these names a reference, not a secret (`token_type`, `secret_name`, `key_id`). */
+  notLast?: string[];
+  /** A key holding one of these words is not a secret (`public_key`, `csrf_token`, `primary_key`). */
+  notWith?: string[];
+}
+
+/** Split an identifier into lower-case words at `_ - .`, spaces and camelCase boundaries (`APIToken` -> api, token). */
+export function keyWords(name: string): string[] {
+  return name
+    .replace(/(\d)([A-Za-z])/g, '$1 $2')
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .map((w) => w.replace(/\d+$/, ''))
+    .filter((w) => w !== '');
+}
+
+/** True when `name` reads as a secret's name under `spec`. */
+export function isSecretKeyName(name: string, spec: KeyNameSpec): boolean {
+  const words = keyWords(name);
+  if (words.length === 0) return false;
+  const secretWord = (w: string) => spec.words.includes(w) || (spec.suffixes ?? []).some((s) => w.length > s.length && w.endsWith(s));
+  if (!words.some(secretWord)) return false;
+  if (spec.notLast?.includes(words[words.length - 1]!)) return false;
+  if (spec.notWith && words.some((w) => spec.notWith!.includes(w))) return false;
+  return true;
 }
 
 export interface AllowlistSpec {
@@ -52,6 +100,7 @@ export interface SecretRule {
   keywords: string[];
   entropy?: number;
   allow: CompiledAllowlist[];
+  key?: KeyNameSpec;
 }
 
 /** An allowlist ready to test: from secrets.json or from a .gitleaks.toml. */
@@ -122,7 +171,8 @@ export function compileRules(set: SecretRuleSet): { rules: SecretRule[]; allow: 
         group: spec.secretGroup ?? 1,
         keywords: spec.keywords.map((k) => k.toLowerCase()),
         entropy: spec.entropy,
-        allow: spec.allowlist ? [compileAllowlist(spec.allowlist)] : [],
+        allow: [...(spec.allowlist ? [spec.allowlist] : []), ...(spec.allowlists ?? [])].map((a) => compileAllowlist(a)),
+        ...(spec.key ? { key: spec.key } : {}),
       };
     } catch (err) {
       throw new Error(`secret rule ${spec.id}: ${(err as Error).message}`);
@@ -188,6 +238,17 @@ export function allows(list: CompiledAllowlist, c: AllowContext): boolean {
   return list.condition === 'AND' ? checks.every(Boolean) : checks.some(Boolean);
 }
 
+const prefixCache = new WeakMap<readonly SecretRule[], string[]>();
+/** Keywords of the specific rules that are token prefixes (`xoxp-`, `ghp_`, `glpat-`): at least 3 characters ending in `-`, `_` or `.`. */
+function tokenPrefixes(rules: readonly SecretRule[]): string[] {
+  let out = prefixCache.get(rules);
+  if (!out) {
+    out = rules.filter((r) => r.id !== 'generic-secret').flatMap((r) => r.keywords.filter((k) => k.length >= 3 && /[-_.]$/.test(k)));
+    prefixCache.set(rules, out);
+  }
+  return out;
+}
+
 /** Offsets of line starts, for offset -> line/column. */
 function lineStarts(text: string): number[] {
   const starts = [0];
@@ -228,18 +289,25 @@ export function scanText(
       const secret = m[rule.group];
       const span = m.indices?.[rule.group];
       if (!secret || !span) continue;
+      if (rule.key && !isSecretKeyName(m[rule.key.group] ?? '', rule.key)) continue;
       if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
       candidates.push({ rule, secret, start: span[0], match: m[0] });
     }
   }
   // A token matched by a specific rule is not reported again as "generic-secret" (even when an
-  // allowlist allows the specific finding: the allowlist meant that token).
+  // allowlist allows the specific finding: the allowlist meant that token); nor is a value that
+  // carries a provider's token prefix (`xoxp-`, `ghp_`) which that provider's rule rejected.
   const specific = candidates.filter((c) => c.rule.id !== 'generic-secret');
+  const prefixes = tokenPrefixes(rules);
   const overlaps = (a: Candidate, b: Candidate) => a.start < b.start + b.secret.length && b.start < a.start + a.secret.length;
   const out: SecretMatch[] = [];
   let starts: number[] | undefined;
   for (const c of candidates) {
-    if (c.rule.id === 'generic-secret' && specific.some((s) => overlaps(s, c))) continue;
+    if (c.rule.id === 'generic-secret') {
+      if (specific.some((s) => overlaps(s, c))) continue;
+      const lowerSecret = c.secret.toLowerCase();
+      if (prefixes.some((p) => lowerSecret.startsWith(p))) continue;
+    }
     starts ??= lineStarts(text);
     const pos = locate(starts, c.start);
     const lineText = text.slice(starts[pos.line - 1]!, starts[pos.line] ?? text.length);
