@@ -87,7 +87,7 @@ export interface CheckFinding {
   /** For a secret found only in the git history: the commit that added it (full SHA). */
   commit?: string;
   /** `info`: a note about the check itself (e.g. a shallow clone); reported, never fails the rule. */
-  severity?: 'info';
+  severity?: 'info' | 'warning';
 }
 
 /** A finding in the report: the check's finding plus its rule's metadata. */

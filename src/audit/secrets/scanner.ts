@@ -51,6 +51,19 @@ export interface KeyNameSpec {
   notLast?: string[];
   /** A key holding one of these words is not a secret (`public_key`, `csrf_token`, `primary_key`). */
   notWith?: string[];
+  /**
+   * Skip values that read as code identifiers (`_init_extra_computedKey2`, `BinaryOperatorToken`):
+   * every word of the value (split as key names are) has 2+ letters and a vowel. A random token
+   * (`Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB`) splits into words without vowels or of one letter.
+   */
+  skipIdentifierValues?: boolean;
+}
+
+/** True when `value` reads as a code identifier made of words (see `KeyNameSpec.skipIdentifierValues`). */
+export function isIdentifierValue(value: string): boolean {
+  if (!/^[A-Za-z_$][\w$]*$/.test(value)) return false;
+  const words = keyWords(value);
+  return words.length > 0 && words.every((w) => /^[a-z]{2,}$/.test(w) && /[aeiouy]/.test(w));
 }
 
 /** Split an identifier into lower-case words at `_ - .`, spaces and camelCase boundaries (`APIToken` -> api, token). */
@@ -238,6 +251,42 @@ export function allows(list: CompiledAllowlist, c: AllowContext): boolean {
   return list.condition === 'AND' ? checks.every(Boolean) : checks.some(Boolean);
 }
 
+const anchors = new WeakMap<SecretRule, { keyword: RegExp; sticky: RegExp }>();
+const IDENT = /[\w.-]/;
+/**
+ * Matches of a key-named rule, tried only where an identifier holding one of its keywords starts:
+ * the regex is run sticky at that identifier rather than at every offset of the text (the generic
+ * rule over a large history is otherwise most of the scan).
+ */
+function* anchoredMatches(text: string, rule: SecretRule): Generator<RegExpMatchArray> {
+  let a = anchors.get(rule);
+  if (!a) {
+    const words = rule.keywords.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    a = { keyword: new RegExp(words.join('|'), 'gi'), sticky: new RegExp(rule.re.source, `${rule.re.flags.replace(/[gyd]/g, '')}yd`) };
+    anchors.set(rule, a);
+  }
+  a.keyword.lastIndex = 0;
+  let tried = -1;
+  for (let k = a.keyword.exec(text); k; k = a.keyword.exec(text)) {
+    let start = k.index;
+    while (start > 0 && IDENT.test(text[start - 1]!)) start--;
+    if (start <= tried) continue;
+    tried = start;
+    a.sticky.lastIndex = start;
+    const m = a.sticky.exec(text);
+    if (m) {
+      yield m;
+      a.keyword.lastIndex = Math.max(a.keyword.lastIndex, m.index + m[0].length);
+      tried = m.index + m[0].length - 1;
+    } else {
+      // Skip the rest of this identifier.
+      let end = k.index + k[0].length;
+      while (end < text.length && IDENT.test(text[end]!)) end++;
+      a.keyword.lastIndex = end;
+    }
+  }
+}
+
 const prefixCache = new WeakMap<readonly SecretRule[], string[]>();
 /** Keywords of the specific rules that are token prefixes (`xoxp-`, `ghp_`, `glpat-`): at least 3 characters ending in `-`, `_` or `.`. */
 function tokenPrefixes(rules: readonly SecretRule[]): string[] {
@@ -285,11 +334,12 @@ export function scanText(
   for (const rule of rules) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) continue;
     rule.re.lastIndex = 0;
-    for (const m of text.matchAll(rule.re)) {
+    for (const m of rule.key ? anchoredMatches(text, rule) : text.matchAll(rule.re)) {
       const secret = m[rule.group];
       const span = m.indices?.[rule.group];
       if (!secret || !span) continue;
       if (rule.key && !isSecretKeyName(m[rule.key.group] ?? '', rule.key)) continue;
+      if (rule.key?.skipIdentifierValues && isIdentifierValue(secret)) continue;
       if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
       candidates.push({ rule, secret, start: span[0], match: m[0] });
     }
