@@ -31,7 +31,7 @@ if (repoArg > 0) {
     return { ms, secrets: report.findings.filter((f) => f.ruleId === 'rgpd/no-secrets').length };
   };
   const commits = git('rev-list', '--count', 'HEAD').stdout.trim();
-  const files = git('ls-files').stdout.split('\n').filter(Boolean).length;
+  const files = spawnSync('git', ['ls-files'], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 28 }).stdout.split('\n').filter(Boolean).length;
   console.log(`watt audit-rgpd on ${repo}: ${commits} commits, ${files} tracked files`);
   console.log(`machine: Node ${process.versions.node}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}); load average before ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   rmSync(path.join(repo, '.watt', 'audit-history.json'), { force: true });
