@@ -52,7 +52,7 @@ export function registerAudit(program: Command): Command {
         for (const file of result.written) process.stdout.write(`wrote ${file}\n`);
         process.stdout.write(
           result.written.length > 0
-            ? `${result.written.length} template(s) written, ${result.existing.length} existing file(s) left untouched: replace every "À compléter", then run watt audit-rgpd\n`
+            ? `${result.written.length} template(s) written, ${result.existing.length} existing file(s) left untouched: replace every "À compléter", say in watt-audit.toml where your documents live if not under docs/, then run watt audit-rgpd\n`
             : `nothing to write: all ${result.existing.length} documents exist\n`,
         );
         return;

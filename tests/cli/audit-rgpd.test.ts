@@ -75,13 +75,14 @@ describe('watt audit-rgpd', () => {
     const first = await runWatt(['audit-rgpd', '--init'], { cwd: dir });
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('wrote docs/rgpd.md\n');
-    expect(first.stdout).toContain('8 template(s) written, 1 existing file(s) left untouched');
+    expect(first.stdout).toContain('9 template(s) written, 1 existing file(s) left untouched');
+    expect(first.stdout).toContain('wrote watt-audit.toml\n');
     expect(readFileSync(path.join(dir, '.gitleaks.toml'), 'utf8')).toBe('# mine\n[extend]\nuseDefault = true\n');
     expect(readFileSync(path.join(dir, 'docs/retention_policy.md'), 'utf8')).toContain('| Données brutes | 30 jours |');
     for (const doc of ['rgpd.md', 'privacy_notice.md', 'incident_response.md', 'data_inventory.csv']) expect(existsSync(path.join(dir, 'docs', doc))).toBe(true);
 
     const second = await runWatt(['audit-rgpd', '--init'], { cwd: dir });
-    expect(second.stdout).toBe('nothing to write: all 9 documents exist\n');
+    expect(second.stdout).toBe('nothing to write: all 10 documents exist\n');
 
     const audit = await runWatt(['audit-rgpd', '--format', 'json'], { cwd: dir });
     expect(audit.code).toBe(1);
