@@ -17,6 +17,8 @@ export interface PersonalDataOptions {
   maxRows?: number;
   /** Check the data files that were committed then removed (their last version) too (default true). */
   history?: boolean;
+  /** At most this many removed data files are read from history, the most recently removed first (default 200). */
+  maxHistoryFiles?: number;
 }
 
 const DEFAULT_INCLUDE = ['**/*.csv', '**/*.tsv', '**/*.json', '**/*.ndjson', '**/*.jsonl'];
@@ -49,6 +51,7 @@ export default defineCheck<PersonalDataOptions>({
       maxBytes: { type: 'integer', minimum: 1 },
       maxRows: { type: 'integer', minimum: 1 },
       history: { type: 'boolean' },
+      maxHistoryFiles: { type: 'integer', minimum: 0 },
     },
   },
   async run(options, ctx) {
@@ -66,8 +69,12 @@ export default defineCheck<PersonalDataOptions>({
       findings.push(...judge(file, text, maxRows));
     }
     if (tracked && ctx.history && options.history !== false) {
-      for (const { file, commit } of await removedDataFiles(ctx, include)) {
-        if (allowed(file)) continue;
+      const removed = (await removedDataFiles(ctx, include)).filter((r) => !allowed(r.file));
+      const limit = options.maxHistoryFiles ?? 200;
+      if (removed.length > limit) {
+        findings.push({ file: '.git', severity: 'info', message: `${removed.length} data files were removed in history; the ${limit} most recently removed were checked (maxHistoryFiles)` });
+      }
+      for (const { file, commit } of removed.slice(0, limit)) {
         const shown = await ctx.git(['show', `${commit}^:${file}`]);
         if (!shown || shown.code !== 0) continue;
         for (const f of judge(file, shown.stdout.slice(0, maxBytes), maxRows)) {
