@@ -4,10 +4,55 @@
 // max wall time, plus the median of the audit's own duration (summary.durationMs of --format json).
 // The default run scans every commit reachable from HEAD for secrets; the same is then timed with
 // --no-history (tree only) to show what the history pass costs.
+//
+// npm run bench:audit -- --repo <git work tree> [--runs N]: the history targets of issue 18 on a
+// large repository (e.g. a clone of babel/babel, 18,609 commits): the audit cold (no cache of
+// scanned commits, .watt/audit-history.json removed), then warm after one new commit (made on a
+// throw-away branch, removed after), N warm runs. The repository's own findings do not matter.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const repoArg = process.argv.indexOf('--repo');
+if (repoArg > 0) {
+  const repo = path.resolve(process.argv[repoArg + 1]);
+  const bin = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 'watt.js');
+  const runsArg = process.argv.indexOf('--runs');
+  const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+  const git = (...args) => spawnSync('git', args, { cwd: repo, encoding: 'utf8' });
+  const audit = () => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [bin, 'audit-rgpd', '--format', 'json', '--fail-on', 'never'], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 28 });
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    if (r.status !== 0) throw new Error(`watt audit-rgpd exited ${r.status}: ${r.stderr.trim()}`);
+    const report = JSON.parse(r.stdout);
+    return { ms, secrets: report.findings.filter((f) => f.ruleId === 'rgpd/no-secrets').length };
+  };
+  const commits = git('rev-list', '--count', 'HEAD').stdout.trim();
+  const files = spawnSync('git', ['ls-files'], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 28 }).stdout.split('\n').filter(Boolean).length;
+  console.log(`watt audit-rgpd on ${repo}: ${commits} commits, ${files} tracked files`);
+  console.log(`machine: Node ${process.versions.node}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}); load average before ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  rmSync(path.join(repo, '.watt', 'audit-history.json'), { force: true });
+  const cold = audit();
+  console.log(`cold (whole history, no cache): ${(cold.ms / 1000).toFixed(1)} s, ${cold.secrets} secret finding(s); load average ${os.loadavg()[0].toFixed(1)}`);
+  const head = git('rev-parse', '--abbrev-ref', 'HEAD').stdout.trim();
+  git('checkout', '-q', '-b', 'watt-bench-warm');
+  try {
+    const warm = [];
+    for (let i = 0; i < runs; i++) {
+      git('-c', 'user.email=bench@example.invalid', '-c', 'user.name=bench', 'commit', '-q', '--allow-empty', '-m', `bench ${i}`);
+      warm.push(audit());
+    }
+    const ms = warm.map((w) => w.ms).sort((a, b) => a - b);
+    console.log(`warm (one new commit, cache of the rest): median ${(ms[(ms.length - 1) >> 1] / 1000).toFixed(2)} s (min ${(ms[0] / 1000).toFixed(2)}, max ${(ms[ms.length - 1] / 1000).toFixed(2)}), ${runs} run(s); load average ${os.loadavg()[0].toFixed(1)}`);
+  } finally {
+    git('checkout', '-q', head);
+    git('branch', '-q', '-D', 'watt-bench-warm');
+  }
+  process.exit(0);
+}
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'bin', 'watt.js');

@@ -11,7 +11,7 @@ const WALK_SKIP = new Set(['.git', 'node_modules']);
  * Build the context shared by the checks of one audit: memoised `git ls-files`, file reads and
  * folder walk, so that a file read by several rules is read once.
  */
-export function createContext(root: string, retention: readonly RetentionCategory[], history = true): CheckContext {
+export function createContext(root: string, retention: readonly RetentionCategory[] | undefined, history = true, settings: CheckContext['settings'] = {}): CheckContext {
   const texts = new Map<string, Promise<string | undefined>>();
   let tracked: Promise<readonly string[] | undefined> | undefined;
   let walked: Promise<readonly string[]> | undefined;
@@ -28,6 +28,7 @@ export function createContext(root: string, retention: readonly RetentionCategor
     root,
     retention,
     history,
+    settings,
     git,
     trackedFiles() {
       tracked ??= (async () => {

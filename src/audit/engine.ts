@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { retentionPolicy, type RetentionCategory } from '../config.js';
+import type { RetentionCategory } from '../config.js';
 import { UsageError } from '../errors.js';
 import { wattVersion } from '../paths.js';
 import { applyBaseline, readBaseline } from './baseline.js';
 import { CHECKS } from './checks/index.js';
 import { createContext } from './context.js';
+import { applyRepoConfig, readRepoConfig } from './repo-config.js';
 import { loadRules } from './rules.js';
 import type { AuditReport, CheckFinding, Finding, Rule, RuleResult, RuleStatus } from './types.js';
 
@@ -18,7 +19,11 @@ export interface AuditOptions {
   dir: string;
   /** A user's rule configuration; `undefined` uses `<dir>/watt-audit.json` if it exists, else the defaults. */
   configFile?: string;
-  /** watt's retention categories; default: the policy shipped with watt (src/retention/policy.json). */
+  /**
+   * The retention policy the documents must state (e.g. `WATT_RETENTION_POLICY`'s); the
+   * repository's `watt-audit.toml` `[retention]` wins. None: the retention rule checks only that
+   * periods are stated.
+   */
   retention?: readonly RetentionCategory[];
   /** Preloaded rules (tests); overrides `configFile`. */
   rules?: readonly Rule[];
@@ -26,6 +31,8 @@ export interface AuditOptions {
   history?: boolean;
   /** A baseline file (`--baseline`): the findings it lists become notes. */
   baseline?: string;
+  /** `--explain`: keep, per rule, the sentence (and line) that satisfied each fact (`RuleResult.evidence`). */
+  explain?: boolean;
 }
 
 /**
@@ -45,18 +52,24 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const candidate = path.join(root, DEFAULT_CONFIG_NAME);
     if ((await stat(candidate).catch(() => undefined))?.isFile()) configFile = candidate;
   }
-  const rules = options.rules ?? (await loadRules(configFile));
+  const repoConfig = await readRepoConfig(root);
+  const ctx = createContext(root, repoConfig?.retention ?? options.retention, options.history ?? true, { personalDataAllow: repoConfig?.personalDataAllow ?? [] });
+  let rules: (Rule & { reason?: string })[] = options.rules ? [...options.rules] : await loadRules(configFile);
+  if (repoConfig) rules = applyRepoConfig(rules, repoConfig, (await ctx.trackedFiles()) ?? (await ctx.walkFiles()));
   const known = options.baseline !== undefined ? await readBaseline(options.baseline) : undefined;
-  const ctx = createContext(root, options.retention ?? retentionPolicy({}), options.history ?? true);
 
   const raw = new Map<string, CheckFinding[]>();
+  const evidence = new Map<string, NonNullable<RuleResult['evidence']>>();
   await Promise.all(
     rules.map(async (rule) => {
       if (rule.enabled === false) return;
       const check = CHECKS.get(rule.check.type);
       if (!check) throw new UsageError(`rule "${rule.id}" uses unknown check type "${rule.check.type}"`);
       const { type: _type, ...checkOptions } = rule.check;
-      raw.set(rule.id, await check.run(checkOptions, ctx));
+      const out: CheckFinding[] = await check.run(checkOptions, ctx);
+      const proofs = out.filter((f) => f.evidence !== undefined);
+      if (proofs.length > 0) evidence.set(rule.id, proofs.map((f) => ({ fact: f.evidence!, file: f.file, line: f.line ?? 1, text: f.message })));
+      raw.set(rule.id, out.filter((f) => f.evidence === undefined));
     }),
   );
 
@@ -101,6 +114,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       status: s,
       findings: own.length,
     };
+    if (rule.reason) result.reason = rule.reason;
+    if (options.explain && evidence.has(rule.id)) result.evidence = evidence.get(rule.id);
     const because = status.get(rule.id)?.because;
     if (because) result.skippedBecause = because;
     return result;

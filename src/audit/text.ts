@@ -67,6 +67,9 @@ export interface TextBlock {
   headings: string[];
   /** For a table row: the text of the table's header row. */
   header?: string;
+  /** For a table row: its cells, and the header's cells (same order). */
+  cells?: string[];
+  headerCells?: string[];
 }
 
 /** A parsed Markdown document. */
@@ -119,6 +122,7 @@ export function parseMarkdown(markdown: string): MarkdownDocument {
   const path: { depth: number; title: string }[] = [];
   let row: { cells: string[]; line: number; head: boolean } | undefined;
   let header: string | undefined;
+  let headerCells: string[] | undefined;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     switch (t.type) {
@@ -137,6 +141,10 @@ export function parseMarkdown(markdown: string): MarkdownDocument {
         break;
       case 'table_open':
         header = undefined;
+        headerCells = undefined;
+        break;
+      case 'html_block':
+        if (/<table[\s>]/i.test(t.content)) doc.blocks.push(...htmlTableRows(t.content, t.map![0] + 1, path.map((p) => p.title)));
         break;
       case 'tr_open':
         row = { cells: [], line: t.map![0] + 1, head: false };
@@ -151,8 +159,18 @@ export function parseMarkdown(markdown: string): MarkdownDocument {
       case 'tr_close':
         if (row) {
           const text = row.cells.join(' | ');
-          if (row.head) header = text;
-          else doc.blocks.push({ kind: 'table-row', text, line: row.line, headings: path.map((p) => p.title), ...(header !== undefined ? { header } : {}) });
+          if (row.head) {
+            header = text;
+            headerCells = row.cells;
+          } else
+            doc.blocks.push({
+              kind: 'table-row',
+              text,
+              line: row.line,
+              headings: path.map((p) => p.title),
+              cells: row.cells,
+              ...(header !== undefined ? { header, headerCells } : {}),
+            });
         }
         row = undefined;
         break;
@@ -171,6 +189,45 @@ export function parseMarkdown(markdown: string): MarkdownDocument {
   if (cache.size > 256) cache.clear();
   cache.set(markdown, doc);
   return doc;
+}
+
+/** Text of an HTML fragment: tags dropped, common entities decoded, whitespace collapsed. */
+function htmlText(html: string): string {
+  return html
+    .replace(/<br\s*\/?>/gi, ' ')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/**
+ * The rows of HTML tables written in Markdown (`<table>` blocks): each `<tr>` a table row, its
+ * `<th>`/`<td>` cells; the first row of `<th>` cells (or of `<thead>`) is the header.
+ */
+function htmlTableRows(html: string, firstLine: number, headings: string[]): TextBlock[] {
+  const out: TextBlock[] = [];
+  for (const table of html.matchAll(/<table[\s>][\s\S]*?<\/table>/gi)) {
+    let header: string[] | undefined;
+    for (const tr of table[0].matchAll(/<tr[\s>][\s\S]*?<\/tr>/gi)) {
+      const cells = [...tr[0].matchAll(/<(th|td)[^>]*>([\s\S]*?)<\/\1>/gi)];
+      if (cells.length === 0) continue;
+      const texts = cells.map((c) => htmlText(c[2]!));
+      const offset = (table.index ?? 0) + (tr.index ?? 0);
+      const line = firstLine + (html.slice(0, offset).match(/\n/g)?.length ?? 0);
+      if (!header && cells.every((c) => c[1]!.toLowerCase() === 'th')) {
+        header = texts;
+        continue;
+      }
+      out.push({ kind: 'table-row', text: texts.join(' | '), line, headings, cells: texts, ...(header ? { header: header.join(' | '), headerCells: header } : {}) });
+    }
+  }
+  return out;
 }
 
 /** The headings of a Markdown document (ATX and setext; headings in code blocks are not headings). */

@@ -86,8 +86,13 @@ export interface CheckFinding {
   fingerprint?: string;
   /** For a secret found only in the git history: the commit that added it (full SHA). */
   commit?: string;
-  /** `info`: a note about the check itself (e.g. a shallow clone); reported, never fails the rule. */
-  severity?: 'info';
+  /**
+   * Not a finding: what satisfied the fact with this id (`message` holds the sentence). Kept in
+   * `RuleResult.evidence` with `--explain`, never reported as a finding.
+   */
+  evidence?: string;
+  /** `info`: a note about the check itself; reported, never fails the rule. `warning`: fails the rule at warning level (a shallow clone). */
+  severity?: 'info' | 'warning';
 }
 
 /** A finding in the report: the check's finding plus its rule's metadata. */
@@ -111,6 +116,10 @@ export interface RuleResult extends Pick<Rule, 'id' | 'title' | 'severity' | 'ar
   status: RuleStatus;
   /** For `skipped`: the failing rules it depends on. */
   skippedBecause?: string[];
+  /** Why the repository's watt-audit.toml disabled or changed the severity of this rule. */
+  reason?: string;
+  /** With `--explain`: for each fact that holds, the sentence that satisfied it and where. */
+  evidence?: { fact: string; file: string; line: number; text: string }[];
   findings: number;
 }
 

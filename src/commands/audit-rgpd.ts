@@ -21,6 +21,7 @@ interface AuditFlags {
   baseline?: string;
   writeBaseline?: string;
   json?: boolean;
+  explain?: boolean;
 }
 
 /**
@@ -40,7 +41,8 @@ export function registerAudit(program: Command): Command {
     .option('--baseline <file>', 'report the findings listed in this baseline as notes (they no longer fail the run)')
     .option('--write-baseline <file>', 'record the findings of this run in a baseline file (rule, file, fingerprint; never a secret)')
     .option('--json', 'same as --format json')
-    .option('--init', 'write the missing RGPD documents from French templates (never overwrites), then exit')
+    .option('--explain', 'show, for each fact a document states, the sentence and line that satisfied it')
+    .option('--init', 'write the missing RGPD documents from French templates and a commented watt-audit.toml (never overwrites), then exit')
     .action(async (flags: AuditFlags) => {
       if (flags.json) flags.format = 'json';
       const retention = retentionPolicy();
@@ -50,7 +52,7 @@ export function registerAudit(program: Command): Command {
         for (const file of result.written) process.stdout.write(`wrote ${file}\n`);
         process.stdout.write(
           result.written.length > 0
-            ? `${result.written.length} template(s) written, ${result.existing.length} existing file(s) left untouched: replace every "À compléter", then run watt audit-rgpd\n`
+            ? `${result.written.length} template(s) written, ${result.existing.length} existing file(s) left untouched: replace every "À compléter", say in watt-audit.toml where your documents live if not under docs/, then run watt audit-rgpd\n`
             : `nothing to write: all ${result.existing.length} documents exist\n`,
         );
         return;
@@ -60,7 +62,10 @@ export function registerAudit(program: Command): Command {
         import('../audit/reporters/index.js'),
         import('../audit/types.js'),
       ]);
-      const report = await runAudit({ dir: flags.dir, configFile: flags.config, retention, history: flags.history, baseline: flags.baseline });
+      // The policy watt purge applies is compared only when one is configured (WATT_RETENTION_POLICY,
+      // or [retention] of the repository's watt-audit.toml, which wins).
+      const configured = process.env.WATT_RETENTION_POLICY ? retention : undefined;
+      const report = await runAudit({ dir: flags.dir, configFile: flags.config, retention: configured, history: flags.history, baseline: flags.baseline, explain: flags.explain });
       if (flags.writeBaseline) {
         const { writeBaseline } = await import('../audit/baseline.js');
         const n = await writeBaseline(flags.writeBaseline, report);

@@ -85,7 +85,7 @@ describe('retention periods', () => {
     const ctx = repo({ 'r.md': '| Données brutes | 60 jours |\n| Données transformées | 6 mois |\n| Journaux techniques | 90 jours |\n' });
     const findings = await retentionDeclared.run({ file: 'r.md' }, ctx);
     expect(findings).toEqual([
-      { file: 'r.md', line: 1, message: `"Données brutes" is kept 60 jours (60 days) here but 30 days in watt's retention configuration (watt purge, src/retention/policy.json)` },
+      { file: 'r.md', line: 1, message: `"Données brutes" is kept 60 jours (60 days) here but 30 days in the configured retention policy (the one watt purge applies)` },
       {
         file: 'r.md',
         line: 1,

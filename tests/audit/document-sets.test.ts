@@ -56,11 +56,11 @@ describe('other phrasings of the same facts', () => {
     ['docs/incident_response.md', '# Fuite\n\nLa Commission nationale de l’informatique et des libertés est saisie sous 72h ; les abonnés touchés sont prévenus.\n'],
     [
       'docs/privacy_notice.md',
-      '# How we use your data\n\nWe use your readings so that we can advise you (legitimate interest). Only our support staff can see them. They are removed after 30 days. You can ask us for a copy, or to correct or delete it: privacy@example.invalid.\n',
+      '# How we use your data\n\nWe use your readings so that we can advise you (legitimate interest). Only our support staff can see them. They are removed after 30 days. You can ask us for a copy, or to correct, delete or restrict it, take it elsewhere (portability), object, withdraw your agreement or complain to the ICO: privacy@example.invalid.\n',
     ],
     [
       'docs/privacy_notice.md',
-      "Vos données\n===========\n\nNous utilisons vos relevés pour vous conseiller, sur la base de votre consentement. Nous ne partageons vos données avec personne. Elles sont supprimées au bout d'un an. Vous pouvez demander leur rectification ou leur suppression en nous écrivant à dpo@example.invalid.\n",
+      "Vos données\n===========\n\nNous utilisons vos relevés pour vous conseiller, sur la base de votre consentement. Nous ne partageons vos données avec personne. Elles sont supprimées au bout d'un an. Vous pouvez en demander copie, rectification, suppression, limitation ou portabilité, vous y opposer, retirer votre consentement ou saisir la CNIL, en nous écrivant à dpo@example.invalid.\n",
     ],
   ])('%s: %j states every required fact', async (file, text) => {
     const report = await runAudit({ dir: materialise({ fixture: 'thirdparty-en', write: { [file]: text } }), history: false });

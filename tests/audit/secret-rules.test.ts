@@ -24,6 +24,40 @@ describe('secret rule examples', () => {
     expect(scanText(example, compiled.rules, compiled.allow).map((m) => `${m.ruleId}: ${m.secret.length} chars`)).toEqual([]);
   });
 
+  // gitleaks' own rule-generator examples (MIT), kept beside each rule by scripts/gitleaks-examples.mjs.
+  const families = set.rules.filter((r) => r.examples?.gitleaks);
+  it('carries gitleaks examples for the GitHub, GitLab, Slack, Telegram, cloud and generic families', () => {
+    expect(families.map((r) => r.id)).toEqual(expect.arrayContaining(['github-pat', 'gitlab-token', 'slack-token', 'telegram-bot-token', 'aws-access-key-id', 'generic-secret']));
+  });
+  it.each(families.map((r) => [r.id, r] as const))('%s finds >= 97 %% of its gitleaks true examples and none of the false ones', (id, rule) => {
+    const g = rule.examples!.gitleaks!;
+    const missed = g.true.filter((ex) => !scanText(ex, compiled.rules, compiled.allow).some((m) => m.ruleId === id));
+    expect(missed.length / g.true.length).toBeLessThanOrEqual(0.03);
+    const reported = g.false.filter((ex) => scanText(ex, compiled.rules, compiled.allow).length > 0);
+    expect(reported).toEqual([]);
+  });
+
+  it('reads key names as words and skips values that are type names, paths, e-mail addresses or UUID references (babel-style lines)', () => {
+    const lines = [
+      'COMMIT_AUTHOR_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"',
+      '  operatorToken: BinaryOperatorToken,',
+      'const tokenTypeSourcePath = "./packages/babel-parser/src/tokenizer/types.ts";',
+      'const accessKeyId = "4f1c2e9a-3b7d-4c8e-9f0a-1b2c3d4e5f60";',
+      'authorName = "Zq8vN2xW4rT6yU1iO3pA5sD7fG9"',
+      'const nextContinuationToken = response.NextContinuationToken;',
+      'secret_name = "prod-db-password-2024"',
+    ];
+    expect(lines.filter((l) => scanText(l, compiled.rules, compiled.allow).length > 0)).toEqual([]);
+    // The same values under secret names are found.
+    expect(scanText(['authToken', '"Zq8vN2xW4rT6yU1iO3pA5sD7fG9"'].join(' = '), compiled.rules, compiled.allow).map((m) => m.ruleId)).toEqual(['generic-secret']); // gitleaks:allow
+  });
+
+  it('finds the generic forms gitleaks lists: XML over several lines, Go typed var, PHP .=, setProperty, Makefile ::=', () => {
+    const v = 'Zq8vN2xW4rT6yU1iO3pA5sD7fG9';
+    const forms = [`<apiToken>\n    ${v}\n</apiToken>`, `var apiToken string = "${v}"`, `$apiToken .= "${v}"`, `System.setProperty("API_TOKEN", "${v}")`, `API_TOKEN ::= "${v}"`];
+    expect(forms.filter((f) => !scanText(f, compiled.rules, compiled.allow).some((m) => m.ruleId === 'generic-secret'))).toEqual([]);
+  });
+
   it('finds a Docker Hub token in a file named `secrets` with no extension, at its line and column', () => {
     const token = ['dckr', 'pat', 'Zq8vN2xW4rT6yU1iO3pA5sD7fG9'].join('_');
     const text = `# deploy\nDOCKERHUB_USER=watt\nDOCKERHUB_TOKEN=${token}\n`;
@@ -69,7 +103,7 @@ describe('.gitleaks.toml', () => {
     const cfg = parseGitleaksConfig(toml);
     expect(cfg.rules.map((r) => r.id)).toEqual(['acme-key']);
     expect(cfg.skipped).toEqual(['rule go-only: regex is not valid in JavaScript']);
-    expect(scan(toml, 'acme_key = "ak_q8w7e6r5t4y3u2i1o0pz"')).toEqual(['acme-key']);
+    expect(scan(toml, 'acme_key = "ak_q8w7e6r5t4y3u2i1o0pz"')).toEqual(['acme-key']); // gitleaks:allow
     expect(scan(toml, 'acme_key = "ak_aaaaaaaaaaaaaaaaaaaa"')).toEqual([]);
   });
 

@@ -113,7 +113,7 @@ describe('secrets in the git history', () => {
     expect((await runAudit({ dir, rules })).findings).toEqual([]);
   });
 
-  it('audits a sub-folder with paths relative to it, and says when a shallow clone hides history', async () => {
+  it('audits a sub-folder with paths relative to it, and warns when a shallow clone hides history', async () => {
     const { dir, git, commit } = repo();
     execFileSync('mkdir', ['-p', path.join(dir, 'svc')]);
     const sha = commit('svc token', { 'svc/deploy.env': `REGISTRY_TOKEN=${dockerToken()}\n`, 'svc/README.md': 'svc\n' });
@@ -126,9 +126,53 @@ describe('secrets in the git history', () => {
     made.push(shallow);
     execFileSync('git', ['clone', '-q', '--depth', '1', `file://${dir}`, shallow]);
     const report = await runAudit({ dir: shallow, rules });
-    expect(report.rules.find((r) => r.id === 'rgpd/no-secrets')!.status).toBe('pass');
-    expect(report.findings.map((f) => [f.file, f.severity, /shallow clone/.test(f.message)])).toEqual([['.git', 'info', true]]);
+    // A warning with the fix: it fails `--fail-on warning`, not the default `--fail-on error`.
+    expect(report.findings.map((f) => [f.file, f.severity, /shallow clone.*fetch-depth: 0/.test(f.message)])).toEqual([['.git', 'warning', true]]);
+    expect(report.summary.errors).toBe(0);
     expect(git('rev-list', '--count', 'HEAD')).toBe('3');
+  });
+
+  it('finds a token added while resolving a merge conflict, then deleted', async () => {
+    const { dir, git, commit } = repo();
+    commit('init', { 'app.env': 'MODE=a\n' });
+    git('checkout', '-q', '-b', 'side');
+    commit('side', { 'app.env': 'MODE=b\n' });
+    git('checkout', '-q', 'main');
+    commit('main', { 'app.env': 'MODE=c\n' });
+    try {
+      git('merge', '-q', 'side');
+    } catch {
+      // the conflict is expected
+    }
+    const token = dockerToken();
+    writeFileSync(path.join(dir, 'app.env'), `MODE=d\nREGISTRY_TOKEN=${token}\n`);
+    git('add', 'app.env');
+    git('commit', '-q', '--no-edit');
+    const merge = git('rev-parse', 'HEAD');
+    commit('remove it', { 'app.env': 'MODE=d\n' });
+    const report = await runAudit({ dir, rules });
+    expect(report.findings.map((f) => [f.file, f.commit, f.line])).toEqual([['app.env', merge, 2]]);
+    expect(JSON.stringify(report)).not.toContain(token);
+  });
+
+  it('caches scanned commits under .watt/: the next run scans only new commits, and a change of rules starts again', async () => {
+    const { dir, commit } = repo();
+    const old = dockerToken();
+    const first = commit('leak', { 'a.env': `T=${old}\n` });
+    commit('rm', { 'a.env': null });
+    const cold = await runAudit({ dir, rules });
+    expect(cold.findings.map((f) => f.commit)).toEqual([first]);
+    const cache = JSON.parse(readFileSync(path.join(dir, '.watt', 'audit-history.json'), 'utf8'));
+    expect(cache.tips).toHaveLength(1);
+    expect(JSON.stringify(cache)).not.toContain(old);
+    // A new commit with a new secret: found; the cached one still reported.
+    const second = commit('leak again', { 'b.env': `T=${dockerToken()}\n` });
+    commit('rm again', { 'b.env': null });
+    const warm = await runAudit({ dir, rules });
+    expect(warm.findings.map((f) => f.commit).sort()).toEqual([first, second].sort());
+    // The cache is keyed on the rules: a .gitleaks.toml allowing the first commit applies to it.
+    commit('allow', { '.gitleaks.toml': `[allowlist]\ncommits = ["${first}"]\n` });
+    expect((await runAudit({ dir, rules })).findings.map((f) => f.commit)).toEqual([second]);
   });
 
   it('honours .gitleaks.toml paths, regexes and stopwords', async () => {

@@ -13,7 +13,7 @@ describe('watt audit-rgpd', () => {
     const r = await runWatt(['audit-rgpd'], { cwd: dir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^✔ no GDPR findings; 32\/32 rules passed\n$/);
+    expect(r.stdout).toMatch(/^✔ no GDPR findings; 33\/33 rules passed\n$/);
   });
 
   it('exits 1 on a missing document, says which article asks for it, and skips the rules that need it', async () => {
@@ -31,7 +31,7 @@ describe('watt audit-rgpd', () => {
     const dir = materialise({ fixture: 'compliant' });
     const r = await runWatt(['audit-rgpd', '--dir', dir, '--format', 'json'], { cwd: scratchDir() });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).summary).toMatchObject({ rules: 32, passed: 32, errors: 0 });
+    expect(JSON.parse(r.stdout).summary).toMatchObject({ rules: 33, passed: 33, errors: 0 });
   });
 
   it('follows --fail-on: warnings fail only with --fail-on warning, nothing fails with never', async () => {
@@ -75,13 +75,14 @@ describe('watt audit-rgpd', () => {
     const first = await runWatt(['audit-rgpd', '--init'], { cwd: dir });
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('wrote docs/rgpd.md\n');
-    expect(first.stdout).toContain('8 template(s) written, 1 existing file(s) left untouched');
+    expect(first.stdout).toContain('9 template(s) written, 1 existing file(s) left untouched');
+    expect(first.stdout).toContain('wrote watt-audit.toml\n');
     expect(readFileSync(path.join(dir, '.gitleaks.toml'), 'utf8')).toBe('# mine\n[extend]\nuseDefault = true\n');
     expect(readFileSync(path.join(dir, 'docs/retention_policy.md'), 'utf8')).toContain('| Données brutes | 30 jours |');
     for (const doc of ['rgpd.md', 'privacy_notice.md', 'incident_response.md', 'data_inventory.csv']) expect(existsSync(path.join(dir, 'docs', doc))).toBe(true);
 
     const second = await runWatt(['audit-rgpd', '--init'], { cwd: dir });
-    expect(second.stdout).toBe('nothing to write: all 9 documents exist\n');
+    expect(second.stdout).toBe('nothing to write: all 10 documents exist\n');
 
     const audit = await runWatt(['audit-rgpd', '--format', 'json'], { cwd: dir });
     expect(audit.code).toBe(1);

@@ -19,6 +19,19 @@ export interface RequiredFact {
   /** Other ways to state the fact: each a list of terms that must all hold in one block. */
   anyOf?: string[][];
   /**
+   * The terms must hold as content: in the block's own text or its section's heading, or, in a
+   * table row, in a non-empty cell under a header cell the term matches; never by the table's
+   * header row as a whole (a column "Existing controls" does not make every row a risk).
+   */
+  content?: boolean;
+  /** Terms that disqualify a block (a purpose read as a security measure, a sentence about another right). */
+  unless?: string[];
+  /**
+   * Items the article enumerates, each a term: every one must be stated (in any block once the fact
+   * holds); a partial list names what is missing.
+   */
+  items?: { id: string; title: string; term: string }[];
+  /**
    * Headings of the section that usually holds the fact (any language): a hint only, used to
    * locate the finding; the fact counts wherever it stands.
    */
@@ -63,6 +76,17 @@ export default defineCheck<DocumentFactsOptions>({
             allOf: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
             anyOf: { type: 'array', items: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } },
             section: { type: 'array', items: { type: 'string', minLength: 1 } },
+            content: { type: 'boolean' },
+            unless: { type: 'array', items: { type: 'string', minLength: 1 } },
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['id', 'title', 'term'],
+                additionalProperties: false,
+                properties: { id: { type: 'string', minLength: 1 }, title: { type: 'string', minLength: 1 }, term: { type: 'string', minLength: 1 } },
+              },
+            },
           },
         },
       },
@@ -81,11 +105,32 @@ export default defineCheck<DocumentFactsOptions>({
       return termRegExp(patterns);
     };
     // A heading alone states nothing: it is the context of the blocks under it.
-    const blocks = doc.blocks.filter((b) => b.kind !== 'heading' && !isPlaceholderText(b.text)).map((b) => ({ block: b, context: contextOf(b) }));
+    const blocks = doc.blocks
+      .filter((b) => b.kind !== 'heading' && !isPlaceholderText(b.text))
+      .map((b) => ({ block: b, context: contextOf(b), own: fold(b.text), heading: fold(b.headings[b.headings.length - 1] ?? '') }));
+    type Judged = (typeof blocks)[number];
+    /** The term holds in the block: as content only (own text, or a filled cell under a matching header cell), or with its context. */
+    const holds = (j: Judged, re: RegExp, content: boolean): boolean => {
+      if (re.test(j.own) || re.test(j.heading)) return true;
+      if (content) {
+        const { cells, headerCells } = j.block;
+        return !!cells && !!headerCells && headerCells.some((h, i) => re.test(fold(h)) && !isPlaceholderText(cells[i] ?? ''));
+      }
+      return re.test(j.context);
+    };
     const findings: CheckFinding[] = [];
     for (const fact of options.facts) {
       const ways = [fact.allOf, ...(fact.anyOf ?? [])].map((terms) => terms.map(regexFor));
-      if (blocks.some(({ context }) => ways.some((res) => res.every((re) => re.test(context))))) continue;
+      const unless = (fact.unless ?? []).map(regexFor);
+      const proof = blocks.find((j) => !unless.some((re) => re.test(j.own)) && ways.some((res) => res.every((re) => holds(j, re, fact.content === true))));
+      if (proof) {
+        findings.push({ file, line: proof.block.line, evidence: fact.id, message: proof.block.text.slice(0, 240) });
+        const missing = (fact.items ?? []).filter((item) => !blocks.some((j) => regexFor(item.term).test(j.context)));
+        if (missing.length > 0) {
+          findings.push({ file, line: proof.block.line, message: `states ${fact.title} only partly: ${missing.map((m) => m.title).join(', ')} missing` });
+        }
+        continue;
+      }
       // The hint matches a heading that contains it, or that it contains ("Transferts" for "Transferts hors UE").
       const hint = fact.section?.length
         ? doc.sections.find((s) => {

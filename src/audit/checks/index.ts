@@ -8,6 +8,7 @@ import secrets from './secrets.js';
 import tomlValid from './toml-valid.js';
 import retentionDeclared from './retention-declared.js';
 import auditTrail from './audit-trail.js';
+import personalData from './personal-data.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCheck = CheckDefinition<any>;
@@ -27,5 +28,6 @@ export const CHECKS: ReadonlyMap<string, AnyCheck> = new Map(
     tomlValid,
     retentionDeclared,
     auditTrail,
+    personalData,
   ].map((check) => [check.type, check as AnyCheck]),
 );

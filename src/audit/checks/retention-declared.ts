@@ -82,7 +82,8 @@ export function periodMatchesDays(period: DeclaredPeriod, days: number): boolean
 const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * `retention-declared`: for each of watt's retention categories (GDPR Art. 5(1)(e); the ones
+ * `retention-declared`: without a configured policy, the document states at least one period.
+ * With one (watt-audit.toml `[retention]`, or `WATT_RETENTION_POLICY`): for each of its categories (GDPR Art. 5(1)(e); the ones
  * `watt purge` applies, src/retention/policy.json), the policy document names the category (its
  * label, its id, or a synonym: "relevés bruts" for "données brutes", "logs" for "journaux",
  * "artefacts de modèles" for "modèles entraînés"...) in a block of text (table row, list item,
@@ -116,6 +117,12 @@ export default defineCheck<RetentionDeclaredOptions>({
       .filter((b) => b.periods.length > 0);
     const synonyms = vocabulary().retention.categories;
     const findings: CheckFinding[] = [];
+    // No policy configured (watt-audit.toml [retention], WATT_RETENTION_POLICY): the document must
+    // state periods, whatever its categories.
+    if (!ctx.retention || ctx.retention.length === 0) {
+      if (blocks.length === 0) findings.push({ file, line: 1, message: `states no retention period (e.g. "30 jours", "6 months") for the data it describes` });
+      return findings;
+    }
     for (const category of ctx.retention) {
       const names = [category.label, category.id.replace(/_/g, ' '), category.id, ...(synonyms[category.id] ?? []), ...(options.aliases?.[category.id] ?? [])]
         .map((n) => normalise(n ?? ''))
@@ -143,7 +150,7 @@ export default defineCheck<RetentionDeclaredOptions>({
         findings.push({
           file,
           line: found.line,
-          message: `"${label}" is kept ${found.period.text} (${Math.round(found.period.days)} days) here but ${category.days} days in watt's retention configuration (watt purge, src/retention/policy.json)`,
+          message: `"${label}" is kept ${found.period.text} (${Math.round(found.period.days)} days) here but ${category.days} days in the configured retention policy (the one watt purge applies)`,
         });
       }
     }

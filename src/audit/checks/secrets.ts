@@ -1,8 +1,12 @@
+import { createHash } from 'node:crypto';
 import { lstat, open } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseGitleaksConfig } from '../secrets/gitleaks-config.js';
-import { forEachAddedChunk } from '../secrets/history.js';
+import { wattVersion } from '../../paths.js';
+import { commitsToScan, forEachAddedChunk } from '../secrets/history.js';
+import { historyCachePath, readHistoryCache, writeHistoryCache, type HistoryHit } from '../secrets/history-cache.js';
 import { defaultSecretRules, scanText, secretFingerprint, type CompiledAllowlist, type SecretRule } from '../secrets/scanner.js';
 import type { CheckFinding } from '../types.js';
 import type { CheckContext } from './types.js';
@@ -17,6 +21,8 @@ export interface SecretsOptions {
   gitleaksConfig?: string;
   /** Scan the history too (default true; the CLI's `--no-history` turns it off for the whole audit). */
   history?: boolean;
+  /** Keep a cache of scanned commits in `.watt/audit-history.json` so the next run scans only new commits (default true). */
+  historyCache?: boolean;
 }
 
 /**
@@ -42,6 +48,7 @@ export default defineCheck<SecretsOptions>({
       maxBytes: { type: 'integer', minimum: 1 },
       gitleaksConfig: { type: 'string' },
       history: { type: 'boolean' },
+      historyCache: { type: 'boolean' },
     },
   },
   async run(options, ctx) {
@@ -57,18 +64,8 @@ export default defineCheck<SecretsOptions>({
     const skipFile = (f: string) => excluded(f) || pathOnly.some((l) => l.paths.some((re) => re.test(f)));
     const maxBytes = options.maxBytes ?? 1024 * 1024;
 
-    // The history pass (git log in its own process) runs while the tree is read and scanned.
-    type HistoryHit = { file: string; line: number | undefined; commit: string; ruleId: string; description: string; secret: string };
-    const historyHits: HistoryHit[] = [];
-    const history =
-      tracked !== undefined && ctx.history && options.history !== false
-        ? forEachAddedChunk(ctx.root, options.exclude ?? [], (chunk) => {
-            if (skipFile(chunk.file) || chunk.text.length > maxBytes) return;
-            for (const m of scanText(chunk.text, rules, allow, { file: chunk.file, commit: chunk.commit })) {
-              historyHits.push({ file: chunk.file, line: chunk.lines[m.line - 1], commit: chunk.commit, ruleId: m.ruleId, description: m.description, secret: m.secret });
-            }
-          })
-        : Promise.resolve(false);
+    // The history pass (git log in parallel processes) runs while the tree is read and scanned.
+    const history = tracked !== undefined && ctx.history && options.history !== false ? scanHistory(ctx, options, rules, allow, skipFile, maxBytes, user.text) : undefined;
 
     const findings: CheckFinding[] = [];
     // What of .gitleaks.toml cannot be honoured (Go-only regex syntax) is said, not silently dropped.
@@ -80,8 +77,9 @@ export default defineCheck<SecretsOptions>({
       files.filter((f) => !skipFile(f)),
       16,
       async (file) => {
-        const content = await readTextFile(path.join(ctx.root, file), maxBytes);
-        if (content === undefined) return;
+        const raw = await readTextFile(path.join(ctx.root, file), maxBytes);
+        if (raw === undefined) return;
+        const content = withoutMinifiedLines(raw);
         for (const m of scanText(content, rules, allow, { file })) {
           const fingerprint = secretFingerprint(m.ruleId, m.secret);
           inTree.add(`${m.ruleId}\0${fingerprint}`);
@@ -90,26 +88,27 @@ export default defineCheck<SecretsOptions>({
       },
     );
 
-    if ((await history) && (await ctx.git(['rev-parse', '--is-shallow-repository']))?.stdout.trim() === 'true') {
+    const scanned = await history;
+    if (scanned && (await ctx.git(['rev-parse', '--is-shallow-repository']))?.stdout.trim() === 'true') {
       findings.push({
         file: '.git',
-        severity: 'info',
-        message: 'shallow clone: only the fetched commits were scanned for secrets; fetch the whole history (git fetch --unshallow, or actions/checkout with fetch-depth: 0) to scan every commit',
+        severity: 'warning',
+        message:
+          'shallow clone: only the fetched commits were scanned for secrets, a secret leaked in older history is not seen; fetch the whole history (actions/checkout with fetch-depth: 0, or git fetch --unshallow)',
       });
     }
     // Oldest commit first: a secret is reported once per file, at the commit that added it.
     const seen = new Set<string>();
-    for (const h of historyHits) {
-      const fingerprint = secretFingerprint(h.ruleId, h.secret);
-      const key = `${h.ruleId}\0${fingerprint}`;
+    for (const h of scanned?.hits ?? []) {
+      const key = `${h.ruleId}\0${h.fingerprint}`;
       if (inTree.has(key) || seen.has(`${key}\0${h.file}`)) continue;
       seen.add(`${key}\0${h.file}`);
       findings.push({
         file: h.file,
         line: h.line,
-        fingerprint,
+        fingerprint: h.fingerprint,
         commit: h.commit,
-        message: `secret (${h.ruleId}: ${h.description}) added by commit ${h.commit.slice(0, 12)} in ${h.file}, no longer in the tree but still in the git history: rotate it (removing it does not un-leak it): ${mask(h.secret)}`,
+        message: `secret (${h.ruleId}: ${h.description}) added by commit ${h.commit.slice(0, 12)} in ${h.file}, no longer in the tree but still in the git history: rotate it (removing it does not un-leak it): ${h.masked}`,
       });
     }
     return findings;
@@ -127,6 +126,25 @@ export function mask(secret: string): string {
   return `${shown}${'*'.repeat(8)} (${secret.length} chars)`;
 }
 
+/** Lines longer than this are minified or generated code (bundles, data URIs): not scanned. */
+export const MAX_LINE_CHARS = 4096;
+
+/** The text with its lines over MAX_LINE_CHARS emptied (line numbers kept). */
+export function withoutMinifiedLines(text: string): string {
+  if (text.length <= MAX_LINE_CHARS) return text;
+  let start = 0;
+  let long = false;
+  for (let nl = text.indexOf('\n'); start < text.length; nl = text.indexOf('\n', start)) {
+    const end = nl < 0 ? text.length : nl;
+    if (end - start > MAX_LINE_CHARS) {
+      long = true;
+      break;
+    }
+    start = end + 1;
+  }
+  return long ? text.replace(new RegExp(`^[^\n]{${MAX_LINE_CHARS + 1},}$`, 'gm'), '') : text;
+}
+
 /** Read a file as UTF-8 text, or undefined if it is missing, a binary (NUL byte in the first 8 KiB) or over maxBytes; symlinks are not followed. */
 async function readTextFile(file: string, maxBytes: number): Promise<string | undefined> {
   const info = await lstat(file).catch(() => undefined); // a tracked symlink is not followed
@@ -142,15 +160,69 @@ async function readTextFile(file: string, maxBytes: number): Promise<string | un
 }
 
 /** Allowlists and rules of the repository's gitleaks configuration (none if absent or invalid TOML: toml-valid reports it). */
-async function userConfig(ctx: CheckContext, file: string): Promise<{ allow: CompiledAllowlist[]; rules: SecretRule[]; skipped: string[] }> {
-  if (file === '') return { allow: [], rules: [], skipped: [] };
+async function userConfig(ctx: CheckContext, file: string): Promise<{ allow: CompiledAllowlist[]; rules: SecretRule[]; skipped: string[]; text: string }> {
+  if (file === '') return { allow: [], rules: [], skipped: [], text: '' };
   const text = await ctx.readText(file);
-  if (text === undefined) return { allow: [], rules: [], skipped: [] };
+  if (text === undefined) return { allow: [], rules: [], skipped: [], text: '' };
   try {
-    return parseGitleaksConfig(text);
+    return { ...parseGitleaksConfig(text), text };
   } catch {
-    return { allow: [], rules: [], skipped: [] };
+    return { allow: [], rules: [], skipped: [], text };
   }
+}
+
+/**
+ * Scan the commits not yet scanned (all of them without a cache), on as many git processes as
+ * there are cores, and merge with the cached hits. Hits come back oldest commit first.
+ * Resolves undefined when the folder has no commit.
+ */
+async function scanHistory(
+  ctx: CheckContext,
+  options: SecretsOptions,
+  rules: readonly SecretRule[],
+  allow: readonly CompiledAllowlist[],
+  skipFile: (file: string) => boolean,
+  maxBytes: number,
+  gitleaksText: string,
+): Promise<{ hits: HistoryHit[] } | undefined> {
+  const useCache = options.historyCache !== false;
+  const cacheFile = historyCachePath(ctx.root);
+  const key = createHash('sha256')
+    .update(JSON.stringify([wattVersion(), defaultSecretRules().set, gitleaksText, options.exclude ?? [], maxBytes]))
+    .digest('hex');
+  const cache = useCache ? await readHistoryCache(cacheFile, key) : undefined;
+  const head = (await ctx.git(['rev-parse', '--verify', '-q', 'HEAD^{commit}']))?.stdout.trim();
+  if (!head) return undefined;
+  const commits = await commitsToScan(ctx.root, cache?.tips ?? []);
+  if (commits === undefined) return undefined;
+  const order = new Map(commits.map((c, i) => [c, i]));
+  const fresh: (HistoryHit & { at: number })[] = [];
+  const ok = await forEachAddedChunk(
+    ctx.root,
+    options.exclude ?? [],
+    (chunk) => {
+      if (skipFile(chunk.file) || chunk.text.length > maxBytes) return;
+      for (const m of scanText(withoutMinifiedLines(chunk.text), rules, allow, { file: chunk.file, commit: chunk.commit })) {
+        fresh.push({
+          file: chunk.file,
+          line: chunk.lines[m.line - 1],
+          commit: chunk.commit,
+          ruleId: m.ruleId,
+          description: m.description,
+          fingerprint: secretFingerprint(m.ruleId, m.secret),
+          masked: mask(m.secret),
+          at: order.get(chunk.commit) ?? 0,
+        });
+      }
+    },
+    commits,
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+  );
+  fresh.sort((a, b) => a.at - b.at);
+  const hits: HistoryHit[] = [...(cache?.hits ?? []), ...fresh.map(({ at: _at, ...h }) => h)];
+  // The cache only records a complete scan.
+  if (useCache && ok) await writeHistoryCache(cacheFile, { version: 1, key, tips: [head, ...(cache?.tips ?? []).filter((t) => t !== head)].slice(0, 32), hits });
+  return { hits };
 }
 
 async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

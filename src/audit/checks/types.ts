@@ -8,8 +8,13 @@ import type { CheckFinding } from '../types.js';
 export interface CheckContext {
   /** Absolute path of the audited repository. */
   readonly root: string;
-  /** watt's retention categories (GDPR Art. 5(1)(e)), compared with docs/retention_policy.md. */
-  readonly retention: readonly RetentionCategory[];
+  /**
+   * The configured retention categories (GDPR Art. 5(1)(e)) the policy document must state:
+   * `watt-audit.toml` `[retention]`, else `WATT_RETENTION_POLICY`; undefined when none is configured.
+   */
+  readonly retention: readonly RetentionCategory[] | undefined;
+  /** Settings of the repository's watt-audit.toml that checks read. */
+  readonly settings?: { personalDataAllow?: readonly string[] };
   /** Scan every commit reachable from HEAD for secrets, not only the files of the tree (default true; `--no-history`). */
   readonly history: boolean;
   /** Repository-relative POSIX paths tracked by git, or `undefined` when `root` is not a git work tree. */

@@ -19,6 +19,12 @@ const text: Reporter = (report, options = {}) => {
     }
     out.push('');
   }
+  for (const r of report.rules.filter((x) => x.evidence?.length)) {
+    for (const e of r.evidence!) out.push(p.dim(`${r.id} ${e.fact}: ${e.file}:${e.line} "${e.text}"`));
+  }
+  for (const r of report.rules.filter((x) => x.reason)) {
+    out.push(p.dim(`${r.status === 'disabled' ? 'disabled' : `${r.severity}`} ${r.id} (watt-audit.toml): ${r.reason}`));
+  }
   const skipped = report.rules.filter((r) => r.status === 'skipped');
   for (const r of skipped) out.push(p.dim(`skipped ${r.id}: depends on ${r.skippedBecause?.join(', ')}`));
   if (skipped.length > 0) out.push('');

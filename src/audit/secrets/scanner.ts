@@ -24,8 +24,69 @@ export interface SecretRuleSpec {
   /** Minimum Shannon entropy of the secret, in bits per character. */
   entropy?: number;
   allowlist?: AllowlistSpec;
-  /** `true` strings must be found by this rule, `false` strings by no rule. */
-  examples?: { true: string[]; false: string[] };
+  /** More allowlists (each with its own target), as gitleaks' `[[rules.allowlists]]`. */
+  allowlists?: AllowlistSpec[];
+  /** For rules keyed on a name (the generic rule): how the key name must read, word by word. */
+  key?: KeyNameSpec;
+  /**
+   * `true` strings must be found by this rule, `false` strings by no rule. `gitleaks`: the true and
+   * false examples of the gitleaks rule generators this rule covers (MIT; written by
+   * scripts/gitleaks-examples.mjs), each true one found by this rule, no false one by it.
+   */
+  examples?: { true: string[]; false: string[]; gitleaks?: { from: string[]; true: string[]; false: string[] } };
+}
+
+/**
+ * The key name of a key = value match, read as words: `COMMIT_AUTHOR_EMAIL` is `commit author
+ * email` (no `auth`), `operatorToken` is `operator token`, `APIToken` is `api token`.
+ */
+export interface KeyNameSpec {
+  /** Capture group holding the key name. */
+  group: number;
+  /** Lower-case words that make a key secret-named (`token`, `password`...). */
+  words: string[];
+  /** Endings of a lower-case run-together word that make it secret-named (`apitoken`, `dbpassword`). */
+  suffixes?: string[];
+  /** A key whose last word is one of these names a reference, not a secret (`token_type`, `secret_name`, `key_id`). */
+  notLast?: string[];
+  /** A key holding one of these words is not a secret (`public_key`, `csrf_token`, `primary_key`). */
+  notWith?: string[];
+  /**
+   * Skip values that read as code identifiers (`_init_extra_computedKey2`, `BinaryOperatorToken`):
+   * every word of the value (split as key names are) has 2+ letters and a vowel. A random token
+   * (`Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB`) splits into words without vowels or of one letter.
+   */
+  skipIdentifierValues?: boolean;
+}
+
+/** True when `value` reads as a code identifier made of words (see `KeyNameSpec.skipIdentifierValues`). */
+export function isIdentifierValue(value: string): boolean {
+  if (!/^[A-Za-z_$][\w$]*$/.test(value)) return false;
+  const words = keyWords(value);
+  return words.length > 0 && words.every((w) => /^[a-z]{2,}$/.test(w) && /[aeiouy]/.test(w));
+}
+
+/** Split an identifier into lower-case words at `_ - .`, spaces and camelCase boundaries (`APIToken` -> api, token). */
+export function keyWords(name: string): string[] {
+  return name
+    .replace(/(\d)([A-Za-z])/g, '$1 $2')
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .map((w) => w.replace(/\d+$/, ''))
+    .filter((w) => w !== '');
+}
+
+/** True when `name` reads as a secret's name under `spec`. */
+export function isSecretKeyName(name: string, spec: KeyNameSpec): boolean {
+  const words = keyWords(name);
+  if (words.length === 0) return false;
+  const secretWord = (w: string) => spec.words.includes(w) || (spec.suffixes ?? []).some((s) => w.length > s.length && w.endsWith(s));
+  if (!words.some(secretWord)) return false;
+  if (spec.notLast?.includes(words[words.length - 1]!)) return false;
+  if (spec.notWith && words.some((w) => spec.notWith!.includes(w))) return false;
+  return true;
 }
 
 export interface AllowlistSpec {
@@ -52,6 +113,7 @@ export interface SecretRule {
   keywords: string[];
   entropy?: number;
   allow: CompiledAllowlist[];
+  key?: KeyNameSpec;
 }
 
 /** An allowlist ready to test: from secrets.json or from a .gitleaks.toml. */
@@ -122,7 +184,8 @@ export function compileRules(set: SecretRuleSet): { rules: SecretRule[]; allow: 
         group: spec.secretGroup ?? 1,
         keywords: spec.keywords.map((k) => k.toLowerCase()),
         entropy: spec.entropy,
-        allow: spec.allowlist ? [compileAllowlist(spec.allowlist)] : [],
+        allow: [...(spec.allowlist ? [spec.allowlist] : []), ...(spec.allowlists ?? [])].map((a) => compileAllowlist(a)),
+        ...(spec.key ? { key: spec.key } : {}),
       };
     } catch (err) {
       throw new Error(`secret rule ${spec.id}: ${(err as Error).message}`);
@@ -188,6 +251,53 @@ export function allows(list: CompiledAllowlist, c: AllowContext): boolean {
   return list.condition === 'AND' ? checks.every(Boolean) : checks.some(Boolean);
 }
 
+const anchors = new WeakMap<SecretRule, { keyword: RegExp; sticky: RegExp }>();
+const IDENT = /[\w.-]/;
+/**
+ * Matches of a key-named rule, tried only where an identifier holding one of its keywords starts:
+ * the regex is run sticky at that identifier rather than at every offset of the text (the generic
+ * rule over a large history is otherwise most of the scan).
+ */
+function* anchoredMatches(text: string, rule: SecretRule): Generator<RegExpMatchArray> {
+  let a = anchors.get(rule);
+  if (!a) {
+    const words = rule.keywords.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    a = { keyword: new RegExp(words.join('|'), 'gi'), sticky: new RegExp(rule.re.source, `${rule.re.flags.replace(/[gyd]/g, '')}yd`) };
+    anchors.set(rule, a);
+  }
+  a.keyword.lastIndex = 0;
+  let tried = -1;
+  for (let k = a.keyword.exec(text); k; k = a.keyword.exec(text)) {
+    let start = k.index;
+    while (start > 0 && IDENT.test(text[start - 1]!)) start--;
+    if (start <= tried) continue;
+    tried = start;
+    a.sticky.lastIndex = start;
+    const m = a.sticky.exec(text);
+    if (m) {
+      yield m;
+      a.keyword.lastIndex = Math.max(a.keyword.lastIndex, m.index + m[0].length);
+      tried = m.index + m[0].length - 1;
+    } else {
+      // Skip the rest of this identifier.
+      let end = k.index + k[0].length;
+      while (end < text.length && IDENT.test(text[end]!)) end++;
+      a.keyword.lastIndex = end;
+    }
+  }
+}
+
+const prefixCache = new WeakMap<readonly SecretRule[], string[]>();
+/** Keywords of the specific rules that are token prefixes (`xoxp-`, `ghp_`, `glpat-`): at least 3 characters ending in `-`, `_` or `.`. */
+function tokenPrefixes(rules: readonly SecretRule[]): string[] {
+  let out = prefixCache.get(rules);
+  if (!out) {
+    out = rules.filter((r) => r.id !== 'generic-secret').flatMap((r) => r.keywords.filter((k) => k.length >= 3 && /[-_.]$/.test(k)));
+    prefixCache.set(rules, out);
+  }
+  return out;
+}
+
 /** Offsets of line starts, for offset -> line/column. */
 function lineStarts(text: string): number[] {
   const starts = [0];
@@ -224,22 +334,30 @@ export function scanText(
   for (const rule of rules) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) continue;
     rule.re.lastIndex = 0;
-    for (const m of text.matchAll(rule.re)) {
+    for (const m of rule.key ? anchoredMatches(text, rule) : text.matchAll(rule.re)) {
       const secret = m[rule.group];
       const span = m.indices?.[rule.group];
       if (!secret || !span) continue;
+      if (rule.key && !isSecretKeyName(m[rule.key.group] ?? '', rule.key)) continue;
+      if (rule.key?.skipIdentifierValues && isIdentifierValue(secret)) continue;
       if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
       candidates.push({ rule, secret, start: span[0], match: m[0] });
     }
   }
   // A token matched by a specific rule is not reported again as "generic-secret" (even when an
-  // allowlist allows the specific finding: the allowlist meant that token).
+  // allowlist allows the specific finding: the allowlist meant that token); nor is a value that
+  // carries a provider's token prefix (`xoxp-`, `ghp_`) which that provider's rule rejected.
   const specific = candidates.filter((c) => c.rule.id !== 'generic-secret');
+  const prefixes = tokenPrefixes(rules);
   const overlaps = (a: Candidate, b: Candidate) => a.start < b.start + b.secret.length && b.start < a.start + a.secret.length;
   const out: SecretMatch[] = [];
   let starts: number[] | undefined;
   for (const c of candidates) {
-    if (c.rule.id === 'generic-secret' && specific.some((s) => overlaps(s, c))) continue;
+    if (c.rule.id === 'generic-secret') {
+      if (specific.some((s) => overlaps(s, c))) continue;
+      const lowerSecret = c.secret.toLowerCase();
+      if (prefixes.some((p) => lowerSecret.startsWith(p))) continue;
+    }
     starts ??= lineStarts(text);
     const pos = locate(starts, c.start);
     const lineText = text.slice(starts[pos.line - 1]!, starts[pos.line] ?? text.length);
