@@ -48,7 +48,7 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
   dirs.push(dir);
   const env = wattEnv(dir);
   const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
-  const ingestArgs = (file: string) => ['ingest', '--source', path.join(FIXTURES, file), '--format', 'parquet', '--partition-by', 'reading_ts'];
+  const ingestArgs = (file: string) => ['ingest', '--source', path.join(FIXTURES, file), '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired'];
   const count = async (files: string[], where = 'true') => (await rows(`SELECT count(*) AS n FROM read_parquet(${list(files)}) WHERE ${where}`))[0]!.n as number;
   const glob = () => `read_parquet(${sql(path.join(root, '**', '*.parquet'))})`;
 
