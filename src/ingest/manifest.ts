@@ -52,6 +52,8 @@ export interface Manifest {
   schema: { id: string; sha256: string; key?: string; primary_key?: string[]; extra_columns?: { policy: ExtraColumnsPolicy; columns: string[] }; not_personal?: { column: string; reason: string }[] };
   /** `key_id`: {@link keyIdOf} of the key the pseudonyms were made with (absent in manifests before key ids). */
   pseudonymisation: { algorithm: 'HMAC-SHA256'; columns: string[]; key_id?: string };
+  /** `--force`: this run landed a source already landed, on purpose (`watt verify` does not count it as a duplicate landing). */
+  forced?: boolean;
   /**
    * How the data objects are partitioned. `by`: the date-time column whose UTC day names each
    * object's partition (version 2; absent or null: the ingest date `date`, the same for all).

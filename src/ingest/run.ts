@@ -365,6 +365,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         started_at: startedAt,
         finished_at: new Date().toISOString(),
         watt_version: wattVersion(),
+        ...(options.force ? { forced: true } : {}),
       };
       // Each object must still hold what this run wrote: a purge or an erasure elsewhere that did
       // not see this unfinished run may have deleted or rewritten it (issue 21, item 3).
@@ -410,7 +411,11 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
       const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
       recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
-      if (!objectsInfo.length) logger.warn(`no row landed: all ${outcome.rejected} rows were rejected (${rejectsInfo?.uri ?? 'no quarantine file'}); the source is not counted as ingested, run it again once fixed`, { step: 'manifest' });
+      if (!objectsInfo.length) {
+        logger.warn(`no row landed: all ${outcome.rejected} rows were rejected (${rejectsInfo?.uri ?? 'no quarantine file'}); the source is not counted as ingested, run it again once fixed`, { step: 'manifest' });
+        // Nothing landed: the landing claim is given back, so the rerun after the fix lands.
+        if (claim) await releaseClaim(lake, claim, runId, logger);
+      }
       // The run is committed; publish it as one version of the table log (src/table/delta-log.ts).
       const tableVersion = await publishTableVersion(lake, options.lake.prefix, { operation: 'WRITE', command: 'ingest', runId }, logger);
       return { ...base, status, destination: objectsInfo[0]?.uri ?? null, manifest: manifestOut.uri, table_version: tableVersion ?? null, ...(rejectsInfo ? { rejects: rejectsInfo.uri } : {}) };

@@ -15,14 +15,16 @@ export interface ManifestIdentity {
   source_sha256: string;
   /** Pseudonymisation key id (null for manifests written before key ids). */
   key_id: string | null;
-  /** Whether the run was a deliberate `--force` landing: not recorded in manifests, so never known. */
+  /** Whether the run was a deliberate `--force` landing (the manifest's `forced`). */
+  forced?: boolean;
 }
 
 /**
  * Manifests that land the same source (sha256) with the same key id: the second and later ones are
  * a double landing (every row twice for readers of "committed runs"). Grouped, oldest key first.
- * `ingest --force` lands a source again on purpose; verify reports those too (the manifest does not
- * record the flag), and the operator decides.
+ * `ingest --force` lands a source again on purpose: its manifest says `forced`, and a group is a
+ * finding only when two or more of its landings were not forced. Callers pass only manifests that
+ * name data objects (a run whose rows were all rejected landed nothing).
  */
 export function duplicateLandings(manifests: readonly ManifestIdentity[]): { source_sha256: string; key_id: string | null; manifests: string[] }[] {
   const groups = new Map<string, ManifestIdentity[]>();
@@ -33,7 +35,8 @@ export function duplicateLandings(manifests: readonly ManifestIdentity[]): { sou
     else groups.set(id, [m]);
   }
   return [...groups.values()]
-    .filter((g) => g.length > 1)
+    // Two landings that were not forced: the same rows twice by accident (a race, a lost catalog).
+    .filter((g) => g.filter((m) => !m.forced).length > 1)
     .map((g) => ({ source_sha256: g[0]!.source_sha256, key_id: g[0]!.key_id, manifests: g.map((m) => m.key).sort() }));
 }
 

@@ -150,7 +150,10 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       }
       const keys = new Set<string>();
       named.set(runIdOf(m.key) ?? manifest.run_id, keys);
-      if (typeof manifest.source?.sha256 === 'string') identities.push({ key: m.key, run_id: manifest.run_id, source_sha256: manifest.source.sha256, key_id: typeof manifest.pseudonymisation?.key_id === 'string' ? manifest.pseudonymisation.key_id : null });
+      // A run that landed no data object (every row rejected) does not count as a landing.
+      if (typeof manifest.source?.sha256 === 'string' && manifestObjects(manifest).length > 0) {
+        identities.push({ key: m.key, run_id: manifest.run_id, source_sha256: manifest.source.sha256, key_id: typeof manifest.pseudonymisation?.key_id === 'string' ? manifest.pseudonymisation.key_id : null, forced: manifest.forced === true });
+      }
       const listedRows = manifestObjects(manifest).reduce((sum, o) => sum + (typeof o?.rows === 'number' ? o.rows : 0), 0);
       if (typeof manifest.rows === 'number' && manifestObjects(manifest).every((o) => typeof o?.rows === 'number') && listedRows !== manifest.rows) {
         findings.push({ kind: 'rows_mismatch', key: m.key, detail: `the manifest says ${manifest.rows} rows, its objects' entries ${listedRows}` });

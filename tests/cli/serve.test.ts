@@ -91,7 +91,11 @@ describe('watt serve (spawned CLI)', () => {
         await s.waitFor(/SIGTERM: draining/);
         // once the backlog is accepted the listening socket is closed: a new client cannot get in
         let refused = false;
-        for (let i = 0; i < 100 && !refused; i++) refused = await fetch(`${s.url}/healthz`).then(() => false, () => true);
+        // (the drain accepts the backlog until 100 ms pass with no new client, at most 1 s: try every 50 ms for 5 s)
+        for (let i = 0; i < 100 && !refused; i++) {
+          refused = await fetch(`${s.url}/healthz`).then(() => false, () => true);
+          if (!refused) await new Promise((r) => setTimeout(r, 50));
+        }
         expect(refused).toBe(true);
         req.end(body.slice(10));
       })().catch(reject);

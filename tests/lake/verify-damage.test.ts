@@ -52,6 +52,17 @@ describe('watt verify finds the damage of issue 21', () => {
     expect(r.json.findings.map((f) => f.kind)).toContain('duplicate_landing');
   }, 60_000);
 
+  it('a deliberate --force relanding is recorded as forced in its manifest and is not a duplicate landing (exit 0)', async () => {
+    const { dir, env, bucket } = setup();
+    await ingest(dir, env, 'mixed-a.csv', '2025-01-01');
+    const again = await ingest(dir, env, 'mixed-a.csv', '2025-01-02', ['--force']);
+    const m = JSON.parse(readFileSync(path.join(bucket, keyOf(bucket, (again as unknown as { manifest: string }).manifest)), 'utf8'));
+    expect(m.forced).toBe(true);
+    const r = await verify(dir, env);
+    expect(r.json.findings).toEqual([]);
+    expect(r.code).toBe(0);
+  }, 60_000);
+
   it('a deleted trail anchor: anchor_missing (exit 1), so a trail forged after it cannot pass', async () => {
     const { dir, env, bucket } = setup();
     await ingest(dir, env, 'mixed-a.csv', '2025-01-01');

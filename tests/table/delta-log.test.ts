@@ -90,11 +90,12 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     expect(again.status).toBe('skipped');
     expect(readDeltaTable(root).versions).toEqual([0, 1]);
 
-    // Version 2: the erasure of one subject (3 committed rows in two objects, and 2 in the
-    // unfinished run's copy, which erasure scans too): one DELETE version; the log's files hold
+    // Version 2: the erasure of one subject (3 committed rows in two objects; the unfinished
+    // run's copy is not rewritten: erasure rewrites only objects named by the manifests it read,
+    // issue 21, and counts the other as unfinished): one DELETE version; the log's files hold
     // none of the subject's rows, their sizes are the rewritten objects'.
     const erased = await watt(dir, env, ['purge', '--subject', SUBJECT, '--yes']);
-    expect(erased).toMatchObject({ rows_removed: 5, table_version: 2 });
+    expect(erased).toMatchObject({ rows_removed: 3, objects_unfinished: 1, table_version: 2 });
     t = readDeltaTable(root);
     expect(t.commitInfo).toMatchObject({ operation: 'DELETE', watt: { command: 'purge --subject' } });
     expect(JSON.stringify(t.commitInfo)).not.toContain(pseudonym);
