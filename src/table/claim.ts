@@ -2,6 +2,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { LockError, StorageError, UsageError } from '../errors.js';
 import { readObject } from '../lake/index.js';
+import { manifestKey } from '../lake/layout.js';
 import { isAlive } from '../lock.js';
 import type { Lake, ObjectInfo } from '../lake/types.js';
 import type { Logger } from '../log.js';
@@ -95,11 +96,6 @@ function generationKey(folder: string, generation: number): string {
   return `${folder}${String(generation).padStart(6, '0')}.json`;
 }
 
-/** Manifest key of a run (same as layout.ts's manifestKey; kept here to stay below ingest). */
-function manifestOf(prefix: string, runId: string): string {
-  return `${prefix}/_manifests/${runId}.json`;
-}
-
 /**
  * Take the landing claim of a source, or find who holds it.
  * @throws LockError (4) another run holds a fresh claim and its manifest did not appear within
@@ -118,7 +114,7 @@ export async function claimSource(options: ClaimOptions): Promise<ClaimOutcome> 
       if (!current.body.released) {
         const holder = current.body.run_id;
         if (holder === runId) return { won: true, key: current.key, generation: current.generation };
-        const manifest = manifestOf(prefix, holder);
+        const manifest = manifestKey(prefix, holder);
         if (await lake.head(manifest)) return { won: false, run_id: holder, manifest: lake.uri(manifest) };
         const age = now().getTime() - current.info.lastModified.getTime();
         const deadHere = current.body.host === os.hostname() && (current.body.pid === process.pid ? !activeClaims.has(holder) : !isAlive(current.body.pid));
