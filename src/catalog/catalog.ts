@@ -142,6 +142,11 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX runs_command ON runs (command, started_at);
    CREATE INDEX lake_objects_run ON lake_objects (run_id, kind);
    CREATE INDEX lake_objects_live ON lake_objects (kind, deleted_at, run_id, partition_date, bytes, rows);`,
+  // 6: the pseudonym scheme of each cached manifest (issue 23: v1 64 hex, v2 22 base64url). The
+  // cache is emptied: rows cached before it cannot tell a v2 manifest from a v1 one, and the next
+  // ingest reads the manifests again from the lake (the truth).
+  `ALTER TABLE lake_manifests ADD COLUMN pseudonym_scheme TEXT;
+   DELETE FROM lake_manifests;`,
 ];
 
 /** How long a process waits for another one holding the catalog's write lock, ms. */
@@ -209,6 +214,8 @@ export interface ManifestCacheRecord {
   run_id: string | null;
   source_sha256: string | null;
   key_id: string | null;
+  /** `pseudonymisation.pseudonym_scheme` of the manifest; null when it records none (v1, `hmac-sha256`). */
+  pseudonym_scheme?: string | null;
   finished_at: string | null;
   /** URI of the run's data object, if it landed one. */
   object_uri: string | null;
@@ -360,20 +367,20 @@ export class Catalog {
    */
   cachedManifests(lake: string, prefix: string): ManifestCacheRecord[] {
     return this.db
-      .prepare('SELECT key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri FROM lake_manifests WHERE lake = ? AND substr(key, 1, ?) = ?')
+      .prepare('SELECT key, bytes, run_id, source_sha256, key_id, pseudonym_scheme, finished_at, object_uri, uri FROM lake_manifests WHERE lake = ? AND substr(key, 1, ?) = ?')
       .all(lake, prefix.length, prefix) as ManifestCacheRecord[];
   }
 
   /** Update the cache of one lake's manifests: upsert `read`, forget `gone` keys. (ingest) */
   cacheManifests(lake: string, read: readonly ManifestCacheRecord[], gone: readonly string[]): void {
     const upsert = this.db.prepare(
-      `INSERT OR REPLACE INTO lake_manifests (lake, key, bytes, run_id, source_sha256, key_id, finished_at, object_uri, uri, read_at)
-       VALUES (@lake, @key, @bytes, @run_id, @source_sha256, @key_id, @finished_at, @object_uri, @uri, @read_at)`,
+      `INSERT OR REPLACE INTO lake_manifests (lake, key, bytes, run_id, source_sha256, key_id, pseudonym_scheme, finished_at, object_uri, uri, read_at)
+       VALUES (@lake, @key, @bytes, @run_id, @source_sha256, @key_id, @pseudonym_scheme, @finished_at, @object_uri, @uri, @read_at)`,
     );
     const forget = this.db.prepare('DELETE FROM lake_manifests WHERE lake = ? AND key = ?');
     const readAt = new Date().toISOString();
     this.db.transaction(() => {
-      for (const m of read) upsert.run({ ...m, lake, read_at: readAt });
+      for (const m of read) upsert.run({ pseudonym_scheme: null, ...m, lake, read_at: readAt });
       for (const key of gone) forget.run(lake, key);
     })();
   }

@@ -9,7 +9,7 @@ import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../lake/layo
 import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
 import { loadSchema } from '../records/schema.js';
-import { findPseudonymisationKey } from '../records/pseudonymise.js';
+import { findPseudonymisationKey, parsePseudonymScheme } from '../records/pseudonymise.js';
 import type { LakeConfig } from '../config.js';
 import type { PartitionDate } from '../lake/layout.js';
 import type { CompiledSchema } from '../records/schema.js';
@@ -41,6 +41,8 @@ export interface RunIngestOptions extends LakeFlags {
   quarantine?: boolean;
   /** Rotate the pseudonymisation key on purpose (the lake's manifests carry another key id). */
   newKey?: boolean;
+  /** --pseudonym-scheme: v1, v2 or a scheme name (records/pseudonymise.ts), for a new prefix or a rotation. */
+  pseudonymScheme?: string;
   verbose?: boolean;
   /** Console shows warnings and errors only (--json). */
   quiet?: boolean;
@@ -116,6 +118,7 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
       runId,
       pseudonymisationKey: key,
       newKey: opts.newKey,
+      ...(opts.pseudonymScheme !== undefined ? { pseudonymScheme: parsePseudonymScheme(opts.pseudonymScheme) } : {}),
       home,
       dryRun: opts.dryRun,
       force: opts.force,

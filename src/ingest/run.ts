@@ -15,7 +15,7 @@ import { wattVersion } from '../paths.js';
 import { ensurePrivateDir } from '../private-fs.js';
 import { interruptedError } from '../signals.js';
 import type { CompiledSchema } from '../records/schema.js';
-import { keyIdOf, type PseudonymisationKey } from '../records/pseudonymise.js';
+import { keyIdOf, schemeLabel, type PseudonymisationKey, type PseudonymScheme } from '../records/pseudonymise.js';
 import { appendTrail } from '../retention/trail.js';
 import { scanSource } from './scan.js';
 import type { FaultGroup, RowError } from './transform.js';
@@ -27,8 +27,8 @@ import { publishTableVersion } from '../table/delta-log.js';
 import { changedObjects } from '../table/committed.js';
 import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim, s3ConditionalWrites } from '../table/claim.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
-import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
-import { checkKeyId, resolveKey } from './key-identity.js';
+import { findLanded, lakeKeyId, lakeScheme, readLakeIndex } from './lake-index.js';
+import { checkKeyId, resolveKey, resolveScheme } from './key-identity.js';
 import { manifestSchema, storeSchema } from './schema-store.js';
 import { redactPatterns, redactValues, sourceFileName, sourceLabel } from './source-name.js';
 import type { SpoolCipher } from '../spool-crypto.js';
@@ -60,6 +60,8 @@ export interface IngestOptions {
   pseudonymisationKey: PseudonymisationKey | undefined;
   /** Rotate on purpose: land with a key whose id differs from the lake's (recorded in catalog, log, trail). */
   newKey?: boolean;
+  /** `--pseudonym-scheme`: the scheme of a new prefix or of a rotation (default v2; key-identity.ts resolveScheme). */
+  pseudonymScheme?: PseudonymScheme;
   /** WATT_HOME: spool files and locks live here. */
   home: string;
   dryRun?: boolean;
@@ -116,6 +118,10 @@ export interface IngestResult {
   key_id: string | null;
   /** The lake key id this run rotated away from (`--new-key`), if it did. */
   rotated_from_key_id?: string;
+  /** How the pseudonyms are spelled (records/pseudonymise.ts PseudonymScheme); null before the lake was read. */
+  pseudonym_scheme?: PseudonymScheme;
+  /** The lake's pseudonym scheme this run rotated away from (`--new-key`), if it did. */
+  rotated_from_scheme?: PseudonymScheme;
   warnings: string[];
   /** First row errors (strict: up to 20). */
   errors: RowError[];
@@ -249,17 +255,20 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       const key = resolveKey(options, index, destination);
       const keyId = keyIdOf(key.key);
       base.key_id = keyId;
-      const rotatedFrom = checkKeyId(options, index, keyId, destination);
+      const { scheme, from: schemeFrom } = resolveScheme(options, index, destination);
+      base.pseudonym_scheme = scheme;
+      if (schemeFrom) base.rotated_from_scheme = schemeFrom;
+      const rotatedFrom = checkKeyId(options, index, keyId, destination, schemeFrom);
       if (rotatedFrom) base.rotated_from_key_id = rotatedFrom;
       recorder?.finishRun(runId, { status: 'running', finished_at: null, key_id: keyId, rotated_from_key_id: rotatedFrom ?? null });
-      if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, key id ${keyId} (key from ${key.source})`);
+      if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, scheme ${schemeLabel(scheme)}, key id ${keyId} (key from ${key.source})`);
 
       await pausepoint('ingest:before-transform');
       if (options.signal?.aborted) throw interrupted();
       await ensurePrivateDir(spoolDir);
       const t0 = performance.now();
       const outcome = await transformSource(
-        { ...options, format, partitionBy, workers, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
+        { ...options, format, partitionBy, workers, pseudonymisationKey: key.key, pseudonymScheme: scheme, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
         scan,
         spoolPrefix,
         rejectsFile,
@@ -348,6 +357,13 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
           { hint: 'configure the key this lake is now ingested with and run again' },
         );
       }
+      const schemeNow = lakeScheme(again);
+      if (schemeNow && schemeNow.scheme !== scheme && schemeNow.scheme !== schemeFrom) {
+        throw new UsageError(
+          `another run (manifest ${schemeNow.manifest}) landed in ${destination} with pseudonym scheme ${schemeLabel(schemeNow.scheme)} while this run was transforming with ${schemeLabel(scheme)}: nothing of this run was kept`,
+          { hint: 'run again: the run follows the lake\'s scheme' },
+        );
+      }
       // The schema beside the data, before the manifest; shared by runs, so never in `written` (schema-store.ts).
       const schemaStored = await storeSchema(lake, options.lake.prefix, options.schema.source, logger);
       const manifest: Manifest = {
@@ -360,7 +376,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         rows: outcome.rows,
         rejected: outcome.rejected,
         schema: manifestSchema(options.schema, schemaStored.key, outcome.extraColumns),
-        pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId },
+        pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId, pseudonym_scheme: scheme },
         partition: partitionBy ? { layout: options.layout, by: partitionBy } : { layout: options.layout, by: null, date: options.date },
         started_at: startedAt,
         finished_at: new Date().toISOString(),
@@ -400,10 +416,11 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       written.push(manifestK);
       failpoint('ingest:after-manifest');
       logger.info(`wrote manifest ${manifestOut.uri}: run complete`, { step: 'manifest', key: manifestK });
-      if (rotatedFrom && recorder) {
-        // The rotation is effective now that a manifest carries the new key id.
+      if ((rotatedFrom || schemeFrom) && recorder) {
+        // The rotation is effective now that a manifest carries the new key id (or scheme).
         try {
-          appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom, to_key_id: keyId } }]);
+          const schemes = schemeFrom ? { from_scheme: schemeFrom, to_scheme: scheme } : {};
+          appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom ?? keyId, to_key_id: keyId, ...schemes } }]);
         } catch (err) {
           logger.error(`could not write the key.rotation trail entry: ${(err as Error).message}`, { step: 'key' });
         }

@@ -12,6 +12,7 @@ import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CompiledSchema, SchemaSource } from '../records/schema.js';
+import type { PseudonymScheme } from '../records/pseudonymise.js';
 import type { SourceScan } from './scan.js';
 import type { ExtraColumnsPolicy } from './manifest.js';
 import { applyExtraColumns, type ExtraColumnsOutcome } from './extra-columns.js';
@@ -89,6 +90,8 @@ export interface TransformInput {
   sourceName?: string;
   schema: CompiledSchema;
   pseudonymisationKey: Buffer;
+  /** How pseudonyms are spelled: the lake prefix's scheme (key-identity.ts resolveScheme). */
+  pseudonymScheme: PseudonymScheme;
   quarantine?: boolean;
   /** Policy for columns the schema does not declare (default keep). */
   extraColumns?: ExtraColumnsPolicy;
@@ -195,6 +198,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     header,
     headerLine,
     spool: { format, prefix: `${spoolPrefix}.r${i}`, columns, plain },
+    pseudonymScheme: options.pseudonymScheme,
     date: options.date,
     partitionBy: options.partitionBy,
     ...(dialect !== DEFAULT_DIALECT ? { dialect } : {}),

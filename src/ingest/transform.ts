@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Parser, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
-import { Pseudonymiser } from '../records/pseudonymise.js';
+import { Pseudonymiser, type PseudonymScheme } from '../records/pseudonymise.js';
 import { canonicalIdentifier } from '../records/identifier.js';
 import { duplicateReason, KeyTracker, type KeyTable, type KnownDuplicates } from './primary-key.js';
 import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, utcDay } from '../records/canonical.js';
@@ -115,6 +115,8 @@ export interface RangeJob {
   partitionBy?: string;
   /** JSON lines of rejected rows, when quarantining. */
   rejectsFile?: string;
+  /** How pseudonyms are spelled (the lake prefix's scheme, records/pseudonymise.ts). */
+  pseudonymScheme: PseudonymScheme;
   // --- issue 11 items 4-5 (extra-columns.ts, primary-key.ts) ---
   /** Columns left out of the output (`--extra-columns drop`). */
   drop?: string[];
@@ -170,7 +172,7 @@ export type ProgressDelta = (rows: number, bytes: number) => void;
  * StorageError when the spool cannot be written; InterruptedError when `signal` aborts.
  */
 export async function transformRange(job: RangeJob, schema: CompiledSchema, key: Uint8Array, signal?: AbortSignal, onProgress?: ProgressDelta): Promise<RangeOutcome> {
-  const pseudonymiser = new Pseudonymiser(Buffer.from(key));
+  const pseudonymiser = new Pseudonymiser(Buffer.from(key), job.pseudonymScheme);
   const errors: RowError[] = [];
   const nameStem = job.nameStem;
   const nameHits = new Set<string>();

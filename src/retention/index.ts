@@ -107,7 +107,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         logger.info(`${pseudonyms.without_key_id} manifest${pseudonyms.without_key_id > 1 ? 's' : ''} carry no key id (written before key ids): erased under the current key ${pseudonyms.all[0]!.key_id}`, { step: 'keys' });
       }
       const erased = await eraseSubject({ ...context, pseudonym: pseudonyms.primary, pseudonyms: pseudonyms.all.map((p) => p.pseudonym), column: columns[0] ?? DEFAULT_SUBJECT_COLUMN, columns, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
-      erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
+      erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_scheme: p.scheme, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
       erased.manifests_without_key_id = pseudonyms.without_key_id;
       result = erased;
     } else {

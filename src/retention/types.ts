@@ -99,8 +99,8 @@ export interface ErasureResult {
   /** Data objects and quarantine files no manifest names (runs still writing): not searched. */
   objects_unfinished?: number;
   objects: ErasedObject[];
-  /** The subject's pseudonym under each key id present in the lake (plus the current key). */
-  keys?: { key_id: string; pseudonym_prefix: string; manifests: number }[];
+  /** The subject's pseudonym under each key id and pseudonym scheme present in the lake (plus the current key). */
+  keys?: { key_id: string; pseudonym_scheme: string; pseudonym_prefix: string; manifests: number }[];
   /** Manifests without a key id (written before key ids): erased under the current key. */
   manifests_without_key_id?: number;
   trail_head?: string;

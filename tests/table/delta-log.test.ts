@@ -22,7 +22,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const sql = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const list = (files: string[]) => `[${files.map(sql).join(', ')}]`;
-const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
 const DAY = 86_400_000;
 
 /** README "Committed snapshots": the files of a version, listed by DuckDB from the log alone (no delta extension). */
