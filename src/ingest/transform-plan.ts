@@ -182,7 +182,12 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   // The output's columns: the header without the dropped ones (--extra-columns drop).
   const output = header.filter((h) => !drop.includes(h));
   // Pseudonyms get no min/max statistics: nobody filters by a range of HMACs.
-  const columns: ParquetColumn[] = output.map((h) => ({ name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)), statistics: !schema.personal.has(h) }));
+  // `x-decimal` columns are DECIMAL(precision, scale) (records/decimal.ts).
+  const columns: ParquetColumn[] = output.map((h) => {
+    const decimal = schema.personal.has(h) ? undefined : schema.decimals.get(h);
+    if (decimal) return { name: h, kind: 'decimal', precision: decimal.precision, scale: decimal.scale };
+    return { name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)), statistics: !schema.personal.has(h) };
+  });
   const plain = output.map((h) => schema.personal.has(h));
   const headerLine = output.map(csvField).join(',') + '\n';
 

@@ -9,6 +9,7 @@ import { Parser, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
 import { Pseudonymiser, type PseudonymScheme } from '../records/pseudonymise.js';
+import { canonicalDecimal } from '../records/decimal.js';
 import { canonicalIdentifier } from '../records/identifier.js';
 import { duplicateReason, KeyTracker, type KeyTable, type KnownDuplicates } from './primary-key.js';
 import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, utcDay } from '../records/canonical.js';
@@ -197,7 +198,8 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       const series = schema.primaryKey.includes(name) ? schema.primaryKey.filter((c) => c !== name).map((c) => header.indexOf(c)) : undefined;
       local = { parser: format?.dateTimeFormat ? compileDateTimeFormat(format.dateTimeFormat) : ISO_LOCAL, zone, series };
     }
-    return { name, type, personal, declared: schema.types.has(name), dateTime, number, local, drop: job.drop?.includes(name) === true };
+    const decimal = personal ? undefined : schema.decimals.get(name);
+    return { name, type, personal, declared: schema.types.has(name), dateTime, number, local, decimal, drop: job.drop?.includes(name) === true };
   });
   // Output cells: every column but the dropped ones (--extra-columns drop), in file order.
   const kept = job.drop?.length ? plan.flatMap((p, i) => (p.drop ? [] : [i])) : undefined;
@@ -348,6 +350,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       }
       let c: string | CellError;
       if (p.dateTime) c = canonicalDateTime(v);
+      else if (p.decimal) c = canonicalDecimal(v, p.decimal);
       else if (p.type === 'number') c = canonicalNumber(v);
       else if (p.type === 'integer') c = canonicalInteger(v);
       else if (p.type === 'boolean') c = canonicalBoolean(values[i] as boolean);

@@ -117,7 +117,7 @@ describe('watt ingest, end to end on the local lake', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(r.stdout.split('\n')).toHaveLength(2); // NDJSON: one line per file
-    expect(Object.keys(out)).toEqual(['source', 'run_id', 'status', 'rows', 'rejected', 'destination', 'format', 'objects', 'manifest', 'log', 'key_id', 'table_version', 'expired_rows', 'retention_cutoff']);
+    expect(Object.keys(out)).toEqual(['source', 'run_id', 'status', 'rows', 'rejected', 'destination', 'format', 'objects', 'manifest', 'log', 'key_id', 'pseudonym_scheme', 'table_version', 'expired_rows', 'retention_cutoff']);
     expect(out.format).toBe('csv');
     expect(out.objects).toEqual([{ key: expect.stringMatching(/year=2024\/month=12\/day=31\//), uri: out.destination, rows: 5, partition_date: '2024-12-31' }]);
     expect(out).toMatchObject({ status: 'succeeded', rows: 5, rejected: 0 });
