@@ -482,7 +482,7 @@ async function rewriteManifest(ctx: RewriteContext, p: PartialRun): Promise<numb
       ])
     : [];
   await lake.put(p.manifest, text, { sha256, contentType: 'application/json' });
-  catalog?.updateLakeObject(lake.provider, lake.bucket, p.manifest, { sha256, bytes: Buffer.byteLength(text), rows: body.rows });
+  catalog?.updateLakeObject(lake.provider, lake.bucket, p.manifest, { sha256, bytes: Buffer.byteLength(text), rows: body.rows, body: text });
   ctx.logger.info(`rewrote ${lake.uri(p.manifest)} without ${p.removed.length} expired objects (${p.rows_removed} rows); ${body.objects?.length ?? 0} left`, {
     step: 'rewrite',
     key: p.manifest,

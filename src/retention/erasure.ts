@@ -322,7 +322,7 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
   const body = JSON.stringify(manifest, null, 2) + '\n';
   const sha256 = createHash('sha256').update(body).digest('hex');
   await lake.put(key, body, { sha256, contentType: 'application/json' });
-  catalog!.updateLakeObject(lake.provider, lake.bucket, key, { sha256, bytes: Buffer.byteLength(body) });
+  catalog!.updateLakeObject(lake.provider, lake.bucket, key, { sha256, bytes: Buffer.byteLength(body), body });
 }
 
 /**

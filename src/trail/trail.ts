@@ -38,6 +38,7 @@ export type TrailAction =
   | 'recovery.delete' // an object of an unfinished run (no manifest names it) deleted, written before the delete (key, reason)
   | 'recovery.delete_failed' // the store refused that delete: the object is still there
   | 'recovery.delete_spool' // stale spool files of dead runs removed from WATT_HOME/tmp (count)
+  | 'recovery.restore_manifest' // a committed run's lost manifest written back from the catalog's copy after re-hashing its objects (key: the manifest)
   | 'key.rotation'; // `ingest --new-key` landed with another key than the lake's (detail: from_key_id, to_key_id)
 
 export interface TrailInput {
