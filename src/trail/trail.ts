@@ -29,6 +29,7 @@ export type TrailAction =
   | 'retention.delete_logs' // run logs deleted by age (count)
   | 'retention.delete_catalog_rows' // catalog rows deleted by age (count)
   | 'retention.delete_models' // model versions deleted by age (count)
+  | 'retention.store_versions' // what the store keeps of what a purge or erasure deleted or rewrote, and what watt did (count: old versions deleted; detail: setting, action)
   | 'erasure.request' // an erasure of one data subject started (pseudonym prefix)
   | 'erasure.intent' // about to rewrite or delete one object (key, new sha256): the erasure journal
   | 'erasure.rewrite' // object rewritten without the subject's rows, manifest updated (key, rows removed)
