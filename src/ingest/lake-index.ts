@@ -1,7 +1,7 @@
 import type { Catalog, ManifestCacheRecord } from '../catalog/catalog.js';
-import { readObject, type Lake } from '../lake/index.js';
+import { readObject, type Lake } from '../store/index.js';
 import type { Logger } from '../log.js';
-import { manifestObjects, type Manifest } from './manifest.js';
+import { manifestObjects, type Manifest } from '../table/manifest.js';
 import { manifestScheme, type PseudonymScheme } from '../records/pseudonymise.js';
 
 /**

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
-import { ParquetFileWriter, readParquetRowGroups, type ParquetColumn } from '../../src/lake/parquet.js';
+import { ParquetFileWriter, readParquetRowGroups, type ParquetColumn } from '../../src/formats/parquet.js';
 import { decimalText, unscaledDecimal } from '../../src/records/decimal.js';
 import { useDuckDb } from '../helpers/duckdb.js';
 import { compressors } from '../helpers/zstd.js';
