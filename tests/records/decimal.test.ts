@@ -3,8 +3,12 @@
  * decimal cell, computed from its digits (never through a double), with a cell error naming the
  * digits that do not fit DECIMAL(p,s).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { canonicalDecimal, decimalByteWidth, decimalText, readDecimalType, unscaledDecimal } from '../../src/records/decimal.js';
 import { CellError, compileSchema } from '../../src/records/schema.js';
+import { inferSchema } from '../../src/ingest/infer-schema.js';
 
 const D18_3 = { precision: 18, scale: 3 };
 
@@ -97,5 +101,26 @@ describe('the x-decimal keyword in a schema', () => {
 describe('readDecimalType', () => {
   it('is undefined without the keyword', () => {
     expect(readDecimalType({ type: 'number' }, 'x', 'f', 'number')).toBeUndefined();
+  });
+});
+
+describe('watt schema infer proposes x-decimal for amounts', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-infer-decimal-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  it('on number columns named as energy or money whose sampled values fit DECIMAL(18,6); not on other numbers', async () => {
+    const file = path.join(dir, 'export.csv');
+    writeFileSync(
+      file,
+      ['id;conso_kwh;prix_eur;temperature;valeur;montant_total', '1;12,4;0,1740;12,5;3,5;1e3', '2;0,0015;0,2516;-3,25;4;5', '3;100;0,17;0;5;7'].join('\n') + '\n',
+    );
+    const { schema } = await inferSchema(file);
+    const props = schema.properties as Record<string, Record<string, unknown>>;
+    expect(props.conso_kwh).toMatchObject({ type: 'number', 'x-decimalChar': ',', 'x-decimal': { precision: 18, scale: 6 } });
+    expect(props.prix_eur).toMatchObject({ type: 'number', 'x-decimal': { precision: 18, scale: 6 } });
+    expect(props.temperature!['x-decimal']).toBeUndefined(); // not an amount by its name
+    expect(props.valeur!['x-decimal']).toBeUndefined(); // "valeur" is not "eur"
+    expect(props.montant_total!['x-decimal']).toBeUndefined(); // an exponent: not proposed
+    // The proposal compiles.
+    expect(compileSchema({ file, sha256: '0'.repeat(64), json: schema }).decimals.get('conso_kwh')).toEqual({ precision: 18, scale: 6 });
   });
 });
