@@ -11,6 +11,7 @@ import { createHmac } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import Database from 'better-sqlite3';
 import { runWatt, scratchDir } from '../helpers/cli.js';
 import { parsePseudonymScheme, pseudonymOf, Pseudonymiser } from '../../src/records/pseudonymise.js';
 
@@ -131,6 +132,13 @@ describe('watt ingest and purge --subject across pseudonym schemes', () => {
     const out = JSON.parse(rotated.stdout);
     expect(out).toMatchObject({ pseudonym_scheme: 'hmac-sha256-128-b64url', rotated_from_scheme: 'hmac-sha256' });
     expect(rotated.stderr).toMatch(/pseudonym scheme rotation/);
+    // The audit trail records the rotation with both schemes.
+    const db = new Database(path.join(env.WATT_HOME!, 'catalog.db'), { readonly: true });
+    const entries = db.prepare("SELECT run_id, detail FROM audit_log WHERE action = 'key.rotation'").all() as { run_id: string; detail: string }[];
+    db.close();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.run_id).toBe(out.run_id);
+    expect(JSON.parse(entries[0]!.detail)).toMatchObject({ from_scheme: 'hmac-sha256', to_scheme: 'hmac-sha256-128-b64url' });
     // After the rotation the prefix is v2: the next run follows without any flag.
     const after = await ingest(source('apr.csv', [row('A-1', SUBJECT, 'M-1')]), prefix);
     expect(after.code).toBe(0);
@@ -155,5 +163,27 @@ describe('watt ingest and purge --subject across pseudonym schemes', () => {
     expect(left).not.toContain(v2);
     expect(left).toHaveLength(before.length - 4);
     for (const f of files(lakeDir())) expect(readFileSync(f, 'utf8')).not.toContain(SUBJECT);
+  });
+  it('a key rotation of a v1 lake lands v2 under the new key; erasure with the old key kept removes the subject from both', async () => {
+    const prefix = 'rotated/raw';
+    const K2 = 'z'.repeat(16) + 'fedcba9876543210'.repeat(3);
+    const first = await ingest(source('k1.csv', [row('K-1', SUBJECT, 'M-1'), row('K-2', 'CUST-OTHER', 'M-2')]), prefix, ['--pseudonym-scheme', 'v1']);
+    expect(first.code).toBe(0);
+    const newEnv = { ...env, WATT_PSEUDONYMISATION_KEY: K2 };
+    const rotated = await runWatt(['ingest', '--source', source('k2.csv', [row('L-1', SUBJECT, 'M-1')]), '--prefix', prefix, '--date', '2025-03-01', '--json', '--new-key'], { cwd: dir, env: newEnv });
+    expect(rotated.code).toBe(0);
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ pseudonym_scheme: 'hmac-sha256-128-b64url', rotated_from_scheme: 'hmac-sha256' });
+    expect(rotated.stderr).toMatch(/key rotation: .* and from scheme v1 \(hmac-sha256\) to v2 \(hmac-sha256-128-b64url\)/);
+    const runs = manifests(prefix);
+    expect(customers(runs[1]!.m)).toEqual([new Pseudonymiser(Buffer.from(K2), 'hmac-sha256-128-b64url').pseudonym(SUBJECT)]);
+    // Without the old key: exit 2, nothing changed; with it: both runs lose the subject.
+    const refused = await runWatt(['purge', '--subject', SUBJECT, '--prefix', prefix, '--yes', '--json'], { cwd: dir, env: newEnv });
+    expect(refused.code).toBe(2);
+    const erased = await runWatt(['purge', '--subject', SUBJECT, '--prefix', prefix, '--yes', '--json'], { cwd: dir, env: { ...newEnv, WATT_PSEUDONYMISATION_PREVIOUS_KEYS: KEY } });
+    expect(erased.code).toBe(0);
+    const result = JSON.parse(erased.stdout);
+    expect(result.rows_removed).toBe(2);
+    expect(result.keys.map((k: { pseudonym_scheme: string }) => k.pseudonym_scheme).sort()).toEqual(['hmac-sha256', 'hmac-sha256-128-b64url']);
+    expect(manifests(prefix).flatMap((r) => customers(r.m))).toHaveLength(1);
   });
 });
