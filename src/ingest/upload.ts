@@ -1,5 +1,8 @@
+import { rm, stat } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Lake } from '../lake/index.js';
+import type { ObjectInfo, PutOptions } from '../lake/types.js';
+import { readSpoolFile, readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
 import type { Logger } from '../log.js';
 import { failpoint } from '../failpoint.js';
 import type { DataFormat, Manifest, ManifestObject } from './manifest.js';
@@ -36,7 +39,7 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
   const objects: ManifestObject[] = [];
   const planned = outcome.partitions.map((p) => ({ ...p, key: plan.objectKey(p.date) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const p of planned) {
-    const info = await lake.putFile(p.key, p.file, { consume: true, sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } });
+    const info = await putSpool(lake, p.key, p.file, p.cipher, { sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } });
     written.push(p.key);
     failpoint('ingest:after-object');
     objects.push({ key: p.key, uri: lake.uri(p.key), sha256: p.sha256, bytes: info.size, rows: p.rows, partition_date: p.date, format: plan.format });
@@ -46,7 +49,9 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
   let rejects: Manifest['rejects'] = null;
   if (outcome.rejected > 0) {
     const key = plan.rejectsKey;
-    const info = await lake.putFile(key, plan.rejectsFile, { consume: true, sha256: outcome.rejectsSha256, contentType: 'application/x-ndjson', metadata: { run_id: runId } });
+    const info = outcome.rejectsCipher
+      ? await putSpool(lake, key, plan.rejectsFile, outcome.rejectsCipher, { sha256: outcome.rejectsSha256, contentType: 'application/x-ndjson', metadata: { run_id: runId } })
+      : await lake.putFile(key, plan.rejectsFile, { consume: true, sha256: outcome.rejectsSha256, contentType: 'application/x-ndjson', metadata: { run_id: runId } });
     written.push(key);
     failpoint('ingest:after-rejects');
     rejects = { key, uri: lake.uri(key), rows: outcome.rejected };
@@ -54,6 +59,23 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
     catalog?.addLakeObject({ run_id: runId, kind: 'rejects', uri: lake.uri(key), provider: lake.provider, bucket: lake.bucket, key, sha256: outcome.rejectsSha256, bytes: info.size, rows: outcome.rejected, partition_date: plan.date });
   }
   return { objects, rejects };
+}
+
+/** Spools up to this size are decrypted into memory and written in one request; larger ones stream. */
+const SMALL_SPOOL_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Upload an encrypted spool file (src/spool-crypto.ts) under `key`, decrypted on the way (every
+ * segment's HMAC checked: a spool changed since it was hashed fails the put), then remove the
+ * spool. The lake receives the plaintext the manifest's sha256 describes; WATT_HOME/tmp never holds it.
+ * @throws StorageError (3) from the lake; DataError (1) when the spool does not match its HMAC
+ */
+export async function putSpool(lake: Lake, key: string, file: string, cipher: SpoolCipher, options: PutOptions): Promise<ObjectInfo> {
+  const { size } = await stat(file);
+  const body = size <= SMALL_SPOOL_BYTES ? await readSpoolFile(file, cipher) : readSpoolStream(file, cipher, { verify: true });
+  const info = await lake.put(key, body, options);
+  await rm(file, { force: true });
+  return info;
 }
 
 /** Bytes in B, KiB or MiB with one decimal. */
