@@ -31,16 +31,18 @@ export interface UploadPlan {
  * the quarantine file (if any row was rejected), each consumed from the spool. Every key written
  * is pushed to `written` at once, so that the caller can remove them if the run fails before its
  * manifest. The failpoint `ingest:after-object` fires after the first data object.
- * @returns the manifest's `objects` (sorted by key) and `rejects`
+ * @returns the manifest's `objects` (sorted by key) and `rejects`, and the local lake's file identity of each data object (by key)
  * @throws StorageError (3) from the lake.
  */
-export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: TransformOutcome, written: string[]): Promise<{ objects: ManifestObject[]; rejects: Manifest['rejects'] }> {
+export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: TransformOutcome, written: string[]): Promise<{ objects: ManifestObject[]; rejects: Manifest['rejects']; identities: Map<string, string> }> {
+  const identities = new Map<string, string>();
   const { runId, logger, catalog } = plan;
   const objects: ManifestObject[] = [];
   const planned = outcome.partitions.map((p) => ({ ...p, key: plan.objectKey(p.date) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const p of planned) {
     const info = await putSpool(lake, p.key, p.file, p.cipher, { sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } });
     written.push(p.key);
+    if (info.identity) identities.set(p.key, info.identity);
     failpoint('ingest:after-object');
     objects.push({ key: p.key, uri: lake.uri(p.key), sha256: p.sha256, bytes: info.size, rows: p.rows, partition_date: p.date, format: plan.format });
     logger.info(`wrote ${lake.uri(p.key)} (${formatBytes(info.size)}, ${p.rows} rows)`, { step: 'upload', key: p.key, sha256: p.sha256, partition_date: p.date });
@@ -58,7 +60,7 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
     logger.warn(`quarantined ${outcome.rejected} rows in ${lake.uri(key)}`, { step: 'quarantine', key });
     catalog?.addLakeObject({ run_id: runId, kind: 'rejects', uri: lake.uri(key), provider: lake.provider, bucket: lake.bucket, key, sha256: outcome.rejectsSha256, bytes: info.size, rows: outcome.rejected, partition_date: plan.date });
   }
-  return { objects, rejects };
+  return { objects, rejects, identities };
 }
 
 /** Spools up to this size are decrypted into memory and written in one request; larger ones stream. */
