@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
+import { createDecipheriv, createHash, type DecipherGCM, type Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decryptAt, derivedSegment, readSpoolStream, SpoolWriter, truncateSpool, type SpoolCipher } from '../spool-crypto.js';
+import { derivedSegment, readSpoolStream, SpoolWriter, truncateSpool, type SpoolCipher } from '../spool-crypto.js';
 
 /**
  * Joins the CSV spool of the second of two ranges onto the first while the second is still being
@@ -14,10 +14,10 @@ import { decryptAt, derivedSegment, readSpoolStream, SpoolWriter, truncateSpool,
  * The join is only kept if it matches the range's final outcome (see {@link LiveJoin.matches});
  * otherwise {@link LiveJoin.undo} truncates the first spool back and the caller joins as usual.
  *
- * Both spools are encrypted (src/spool-crypto.ts): the second one is read with the keys derived
- * from its job's secret while it grows, its HMAC computed over every byte read and compared with
- * the range's sealed tag in {@link matches}; the appended bytes are a new segment of the first
- * spool's cipher (fresh keys), dropped again by {@link undo}.
+ * Both spools are encrypted (src/spool-crypto.ts): the second one is decrypted (AES-256-GCM, from
+ * its first byte) with the keys derived from its job's secret while it grows, and its GCM tag,
+ * sealed when the range ends, is checked in {@link matches}; the appended bytes are a new segment
+ * of the first spool's cipher (fresh keys), dropped again by {@link undo}.
  */
 export class LiveJoin {
   private cancelled = false;
@@ -26,8 +26,8 @@ export class LiveJoin {
   appended = 0;
   /** sha256 of the first spool and the appended bytes, not digested. */
   hash: Hash | undefined;
-  /** HMAC-SHA256 of the second spool's ciphertext (from byte 0), to compare with its sealed tag. */
-  private mac: Hmac | undefined;
+  /** The GCM decipher of the second spool (from byte 0): its tag is checked by {@link matches}. */
+  private gcm: DecipherGCM | undefined;
   private readonly task: Promise<boolean>;
 
   /**
@@ -60,15 +60,21 @@ export class LiveJoin {
 
   /**
    * The join is the one wanted: the second part is this spool, `bytes` long, header included, and
-   * the bytes read match its sealed HMAC (one segment, as its writer sealed it).
+   * the bytes read match its sealed GCM tag (one segment, as its writer sealed it).
    */
   matches(part: { file: string; bytes: number; lead: number; cipher: SpoolCipher }): boolean {
-    if (!(part.file === this.second.file && part.lead === this.second.lead && part.bytes - part.lead === this.appended && this.hash !== undefined && this.mac)) return false;
+    if (!(part.file === this.second.file && part.lead === this.second.lead && part.bytes - part.lead === this.appended && this.hash !== undefined && this.gcm)) return false;
     const seg = part.cipher.segments;
     if (seg.length !== 1 || !seg[0]!.tag) return false;
-    const digest = this.mac.digest();
-    this.mac = undefined;
-    return timingSafeEqual(digest, Buffer.from(seg[0]!.tag));
+    const gcm = this.gcm;
+    this.gcm = undefined;
+    try {
+      gcm.setAuthTag(seg[0]!.tag);
+      gcm.final();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Give the first spool back its own bytes (after {@link finished}). */
@@ -76,15 +82,15 @@ export class LiveJoin {
     if (this.appended > 0) truncateSpool(this.first.file, this.first.cipher, this.first.bytes);
     this.appended = 0;
     this.hash = undefined;
-    this.mac = undefined;
+    this.gcm = undefined;
   }
 
   private async run(): Promise<boolean> {
     const hash = createHash('sha256');
     for await (const chunk of readSpoolStream(this.first.file, this.first.cipher, { end: this.first.bytes - 1, verify: true }) as AsyncIterable<Buffer>) hash.update(chunk);
     let input: FileHandle | undefined;
-    const keys = { segments: [derivedSegment(this.second.secret, this.second.file)] };
-    const mac = createHmac('sha256', keys.segments[0]!.macKey);
+    const keys = derivedSegment(this.second.secret, this.second.file);
+    const gcm = createDecipheriv('aes-256-gcm', keys.key, keys.iv);
     let output: SpoolWriter | undefined;
     const buf = Buffer.allocUnsafe(1 << 20);
     let offset = 0;
@@ -103,11 +109,10 @@ export class LiveJoin {
         }
         const { bytesRead } = await input.read(buf, 0, buf.length, offset);
         if (bytesRead > 0) {
-          const sealed = buf.subarray(0, bytesRead);
-          mac.update(sealed);
+          const plain = gcm.update(buf.subarray(0, bytesRead));
           // The header line (the first `lead` bytes) is authenticated, not appended.
-          const skip = Math.max(0, Math.min(bytesRead, this.second.lead - offset));
-          const bytes = decryptAt(keys, offset + skip, sealed.subarray(skip));
+          const skip = Math.max(0, Math.min(plain.length, this.second.lead - offset));
+          const bytes = plain.subarray(skip);
           offset += bytesRead;
           if (bytes.length) {
             hash.update(bytes);
@@ -125,7 +130,7 @@ export class LiveJoin {
       output?.close();
     }
     this.hash = hash;
-    this.mac = mac;
+    this.gcm = gcm;
     return true;
   }
 }

@@ -185,10 +185,10 @@ const escapeChar = (c: string): string => (c === '\\' ? '\\\\' : c === '\n' ? '\
 const unescapeChar = (_: string, c: string): string => (c === 'n' ? '\n' : c === 's' ? FS : c);
 
 /**
- * Read a day's row spool back (decrypted, its HMAC checked: src/spool-crypto.ts), record by
+ * Read a day's row spool back (decrypted, its GCM tag checked: src/spool-crypto.ts), record by
  * record, in the order written (1 MiB reads).
  * @throws Error if a record does not have `width` fields (a damaged spool: the run fails);
- * DataError if the spool does not match its HMAC
+ * DataError if the spool does not match its GCM tag
  */
 function replaySpool(file: string, cipher: SpoolCipher, width: number, onRecord: (record: string[]) => void): void {
   {

@@ -68,9 +68,9 @@ const SMALL_SPOOL_BYTES = 8 * 1024 * 1024;
 
 /**
  * Upload an encrypted spool file (src/spool-crypto.ts) under `key`, decrypted on the way (every
- * segment's HMAC checked: a spool changed since it was hashed fails the put), then remove the
+ * segment's GCM tag checked: a spool changed since it was hashed fails the put), then remove the
  * spool. The lake receives the plaintext the manifest's sha256 describes; WATT_HOME/tmp never holds it.
- * @throws StorageError (3) from the lake; DataError (1) when the spool does not match its HMAC
+ * @throws StorageError (3) from the lake; DataError (1) when the spool does not match its GCM tag
  */
 export async function putSpool(lake: Lake, key: string, file: string, cipher: SpoolCipher, options: PutOptions): Promise<ObjectInfo> {
   const { size } = await stat(file);

@@ -326,7 +326,7 @@ interface PendingIndex {
  * Encrypted parts (spools, src/spool-crypto.ts) are joined decrypted and re-encrypted, each
  * appended part and the footer as a new segment of the first part's cipher.
  * @returns the joined file, its rows, size in bytes and cipher (when encrypted)
- * @throws Error from the file system; DataError when a spool's HMAC does not match
+ * @throws Error from the file system; DataError when a spool's GCM tag does not match
  */
 export async function finishParquetParts(parts: ParquetPart[], columns: ParquetColumn[], metadata?: Record<string, string>): Promise<{ file: string; rows: number; bytes: number; cipher?: SpoolCipher }> {
   const first = parts[0]!;

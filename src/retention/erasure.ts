@@ -218,7 +218,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
     return summary;
   }
 
-  // 1. Verify the new content before the old object is replaced (the spool decrypted, its HMAC checked).
+  // 1. Verify the new content before the old object is replaced (the spool decrypted, its GCM tag checked).
   const check =
     format === 'parquet'
       ? await rewriteParquet(spool, searched(options), subjects, undefined, options.signal, r.cipher)
