@@ -15,7 +15,7 @@ import { DataError } from './errors.js';
  * - AES-256-GCM (NIST SP 800-38D) under a key and 96-bit IV that live only in the process's
  *   memory (handed to its own worker threads as plain data), never on disk: a run killed by
  *   SIGKILL or a power cut leaves bytes nobody can read, which the next run's recovery deletes as
- *   before (src/lake/recover.ts).
+ *   before (src/table/recover.ts).
  * - Integrity: GCM's 128-bit authentication tag over each segment, computed while writing and
  *   checked by every read that covers a whole segment (the source scan, the sha256 of an object,
  *   the join of parts, the upload, the replay of a row spool), so a spool changed behind the run's

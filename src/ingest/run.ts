@@ -4,19 +4,19 @@ import { stat } from 'node:fs/promises';
 import { failpoint, pausepoint } from '../failpoint.js';
 import { DataError, InterruptedError, LockError, StorageError, UsageError } from '../errors.js';
 import type { LakeConfig } from '../config.js';
-import { destinationUri, objectUri, openLake, type Lake } from '../lake/index.js';
-import { dataKey, manifestKey, rejectsKey, sourceStem, type Layout, type PartitionDate } from '../lake/layout.js';
+import { destinationUri, objectUri, openLake, type Lake } from '../store/index.js';
+import { dataKey, manifestKey, rejectsKey, sourceStem, type Layout, type PartitionDate } from '../table/layout.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames } from '../lock.js';
-import { recoverLake } from '../lake/recover.js';
-import { graceMs } from '../lake/integrity.js';
+import { recoverLake } from '../table/recover.js';
+import { graceMs } from '../table/integrity.js';
 import { wattVersion } from '../paths.js';
 import { ensurePrivateDir } from '../private-fs.js';
 import { interruptedError } from '../signals.js';
 import type { CompiledSchema } from '../records/schema.js';
 import { keyIdOf, type PseudonymisationKey } from '../records/pseudonymise.js';
-import { appendTrail } from '../retention/trail.js';
+import { appendTrail } from '../trail/trail.js';
 import { scanSource } from './scan.js';
 import type { FaultGroup, RowError } from './transform.js';
 import { needsOneRange, rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from './transform-plan.js';
@@ -26,7 +26,7 @@ import { formatBytes, uploadOutputs } from './upload.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { changedObjects } from '../table/committed.js';
 import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim, s3ConditionalWrites } from '../table/claim.js';
-import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from './manifest.js';
+import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from '../table/manifest.js';
 import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey } from './key-identity.js';
 import { manifestSchema, storeSchema } from './schema-store.js';
@@ -408,7 +408,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
           logger.error(`could not write the key.rotation trail entry: ${(err as Error).message}`, { step: 'key' });
         }
       }
-      recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
+      recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date, body: manifestOut.body });
       const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
       recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
       if (!objectsInfo.length) {

@@ -1,10 +1,11 @@
+import { storeVersionsNote, type StoreVersionsNote } from './store-versions.js';
 import path from 'node:path';
 import { createWriteStream } from 'node:fs';
 import { encryptingStream, newSpoolCipher, readSpoolStream, sha256Spool, spoolWriteStream, type SpoolCipher } from '../spool-crypto.js';
 import { putSpool } from '../ingest/upload.js';
 import { csvField } from '../records/csv.js';
-import { readObject } from '../lake/index.js';
-import { columnsOf, readParquetMetadata, readParquetRowGroups, ParquetFileWriter } from '../lake/parquet.js';
+import { readObject } from '../store/index.js';
+import { columnsOf, readParquetMetadata, readParquetRowGroups, ParquetFileWriter } from '../formats/parquet.js';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -13,11 +14,11 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { failpoint } from '../failpoint.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
-import type { ObjectInfo } from '../lake/types.js';
-import { isDataKey, manifestKey, runIdOf } from '../lake/layout.js';
-import type { Manifest } from '../ingest/manifest.js';
+import type { ObjectInfo } from '../store/types.js';
+import { isDataKey, manifestKey, runIdOf } from '../table/layout.js';
+import type { Manifest } from '../table/manifest.js';
 import { committedKeys } from '../table/committed.js';
-import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from './trail.js';
+import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from '../trail/trail.js';
 import type { ErasedObject, ErasureResult, PurgeContext } from './types.js';
 
 /** Objects searched at once for the pseudonym. */
@@ -44,7 +45,7 @@ export interface ErasureOptions extends PurgeContext {
 }
 
 /** A manifest as erasure leaves it: ingest's, plus the erasures applied to its run. */
-export type ErasedManifest = Manifest & { erasures?: { run_id: string; at: string; key: string; rows_removed: number }[] };
+export type ErasedManifest = Manifest & { erasures?: { run_id: string; at: string; key: string; rows_removed: number; store_versions?: StoreVersionsNote }[] };
 
 interface Rewrite {
   rowsIn: number;
@@ -321,12 +322,12 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
   }
   manifest.erasures ??= [];
   if (!manifest.erasures.some((e) => e.run_id === erasureRunId && e.key === o.key)) {
-    manifest.erasures.push({ run_id: erasureRunId, at: options.now.toISOString(), key: o.key, rows_removed: o.removed });
+    manifest.erasures.push({ run_id: erasureRunId, at: options.now.toISOString(), key: o.key, rows_removed: o.removed, ...storeVersionsNote(options.storeVersions) });
   }
   const body = JSON.stringify(manifest, null, 2) + '\n';
   const sha256 = createHash('sha256').update(body).digest('hex');
   await lake.put(key, body, { sha256, contentType: 'application/json' });
-  catalog!.updateLakeObject(lake.provider, lake.bucket, key, { sha256, bytes: Buffer.byteLength(body) });
+  catalog!.updateLakeObject(lake.provider, lake.bucket, key, { sha256, bytes: Buffer.byteLength(body), body });
 }
 
 /**

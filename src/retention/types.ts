@@ -1,4 +1,4 @@
-import type { TrailVerification } from './trail.js';
+import type { TrailVerification } from '../trail/trail.js';
 
 /**
  * Results of `watt purge`, rendered by src/commands/purge.ts as text or `--json`.
@@ -53,6 +53,8 @@ export interface AgePurgeResult {
   trail_anchor?: TrailAnchorRef;
   /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
   table_version?: number | null;
+  /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
 }
 
@@ -107,6 +109,8 @@ export interface ErasureResult {
   trail_anchor?: TrailAnchorRef;
   /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
   table_version?: number | null;
+  /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
 }
 
@@ -117,14 +121,14 @@ export interface TrailResult extends TrailVerification {
   /** First problem (chain or anchor), one line. */
   problem?: string;
   /** The lake's anchors checked against the trail. */
-  anchors?: import('./anchor.js').AnchorCheck;
+  anchors?: import('../trail/anchor.js').AnchorCheck;
 }
 
 export type PurgeResult = AgePurgeResult | ErasureResult | TrailResult;
 
 /** What the core modules of purge share: an open lake, the run, where to log and record. */
 export interface PurgeContext {
-  lake: import('../lake/types.js').Lake;
+  lake: import('../store/types.js').Lake;
   /** Validated key prefix (no trailing slash); nothing outside `<prefix>/` is touched. */
   prefix: string;
   /** URI of the lake folder (for messages and the trail), never holding secrets. */
@@ -137,4 +141,6 @@ export interface PurgeContext {
   signal?: AbortSignal;
   /** The run's clock (tests pass a fixed one). */
   now: Date;
+  /** What the run does about the store's old versions (src/retention/store-versions.ts); recorded in the manifests it rewrites. */
+  storeVersions?: import('./store-versions.js').StoreVersionsRecord;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { createSink, type SpoolSpec } from '../../src/ingest/partition-spool.js';
 import { PARQUET_BUFFER_BYTES } from '../../src/ingest/parquet-sink.js';
-import { finishParquetParts as finishEncrypted, readParquetMetadata, readParquetRowGroups, type ParquetColumn, type ParquetPart } from '../../src/lake/parquet.js';
+import { finishParquetParts as finishEncrypted, readParquetMetadata, readParquetRowGroups, type ParquetColumn, type ParquetPart } from '../../src/formats/parquet.js';
 import { newSpoolSecret, readSpoolFile } from '../../src/spool-crypto.js';
 
 /**

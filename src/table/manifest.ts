@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Lake } from '../lake/index.js';
-import type { Layout } from '../lake/layout.js';
+import { readObject, type Lake } from '../store/index.js';
+import type { Layout } from './layout.js';
 
 /** Format of a data object in the lake: canonical CSV (RFC 4180, UTF-8) or Apache Parquet. */
 export type DataFormat = 'csv' | 'parquet';
@@ -85,6 +85,8 @@ export interface WrittenManifest {
   uri: string;
   sha256: string;
   bytes: number;
+  /** The text written (kept by the catalog so that a lost manifest can be rebuilt). */
+  body: string;
 }
 
 /**
@@ -96,5 +98,12 @@ export async function writeManifest(lake: Lake, key: string, manifest: Manifest)
   const body = JSON.stringify(manifest, null, 2) + '\n';
   const sha256 = createHash('sha256').update(body).digest('hex');
   await lake.put(key, body, { sha256, contentType: 'application/json' });
-  return { key, uri: lake.uri(key), sha256, bytes: Buffer.byteLength(body) };
+  return { key, uri: lake.uri(key), sha256, bytes: Buffer.byteLength(body), body };
+}
+
+/** Read and parse a manifest. @throws StorageError from the lake; SyntaxError/Error for bad JSON. */
+export async function readManifestJson(lake: Lake, key: string): Promise<Partial<Manifest> & Record<string, unknown>> {
+  const m = JSON.parse((await readObject(lake, key)).toString('utf8')) as Partial<Manifest> & Record<string, unknown>;
+  if (typeof m !== 'object' || m === null) throw new Error('not a JSON object');
+  return m;
 }
