@@ -8,7 +8,7 @@
  * killed run's leftovers.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, ROOT, runWatt, scratchDir } from '../helpers/cli.js';
 
@@ -128,8 +128,14 @@ async function checkKilledRun(cwd: string, seen: { file: string; size: number }[
 }
 
 describe('spool files of a killed run hold nothing readable', () => {
+  // The generated exports and lakes are tens of MB each: removed after the tests.
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
   it('CSV lake, --partition-by on a random-order export: partition spools killed mid-run', async () => {
     const cwd = scratchDir();
+    dirs.push(cwd);
     const rows = 300_000;
     exportCsv(path.join(cwd, 'export.csv'), rows, 40);
     const args = ['ingest', '--source', 'export.csv', '--partition-by', 'reading_ts', '--allow-expired'];
@@ -143,6 +149,7 @@ describe('spool files of a killed run hold nothing readable', () => {
 
   it('Parquet lake, --partition-by on a random-order export: per-day .rows spools killed mid-run', async () => {
     const cwd = scratchDir();
+    dirs.push(cwd);
     const rows = 600_000;
     exportCsv(path.join(cwd, 'export.csv'), rows, 30);
     const args = ['ingest', '--source', 'export.csv', '--partition-by', 'reading_ts', '--format', 'parquet', '--allow-expired'];
@@ -154,6 +161,7 @@ describe('spool files of a killed run hold nothing readable', () => {
 
   it('primary key and quarantine: the quarantine spool (raw rejected cells) killed mid-run', async () => {
     const cwd = scratchDir();
+    dirs.push(cwd);
     const rows = 300_000;
     exportCsv(path.join(cwd, 'export.csv'), rows, 1, true);
     const args = ['ingest', '--source', 'export.csv', '--quarantine'];
