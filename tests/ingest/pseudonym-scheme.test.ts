@@ -75,8 +75,9 @@ describe('watt ingest and purge --subject across pseudonym schemes', () => {
   const manifests = (prefix: string) =>
     files(lakeDir())
       .filter((f) => f.includes(`/${prefix}/_manifests/`) && f.endsWith('.json'))
-      .map((f) => ({ file: f, m: JSON.parse(readFileSync(f, 'utf8')) as { run_id: string; pseudonymisation: { pseudonym_scheme?: string }; objects: { uri: string }[] } }))
-      .sort((a, b) => (a.m.run_id < b.m.run_id ? -1 : 1));
+      .map((f) => ({ file: f, m: JSON.parse(readFileSync(f, 'utf8')) as { run_id: string; finished_at: string; pseudonymisation: { pseudonym_scheme?: string }; objects: { uri: string }[] } }))
+      // In landing order (run ids of the same second sort by their random part).
+      .sort((a, b) => (a.m.finished_at < b.m.finished_at ? -1 : a.m.finished_at > b.m.finished_at ? 1 : 0));
   /** The customer_id cells of one run's data objects (csv-parse). */
   const customers = (m: { objects: { uri: string }[] }) =>
     m.objects.flatMap((o) => (parse(readFileSync(fileURLToPath(o.uri), 'utf8'), { columns: true }) as { customer_id: string }[]).map((r) => r.customer_id));
