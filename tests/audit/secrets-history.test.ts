@@ -163,7 +163,7 @@ describe('secrets in the git history', () => {
     const cold = await runAudit({ dir, rules });
     expect(cold.findings.map((f) => f.commit)).toEqual([first]);
     const cache = JSON.parse(readFileSync(path.join(dir, '.watt', 'audit-history.json'), 'utf8'));
-    expect(cache.tips).toHaveLength(1);
+    expect(cache.body.tips).toHaveLength(1);
     expect(JSON.stringify(cache)).not.toContain(old);
     // A new commit with a new secret: found; the cached one still reported.
     const second = commit('leak again', { 'b.env': `T=${dockerToken()}\n` });
