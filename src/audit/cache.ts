@@ -72,22 +72,27 @@ export function cacheKey(...parts: unknown[]): string {
     .digest('hex');
 }
 
-function checksum(body: unknown): string {
-  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+function checksum(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /**
  * The body of cache file `name` written with `key`, or undefined when it is absent, tracked by git
  * (`tracked`: the audited repository's tracked paths), unreadable, not JSON, of another format or
  * key, or its checksum does not match its body. The caller still validates the body's shape.
+ * File layout: a header line `{"format":2,"scope":"<key: sha256>","sum":"<sha256 of the body line>"}`,
+ * then the body as one line of JSON.
  */
 export async function readAuditCache(root: string, name: string, key: string, tracked: readonly string[] | undefined): Promise<unknown> {
   const rel = path.posix.join('.watt', name);
   if (tracked?.includes(rel)) return undefined;
   try {
-    const parsed = JSON.parse(await readFile(auditCachePath(root, name), 'utf8')) as { format?: unknown; key?: unknown; sum?: unknown; body?: unknown };
-    if (parsed.format !== CACHE_FORMAT || parsed.key !== key || typeof parsed.sum !== 'string' || parsed.body === undefined) return undefined;
-    return checksum(parsed.body) === parsed.sum ? parsed.body : undefined;
+    const text = await readFile(auditCachePath(root, name), 'utf8');
+    const nl = text.indexOf('\n');
+    const header = JSON.parse(text.slice(0, nl)) as { format?: unknown; scope?: unknown; sum?: unknown };
+    const body = text.slice(nl + 1).replace(/\n$/, '');
+    if (nl < 0 || header.format !== CACHE_FORMAT || header.scope !== key || header.sum !== checksum(body)) return undefined;
+    return JSON.parse(body) as unknown;
   } catch {
     return undefined;
   }
@@ -104,8 +109,9 @@ export async function writeAuditCache(root: string, name: string, key: string, b
     const existed = (await stat(dir).catch(() => undefined))?.isDirectory() ?? false;
     await mkdir(dir, { recursive: true });
     if (!existed) await writeFile(path.join(dir, '.gitignore'), '# written by watt: its state and caches are not committed\n*\n', { flag: 'wx' }).catch(() => undefined);
+    const text = JSON.stringify(body);
     const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify({ format: CACHE_FORMAT, key, sum: checksum(body), body })}\n`);
+    await writeFile(tmp, `${JSON.stringify({ format: CACHE_FORMAT, scope: key, sum: checksum(text) })}\n${text}\n`);
     await rename(tmp, file);
     return true;
   } catch {
@@ -158,7 +164,7 @@ export class TreeCache {
   get(file: string, blob: string | undefined): CheckFinding[] | undefined {
     if (blob === undefined || !Object.hasOwn(this.old, file)) return undefined;
     const entry = this.old[file];
-    if (!Array.isArray(entry) || entry.length !== 2 || entry[0] !== blob || !SHA.test(blob) || !Array.isArray(entry[1])) return undefined;
+    if (!Array.isArray(entry) || entry.length !== 2 || entry[0] !== blob || !Array.isArray(entry[1])) return undefined;
     const findings = entry[1] as unknown[];
     if (!findings.every((f) => isFinding(f) && f.file === file)) return undefined;
     this.next.set(file, [blob, findings as CheckFinding[]]);

@@ -53,8 +53,11 @@ export function createContext(root: string, retention: readonly RetentionCategor
         const out = new Map<string, string>();
         for (const entry of staged.stdout.split('\0')) {
           // "<mode> <blob> <stage>\t<path>": regular files (not links, not submodules) at stage 0.
-          const m = /^(100644|100755) ([0-9a-f]{40}|[0-9a-f]{64}) 0\t(.+)$/s.exec(entry);
-          if (m && !dirty.has(m[3]!)) out.set(m[3]!, m[2]!);
+          const tab = entry.indexOf('\t');
+          if (tab < 0 || !(entry.startsWith('100644 ') || entry.startsWith('100755 ')) || !entry.endsWith(' 0', tab)) continue;
+          const blob = entry.slice(7, tab - 2);
+          const file = entry.slice(tab + 1);
+          if ((blob.length === 40 || blob.length === 64) && !dirty.has(file)) out.set(file, blob);
         }
         return out;
       })();

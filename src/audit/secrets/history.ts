@@ -32,11 +32,25 @@ export async function commitsToScan(root: string, scanned: readonly string[] = [
     new Promise<string | undefined>((resolve) => {
       execFile('git', args, { cwd: root, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout) => resolve(err ? undefined : stdout));
     });
-  const known: string[] = [];
-  for (const tip of scanned) if ((await run(['cat-file', '-e', `${tip}^{commit}`])) !== undefined) known.push(tip);
+  const known = await existingCommits(root, scanned);
   const out = await run(['rev-list', '--reverse', 'HEAD', ...(known.length ? ['--not', ...known] : [])]);
   if (out === undefined) return undefined;
   return out.split('\n').filter((l) => l !== '');
+}
+
+/** Which of `shas` are commits of the repository (one `git cat-file --batch-check`). */
+function existingCommits(root: string, shas: readonly string[]): Promise<string[]> {
+  const asked = shas.filter((s) => /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(s));
+  if (asked.length === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    const child = execFile('git', ['cat-file', '--batch-check=%(objectname) %(objecttype)'], { cwd: root, encoding: 'utf8' }, (err, stdout) => {
+      if (err) return resolve([]);
+      const commits = new Set(stdout.split('\n').filter((l) => l.endsWith(' commit')).map((l) => l.split(' ')[0]));
+      resolve(asked.filter((s) => commits.has(s)));
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(`${asked.join('\n')}\n`);
+  });
 }
 
 /**
