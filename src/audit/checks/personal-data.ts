@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { detectPersonalData, type PersonalDataDetectorId, type PersonalDataFinding } from '../../records/personal-data.js';
@@ -9,7 +10,7 @@ import type { CheckContext } from './types.js';
 import { defineCheck } from './types.js';
 
 export interface PersonalDataOptions {
-  /** Globs of the data files to check (default CSV, TSV, JSON, NDJSON/JSONL). */
+  /** Globs of the data files to check (default CSV, TSV, JSON, NDJSON/JSONL, XLSX). */
   include?: string[];
   /** Globs of files allowed to hold personal data (test fixtures with fake people), in the tree and in history. */
   allow?: string[];
@@ -25,7 +26,7 @@ export interface PersonalDataOptions {
   cache?: boolean;
 }
 
-const DEFAULT_INCLUDE = ['**/*.csv', '**/*.tsv', '**/*.json', '**/*.ndjson', '**/*.jsonl'];
+const DEFAULT_INCLUDE = ['**/*.csv', '**/*.tsv', '**/*.json', '**/*.ndjson', '**/*.jsonl', '**/*.xlsx'];
 /** Detectors whose values alone make a column personal data in clear (the issue's "e-mails, PDLs, phone numbers, IBANs"). */
 const DIRECT: ReadonlySet<PersonalDataDetectorId> = new Set(['email', 'pdl', 'phone', 'iban']);
 
@@ -35,8 +36,8 @@ interface Table {
 }
 
 /**
- * `personal-data`: data files tracked by git (CSV, TSV, JSON, NDJSON; and, with `history`, those
- * committed then removed) must not hold personal data in clear (GDPR Art. 5(1)(f) and 32): a
+ * `personal-data`: data files tracked by git (CSV, TSV, JSON, NDJSON, and XLSX workbooks sheet by
+ * sheet; with `history`, those committed then removed too) must not hold personal data in clear (GDPR Art. 5(1)(f) and 32): a
  * column whose values are e-mail addresses, PDL/PRM delivery points, phone numbers or IBANs, or a
  * file with both a column of person names and one of postal addresses, is a finding naming the
  * file, the column and the detector. Detectors are ingest's (src/records/personal-data.ts), so the
@@ -68,7 +69,7 @@ export default defineCheck<PersonalDataOptions>({
     const tracked = await ctx.trackedFiles();
     const files = (tracked ?? (await ctx.walkFiles())).filter((f) => include(f) && !allowed(f));
     const useCache = options.cache !== false;
-    const key = cacheKey('personal-data', options.include ?? DEFAULT_INCLUDE, maxBytes, maxRows);
+    const key = cacheKey('personal-data', options.include ?? DEFAULT_INCLUDE, maxBytes, maxRows, xlsxReaderVersion());
     // A tracked data file whose path and blob id are in the tree cache is not read again.
     const blobs = await ctx.trackedBlobs();
     const cache = blobs && useCache ? await TreeCache.open(ctx.root, 'personal-data', key, tracked) : undefined;
@@ -77,8 +78,8 @@ export default defineCheck<PersonalDataOptions>({
       const blob = blobs?.get(file);
       let found = cache?.get(file, blob);
       if (!found) {
-        const text = await readHead(path.join(ctx.root, file), maxBytes);
-        found = text === undefined ? [] : judge(file, text, maxRows);
+        const content = await readBytes(path.join(ctx.root, file));
+        found = content === undefined ? [] : await judge(file, content, maxRows, maxBytes);
         cache?.set(file, blob, found);
       }
       findings.push(...found);
@@ -90,6 +91,17 @@ export default defineCheck<PersonalDataOptions>({
     return findings;
   },
 });
+
+let readerVersion: string | undefined;
+/** The installed read-excel-file's version (part of the cache key: another reader may read a workbook otherwise). */
+function xlsxReaderVersion(): string {
+  try {
+    readerVersion ??= (createRequire(import.meta.url)('read-excel-file/package.json') as { version: string }).version;
+  } catch {
+    readerVersion = 'none';
+  }
+  return readerVersion;
+}
 
 /** Body of `.watt/audit-removed-data.json`. */
 interface RemovedCache {
@@ -147,11 +159,11 @@ async function removedFindings(
   });
   const prefix = (await ctx.git(['rev-parse', '--show-prefix']))?.stdout.trim() ?? '';
   const spec = (file: string, commit: string) => `${commit}^:${prefix}${file}`;
-  const contents = await readGitObjects(ctx.root, missing.map(([file, commit]) => spec(file, commit)), maxBytes);
+  const contents = await readGitObjects(ctx.root, missing.map(([file, commit]) => spec(file, commit)), Math.max(maxBytes, MAX_XLSX_BYTES + 1));
   for (const [file, commit] of missing) {
     const content = contents.get(spec(file, commit));
     if (content === undefined) continue; // not cached: asked again next run
-    judged[`${commit}\0${file}`] = content.subarray(0, 8192).includes(0) ? [] : judge(file, content.toString('utf8'), maxRows);
+    judged[`${commit}\0${file}`] = await judge(file, content, maxRows, maxBytes);
   }
   for (const [file, commit] of checked) {
     for (const f of judged[`${commit}\0${file}`] ?? []) {
@@ -172,10 +184,55 @@ function validRemovedCache(body: unknown): RemovedCache | undefined {
   return b as RemovedCache;
 }
 
-/** Findings for one data file's text. */
-function judge(file: string, text: string, maxRows: number): CheckFinding[] {
-  const table = readTable(file, text, maxRows);
-  if (!table) return [];
+/** Workbooks larger than this are not read (bytes; a workbook is compressed, `maxBytes` is for text). */
+const MAX_XLSX_BYTES = 20 * 1024 * 1024;
+
+/**
+ * Findings for one data file's bytes: text files (CSV, TSV, JSON, NDJSON) cut to `maxBytes`, a
+ * binary one skipped; an `.xlsx` workbook read sheet by sheet (read-excel-file, loaded only then),
+ * each sheet's first non-empty row as its header. A workbook that cannot be read is a note.
+ */
+async function judge(file: string, content: Buffer, maxRows: number, maxBytes: number): Promise<CheckFinding[]> {
+  if (path.extname(file).toLowerCase() === '.xlsx') {
+    if (content.length > MAX_XLSX_BYTES) return [{ file, severity: 'info', message: `workbook over ${MAX_XLSX_BYTES / 1024 / 1024} MiB not read for personal data` }];
+    let sheets: { sheet: string; table: Table }[];
+    try {
+      sheets = await readWorkbook(content, maxRows);
+    } catch (err) {
+      return [{ file, severity: 'info', message: `workbook not read for personal data: ${(err as Error).message.split('\n')[0]}` }];
+    }
+    return sheets.flatMap(({ sheet, table }) => judgeTable(file, table, `sheet "${sheet}", `));
+  }
+  if (content.subarray(0, 8192).includes(0)) return [];
+  const table = readTable(file, content.subarray(0, maxBytes).toString('utf8'), maxRows);
+  return table ? judgeTable(file, table, '') : [];
+}
+
+/** Each sheet of a workbook as a table: the first non-empty row names the columns, then up to `maxRows` rows. */
+async function readWorkbook(content: Buffer, maxRows: number): Promise<{ sheet: string; table: Table }[]> {
+  const { default: readXlsxFile } = await import('read-excel-file/node');
+  const out: { sheet: string; table: Table }[] = [];
+  for (const { sheet, data } of await readXlsxFile(content)) {
+    const rows = data.filter((r) => r.some((c) => c !== null && c !== undefined && String(c).trim() !== ''));
+    if (rows.length < 2) continue;
+    const header = rows[0]!.map((h, i) => (h === null || h === undefined || String(h).trim() === '' ? `column ${i + 1}` : String(h).trim()));
+    const columns = new Map<string, string[]>();
+    for (const row of rows.slice(1, maxRows + 1)) {
+      header.forEach((h, i) => {
+        const v = row[i];
+        if (v === null || v === undefined) return;
+        let list = columns.get(h);
+        if (!list) columns.set(h, (list = []));
+        list.push(v instanceof Date ? v.toISOString() : String(v));
+      });
+    }
+    out.push({ sheet, table: { columns } });
+  }
+  return out;
+}
+
+/** Findings for one table (`where`: "" or `sheet "X", ` for a workbook). */
+function judgeTable(file: string, table: Table, where: string): CheckFinding[] {
   const out: CheckFinding[] = [];
   const names: string[] = [];
   const addresses: string[] = [];
@@ -183,7 +240,7 @@ function judge(file: string, text: string, maxRows: number): CheckFinding[] {
     const found = detectPersonalData(column, values);
     for (const f of found) {
       // Values in clear count; a column only named "email" whose values are hashed does not.
-      if (DIRECT.has(f.detector) && (f.matched ?? 0) > 0) out.push(finding(file, column, f));
+      if (DIRECT.has(f.detector) && (f.matched ?? 0) > 0) out.push(finding(file, `${where}column "${column}"`, f));
     }
     if (found.some((f) => f.detector === 'person-name')) names.push(column);
     if (found.some((f) => f.detector === 'postal-address')) addresses.push(column);
@@ -192,17 +249,18 @@ function judge(file: string, text: string, maxRows: number): CheckFinding[] {
     out.push({
       file,
       line: 1,
-      message: `personal data in clear: person names (column "${names[0]}") with postal addresses (column "${addresses[0]}"): pseudonymise or remove the file, or allow it as a fixture`,
+      message: `personal data in clear: ${where}person names (column "${names[0]}") with postal addresses (column "${addresses[0]}"): pseudonymise or remove the file, or allow it as a fixture`,
     });
   }
   return out;
 }
 
+/** `column`: `column "email"`, or `sheet "Clients", column "email"`. */
 function finding(file: string, column: string, f: PersonalDataFinding): CheckFinding {
   return {
     file,
     line: 1,
-    message: `personal data in clear: column "${column}" holds ${f.label} (detector ${f.detector}: ${f.reason}): pseudonymise or remove it, or allow the file as a fixture`,
+    message: `personal data in clear: ${column} holds ${f.label} (detector ${f.detector}: ${f.reason}): pseudonymise or remove it, or allow the file as a fixture`,
   };
 }
 
@@ -279,11 +337,9 @@ function splitCsvLine(line: string, delimiter: string): string[] {
   return out;
 }
 
-async function readHead(file: string, maxBytes: number): Promise<string | undefined> {
+async function readBytes(file: string): Promise<Buffer | undefined> {
   try {
-    const buf = await readFile(file);
-    if (buf.subarray(0, 8192).includes(0)) return undefined;
-    return buf.subarray(0, maxBytes).toString('utf8');
+    return await readFile(file);
   } catch {
     return undefined;
   }
