@@ -37,6 +37,9 @@ export interface SecretsOptions {
  * Skipped: binary files (a NUL byte in the first 8 KiB), files over `maxBytes`, `exclude` globs,
  * and whatever the `.gitleaks.toml` allowlists allow (paths, regexes, stopwords, commits).
  * Messages show the secret masked (at most its first 4 characters). Source: GDPR Art. 32(1).
+ * Incremental: a tracked file whose path and git blob id are in `.watt/audit-tree-secrets.json`
+ * (same rules, options and watt code, see src/audit/cache.ts) is not read again, and only the
+ * commits not in `.watt/audit-history.json` are scanned.
  */
 export default defineCheck<SecretsOptions>({
   type: 'secrets',
