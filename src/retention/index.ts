@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeConfig, type LakeFlags } from '../config.js';
 import { CancelledError, DataError, InterruptedError, LockError, StorageError, UsageError, WattError } from '../errors.js';
 import { createRunLogger } from '../log.js';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, catalogUrl } from '../catalog/catalog.js';
+import { lockPrefix } from '../table/pg-claim.js';
 import { destinationUri, openLake, type Lake } from '../lake/index.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { newRunId } from '../run-id.js';
@@ -81,6 +82,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   let lock: Lock | undefined;
   let catalog: Catalog | undefined;
   let lake: Lake | undefined;
+  let releasePrefix: (() => void) | undefined;
   try {
     lock = dryRun ? undefined : acquireLock(home, purgeLockName(destination), `a purge of ${destination}`);
     const ingesting = lock ? liveLocks(home, (name) => lockNames.isIngestOf(name, destination)) : [];
@@ -94,7 +96,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     // The columns searched: every column the runs' manifests record as pseudonymised (issue 17).
     const columns = lakeIds ? subjectColumns(opts.column, lakeIds, destination) : [];
     if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
-    catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
+    catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) && !catalogUrl(env) ? undefined : Catalog.open(home, env);
+    // A shared PostgreSQL catalog: the prefix is ours alone (no ingest of another machine commits
+    // into it meanwhile; one that is committing is waited for).
+    if (!dryRun) releasePrefix = await lockPrefix(catalog, destination, config.prefix, 'exclusive', `${pseudonyms === undefined ? 'purge' : 'erasure'} ${runId}`);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: pseudonyms === undefined ? 'purge' : 'erasure', started_at: now.toISOString(), destination, prefix: config.prefix, log_path: logger.file });
     // Finish the cleanup of earlier runs: before an erasure (so that it never meets garbage), after
     // a purge by age (which deletes the old part of the lake first: the listing is then shorter).
@@ -109,6 +114,8 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       const erased = await eraseSubject({ ...context, pseudonym: pseudonyms.primary, pseudonyms: pseudonyms.all.map((p) => p.pseudonym), column: columns[0] ?? DEFAULT_SUBJECT_COLUMN, columns, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
       erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
       erased.manifests_without_key_id = pseudonyms.without_key_id;
+      // Remembered for ingests that started before this erasure and commit after it (they filter the subject).
+      if (!dryRun) catalog?.recordErasure(destination, config.prefix, pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym: p.pseudonym })), runId);
       result = erased;
     } else {
       const n = opts.days;
@@ -131,7 +138,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     if (!dryRun && catalog) {
       failpoint('purge:before-anchor');
       const anchor = await writeAnchor(catalog.db, lake, config.prefix, runId, destination, home, logger);
-      if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
+      if (anchor) {
+        result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
+        catalog.recordAnchor({ lake: destination, prefix: config.prefix, run_id: runId, trail_id: anchor.trail.trail_id, seq: anchor.trail.seq, hash: anchor.trail.hash, at: anchor.at });
+      }
     }
     result.log = logger.file ?? null;
     if (!dryRun) catalog?.finishRun(runId, result.mode === 'subject' ? { status: 'succeeded', rows: result.rows_removed, objects: result.objects.length } : { status: 'succeeded', rows: null, objects: result.mode === 'age' ? result.deleted : 0 });
@@ -143,6 +153,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     }
     throw opts.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(`purge ${runId} interrupted; run it again to finish`) : err;
   } finally {
+    releasePrefix?.();
     await lake?.close();
     catalog?.close();
     lock?.release();
@@ -156,13 +167,19 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
  * @throws UsageError when there is no catalog; StorageError when the lake cannot be read.
  */
 export async function verifyCatalogTrailAndAnchors(home: string, config: LakeConfig, signal?: AbortSignal): Promise<TrailResult> {
-  const file = path.join(home, 'catalog.db');
-  if (!existsSync(file)) throw new UsageError(`no catalog at ${file}: nothing to verify`, { hint: 'set WATT_HOME to the folder holding catalog.db' });
+  let file = path.join(home, 'catalog.db');
   let db: Database.Database;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    throw new StorageError(`cannot open catalog ${file}: ${(err as Error).message}`);
+  if (catalogUrl()) {
+    const shared = Catalog.open(home);
+    db = shared.db;
+    file = shared.file;
+  } else {
+    if (!existsSync(file)) throw new UsageError(`no catalog at ${file}: nothing to verify`, { hint: 'set WATT_HOME to the folder holding catalog.db' });
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      throw new StorageError(`cannot open catalog ${file}: ${(err as Error).message}`);
+    }
   }
   const lake = await openLake(config).catch((err) => {
     db.close();
