@@ -614,7 +614,7 @@ export class Catalog {
     this.db.transaction(() => {
       for (const p of pseudonyms) insert.run(lake, prefix, p.key_id, p.pseudonym, at, runId);
       this.db.prepare('DELETE FROM erasures WHERE at < ?').run(horizon);
-    })();
+    }).immediate(); // durable on PostgreSQL
   }
 
   /** Pseudonyms under `keyId` of the subjects erased from `prefix` of `lake` at or after `since` (ISO 8601). (ingest, before its commit) */

@@ -54,10 +54,25 @@ port.on('message', async (req) => {
       client.on('error', () => {}); // a dropped connection fails the next call instead of killing the thread
       await client.connect();
       await client.query("SET client_min_messages = warning");
+      // The run history is an index the lake can rebuild: its writes need not wait for the WAL
+      // flush. Claims, erasures and the trail ask for a durable commit (op 'durable', and
+      // transaction().immediate), so that a crash of the server never forgets them.
+      await client.query("SET synchronous_commit = off");
       answer({ ok: true });
     } else if (req.op === 'query') {
       const r = await client.query(req.sql, req.params);
       answer({ rows: r.rows, changes: r.rowCount == null ? 0 : r.rowCount });
+    } else if (req.op === 'durable') {
+      await client.query('BEGIN');
+      try {
+        await client.query('SET LOCAL synchronous_commit = on');
+        const r = await client.query(req.sql, req.params);
+        await client.query('COMMIT');
+        answer({ rows: r.rows, changes: r.rowCount == null ? 0 : r.rowCount });
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
     } else if (req.op === 'exec') {
       await client.query(req.sql);
       answer({ ok: true });
@@ -175,6 +190,15 @@ export class PgSyncDatabase {
     return this.call({ op: 'query', sql, params });
   }
 
+  /**
+   * One statement committed durably (waits for the WAL flush, whatever the session's
+   * `synchronous_commit = off`): claims. Not inside {@link transaction}.
+   */
+  durable(sql: string, params: unknown[] = []): { rows: Record<string, unknown>[]; changes: number } {
+    if (this.depth > 0) return this.query(sql, params);
+    return this.call({ op: 'durable', sql, params });
+  }
+
   prepare(sql: string): PgStatement {
     let s = this.statements.get(sql);
     if (!s) {
@@ -194,13 +218,14 @@ export class PgSyncDatabase {
    * better-sqlite3's `transaction(fn)`: BEGIN / COMMIT, ROLLBACK on a throw; nested calls use a
    * savepoint. `.immediate` and `.exclusive` also take one transaction-level advisory lock
    * ({@link WRITER_LOCK}), so that, as with SQLite's `BEGIN IMMEDIATE`, such transactions run one
-   * at a time across every machine (the trail's read-last-then-append relies on it).
+   * at a time across every machine (the trail's read-last-then-append relies on it), and commit
+   * durably (`synchronous_commit = on`).
    */
   transaction<A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) & { immediate: (...args: A) => R; deferred: (...args: A) => R; exclusive: (...args: A) => R } {
     const make = (serial: boolean) => (...args: A): R => {
       const nested = this.depth > 0;
       const sp = `watt_sp_${this.depth}`;
-      this.exec(nested ? `SAVEPOINT ${sp}` : serial ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK})` : 'BEGIN');
+      this.exec(nested ? `SAVEPOINT ${sp}` : serial ? `BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_advisory_xact_lock(${WRITER_LOCK})` : 'BEGIN');
       this.depth++;
       try {
         const r = fn(...args);

@@ -65,7 +65,7 @@ export async function claimSourcePg(o: PgClaimOptions): Promise<ClaimOutcome> {
   const deadline = Date.now() + o.waitMs;
   const me = () => [o.runId, os.hostname(), process.pid, new Date().toISOString()];
   for (let attempt = 0; attempt < 10_000; attempt++) {
-    const inserted = pg.query(
+    const inserted = pg.durable(
       `INSERT INTO claims (lake, prefix, source_sha256, key_id, run_id, host, pid, claimed_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held')
        ON CONFLICT (lake, prefix, source_sha256, key_id) DO NOTHING`,
       [...pk, ...me()],
@@ -98,7 +98,7 @@ export async function claimSourcePg(o: PgClaimOptions): Promise<ClaimOutcome> {
     }
     if (free) {
       // Compare-and-set on the row as read: of two takers, one changes it.
-      const taken = pg.query(
+      const taken = pg.durable(
         `UPDATE claims SET run_id = $5, host = $6, pid = $7, claimed_at = $8, state = 'held'
          WHERE lake = $1 AND prefix = $2 AND source_sha256 = $3 AND key_id = $4 AND run_id = $9 AND state = $10`,
         [...pk, ...me(), row.run_id, row.state],
