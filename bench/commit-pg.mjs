@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../dist/catalog/catalog.js';
-import { LocalLake } from '../dist/lake/local.js';
+import { LocalLake } from '../dist/store/local.js';
 import { claimSourcePg, commitClaimPg, lockPrefix } from '../dist/table/pg-claim.js';
 
 const commits = Number(process.argv[2] ?? 200);

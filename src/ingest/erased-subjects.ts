@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { rewriteCsv, rewriteParquet } from '../retention/erasure.js';
-import type { DataFormat } from './manifest.js';
+import type { DataFormat } from '../table/manifest.js';
 import type { TransformOutcome } from './transform-plan.js';
 
 /**

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import { LockError, StorageError } from '../errors.js';
-import { manifestKey } from '../lake/layout.js';
+import { manifestKey } from './layout.js';
 import { isAlive } from '../lock.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { PgSyncDatabase } from '../catalog/pg-sync.js';
-import type { Lake } from '../lake/types.js';
+import type { Lake } from '../store/types.js';
 import type { Logger } from '../log.js';
 import type { ClaimOutcome } from './claim.js';
 

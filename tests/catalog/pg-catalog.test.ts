@@ -9,7 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Catalog, MIGRATIONS, migrationSql } from '../../src/catalog/catalog.js';
 import { translateSql } from '../../src/catalog/pg-sync.js';
-import { appendTrail, openIntents, verifyTrail } from '../../src/retention/trail.js';
+import { appendTrail, openIntents, verifyTrail } from '../../src/trail/trail.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 let server: PostgresServer;
