@@ -337,6 +337,8 @@ export class Catalog {
   readonly file: string;
   readonly engine: CatalogEngine;
 
+  private closed = false;
+
   private constructor(file: string, db: Database.Database, engine: CatalogEngine = 'sqlite') {
     this.file = file;
     this.db = db;
@@ -358,9 +360,11 @@ export class Catalog {
     const shown = redactedCatalogUrl(url);
     let db: PgSyncDatabase | undefined;
     try {
-      db = new PgSyncDatabase(url);
+      // One session per process and URL, shared by every Catalog opened on it (the CLI opens the
+      // catalog in the core and again to complete the run at exit); closed by the last close().
+      db = PgSyncDatabase.shared(url);
       const catalog = new Catalog(shown, db as unknown as Database.Database, 'postgres');
-      catalog.migratePostgres(db);
+      if (db.refs === 1) catalog.migratePostgres(db);
       return catalog;
     } catch (err) {
       db?.close();
@@ -636,6 +640,8 @@ export class Catalog {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     if (this.db.open) this.db.close();
   }
 }
