@@ -90,16 +90,16 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): purge refused so that no row escapes it`, { hint: 'run the purge again when the ingest is done' });
     }
     lake = await openLake(config);
+    catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) && !catalogUrl(env) ? undefined : Catalog.open(home, env);
+    // A shared PostgreSQL catalog: the prefix is ours alone (no ingest of another machine commits
+    // into it meanwhile; one that is committing is waited for) before the lake is read.
+    if (!dryRun) releasePrefix = await lockPrefix(catalog, destination, config.prefix, 'exclusive', `${subject === undefined ? 'purge' : 'erasure'} ${runId}`);
     // Every key id of the lake must have a key before anything changes (exit 2 otherwise).
     const lakeIds = subject === undefined ? undefined : await lakeKeyIds(lake, config.prefix, opts.signal);
     const pseudonyms = subject === undefined ? undefined : subjectPseudonyms(subject, keys!, lakeIds!, home);
     // The columns searched: every column the runs' manifests record as pseudonymised (issue 17).
     const columns = lakeIds ? subjectColumns(opts.column, lakeIds, destination) : [];
     if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
-    catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) && !catalogUrl(env) ? undefined : Catalog.open(home, env);
-    // A shared PostgreSQL catalog: the prefix is ours alone (no ingest of another machine commits
-    // into it meanwhile; one that is committing is waited for).
-    if (!dryRun) releasePrefix = await lockPrefix(catalog, destination, config.prefix, 'exclusive', `${pseudonyms === undefined ? 'purge' : 'erasure'} ${runId}`);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: pseudonyms === undefined ? 'purge' : 'erasure', started_at: now.toISOString(), destination, prefix: config.prefix, log_path: logger.file });
     // Finish the cleanup of earlier runs: before an erasure (so that it never meets garbage), after
     // a purge by age (which deletes the old part of the lake first: the listing is then shorter).

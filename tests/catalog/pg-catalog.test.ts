@@ -78,7 +78,7 @@ test('placeholders are translated outside literals', () => {
   expect(translateSql('INSERT INTO t (a, b) VALUES (@a, @b) ON CONFLICT (a) DO UPDATE SET b = @b')).toEqual({ sql: 'INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET b = $2', names: ['a', 'b'] });
 });
 
-test('two catalogs on one PostgreSQL database see each other's runs; objects, manifests cache and row deletion round-trip', async () => {
+test('two catalogs on one PostgreSQL database see each other\'s runs; objects, manifests cache and row deletion round-trip', async () => {
   const url = await server.createDatabase('fresh_twice');
   const a = Catalog.open(home, { WATT_CATALOG_URL: url });
   const b = Catalog.open(home, { WATT_CATALOG_URL: url });

@@ -227,6 +227,27 @@ describe('two machines, one PostgreSQL catalog', () => {
     }
   });
 
+  it('an erasure on B while A is between its upload and its manifest waits for A\'s commit, then erases A\'s rows too', async () => {
+    const dir = scratchDir('watt-pgm-');
+    dirs.push(dir);
+    const [a, b] = await machines(dir);
+    const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+    const resume = path.join(dir, 'resume');
+    const run = start(a, ['ingest', '--source', path.join(FIXTURES, 'mixed-a.csv'), '--date', '2025-02-01', '--json'], dir, { WATT_PAUSEPOINT: 'ingest:before-commit', WATT_PAUSEPOINT_RESUME: resume });
+    await until('the ingest to pause', () => run.stderr().includes('paused at ingest:before-commit'));
+    const erase = start(b, ['purge', '--subject', '-', '--json'], dir, {}, `${SUBJECT}\n`);
+    writeFileSync(resume, '');
+    const [r, e] = await Promise.all([run.done, erase.done]);
+    expect(r.code).toBe(0);
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).rows_removed).toBeGreaterThan(0);
+    const lake = await lakeFor(a.env);
+    const snap = await snapshot(lake);
+    await lake.close();
+    expect(snap.customers).not.toContain(pseudonym);
+    expect(snap.inconsistent).toEqual([]);
+  });
+
   it('an unreachable catalog fails the ingest with exit 3 and a message without the password', async () => {
     const dir = scratchDir('watt-pgm-');
     dirs.push(dir);
