@@ -169,8 +169,9 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
 export async function verifyCatalogTrailAndAnchors(home: string, config: LakeConfig, signal?: AbortSignal): Promise<TrailResult> {
   let file = path.join(home, 'catalog.db');
   let db: Database.Database;
+  let shared: Catalog | undefined;
   if (catalogUrl()) {
-    const shared = Catalog.open(home);
+    shared = Catalog.open(home);
     db = shared.db;
     file = shared.file;
   } else {
@@ -188,7 +189,21 @@ export async function verifyCatalogTrailAndAnchors(home: string, config: LakeCon
   try {
     const r = await verifyTrailAndAnchors(db, lake, config.prefix, home, signal);
     if (signal?.aborted) throw new InterruptedError('trail verification interrupted');
-    return { mode: 'verify-trail', catalog: file, ok: r.ok, entries: r.entries, head: r.head, broken: r.broken, problem: r.problem, anchors: r.anchors };
+    const result: TrailResult = { mode: 'verify-trail', catalog: file, ok: r.ok, entries: r.entries, head: r.head, broken: r.broken, problem: r.problem, anchors: r.anchors };
+    if (shared) {
+      // A shared catalog also keeps each purge's anchor (trail_anchors): each must still match the trail.
+      const at = db.prepare('SELECT hash FROM audit_log WHERE seq = ?');
+      const anchors = shared.anchors(destinationUri(config));
+      const broken = anchors
+        .filter((a) => (at.get(a.seq) as { hash: string } | undefined)?.hash !== a.hash)
+        .map((a) => ({ run_id: a.run_id, reason: `the trail's entry ${a.seq} no longer has the hash anchored by purge ${a.run_id} on ${a.at}` }));
+      result.catalog_anchors = { checked: anchors.length, broken };
+      if (broken.length) {
+        result.ok = false;
+        result.problem ??= broken[0]!.reason;
+      }
+    }
+    return result;
   } catch (err) {
     if (err instanceof WattError) throw err;
     throw new DataError(`cannot read the audit trail of ${file}: ${(err as Error).message}`);

@@ -186,6 +186,10 @@ describe('two machines, one PostgreSQL catalog', () => {
     const trail = await start(a, ['purge', '--verify-trail', '--json'], dir).done;
     expect(trail.code).toBe(0);
     expect(JSON.parse(trail.stdout)).toMatchObject({ mode: 'verify-trail', ok: true });
+    // A repair takes the prefix exclusively too, and finds nothing to repair in A's committed run.
+    const repair = await start(b, ['verify', '--repair', '--json'], dir, noGrace).done;
+    expect(repair.code).toBe(0);
+    expect(existsSync(object!)).toBe(true);
   });
 
   it('an erasure on B while A transforms: A leaves the subject out before its upload, and no row of the subject is left', async () => {
@@ -223,7 +227,7 @@ describe('two machines, one PostgreSQL catalog', () => {
     for (const m of [a, b]) {
       const trail = await start(m, ['purge', '--verify-trail', '--json'], dir).done;
       expect(trail.code).toBe(0);
-      expect(JSON.parse(trail.stdout)).toMatchObject({ ok: true });
+      expect(JSON.parse(trail.stdout)).toMatchObject({ ok: true, catalog_anchors: { checked: 1, broken: [] } });
     }
   });
 
