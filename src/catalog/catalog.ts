@@ -621,8 +621,12 @@ export class Catalog {
     }).immediate(); // durable on PostgreSQL
   }
 
-  /** Pseudonyms under `keyId` of the subjects erased from `prefix` of `lake` at or after `since` (ISO 8601). (ingest, before its commit) */
+  /**
+   * Pseudonyms under `keyId` of the subjects erased from `prefix` of `lake` at or after `since`
+   * (ISO 8601). Forgets records older than {@link ERASURE_MEMORY_DAYS} first. (ingest, before its commit)
+   */
   erasedSince(lake: string, prefix: string, keyId: string, since: string): string[] {
+    this.db.prepare('DELETE FROM erasures WHERE at < ?').run(new Date(Date.now() - ERASURE_MEMORY_DAYS * 86_400_000).toISOString());
     const rows = this.db.prepare('SELECT DISTINCT pseudonym FROM erasures WHERE lake = ? AND prefix = ? AND key_id = ? AND at >= ?').all(lake, prefix, keyId, since) as Array<{ pseudonym: string }>;
     return rows.map((r) => r.pseudonym);
   }
