@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { StorageError } from '../errors.js';
 
 /**
  * A synchronous PostgreSQL connection for the catalog (`WATT_CATALOG_URL=postgres://…`), shaped
@@ -85,12 +86,14 @@ port.on('message', async (req) => {
 });
 `;
 
-/** An error PostgreSQL answered (`code`: its SQLSTATE, e.g. 23505 unique_violation). */
-export class PgError extends Error {
+/**
+ * An error of the PostgreSQL catalog (`code`: the SQLSTATE the server answered, e.g. 23505
+ * unique_violation; undefined for a lost connection or a timeout): a storage error (exit 3).
+ */
+export class PgError extends StorageError {
   readonly code: string | undefined;
   constructor(message: string, code: string | undefined) {
-    super(message);
-    this.name = 'PgError';
+    super(message, { hint: 'check that the PostgreSQL server of WATT_CATALOG_URL is up and reachable from this machine, then run again' });
     this.code = code;
   }
 }
