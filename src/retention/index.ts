@@ -1,3 +1,4 @@
+import { cleaningOldVersions, storeVersionsPolicy } from './store-versions.js';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -15,7 +16,7 @@ import { recoverLake } from '../table/recover.js';
 import { graceMs } from '../table/integrity.js';
 import { availableKeys, lakeKeyIds, subjectPseudonyms, type LakeKeyIds } from './keys.js';
 import { anchorKey, verifyTrailAndAnchors, writeAnchor } from '../trail/anchor.js';
-import { PSEUDONYM_PREFIX_CHARS } from '../trail/trail.js';
+import { appendTrail, PSEUDONYM_PREFIX_CHARS } from '../trail/trail.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
 import { eraseSubject, type ErasureStep } from './erasure.js';
@@ -39,6 +40,8 @@ export interface RunPurgeOptions extends LakeFlags {
   /** Console shows warnings and errors only (--json, cron). */
   quiet?: boolean;
   signal?: AbortSignal;
+  /** Go on when the store keeps copies watt cannot delete (src/retention/store-versions.ts). */
+  acceptRetainedCopies?: boolean;
   /** Asked before deleting by age (interactive terminals without --yes). */
   confirm?: (plan: AgePlanSummary) => Promise<boolean>;
 }
@@ -90,6 +93,11 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): purge refused so that no row escapes it`, { hint: 'run the purge again when the ingest is done' });
     }
     lake = await openLake(config);
+    // What the store keeps of what this run deletes or rewrites (versions, soft delete): refused
+    // before any change when watt cannot delete it and it was not accepted.
+    const storeVersions = await storeVersionsPolicy(lake, Boolean(opts.acceptRetainedCopies), subject === undefined ? 'purge' : 'erasure');
+    if (storeVersions.action !== 'none') logger.info(`store: ${storeVersions.setting}: ${storeVersions.action === 'accepted' ? 'its copies accepted (--accept-retained-copies)' : 'old versions of what this run deletes or rewrites are deleted'}`, { step: 'versions' });
+    lake = cleaningOldVersions(lake, storeVersions, logger);
     catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) && !catalogUrl(env) ? undefined : Catalog.open(home, env);
     // A shared PostgreSQL catalog: the prefix is ours alone (no ingest of another machine commits
     // into it meanwhile; one that is committing is waited for) before the lake is read.
@@ -105,7 +113,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     // a purge by age (which deletes the old part of the lake first: the listing is then shorter).
     const recover = () => recoverLake({ scan: 'always', lake: lake!, prefix: config.prefix, destination, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
     if (!dryRun && pseudonyms !== undefined) await recover();
-    const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now };
+    const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now, storeVersions };
     let result: AgePurgeResult | ErasureResult;
     if (pseudonyms !== undefined) {
       if (pseudonyms.without_key_id > 0) {
@@ -129,6 +137,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         confirm: opts.confirm,
       });
       if (!dryRun) await recover();
+    }
+    result.store_versions = storeVersions;
+    if (!dryRun && catalog && storeVersions.action !== 'none') {
+      appendTrail(catalog.db, [{ action: 'retention.store_versions', lake: destination, count: storeVersions.versions_deleted, run_id: runId, detail: { setting: storeVersions.setting, action: storeVersions.action, ...(storeVersions.days !== undefined ? { days: storeVersions.days } : {}) } }]);
     }
     if (!dryRun) {
       // One table log version for the run (src/table/delta-log.ts): the erased or expired files removed or re-added.

@@ -53,6 +53,8 @@ export interface AgePurgeResult {
   trail_anchor?: TrailAnchorRef;
   /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
   table_version?: number | null;
+  /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
 }
 
@@ -107,6 +109,8 @@ export interface ErasureResult {
   trail_anchor?: TrailAnchorRef;
   /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
   table_version?: number | null;
+  /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
 }
 
@@ -139,4 +143,6 @@ export interface PurgeContext {
   signal?: AbortSignal;
   /** The run's clock (tests pass a fixed one). */
   now: Date;
+  /** What the run does about the store's old versions (src/retention/store-versions.ts); recorded in the manifests it rewrites. */
+  storeVersions?: import('./store-versions.js').StoreVersionsRecord;
 }
