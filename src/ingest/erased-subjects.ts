@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { rewriteCsv, rewriteParquet } from '../retention/erasure.js';
+import { readSpoolStream } from '../spool-crypto.js';
 import type { DataFormat } from '../table/manifest.js';
 import type { TransformOutcome } from './transform-plan.js';
 
@@ -10,8 +10,9 @@ import type { TransformOutcome } from './transform-plan.js';
  * and commits after it must not bring the subject back). `pseudonyms` are the subjects'
  * pseudonyms under the run's key id (from the catalog's `erasures`, {@link Catalog.erasedSince});
  * rows holding one in any personal `column` are dropped with the erasure's own rewriters, so
- * kept rows stay byte-identical. A partition left empty is dropped. `outcome` is updated in place
- * (files, sha256, bytes, rows).
+ * kept rows stay byte-identical. The filtered copy is a new encrypted spool file (its own cipher,
+ * src/spool-crypto.ts) beside the old one, which is removed. A partition left empty is dropped.
+ * `outcome` is updated in place (files, ciphers, sha256, bytes, rows).
  * @returns the rows removed.
  * @throws DataError when a spool file cannot be read back (not expected: watt wrote it).
  */
@@ -22,7 +23,10 @@ export async function filterErasedSubjects(outcome: TransformOutcome, format: Da
   const kept: TransformOutcome['partitions'] = [];
   for (const p of outcome.partitions) {
     const out = `${p.file}.erased`;
-    const r = format === 'parquet' ? await rewriteParquet(p.file, columns, subjects, out, signal) : await rewriteCsv(createReadStream(p.file), columns, subjects, out, signal);
+    const r =
+      format === 'parquet'
+        ? await rewriteParquet(p.file, columns, subjects, out, signal, p.cipher, true)
+        : await rewriteCsv(readSpoolStream(p.file, p.cipher, { signal }), columns, subjects, out, signal, true);
     if (r.removed === 0) {
       await rm(out, { force: true });
       kept.push(p);
@@ -34,8 +38,9 @@ export async function filterErasedSubjects(outcome: TransformOutcome, format: Da
       await rm(p.file, { force: true });
       continue;
     }
-    await rename(out, p.file);
-    kept.push({ ...p, rows: r.kept, sha256: r.sha256, bytes: r.bytes });
+    if (!r.cipher) throw new Error('the filtered spool copy has no cipher');
+    await rm(p.file, { force: true });
+    kept.push({ ...p, file: out, cipher: r.cipher, rows: r.kept, sha256: r.sha256, bytes: r.bytes });
   }
   outcome.partitions = kept;
   outcome.rows -= removed;

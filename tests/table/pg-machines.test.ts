@@ -192,7 +192,7 @@ describe('two machines, one PostgreSQL catalog', () => {
     expect(existsSync(object!)).toBe(true);
   });
 
-  it('an erasure on B while A transforms: A leaves the subject out before its upload, and no row of the subject is left', async () => {
+  it.each(['csv', 'parquet'])('an erasure on B while A transforms (%s): A leaves the subject out before its upload, and no row of the subject is left', async (format) => {
     const dir = scratchDir('watt-pgm-');
     dirs.push(dir);
     const [a, b] = await machines(dir);
@@ -202,7 +202,8 @@ describe('two machines, one PostgreSQL catalog', () => {
     expect(first.code).toBe(0);
 
     const resume = path.join(dir, 'resume');
-    const run = start(a, ['ingest', '--source', path.join(FIXTURES, 'mixed-a.csv'), '--date', '2025-02-02', '--json'], dir, { WATT_PAUSEPOINT: 'ingest:before-transform', WATT_PAUSEPOINT_RESUME: resume });
+    // The filter rewrites the run's encrypted spool: CSV streamed, Parquet row group by row group.
+    const run = start(a, ['ingest', '--source', path.join(FIXTURES, 'mixed-a.csv'), '--date', '2025-02-02', '--format', format, '--json'], dir, { WATT_PAUSEPOINT: 'ingest:before-transform', WATT_PAUSEPOINT_RESUME: resume });
     await until('the ingest to pause', () => run.stderr().includes('paused at ingest:before-transform'));
     const erase = await start(b, ['purge', '--subject', '-', '--json'], dir, {}, `${SUBJECT}\n`).done;
     expect(erase.code).toBe(0);
