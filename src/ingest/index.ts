@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeFlags } from '../config.js';
 import { UsageError } from '../errors.js';
 import { createRunLogger } from '../log.js';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, catalogUrl } from '../catalog/catalog.js';
 import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../table/layout.js';
 import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
@@ -104,7 +104,7 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
     // Generated later, and only for a lake prefix without manifests, when none is configured.
     const key = findPseudonymisationKey(home, env);
     // A dry run only reads an existing catalog; it never creates one.
-    catalog = !opts.dryRun || existsSync(path.join(home, 'catalog.db')) ? Catalog.open(home) : undefined;
+    catalog = !opts.dryRun || existsSync(path.join(home, 'catalog.db')) || catalogUrl(env) ? Catalog.open(home, env) : undefined;
     return await ingest({
       source,
       sourceCipher: opts.sourceCipher,

@@ -26,6 +26,8 @@ import { formatBytes, uploadOutputs } from './upload.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { changedObjects } from '../table/committed.js';
 import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim, s3ConditionalWrites } from '../table/claim.js';
+import { claimSourcePg, commitClaimPg, lockPrefix, releaseClaimPg } from '../table/pg-claim.js';
+import { filterErasedSubjects } from './erased-subjects.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from '../table/manifest.js';
 import { findLanded, lakeKeyId, lakeScheme, readLakeIndex } from './lake-index.js';
 import { checkKeyId, resolveKey, resolveScheme } from './key-identity.js';
@@ -243,6 +245,10 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     let lake: Lake | undefined;
     const written: string[] = [];
     let claim: { key: string; generation: number } | undefined;
+    // With a PostgreSQL catalog: the claim is a row there, and the prefix lock (shared) is held
+    // from the first upload to the manifest so that no purge or erasure runs beside the commit.
+    let pgClaim: { lakeId: string; prefix: string; sourceSha256: string; keyId: string; runId: string } | undefined;
+    let releasePrefix: (() => void) | undefined;
     try {
       lake = await openLake(options.lake);
       const index = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
@@ -336,6 +342,20 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         return { ...base, status: 'dry_run' };
       }
 
+      releasePrefix = await lockPrefix(recorder, destination, options.lake.prefix, 'shared', `ingest ${runId}`);
+      // Subjects erased from this prefix since the run started (another machine, while this run
+      // transformed): their rows leave the spool before anything is uploaded.
+      const erased = recorder?.erasedSince(destination, options.lake.prefix, keyId, startedAt) ?? [];
+      if (erased.length) {
+        const removed = await filterErasedSubjects(outcome, format, [...options.schema.personal], erased, options.signal);
+        if (removed > 0) {
+          const what = `${removed} row${removed > 1 ? 's' : ''} of ${erased.length > 1 ? `${erased.length} subjects` : 'a subject'} erased from ${destination} while this run was transforming left out of this run`;
+          logger.warn(what, { step: 'erasure', rows_removed: removed });
+          base.warnings = [...base.warnings, what];
+          base.rows = outcome.rows;
+          base.objects = outcome.partitions.map((p) => ({ key: objectKey(p.date), uri: uriOf(objectKey(p.date)), rows: p.rows, partition_date: p.date })).sort((a, b) => cmp(a.key, b.key));
+        }
+      }
       const plan = { runId, format, objectKey, rejectsKey: rejectsK, rejectsFile, date: options.date, logger, catalog: recorder };
       const { objects: objectsInfo, rejects: rejectsInfo, identities } = await uploadOutputs(lake, plan, outcome, written);
       // Pause point: objects written, nothing committed (tests race a purge or an erasure here).
@@ -394,7 +414,18 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       }
       // The landing claim (issue 21, item 2): of two machines landing this source now, exactly one
       // commits; the other removes its objects and is skipped. `--force` lands again on purpose.
-      if (!options.force) {
+      if (!options.force && recorder?.pg) {
+        // The shared PostgreSQL catalog decides (a unique row), whatever the store's conditional writes.
+        pgClaim = { lakeId: destination, prefix: options.lake.prefix, sourceSha256: sourceSha, keyId, runId };
+        const outcome = await claimSourcePg({ ...pgClaim, catalog: recorder, lake, logger, graceMs: graceMs(), waitMs: claimWaitMs() });
+        if (!outcome.won) {
+          pgClaim = undefined;
+          await removeUnfinished(lake, written.splice(0), recorder, logger);
+          logger.info(`run ${outcome.run_id} claimed and landed the same source (manifest ${outcome.manifest}) while this run was landing it: this run's objects removed, nothing to do`, { step: 'claim' });
+          recorder.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: outcome.manifest, source_name: sourceName });
+          return { ...base, status: 'skipped', rows: 0, rejected: 0, destination, manifest: outcome.manifest, previous_run_id: outcome.run_id };
+        }
+      } else if (!options.force) {
         const declared = lake.provider === 's3' ? s3ConditionalWrites() : 'on';
         if (declared === 'off') logger.info(`WATT_S3_CONDITIONAL_WRITES=off: the landing claim is not exclusive on this S3 endpoint (two machines could land this file at once)`, { step: 'claim' });
         else if (declared === 'auto' && !(await honoursPutIfAbsent(lake, options.lake.prefix))) {
@@ -414,6 +445,8 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       failpoint('ingest:before-manifest');
       const manifestOut = await writeManifest(lake, manifestK, manifest);
       written.push(manifestK);
+      releasePrefix?.();
+      if (pgClaim && recorder) commitClaimPg(recorder, pgClaim);
       failpoint('ingest:after-manifest');
       logger.info(`wrote manifest ${manifestOut.uri}: run complete`, { step: 'manifest', key: manifestK });
       if ((rotatedFrom || schemeFrom) && recorder) {
@@ -432,6 +465,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         logger.warn(`no row landed: all ${outcome.rejected} rows were rejected (${rejectsInfo?.uri ?? 'no quarantine file'}); the source is not counted as ingested, run it again once fixed`, { step: 'manifest' });
         // Nothing landed: the landing claim is given back, so the rerun after the fix lands.
         if (claim) await releaseClaim(lake, claim, runId, logger);
+        if (pgClaim && recorder) releaseClaimPg(recorder, pgClaim, logger);
       }
       // The run is committed; publish it as one version of the table log (src/table/delta-log.ts).
       const tableVersion = await publishTableVersion(lake, options.lake.prefix, { operation: 'WRITE', command: 'ingest', runId }, logger);
@@ -441,10 +475,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
       if (lake && written.length && !written.includes(manifestK)) await removeUnfinished(lake, written.splice(0), recorder, logger);
       if (lake && claim && !written.includes(manifestK)) await releaseClaim(lake, claim, runId, logger);
+      if (pgClaim && recorder && !written.includes(manifestK)) releaseClaimPg(recorder, pgClaim, logger);
       const status = error instanceof InterruptedError ? 'interrupted' : 'failed';
       recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
       throw error;
     } finally {
+      releasePrefix?.();
       endClaim(runId);
       removeSpool();
       await lake?.close();

@@ -122,6 +122,8 @@ export interface TrailResult extends TrailVerification {
   problem?: string;
   /** The lake's anchors checked against the trail. */
   anchors?: import('../trail/anchor.js').AnchorCheck;
+  /** A PostgreSQL catalog: the anchors it recorded (`trail_anchors`) for this lake, checked against the trail. */
+  catalog_anchors?: { checked: number; broken: { run_id: string; reason: string }[] };
 }
 
 export type PurgeResult = AgePurgeResult | ErasureResult | TrailResult;
