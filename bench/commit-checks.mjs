@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalLake } from '../dist/lake/local.js';
+import { LocalLake } from '../dist/store/local.js';
 import { changedObjects } from '../dist/table/committed.js';
 import { claimSource } from '../dist/table/claim.js';
 

@@ -4,7 +4,7 @@ import { interruptExitCode } from './signals.js';
 import { storageFaultOf } from './storage-fault.js';
 import { wattVersion } from './paths.js';
 import { loadDotenv } from './config.js';
-import { beginRun, endRun, jsonLogs } from './run-output.js';
+import { beginRun, endRun, jsonLogs } from './commands/run-output.js';
 import { METRICS_VERBS, recordedRunMetrics } from './metrics.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerTrain } from './commands/train.js';
@@ -46,7 +46,7 @@ let invoked: { verb: string; flags: Record<string, unknown>; startedAt: Date } |
 program.hook('preAction', async (_program, action) => {
   invoked = { verb: action.name(), flags: action.opts(), startedAt: new Date() };
   beginRun(action.name(), action.opts());
-  if (action.name() === 'serve') (await import('./catalog/cli-runs.js')).recordServeStart(invoked);
+  if (action.name() === 'serve') (await import('./commands/cli-runs.js')).recordServeStart(invoked);
 });
 
 const verbose = process.argv.includes('--verbose');
@@ -73,7 +73,7 @@ process.exitCode = await endRun(exitCode, failure);
 const verbTyped = process.argv[2];
 if (!invoked && exitCode !== 0 && verbTyped && program.commands.some((c) => c.name() === verbTyped)) invoked = { verb: verbTyped, flags: {}, startedAt: new Date() };
 if (invoked && !['runs', 'predict'].includes(invoked.verb)) {
-  const { recordCliRun } = await import('./catalog/cli-runs.js');
+  const { recordCliRun } = await import('./commands/cli-runs.js');
   await recordCliRun(invoked, { exitCode: process.exitCode ?? exitCode, failure, cancelled, detail: { ...recordedRunMetrics() } });
 }
 

@@ -6,7 +6,7 @@ import { InterruptedError } from './errors.js';
  * 143 (SIGTERM).
  * A second signal exits at once. If the clean stop takes longer than {@link STOP_DEADLINE_MS} (a
  * store that does not answer, a long CPU-bound step), the process exits anyway with the same code:
- * every verb is crash-safe (the next run finishes the cleanup, see src/lake/recover.ts), and lock
+ * every verb is crash-safe (the next run finishes the cleanup, see src/table/recover.ts), and lock
  * files are removed on exit (src/lock.ts).
  */
 const controller = new AbortController();

@@ -9,7 +9,7 @@ import { DataError } from './errors.js';
  * with AES-256-CTR (NIST SP 800-38A) under a random key and IV made for that file, kept only in
  * the process's memory (and handed to its own worker threads as plain data): a run killed by
  * SIGKILL or a power cut leaves bytes nobody can read, which the next run's recovery deletes as
- * before (src/lake/recover.ts). Integrity: HMAC-SHA256 (RFC 2104) over the ciphertext, under a
+ * before (src/table/recover.ts). Integrity: HMAC-SHA256 (RFC 2104) over the ciphertext, under a
  * second random key, computed while writing and checked by the first full read (the source
  * scan), so a spool changed behind the run's back fails it (exit 1).
  *

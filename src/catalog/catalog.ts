@@ -54,7 +54,7 @@ export const MIGRATIONS: readonly string[] = [
      watt_version    TEXT
    );`,
   // 2: audit trail of deletions and erasures (issue: purge). Append-only: triggers refuse UPDATE
-  // and DELETE; each entry carries sha256(prev_hash + entry), see src/retention/trail.ts.
+  // and DELETE; each entry carries sha256(prev_hash + entry), see src/trail/trail.ts.
   // AUTOINCREMENT keeps the highest seq ever written in sqlite_sequence, so removing the last
   // entries is detected too.
   `CREATE TABLE audit_log (

@@ -3,7 +3,7 @@ import { DataError, InterruptedError, WattError, oneLine } from '../errors.js';
 import { interruptSignal } from '../signals.js';
 import { lakeOptions } from './options.js';
 import { recordRunMetrics, type RunMetricValues } from '../metrics.js';
-import { jsonLinesOutput } from '../run-output.js';
+import { jsonLinesOutput } from './run-output.js';
 import type { IngestResult } from '../ingest/run.js';
 import type { Logger } from '../log.js';
 import type { BatchOutcome, FileOutcome } from '../ingest/sources.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DataError } from '../errors.js';
 import { interruptSignal } from '../signals.js';
 import { intParser, lakeOptions, printJson } from './options.js';
-import type { VerifyResult } from '../lake/verify.js';
+import type { VerifyResult } from '../table/verify.js';
 
 /**
  * `watt verify`: check a lake folder against its manifests (objects without a manifest, manifests
@@ -19,7 +19,7 @@ export function registerVerify(program: Command): Command {
     .option('--json', 'print one JSON object with the findings on stdout')
     .option('--verbose', 'show debug lines and stack traces')
     .action(async (flags: Record<string, string | number | boolean | undefined>) => {
-      const { runVerify } = await import('../lake/verify-run.js');
+      const { runVerify } = await import('../table/verify-run.js');
       const result = await runVerify({ ...(flags as object), grace: flags.grace as number | undefined, quiet: Boolean(flags.json), signal: interruptSignal() });
       if (flags.json) printJson(result);
       else process.stdout.write(render(result));

@@ -1,7 +1,7 @@
 import { DataError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CompiledSchema } from '../records/schema.js';
-import type { ExtraColumnsPolicy } from './manifest.js';
+import type { ExtraColumnsPolicy } from '../table/manifest.js';
 
 /**
  * Columns the schema does not declare (issue 11, item 4): `--extra-columns keep|drop|reject`.

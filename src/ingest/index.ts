@@ -5,22 +5,22 @@ import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type La
 import { UsageError } from '../errors.js';
 import { createRunLogger } from '../log.js';
 import { Catalog } from '../catalog/catalog.js';
-import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../lake/layout.js';
+import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../table/layout.js';
 import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
 import { loadSchema } from '../records/schema.js';
 import { findPseudonymisationKey } from '../records/pseudonymise.js';
 import type { LakeConfig } from '../config.js';
-import type { PartitionDate } from '../lake/layout.js';
+import type { PartitionDate } from '../table/layout.js';
 import type { CompiledSchema } from '../records/schema.js';
 import { ingest, prestartWorkers, type IngestResult } from './run.js';
 import { needsOneRange } from './transform-plan.js';
 import { delimiterOf, encodingOf, ENCODINGS, type CsvDialect } from '../records/dialect.js';
 import { isTimeZone } from '../records/local-time.js';
-import { DATA_FORMATS, EXTRA_COLUMNS_POLICIES, type DataFormat, type ExtraColumnsPolicy } from './manifest.js';
+import { DATA_FORMATS, EXTRA_COLUMNS_POLICIES, type DataFormat, type ExtraColumnsPolicy } from '../table/manifest.js';
 
 export type { IngestResult, RowError } from './run.js';
-export type { Manifest } from './manifest.js';
+export type { Manifest } from '../table/manifest.js';
 
 /** Options of `watt ingest`, as typed by the command (flags not given are undefined). */
 export interface RunIngestOptions extends LakeFlags {

@@ -1,7 +1,7 @@
 import type { Catalog, ManifestCacheRecord } from '../catalog/catalog.js';
-import { readObject, type Lake } from '../lake/index.js';
+import { readObject, type Lake } from '../store/index.js';
 import type { Logger } from '../log.js';
-import { manifestObjects, type Manifest } from './manifest.js';
+import { manifestObjects, type Manifest } from '../table/manifest.js';
 
 /**
  * What ingest needs to know of a lake prefix, read from its manifests (the truth about what

@@ -1,6 +1,6 @@
 import { appendFileSync, closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { ParquetFileWriter, ROW_GROUP_ROWS } from '../lake/parquet.js';
+import { ParquetFileWriter, ROW_GROUP_ROWS } from '../formats/parquet.js';
 import type { RowSink, SpoolPart, SpoolSpec } from './partition-spool.js';
 
 /**
@@ -23,7 +23,7 @@ import type { RowSink, SpoolPart, SpoolSpec } from './partition-spool.js';
 export const PARQUET_BUFFER_BYTES = 16 * 1024 * 1024;
 /** A writer holding no more than this (its starting buffers) is left alone. */
 const IDLE_BYTES = 64 * 1024;
-/** Most rows of a row group (lake/parquet.ts ROW_GROUP_ROWS: watt's readers hold one row group in memory). */
+/** Most rows of a row group (formats/parquet.ts ROW_GROUP_ROWS: watt's readers hold one row group in memory). */
 export const PARQUET_ROW_GROUP_ROWS = ROW_GROUP_ROWS;
 
 /**

@@ -1,7 +1,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { csvField, needsQuotes } from '../records/csv.js';
-import type { ParquetColumn, ParquetKind, ParquetPart } from '../lake/parquet.js';
-import type { DataFormat } from './manifest.js';
+import type { ParquetColumn, ParquetKind, ParquetPart } from '../formats/parquet.js';
+import type { DataFormat } from '../table/manifest.js';
 
 /**
  * The output side of one byte range of `watt ingest`: valid rows, already canonical and

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Lake } from '../lake/index.js';
-import { schemaKey } from '../lake/layout.js';
+import type { Lake } from '../store/index.js';
+import { schemaKey } from '../table/layout.js';
 import type { Logger } from '../log.js';
 import type { CompiledSchema, SchemaSource } from '../records/schema.js';
-import type { ExtraColumnsPolicy, Manifest } from './manifest.js';
+import type { ExtraColumnsPolicy, Manifest } from '../table/manifest.js';
 
 /**
  * The schema beside the data (issue 11, item 4): every run stores the JSON Schema it checked its

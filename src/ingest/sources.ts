@@ -161,7 +161,7 @@ export interface StdinSpool {
  * Copy `input` to `<home>/tmp/<runId>.stdin/<name>` (`name` is `stdin`, or the base name of a FIFO,
  * character device or socket given as `--source`), streaming (bounded memory). The folder is
  * named after the run so that a crashed run's spool is found and removed by the next run's
- * recovery (src/lake/recover.ts). On failure or interruption nothing is left behind (an exit
+ * recovery (src/table/recover.ts). On failure or interruption nothing is left behind (an exit
  * handler also covers a second signal that ends the process at once).
  * @throws InterruptedError (130/143) when `signal` aborts while reading; StorageError (3) when the
  * spool cannot be written (disk full, WATT_HOME read-only); UsageError (2) when stdin cannot be read.

@@ -13,7 +13,7 @@ import { DataError, InterruptedError, StorageError, UsageError, WattError } from
 import type { Logger } from '../log.js';
 import type { CompiledSchema, SchemaSource } from '../records/schema.js';
 import type { SourceScan } from './scan.js';
-import type { ExtraColumnsPolicy } from './manifest.js';
+import type { ExtraColumnsPolicy } from '../table/manifest.js';
 import { applyExtraColumns, type ExtraColumnsOutcome } from './extra-columns.js';
 import { newKeySeed, settleDuplicates } from './primary-key.js';
 import { csvField } from '../records/csv.js';
@@ -22,8 +22,8 @@ import { DEFAULT_DIALECT, type CsvDialect } from '../records/dialect.js';
 import { checkPersonalColumns } from './personal-guard.js';
 import { csvSpoolFile, parquetKind, type SpoolPart } from './partition-spool.js';
 import { LiveJoin } from './live-join.js';
-import type { ParquetColumn } from '../lake/parquet.js';
-import type { DataFormat } from './manifest.js';
+import type { ParquetColumn } from '../formats/parquet.js';
+import type { DataFormat } from '../table/manifest.js';
 
 /**
  * The transform stage of `watt ingest`, planned over the source: check the header here, cut the
@@ -31,7 +31,7 @@ import type { DataFormat } from './manifest.js';
  * transform.ts (in a heap-capped worker thread, or in process), and join the ranges' spools:
  * per partition day, the CSV parts are concatenated (later parts without their header) and the
  * Parquet parts are joined by copying their row groups and writing one footer
- * (lake/parquet.ts finishParquetParts): one spool file, hence one object, per day.
+ * (formats/parquet.ts finishParquetParts): one spool file, hence one object, per day.
  */
 
 /** Files at least this big are checked in parallel ranges, one worker thread per core (max 2). */
@@ -284,7 +284,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       let hash: Hash | undefined;
       if (format === 'parquet') {
         // The Parquet modules load only for Parquet runs.
-        const { finishParquetParts } = await import('../lake/parquet.js');
+        const { finishParquetParts } = await import('../formats/parquet.js');
         ({ file, bytes } = await finishParquetParts(parts.map((p) => p.parquet!), columns, options.parquetMetadata));
       }
       else {

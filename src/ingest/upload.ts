@@ -1,8 +1,8 @@
 import type { Catalog } from '../catalog/catalog.js';
-import type { Lake } from '../lake/index.js';
+import type { Lake } from '../store/index.js';
 import type { Logger } from '../log.js';
 import { failpoint } from '../failpoint.js';
-import type { DataFormat, Manifest, ManifestObject } from './manifest.js';
+import type { DataFormat, Manifest, ManifestObject } from '../table/manifest.js';
 import type { TransformOutcome } from './transform-plan.js';
 
 /** Content type of each data format (Parquet: the IANA registration of 2024). */

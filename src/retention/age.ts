@@ -1,18 +1,18 @@
 import path from 'node:path';
-import { readObject } from '../lake/index.js';
 import { failpoint } from '../failpoint.js';
 import { pathToFileURL } from 'node:url';
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { InterruptedError, StorageError, CancelledError } from '../errors.js';
-import type { ObjectInfo } from '../lake/types.js';
+import type { ObjectInfo } from '../store/types.js';
 import { createHash } from 'node:crypto';
-import type { Lake } from '../lake/types.js';
+import type { Lake } from '../store/types.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
-import { partitionDateOf, runIdOf, todayUtc, manifestKey } from '../lake/layout.js';
-import { graceMs, orphanVerdict } from '../lake/integrity.js';
-import { manifestObjects, type Manifest } from '../ingest/manifest.js';
-import { appendTrail, openIntents, trailHead, type TrailInput } from './trail.js';
+import { partitionDateOf, runIdOf, todayUtc, manifestKey } from '../table/layout.js';
+import { graceMs, orphanVerdict } from '../table/integrity.js';
+import { manifestObjects, readManifestJson, type Manifest } from '../table/manifest.js';
+import { completeRetentionIntents } from '../table/intents.js';
+import { appendTrail, trailHead, type TrailInput } from '../trail/trail.js';
 import { MAX_KEYS_LISTED, type AgePurgeResult, type CategoryResult, type PurgeContext } from './types.js';
 
 /** Keys deleted per call to `Lake.delete` (S3 DeleteObjects takes at most 1,000: S3 API reference). */
@@ -455,7 +455,7 @@ function validDay(text: unknown): boolean {
   return typeof text === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(text);
 }
 
-/** What {@link rewriteManifest} and {@link completeRetentionIntents} need. */
+/** What {@link rewriteManifest} needs. */
 interface RewriteContext {
   lake: Lake;
   catalog?: Catalog;
@@ -499,70 +499,6 @@ async function rewriteManifest(ctx: RewriteContext, p: PartialRun): Promise<numb
   return intent?.seq;
 }
 
-/**
- * Complete the manifest rewrites an interrupted purge by age left (open `retention.intent`
- * entries of this lake): when the manifest no longer names the intent's keys (it was rewritten,
- * or the whole run is gone), delete those still in the lake (a `retention.delete` entry each,
- * written first) and close the intent (`retention.rewrite`); when it still names them (killed
- * before the rewrite), close it as abandoned (`retention.abandon`): the next plan does it again.
- * Called by {@link purgeByAge} and by recovery (`watt verify --repair`, ingest).
- * @returns intents completed.
- * @throws StorageError when the lake fails (the intent stays open).
- */
-export async function completeRetentionIntents(ctx: RewriteContext & { catalog: Catalog }): Promise<number> {
-  const { lake, catalog, logger } = ctx;
-  let completed = 0;
-  for (const intent of openIntents(catalog.db, ctx.destination, 'retention.intent')) {
-    const d = intent.parsed as { keys?: unknown; rows_removed?: number };
-    const keys = Array.isArray(d.keys) ? d.keys.filter((k): k is string => typeof k === 'string') : [];
-    const mKey = intent.key!;
-    let names = new Set<string>();
-    if (await lake.head(mKey)) {
-      const m = await readManifestJson(lake, mKey).catch((err: unknown) => {
-        if (err instanceof StorageError) throw err;
-        return undefined;
-      });
-      names = new Set(manifestObjects(m ?? {}).map((o) => o.key));
-    }
-    if (keys.some((k) => names.has(k))) {
-      appendTrail(catalog.db, [{ action: 'retention.abandon', lake: ctx.destination, key: mKey, count: 0, run_id: ctx.runId, detail: { intent: intent.seq, reason: 'manifest not rewritten' } }]);
-      continue;
-    }
-    const present: { key: string; bytes: number }[] = [];
-    for (const k of keys) {
-      const h = await lake.head(k);
-      if (h) present.push({ key: k, bytes: h.size });
-    }
-    if (present.length) {
-      appendTrail(
-        catalog.db,
-        present.map((p) => ({ action: 'retention.delete', lake: ctx.destination, key: p.key, count: 1, run_id: ctx.runId, detail: { bytes: p.bytes, intent: intent.seq, recovered: true } })),
-      );
-      const del = await lake.delete(present.map((p) => p.key));
-      catalog.markLakeObjectsDeleted(lake.provider, lake.bucket, del.deleted, ctx.now.toISOString());
-      if (del.errors.length) {
-        appendTrail(
-          catalog.db,
-          del.errors.map((e): TrailInput => ({ action: 'retention.delete_failed', lake: ctx.destination, key: e.key, count: 1, run_id: ctx.runId, detail: { message: e.message.slice(0, 200) } })),
-        );
-        throw new StorageError(`could not finish the interrupted retention of ${lake.uri(mKey)}: ${del.errors.length} objects could not be deleted (first: ${del.errors[0]!.message.slice(0, 160)})`, {
-          hint: 'check permissions on the bucket, then run watt purge again',
-        });
-      }
-    }
-    appendTrail(catalog.db, [{ action: 'retention.rewrite', lake: ctx.destination, key: mKey, count: present.length, run_id: ctx.runId, detail: { intent: intent.seq, rows_removed: d.rows_removed ?? null, recovered: true } }]);
-    completed++;
-    logger.warn(`completed the interrupted retention of run ${intent.run_id} on ${lake.uri(mKey)}: ${present.length} expired objects deleted`, { step: 'recover', key: mKey });
-  }
-  return completed;
-}
-
-/** Read and parse a manifest. @throws StorageError from the lake; SyntaxError/Error for bad JSON. */
-async function readManifestJson(lake: Lake, key: string): Promise<Partial<RetainedManifest>> {
-  const m = JSON.parse((await readObject(lake, key)).toString('utf8')) as Partial<RetainedManifest>;
-  if (typeof m !== 'object' || m === null) throw new Error('not a JSON object');
-  return m;
-}
 
 /** Run logs (`*.log`, `*.log.N`, regular files directly in `dir`) last modified before `cutoff`. */
 async function planLogs(dir: string, cutoff: Date, current?: string): Promise<{ file: string; bytes: number }[]> {

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { csvField } from '../records/csv.js';
-import { readObject } from '../lake/index.js';
-import { columnsOf, readParquetMetadata, readParquetRowGroups, ParquetFileWriter } from '../lake/parquet.js';
+import { readObject } from '../store/index.js';
+import { columnsOf, readParquetMetadata, readParquetRowGroups, ParquetFileWriter } from '../formats/parquet.js';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -11,11 +11,11 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { failpoint } from '../failpoint.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
-import type { ObjectInfo } from '../lake/types.js';
-import { erasedKey, isDataKey, manifestKey, partitionDateOf, runIdOf } from '../lake/layout.js';
-import type { Manifest } from '../ingest/manifest.js';
+import type { ObjectInfo } from '../store/types.js';
+import { erasedKey, isDataKey, manifestKey, partitionDateOf, runIdOf } from '../table/layout.js';
+import type { Manifest } from '../table/manifest.js';
 import { committedKeys } from '../table/committed.js';
-import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from './trail.js';
+import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from '../trail/trail.js';
 import type { ErasedObject, ErasureResult, PurgeContext } from './types.js';
 
 /** Objects searched at once for the pseudonym. */

@@ -5,16 +5,16 @@ import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type La
 import { CancelledError, DataError, InterruptedError, LockError, StorageError, UsageError, WattError } from '../errors.js';
 import { createRunLogger } from '../log.js';
 import { Catalog } from '../catalog/catalog.js';
-import { destinationUri, openLake, type Lake } from '../lake/index.js';
+import { destinationUri, openLake, type Lake } from '../store/index.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { newRunId } from '../run-id.js';
 import { failpoint } from '../failpoint.js';
 import { canonicalIdentifier } from '../records/identifier.js';
-import { recoverLake } from '../lake/recover.js';
-import { graceMs } from '../lake/integrity.js';
+import { recoverLake } from '../table/recover.js';
+import { graceMs } from '../table/integrity.js';
 import { availableKeys, lakeKeyIds, subjectPseudonyms, type LakeKeyIds } from './keys.js';
-import { anchorKey, verifyTrailAndAnchors, writeAnchor } from './anchor.js';
-import { PSEUDONYM_PREFIX_CHARS } from './trail.js';
+import { anchorKey, verifyTrailAndAnchors, writeAnchor } from '../trail/anchor.js';
+import { PSEUDONYM_PREFIX_CHARS } from '../trail/trail.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { erasureGraceMs, vacuumErased, type VacuumResult } from '../table/vacuum.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
@@ -23,7 +23,7 @@ import type { AgePurgeResult, ErasureResult, PurgeResult, TrailResult } from './
 
 export type { PurgeResult, AgePurgeResult, ErasureResult, TrailResult, CategoryResult, ErasedObject } from './types.js';
 export type { AgePlanSummary } from './age.js';
-export { verifyTrail } from './trail.js';
+export { verifyTrail } from '../trail/trail.js';
 
 /** Options of `watt purge`, as typed by the command (flags not given are undefined). */
 export interface RunPurgeOptions extends LakeFlags {

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { readObject } from '../lake/index.js';
+import { readObject } from '../store/index.js';
 import { InterruptedError, UsageError } from '../errors.js';
-import type { Lake } from '../lake/types.js';
-import { listLake } from '../lake/integrity.js';
+import type { Lake } from '../store/types.js';
+import { listLake } from '../table/integrity.js';
 import { keyIdOf, loadPseudonymisationKey, MIN_KEY_LENGTH, Pseudonymiser } from '../records/pseudonymise.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { TrailVerification } from './trail.js';
+import type { TrailVerification } from '../trail/trail.js';
 
 /**
  * Results of `watt purge`, rendered by src/commands/purge.ts as text or `--json`.
@@ -126,14 +126,14 @@ export interface TrailResult extends TrailVerification {
   /** First problem (chain or anchor), one line. */
   problem?: string;
   /** The lake's anchors checked against the trail. */
-  anchors?: import('./anchor.js').AnchorCheck;
+  anchors?: import('../trail/anchor.js').AnchorCheck;
 }
 
 export type PurgeResult = AgePurgeResult | ErasureResult | TrailResult;
 
 /** What the core modules of purge share: an open lake, the run, where to log and record. */
 export interface PurgeContext {
-  lake: import('../lake/types.js').Lake;
+  lake: import('../store/types.js').Lake;
   /** Validated key prefix (no trailing slash); nothing outside `<prefix>/` is touched. */
   prefix: string;
   /** URI of the lake folder (for messages and the trail), never holding secrets. */

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { LockError, StorageError, UsageError } from '../errors.js';
-import { readObject } from '../lake/index.js';
-import { manifestKey } from '../lake/layout.js';
+import { readObject } from '../store/index.js';
+import { manifestKey } from './layout.js';
 import { isAlive } from '../lock.js';
-import type { Lake, ObjectInfo } from '../lake/types.js';
+import type { Lake, ObjectInfo } from '../store/types.js';
 import type { Logger } from '../log.js';
 
 /**

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { readObject } from '../lake/index.js';
-import type { Lake, ObjectInfo } from '../lake/types.js';
+import { readObject } from '../store/index.js';
+import type { Lake, ObjectInfo } from '../store/types.js';
 
 /**
  * What the manifests of a lake prefix commit (the commit rule, ARCHITECTURE.md "Lakes": a run is

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { StorageError, UsageError } from '../errors.js';
-import { readObject } from '../lake/index.js';
-import type { Lake, ObjectInfo } from '../lake/types.js';
+import { readObject } from '../store/index.js';
+import type { Lake, ObjectInfo } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { wattVersion } from '../paths.js';
 

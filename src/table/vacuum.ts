@@ -1,9 +1,9 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { readObject } from '../lake/index.js';
-import { isDataKey } from '../lake/layout.js';
-import type { Lake, ObjectInfo } from '../lake/types.js';
+import { readObject } from '../store/index.js';
+import { isDataKey } from './layout.js';
+import type { Lake, ObjectInfo } from '../store/types.js';
 import type { Logger } from '../log.js';
-import { appendTrail } from '../retention/trail.js';
+import { appendTrail } from '../trail/trail.js';
 import { InterruptedError } from '../errors.js';
 import { namedBy } from './committed.js';
 import { deltaPath, readTableSnapshot } from './delta-log.js';

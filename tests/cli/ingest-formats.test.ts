@@ -1,7 +1,7 @@
 /**
  * Issue 11, items 1-3, end to end with the real CLI: canonical CSV values, `--format parquet`
  * (typed columns) and `--partition-by` (one object per UTC day, one manifest v2). What watt wrote
- * is read back with independent readers: csv-parse, hyparquet (through lake/parquet.ts) and
+ * is read back with independent readers: csv-parse, hyparquet (through formats/parquet.ts) and
  * DuckDB (@duckdb/node-api).
  */
 import { createWriteStream, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { parse } from 'csv-parse/sync';
 import { DuckDBInstance } from '@duckdb/node-api';
 import Database from 'better-sqlite3';
 import { ROOT, runWatt, scratchDir } from '../helpers/cli.js';
-import { readParquetRowGroups } from '../../src/lake/parquet.js';
+import { readParquetRowGroups } from '../../src/formats/parquet.js';
 
 const KEY = { WATT_PSEUDONYMISATION_KEY: 'test-key-0123456789abcdef0123456789abcdef' };
 const HEADER = 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { runWatt, scratchDir, BIN, ROOT, type CliResult } from '../helpers/cli.js';
 import { acquireLock, lockNames } from '../../src/lock.js';
-import { destinationUri } from '../../src/lake/index.js';
+import { destinationUri } from '../../src/store/index.js';
 import { resolveLakeConfig } from '../../src/config.js';
 
 /**

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { runWatt, scratchDir } from '../helpers/cli.js';
 import { acquireLock } from '../../src/lock.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { destinationUri } from '../../src/lake/index.js';
+import { destinationUri } from '../../src/store/index.js';
 import { resolveLakeConfig } from '../../src/config.js';
 import { purgeLockName } from '../../src/retention/index.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';

@@ -11,10 +11,10 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { compressors } from './zstd.js';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import type { Lake } from '../../src/lake/types.js';
-import { dataKey, manifestKey, rejectsKey, schemaKey, type Layout } from '../../src/lake/layout.js';
-import { ParquetFileWriter, type ParquetColumn } from '../../src/lake/parquet.js';
-import { manifestObjects, writeManifest, type DataFormat, type Manifest, type ManifestObject } from '../../src/ingest/manifest.js';
+import type { Lake } from '../../src/store/types.js';
+import { dataKey, manifestKey, rejectsKey, schemaKey, type Layout } from '../../src/table/layout.js';
+import { ParquetFileWriter, type ParquetColumn } from '../../src/formats/parquet.js';
+import { manifestObjects, writeManifest, type DataFormat, type Manifest, type ManifestObject } from '../../src/table/manifest.js';
 import { keyIdOf, Pseudonymiser } from '../../src/records/pseudonymise.js';
 
 /** A reading before pseudonymisation (customer and meter are raw identifiers). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { createSink, type SpoolSpec } from '../../src/ingest/partition-spool.js';
 import { PARQUET_BUFFER_BYTES } from '../../src/ingest/parquet-sink.js';
-import { finishParquetParts, readParquetMetadata, readParquetRowGroups, type ParquetColumn } from '../../src/lake/parquet.js';
+import { finishParquetParts, readParquetMetadata, readParquetRowGroups, type ParquetColumn } from '../../src/formats/parquet.js';
 
 const columns: ParquetColumn[] = [
   { name: 'id', kind: 'string' },

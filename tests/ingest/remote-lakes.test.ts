@@ -13,7 +13,7 @@ import {
 } from '@azure/storage-blob';
 import { startS3, startAzurite, AZURITE_ACCOUNT, AZURITE_KEY, type S3Server, type AzureServer } from '../helpers/servers.js';
 import { runWatt, scratchDir, ROOT } from '../helpers/cli.js';
-import { readParquetRowGroups } from '../../src/lake/parquet.js';
+import { readParquetRowGroups } from '../../src/formats/parquet.js';
 
 const KEY = { WATT_PSEUDONYMISATION_KEY: 'test-key-0123456789abcdef0123456789abcdef' };
 const SAMPLE = path.join(ROOT, 'samples', 'sample_energy_consumption.csv');

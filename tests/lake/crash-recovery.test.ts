@@ -14,7 +14,7 @@ import { runWatt, scratchDir } from '../helpers/cli.js';
 import { AZURE_LAKE, LOCAL_LAKE, S3_LAKE, startS3, useLakeServer } from '../helpers/servers.js';
 import { startDroppingProxy } from '../helpers/dropping-proxy.js';
 import { FIXTURES, lakeFor, wattEnv } from '../retention/helpers.js';
-import type { Lake } from '../../src/lake/index.js';
+import type { Lake } from '../../src/store/index.js';
 
 const SOURCE = path.join(FIXTURES, 'mixed-a.csv');
 const SOURCE_IDS = (parse(readFileSync(SOURCE, 'utf8'), { columns: true }) as { record_id: string }[]).map((r) => r.record_id).sort();

@@ -1,4 +1,4 @@
-import { dataKey, manifestKey, rejectsKey, partitionDateOf, parsePartitionDate, sourceStem, runIdOf } from '../../src/lake/layout.js';
+import { dataKey, manifestKey, rejectsKey, partitionDateOf, parsePartitionDate, sourceStem, runIdOf } from '../../src/table/layout.js';
 import { normalisePrefix, resolveLakeConfig } from '../../src/config.js';
 import { UsageError } from '../../src/errors.js';
 import { newRunId, isRunId } from '../../src/run-id.js';

@@ -1,5 +1,5 @@
 /**
- * watt's own Parquet column encoder (src/lake/parquet-columns.ts, through ParquetFileWriter),
+ * watt's own Parquet column encoder (src/formats/parquet-columns.ts, through ParquetFileWriter),
  * read back by independent readers: DuckDB (values, footer, statistics and its row-group pruning)
  * and hyparquet with the reference Zstandard library. Values must come back exactly as given:
  * INT64 at the range's ends, timestamps far outside 1970..2262, -0, extremes, non-ASCII text.
@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
-import { finishParquetParts, ParquetFileWriter, readParquetMetadata, readParquetRowGroups, type ParquetCell, type ParquetColumn } from '../../src/lake/parquet.js';
-import { decimal } from '../../src/lake/parquet-columns.js';
+import { finishParquetParts, ParquetFileWriter, readParquetMetadata, readParquetRowGroups, type ParquetCell, type ParquetColumn } from '../../src/formats/parquet.js';
+import { decimal } from '../../src/formats/parquet-columns.js';
 import { useDuckDb } from '../helpers/duckdb.js';
 import { compressors } from '../helpers/zstd.js';
 

@@ -12,10 +12,10 @@ import { runWatt, scratchDir } from '../helpers/cli.js';
 import { AZURE_LAKE, LOCAL_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { KEY, PREFIX, lakeFor, wattEnv } from '../retention/helpers.js';
 import { daysAgo, landRun, manifestProblems, readRows, readings } from '../helpers/v2-lake.js';
-import { manifestKey, schemaKey } from '../../src/lake/layout.js';
-import type { Lake } from '../../src/lake/types.js';
+import { manifestKey, schemaKey } from '../../src/table/layout.js';
+import type { Lake } from '../../src/store/types.js';
 import { readLakeIndex, findLanded } from '../../src/ingest/lake-index.js';
-import { writeManifest } from '../../src/ingest/manifest.js';
+import { writeManifest } from '../../src/table/manifest.js';
 import { silentLogger } from '../../src/log.js';
 
 const dirs: string[] = [];

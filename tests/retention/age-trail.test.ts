@@ -6,13 +6,13 @@
 import { mkdtempSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalLake } from '../../src/lake/local.js';
+import { LocalLake } from '../../src/store/local.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { purgeByAge } from '../../src/retention/age.js';
-import { verifyTrail } from '../../src/retention/trail.js';
+import { verifyTrail } from '../../src/trail/trail.js';
 import { StorageError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import type { Lake } from '../../src/lake/types.js';
+import type { Lake } from '../../src/store/types.js';
 
 describe('purge by age writes the trail ahead of the deletes', () => {
   it('records every deletion, and a refused one as failed, with the chain intact', async () => {

@@ -59,7 +59,7 @@ describe.each([
     rewriteTrail(path.join(env.WATT_HOME!, 'catalog.db'), fromSeq);
 
     const chainOnly = new Database(path.join(env.WATT_HOME!, 'catalog.db'), { readonly: true });
-    const { verifyTrail } = await import('../../src/retention/trail.js');
+    const { verifyTrail } = await import('../../src/trail/trail.js');
     expect(verifyTrail(chainOnly).ok).toBe(true); // the chain alone no longer tells
     chainOnly.close();
 

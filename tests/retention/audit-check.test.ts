@@ -5,7 +5,7 @@ import path from 'node:path';
 import auditTrail from '../../src/audit/checks/audit-trail.js';
 import { createContext } from '../../src/audit/context.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { appendTrail } from '../../src/retention/trail.js';
+import { appendTrail } from '../../src/trail/trail.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

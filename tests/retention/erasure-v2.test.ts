@@ -13,9 +13,9 @@ import { runWatt, scratchDir } from '../helpers/cli.js';
 import { AZURE_LAKE, LOCAL_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { KEY, PREFIX, SUBJECT, lakeFor, wattEnv } from './helpers.js';
 import { landRun, manifestProblems, readRows, readings } from '../helpers/v2-lake.js';
-import { manifestKey } from '../../src/lake/layout.js';
+import { manifestKey } from '../../src/table/layout.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
-import type { Lake } from '../../src/lake/types.js';
+import type { Lake } from '../../src/store/types.js';
 
 const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
 const dirs: string[] = [];

@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runWatt, type CliResult } from '../helpers/cli.js';
-import { openLake, type Lake } from '../../src/lake/index.js';
+import { openLake, type Lake } from '../../src/store/index.js';
 import { resolveLakeConfig } from '../../src/config.js';
-import { manifestObjects, type Manifest } from '../../src/ingest/manifest.js';
+import { manifestObjects, type Manifest } from '../../src/table/manifest.js';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from '../helpers/zstd.js';
 

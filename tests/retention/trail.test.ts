@@ -1,9 +1,9 @@
-/** The audit trail's hash chain (src/retention/trail.ts) on a real catalog file. */
+/** The audit trail's hash chain (src/trail/trail.ts) on a real catalog file. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { GENESIS_HASH, appendTrail, entryHash, openIntents, verifyTrail } from '../../src/retention/trail.js';
+import { GENESIS_HASH, appendTrail, entryHash, openIntents, verifyTrail } from '../../src/trail/trail.js';
 
 let home: string;
 let catalog: Catalog;

@@ -12,7 +12,7 @@ import { buildApp, type WattApp } from '../../src/serve/app.js';
 import { parseApiKeys } from '../../src/serve/auth.js';
 import { loadPredictor } from '../../src/serve/predictor.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { appendTrail } from '../../src/retention/trail.js';
+import { appendTrail } from '../../src/trail/trail.js';
 import { renderRunMetrics } from '../../src/metrics.js';
 import { parseCorsOrigins } from '../../src/serve/cors.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';

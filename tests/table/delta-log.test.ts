@@ -13,7 +13,7 @@ import { useDuckDb } from '../helpers/duckdb.js';
 import { FIXTURES, KEY, PREFIX, SUBJECT, wattEnv } from '../retention/helpers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { commitTableVersion, readTableSnapshot } from '../../src/table/delta-log.js';
-import { LocalLake } from '../../src/lake/local.js';
+import { LocalLake } from '../../src/store/local.js';
 import { landRun, readings } from '../helpers/v2-lake.js';
 import type { Logger } from '../../src/log.js';
 

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { verifyTrail } from '../../retention/trail.js';
+import { verifyTrail } from '../../trail/trail.js';
 import { defineCheck } from './types.js';
 
 /** Options of `audit-trail`: where the catalog is, relative to the audited folder. */
@@ -13,7 +13,7 @@ export interface AuditTrailOptions {
 /**
  * `audit-trail`: when a watt catalog is present, the hash chain of its audit trail (deletions and
  * erasures recorded by `watt purge`, GDPR Art. 5(2) and 17) must verify: the same check as
- * `watt purge --verify-trail` (src/retention/trail.ts), including the trail anchors that purges
+ * `watt purge --verify-trail` (src/trail/trail.ts), including the trail anchors that purges
  * wrote into the lake the environment configures (`<prefix>/_audit/*.json`; local lake default
  * `<root>/lake`), so that a rewrite of the whole chain is caught. No catalog: nothing to check. A
  * file that is not a readable SQLite catalog, or a lake whose anchors cannot be read, is a finding.
@@ -48,8 +48,8 @@ export default defineCheck<AuditTrailOptions>({
 /** The trail against the anchors of the lake the environment configures (item 7 of issue 8). */
 async function anchorFindings(db: Database.Database, rel: string, home: string, root: string): Promise<{ file: string; message: string }[]> {
   const { resolveLakeConfig } = await import('../../config.js');
-  const { openLake } = await import('../../lake/index.js');
-  const { checkAnchors } = await import('../../retention/anchor.js');
+  const { openLake } = await import('../../store/index.js');
+  const { checkAnchors } = await import('../../trail/anchor.js');
   const env = { ...process.env, WATT_LAKE_ROOT: process.env.WATT_LAKE_ROOT || path.join(root, 'lake') };
   let lake;
   try {

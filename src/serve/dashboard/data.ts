@@ -199,7 +199,7 @@ export function ingestPrefixes(home: string): string[] {
 export async function purgePreview(home: string, prefix: string, env: Env, now = new Date()): Promise<PurgePreview> {
   const [{ resolveLakeConfig, logDir }, { destinationUri, openLake }, { purgeByAge }, { policyPeriods }, { createRunLogger }, { newRunId }] = await Promise.all([
     import('../../config.js'),
-    import('../../lake/index.js'),
+    import('../../store/index.js'),
     import('../../retention/age.js'),
     import('../../retention/index.js'),
     import('../../log.js'),
@@ -293,7 +293,7 @@ const trailChecks = new Map<string, { at: number; result: GdprView['trail'] }>()
 /** Erasures and purges per day, the trail's integrity (checked at most every 5 minutes), the last verify and audit-rgpd. */
 export async function gdprView(home: string, days: number, now = new Date()): Promise<GdprView> {
   const since = windowStart(days, now);
-  const { verifyTrail } = await import('../../retention/trail.js');
+  const { verifyTrail } = await import('../../trail/trail.js');
   const checkedAt = new Date().toISOString();
   return withCatalog<GdprView>(home, { since, days: [], trail: { ok: true, entries: 0, checked_at: checkedAt }, last_verify: null, last_verify_trail: null, last_audit: null }, (db) => {
     const objects = hasColumn(db, 'objects') ? 'objects' : 'rows';

@@ -1,8 +1,8 @@
-import { oneLine } from './errors.js';
-import { configureConsole } from './console-settings.js';
-import { METRICS_VERBS, lakeLabel, metricsTarget, recordedRunMetrics, writeRunMetrics } from './metrics.js';
-import { resolveLakeConfig } from './config.js';
-import { objectUri } from './lake/index.js';
+import { oneLine } from '../errors.js';
+import { configureConsole } from '../console-settings.js';
+import { METRICS_VERBS, lakeLabel, metricsTarget, recordedRunMetrics, writeRunMetrics } from '../metrics.js';
+import { resolveLakeConfig } from '../config.js';
+import { objectUri } from '../store/index.js';
 
 /**
  * Cron-friendly output, the same for every verb (wired by src/cli.ts around each command):

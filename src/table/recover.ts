@@ -6,9 +6,9 @@ import type { LakeConfig } from '../config.js';
 import { WattError } from '../errors.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
-import { appendTrail } from '../retention/trail.js';
-import { completeRetentionIntents } from '../retention/age.js';
-import { destinationUri, openLake, readObject, type Lake } from './index.js';
+import { appendTrail } from '../trail/trail.js';
+import { completeRetentionIntents } from './intents.js';
+import { destinationUri, openLake, readObject, type Lake } from '../store/index.js';
 import { lakeLocation } from '../lock.js';
 import { DEFAULT_GRACE_MS, isDeadRun, listLake, orphanVerdict, unmanifested } from './integrity.js';
 

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { wattHome, type Env } from '../config.js';
 import { oneLine } from '../errors.js';
 import { newRunId } from '../run-id.js';
-import { jsonLogs, recordedVerb, runLake } from '../run-output.js';
-import { Catalog, runsStartedInProcess, type RunStatus } from './catalog.js';
+import { jsonLogs, recordedVerb, runLake } from './run-output.js';
+import { Catalog, runsStartedInProcess, type RunStatus } from '../catalog/catalog.js';
 
 /**
  * The CLI's side of the run history: every verb that changes or checks something records a run

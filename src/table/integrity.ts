@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { InterruptedError } from '../errors.js';
 import type { Catalog, RunRecord } from '../catalog/catalog.js';
-import type { Lake, ObjectInfo } from './types.js';
+import type { Lake, ObjectInfo } from '../store/types.js';
 import { isDataKey, runIdOf } from './layout.js';
 import { isAlive } from '../lock.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Lake } from '../lake/index.js';
-import type { Layout } from '../lake/layout.js';
+import { readObject, type Lake } from '../store/index.js';
+import type { Layout } from './layout.js';
 
 /** Format of a data object in the lake: canonical CSV (RFC 4180, UTF-8) or Apache Parquet. */
 export type DataFormat = 'csv' | 'parquet';
@@ -97,4 +97,11 @@ export async function writeManifest(lake: Lake, key: string, manifest: Manifest)
   const sha256 = createHash('sha256').update(body).digest('hex');
   await lake.put(key, body, { sha256, contentType: 'application/json' });
   return { key, uri: lake.uri(key), sha256, bytes: Buffer.byteLength(body) };
+}
+
+/** Read and parse a manifest. @throws StorageError from the lake; SyntaxError/Error for bad JSON. */
+export async function readManifestJson(lake: Lake, key: string): Promise<Partial<Manifest> & Record<string, unknown>> {
+  const m = JSON.parse((await readObject(lake, key)).toString('utf8')) as Partial<Manifest> & Record<string, unknown>;
+  if (typeof m !== 'object' || m === null) throw new Error('not a JSON object');
+  return m;
 }

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { readObject } from '../lake/index.js';
-import type { Lake } from '../lake/types.js';
+import { readObject } from '../store/index.js';
+import type { Lake } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { GENESIS_HASH, verifyTrail } from './trail.js';
 

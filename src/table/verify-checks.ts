@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { Lake } from './types.js';
+import type { Lake } from '../store/types.js';
 
 /**
  * Checks `watt verify` makes beyond hashes (issue 21, item 4): duplicate landings of one source,

@@ -7,15 +7,15 @@ import { Catalog } from '../catalog/catalog.js';
 import { InterruptedError, LockError, StorageError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
-import { verifyTrailAndAnchors } from '../retention/anchor.js';
-import { destinationUri, openLake, readObject, type Lake } from './index.js';
+import { verifyTrailAndAnchors } from '../trail/anchor.js';
+import { destinationUri, openLake, readObject, type Lake } from '../store/index.js';
 import { listLake, orphanVerdict, unmanifested, DEFAULT_GRACE_MS } from './integrity.js';
 import { recoverLake } from './recover.js';
-import { manifestObjects, type Manifest } from '../ingest/manifest.js';
+import { manifestObjects, type Manifest } from './manifest.js';
 import { runIdOf } from './layout.js';
-import { erasureGraceMs } from '../table/vacuum.js';
-import { appendTrail } from '../retention/trail.js';
-import { trailId } from '../retention/anchor.js';
+import { erasureGraceMs } from './vacuum.js';
+import { appendTrail } from '../trail/trail.js';
+import { trailId } from '../trail/anchor.js';
 import { duplicateLandings, hashAndCount, unanchoredPurges, type ManifestIdentity } from './verify-checks.js';
 
 /** Kinds of finding of `watt verify`. */
