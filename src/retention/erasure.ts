@@ -295,8 +295,10 @@ async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outc
   const { lake, catalog } = options;
   if (o.manifest) await updateManifest(options, o.manifest, intent.run_id, o);
   stepDone(options, 'manifest');
-  if (o.newKey && !catalog!.db.prepare('SELECT 1 FROM lake_objects WHERE provider = ? AND bucket = ? AND key = ? AND deleted_at IS NULL').get(lake.provider, lake.bucket, o.newKey)) {
-    const run = runIdOf(o.key) ?? null;
+  const landedBy = o.newKey ? runIdOf(o.key) : undefined;
+  // The catalog indexes the new object when it knows the run that landed it (another machine's run: not).
+  if (o.newKey && landedBy && catalog!.getRun(landedBy) && !catalog!.db.prepare('SELECT 1 FROM lake_objects WHERE provider = ? AND bucket = ? AND key = ? AND deleted_at IS NULL').get(lake.provider, lake.bucket, o.newKey)) {
+    const run = landedBy;
     catalog!.addLakeObject({ run_id: run, kind: 'data', uri: lake.uri(o.newKey), provider: lake.provider, bucket: lake.bucket, key: o.newKey, sha256: o.sha256, bytes: o.bytes, rows: o.rows, partition_date: partitionDateOf(options.prefix, o.newKey) ?? null });
   }
   // The replaced object's row is marked deleted by the vacuum that deletes it.
