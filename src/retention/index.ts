@@ -103,6 +103,8 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     if (!dryRun && pseudonyms !== undefined) await recover();
     const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now };
     let result: AgePurgeResult | ErasureResult;
+    /** The version retention committed between its manifests and its objects' deletion. */
+    let published: number | null | undefined = null;
     if (pseudonyms !== undefined) {
       if (pseudonyms.without_key_id > 0) {
         logger.info(`${pseudonyms.without_key_id} manifest${pseudonyms.without_key_id > 1 ? 's' : ''} carry no key id (written before key ids): erased under the current key ${pseudonyms.all[0]!.key_id}`, { step: 'keys' });
@@ -123,13 +125,13 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         confirm: opts.confirm,
         // Retention's table version goes out between its manifests and its objects' deletion, so
         // the latest version never names a deleted object.
-        publish: () => publishTableVersion(lake!, config.prefix, { operation: 'DELETE', command: 'purge', runId }, logger, now),
+        publish: async () => (published = await publishTableVersion(lake!, config.prefix, { operation: 'DELETE', command: 'purge', runId }, logger, now)),
       });
       if (!dryRun) await recover();
     }
     if (!dryRun) {
       // One table log version for the run (src/table/delta-log.ts): the erased or expired files removed or re-added.
-      const version = await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: pseudonyms !== undefined ? 'purge --subject' : 'purge', runId }, logger, now);
+      const version = published ?? (await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: pseudonyms !== undefined ? 'purge --subject' : 'purge', runId }, logger, now));
       if (version !== null) result.table_version = version ?? null;
       // Then the old objects of erasures (this one with a grace of 0, earlier ones past theirs).
       result.vacuum = await vacuumErased({ ...context, graceMs: erasureGraceMs(env), now: new Date() });

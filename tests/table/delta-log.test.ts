@@ -5,7 +5,7 @@
  * DuckDB's glob reads. The real CLI writes the lake: ingest, ingest, erasure, retention by age.
  * Needs the build (dist/).
  */
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runWatt, scratchDir } from '../helpers/cli.js';
 import { readDeltaTable } from '../helpers/delta-reader.js';
@@ -37,6 +37,16 @@ const logFilesSql = (root: string, version?: number) => `
 
 const logFiles = (r: Record<string, unknown>[]) => (r[0]!.files as { items: string[] }).items;
 
+/** The data objects the manifests under `root` name (watt's committed runs), as sorted file paths. */
+function committed(root: string): string[] {
+  const bucket = path.dirname(path.dirname(root));
+  const folder = path.join(root, '_manifests');
+  return readdirSync(folder)
+    .filter((n) => n.endsWith('.json'))
+    .flatMap((n) => (JSON.parse(readFileSync(path.join(folder, n), 'utf8')) as { objects: { key: string }[] }).objects.map((o) => path.join(bucket, o.key)))
+    .sort();
+}
+
 async function watt(dir: string, env: Record<string, string>, args: string[]): Promise<Record<string, unknown>> {
   const r = await runWatt([...args, '--json'], { cwd: dir, env });
   if (r.code !== 0) throw new Error(`watt ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -47,7 +57,14 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
   const dir = scratchDir('watt-delta-');
   dirs.push(dir);
   const env = wattEnv(dir);
+  /** The default erasure grace (10 minutes), not the tests' 0. */
+  const graceEnv = { ...env, WATT_ERASURE_GRACE_MINUTES: '' };
   const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
+  /** The add and remove actions of one commit, read as JSON lines. */
+  const actions = (v: number) => {
+    const lines = readFileSync(path.join(root, '_delta_log', `${String(v).padStart(20, '0')}.json`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, Record<string, unknown> & { path: string }>);
+    return { add: lines.filter((l) => l.add).map((l) => l.add!), remove: lines.filter((l) => l.remove).map((l) => l.remove!) };
+  };
   const ingestArgs = (file: string) => ['ingest', '--source', path.join(FIXTURES, file), '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired'];
   const count = async (files: string[], where = 'true') => (await rows(`SELECT count(*) AS n FROM read_parquet(${list(files)}) WHERE ${where}`))[0]!.n as number;
   const glob = () => `read_parquet(${sql(path.join(root, '**', '*.parquet'))})`;
@@ -78,6 +95,7 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     expect(b.table_version).toBe(1);
     t = readDeltaTable(root);
     expect(t.files).toHaveLength(3);
+    expect(t.files.map((f) => f.file)).toEqual(committed(root));
     expect(t.files.map((f) => f.file)).not.toContain(leftover);
     expect(await count(t.files.map((f) => f.file))).toBe(7);
     expect(readDeltaTable(root, 0).files).toHaveLength(2);
@@ -92,18 +110,42 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
 
     // Version 2: the erasure of one subject (3 committed rows in two objects; the unfinished
     // run's copy is not rewritten: erasure rewrites only objects named by the manifests it read,
-    // issue 21, and counts the other as unfinished): one DELETE version; the log's files hold
-    // none of the subject's rows, their sizes are the rewritten objects'.
-    const erased = await watt(dir, env, ['purge', '--subject', SUBJECT, '--yes']);
-    expect(erased).toMatchObject({ rows_removed: 3, objects_unfinished: 1, table_version: 2 });
+    // issue 21, and counts the other as unfinished): one DELETE version that removes the two old
+    // paths and adds their copies without the subject under new keys; the log's files hold none
+    // of the subject's rows. With the default erasure grace (10 min) the old objects stay for
+    // readers of version 1, which still reads whole.
+    const v1 = readDeltaTable(root, 1).files;
+    const erased = await watt(dir, graceEnv, ['purge', '--subject', SUBJECT, '--yes']);
+    expect(erased).toMatchObject({ rows_removed: 3, objects_unfinished: 1, table_version: 2, vacuum: { grace_minutes: 10, deleted: [] } });
     t = readDeltaTable(root);
     expect(t.commitInfo).toMatchObject({ operation: 'DELETE', watt: { command: 'purge --subject' } });
     expect(JSON.stringify(t.commitInfo)).not.toContain(pseudonym);
+    const commit2 = actions(2);
+    expect(commit2.remove.map((r) => r.path).sort()).toEqual((erased.objects as { key: string }[]).map((o) => o.key.slice(PREFIX.length + 1)).sort());
+    for (const r of commit2.remove) expect(r).toMatchObject({ dataChange: true, deletionTimestamp: expect.any(Number) });
+    expect(commit2.add.map((a) => a.path).sort()).toEqual((erased.objects as { new_key: string }[]).map((o) => o.new_key.slice(PREFIX.length + 1)).sort());
+    for (const a of commit2.add) expect(a.path).toMatch(/\.erasure-\d{8}T\d{6}Z-[a-z0-9]+_\d{8}T\d{6}Z-[a-z0-9]+\.parquet$/);
     for (const f of t.files) expect(statSync(f.file).size).toBe(f.size);
     const files2 = t.files.map((f) => f.file);
+    expect(files2).toEqual(committed(root));
     expect(await count(files2)).toBe(4);
     expect(await count(files2, `customer_id = ${sql(pseudonym)}`)).toBe(0);
     expect(t.files.reduce((n, f) => n + f.numRecords!, 0)).toBe(4);
+    // Version 1 is still whole for a reader that pinned it (its files, the subject's rows included).
+    expect(await count(v1.map((f) => f.file))).toBe(7);
+    // verify: the old objects are pending (not failures) until the grace ends; watt vacuum keeps
+    // them within the grace and deletes them after (--grace 0 stands for "10 minutes later").
+    const verified = await watt(dir, graceEnv, ['verify']);
+    expect(verified).toMatchObject({ ok: true });
+    expect((verified.findings as { kind: string; detail: string }[]).filter((f) => /replaced by an erasure/.test(f.detail)).map((f) => f.kind)).toEqual(['pending', 'pending']);
+    expect(await watt(dir, graceEnv, ['vacuum'])).toMatchObject({ deleted: [], pending: [expect.objectContaining({ reason: expect.stringMatching(/within the erasure grace/) }), expect.anything()] });
+    const vacuumed = await watt(dir, graceEnv, ['vacuum', '--grace', '0']);
+    expect((vacuumed.deleted as string[]).sort()).toEqual(commit2.remove.map((r) => `${PREFIX}/${r.path}`).sort());
+    for (const r of commit2.remove) expect(existsSync(path.join(root, r.path))).toBe(false);
+    expect(readDeltaTable(root).version).toBe(2); // the vacuum commits no version: the files it deletes are in none but older ones
+    const clean = await watt(dir, graceEnv, ['verify']);
+    expect(clean.ok).toBe(true);
+    expect((clean.findings as { detail: string }[]).filter((f) => /erasure/.test(f.detail))).toEqual([]);
 
     // Version 3: retention by age drops January (the cutoff falls between January and February 2025).
     const days = Math.floor((Date.now() - Date.UTC(2025, 0, 20)) / DAY);
@@ -112,6 +154,9 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     t = readDeltaTable(root);
     expect(t.commitInfo).toMatchObject({ operation: 'DELETE', watt: { command: 'purge' } });
     expect(t.files.map((f) => f.path.slice(0, 7))).toEqual(['2025/02']);
+    expect(actions(3).add).toEqual([]);
+    expect(actions(3).remove.map((r) => r.path.slice(0, 7)).sort()).toEqual(['2025/01', '2025/01']);
+    expect(t.files.map((f) => f.file)).toEqual(committed(root));
     expect(await count(t.files.map((f) => f.file))).toBe(2);
     expect(t.versions).toEqual([0, 1, 2, 3]);
     expect(logFiles(await rows(logFilesSql(root)))).toEqual(t.files.map((f) => f.file));
