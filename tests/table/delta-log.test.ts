@@ -18,6 +18,7 @@ import { landRun, readings } from '../helpers/v2-lake.js';
 import type { Logger } from '../../src/log.js';
 
 const { rows } = useDuckDb();
+const rowsOf = (q: string) => rows(q);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const sql = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -36,6 +37,10 @@ const logFilesSql = (root: string, version?: number) => `
   WHERE live`;
 
 const logFiles = (r: Record<string, unknown>[]) => (r[0]!.files as { items: string[] }).items;
+
+async function count(files: string[], where = 'true'): Promise<number> {
+  return (await rowsOf(`SELECT count(*) AS n FROM read_parquet(${list(files)}) WHERE ${where}`))[0]!.n as number;
+}
 
 /** The data objects the manifests under `root` name (watt's committed runs), as sorted file paths. */
 function committed(root: string): string[] {
@@ -66,7 +71,6 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     return { add: lines.filter((l) => l.add).map((l) => l.add!), remove: lines.filter((l) => l.remove).map((l) => l.remove!) };
   };
   const ingestArgs = (file: string) => ['ingest', '--source', path.join(FIXTURES, file), '--format', 'parquet', '--partition-by', 'reading_ts', '--allow-expired'];
-  const count = async (files: string[], where = 'true') => (await rows(`SELECT count(*) AS n FROM read_parquet(${list(files)}) WHERE ${where}`))[0]!.n as number;
   const glob = () => `read_parquet(${sql(path.join(root, '**', '*.parquet'))})`;
 
   it('each run is one version; readers of the log see exactly the committed objects, the glob does not', async () => {
@@ -162,6 +166,41 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     expect(logFiles(await rows(logFilesSql(root)))).toEqual(t.files.map((f) => f.file));
     // Every file any version still names is on disk only if the latest names it or an old version does.
     for (const f of t.files) expect(statSync(f.file).isFile()).toBe(true);
+  });
+});
+
+describe('table log across a killed erasure', () => {
+  it.each(['purge:erasure-after-object', 'purge:erasure-after-manifest'])('killed at %s: the latest version still equals the committed objects; the rerun commits one version without the subject', async (failpoint) => {
+    const dir = scratchDir('watt-delta-kill-');
+    dirs.push(dir);
+    const env = wattEnv(dir);
+    const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
+    for (const file of ['mixed-a.csv', 'mixed-b.csv']) await watt(dir, env, ['ingest', '--source', path.join(FIXTURES, file), '--format', 'parquet', '--allow-expired']);
+    expect(readDeltaTable(root).version).toBe(1);
+    const killed = await runWatt(['purge', '--subject', SUBJECT], { cwd: dir, env: { ...env, WATT_FAILPOINT: failpoint } });
+    expect(killed.code).toBeNull();
+    // No version was committed by the killed run: the latest version is still version 1, every
+    // file of it on disk and whole (the old object is only vacuumed after the run's version).
+    // Killed after the new copy, before the manifest: the manifests still commit the old object,
+    // as the log does. Killed after the manifest: the manifests name the copy, the log still the
+    // old object (it lags by that object until the next run publishes).
+    let t = readDeltaTable(root);
+    expect(t.version).toBe(1);
+    const files = t.files.map((f) => f.file);
+    for (const f of t.files) expect(statSync(f.file).size).toBe(f.size);
+    expect(await count(files)).toBe(7);
+    if (failpoint.endsWith('object')) expect(files).toEqual(committed(root));
+    else expect(committed(root).map((f) => f.replace(/\.erasure-[^_]+/, ''))).toEqual(files);
+    const again = await watt(dir, env, ['purge', '--subject', SUBJECT]);
+    expect(again.table_version).toBe(2);
+    t = readDeltaTable(root);
+    expect(t.versions).toEqual([0, 1, 2]);
+    expect(t.files.map((f) => f.file)).toEqual(committed(root));
+    expect(await count(t.files.map((f) => f.file))).toBe(4);
+    expect(await count(t.files.map((f) => f.file), `customer_id = ${sql(pseudonym)}`)).toBe(0);
+    // Nothing else is left on disk either: the replaced objects were vacuumed (no grace in these tests).
+    expect(((await rows(`SELECT count(*) AS n FROM read_parquet(${sql(path.join(root, '**', '*.parquet'))}) WHERE customer_id = ${sql(pseudonym)}`))[0]!.n as number)).toBe(0);
+    expect(await watt(dir, env, ['verify'])).toMatchObject({ ok: true, findings: [] });
   });
 });
 
