@@ -4,6 +4,7 @@ import { readObject } from '../store/index.js';
 import type { Lake, ObjectInfo } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { wattVersion } from '../paths.js';
+import { CHECKPOINT_INTERVAL, writeCheckpoint } from './delta-checkpoint.js';
 
 /**
  * The table log of a lake prefix: a Delta Lake transaction log (PROTOCOL.md of delta-io/delta,
@@ -93,6 +94,8 @@ export interface TableSnapshot {
   protocol?: { minReaderVersion: number; minWriterVersion: number };
   metaData?: DeltaMetaData;
   files: Map<string, DeltaAdd>;
+  /** `remove` tombstones of paths not added again (kept in checkpoints). */
+  tombstones: Map<string, DeltaRemove>;
 }
 
 /** What {@link commitTableVersion} committed. */
@@ -149,7 +152,7 @@ export async function readTableSnapshot(lake: Lake, prefix: string, version?: nu
     if (v !== i) throw new StorageError(`the table log ${lake.uri(folder)} has no commit ${i} (next is ${v}): it cannot be replayed`, { hint: 'restore the missing commit from a backup; do not write into this prefix until then' });
   });
   if (version !== undefined && wanted.length !== version + 1) throw new UsageError(`the table log ${lake.uri(folder)} has no version ${version} (latest ${versions.at(-1) ?? 'none'})`);
-  const snapshot: TableSnapshot = { version: wanted.length - 1, files: new Map() };
+  const snapshot: TableSnapshot = { version: wanted.length - 1, files: new Map(), tombstones: new Map() };
   const texts: string[] = new Array(wanted.length);
   for (let i = 0; i < wanted.length; i += READS) {
     await Promise.all(wanted.slice(i, i + READS).map(async (v) => (texts[v] = (await readObject(lake, deltaCommitKey(prefix, v))).toString('utf8'))));
@@ -166,7 +169,12 @@ export async function readTableSnapshot(lake: Lake, prefix: string, version?: nu
       if (action.add) {
         const add = action.add as DeltaAdd;
         snapshot.files.set(add.path, add);
-      } else if (action.remove) snapshot.files.delete((action.remove as DeltaRemove).path);
+        snapshot.tombstones.delete(add.path);
+      } else if (action.remove) {
+        const remove = action.remove as DeltaRemove;
+        snapshot.files.delete(remove.path);
+        snapshot.tombstones.set(remove.path, remove);
+      }
       else if (action.metaData) snapshot.metaData = action.metaData as DeltaMetaData;
       else if (action.protocol) snapshot.protocol = action.protocol as TableSnapshot['protocol'];
     }
@@ -377,6 +385,7 @@ export async function commitTableVersion(lake: Lake, prefix: string, op: TableOp
     const written = await lake.putIfAbsent(key, body, { sha256, contentType: 'application/x-ndjson' });
     if (written) {
       logger.info(`table log: committed version ${version} (${adds.length} added, ${removes.length} removed) at ${lake.uri(key)}`, { step: 'table', key, version });
+      if (version % CHECKPOINT_INTERVAL === 0 && version > 0) await writeCheckpoint(lake, prefix, await readTableSnapshot(lake, prefix, version), logger);
       return { version, key, added: adds.length, removed: removes.length };
     }
     logger.debug(`table log: version ${version} was committed by another writer; reading the log again`, { step: 'table' });

@@ -8,7 +8,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runWatt, scratchDir } from '../helpers/cli.js';
-import { readDeltaTable } from '../helpers/delta-reader.js';
+import { readDeltaTable, readDeltaTableFromCheckpoint } from '../helpers/delta-reader.js';
 import { useDuckDb } from '../helpers/duckdb.js';
 import { FIXTURES, KEY, PREFIX, SUBJECT, wattEnv } from '../retention/helpers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
@@ -235,3 +235,60 @@ describe('table log: commits and catch-up on a local lake', () => {
   });
 });
 
+
+describe('table log checkpoints', () => {
+  const silent = { info() {}, warn() {}, debug() {}, error() {} } as unknown as Logger;
+
+  it('every 10 versions a checkpoint (Parquet, create-if-absent) and _last_checkpoint; a reader starting from it sees what the full replay sees, at every version', async () => {
+    const dir = scratchDir('watt-delta-cp-');
+    dirs.push(dir);
+    const tmp = path.join(dir, 'tmp');
+    mkdirSync(tmp);
+    const lake = new LocalLake(path.join(dir, 'lake'), 'watt-lake');
+    const prefix = 'p/raw';
+    const root = path.join(dir, 'lake', 'watt-lake', prefix);
+    const op = (runId: string) => ({ operation: 'WRITE' as const, command: 'ingest', runId });
+    // 12 versions: 11 runs landed and committed one by one, then one run's manifest deleted
+    // (retention) so that the table holds a tombstone past the checkpoint.
+    for (let i = 0; i < 11; i++) {
+      const runId = `202503${String(i + 1).padStart(2, '0')}T000000Z-r${String(i).padStart(5, '0')}`;
+      await landRun(lake, readings([`2025-03-${String(i + 1).padStart(2, '0')}`], 2, ['C1', 'C2'], `T${i}`), { prefix, runId, format: i % 2 ? 'csv' : 'parquet', key: KEY, tmp });
+      expect((await commitTableVersion(lake, prefix, op(runId), silent))!.version).toBe(i);
+    }
+    // Versions 0..10: the checkpoint of version 10 exists, _last_checkpoint names it.
+    const log = readdirSync(path.join(root, '_delta_log'));
+    expect(log.filter((n) => n.includes('checkpoint')).sort()).toEqual(['00000000000000000010.checkpoint.parquet', '_last_checkpoint']);
+    expect(JSON.parse(readFileSync(path.join(root, '_delta_log', '_last_checkpoint'), 'utf8'))).toMatchObject({ version: 10, size: 2 + 11 });
+    // The checkpoint is Parquet other engines read: DuckDB sees one action per row.
+    const cp = path.join(root, '_delta_log', '00000000000000000010.checkpoint.parquet');
+    expect(await rows(`SELECT count(*) FILTER (WHERE add IS NOT NULL) AS adds, count(*) FILTER (WHERE protocol IS NOT NULL) AS protocols, count(*) FILTER (WHERE metaData IS NOT NULL) AS metas, max(protocol.minReaderVersion) AS reader FROM read_parquet(${sql(cp)})`)).toEqual([{ adds: 11, protocols: 1, metas: 1, reader: 1 }]);
+    // Version 11: one run's manifest gone (its objects deleted): one remove after the checkpoint.
+    const gone = '20250301T000000Z-r00000';
+    const dropped = readDeltaTable(root).files.filter((f) => f.path.includes(gone));
+    await lake.delete([`${prefix}/_manifests/${gone}.json`, ...dropped.map((f) => `${prefix}/${f.path}`)]);
+    expect((await commitTableVersion(lake, prefix, { operation: 'DELETE', command: 'purge', runId: '20250401T000000Z-zzzzzz' }, silent))!.version).toBe(11);
+    // The reader that starts from the checkpoint agrees with the full replay at 10 and 11, and
+    // with the files the manifests commit.
+    for (const v of [10, 11]) {
+      const fromCheckpoint = await readDeltaTableFromCheckpoint(root, v);
+      expect(fromCheckpoint.checkpoint).toBe(10);
+      const full = readDeltaTable(root, v);
+      expect(fromCheckpoint.files).toEqual(full.files);
+      expect(fromCheckpoint.metaData.schemaString).toBe(full.metaData.schemaString);
+      expect(fromCheckpoint.protocol).toEqual(full.protocol);
+    }
+    const latest = await readDeltaTableFromCheckpoint(root);
+    expect(latest.version).toBe(11);
+    expect(latest.files.map((f) => f.file)).toEqual(committed(root));
+    expect(latest.files.some((f) => f.path.includes(gone))).toBe(false);
+    // Before the checkpoint (time travel to 9): the JSON commits from version 0.
+    expect((await readDeltaTableFromCheckpoint(root, 9)).checkpoint).toBeUndefined();
+    expect((await readDeltaTableFromCheckpoint(root, 9)).files).toHaveLength(10);
+    // The checkpoint is never replaced: a second writer of version 10's checkpoint finds it there.
+    const before = readFileSync(cp);
+    const { writeCheckpoint } = await import('../../src/table/delta-checkpoint.js');
+    await writeCheckpoint(lake, prefix, await readTableSnapshot(lake, prefix, 10), silent);
+    expect(readFileSync(cp)).toEqual(before);
+    expect(JSON.parse(readFileSync(path.join(root, '_delta_log', '_last_checkpoint'), 'utf8')).version).toBe(10);
+  });
+});
