@@ -192,6 +192,8 @@ interface Committed {
   runId: string;
   /** ms since the epoch: the manifest's `finished_at`. */
   time: number;
+  /** Timestamp columns' bounds recorded by the run (Parquet objects). */
+  stats?: { min: Record<string, string>; max: Record<string, string>; null_count: Record<string, number> };
 }
 
 /** The committed state of the prefix, read from its manifests. */
@@ -242,7 +244,8 @@ async function readManifests(lake: Lake, prefix: string, logger: Logger): Promis
       if (typeof o?.key !== 'string' || !o.key.startsWith(prefix + '/')) continue;
       const format = typeof o.format === 'string' ? o.format : typeof m.format === 'string' ? m.format : 'csv';
       state.formats.add(format);
-      state.objects.set(o.key, { key: o.key, bytes: Number(o.bytes) || 0, rows: Number(o.rows) || 0, sha256: typeof o.sha256 === 'string' ? o.sha256 : '', format, runId, time });
+      const stats = o.stats && typeof o.stats === 'object' ? (o.stats as Committed['stats']) : undefined;
+      state.objects.set(o.key, { key: o.key, bytes: Number(o.bytes) || 0, rows: Number(o.rows) || 0, sha256: typeof o.sha256 === 'string' ? o.sha256 : '', format, runId, time, ...(stats?.min && stats.max ? { stats } : {}) });
     }
     const schema = (m.schema ?? {}) as { key?: unknown; extra_columns?: { policy?: unknown; columns?: unknown } };
     const extra = schema.extra_columns?.policy === 'keep' && Array.isArray(schema.extra_columns.columns) ? schema.extra_columns.columns.filter((c): c is string => typeof c === 'string') : [];
@@ -334,7 +337,7 @@ export async function commitTableVersion(lake: Lake, prefix: string, op: TableOp
         size: o.bytes,
         modificationTime: o.time || now.getTime(),
         dataChange: true,
-        stats: JSON.stringify({ numRecords: o.rows }),
+        stats: JSON.stringify({ numRecords: o.rows, ...(o.stats ? { minValues: o.stats.min, maxValues: o.stats.max, nullCount: o.stats.null_count ?? {} } : {}) }),
         tags: { sha256: o.sha256, run_id: o.runId },
       });
     }

@@ -88,6 +88,12 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     for (const f of t.files) expect(statSync(f.file).size).toBe(f.size);
     expect(await count(t.files.map((f) => f.file))).toBe(4);
     expect(t.files.reduce((n, f) => n + f.numRecords!, 0)).toBe(4);
+    // Per-file statistics: the bounds of the timestamp column, as DuckDB reads them from each file.
+    for (const add of actions(0).add) {
+      const stats = JSON.parse(add.stats as string) as { numRecords: number; minValues: Record<string, string>; maxValues: Record<string, string>; nullCount: Record<string, number> };
+      const [m] = await rows(`SELECT strftime(min(reading_ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS lo, strftime(max(reading_ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS hi, count(*) AS n FROM read_parquet(${sql(path.join(root, add.path))})`);
+      expect(stats).toEqual({ numRecords: m!.n, minValues: { reading_ts: m!.lo }, maxValues: { reading_ts: m!.hi }, nullCount: { reading_ts: 0 } });
+    }
 
     // An unfinished run's object (killed before its manifest, inside the grace period): the glob reads it, the log does not name it.
     const leftover = path.join(path.dirname(t.files[0]!.file), 'mixed-a_20250101T000000Z-dead00.parquet');
