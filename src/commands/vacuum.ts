@@ -23,7 +23,8 @@ export function registerVacuum(program: Command): Command {
       const json = Boolean(flags.json);
       const result = await runVacuum({ ...(flags as object), grace: flags.grace as number | undefined, quiet: json || !process.stderr.isTTY, signal: interruptSignal() });
       if (json) printJson(result);
-      else if (process.stdout.isTTY || flags.dryRun || flags.verbose || result.deleted.length || result.pending.length) process.stdout.write(render(result));
+      // Quiet under cron: a successful run prints nothing without a terminal (the trail records each delete).
+      else if (process.stdout.isTTY || flags.dryRun || flags.verbose) process.stdout.write(render(result));
       if (result.failed.length) throw new StorageError(`${result.failed.length} replaced object${result.failed.length > 1 ? 's' : ''} could not be deleted from ${result.lake} (first ${result.failed[0]!.key})`, { hint: 'check the store permissions, then run watt vacuum again' });
     });
 }

@@ -72,6 +72,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   const subject = opts.subject === undefined ? undefined : checkSubject(opts.subject);
   const keys = subject === undefined ? undefined : availableKeys(home, env);
   const periods = opts.days === undefined ? policyPeriods(env) : undefined;
+  const erasureGrace = erasureGraceMs(env); // checked before anything changes (exit 2)
 
   const config = resolveLakeConfig(opts, env);
   const destination = destinationUri(config);
@@ -134,7 +135,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       const version = published ?? (await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: pseudonyms !== undefined ? 'purge --subject' : 'purge', runId }, logger, now));
       if (version !== null) result.table_version = version ?? null;
       // Then the old objects of erasures (this one with a grace of 0, earlier ones past theirs).
-      result.vacuum = await vacuumErased({ ...context, graceMs: erasureGraceMs(env), now: new Date() });
+      result.vacuum = await vacuumErased({ ...context, graceMs: erasureGrace, now: new Date() });
     }
     if (!dryRun && catalog) {
       failpoint('purge:before-anchor');

@@ -23,14 +23,19 @@ import { CHECKPOINT_INTERVAL, writeCheckpoint } from './delta-checkpoint.js';
  *   difference as ONE version: each ingest, erasure and retention run that changed the lake is one
  *   table version, and a run that died between its manifest and its commit is caught up by the
  *   next run's version (never lost, never doubled).
- * - An object rewritten in place by an erasure is re-added under its path with its new size and
- *   statistics (legal in the protocol: "it is legal to commit an existing path and dvId
- *   combination again"); an object deleted by erasure or retention is removed (a tombstone). The
- *   bytes of erased rows are gone at once (GDPR Art. 17), so time travel to a version before an
- *   erasure or a retention run fails on the changed or deleted objects: by design.
- * - Not written (yet): checkpoints (`_last_checkpoint`, `*.checkpoint.parquet`), so a reader
- *   replays every JSON commit; partition columns (the date folders are directories only, the
- *   protocol does not need them); per-column min/max statistics (`numRecords` only).
+ * - An erasure never changes an object in place: it writes the object's copy without the data
+ *   subject's rows under a new key (table/layout.ts `erasedKey`), so its version `remove`s the
+ *   old path and `add`s the new one; readers of the previous version keep reading whole files
+ *   until the old object is vacuumed after the erasure grace (table/vacuum.ts). Retention's
+ *   version (`remove`s only) is committed after its manifests and before its objects are deleted.
+ * - Every {@link CHECKPOINT_INTERVAL} versions a checkpoint (table/delta-checkpoint.ts) and
+ *   `_last_checkpoint`; watt's own replay below still reads every JSON commit (all are kept).
+ * - `add.stats`: `numRecords`, and for Parquet objects the bounds and null count of the
+ *   timestamp columns that ingest recorded in the manifest (table/object-stats.ts).
+ * - No partition columns: the plain layout (`YYYY/MM/DD/`) is not Hive-style `col=value`, and a
+ *   table's partition columns cannot change once written, while one prefix may hold both layouts
+ *   (and hive keys of older versions with `month=03`); filters on the timestamp column skip files
+ *   by their `stats` instead.
  *
  * The table's format is the data objects' (`parquet` is the Delta standard; a CSV lake gets a log
  * with provider `csv` that only watt's readers and the listed-files read understand). The schema

@@ -4,7 +4,7 @@ import { isDataKey } from './layout.js';
 import type { Lake, ObjectInfo } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { appendTrail } from '../trail/trail.js';
-import { InterruptedError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import { namedBy } from './committed.js';
 import { deltaPath, readTableSnapshot } from './delta-log.js';
 
@@ -33,13 +33,18 @@ import { deltaPath, readTableSnapshot } from './delta-log.js';
 export const DEFAULT_ERASURE_GRACE_MINUTES = 10;
 
 /**
- * The erasure grace from `WATT_ERASURE_GRACE_MINUTES` (minutes, 0 to 1440), in ms.
- * @throws nothing: an invalid value gives the default (a value the config layer validates for the CLI).
+ * The erasure grace from `WATT_ERASURE_GRACE_MINUTES` (minutes, 0 to 1440; unset or empty: the
+ * default), in ms.
+ * @throws UsageError (2) for any other value.
  */
 export function erasureGraceMs(env: Record<string, string | undefined> = process.env): number {
   const text = env.WATT_ERASURE_GRACE_MINUTES;
-  const minutes = text === undefined || text === '' ? NaN : Number(text);
-  return (Number.isFinite(minutes) && minutes >= 0 && minutes <= 1440 ? minutes : DEFAULT_ERASURE_GRACE_MINUTES) * 60_000;
+  if (text === undefined || text.trim() === '') return DEFAULT_ERASURE_GRACE_MINUTES * 60_000;
+  const minutes = Number(text);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !(minutes >= 0 && minutes <= 1440)) {
+    throw new UsageError(`invalid WATT_ERASURE_GRACE_MINUTES "${text.slice(0, 20)}": expected minutes from 0 to 1440`, { hint: `unset it for the default (${DEFAULT_ERASURE_GRACE_MINUTES} minutes)` });
+  }
+  return minutes * 60_000;
 }
 
 /** An old object an erasure replaced, still in the store. */

@@ -149,6 +149,9 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     expect(verified).toMatchObject({ ok: true });
     expect((verified.findings as { kind: string; detail: string }[]).filter((f) => /replaced by an erasure/.test(f.detail)).map((f) => f.kind)).toEqual(['pending', 'pending']);
     expect(await watt(dir, graceEnv, ['vacuum'])).toMatchObject({ deleted: [], pending: [expect.objectContaining({ reason: expect.stringMatching(/within the erasure grace/) }), expect.anything()] });
+    const bad = await runWatt(['vacuum'], { cwd: dir, env: { ...env, WATT_ERASURE_GRACE_MINUTES: 'soon' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid WATT_ERASURE_GRACE_MINUTES "soon": expected minutes from 0 to 1440/);
     const vacuumed = await watt(dir, graceEnv, ['vacuum', '--grace', '0']);
     expect((vacuumed.deleted as string[]).sort()).toEqual(commit2.remove.map((r) => `${PREFIX}/${r.path}`).sort());
     for (const r of commit2.remove) expect(existsSync(path.join(root, r.path))).toBe(false);
