@@ -244,6 +244,12 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
         findings.push({ kind: 'pending', key: o.key, detail: `replaced by an erasure; left for readers of older table versions until ${new Date(erasedAt + erasureGrace).toISOString()} (erasure grace), then watt vacuum or the next purge deletes it` });
         continue;
       }
+      // A copy an erasure wrote whose manifest does not name it yet: that erasure may still be
+      // running (on another machine); within the grace period it is left alone.
+      if (/\.erasure-\d{8}T\d{6}Z-[a-z0-9]+_/.test(o.key) && now.getTime() - o.lastModified.getTime() < grace) {
+        findings.push({ kind: 'pending', key: o.key, detail: `an erasure's copy its manifest does not name yet, written ${Math.round((now.getTime() - o.lastModified.getTime()) / 60_000)} min ago: within the grace period (${Math.round(grace / 60_000)} min), maybe an erasure still running` });
+        continue;
+      }
       const detail =
         erasedAt !== undefined
           ? `replaced by an erasure, past the erasure grace: watt vacuum, the next purge or verify --repair deletes it`
