@@ -142,6 +142,19 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX runs_command ON runs (command, started_at);
    CREATE INDEX lake_objects_run ON lake_objects (run_id, kind);
    CREATE INDEX lake_objects_live ON lake_objects (kind, deleted_at, run_id, partition_date, bytes, rows);`,
+  // 6: the text of each manifest watt wrote or rewrote (issue 21: `watt verify --repair` rebuilds
+  // a committed run's lost manifest from it, after re-hashing the objects it names). A manifest
+  // holds pseudonyms, key ids, hashes and counts: never a raw identifier or a secret.
+  `CREATE TABLE manifest_bodies (
+     provider   TEXT NOT NULL,
+     bucket     TEXT NOT NULL,
+     key        TEXT NOT NULL,
+     run_id     TEXT,
+     sha256     TEXT NOT NULL,
+     body       TEXT NOT NULL,
+     written_at TEXT NOT NULL,
+     PRIMARY KEY (provider, bucket, key)
+   );`,
 ];
 
 /** How long a process waits for another one holding the catalog's write lock, ms. */
@@ -384,13 +397,33 @@ export class Catalog {
     return row?.uri;
   }
 
-  addLakeObject(obj: LakeObjectRecord): void {
+  /** Record an object watt wrote; a manifest's text (`body`) is kept too ({@link manifestBody}). */
+  addLakeObject(obj: LakeObjectRecord & { body?: string }): void {
+    const { body, ...record } = obj;
+    if (body !== undefined && record.kind === 'manifest' && record.sha256) this.recordManifestBody(record.provider, record.bucket, record.key, record.run_id, record.sha256, body);
     this.db
       .prepare(
         `INSERT INTO lake_objects (run_id, kind, uri, provider, bucket, key, sha256, bytes, rows, partition_date, created_at)
          VALUES (@run_id, @kind, @uri, @provider, @bucket, @key, @sha256, @bytes, @rows, @partition_date, @created_at)`,
       )
-      .run({ sha256: null, bytes: null, rows: null, partition_date: null, ...obj, created_at: new Date().toISOString() });
+      .run({ sha256: null, bytes: null, rows: null, partition_date: null, ...record, created_at: new Date().toISOString() });
+  }
+
+  /** Keep (or replace) the text of a manifest written or rewritten under `key`. */
+  recordManifestBody(provider: string, bucket: string, key: string, runId: string | null, sha256: string, body: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO manifest_bodies (provider, bucket, key, run_id, sha256, body, written_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (provider, bucket, key) DO UPDATE SET sha256 = excluded.sha256, body = excluded.body, written_at = excluded.written_at, run_id = COALESCE(excluded.run_id, manifest_bodies.run_id)`,
+      )
+      .run(provider, bucket, key, runId, sha256, body, new Date().toISOString());
+  }
+
+  /** The last text watt wrote under a manifest key, with its sha256; undefined when none was kept (runs before migration 6). */
+  manifestBody(provider: string, bucket: string, key: string): { sha256: string; body: string; run_id: string | null } | undefined {
+    return this.db.prepare('SELECT sha256, body, run_id FROM manifest_bodies WHERE provider = ? AND bucket = ? AND key = ?').get(provider, bucket, key) as
+      | { sha256: string; body: string; run_id: string | null }
+      | undefined;
   }
 
   /** Record a trained model (`watt train`); `metrics` is stored as JSON text. */
@@ -414,10 +447,12 @@ export class Catalog {
   }
 
   /** Update the sha256, size (bytes) and row count of a live lake object after a rewrite. (purge --subject) */
-  updateLakeObject(provider: string, bucket: string, key: string, fields: { sha256: string; bytes: number; rows?: number | null }): void {
+  updateLakeObject(provider: string, bucket: string, key: string, fields: { sha256: string; bytes: number; rows?: number | null; body?: string }): void {
+    const { body, ...rest } = fields;
+    if (body !== undefined) this.recordManifestBody(provider, bucket, key, null, fields.sha256, body);
     this.db
       .prepare('UPDATE lake_objects SET sha256 = @sha256, bytes = @bytes, rows = COALESCE(@rows, rows) WHERE provider = @provider AND bucket = @bucket AND key = @key AND deleted_at IS NULL')
-      .run({ rows: null, ...fields, provider, bucket, key });
+      .run({ rows: null, ...rest, provider, bucket, key });
   }
 
   /** Partition date recorded for any object of a run, if any. (purge: undated keys such as rejects) */

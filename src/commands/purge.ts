@@ -22,6 +22,7 @@ export function registerPurge(program: Command): Command {
     .option('--column <name>', 'personal column holding the subject (with --subject)', undefined)
     .option('--verify-trail', 'check the hash chain of the audit trail; exit 1 naming the first broken entry')
     .option('--dry-run', 'show what would be deleted or rewritten, change nothing')
+    .option('--accept-retained-copies', 'go on when the store keeps copies of deleted data that watt cannot delete (Azure soft delete; a versioning state it cannot read); recorded in the trail and the manifests')
     .option('--yes', 'do not ask for confirmation on a terminal')
     .option('--json', 'print one JSON object with the outcome on stdout')
     .option('--verbose', 'show debug lines and stack traces')
@@ -68,6 +69,7 @@ function render(r: PurgeResult, detail = true): string {
       const per = columns.map((c) => `${c} ${r.rows_removed_by_column?.[c] ?? 0}`).join(', ');
       lines.push(`${who}: searched ${r.objects_scanned} objects, column${columns.length === 1 ? '' : 's'} ${columns.join(', ')}; ${verb ? 'would remove' : 'removed'} ${r.rows_removed} rows (${per}) from ${r.objects.length} objects: ${r.objects_rewritten} rewritten, ${r.objects_deleted} deleted${r.recovered ? `; completed ${r.recovered} interrupted steps` : ''}`);
     }
+    lines.push(...storeVersionsLines(r));
     if (r.trail_anchor) lines.push(`trail anchored at entry ${r.trail_anchor.seq} in ${r.trail_anchor.key}`);
     return lines.join('\n') + '\n';
   }
@@ -76,7 +78,16 @@ function render(r: PurgeResult, detail = true): string {
   for (const m of r.manifests_rewritten ?? []) lines.push(`${r.dry_run ? 'would rewrite' : 'rewrote'} ${m} without its expired objects`);
   const parts = r.categories.map((c) => `${c.id} ${c.items}${c.bytes ? ` (${c.bytes} bytes)` : ''} [${c.days} d]`);
   lines.push(`${r.dry_run ? 'dry run, would delete' : 'deleted'}: ${parts.join(', ')}; ${r.bytes_freed} bytes from ${r.lake}`);
+  lines.push(...storeVersionsLines(r));
   return lines.join('\n') + '\n';
+}
+
+/** One line on the store's own copies, when it keeps any. */
+function storeVersionsLines(r: { store_versions?: { setting: string; action: string; days?: number; versions_deleted: number } }): string[] {
+  const v = r.store_versions;
+  if (!v || v.action === 'none') return [];
+  if (v.action === 'old-versions-deleted') return [`store: ${v.setting}; ${v.versions_deleted} old versions deleted`];
+  return [`store: ${v.setting}; its copies accepted with --accept-retained-copies${v.days !== undefined ? ` (recoverable ${v.days} days)` : ''}`];
 }
 
 async function confirm(plan: AgePlanSummary): Promise<boolean> {

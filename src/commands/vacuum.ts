@@ -15,6 +15,7 @@ export function registerVacuum(program: Command): Command {
   for (const option of lakeOptions()) command.addOption(option);
   return command
     .option('--grace <minutes>', 'keep replaced objects younger than this [env WATT_ERASURE_GRACE_MINUTES, default 10]', intParser('--grace', 0, 1440))
+    .option('--accept-retained-copies', 'go on when the store keeps copies of deleted data that watt cannot delete (Azure soft delete); recorded in the trail')
     .option('--dry-run', 'list what would be deleted, delete nothing')
     .option('--json', 'print one JSON object with the outcome on stdout')
     .option('--verbose', 'show debug lines and stack traces')

@@ -408,7 +408,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
           logger.error(`could not write the key.rotation trail entry: ${(err as Error).message}`, { step: 'key' });
         }
       }
-      recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date });
+      recorder?.addLakeObject({ run_id: runId, kind: 'manifest', uri: manifestOut.uri, provider: lake.provider, bucket: lake.bucket, key: manifestK, sha256: manifestOut.sha256, bytes: manifestOut.bytes, partition_date: options.date, body: manifestOut.body });
       const status = outcome.rejected > 0 ? 'rejected' : 'succeeded';
       recorder?.finishRun(runId, { status, rows: outcome.rows, rejected: outcome.rejected, manifest_uri: manifestOut.uri, source_name: sourceName });
       if (!objectsInfo.length) {

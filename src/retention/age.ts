@@ -12,6 +12,7 @@ import { partitionDateOf, runIdOf, todayUtc, manifestKey } from '../table/layout
 import { graceMs, orphanVerdict } from '../table/integrity.js';
 import { manifestObjects, readManifestJson, type Manifest } from '../table/manifest.js';
 import { completeRetentionIntents } from '../table/intents.js';
+import { storeVersionsNote, type StoreVersionsNote, type StoreVersionsRecord } from './store-versions.js';
 import { appendTrail, trailHead, type TrailInput } from '../trail/trail.js';
 import { MAX_KEYS_LISTED, type AgePurgeResult, type CategoryResult, type PurgeContext } from './types.js';
 
@@ -87,6 +88,8 @@ export interface RetentionRecord {
   /** Data objects removed from `objects` (and from the lake). */
   keys: string[];
   rows_removed: number;
+  /** What the store keeps of the removed objects and what watt did about it (src/retention/store-versions.ts). */
+  store_versions?: StoreVersionsNote;
 }
 
 /** A manifest as retention leaves it: ingest's, plus the retention passes applied to its run. */
@@ -218,7 +221,7 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
     const intents: { seq: number; p: PartialRun }[] = [];
     for (const p of partial) {
       if (options.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted after deleting ${deletedKeys.length} objects; run it again to finish`);
-      const seq = await rewriteManifest({ lake, catalog, destination: options.destination, runId, logger, now }, p);
+      const seq = await rewriteManifest({ lake, catalog, destination: options.destination, runId, logger, now, storeVersions: options.storeVersions }, p);
       rewritten.push(p.manifest);
       if (seq !== undefined) intents.push({ seq, p });
       partialDoomed.push(...p.doomed.map((d) => ({ ...d, intent: seq })));
@@ -463,6 +466,7 @@ interface RewriteContext {
   runId: string;
   logger: Logger;
   now: Date;
+  storeVersions?: StoreVersionsRecord;
 }
 
 /**
@@ -473,7 +477,7 @@ interface RewriteContext {
  */
 async function rewriteManifest(ctx: RewriteContext, p: PartialRun): Promise<number | undefined> {
   const { lake, catalog } = ctx;
-  const body: RetainedManifest = { ...p.body, retention: [...(p.body.retention ?? []), { run_id: ctx.runId, at: ctx.now.toISOString(), keys: p.removed, rows_removed: p.rows_removed }] };
+  const body: RetainedManifest = { ...p.body, retention: [...(p.body.retention ?? []), { run_id: ctx.runId, at: ctx.now.toISOString(), keys: p.removed, rows_removed: p.rows_removed, ...storeVersionsNote(ctx.storeVersions) }] };
   const text = JSON.stringify(body, null, 2) + '\n';
   const sha256 = createHash('sha256').update(text).digest('hex');
   const [intent] = catalog
@@ -489,7 +493,7 @@ async function rewriteManifest(ctx: RewriteContext, p: PartialRun): Promise<numb
       ])
     : [];
   await lake.put(p.manifest, text, { sha256, contentType: 'application/json' });
-  catalog?.updateLakeObject(lake.provider, lake.bucket, p.manifest, { sha256, bytes: Buffer.byteLength(text), rows: body.rows });
+  catalog?.updateLakeObject(lake.provider, lake.bucket, p.manifest, { sha256, bytes: Buffer.byteLength(text), rows: body.rows, body: text });
   ctx.logger.info(`rewrote ${lake.uri(p.manifest)} without ${p.removed.length} expired objects (${p.rows_removed} rows); ${body.objects?.length ?? 0} left`, {
     step: 'rewrite',
     key: p.manifest,

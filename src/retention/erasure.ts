@@ -1,3 +1,4 @@
+import { storeVersionsNote, type StoreVersionsNote } from './store-versions.js';
 import path from 'node:path';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { csvField } from '../records/csv.js';
@@ -42,7 +43,7 @@ export interface ErasureOptions extends PurgeContext {
 }
 
 /** A manifest as erasure leaves it: ingest's, plus the erasures applied to its run. */
-export type ErasedManifest = Manifest & { erasures?: { run_id: string; at: string; key: string; rows_removed: number; replaced_by?: string | null }[] };
+export type ErasedManifest = Manifest & { erasures?: { run_id: string; at: string; key: string; rows_removed: number; replaced_by?: string | null; store_versions?: StoreVersionsNote }[] };
 
 interface Rewrite {
   rowsIn: number;
@@ -352,12 +353,12 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
   manifest.erasures ??= [];
   if (!manifest.erasures.some((e) => e.run_id === erasureRunId && e.key === o.key)) {
     // `replaced_by` (a data object; null when dropped whole): the old key awaits the vacuum.
-    manifest.erasures.push({ run_id: erasureRunId, at: options.now.toISOString(), key: o.key, rows_removed: o.removed, ...(o.replace ? { replaced_by: o.newKey ?? null } : {}) });
+    manifest.erasures.push({ run_id: erasureRunId, at: options.now.toISOString(), key: o.key, rows_removed: o.removed, ...(o.replace ? { replaced_by: o.newKey ?? null } : {}), ...storeVersionsNote(options.storeVersions) });
   }
   const body = JSON.stringify(manifest, null, 2) + '\n';
   const sha256 = createHash('sha256').update(body).digest('hex');
   await lake.put(key, body, { sha256, contentType: 'application/json' });
-  catalog!.updateLakeObject(lake.provider, lake.bucket, key, { sha256, bytes: Buffer.byteLength(body) });
+  catalog!.updateLakeObject(lake.provider, lake.bucket, key, { sha256, bytes: Buffer.byteLength(body), body });
 }
 
 /**

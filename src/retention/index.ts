@@ -1,3 +1,4 @@
+import { cleaningOldVersions, storeVersionsPolicy } from './store-versions.js';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -14,7 +15,7 @@ import { recoverLake } from '../table/recover.js';
 import { graceMs } from '../table/integrity.js';
 import { availableKeys, lakeKeyIds, subjectPseudonyms, type LakeKeyIds } from './keys.js';
 import { anchorKey, verifyTrailAndAnchors, writeAnchor } from '../trail/anchor.js';
-import { PSEUDONYM_PREFIX_CHARS } from '../trail/trail.js';
+import { appendTrail, PSEUDONYM_PREFIX_CHARS } from '../trail/trail.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { erasureGraceMs, vacuumErased, type VacuumResult } from '../table/vacuum.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
@@ -39,6 +40,8 @@ export interface RunPurgeOptions extends LakeFlags {
   /** Console shows warnings and errors only (--json, cron). */
   quiet?: boolean;
   signal?: AbortSignal;
+  /** Go on when the store keeps copies watt cannot delete (src/retention/store-versions.ts). */
+  acceptRetainedCopies?: boolean;
   /** Asked before deleting by age (interactive terminals without --yes). */
   confirm?: (plan: AgePlanSummary) => Promise<boolean>;
 }
@@ -90,6 +93,11 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): purge refused so that no row escapes it`, { hint: 'run the purge again when the ingest is done' });
     }
     lake = await openLake(config);
+    // What the store keeps of what this run deletes or rewrites (versions, soft delete): refused
+    // before any change when watt cannot delete it and it was not accepted.
+    const storeVersions = await storeVersionsPolicy(lake, Boolean(opts.acceptRetainedCopies), subject === undefined ? 'purge' : 'erasure');
+    if (storeVersions.action !== 'none') logger.info(`store: ${storeVersions.setting}: ${storeVersions.action === 'accepted' ? 'its copies accepted (--accept-retained-copies)' : 'old versions of what this run deletes or rewrites are deleted'}`, { step: 'versions' });
+    lake = cleaningOldVersions(lake, storeVersions, logger);
     // Every key id of the lake must have a key before anything changes (exit 2 otherwise).
     const lakeIds = subject === undefined ? undefined : await lakeKeyIds(lake, config.prefix, opts.signal);
     const pseudonyms = subject === undefined ? undefined : subjectPseudonyms(subject, keys!, lakeIds!, home);
@@ -102,7 +110,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     // a purge by age (which deletes the old part of the lake first: the listing is then shorter).
     const recover = () => recoverLake({ scan: 'always', lake: lake!, prefix: config.prefix, destination, home, catalog, logger, runId, graceMs: graceMs(env), now, signal: opts.signal });
     if (!dryRun && pseudonyms !== undefined) await recover();
-    const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now };
+    const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now, storeVersions };
     let result: AgePurgeResult | ErasureResult;
     /** The version retention committed between its manifests and its objects' deletion. */
     let published: number | null | undefined = null;
@@ -129,6 +137,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         publish: async () => (published = await publishTableVersion(lake!, config.prefix, { operation: 'DELETE', command: 'purge', runId }, logger, now)),
       });
       if (!dryRun) await recover();
+    }
+    result.store_versions = storeVersions;
+    if (!dryRun && catalog && storeVersions.action !== 'none') {
+      appendTrail(catalog.db, [{ action: 'retention.store_versions', lake: destination, count: storeVersions.versions_deleted, run_id: runId, detail: { setting: storeVersions.setting, action: storeVersions.action, ...(storeVersions.days !== undefined ? { days: storeVersions.days } : {}) } }]);
     }
     if (!dryRun) {
       // One table log version for the run (src/table/delta-log.ts): the erased or expired files removed or re-added.
@@ -247,6 +259,8 @@ function crashHook(spec: string | undefined): ((step: ErasureStep) => void) | un
 export interface RunVacuumOptions extends LakeFlags {
   /** Erasure grace in minutes (default `WATT_ERASURE_GRACE_MINUTES`, else 10). */
   grace?: number;
+  /** Go on when the store keeps copies watt cannot delete (src/retention/store-versions.ts). */
+  acceptRetainedCopies?: boolean;
   dryRun?: boolean;
   verbose?: boolean;
   quiet?: boolean;
@@ -262,6 +276,8 @@ export interface VacuumRunResult extends VacuumResult {
   /** The table log version this run published first (absent: the log already held the lake's state). */
   table_version?: number | null;
   trail_anchor?: import('./types.js').TrailAnchorRef;
+  /** What the store keeps of what this run deleted (versions), and what watt did about it. */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
 }
 
@@ -288,6 +304,9 @@ export async function runVacuum(opts: RunVacuumOptions, env: Env = process.env):
     const ingesting = lock ? liveLocks(home, (name) => lockNames.isIngestOf(name, destination)) : [];
     if (ingesting.length) throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): vacuum refused`, { hint: 'run the vacuum again when the ingest is done' });
     lake = await openLake(config);
+    // As a purge: the old versions of what it deletes are deleted too (S3 versioning), or refused.
+    const storeVersions = dryRun ? undefined : await storeVersionsPolicy(lake, Boolean(opts.acceptRetainedCopies), 'erasure');
+    if (storeVersions) lake = cleaningOldVersions(lake, storeVersions, logger);
     catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: 'vacuum', started_at: now.toISOString(), destination, prefix: config.prefix, log_path: logger.file });
     const version = dryRun ? null : await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: 'vacuum', runId }, logger, now);
@@ -295,6 +314,7 @@ export async function runVacuum(opts: RunVacuumOptions, env: Env = process.env):
     const v = await vacuumErased({ lake, prefix: config.prefix, destination, catalog: dryRun ? undefined : catalog, logger, runId, now, graceMs, dryRun, signal: opts.signal });
     const result: VacuumRunResult = { mode: 'vacuum', run_id: runId, dry_run: dryRun, lake: destination, ...v, log: null };
     if (version !== null) result.table_version = version ?? null;
+    if (storeVersions) result.store_versions = storeVersions;
     if (!dryRun && catalog && v.deleted.length) {
       const anchor = await writeAnchor(catalog.db, lake, config.prefix, runId, destination, home, logger);
       if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };

@@ -55,6 +55,8 @@ export interface AgePurgeResult {
   table_version?: number | null;
   /** Old objects replaced by erasures deleted or left for the erasure grace (src/table/vacuum.ts). */
   vacuum?: import('../table/vacuum.js').VacuumResult;
+  /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
 }
 
@@ -116,6 +118,8 @@ export interface ErasureResult {
   table_version?: number | null;
   /** Old objects replaced by erasures (this one or earlier ones) deleted or left for the grace. */
   vacuum?: import('../table/vacuum.js').VacuumResult;
+  /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
 }
 
@@ -146,4 +150,6 @@ export interface PurgeContext {
   signal?: AbortSignal;
   /** The run's clock (tests pass a fixed one). */
   now: Date;
+  /** What the run does about the store's old versions (src/retention/store-versions.ts); recorded in the manifests it rewrites. */
+  storeVersions?: import('./store-versions.js').StoreVersionsRecord;
 }

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { BlobServiceClient, type ContainerClient, type RestError } from '@azure/storage-blob';
 import type { LakeConfig } from '../config.js';
 import { StorageError, UsageError } from '../errors.js';
-import type { DeleteResult, Lake, ObjectInfo, PutOptions } from './types.js';
+import type { DeleteResult, Lake, ObjectInfo, PutOptions, RetainedVersions } from './types.js';
 
 /** uploadStream buffer size (4 MiB blocks) and blocks in flight. */
 const BLOCK_SIZE = 4 * 1024 * 1024;
@@ -21,8 +21,10 @@ export class AzureLake implements Lake {
   readonly bucket: string;
   readonly container: ContainerClient;
   private readonly account: string;
+  private readonly service: BlobServiceClient;
 
-  private constructor(container: ContainerClient, bucket: string, account: string) {
+  private constructor(service: BlobServiceClient, container: ContainerClient, bucket: string, account: string) {
+    this.service = service;
     this.container = container;
     this.bucket = bucket;
     this.account = account;
@@ -46,7 +48,7 @@ export class AzureLake implements Lake {
       throw new UsageError('invalid AZURE_STORAGE_CONNECTION_STRING: it could not be parsed', { cause: err });
     }
     const container = service.getContainerClient(config.bucket);
-    const lake = new AzureLake(container, config.bucket, service.accountName);
+    const lake = new AzureLake(service, container, config.bucket, service.accountName);
     try {
       const exists = await container.exists();
       if (!exists) throw new StorageError(`container az://${service.accountName}/${config.bucket} does not exist`, { hint: 'create it first' });
@@ -145,6 +147,49 @@ export class AzureLake implements Lake {
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
     return result;
+  }
+
+  /**
+   * Soft delete for blobs (Get Blob Service Properties, `DeleteRetentionPolicy`) keeps deleted data
+   * recoverable for its days, and watt cannot remove it through the data plane; blob versioning
+   * (seen as `versionId` on listed blobs: the setting itself is on the management plane) keeps
+   * previous versions, which watt deletes.
+   */
+  async retainedVersions(): Promise<RetainedVersions> {
+    try {
+      const props = await this.service.getProperties();
+      const policy = props.deleteRetentionPolicy;
+      if (policy?.enabled) return { kind: 'soft-delete', setting: `Azure soft delete for blobs: on, ${policy.days ?? '?'} days`, days: policy.days, deletable: false };
+    } catch (err) {
+      if ((err as RestError).statusCode === 403) return { kind: 'unknown', setting: 'Azure blob service properties unreadable (403): soft delete unknown (a container SAS cannot read them)', deletable: false };
+      throw azureError(err, `read the blob service properties of ${this.account}`);
+    }
+    try {
+      for await (const page of this.container.listBlobsFlat({ includeVersions: true }).byPage({ maxPageSize: 1 })) {
+        if (page.segment.blobItems.some((b) => b.versionId)) return { kind: 'versions', setting: 'Azure blob versioning: on', deletable: true };
+        break;
+      }
+    } catch (err) {
+      throw azureError(err, `list the versions in ${this.uri('')}`);
+    }
+    return { kind: 'none', setting: 'Azure: no soft delete, no blob versions', deletable: true };
+  }
+
+  /** Each key's versions (`include=versions`) other than the current one, deleted with `versionid`. */
+  async deleteOldVersions(keys: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const key of keys) {
+      try {
+        for await (const b of this.container.listBlobsFlat({ prefix: key, includeVersions: true })) {
+          if (b.name !== key || !b.versionId || b.isCurrentVersion) continue;
+          await this.container.getBlobClient(key).withVersion(b.versionId).delete();
+          deleted++;
+        }
+      } catch (err) {
+        throw azureError(err, `delete the old versions of ${this.uri(key)}`);
+      }
+    }
+    return deleted;
   }
 
   async close(): Promise<void> {}

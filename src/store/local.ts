@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { StorageError, UsageError } from '../errors.js';
-import type { DeleteResult, Lake, ObjectInfo, PutOptions } from './types.js';
+import type { DeleteResult, Lake, ObjectInfo, PutOptions, RetainedVersions } from './types.js';
 import { isAlive } from '../lock.js';
 
 const TMP_DIR = '.watt-tmp';
@@ -247,6 +247,15 @@ export class LocalLake implements Lake {
       }
       dir = path.dirname(dir);
     }
+  }
+
+  /** A folder keeps nothing after a delete or a rename over a file. */
+  async retainedVersions(): Promise<RetainedVersions> {
+    return { kind: 'none', setting: 'local folder: no versions', deletable: true };
+  }
+
+  async deleteOldVersions(): Promise<number> {
+    return 0;
   }
 
   async close(): Promise<void> {}

@@ -7,6 +7,8 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   DeleteObjectsCommand,
+  GetBucketVersioningCommand,
+  ListObjectVersionsCommand,
   HeadBucketCommand,
   PutObjectCommand,
   type S3ServiceException,
@@ -14,7 +16,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { LakeConfig } from '../config.js';
 import { StorageError, UsageError } from '../errors.js';
-import type { DeleteResult, Lake, ObjectInfo, PutOptions } from './types.js';
+import type { DeleteResult, Lake, ObjectInfo, PutOptions, RetainedVersions } from './types.js';
 
 /** Multipart part size: 8 MiB (S3 minimum is 5 MiB); 4 parts in flight. */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -167,6 +169,62 @@ export class S3Lake implements Lake {
       }
     }
     return result;
+  }
+
+  /**
+   * The bucket's versioning state (GetBucketVersioning): `Enabled` or `Suspended` keep noncurrent
+   * versions (S3 User Guide, "Retaining multiple versions of objects"); an endpoint that does not
+   * implement versioning (501 NotImplemented, e.g. s3rver) keeps none.
+   */
+  async retainedVersions(): Promise<RetainedVersions> {
+    try {
+      const out = await this.client.send(new GetBucketVersioningCommand({ Bucket: this.bucket }));
+      if (out.Status === 'Enabled' || out.Status === 'Suspended') return { kind: 'versions', setting: `S3 bucket versioning: ${out.Status}`, deletable: true };
+      return { kind: 'none', setting: 'S3 bucket versioning: never enabled', deletable: true };
+    } catch (err) {
+      const e = err as S3ServiceException;
+      const status = e.$metadata?.httpStatusCode;
+      if (e.name === 'NotImplemented' || status === 501) return { kind: 'none', setting: 'the S3 endpoint does not implement bucket versioning', deletable: true };
+      if (status === 403) return { kind: 'unknown', setting: 'S3 bucket versioning unreadable: GetBucketVersioning refused (s3:GetBucketVersioning permission)', deletable: false };
+      throw s3Error(err, `read the versioning state of s3://${this.bucket}`);
+    }
+  }
+
+  /** ListObjectVersions of each key, then DeleteObjects with `VersionId` for its noncurrent versions and delete markers. */
+  async deleteOldVersions(keys: readonly string[]): Promise<number> {
+    const doomed: { Key: string; VersionId: string }[] = [];
+    for (const key of keys) {
+      let keyMarker: string | undefined;
+      let versionMarker: string | undefined;
+      do {
+        let out;
+        try {
+          out = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+        } catch (err) {
+          throw s3Error(err, `list the versions of ${this.uri(key)}`);
+        }
+        for (const v of out.Versions ?? []) if (v.Key === key && v.VersionId && !v.IsLatest) doomed.push({ Key: key, VersionId: v.VersionId });
+        for (const m of out.DeleteMarkers ?? []) if (m.Key === key && m.VersionId) doomed.push({ Key: key, VersionId: m.VersionId });
+        keyMarker = out.IsTruncated ? out.NextKeyMarker : undefined;
+        versionMarker = out.IsTruncated ? out.NextVersionIdMarker : undefined;
+      } while (keyMarker);
+    }
+    for (let i = 0; i < doomed.length; i += DELETE_BATCH) {
+      const batch = doomed.slice(i, i + DELETE_BATCH);
+      let out;
+      try {
+        out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: false } }));
+      } catch (err) {
+        throw s3Error(err, `delete ${batch.length} old versions from s3://${this.bucket}`);
+      }
+      const refused = out.Errors ?? [];
+      if (refused.length) {
+        throw new StorageError(`cannot delete ${refused.length} old versions of objects in s3://${this.bucket} (first: ${refused[0]!.Code ?? 'error'}: ${(refused[0]!.Message ?? '').slice(0, 120)})`, {
+          hint: 'watt needs s3:DeleteObjectVersion; versions under S3 Object Lock retention cannot be deleted before it ends',
+        });
+      }
+    }
+    return doomed.length;
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,26 @@ export interface DeleteResult {
 }
 
 /**
+ * What a store keeps of an object after watt deletes or overwrites it, read from the store's own
+ * settings before a purge or an erasure (issue 21: erased rows must not survive in old versions).
+ */
+export interface RetainedVersions {
+  /**
+   * `none`: nothing kept (local folder; S3 bucket never versioned; an endpoint without versioning);
+   * `versions`: noncurrent versions kept (S3 versioning Enabled or Suspended; Azure blob versioning);
+   * `soft-delete`: deleted data kept `days` days and recoverable (Azure soft delete for blobs);
+   * `unknown`: the state could not be read (e.g. the credentials lack s3:GetBucketVersioning).
+   */
+  kind: 'none' | 'versions' | 'soft-delete' | 'unknown';
+  /** One line naming the store setting, e.g. `S3 bucket versioning: Enabled`. No secret. */
+  setting: string;
+  /** `soft-delete`: days a deleted object stays recoverable. */
+  days?: number;
+  /** watt can delete what is kept itself ({@link Lake.deleteOldVersions}): versions yes, soft-deleted data no. */
+  deletable: boolean;
+}
+
+/**
  * A data lake: a local folder, an S3 bucket or an Azure Blob container.
  *
  * Contract: `put` is atomic (the object is visible whole or not at all); `list` pages through
@@ -59,6 +79,16 @@ export interface Lake {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Delete keys in batches; keys already gone count as deleted. */
   delete(keys: string[]): Promise<DeleteResult>;
+  /** What the store keeps after a delete or an overwrite (its versioning / soft-delete settings). @throws StorageError (3) */
+  retainedVersions(): Promise<RetainedVersions>;
+  /**
+   * Delete every version of each key except its current content, and every delete marker: after a
+   * delete nothing of the key remains, after an overwrite only the new content (S3 `VersionId`,
+   * Azure `versionid`). A no-op (0) where the store keeps no versions.
+   * @returns versions (and delete markers) deleted
+   * @throws StorageError (3) when the store refuses (e.g. S3 Object Lock, missing s3:DeleteObjectVersion)
+   */
+  deleteOldVersions(keys: readonly string[]): Promise<number>;
   /** Release clients and sockets. */
   close(): Promise<void>;
 }

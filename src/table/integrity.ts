@@ -3,6 +3,7 @@ import { InterruptedError } from '../errors.js';
 import type { Catalog, RunRecord } from '../catalog/catalog.js';
 import type { Lake, ObjectInfo } from '../store/types.js';
 import { isDataKey, runIdOf } from './layout.js';
+import { readTableSnapshot } from './delta-log.js';
 import { isAlive } from '../lock.js';
 
 /**
@@ -99,9 +100,17 @@ export interface OrphanVerdict {
  *   its process is gone; kept while that process lives;
  * - otherwise (another machine, a lost catalog, or a run before pids were recorded): garbage once
  *   older than the grace period.
+ * Never garbage: an object the table log's latest version lists (`logged`, {@link committedInTableLog})
+ * or of a run the catalog records as committed; both are `committed` (a lost manifest).
  */
-export function orphanVerdict(o: ObjectInfo, catalog: Catalog | undefined, now: Date, grace: number): OrphanVerdict {
+export function orphanVerdict(o: ObjectInfo, catalog: Catalog | undefined, now: Date, grace: number, logged?: ReadonlySet<string>): OrphanVerdict {
   const runId = runIdOf(o.key);
+  // The table log is the lake's own record of committed files, written by whichever machine
+  // committed: an object its latest version holds is committed data, whatever this catalog knows,
+  // unless this catalog's trail records the deliberate deletion of its manifest (an interrupted purge).
+  if (logged?.has(o.key) && !(catalog && runId && manifestDeletionRecorded(catalog, runId))) {
+    return { garbage: false, committed: true, reason: `${runId ? `run ${runId}: ` : ''}the table log's latest version lists it as committed but no manifest names it: committed data, kept (restore the manifest)` };
+  }
   const run = runId ? catalog?.getRun(runId) : undefined;
   // Never delete committed data (issue 21): a run the catalog records as landed whose manifest a
   // purge did not delete (no retention.delete / recovery.delete of it in the trail) lost its manifest.
@@ -128,4 +137,18 @@ function manifestDeletionRecorded(catalog: Catalog, runId: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Lake keys of the data objects the table log's latest version holds (src/table/delta-log.ts), the
+ * lake's own record of committed files: a second witness, beside the catalog, that keeps `watt verify
+ * --repair` and recovery from deleting committed data whose manifest was lost, even from a WATT_HOME
+ * that never saw the run. An empty set when the prefix has no log.
+ * @throws StorageError (3) from the store; UsageError (2) when a commit of the log is not JSON.
+ */
+export async function committedInTableLog(lake: Lake, prefix: string): Promise<Set<string>> {
+  const snapshot = await readTableSnapshot(lake, prefix);
+  const keys = new Set<string>();
+  for (const p of snapshot.files.keys()) keys.add(`${prefix}/${p.split('/').map((s) => decodeURIComponent(s)).join('/')}`);
+  return keys;
 }

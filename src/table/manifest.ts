@@ -87,6 +87,8 @@ export interface WrittenManifest {
   uri: string;
   sha256: string;
   bytes: number;
+  /** The text written (kept by the catalog so that a lost manifest can be rebuilt). */
+  body: string;
 }
 
 /**
@@ -98,7 +100,7 @@ export async function writeManifest(lake: Lake, key: string, manifest: Manifest)
   const body = JSON.stringify(manifest, null, 2) + '\n';
   const sha256 = createHash('sha256').update(body).digest('hex');
   await lake.put(key, body, { sha256, contentType: 'application/json' });
-  return { key, uri: lake.uri(key), sha256, bytes: Buffer.byteLength(body) };
+  return { key, uri: lake.uri(key), sha256, bytes: Buffer.byteLength(body), body };
 }
 
 /** Read and parse a manifest. @throws StorageError from the lake; SyntaxError/Error for bad JSON. */

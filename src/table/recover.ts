@@ -10,7 +10,7 @@ import { appendTrail } from '../trail/trail.js';
 import { completeRetentionIntents } from './intents.js';
 import { destinationUri, openLake, readObject, type Lake } from '../store/index.js';
 import { lakeLocation } from '../lock.js';
-import { DEFAULT_GRACE_MS, isDeadRun, listLake, orphanVerdict, unmanifested } from './integrity.js';
+import { committedInTableLog, DEFAULT_GRACE_MS, isDeadRun, listLake, orphanVerdict, unmanifested } from './integrity.js';
 
 /** One object recovery deleted or left, with why. */
 export interface RecoveredObject {
@@ -135,9 +135,12 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
         logger.warn(`run ${run.run_id} was left running by a process that is gone (pid ${run.pid}): marked failed`, { step: 'recover', dead_run: run.run_id });
       }
     }
-    for (const o of unmanifested(listing)) {
+    const orphans = unmanifested(listing);
+    // Committed files of the table log are never garbage, even when their manifest is lost.
+    const logged = orphans.length ? await committedInTableLog(lake, prefix) : undefined;
+    for (const o of orphans) {
       if (options.signal?.aborted) break; // stopping between deletes is safe: the next run goes on
-      const verdict = orphanVerdict(o, catalog, now, grace);
+      const verdict = orphanVerdict(o, catalog, now, grace, logged);
       const died = result.runs_failed.find((r) => o.key.includes(r));
       if (died) verdict.reason = `run ${died} died (its process is gone) before its manifest`;
       if (!verdict.garbage || !catalog) {

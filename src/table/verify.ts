@@ -9,12 +9,13 @@ import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { verifyTrailAndAnchors } from '../trail/anchor.js';
 import { destinationUri, openLake, readObject, type Lake } from '../store/index.js';
-import { listLake, orphanVerdict, unmanifested, DEFAULT_GRACE_MS } from './integrity.js';
+import { committedInTableLog, listLake, orphanVerdict, unmanifested, DEFAULT_GRACE_MS } from './integrity.js';
 import { recoverLake } from './recover.js';
 import { manifestObjects, type Manifest } from './manifest.js';
 import { runIdOf } from './layout.js';
 import { erasureGraceMs } from './vacuum.js';
 import { appendTrail } from '../trail/trail.js';
+import { rebuildManifest } from './rebuild.js';
 import { trailId } from '../trail/anchor.js';
 import { duplicateLandings, hashAndCount, unanchoredPurges, type ManifestIdentity } from './verify-checks.js';
 
@@ -94,7 +95,9 @@ const HASH_CONCURRENCY = 4;
  * {@link recoverLake}: objects of dead or ended runs, and of unknown runs older than the grace
  * period, are deleted with a `recovery.delete` trail entry each. Never deleted: objects of runs the
  * catalog records as committed (succeeded, rejected) whose manifest the trail does not record as
- * deleted (`manifest_missing`, reported). Hash and row mismatches, missing objects, duplicate
+ * deleted (`manifest_missing`): their manifest is rebuilt from the catalog's copy when every object
+ * it names re-hashes to it ({@link rebuildManifest}, a `recovery.restore_manifest` trail entry),
+ * else they are reported and left alone. Hash and row mismatches, missing objects, duplicate
  * landings and unanchored purges are never "repaired": they are reported.
  *
  * @throws StorageError (3) lake unreachable; LockError (4); InterruptedError (130/143).
@@ -228,9 +231,23 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
 
     // Objects no manifest names: of runs without a manifest (unfinished runs)...
     const now = new Date();
+    const logged = await committedInTableLog(lake, config.prefix);
+    /** Committed runs whose manifest is gone: rebuilt from the catalog's copy with --repair, else reported. */
+    const lostManifests = new Map<string, string>();
     for (const o of unmanifested(listing)) {
       if (repaired.has(o.key)) continue;
-      const verdict = orphanVerdict(o, catalog, now, grace);
+      const verdict = orphanVerdict(o, catalog, now, grace, logged);
+      const run = runIdOf(o.key);
+      if (verdict.committed && options.repair && catalog && run) {
+        if (!lostManifests.has(run)) {
+          const rebuilt = await rebuildManifest({ lake, catalog, prefix: config.prefix, destination, repairRunId: options.runId, logger, signal }, run);
+          lostManifests.set(run, rebuilt.restored ? '' : rebuilt.reason);
+          findings.push({ kind: 'manifest_missing', key: rebuilt.key, detail: rebuilt.restored ? `run ${run}: ${rebuilt.reason}` : `run ${run} is committed per the catalog; not rebuilt: ${rebuilt.reason}`, repaired: rebuilt.restored });
+        }
+        if (lostManifests.get(run) === '') continue; // named by the restored manifest
+        findings.push({ kind: 'manifest_missing', key: o.key, detail: verdict.reason });
+        continue;
+      }
       findings.push({ kind: verdict.committed ? 'manifest_missing' : verdict.garbage ? 'orphan' : 'pending', key: o.key, detail: verdict.reason });
     }
     // ...and of runs whose manifest does not name them (a purge or erasure stopped after

@@ -29,6 +29,7 @@ export type TrailAction =
   | 'retention.delete_logs' // run logs deleted by age (count)
   | 'retention.delete_catalog_rows' // catalog rows deleted by age (count)
   | 'retention.delete_models' // model versions deleted by age (count)
+  | 'retention.store_versions' // what the store keeps of what a purge or erasure deleted or rewrote, and what watt did (count: old versions deleted; detail: setting, action)
   | 'erasure.request' // an erasure of one data subject started (pseudonym prefix)
   | 'erasure.intent' // about to rewrite or delete one object (key, new sha256): the erasure journal
   | 'erasure.rewrite' // object rewritten without the subject's rows, manifest updated (key, rows removed)
@@ -39,6 +40,7 @@ export type TrailAction =
   | 'recovery.delete' // an object of an unfinished run (no manifest names it) deleted, written before the delete (key, reason)
   | 'recovery.delete_failed' // the store refused that delete: the object is still there
   | 'recovery.delete_spool' // stale spool files of dead runs removed from WATT_HOME/tmp (count)
+  | 'recovery.restore_manifest' // a committed run's lost manifest written back from the catalog's copy after re-hashing its objects (key: the manifest)
   | 'key.rotation'; // `ingest --new-key` landed with another key than the lake's (detail: from_key_id, to_key_id)
 
 export interface TrailInput {
