@@ -138,16 +138,16 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       });
       if (!dryRun) await recover();
     }
-    result.store_versions = storeVersions;
-    if (!dryRun && catalog && storeVersions.action !== 'none') {
-      appendTrail(catalog.db, [{ action: 'retention.store_versions', lake: destination, count: storeVersions.versions_deleted, run_id: runId, detail: { setting: storeVersions.setting, action: storeVersions.action, ...(storeVersions.days !== undefined ? { days: storeVersions.days } : {}) } }]);
-    }
     if (!dryRun) {
       // One table log version for the run (src/table/delta-log.ts): the erased or expired files removed or re-added.
       const version = published ?? (await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: pseudonyms !== undefined ? 'purge --subject' : 'purge', runId }, logger, now));
       if (version !== null) result.table_version = version ?? null;
       // Then the old objects of erasures (this one with a grace of 0, earlier ones past theirs).
       result.vacuum = await vacuumErased({ ...context, graceMs: erasureGrace, now: new Date() });
+    }
+    result.store_versions = storeVersions;
+    if (!dryRun && catalog && storeVersions.action !== 'none') {
+      appendTrail(catalog.db, [{ action: 'retention.store_versions', lake: destination, count: storeVersions.versions_deleted, run_id: runId, detail: { setting: storeVersions.setting, action: storeVersions.action, ...(storeVersions.days !== undefined ? { days: storeVersions.days } : {}) } }]);
     }
     if (!dryRun && catalog) {
       failpoint('purge:before-anchor');
@@ -315,6 +315,9 @@ export async function runVacuum(opts: RunVacuumOptions, env: Env = process.env):
     const result: VacuumRunResult = { mode: 'vacuum', run_id: runId, dry_run: dryRun, lake: destination, ...v, log: null };
     if (version !== null) result.table_version = version ?? null;
     if (storeVersions) result.store_versions = storeVersions;
+    if (storeVersions && catalog && storeVersions.action !== 'none' && v.deleted.length) {
+      appendTrail(catalog.db, [{ action: 'retention.store_versions', lake: destination, count: storeVersions.versions_deleted, run_id: runId, detail: { setting: storeVersions.setting, action: storeVersions.action, ...(storeVersions.days !== undefined ? { days: storeVersions.days } : {}) } }]);
+    }
     if (!dryRun && catalog && v.deleted.length) {
       const anchor = await writeAnchor(catalog.db, lake, config.prefix, runId, destination, home, logger);
       if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
