@@ -13,7 +13,7 @@ import { parse } from 'csv-parse';
 import { failpoint } from '../failpoint.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import type { ObjectInfo } from '../store/types.js';
-import { erasedKey, isDataKey, manifestKey, partitionDateOf, runIdOf } from '../table/layout.js';
+import { erasedKey, isDataKey, manifestKey, runIdOf } from '../table/layout.js';
 import type { Manifest } from '../table/manifest.js';
 import { committedKeys } from '../table/committed.js';
 import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from '../trail/trail.js';
@@ -296,15 +296,11 @@ async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outc
   const { lake, catalog } = options;
   if (o.manifest) await updateManifest(options, o.manifest, intent.run_id, o);
   stepDone(options, 'manifest');
-  const landedBy = o.newKey ? runIdOf(o.key) : undefined;
-  // The catalog indexes the new object when it knows the run that landed it (another machine's run: not).
-  if (o.newKey && landedBy && catalog!.getRun(landedBy) && !catalog!.db.prepare('SELECT 1 FROM lake_objects WHERE provider = ? AND bucket = ? AND key = ? AND deleted_at IS NULL').get(lake.provider, lake.bucket, o.newKey)) {
-    const run = landedBy;
-    catalog!.addLakeObject({ run_id: run, kind: 'data', uri: lake.uri(o.newKey), provider: lake.provider, bucket: lake.bucket, key: o.newKey, sha256: o.sha256, bytes: o.bytes, rows: o.rows, partition_date: partitionDateOf(options.prefix, o.newKey) ?? null });
-  }
-  // The replaced object's row is marked deleted by the vacuum that deletes it.
-  if (o.replace) {
-    /* nothing more: the old object stays until the vacuum */
+  // The catalog's row of the object follows it to its copy (a dropped object's row is marked
+  // deleted by the vacuum that deletes it).
+  if (o.newKey) catalog!.replaceLakeObject(lake.provider, lake.bucket, o.key, { key: o.newKey, uri: lake.uri(o.newKey), sha256: o.sha256, bytes: o.bytes, rows: o.rows });
+  else if (o.replace) {
+    /* dropped whole: the old object stays until the vacuum */
   } else if (o.deleted) catalog!.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], options.now.toISOString());
   else catalog!.updateLakeObject(lake.provider, lake.bucket, o.key, { sha256: o.sha256, bytes: o.bytes, rows: o.rows });
   appendTrail(catalog!.db, [
