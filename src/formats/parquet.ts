@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, createReadStream, createWriteStream, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { assetPath, wattVersion } from '../paths.js';
 import { pipeline } from 'node:stream/promises';
+import { appendSpool, spoolAsyncBuffer, SpoolWriter, type SpoolCipher } from '../spool-crypto.js';
 import { ParquetWriter, ByteWriter } from 'hyparquet-writer';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type ColumnChunk, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
 import { BOOLEAN, ColumnBuffer, DOUBLE, INT64, STRING, TIMESTAMP, type ColumnMemory } from './parquet-columns.js';
@@ -106,6 +107,8 @@ export interface ParquetPart {
   /** hyparquet-writer's row groups and pending page indexes; offsets are relative to `file`. */
   rowGroups: RowGroup[];
   indexes: unknown[];
+  /** Set when the part is an encrypted spool file (src/spool-crypto.ts). */
+  cipher?: SpoolCipher;
 }
 
 /** Encoded bytes are appended to the file each time this many are buffered. */
@@ -136,6 +139,8 @@ export class ParquetFileWriter {
   private readonly memory: ColumnMemory = { allocated: 0, fullBytes: 0 };
   private bufferedRows = 0;
   private bytesWritten = 0;
+  /** Set when the file is an encrypted spool (option `spool`). */
+  private readonly spoolWriter: SpoolWriter | undefined;
   rows = 0;
 
   /**
@@ -143,16 +148,19 @@ export class ParquetFileWriter {
    * @param columns the columns, in order
    * @param options `rowGroupRows`: most rows per row group ({@link ROW_GROUP_ROWS});
    * `rowGroupBytes`: most buffered bytes per row group ({@link ROW_GROUP_BYTES}); `metadata`:
-   * key/value pairs written in the footer (e.g. the run_id and the schema sha256)
+   * key/value pairs written in the footer (e.g. the run_id and the schema sha256); `spool`: the
+   * file is a spool of WATT_HOME/tmp, written encrypted by src/spool-crypto.ts (keys derived from
+   * `secret` when given, else random; read it back with {@link cipher})
    */
   constructor(
     readonly file: string,
     readonly columns: ParquetColumn[],
-    options: { rowGroupRows?: number; rowGroupBytes?: number; metadata?: Record<string, string> } = {},
+    options: { rowGroupRows?: number; rowGroupBytes?: number; metadata?: Record<string, string>; spool?: { secret?: Uint8Array } } = {},
   ) {
     this.rowGroupRows = options.rowGroupRows ?? ROW_GROUP_ROWS;
     this.rowGroupBytes = options.rowGroupBytes ?? ROW_GROUP_BYTES;
-    writeFileSync(file, '', { mode: 0o600 });
+    if (options.spool) this.spoolWriter = SpoolWriter.create(file, options.spool.secret);
+    else writeFileSync(file, '', { mode: 0o600 });
     const out = new ByteWriter();
     const ensure = out.ensure.bind(out);
     // Spill to the file each MiB so that the encoded file is never held whole.
@@ -170,7 +178,9 @@ export class ParquetFileWriter {
   private spill(): void {
     const out = this.out;
     if (out.index === 0) return;
-    appendFileSync(this.file, new Uint8Array(out.buffer, 0, out.index));
+    const bytes = new Uint8Array(out.buffer, 0, out.index);
+    if (this.spoolWriter) this.spoolWriter.write(bytes);
+    else appendFileSync(this.file, bytes);
     this.bytesWritten += out.index;
     out.index = 0;
   }
@@ -256,8 +266,14 @@ export class ParquetFileWriter {
   close(): { rows: number; bytes: number } {
     this.flushRowGroup();
     this.writer.finish();
+    this.spoolWriter?.close();
     fsyncFile(this.file);
     return { rows: this.rows, bytes: this.bytesWritten };
+  }
+
+  /** How the file is encrypted, when it is a spool (option `spool`; complete once closed or finished). */
+  get cipher(): SpoolCipher | undefined {
+    return this.spoolWriter?.cipher;
   }
 
   /**
@@ -267,11 +283,13 @@ export class ParquetFileWriter {
   finishPart(): ParquetPart {
     this.flushRowGroup();
     const w = this.writer as unknown as { row_groups: RowGroup[]; pendingIndexes: unknown[] };
-    return { file: this.file, bytes: this.bytesWritten, rows: this.rows, rowGroups: w.row_groups, indexes: w.pendingIndexes };
+    const cipher = this.spoolWriter?.close();
+    return { file: this.file, bytes: this.bytesWritten, rows: this.rows, rowGroups: w.row_groups, indexes: w.pendingIndexes, ...(cipher ? { cipher } : {}) };
   }
 
   /** Stop writing (the caller deletes the file). Never throws. */
   abort(): void {
+    this.spoolWriter?.close();
     for (const b of this.buffers) b.reset(false);
   }
 }
@@ -305,10 +323,12 @@ interface PendingIndex {
  * bytes (never decoded or re-encoded) and their offsets shifted in the footer. The result is one
  * valid file with the row groups of every part, in part order.
  * @param parts the parts, in order (at least one), as returned by {@link ParquetFileWriter.finishPart}
- * @returns the joined file, its rows and size in bytes
- * @throws Error from the file system
+ * Encrypted parts (spools, src/spool-crypto.ts) are joined decrypted and re-encrypted, each
+ * appended part and the footer as a new segment of the first part's cipher.
+ * @returns the joined file, its rows, size in bytes and cipher (when encrypted)
+ * @throws Error from the file system; DataError when a spool's GCM tag does not match
  */
-export async function finishParquetParts(parts: ParquetPart[], columns: ParquetColumn[], metadata?: Record<string, string>): Promise<{ file: string; rows: number; bytes: number }> {
+export async function finishParquetParts(parts: ParquetPart[], columns: ParquetColumn[], metadata?: Record<string, string>): Promise<{ file: string; rows: number; bytes: number; cipher?: SpoolCipher }> {
   const first = parts[0]!;
   let length = first.bytes;
   const rowGroups: RowGroup[] = [...first.rowGroups];
@@ -325,7 +345,8 @@ export async function finishParquetParts(parts: ParquetPart[], columns: ParquetC
       }
       for (const page of index.offsetIndex?.page_locations ?? []) page.offset += shift;
     }
-    await pipeline(createReadStream(part.file, { start: 4, highWaterMark: 1 << 20 }), createWriteStream(first.file, { flags: 'a' }));
+    if (first.cipher && part.cipher) await appendSpool(part.file, part.cipher, first.file, first.cipher, 4);
+    else await pipeline(createReadStream(part.file, { start: 4, highWaterMark: 1 << 20 }), createWriteStream(first.file, { flags: 'a' }));
     length += part.bytes - 4;
     rowGroups.push(...part.rowGroups);
     indexes.push(...part.indexes);
@@ -341,10 +362,15 @@ export async function finishParquetParts(parts: ParquetPart[], columns: ParquetC
   const rows = parts.reduce((n, p) => n + p.rows, 0);
   w.num_rows = BigInt(rows);
   footer.finish();
-  appendFileSync(first.file, new Uint8Array(out.buffer, 0, out.index));
+  const bytes = new Uint8Array(out.buffer, 0, out.index);
+  if (first.cipher) {
+    const writer = SpoolWriter.append(first.file, first.cipher);
+    writer.write(bytes);
+    writer.close();
+  } else appendFileSync(first.file, bytes);
   length += out.index;
   fsyncFile(first.file);
-  return { file: first.file, rows, bytes: length };
+  return { file: first.file, rows, bytes: length, ...(first.cipher ? { cipher: first.cipher } : {}) };
 }
 
 /** The kind of each column of a Parquet file written by watt (or of the same physical shape). */
@@ -359,8 +385,8 @@ export function columnsOf(metadata: FileMetaData): ParquetColumn[] {
 }
 
 /** Parquet file metadata (footer) of a local file. @throws Error if it is not a Parquet file. */
-export async function readParquetMetadata(file: string): Promise<FileMetaData> {
-  return parquetMetadataAsync(await asyncBufferFromFile(file));
+export async function readParquetMetadata(file: string, cipher?: SpoolCipher): Promise<FileMetaData> {
+  return parquetMetadataAsync(cipher ? spoolAsyncBuffer(file, cipher) : await asyncBufferFromFile(file));
 }
 
 /**
@@ -369,8 +395,8 @@ export async function readParquetMetadata(file: string): Promise<FileMetaData> {
  * Memory: one row group.
  * @throws Error if the file is not Parquet or is truncated.
  */
-export async function* readParquetRowGroups(file: string): AsyncGenerator<{ columns: ParquetColumn[]; rows: ParquetCell[][] }> {
-  const buffer = await asyncBufferFromFile(file);
+export async function* readParquetRowGroups(file: string, cipher?: SpoolCipher): AsyncGenerator<{ columns: ParquetColumn[]; rows: ParquetCell[][] }> {
+  const buffer = cipher ? spoolAsyncBuffer(file, cipher) : await asyncBufferFromFile(file);
   const metadata = await parquetMetadataAsync(buffer);
   const columns = columnsOf(metadata);
   let start = 0;

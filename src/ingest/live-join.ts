@@ -1,7 +1,7 @@
-import { open, truncate, type FileHandle } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { createDecipheriv, createHash, type DecipherGCM, type Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { derivedSegment, readSpoolStream, SpoolWriter, truncateSpool, type SpoolCipher } from '../spool-crypto.js';
 
 /**
  * Joins the CSV spool of the second of two ranges onto the first while the second is still being
@@ -13,6 +13,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  *
  * The join is only kept if it matches the range's final outcome (see {@link LiveJoin.matches});
  * otherwise {@link LiveJoin.undo} truncates the first spool back and the caller joins as usual.
+ *
+ * Both spools are encrypted (src/spool-crypto.ts): the second one is decrypted (AES-256-GCM, from
+ * its first byte) with the keys derived from its job's secret while it grows, and its GCM tag,
+ * sealed when the range ends, is checked in {@link matches}; the appended bytes are a new segment
+ * of the first spool's cipher (fresh keys), dropped again by {@link undo}.
  */
 export class LiveJoin {
   private cancelled = false;
@@ -21,17 +26,19 @@ export class LiveJoin {
   appended = 0;
   /** sha256 of the first spool and the appended bytes, not digested. */
   hash: Hash | undefined;
+  /** The GCM decipher of the second spool (from byte 0): its tag is checked by {@link matches}. */
+  private gcm: DecipherGCM | undefined;
   private readonly task: Promise<boolean>;
 
   /**
-   * @param first the first range's spool file and its size in bytes
+   * @param first the first range's spool file, its size in bytes and its cipher (extended by the join)
    * @param second the second range's spool file (it may not exist yet), whose first `lead` bytes
-   * (the CSV header line) are skipped
+   * (the CSV header line) are skipped, and the secret its job's keys derive from
    * @param secondEnded settles when the second range has ended (its spool is then complete)
    */
   constructor(
-    readonly first: { file: string; bytes: number },
-    readonly second: { file: string; lead: number },
+    readonly first: { file: string; bytes: number; cipher: SpoolCipher },
+    readonly second: { file: string; lead: number; secret: Uint8Array },
     secondEnded: Promise<unknown>,
   ) {
     secondEnded.then(
@@ -51,25 +58,42 @@ export class LiveJoin {
     return this.task;
   }
 
-  /** The join is the one wanted: the second part is this spool, `bytes` long, header included. */
-  matches(part: { file: string; bytes: number; lead: number }): boolean {
-    return part.file === this.second.file && part.lead === this.second.lead && part.bytes - part.lead === this.appended && this.hash !== undefined;
+  /**
+   * The join is the one wanted: the second part is this spool, `bytes` long, header included, and
+   * the bytes read match its sealed GCM tag (one segment, as its writer sealed it).
+   */
+  matches(part: { file: string; bytes: number; lead: number; cipher: SpoolCipher }): boolean {
+    if (!(part.file === this.second.file && part.lead === this.second.lead && part.bytes - part.lead === this.appended && this.hash !== undefined && this.gcm)) return false;
+    const seg = part.cipher.segments;
+    if (seg.length !== 1 || !seg[0]!.tag) return false;
+    const gcm = this.gcm;
+    this.gcm = undefined;
+    try {
+      gcm.setAuthTag(seg[0]!.tag);
+      gcm.final();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Give the first spool back its own bytes (after {@link finished}). */
   async undo(): Promise<void> {
-    if (this.appended > 0) await truncate(this.first.file, this.first.bytes);
+    if (this.appended > 0) truncateSpool(this.first.file, this.first.cipher, this.first.bytes);
     this.appended = 0;
     this.hash = undefined;
+    this.gcm = undefined;
   }
 
   private async run(): Promise<boolean> {
     const hash = createHash('sha256');
-    for await (const chunk of createReadStream(this.first.file, { highWaterMark: 1 << 20, end: this.first.bytes - 1 }) as AsyncIterable<Buffer>) hash.update(chunk);
+    for await (const chunk of readSpoolStream(this.first.file, this.first.cipher, { end: this.first.bytes - 1, verify: true }) as AsyncIterable<Buffer>) hash.update(chunk);
     let input: FileHandle | undefined;
-    const output = await open(this.first.file, 'a');
+    const keys = derivedSegment(this.second.secret, this.second.file);
+    const gcm = createDecipheriv('aes-256-gcm', keys.key, keys.iv);
+    let output: SpoolWriter | undefined;
     const buf = Buffer.allocUnsafe(1 << 20);
-    let offset = this.second.lead;
+    let offset = 0;
     try {
       for (;;) {
         if (this.cancelled) return false;
@@ -85,11 +109,17 @@ export class LiveJoin {
         }
         const { bytesRead } = await input.read(buf, 0, buf.length, offset);
         if (bytesRead > 0) {
-          const bytes = buf.subarray(0, bytesRead);
-          hash.update(bytes);
-          await output.write(bytes);
+          const plain = gcm.update(buf.subarray(0, bytesRead));
+          // The header line (the first `lead` bytes) is authenticated, not appended.
+          const skip = Math.max(0, Math.min(plain.length, this.second.lead - offset));
+          const bytes = plain.subarray(skip);
           offset += bytesRead;
-          this.appended += bytesRead;
+          if (bytes.length) {
+            hash.update(bytes);
+            output ??= SpoolWriter.append(this.first.file, this.first.cipher);
+            output.write(bytes);
+            this.appended += bytes.length;
+          }
           continue;
         }
         if (ended) break;
@@ -97,9 +127,10 @@ export class LiveJoin {
       }
     } finally {
       await input?.close();
-      await output.close();
+      output?.close();
     }
     this.hash = hash;
+    this.gcm = gcm;
     return true;
   }
 }

@@ -1,4 +1,5 @@
-import { appendFileSync, closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { spoolChunksSync, SpoolWriter, type SpoolCipher } from '../spool-crypto.js';
 import { StringDecoder } from 'node:string_decoder';
 import { ParquetFileWriter, ROW_GROUP_ROWS } from '../formats/parquet.js';
 import type { RowSink, SpoolPart, SpoolSpec } from './partition-spool.js';
@@ -38,7 +39,7 @@ const FS = '\x1f';
 
 /** The rows of one day spooled as text while its Parquet writer waits (see {@link ParquetSink}). */
 interface RowSpool {
-  file: string;
+  writer: SpoolWriter;
   pending: string;
   rows: number;
 }
@@ -55,7 +56,8 @@ interface RowSpool {
  * changed day more than 4 times per day seen, or the writer holds less than
  * {@link SMALL_ROW_GROUP_BYTES} and had already given memory back once), the sink stops
  * encoding: the writers keep what they hold (within the bound above), and every later row is
- * spooled as text to its day's file (`<spool prefix>.<day>.rows`, private, removed once read).
+ * spooled as text to its day's file (`<spool prefix>.<day>.rows`, private, encrypted with keys
+ * held in memory only by src/spool-crypto.ts, removed once read).
  * {@link finish} then encodes one day at a time, its held rows then its spooled rows in source
  * order, into row groups that are full up to the budget (or the whole day). Input in time order
  * never switches (the idle day it encodes is over and gets no more rows).
@@ -122,7 +124,7 @@ export class ParquetSink implements RowSink {
   }
 
   private newWriter(date: string): ParquetFileWriter {
-    const w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_ROW_GROUP_ROWS, rowGroupBytes: PARQUET_BUFFER_BYTES });
+    const w = new ParquetFileWriter(`${this.spec.prefix}.${date}.parquet`, this.spec.columns, { rowGroupRows: PARQUET_ROW_GROUP_ROWS, rowGroupBytes: PARQUET_BUFFER_BYTES, spool: { secret: this.spec.secret } });
     this.writers.set(date, w);
     return w;
   }
@@ -130,8 +132,7 @@ export class ParquetSink implements RowSink {
   private spool(date: string, record: string[]): void {
     let s = this.spools!.get(date);
     if (!s) {
-      s = { file: `${this.spec.prefix}.${date}.rows`, pending: '', rows: 0 };
-      writeFileSync(s.file, '', { mode: 0o600 });
+      s = { writer: SpoolWriter.create(`${this.spec.prefix}.${date}.rows`, this.spec.secret), pending: '', rows: 0 };
       this.spools!.set(date, s);
     }
     // Only free-text columns can hold a backslash, the separator or a line break (pseudonyms are
@@ -148,7 +149,7 @@ export class ParquetSink implements RowSink {
 
   private flushSpool(s: RowSpool): void {
     if (!s.pending) return;
-    appendFileSync(s.file, s.pending, 'utf8');
+    s.writer.write(s.pending);
     this.spoolBuffered -= s.pending.length;
     s.pending = '';
   }
@@ -164,12 +165,13 @@ export class ParquetSink implements RowSink {
       const s = this.spools?.get(date);
       if (s) {
         this.flushSpool(s);
-        replaySpool(s.file, this.spec.columns.length, (record) => w.appendCanonical(record));
-        rmSync(s.file, { force: true });
+        const cipher = s.writer.close();
+        replaySpool(s.writer.file, cipher, this.spec.columns.length, (record) => w.appendCanonical(record));
+        rmSync(s.writer.file, { force: true });
       }
       // Encodes what is left and gives the buffers back before the next day's writer grows.
       const parquet = w.finishPart();
-      parts.push({ date, file: w.file, rows: parquet.rows, bytes: parquet.bytes, lead: 4, parquet });
+      parts.push({ date, file: w.file, rows: parquet.rows, bytes: parquet.bytes, lead: 4, parquet, cipher: parquet.cipher! });
     }
     this.bufferedBytes = 0;
     return parts;
@@ -183,19 +185,17 @@ const escapeChar = (c: string): string => (c === '\\' ? '\\\\' : c === '\n' ? '\
 const unescapeChar = (_: string, c: string): string => (c === 'n' ? '\n' : c === 's' ? FS : c);
 
 /**
- * Read a day's row spool back, record by record, in the order written (1 MiB reads).
- * @throws Error if a record does not have `width` fields (a damaged spool: the run fails)
+ * Read a day's row spool back (decrypted, its GCM tag checked: src/spool-crypto.ts), record by
+ * record, in the order written (1 MiB reads).
+ * @throws Error if a record does not have `width` fields (a damaged spool: the run fails);
+ * DataError if the spool does not match its GCM tag
  */
-function replaySpool(file: string, width: number, onRecord: (record: string[]) => void): void {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
+function replaySpool(file: string, cipher: SpoolCipher, width: number, onRecord: (record: string[]) => void): void {
+  {
     const decoder = new StringDecoder('utf8');
     let rest = '';
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      const text = rest + decoder.write(buffer.subarray(0, n));
+    for (const chunk of spoolChunksSync(file, cipher)) {
+      const text = rest + decoder.write(chunk);
       let start = 0;
       for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
         const line = text.slice(start, end);
@@ -208,7 +208,5 @@ function replaySpool(file: string, width: number, onRecord: (record: string[]) =
       rest = text.slice(start);
     }
     if (rest + decoder.end()) throw new Error(`spool ${file} ends inside a record`);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { SpoolWriter, type SpoolCipher } from '../spool-crypto.js';
 import { csvField, needsQuotes } from '../records/csv.js';
 import type { ParquetColumn, ParquetKind, ParquetPart } from '../formats/parquet.js';
 import type { DataFormat } from '../table/manifest.js';
@@ -9,6 +9,7 @@ import type { DataFormat } from '../table/manifest.js';
  * or as Parquet row groups. Memory is bounded whatever the number of days or their order:
  * CSV text is buffered up to {@link CSV_BUFFER_TOTAL} characters across partitions, Parquet rows
  * up to {@link PARQUET_BUFFER_BYTES} of column buffers across partitions; no file descriptor stays open.
+ * Every spool file is encrypted by src/spool-crypto.ts's {@link SpoolWriter} (keys in memory only).
  * Synchronous file writes: it runs in a worker thread (large sources) or for small sources.
  */
 
@@ -21,6 +22,11 @@ export interface SpoolSpec {
   columns: ParquetColumn[];
   /** Columns whose values never need CSV quoting (pseudonyms: hex). */
   plain: boolean[];
+  /**
+   * Random secret of the job (src/spool-crypto.ts): every spool file it creates is encrypted under
+   * keys derived from it and the file's name. Memory only.
+   */
+  secret: Uint8Array;
 }
 
 /** One partition's spool file of one range. */
@@ -35,6 +41,8 @@ export interface SpoolPart {
   lead: number;
   /** Parquet only: the encoded row groups, footer not yet written. */
   parquet?: ParquetPart;
+  /** How `file` is encrypted (keys in memory only, src/spool-crypto.ts). */
+  cipher: SpoolCipher;
 }
 
 /** Output of one range: call {@link write} per valid row, then {@link finish} once. */
@@ -75,6 +83,7 @@ export function csvSpoolFile(prefix: string, date: string): string {
 interface CsvPartition {
   part: SpoolPart;
   pending: string;
+  writer: SpoolWriter;
 }
 
 class CsvSink implements RowSink {
@@ -99,9 +108,9 @@ class CsvSink implements RowSink {
     let p = this.partitions.get(date);
     if (!p) {
       const file = csvSpoolFile(this.spec.prefix, date);
-      writeFileSync(file, '', { mode: 0o600 });
+      const writer = SpoolWriter.create(file, this.spec.secret);
       const lead = Buffer.byteLength(this.headerLine);
-      p = { part: { date, file, rows: 0, bytes: 0, lead }, pending: this.headerLine };
+      p = { part: { date, file, rows: 0, bytes: 0, lead, cipher: writer.cipher }, pending: this.headerLine, writer };
       this.buffered += this.headerLine.length;
       this.partitions.set(date, p);
     }
@@ -120,14 +129,17 @@ class CsvSink implements RowSink {
   private flush(p: CsvPartition): void {
     if (!p.pending) return;
     const bytes = Buffer.from(p.pending, 'utf8');
-    appendFileSync(p.part.file, bytes);
+    p.writer.write(bytes);
     p.part.bytes += bytes.length;
     this.buffered -= p.pending.length;
     p.pending = '';
   }
 
   finish(): SpoolPart[] {
-    for (const p of this.partitions.values()) this.flush(p);
+    for (const p of this.partitions.values()) {
+      this.flush(p);
+      p.writer.close();
+    }
     return [...this.partitions.values()].map((p) => p.part);
   }
 }

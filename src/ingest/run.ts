@@ -328,7 +328,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       }
 
       const plan = { runId, format, objectKey, rejectsKey: rejectsK, rejectsFile, date: options.date, logger, catalog: recorder };
-      const { objects: objectsInfo, rejects: rejectsInfo } = await uploadOutputs(lake, plan, outcome, written);
+      const { objects: objectsInfo, rejects: rejectsInfo, identities } = await uploadOutputs(lake, plan, outcome, written);
       // Pause point: objects written, nothing committed (tests race a purge or an erasure here).
       await pausepoint('ingest:before-commit');
       // Another machine may have landed in this prefix while this run transformed: look again just
@@ -369,7 +369,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       };
       // Each object must still hold what this run wrote: a purge or an erasure elsewhere that did
       // not see this unfinished run may have deleted or rewritten it (issue 21, item 3).
-      const changed = await changedObjects(lake, objectsInfo);
+      const changed = await changedObjects(lake, objectsInfo.map((o) => ({ ...o, identity: identities.get(o.key) })));
       if (changed.length) {
         throw new StorageError(
           `${changed.length} object${changed.length > 1 ? 's' : ''} of run ${runId} changed in the lake before its manifest (${changed[0]!.reason === 'missing' ? 'deleted' : `${changed[0]!.reason} differs`}: ${lake.uri(changed[0]!.key)}): nothing was committed`,

@@ -38,8 +38,8 @@ const LF = 0x0a;
  * @param expectedSize the file size from stat(2), to place the split targets
  * @param parts number of ranges wanted (1 = no split): split targets at `size * k / parts`, the
  * first one {@link FIRST_RANGE_LEAD} of the size earlier
- * @param cipher set when `file` is an encrypted spool copy: read decrypted, its HMAC checked
- * @throws UsageError if the file cannot be read; DataError if an encrypted spool fails its HMAC; InterruptedError on abort.
+ * @param cipher set when `file` is an encrypted spool copy: read decrypted, its GCM tag checked
+ * @throws UsageError if the file cannot be read; DataError if an encrypted spool fails its GCM tag; InterruptedError on abort.
  */
 export async function scanSource(file: string, expectedSize: number, parts: number, signal?: AbortSignal, cipher?: SpoolCipher): Promise<SourceScan> {
   const hash = createHash('sha256');

@@ -1,6 +1,6 @@
-import { readSpoolRangeSync, type SpoolCipher } from '../spool-crypto.js';
+import { appendSpool, newSpoolSecret, readSpoolRangeSync, sha256Spool, type SpoolCipher } from '../spool-crypto.js';
 import os from 'node:os';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { open, rm } from 'node:fs/promises';
@@ -119,6 +119,8 @@ export interface TransformOutcome {
   /** One spooled data file per partition day with valid rows, sorted by date. */
   partitions: SpooledPartition[];
   rejectsSha256: string;
+  /** How the quarantine file is encrypted, when rows were quarantined (src/spool-crypto.ts). */
+  rejectsCipher?: SpoolCipher;
   /** Canonical personal cells found in `sourceName` (memory only: never logged). */
   nameHits: string[];
   /** The extra-columns policy applied and the undeclared columns (manifest `schema.extra_columns`). */
@@ -135,6 +137,8 @@ export interface SpooledPartition {
   rows: number;
   bytes: number;
   sha256: string;
+  /** How `file` is encrypted (keys in memory only, src/spool-crypto.ts): upload it decrypted. */
+  cipher: SpoolCipher;
 }
 
 /**
@@ -194,7 +198,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     firstLine: b.line,
     header,
     headerLine,
-    spool: { format, prefix: `${spoolPrefix}.r${i}`, columns, plain },
+    // A random secret per job: its spool files are encrypted under keys derived from it (spool-crypto.ts).
+    spool: { format, prefix: `${spoolPrefix}.r${i}`, columns, plain, secret: newSpoolSecret() },
     date: options.date,
     partitionBy: options.partitionBy,
     ...(dialect !== DEFAULT_DIALECT ? { dialect } : {}),
@@ -229,7 +234,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   try {
     const runs = jobs.map((job, i) => runRange(job, i, progress));
     if (format === 'csv' && runs.length === 2 && !options.partitionBy) {
-      const second = { file: csvSpoolFile(jobs[1]!.spool.prefix, jobs[1]!.date), lead: Buffer.byteLength(headerLine) };
+      const second = { file: csvSpoolFile(jobs[1]!.spool.prefix, jobs[1]!.date), lead: Buffer.byteLength(headerLine), secret: jobs[1]!.spool.secret };
       live = runs[0]!.then(
         (o) => (o.parts.length === 1 && o.parts[0]!.date === jobs[0]!.date ? new LiveJoin(o.parts[0]!, second, runs[1]!) : undefined),
         () => undefined,
@@ -261,7 +266,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       // The re-run rewrites this range's spool: a live join of it is undone first.
       await joiner?.undo();
       for (const p of first[r]!.parts) await rm(p.file, { force: true });
-      const again = await transformRange({ ...jobs[r]!, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal);
+      // A new secret: the re-run writes the same file names again, never under the same key stream.
+      const again = await transformRange({ ...jobs[r]!, spool: { ...jobs[r]!.spool, secret: newSpoolSecret() }, returnKeys: false, knownDuplicates: known }, options.schema, options.pseudonymisationKey, options.signal);
       for (const p of again.parts) spooled.add(p.file);
       return again;
     });
@@ -273,7 +279,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
         o.faults = [...o.faults, { column: null, reason: DUPLICATE_KEY_REASON, rows: extra, lines }];
       }
     });
-    for (const job of jobs.slice(1)) if (job.rejectsFile) await append(job.rejectsFile, rejectsFile);
+    const rejectsCipher = outcomes[0]?.rejectsCipher;
+    for (const [i, job] of jobs.entries()) if (i > 0 && job.rejectsFile && rejectsCipher) await appendSpool(job.rejectsFile, outcomes[i]!.rejectsCipher!, rejectsFile, rejectsCipher);
     // Join each day's parts, in range order, into the first part's file.
     const byDate = new Map<string, SpoolPart[]>();
     for (const o of outcomes) for (const p of o.parts) byDate.get(p.date)?.push(p) ?? byDate.set(p.date, [p]);
@@ -282,10 +289,11 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       let file: string;
       let bytes: number;
       let hash: Hash | undefined;
+      const cipher = parts[0]!.cipher;
       if (format === 'parquet') {
         // The Parquet modules load only for Parquet runs.
         const { finishParquetParts } = await import('../formats/parquet.js');
-        ({ file, bytes } = await finishParquetParts(parts.map((p) => p.parquet!), columns, options.parquetMetadata));
+        ({ file, bytes } = await finishParquetParts(parts.map((p) => ({ ...p.parquet!, cipher: p.cipher })), columns, options.parquetMetadata));
       }
       else {
         file = parts[0]!.file;
@@ -297,12 +305,13 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
         } else {
           if (joiner) await joiner.undo();
           for (const p of parts.slice(1)) {
-            await append(p.file, file, p.lead);
+            await appendSpool(p.file, p.cipher, file, cipher, p.lead);
             bytes += p.bytes - p.lead;
           }
         }
       }
-      partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: hash ? hash.digest('hex') : await sha256File(file) });
+      // The object's sha256 is the plaintext's, every segment of the spool verified on the way.
+      partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: hash ? hash.digest('hex') : await sha256Spool(file, cipher), cipher });
     }
   } catch (err) {
     for (const p of partitions) await rm(p.file, { force: true });
@@ -325,7 +334,8 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     errors: outcomes.flatMap((o) => o.errors).slice(0, ERRORS_KEPT),
     warnings,
     partitions,
-    rejectsSha256: options.quarantine && rejected > 0 ? await sha256File(rejectsFile) : '',
+    rejectsSha256: options.quarantine && rejected > 0 && outcomes[0]?.rejectsCipher ? await sha256Spool(rejectsFile, outcomes[0].rejectsCipher) : '',
+    ...(options.quarantine && outcomes[0]?.rejectsCipher ? { rejectsCipher: outcomes[0].rejectsCipher } : {}),
     nameHits: outcomes.flatMap((o) => o.nameHits),
     extraColumns,
     faults: mergeFaults(outcomes.map((o) => o.faults)),
@@ -484,11 +494,6 @@ async function readRange(file: string, start: number, end: number): Promise<Buff
   } finally {
     await handle.close();
   }
-}
-
-/** Append `from` (without its first `skip` bytes) to `to`. */
-async function append(from: string, to: string, skip = 0): Promise<void> {
-  await pipeline(createReadStream(from, { start: skip, highWaterMark: 1 << 20 }), createWriteStream(to, { flags: 'a' }));
 }
 
 /**

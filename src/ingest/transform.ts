@@ -1,8 +1,7 @@
-import { readSpoolRangeSync, readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
-import { closeSync, createWriteStream, openSync, readSync } from 'node:fs';
+import { readSpoolRangeSync, readSpoolStream, SpoolWriter, type SpoolCipher } from '../spool-crypto.js';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
-import { once } from 'node:events';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, CsvError } from 'csv-parse';
@@ -113,7 +112,7 @@ export interface RangeJob {
   date: string;
   /** A date-time column of the header: each row goes to the partition of its UTC day. */
   partitionBy?: string;
-  /** JSON lines of rejected rows, when quarantining. */
+  /** JSON lines of rejected rows, when quarantining (an encrypted spool keyed by `spool.secret`). */
   rejectsFile?: string;
   // --- issue 11 items 4-5 (extra-columns.ts, primary-key.ts) ---
   /** Columns left out of the output (`--extra-columns drop`). */
@@ -149,6 +148,8 @@ export interface RangeOutcome {
   keys?: KeyTable;
   /** The spool file of each partition day the range wrote rows to. */
   parts: SpoolPart[];
+  /** How {@link RangeJob.rejectsFile} is encrypted, when quarantining (src/spool-crypto.ts). */
+  rejectsCipher?: SpoolCipher;
   /** Every rejected row counted by column and reason (the first lines of each). */
   faults: FaultGroup[];
 }
@@ -382,13 +383,13 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   const parser = csvRecords({ delimiter: dialect.delimiter, quote: dialect.quoteChar, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
   let reportedRows = 0;
   let reportedBytes = 0;
-  const rejectsOut = job.rejectsFile ? createWriteStream(job.rejectsFile, { mode: 0o600 }) : undefined;
-  let rejectsWrite: Promise<unknown> = Promise.resolve();
+  // Rejected rows hold raw cells: encrypted on their way to disk (src/spool-crypto.ts).
+  const rejectsOut = job.rejectsFile ? SpoolWriter.create(job.rejectsFile, job.spool.secret) : undefined;
   const flushRejects = () => {
     if (!rejectsOut || !rejectBuffer) return;
     const text = rejectBuffer;
     rejectBuffer = '';
-    if (!rejectsOut.write(text)) rejectsWrite = once(rejectsOut, 'drain');
+    rejectsOut.write(text);
   };
   /** One parsed record, synchronously (csv-parse calls it for each record of a chunk). */
   const onRecord = (record: string[]) => {
@@ -418,9 +419,12 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       return;
     }
     if (rejectBuffer.length >= REJECTS_CHUNK || (chunk === undefined && rejectBuffer)) {
-      flushRejects();
-      rejectsWrite.then(() => callback(), callback);
-      return;
+      try {
+        flushRejects();
+      } catch (e) {
+        callback(e as Error);
+        return;
+      }
     }
     callback();
   };
@@ -435,18 +439,14 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
     await pipeline(readSpoolStream(job.source, job.sourceCipher, { start: job.start, end: job.end - 1, highWaterMark: READ_CHUNK }), guard, rowsStream, { signal });
     parts = sink.finish();
     flushRejects();
-    await rejectsWrite;
   } catch (err) {
     if (signal?.aborted) throw new InterruptedError();
     throw csvFailure(err, job.sourceLabel, job.firstLine);
   } finally {
-    if (rejectsOut) {
-      rejectsOut.end();
-      await once(rejectsOut, 'close').catch(() => undefined);
-    }
+    rejectsOut?.close();
   }
   onProgress?.(rows + rejected - reportedRows, guard.bytes - reportedBytes);
-  return { rows, rejected, errors, nameHits: [...nameHits], parts, faults: [...groups.values()], ...(job.returnKeys && keys ? { keys: keys.keys() } : {}) };
+  return { rows, rejected, errors, nameHits: [...nameHits], parts, faults: [...groups.values()], ...(rejectsOut ? { rejectsCipher: rejectsOut.cipher } : {}), ...(job.returnKeys && keys ? { keys: keys.keys() } : {}) };
 }
 
 /**

@@ -1,6 +1,8 @@
 import { storeVersionsNote, type StoreVersionsNote } from './store-versions.js';
 import path from 'node:path';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { encryptingStream, newSpoolCipher, readSpoolStream, sha256Spool, spoolWriteStream, type SpoolCipher } from '../spool-crypto.js';
+import { putSpool } from '../ingest/upload.js';
 import { csvField } from '../records/csv.js';
 import { readObject } from '../store/index.js';
 import { columnsOf, readParquetMetadata, readParquetRowGroups, ParquetFileWriter } from '../formats/parquet.js';
@@ -53,6 +55,8 @@ interface Rewrite {
   byColumn?: Record<string, number>;
   sha256: string;
   bytes: number;
+  /** How the rewritten copy (`out`) is encrypted: a spool of WATT_HOME/tmp (src/spool-crypto.ts). */
+  cipher?: SpoolCipher;
 }
 
 /**
@@ -215,11 +219,11 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
     return summary;
   }
 
-  // 1. Verify the new content before the old object is replaced.
+  // 1. Verify the new content before the old object is replaced (the spool decrypted, its GCM tag checked).
   const check =
     format === 'parquet'
-      ? await rewriteParquet(spool, searched(options), subjects, undefined, options.signal)
-      : await (format === 'csv' ? rewriteCsv : rewriteJsonl)(createReadStream(spool), searched(options), subjects, undefined, options.signal);
+      ? await rewriteParquet(spool, searched(options), subjects, undefined, options.signal, r.cipher)
+      : await (format === 'csv' ? rewriteCsv : rewriteJsonl)(readSpoolStream(spool, r.cipher, { verify: true }), searched(options), subjects, undefined, options.signal);
   if (check.sha256 !== r.sha256 || check.removed !== 0 || check.kept !== r.kept) {
     throw new StorageError(`the rewritten copy of ${lake.uri(key)} does not verify (spool changed on disk); nothing was replaced`);
   }
@@ -253,7 +257,7 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
     const del = await lake.delete([key]);
     if (del.errors.length) throw new StorageError(`cannot delete ${lake.uri(key)}: ${del.errors[0]!.message.slice(0, 160)}`, { hint: 'run the erasure again' });
   } else {
-    await lake.putFile(key, spool, { sha256: r.sha256, contentType: CONTENT_TYPES[format], metadata: run ? { run_id: run } : undefined });
+    await putSpool(lake, key, spool, r.cipher!, { sha256: r.sha256, contentType: CONTENT_TYPES[format], ...(run ? { metadata: { run_id: run } } : {}) });
     const stored = await sha256Stream(await lake.get(key));
     if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
   }
@@ -408,21 +412,26 @@ function formatOf(key: string, kind: ObjectKind): ObjectFormat {
 
 /**
  * Rewrite (or, without `out`, only count) one lake object without the subject's rows, by format.
- * Parquet is read from a local copy (`source`, removed after).
+ * Parquet is read from a local copy (`source`, removed after). The copy and `out` are spools of
+ * WATT_HOME/tmp, encrypted with keys held in memory only (src/spool-crypto.ts): an erasure killed
+ * mid-way leaves no readable rows behind.
  */
 async function rewriteObject(options: ErasureOptions, key: string, kind: ObjectKind, subjects: ReadonlySet<string>, out: string | undefined, source: string): Promise<Rewrite> {
   const format = formatOf(key, kind);
-  if (format !== 'parquet') return (format === 'csv' ? rewriteCsv : rewriteJsonl)(await options.lake.get(key), searched(options), subjects, out, options.signal);
+  if (format !== 'parquet') return (format === 'csv' ? rewriteCsv : rewriteJsonl)(await options.lake.get(key), searched(options), subjects, out, options.signal, out !== undefined);
+  const cipher = newSpoolCipher();
   try {
     try {
-      await pipeline(await options.lake.get(key), createWriteStream(source, { mode: 0o600 }), options.signal ? { signal: options.signal } : {});
+      await pipeline(await options.lake.get(key), encryptingStream(cipher), createWriteStream(source, { mode: 0o600 }), options.signal ? { signal: options.signal } : {});
+      // Parquet reads are random (not authenticated one by one): the whole copy is checked once.
+      await sha256Spool(source, cipher);
     } catch (err) {
       if (err instanceof WattError) throw err;
       if (options.signal?.aborted) throw new InterruptedError('erasure interrupted while reading an object; nothing was replaced: run the same erasure again');
       throw new StorageError(`cannot read or spool ${options.lake.uri(key)}: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
     }
     try {
-      return await rewriteParquet(source, searched(options), subjects, out, options.signal);
+      return await rewriteParquet(source, searched(options), subjects, out, options.signal, cipher, out !== undefined);
     } catch (err) {
       if (err instanceof DataError) throw new DataError(`${err.message.replace('a lake object', options.lake.uri(key))}`, { hint: 'check the object (watt verify), restore it or remove its run, then run the erasure again' });
       throw err;
@@ -437,9 +446,11 @@ async function rewriteObject(options: ErasureOptions, key: string, kind: ObjectK
  * rows whose `column` holds one of `pseudonym`: same columns and kinds ({@link columnsOf}), same
  * footer key/value metadata, cells passed through untouched (timestamps as bigint microseconds),
  * so kept rows are identical. `sha256`/`bytes` are those of `out`, or of `file` when counting only.
+ * `cipher`: `file` is an encrypted spool (src/spool-crypto.ts); `encrypt`: write `out` as one
+ * (its cipher in the result).
  * @throws DataError when the file is not readable Parquet (nothing is written).
  */
-export async function rewriteParquet(file: string, column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+export async function rewriteParquet(file: string, column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal, cipher?: SpoolCipher, encrypt = false): Promise<Rewrite> {
   const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
   const names = typeof column === 'string' ? [column] : column;
   const byColumn: Record<string, number> = {};
@@ -448,7 +459,7 @@ export async function rewriteParquet(file: string, column: string | readonly str
   let removed = 0;
   let writer: ParquetFileWriter | undefined;
   try {
-    const metadata = await readParquetMetadata(file);
+    const metadata = await readParquetMetadata(file, cipher);
     const kv = Object.fromEntries((metadata.key_value_metadata ?? []).filter((e) => typeof e.value === 'string').map((e) => [e.key, e.value as string]));
     // Columns written without min/max statistics (ingest leaves them out for pseudonyms, which
     // would otherwise sit in the footer) are rewritten without them too.
@@ -457,10 +468,10 @@ export async function rewriteParquet(file: string, column: string | readonly str
       const st = first?.columns[i]?.meta_data?.statistics;
       return { ...c, statistics: !first || (st?.min_value ?? st?.max_value ?? st?.min ?? st?.max) !== undefined };
     });
-    for await (const group of readParquetRowGroups(file)) {
+    for await (const group of readParquetRowGroups(file, cipher)) {
       if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting an object; it was not replaced: run the same erasure again');
       const indexes = names.map((n) => group.columns.findIndex((c) => c.name === n));
-      if (out && !writer) writer = new ParquetFileWriter(out, columns, { metadata: kv });
+      if (out && !writer) writer = new ParquetFileWriter(out, columns, { metadata: kv, ...(encrypt ? { spool: {} } : {}) });
       for (const row of group.rows) {
         rowsIn++;
         const hit = indexes.findIndex((i) => i >= 0 && subjects.has(row[i] as string));
@@ -473,7 +484,7 @@ export async function rewriteParquet(file: string, column: string | readonly str
         writer?.append(row);
       }
     }
-    if (out && !writer) writer = new ParquetFileWriter(out, columns, { metadata: kv });
+    if (out && !writer) writer = new ParquetFileWriter(out, columns, { metadata: kv, ...(encrypt ? { spool: {} } : {}) });
   } catch (err) {
     writer?.abort();
     if (err instanceof WattError) throw err;
@@ -481,19 +492,21 @@ export async function rewriteParquet(file: string, column: string | readonly str
   }
   if (writer) writer.close();
   const target = out ?? file;
-  const sha256 = await sha256Stream(createReadStream(target));
+  const targetCipher = out ? writer?.cipher : cipher;
+  const sha256 = targetCipher ? await sha256Spool(target, targetCipher) : await sha256Stream(readSpoolStream(target, undefined));
   const { size } = await stat(target);
-  return { rowsIn, kept, removed, byColumn, sha256, bytes: size };
+  return { rowsIn, kept, removed, byColumn, sha256, bytes: size, ...(out && targetCipher ? { cipher: targetCipher } : {}) };
 }
 
 
 /**
  * Stream a CSV object (header first, as ingest writes it) into `out` (or nowhere, to count),
  * dropping rows whose `column` equals `pseudonym`; rows are serialised exactly as ingest does, so
- * kept rows are byte-identical.
+ * kept rows are byte-identical. `encrypt`: `out` is written as an encrypted spool (src/spool-crypto.ts;
+ * its cipher in the result).
  * @throws DataError if the object is not parseable CSV.
  */
-export async function rewriteCsv(input: Readable, column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+export async function rewriteCsv(input: Readable, column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal, encrypt = false): Promise<Rewrite> {
   const subjects = typeof pseudonym === 'string' ? new Set([pseudonym]) : pseudonym;
   const names = typeof column === 'string' ? [column] : column;
   const byColumn: Record<string, number> = {};
@@ -536,8 +549,9 @@ export async function rewriteCsv(input: Readable, column: string | readonly stri
       callback();
     },
   });
+  const spool = out && encrypt ? spoolWriteStream(out) : undefined;
   try {
-    await pipeline(input, parse({ bom: true, relax_column_count: true, skip_empty_lines: false }), filter, out ? createWriteStream(out, { mode: 0o600 }) : discard(), signal ? { signal } : {});
+    await pipeline(input, parse({ bom: true, relax_column_count: true, skip_empty_lines: false }), filter, spool ? spool.stream : out ? createWriteStream(out, { mode: 0o600 }) : discard(), signal ? { signal } : {});
   } catch (err) {
     if (err instanceof WattError) throw err;
     if (signal?.aborted) throw new InterruptedError('erasure interrupted while rewriting an object; it was not replaced: run the same erasure again');
@@ -545,7 +559,7 @@ export async function rewriteCsv(input: Readable, column: string | readonly stri
     if (code.startsWith('CSV_')) throw new DataError(`cannot parse a lake object as CSV (${code}): erasure stopped before changing it`);
     throw new StorageError(`cannot read or spool a lake object: ${(err as Error).message.split('\n')[0]!.slice(0, 160)}`);
   }
-  return { rowsIn, kept, removed, byColumn, sha256: hash.digest('hex'), bytes };
+  return { rowsIn, kept, removed, byColumn, sha256: hash.digest('hex'), bytes, ...(spool ? { cipher: spool.cipher } : {}) };
 }
 
 /** The personal columns an erasure searches. */
@@ -554,10 +568,11 @@ function searched(options: ErasureOptions): readonly string[] {
 }
 
 /** Stream a quarantine file (JSON lines), dropping lines that hold the pseudonym. */
-export async function rewriteJsonl(input: Readable, _column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal): Promise<Rewrite> {
+export async function rewriteJsonl(input: Readable, _column: string | readonly string[], pseudonym: string | ReadonlySet<string>, out?: string, signal?: AbortSignal, encrypt = false): Promise<Rewrite> {
   const subjects = [...(typeof pseudonym === 'string' ? [pseudonym] : pseudonym)];
   const hash = createHash('sha256');
-  const sink = out ? createWriteStream(out, { mode: 0o600 }) : undefined;
+  const spool = out && encrypt ? spoolWriteStream(out) : undefined;
+  const sink = spool ? spool.stream : out ? createWriteStream(out, { mode: 0o600 }) : undefined;
   let rowsIn = 0;
   let kept = 0;
   let removed = 0;
@@ -577,7 +592,7 @@ export async function rewriteJsonl(input: Readable, _column: string | readonly s
     if (sink && !sink.write(buf)) await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
   }
   if (sink) await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  return { rowsIn, kept, removed, sha256: hash.digest('hex'), bytes };
+  return { rowsIn, kept, removed, sha256: hash.digest('hex'), bytes, ...(spool ? { cipher: spool.cipher } : {}) };
 }
 
 /** Whether a stream holds `needle` (or any of `needle`), searching across chunk boundaries; stops reading at the first hit. */

@@ -157,8 +157,8 @@ export class LocalLake implements Lake {
   }
 
   private async info(key: string, file: string): Promise<ObjectInfo> {
-    const s = await stat(file);
-    return { key, size: s.size, lastModified: s.mtime };
+    const s = await stat(file, { bigint: true });
+    return { key, size: Number(s.size), lastModified: s.mtime, identity: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` };
   }
 
   async get(key: string): Promise<Readable> {

@@ -9,6 +9,12 @@ export interface ObjectInfo {
   lastModified: Date;
   /** Hex sha256 of the content, when the lake stored it in the object's metadata. */
   sha256?: string;
+  /**
+   * Local lake only: the file's identity as `stat(2)` gives it (device, inode, size, mtime and
+   * ctime in nanoseconds). Equal identities: the file was not replaced nor written since (a
+   * rename gives a new inode, a write a new ctime, which no user process can set back).
+   */
+  identity?: string;
 }
 
 export interface PutOptions {

@@ -76,6 +76,8 @@ export interface WrittenObject {
   sha256: string;
   /** Bytes the run wrote. */
   bytes: number;
+  /** Local lake: the file's identity when the run wrote it ({@link ObjectInfo.identity}). */
+  identity?: string;
 }
 
 /** Why a written object no longer is what its run wrote. */
@@ -87,10 +89,14 @@ export interface ChangedObject {
 /**
  * Check, just before a run's manifest, that each object it wrote is still in the store with the
  * bytes it computed: another machine's purge or erasure that does not know the run (it has no
- * manifest yet) may have deleted or rewritten it. The local lake re-reads and hashes each object
- * (the file system keeps no sha256; reading back from the page cache costs about what hashing
- * costs); S3 and Azure compare the size and the sha256 kept in the object's metadata by `head`
- * (every watt writer, erasure's rewrite included, sets it), so nothing is downloaded.
+ * manifest yet) may have deleted or rewritten it. The local lake compares the file's identity
+ * (device, inode, size, mtime and ctime in ns: {@link ObjectInfo.identity}) with the one its put
+ * returned: equal, the file is the one the run wrote, untouched (erasure and every other watt
+ * writer replace a file by rename, which gives a new inode; a write in place moves the ctime,
+ * which no user process can set back); different or unknown, it re-reads and hashes the object
+ * (the file system keeps no sha256). S3 and Azure compare the size and the sha256 kept in the
+ * object's metadata by `head` (every watt writer, erasure's rewrite included, sets it), so
+ * nothing is downloaded.
  * @returns the objects that changed (empty: all as written)
  * @throws StorageError (3) when the store cannot be read.
  */
@@ -106,6 +112,7 @@ export async function changedObjects(lake: Lake, objects: readonly WrittenObject
       changed.push({ key: o.key, reason: 'size' });
       continue;
     }
+    if (lake.provider === 'local' && o.identity !== undefined && info.identity === o.identity) continue;
     const sha = lake.provider === 'local' || !info.sha256 ? await hashOf(lake, o.key) : info.sha256;
     if (sha !== o.sha256) changed.push({ key: o.key, reason: 'sha256' });
   }

@@ -1,4 +1,6 @@
+import { parquetMetadataAsync } from 'hyparquet';
 import { readParquetMetadata } from '../formats/parquet.js';
+import { spoolAsyncBuffer, type SpoolCipher } from '../spool-crypto.js';
 
 /**
  * Per-object column statistics recorded in a manifest's `objects[].stats` and published in the
@@ -16,12 +18,13 @@ export interface ObjectStats {
 /**
  * Statistics of the timestamp columns of a local Parquet file, from its footer (the min/max and
  * null counts of every row group; a column with a row group without them is left out).
+ * @param cipher the file is an encrypted spool (src/spool-crypto.ts): its footer is decrypted in memory
  * @returns undefined when the file has no timestamp column with statistics, or cannot be read
  */
-export async function parquetTimestampStats(file: string): Promise<ObjectStats | undefined> {
+export async function parquetTimestampStats(file: string, cipher?: SpoolCipher): Promise<ObjectStats | undefined> {
   let meta: Awaited<ReturnType<typeof readParquetMetadata>>;
   try {
-    meta = await readParquetMetadata(file);
+    meta = cipher ? await parquetMetadataAsync(spoolAsyncBuffer(file, cipher)) : await readParquetMetadata(file);
   } catch {
     return undefined;
   }

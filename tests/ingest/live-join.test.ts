@@ -1,63 +1,89 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LiveJoin } from '../../src/ingest/live-join.js';
+import { newSpoolSecret, readSpoolFile, SpoolWriter, type SpoolCipher } from '../../src/spool-crypto.js';
 
 const HEADER = 'a,b\n';
 
+/** Both spools encrypted as ingest writes them (src/spool-crypto.ts); the second keyed from its job's secret. */
 function spools() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-live-join-'));
   const first = path.join(dir, 'r0.csv');
   const second = path.join(dir, 'r1.csv');
   const firstBody = HEADER + Array.from({ length: 50_000 }, (_, i) => `x${i},${i}\n`).join('');
-  writeFileSync(first, firstBody);
-  return { first, second, firstBody };
+  const w = SpoolWriter.create(first);
+  w.write(firstBody);
+  const firstSpool = { file: first, bytes: Buffer.byteLength(firstBody), cipher: w.close() };
+  const secret = newSpoolSecret();
+  return { first, second, firstBody, firstSpool, secret, dir };
 }
+
+const plain = (file: string, cipher: SpoolCipher) => readSpoolFile(file, cipher);
 
 describe('LiveJoin (a second range spool appended while it is written)', () => {
   it('follows a spool created late and written in bursts, then ends with both files joined and hashed', async () => {
-    const { first, second, firstBody } = spools();
+    const { first, second, firstBody, firstSpool, secret } = spools();
     let end!: () => void;
     const ended = new Promise<void>((resolve) => (end = resolve));
-    const join = new LiveJoin({ file: first, bytes: Buffer.byteLength(firstBody) }, { file: second, lead: HEADER.length }, ended);
+    const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, ended);
     await sleep(40); // the second range has not created its spool yet
-    writeFileSync(second, HEADER);
+    const w = SpoolWriter.create(second, secret);
+    w.write(HEADER);
     let written = '';
     for (let burst = 0; burst < 20; burst++) {
       const rows = Array.from({ length: 3_000 }, (_, i) => `y${burst}-${i},${i}\n`).join('');
-      appendFileSync(second, rows);
+      w.write(rows);
       written += rows;
       await sleep(5);
     }
+    const secondCipher = w.close();
     end();
     expect(await join.finished()).toBe(true);
-    const joined = readFileSync(first);
+    expect(readFileSync(first).includes('y1-2999,2999')).toBe(false); // still encrypted
+    const joined = await plain(first, firstSpool.cipher);
     expect(joined.toString()).toBe(firstBody + written);
-    expect(join.matches({ file: second, bytes: HEADER.length + Buffer.byteLength(written), lead: HEADER.length })).toBe(true);
+    expect(join.matches({ file: second, bytes: HEADER.length + Buffer.byteLength(written), lead: HEADER.length, cipher: secondCipher })).toBe(true);
     expect(join.hash!.digest('hex')).toBe(createHash('sha256').update(joined).digest('hex'));
   });
 
   it('undo gives the first spool its own bytes back; a different final part does not match', async () => {
-    const { first, second, firstBody } = spools();
-    writeFileSync(second, HEADER + 'z,1\nz,2\n');
-    const join = new LiveJoin({ file: first, bytes: Buffer.byteLength(firstBody) }, { file: second, lead: HEADER.length }, Promise.resolve());
+    const { first, second, firstBody, firstSpool, secret } = spools();
+    const w = SpoolWriter.create(second, secret);
+    w.write(HEADER + 'z,1\nz,2\n');
+    const secondCipher = w.close();
+    const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, Promise.resolve());
     expect(await join.finished()).toBe(true);
-    expect(readFileSync(first, 'utf8')).toBe(firstBody + 'z,1\nz,2\n');
+    expect((await plain(first, firstSpool.cipher)).toString()).toBe(firstBody + 'z,1\nz,2\n');
     // The range was re-run and wrote another spool: the live join is not the one wanted.
-    expect(join.matches({ file: second, bytes: HEADER.length + 4, lead: HEADER.length })).toBe(false);
+    expect(join.matches({ file: second, bytes: HEADER.length + 4, lead: HEADER.length, cipher: secondCipher })).toBe(false);
     await join.undo();
-    expect(readFileSync(first, 'utf8')).toBe(firstBody);
+    expect(firstSpool.cipher.segments).toHaveLength(1);
+    expect((await plain(first, firstSpool.cipher)).toString()).toBe(firstBody);
+  });
+
+  it('a second spool changed on disk behind the run does not match its sealed HMAC', async () => {
+    const { second, firstSpool, secret } = spools();
+    const w = SpoolWriter.create(second, secret);
+    w.write(HEADER + 'z,1\nz,2\n');
+    const secondCipher = w.close();
+    const bytes = readFileSync(second);
+    bytes[bytes.length - 2]! ^= 1;
+    writeFileSync(second, bytes);
+    const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, Promise.resolve());
+    expect(await join.finished()).toBe(true);
+    expect(join.matches({ file: second, bytes: HEADER.length + 8, lead: HEADER.length, cipher: secondCipher })).toBe(false);
   });
 
   it('ends without joining when the second range wrote no spool, and stops when cancelled', async () => {
-    const { first, second, firstBody } = spools();
-    const none = new LiveJoin({ file: first, bytes: Buffer.byteLength(firstBody) }, { file: second, lead: HEADER.length }, Promise.reject(new Error('range failed')));
+    const { first, second, firstBody, firstSpool, secret } = spools();
+    const none = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, Promise.reject(new Error('range failed')));
     expect(await none.finished()).toBe(false);
-    const never = new LiveJoin({ file: first, bytes: Buffer.byteLength(firstBody) }, { file: second, lead: HEADER.length }, new Promise(() => undefined));
+    const never = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, new Promise(() => undefined));
     never.cancel();
     expect(await never.finished()).toBe(false);
-    expect(readFileSync(first, 'utf8')).toBe(firstBody);
+    expect((await plain(first, firstSpool.cipher)).toString()).toBe(firstBody);
   });
 });

@@ -1,10 +1,26 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { createSink, type SpoolSpec } from '../../src/ingest/partition-spool.js';
 import { PARQUET_BUFFER_BYTES } from '../../src/ingest/parquet-sink.js';
-import { finishParquetParts, readParquetMetadata, readParquetRowGroups, type ParquetColumn } from '../../src/formats/parquet.js';
+import { finishParquetParts as finishEncrypted, readParquetMetadata, readParquetRowGroups, type ParquetColumn, type ParquetPart } from '../../src/formats/parquet.js';
+import { newSpoolSecret, readSpoolFile } from '../../src/spool-crypto.js';
+
+/**
+ * Spools are encrypted (src/spool-crypto.ts): join the parts as ingest does, check that the joined
+ * spool holds none of the rows' text, then decrypt it to a plain copy the Parquet readers can open.
+ */
+async function finishParquetParts(parts: ParquetPart[], cols: ParquetColumn[]): Promise<{ file: string; spool: string; rows: number; bytes: number }> {
+  const joined = await finishEncrypted(parts, cols);
+  const sealed = readFileSync(joined.file);
+  expect(sealed.includes('PAR1')).toBe(false);
+  const plain = await readSpoolFile(joined.file, joined.cipher!);
+  expect(plain.length).toBe(joined.bytes);
+  const file = joined.file + '.plain.parquet';
+  writeFileSync(file, plain);
+  return { file, spool: joined.file, rows: joined.rows, bytes: joined.bytes };
+}
 
 const columns: ParquetColumn[] = [
   { name: 'id', kind: 'string' },
@@ -13,7 +29,7 @@ const columns: ParquetColumn[] = [
   { name: 'n', kind: 'int64' },
   { name: 'peak', kind: 'boolean' },
 ];
-const spec = (dir: string, format: 'csv' | 'parquet', range: number): SpoolSpec => ({ format, prefix: path.join(dir, `run.r${range}`), columns, plain: columns.map(() => false) });
+const spec = (dir: string, format: 'csv' | 'parquet', range: number): SpoolSpec => ({ format, prefix: path.join(dir, `run.r${range}`), columns, plain: columns.map(() => false), secret: newSpoolSecret() });
 const row = (i: number, day: number, note = ''): string[] => [`R${i}${note}`, `2025-03-0${day}T0${i % 10}:00:00.5Z`, `${i}.25`, String(i), i % 2 ? 'true' : 'false'];
 
 describe('partition spool', () => {
@@ -25,8 +41,8 @@ describe('partition spool', () => {
     const parts = sinks.flatMap((s) => s.finish());
     for (const date of ['2025-03-01', '2025-03-02', '2025-03-03']) {
       const mine = parts.filter((p) => p.date === date);
-      const { file, rows } = await finishParquetParts(mine.map((p) => p.parquet!), columns);
-      expect(file).toBe(mine[0]!.file);
+      const { file, spool, rows } = await finishParquetParts(mine.map((p) => p.parquet!), columns);
+      expect(spool).toBe(mine[0]!.file);
       const got: unknown[][] = [];
       for await (const g of readParquetRowGroups(file)) got.push(...g.rows);
       const expected = days.map((d, i) => [d, i] as const).filter(([d]) => `2025-03-0${d}` === date).map(([, i]) => i);
@@ -112,7 +128,10 @@ describe('partition spool', () => {
       ['2025-03-01', 3],
       ['2025-03-02', 2],
     ]);
-    const day1 = parse(readFileSync(parts[0]!.file), { columns: true }) as { id: string }[];
+    // Encrypted on disk: no row's text is readable without the run's keys.
+    expect(readFileSync(parts[0]!.file).includes('R4,"quoted"')).toBe(false);
+    expect(readFileSync(parts[0]!.file).includes('id,ts')).toBe(false);
+    const day1 = parse(await readSpoolFile(parts[0]!.file, parts[0]!.cipher), { columns: true }) as { id: string }[];
     expect(day1.map((r) => r.id)).toEqual(['R1', 'R3', 'R4,"quoted"']);
     expect(parts[0]!.lead).toBe(Buffer.byteLength('id,ts,kwh,n,peak\n'));
   });

@@ -8,7 +8,7 @@
  * pause, and are resumed together (within 50 ms), then race for the commit.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, scratchDir } from '../helpers/cli.js';
 import { startAzurite, startS3, type AzureServer, type S3Server } from '../helpers/servers.js';
@@ -240,6 +240,34 @@ describe('purge and erasure on one machine never touch the other machine\'s unfi
     const again = await start(a, ['ingest', '--source', path.join(FIXTURES, 'mixed-a.csv'), '--date', '2025-02-01', '--json'], dir).done;
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).status).toBe('succeeded');
+  });
+
+  it('an object rewritten under an unfinished ingest with the same size (in place, then replaced by rename): exit 3 each time, nothing committed', async () => {
+    // The local lake compares the file's identity (inode, size, mtime, ctime) before re-hashing:
+    // same-size rewrites must still be caught, whether written in place or swapped in by rename.
+    const dir = scratchDir('watt-machines-');
+    dirs.push(dir);
+    const [a] = machines(dir);
+    for (const how of ['in place', 'rename'] as const) {
+      const paused = await pausedIngest(dir, a, 'mixed-a.csv', '2025-02-01');
+      const [object] = dataFiles(dir);
+      const bytes = readFileSync(object!);
+      bytes[bytes.length - 2] = bytes[bytes.length - 2] === 0x31 ? 0x32 : 0x31;
+      if (how === 'in place') {
+        const fd = openSync(object!, 'r+');
+        writeSync(fd, bytes, bytes.length - 2, 1, bytes.length - 2);
+        closeSync(fd);
+      } else {
+        writeFileSync(object! + '.new', bytes);
+        renameSync(object! + '.new', object!);
+      }
+      paused.resume();
+      const r = await paused.run.done;
+      expect([how, r.code]).toEqual([how, 3]);
+      expect(r.stderr).toMatch(/changed in the lake before its manifest \(sha256 differs/);
+      expect(existsSync(path.join(dir, 'lake', 'watt-lake', PREFIX, '_manifests'))).toBe(false);
+      rmSync(path.join(dir, `resume-mixed-a.csv`), { force: true });
+    }
   });
 });
 
