@@ -251,15 +251,16 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
 
   // 3. Write the new object (a data object: the old one stays for readers of older versions
   //    until the vacuum), or replace (atomic) or delete a quarantine file; verify what the store holds.
-  if (replace) {
-    if (newKey) await putVerified(options, newKey, spool, r.sha256, format, run);
+  const target = newKey ?? key;
+  if (replace && !newKey) {
+    // dropped whole: nothing to write, the manifest drops it and the vacuum deletes it
   } else if (action === 'deleted') {
     const del = await lake.delete([key]);
     if (del.errors.length) throw new StorageError(`cannot delete ${lake.uri(key)}: ${del.errors[0]!.message.slice(0, 160)}`, { hint: 'run the erasure again' });
   } else {
-    await putSpool(lake, key, spool, r.cipher!, { sha256: r.sha256, contentType: CONTENT_TYPES[format], ...(run ? { metadata: { run_id: run } } : {}) });
-    const stored = await sha256Stream(await lake.get(key));
-    if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
+    await putSpool(lake, target, spool, r.cipher!, { sha256: r.sha256, contentType: CONTENT_TYPES[format], ...(run ? { metadata: { run_id: run } } : {}) });
+    const stored = await sha256Stream(await lake.get(target));
+    if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(target)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
   }
   stepDone(options, 'object');
 
@@ -271,14 +272,6 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
   );
   if (newKey) summary.new_key = newKey;
   return summary;
-}
-
-/** Write `spool` under `key` and check that the store holds exactly its bytes (sha256). */
-async function putVerified(options: ErasureOptions, key: string, spool: string, sha256: string, format: ObjectFormat, run: string | undefined): Promise<void> {
-  const { lake } = options;
-  await lake.putFile(key, spool, { sha256, contentType: CONTENT_TYPES[format], metadata: run ? { run_id: run } : undefined });
-  const stored = await sha256Stream(await lake.get(key));
-  if (stored !== sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
 }
 
 interface Outcome {
