@@ -7,15 +7,26 @@
 //
 // npm run bench:audit -- --repo <git work tree> [--runs N]: the history targets of issue 18 on a
 // large repository (e.g. a clone of babel/babel, 18,609 commits): the audit cold (no cache of
-// scanned commits, .watt/audit-history.json removed), then warm after one new commit (made on a
-// throw-away branch, removed after), N warm runs. The repository's own findings do not matter.
+// scanned commits, tree findings or removed data files: .watt/audit-*.json removed), then warm after
+// one new commit changing one tracked file (made on a throw-away branch, removed after), N warm
+// runs. Wall time and, on Linux, CPU seconds of watt and its git processes (what to compare on a
+// loaded machine). The repository's own findings do not matter.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoArg = process.argv.indexOf('--repo');
+/** CPU seconds (user + sys) of the children this process has waited for (Linux: /proc/self/stat cutime + cstime); undefined elsewhere. */
+const childCpu = () => {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100; // clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return undefined;
+  }
+};
 if (repoArg > 0) {
   const repo = path.resolve(process.argv[repoArg + 1]);
   const bin = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 'watt.js');
@@ -23,32 +34,43 @@ if (repoArg > 0) {
   const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
   const git = (...args) => spawnSync('git', args, { cwd: repo, encoding: 'utf8' });
   const audit = () => {
+    const cpu0 = childCpu();
     const t = process.hrtime.bigint();
     const r = spawnSync(process.execPath, [bin, 'audit-rgpd', '--format', 'json', '--fail-on', 'never'], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 28 });
     const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    const cpu1 = childCpu();
     if (r.status !== 0) throw new Error(`watt audit-rgpd exited ${r.status}: ${r.stderr.trim()}`);
     const report = JSON.parse(r.stdout);
-    return { ms, secrets: report.findings.filter((f) => f.ruleId === 'rgpd/no-secrets').length };
+    return { ms, cpu: cpu0 === undefined ? undefined : cpu1 - cpu0, secrets: report.findings.filter((f) => f.ruleId === 'rgpd/no-secrets').length, findings: report.findings.length };
   };
+  const cpuText = (s) => (s === undefined ? '' : `, ${s.toFixed(1)} CPU-s (user+sys, watt and its git processes)`);
   const commits = git('rev-list', '--count', 'HEAD').stdout.trim();
   const files = spawnSync('git', ['ls-files'], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 28 }).stdout.split('\n').filter(Boolean).length;
   console.log(`watt audit-rgpd on ${repo}: ${commits} commits, ${files} tracked files`);
   console.log(`machine: Node ${process.versions.node}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}); load average before ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  rmSync(path.join(repo, '.watt', 'audit-history.json'), { force: true });
+  // Cold: no cache at all (scanned commits, tree findings, removed data files).
+  const wattDir = path.join(repo, '.watt');
+  if (existsSync(wattDir)) for (const f of readdirSync(wattDir)) if (/^audit-.*\.json$/.test(f)) rmSync(path.join(wattDir, f), { force: true });
   const cold = audit();
-  console.log(`cold (whole history, no cache): ${(cold.ms / 1000).toFixed(1)} s, ${cold.secrets} secret finding(s); load average ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`cold (whole history and tree, no cache): ${(cold.ms / 1000).toFixed(1)} s${cpuText(cold.cpu)}, ${cold.findings} finding(s), ${cold.secrets} secret(s); load average ${os.loadavg()[0].toFixed(1)}`);
   const head = git('rev-parse', '--abbrev-ref', 'HEAD').stdout.trim();
   git('checkout', '-q', '-b', 'watt-bench-warm');
   try {
     const warm = [];
+    // Warm: one new commit changing one tracked file (a line appended), the caches of the run before.
+    const changed = spawnSync('git', ['ls-files', '--', '*.md'], { cwd: repo, encoding: 'utf8' }).stdout.split('\n').find(Boolean) ?? 'README.md';
     for (let i = 0; i < runs; i++) {
-      git('-c', 'user.email=bench@example.invalid', '-c', 'user.name=bench', 'commit', '-q', '--allow-empty', '-m', `bench ${i}`);
+      appendFileSync(path.join(repo, changed), `\nbench line ${i}\n`);
+      git('-c', 'user.email=bench@example.invalid', '-c', 'user.name=bench', 'commit', '-q', '-a', '-m', `bench ${i}`);
       warm.push(audit());
     }
     const ms = warm.map((w) => w.ms).sort((a, b) => a - b);
-    console.log(`warm (one new commit, cache of the rest): median ${(ms[(ms.length - 1) >> 1] / 1000).toFixed(2)} s (min ${(ms[0] / 1000).toFixed(2)}, max ${(ms[ms.length - 1] / 1000).toFixed(2)}), ${runs} run(s); load average ${os.loadavg()[0].toFixed(1)}`);
+    const cpu = warm.map((w) => w.cpu).filter((c) => c !== undefined).sort((a, b) => a - b);
+    console.log(
+      `warm (one new commit changing ${changed}, caches of the run before): median ${(ms[(ms.length - 1) >> 1] / 1000).toFixed(2)} s (min ${(ms[0] / 1000).toFixed(2)}, max ${(ms[ms.length - 1] / 1000).toFixed(2)})${cpu.length ? `, median ${cpu[(cpu.length - 1) >> 1].toFixed(2)} CPU-s` : ''}, ${runs} run(s); load average ${os.loadavg()[0].toFixed(1)}`,
+    );
   } finally {
-    git('checkout', '-q', head);
+    git('checkout', '-q', '-f', head);
     git('branch', '-q', '-D', 'watt-bench-warm');
   }
   process.exit(0);

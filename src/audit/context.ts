@@ -15,6 +15,7 @@ export function createContext(root: string, retention: readonly RetentionCategor
   const texts = new Map<string, Promise<string | undefined>>();
   let tracked: Promise<readonly string[] | undefined> | undefined;
   let walked: Promise<readonly string[]> | undefined;
+  let blobs: Promise<ReadonlyMap<string, string> | undefined> | undefined;
 
   const git = (args: string[]) =>
     new Promise<{ code: number; stdout: string } | undefined>((resolve) => {
@@ -24,22 +25,43 @@ export function createContext(root: string, retention: readonly RetentionCategor
       });
     });
 
+  const trackedFiles = () => {
+    tracked ??= (async () => {
+      const inside = await git(['rev-parse', '--is-inside-work-tree']);
+      if (!inside || inside.code !== 0 || inside.stdout.trim() !== 'true') return undefined;
+      // -z: raw paths (no quoting of non-ASCII names); relative to root even in a sub-folder.
+      const out = await git(['ls-files', '-z', '--cached', '--', '.']);
+      if (!out || out.code !== 0) return undefined;
+      return out.stdout.split('\0').filter((f) => f !== '');
+    })();
+    return tracked;
+  };
+
   return {
     root,
     retention,
     history,
     settings,
     git,
-    trackedFiles() {
-      tracked ??= (async () => {
-        const inside = await git(['rev-parse', '--is-inside-work-tree']);
-        if (!inside || inside.code !== 0 || inside.stdout.trim() !== 'true') return undefined;
-        // -z: raw paths (no quoting of non-ASCII names); relative to root even in a sub-folder.
-        const out = await git(['ls-files', '-z', '--cached', '--', '.']);
-        if (!out || out.code !== 0) return undefined;
-        return out.stdout.split('\0').filter((f) => f !== '');
+    trackedFiles,
+    trackedBlobs() {
+      blobs ??= (async () => {
+        if ((await trackedFiles()) === undefined) return undefined;
+        const [staged, modified] = await Promise.all([git(['ls-files', '-s', '-z', '--', '.']), git(['diff-files', '-z', '--name-only', '--relative', '--', '.'])]);
+        if (!staged || staged.code !== 0 || !modified || modified.code !== 0) return undefined;
+        const dirty = new Set(modified.stdout.split('\0'));
+        const out = new Map<string, string>();
+        for (const entry of staged.stdout.split('\0')) {
+          // "<mode> <blob> <stage>\t<path>": regular files (not links, not submodules) at stage 0.
+          const tab = entry.indexOf('\t');
+          if (tab < 0 || !(entry.startsWith('100644 ') || entry.startsWith('100755 ')) || !entry.endsWith(' 0', tab)) continue;
+          const blob = entry.slice(7, tab - 2);
+          const file = entry.slice(tab + 1);
+          if ((blob.length === 40 || blob.length === 64) && !dirty.has(file)) out.set(file, blob);
+        }
+        return out;
       })();
-      return tracked;
+      return blobs;
     },
     walkFiles() {
       walked ??= walk(root);

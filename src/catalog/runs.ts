@@ -2,7 +2,7 @@ import path from 'node:path';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StorageError } from '../errors.js';
-import type { RunStatus } from './catalog.js';
+import { Catalog, catalogUrl, type RunStatus } from './catalog.js';
 
 /**
  * The run history of the catalog, read-only (`watt runs`, the dashboard of `watt serve`): the
@@ -112,6 +112,11 @@ function hasColumn(db: Database.Database, column: string): boolean {
  * @throws StorageError if the file exists but cannot be read as a watt catalog.
  */
 export function openCatalogReadOnly(home: string): { db: Database.Database; file: string } | undefined {
+  if (catalogUrl()) {
+    // The shared PostgreSQL catalog (WATT_CATALOG_URL): the same tables, through the same calls.
+    const shared = Catalog.open(home);
+    return { db: shared.db, file: shared.file };
+  }
   const file = path.join(home, 'catalog.db');
   if (!existsSync(file)) return undefined;
   try {

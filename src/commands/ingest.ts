@@ -49,7 +49,8 @@ Exit code: 130/143 if interrupted; else the worst file's by 3 (storage) > 4 (loc
     .option('--encoding <name>', "source encoding for this run: utf-8, windows-1252 or latin-1 (over the schema's x-dialect)")
     .option('--timezone <zone>', "IANA time zone of date-times written without an offset, e.g. Europe/Paris (over the schema's x-timezone)")
     .option('--allow-expired', 'with --partition-by: land rows in partitions already past the retention period (the next purge deletes them)')
-    .option('--new-key', "rotate the pseudonymisation key on purpose: land although the lake's manifests carry another key id")
+    .option('--new-key', "rotate the pseudonymisation key on purpose: land although the lake's manifests carry another key id (a rotation lands pseudonym scheme v2 unless --pseudonym-scheme says otherwise)")
+    .addOption(new Option('--pseudonym-scheme <scheme>', 'pseudonyms of a new lake prefix, or of a --new-key rotation: v2 (128-bit HMAC, 22 base64url characters, the default) or v1 (64 hex characters); a prefix with runs keeps its own').choices(['v1', 'v2', 'hmac-sha256', 'hmac-sha256-128-b64url']))
     .option('--json', 'print one JSON object per file on stdout, one a line (NDJSON)')
     .option('--verbose', 'show debug lines and stack traces')
     .action(async (flags: Record<string, unknown>) => {
@@ -110,6 +111,8 @@ function summaryOf(result: IngestResult): Record<string, unknown> {
     manifest: result.manifest,
     log: result.log,
     key_id: result.key_id,
+    ...(result.pseudonym_scheme ? { pseudonym_scheme: result.pseudonym_scheme } : {}),
+    ...(result.rotated_from_scheme ? { rotated_from_scheme: result.rotated_from_scheme } : {}),
     ...(result.table_version !== undefined ? { table_version: result.table_version } : {}),
 
     expired_rows: result.expired_rows,

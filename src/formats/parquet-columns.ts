@@ -1,10 +1,11 @@
 import type { ColumnChunk, OffsetIndex, SchemaElement } from 'hyparquet';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import type { ByteWriter } from 'hyparquet-writer';
+import { unscaledDecimal } from '../records/decimal.js';
 
 /**
- * watt's own Parquet column encoder for the lake's five flat kinds (string, double, int64,
- * boolean, timestamp; every column OPTIONAL): values are buffered in typed arrays as rows arrive
+ * watt's own Parquet column encoder for the lake's flat kinds (string, double, int64,
+ * boolean, timestamp, decimal on INT64 or FIXED_LEN_BYTE_ARRAY; every column OPTIONAL): values are buffered in typed arrays as rows arrive
  * and encoded as DATA_PAGE (v1) pages of ~1 MiB — definition levels in the RLE/bit-packed hybrid,
  * values PLAIN, or RLE_DICTIONARY indexes after a PLAIN dictionary page — each page compressed
  * with Zstandard. Format: https://parquet.apache.org/docs/file-format/ (parquet-format
@@ -21,6 +22,10 @@ export const INT64 = 1;
 export const TIMESTAMP = 2;
 export const BOOLEAN = 3;
 export const STRING = 4;
+/** DECIMAL(p <= 18, s): the unscaled value on INT64 (parquet-format LogicalTypes.md). */
+export const DECIMAL = 5;
+/** DECIMAL(p > 18, s): the unscaled value as big-endian two's complement FIXED_LEN_BYTE_ARRAY. */
+export const DECIMAL_FIXED = 6;
 
 /** Target uncompressed bytes of a data page (the usual Parquet default). */
 export const PAGE_BYTES = 1 << 20;
@@ -310,7 +315,15 @@ export class ColumnBuffer {
   private seenTrue = false;
   private minS: string | null = null;
   private maxS: string | null = null;
+  /** DECIMAL_FIXED statistics (unscaled). */
+  private minB: bigint | null = null;
+  private maxB: bigint | null = null;
   private bytesAllocated = 0;
+  /** DECIMAL kinds: the scale, the largest unscaled magnitude (10^precision - 1), the FIXED_LEN_BYTE_ARRAY width in bytes. */
+  private readonly scale: number;
+  private readonly precision: number;
+  private readonly maxUnscaled: bigint;
+  private readonly width: number;
 
   constructor(
     readonly kind: number,
@@ -319,6 +332,10 @@ export class ColumnBuffer {
     private readonly owner: ColumnMemory,
   ) {
     this.stats = statistics;
+    this.scale = element.scale ?? 0;
+    this.precision = element.precision ?? 18;
+    this.maxUnscaled = 10n ** BigInt(this.precision) - 1n;
+    this.width = element.type_length ?? 0;
     this.reset(false);
   }
 
@@ -352,7 +369,7 @@ export class ColumnBuffer {
     const string = this.kind === STRING;
     const dictionary = string && !this.plainOnly;
     if (!keep || !this.f64) this.f64 = this.kind === DOUBLE ? new Float64Array(INITIAL) : null;
-    if (!keep || !this.i32) this.i32 = this.kind === INT64 || this.kind === TIMESTAMP ? new Int32Array(INITIAL * 2) : dictionary ? new Int32Array(INITIAL) : null;
+    if (!keep || !this.i32) this.i32 = this.kind === INT64 || this.kind === TIMESTAMP || this.kind === DECIMAL ? new Int32Array(INITIAL * 2) : dictionary ? new Int32Array(INITIAL) : null;
     else if (string && !dictionary) this.i32 = null;
     if (!keep || !this.u8) this.u8 = this.kind === BOOLEAN ? new Uint8Array(INITIAL) : null;
     const keepDictionary = keep && dictionary && this.dict !== null && this.used * 2 >= this.dictValues.length;
@@ -367,7 +384,7 @@ export class ColumnBuffer {
     this.used = 0;
     this.usedChars = 0;
     this.totalChars = 0;
-    if (!keep || !this.plain) this.plain = string && this.plainOnly ? new Bytes(4096) : null;
+    if (!keep || !this.plain) this.plain = (string && this.plainOnly) || this.kind === DECIMAL_FIXED ? new Bytes(Math.max(4096, INITIAL * this.width)) : null;
     else if (dictionary) this.plain = null;
     else this.plain.len = 0;
     this.minD = Infinity;
@@ -375,6 +392,7 @@ export class ColumnBuffer {
     this.minHi = this.minLo = this.maxHi = this.maxLo = 0;
     this.seenFalse = this.seenTrue = false;
     this.minS = this.maxS = null;
+    this.minB = this.maxB = null;
     this.measure();
   }
 
@@ -628,6 +646,12 @@ export class ColumnBuffer {
       case TIMESTAMP:
         this.timestamp(cell);
         return;
+      case DECIMAL:
+        this.decimal(cell);
+        return;
+      case DECIMAL_FIXED:
+        this.fixedDecimal(this.unscaled(cell));
+        return;
       case BOOLEAN:
         if (cell === 'true') this.boolean(true);
         else if (cell === 'false') this.boolean(false);
@@ -659,6 +683,69 @@ export class ColumnBuffer {
       throw new Error(`not a canonical integer: ${JSON.stringify(cell.slice(0, 40))}`);
     }
     this.bigint(big);
+  }
+
+  /**
+   * A plain decimal cell (`-12.4`; records/decimal.ts canonicalDecimal) as its unscaled INT64 at
+   * the column's scale, exact: digits accumulate in a double while the unscaled value stays within
+   * 15 digits (exact below 2^53), else as a BigInt from the digits.
+   */
+  private decimal(cell: string): void {
+    const n = cell.length;
+    const negative = cell.charCodeAt(0) === 45;
+    let v = 0;
+    let significant = 0;
+    let fraction = -1;
+    for (let i = negative ? 1 : 0; i < n; i++) {
+      const c = cell.charCodeAt(i);
+      if (c === 46 && fraction < 0) {
+        fraction = 0;
+        continue;
+      }
+      const d = c - 48;
+      if (d < 0 || d > 9) throw new Error(`not a canonical decimal: ${JSON.stringify(cell.slice(0, 40))}`);
+      if (fraction >= 0) fraction++;
+      if (significant > 0 || d > 0) significant++;
+      v = v * 10 + d;
+    }
+    if (fraction < 0) fraction = 0;
+    const pad = this.scale - fraction;
+    if (pad < 0 || (negative ? n === 1 : n === 0) || significant + pad > this.precision) {
+      throw new RangeError(`${JSON.stringify(cell.slice(0, 40))} does not fit DECIMAL(${this.precision},${this.scale})`);
+    }
+    if (significant + pad <= 15) {
+      this.value = negative ? -(v * POW10[pad]!) : v * POW10[pad]!;
+      this.pushSafeInteger();
+    } else this.bigint(this.unscaled(cell));
+  }
+
+  /** The unscaled value of a decimal cell at the column's scale. @throws RangeError when it has more digits than the precision */
+  private unscaled(cell: string): bigint {
+    const v = unscaledDecimal(cell, this.scale);
+    if (v > this.maxUnscaled || v < -this.maxUnscaled) throw new RangeError(`${JSON.stringify(cell.slice(0, 40))} does not fit DECIMAL(${this.precision},${this.scale})`);
+    return v;
+  }
+
+  /** Append an unscaled decimal as `width` bytes of big-endian two's complement (FIXED_LEN_BYTE_ARRAY). */
+  private fixedDecimal(v: bigint): void {
+    const plain = this.plain!;
+    const width = this.width;
+    const before = plain.buf.length;
+    plain.ensure(width);
+    let x = BigInt.asUintN(width * 8, v);
+    for (let k = width - 1; k >= 0; k--) {
+      plain.buf[plain.len + k] = Number(x & 0xffn);
+      x >>= 8n;
+    }
+    plain.len += width;
+    this.count++;
+    this.present();
+    if (plain.buf.length !== before) this.measure();
+    if (plain.len + width > plain.buf.length) this.owner.fullBytes = plain.buf.length;
+    if (this.stats) {
+      if (this.minB === null || v < this.minB) this.minB = v;
+      if (this.maxB === null || v > this.maxB) this.maxB = v;
+    }
   }
 
   /** `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z` -> microseconds since 1970-01-01T00:00:00Z, exact. */
@@ -723,6 +810,16 @@ export class ColumnBuffer {
         } else if (typeof v === 'bigint') this.bigint(v);
         else throw new TypeError(`Parquet INT64 expects a number or bigint, got ${typeof v}`);
         return;
+      case DECIMAL:
+      case DECIMAL_FIXED: {
+        // A bigint is the unscaled value (as read back from a DECIMAL column); a string is decimal text.
+        if (typeof v !== 'bigint' && typeof v !== 'string') throw new TypeError(`Parquet DECIMAL expects a bigint (unscaled) or decimal text, got ${typeof v}`);
+        const u = typeof v === 'string' ? this.unscaled(v) : v;
+        if (u > this.maxUnscaled || u < -this.maxUnscaled) throw new RangeError(`unscaled ${u} does not fit DECIMAL(${this.precision},${this.scale})`);
+        if (this.kind === DECIMAL) this.bigint(u);
+        else this.fixedDecimal(u);
+        return;
+      }
       case BOOLEAN:
         if (typeof v !== 'boolean') throw new TypeError(`Parquet BOOLEAN expects a boolean, got ${typeof v}`);
         this.boolean(v);
@@ -748,8 +845,16 @@ export class ColumnBuffer {
         break;
       case INT64:
       case TIMESTAMP:
+      case DECIMAL:
         out.min_value = (BigInt(this.minHi) << 32n) | BigInt(this.minLo >>> 0);
         out.max_value = (BigInt(this.maxHi) << 32n) | BigInt(this.maxLo >>> 0);
+        break;
+      case DECIMAL_FIXED:
+        // Unscaled bigints: hyparquet-writer writes them as the column's big-endian bytes.
+        if (this.minB !== null) {
+          out.min_value = this.minB;
+          out.max_value = this.maxB;
+        }
         break;
       case BOOLEAN:
         out.min_value = !this.seenFalse;
@@ -797,6 +902,7 @@ export class ColumnBuffer {
     let perValue: number;
     if (this.kind === BOOLEAN) perValue = 1 / 8;
     else if (this.kind === STRING) perValue = dictionary ? Math.max(width, 1) / 8 : (this.plain?.len ?? 0) / Math.max(1, this.count);
+    else if (this.kind === DECIMAL_FIXED) perValue = this.width;
     else perValue = 8;
     const pageRows = Math.max(1, Math.floor(PAGE_BYTES / Math.max(perValue, 1 / 8)));
     const dataOffset = BigInt(out.offset);
@@ -828,7 +934,11 @@ export class ColumnBuffer {
           break;
         case INT64:
         case TIMESTAMP:
+        case DECIMAL:
           page.bytes(new Uint8Array(this.i32!.buffer, value * 8, k * 8));
+          break;
+        case DECIMAL_FIXED:
+          page.bytes(this.plain!.buf.subarray(value * this.width, (value + k) * this.width));
           break;
         case BOOLEAN: {
           page.ensure((k >> 3) + 1);

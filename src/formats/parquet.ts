@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { appendSpool, spoolAsyncBuffer, SpoolWriter, type SpoolCipher } from '../spool-crypto.js';
 import { ParquetWriter, ByteWriter } from 'hyparquet-writer';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type ColumnChunk, type FileMetaData, type RowGroup, type SchemaElement } from 'hyparquet';
-import { BOOLEAN, ColumnBuffer, DOUBLE, INT64, STRING, TIMESTAMP, type ColumnMemory } from './parquet-columns.js';
+import { BOOLEAN, ColumnBuffer, DECIMAL, DECIMAL_FIXED, DOUBLE, INT64, STRING, TIMESTAMP, type ColumnMemory } from './parquet-columns.js';
+import { decimalByteWidth, INT64_DECIMAL_PRECISION } from '../records/decimal.js';
 import { zstdCompressPage, zstdDecompress } from './zstd.js';
 
 /**
@@ -18,21 +19,28 @@ import { zstdCompressPage, zstdDecompress } from './zstd.js';
  * Column kinds map from the JSON Schema of a row (issue 11):
  * `date-time` string -> TIMESTAMP(MICROS, isAdjustedToUTC=true) on INT64, `number` -> DOUBLE,
  * `integer` -> INT64, `boolean` -> BOOLEAN, any other string -> BYTE_ARRAY STRING (converted type UTF8;
- * the timestamp carries TIMESTAMP_MICROS too). Every column is
- * OPTIONAL (an empty CSV cell of a column that is not required is a null).
+ * the timestamp carries TIMESTAMP_MICROS too), `x-decimal` {precision p, scale s} -> DECIMAL(p,s)
+ * (logical type DECIMAL and converted type DECIMAL with scale and precision in the schema element;
+ * the unscaled value on INT64 for p <= 18, else on a FIXED_LEN_BYTE_ARRAY of the fewest bytes
+ * that hold p digits). Every column is OPTIONAL (an empty CSV cell of a column that is not
+ * required is a null).
  */
-export type ParquetKind = 'string' | 'double' | 'int64' | 'boolean' | 'timestamp';
+export type ParquetKind = 'string' | 'double' | 'int64' | 'boolean' | 'timestamp' | 'decimal';
 
 export interface ParquetColumn {
   name: string;
   kind: ParquetKind;
+  /** `decimal` only: significant digits (1..38) and digits after the point (0..precision). */
+  precision?: number;
+  scale?: number;
   /** Write min/max statistics for the column (default true; pseudonyms gain nothing from them). */
   statistics?: boolean;
 }
 
 /**
  * One cell as appended: string (string), number (double), number or bigint (int64), boolean,
- * bigint microseconds since 1970-01-01T00:00:00Z (timestamp); null for a missing value.
+ * bigint microseconds since 1970-01-01T00:00:00Z (timestamp), bigint unscaled value or decimal
+ * text such as `"12.4"` (decimal); null for a missing value.
  */
 export type ParquetCell = string | number | bigint | boolean | null;
 
@@ -82,6 +90,12 @@ function schemaElements(columns: ParquetColumn[]): SchemaElement[] {
           return { ...base, type: 'INT64' };
         case 'boolean':
           return { ...base, type: 'BOOLEAN' };
+        case 'decimal': {
+          const precision = c.precision ?? INT64_DECIMAL_PRECISION;
+          const scale = c.scale ?? 0;
+          const decimal = { converted_type: 'DECIMAL' as const, scale, precision, logical_type: { type: 'DECIMAL' as const, scale, precision } };
+          return precision <= INT64_DECIMAL_PRECISION ? { ...base, type: 'INT64', ...decimal } : { ...base, type: 'FIXED_LEN_BYTE_ARRAY', type_length: decimalByteWidth(precision), ...decimal };
+        }
         case 'timestamp':
           // The legacy converted type beside the logical type, as parquet-format asks writers to
           // (LogicalTypes.md, "Backward compatibility"): readers that predate logical types
@@ -172,7 +186,7 @@ export class ParquetFileWriter {
     this.out = out;
     const schema = schemaElements(columns);
     this.writer = new ParquetWriter({ writer: out, schema, codec: 'ZSTD', compressors: { ZSTD: (b: Uint8Array) => zstdCompressPage(b).slice() }, statistics: true, createdBy: createdBy(), kvMetadata: kvMetadata(options.metadata) });
-    this.buffers = columns.map((c, i) => new ColumnBuffer(KIND_CODES[c.kind], schema[i + 1]!, c.statistics ?? true, this.memory));
+    this.buffers = columns.map((c, i) => new ColumnBuffer(kindCode(c), schema[i + 1]!, c.statistics ?? true, this.memory));
   }
 
   private spill(): void {
@@ -297,7 +311,12 @@ export class ParquetFileWriter {
 /** Once a row group is encoded, an output buffer larger than this is given back (many partitions stay small). */
 const KEEP_BUFFER_BYTES = 256 * 1024;
 
-const KIND_CODES: Record<ParquetKind, number> = { double: DOUBLE, int64: INT64, timestamp: TIMESTAMP, boolean: BOOLEAN, string: STRING };
+const KIND_CODES: Record<Exclude<ParquetKind, 'decimal'>, number> = { double: DOUBLE, int64: INT64, timestamp: TIMESTAMP, boolean: BOOLEAN, string: STRING };
+
+function kindCode(c: ParquetColumn): number {
+  if (c.kind === 'decimal') return (c.precision ?? INT64_DECIMAL_PRECISION) <= INT64_DECIMAL_PRECISION ? DECIMAL : DECIMAL_FIXED;
+  return KIND_CODES[c.kind];
+}
 
 function kvMetadata(metadata: Record<string, string> | undefined) {
   return metadata ? Object.entries(metadata).map(([key, value]) => ({ key, value })) : undefined;
@@ -375,13 +394,45 @@ export async function finishParquetParts(parts: ParquetPart[], columns: ParquetC
 
 /** The kind of each column of a Parquet file written by watt (or of the same physical shape). */
 export function columnsOf(metadata: FileMetaData): ParquetColumn[] {
-  return metadata.schema.slice(1).map((e) => {
+  return metadata.schema.slice(1).map((e): ParquetColumn => {
+    const decimal = decimalOf(e);
+    if (decimal) return { name: e.name, kind: 'decimal', ...decimal };
     let kind: ParquetKind = 'string';
     if (e.type === 'DOUBLE' || e.type === 'FLOAT') kind = 'double';
     else if (e.type === 'BOOLEAN') kind = 'boolean';
     else if (e.type === 'INT64' || e.type === 'INT32') kind = e.logical_type?.type === 'TIMESTAMP' || e.converted_type?.startsWith('TIMESTAMP') ? 'timestamp' : 'int64';
     return { name: e.name, kind };
   });
+}
+
+/** Precision and scale of a DECIMAL schema element (logical or converted type), else undefined. */
+function decimalOf(e: SchemaElement): { precision: number; scale: number } | undefined {
+  if (e.logical_type?.type === 'DECIMAL') return { precision: e.logical_type.precision, scale: e.logical_type.scale };
+  if (e.converted_type === 'DECIMAL') return { precision: e.precision ?? INT64_DECIMAL_PRECISION, scale: e.scale ?? 0 };
+  return undefined;
+}
+
+/**
+ * The metadata to read a file with so that DECIMAL columns come back exact: their logical and
+ * converted types removed, hyparquet returns the unscaled values as stored (bigint from INT64,
+ * bytes from FIXED_LEN_BYTE_ARRAY) instead of multiplying them into doubles.
+ */
+function rawDecimalMetadata(metadata: FileMetaData): { metadata: FileMetaData; decimals: boolean[] } {
+  const decimals = metadata.schema.slice(1).map((e) => decimalOf(e) !== undefined);
+  if (!decimals.some(Boolean)) return { metadata, decimals };
+  const schema = metadata.schema.map((e, i) => (i > 0 && decimals[i - 1] ? { ...e, converted_type: undefined, logical_type: undefined } : e));
+  return { metadata: { ...metadata, schema }, decimals };
+}
+
+/** A stored unscaled decimal as bigint: INT64/INT32 as read, or big-endian two's complement bytes. */
+function unscaledOf(v: unknown): bigint | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') return BigInt(v);
+  const bytes = v as Uint8Array;
+  let x = 0n;
+  for (const b of bytes) x = (x << 8n) | BigInt(b);
+  return bytes.length ? BigInt.asIntN(bytes.length * 8, x) : 0n;
 }
 
 /** Parquet file metadata (footer) of a local file. @throws Error if it is not a Parquet file. */
@@ -391,14 +442,16 @@ export async function readParquetMetadata(file: string, cipher?: SpoolCipher): P
 
 /**
  * Read a local Parquet file one row group at a time, cells as {@link ParquetCell}: timestamps
- * stay raw bigint microseconds (no Date round trip), INT64 stays bigint, strings UTF-8.
+ * stay raw bigint microseconds (no Date round trip), INT64 stays bigint, DECIMAL columns give
+ * their exact unscaled value as bigint (records/decimal.ts decimalText spells it), strings UTF-8.
  * Memory: one row group.
  * @throws Error if the file is not Parquet or is truncated.
  */
 export async function* readParquetRowGroups(file: string, cipher?: SpoolCipher): AsyncGenerator<{ columns: ParquetColumn[]; rows: ParquetCell[][] }> {
   const buffer = cipher ? spoolAsyncBuffer(file, cipher) : await asyncBufferFromFile(file);
-  const metadata = await parquetMetadataAsync(buffer);
-  const columns = columnsOf(metadata);
+  const footer = await parquetMetadataAsync(buffer);
+  const columns = columnsOf(footer);
+  const { metadata, decimals } = rawDecimalMetadata(footer);
   let start = 0;
   for (const group of metadata.row_groups) {
     const end = start + Number(group.num_rows);
@@ -413,6 +466,7 @@ export async function* readParquetRowGroups(file: string, cipher?: SpoolCipher):
       compressors: COMPRESSORS,
       onComplete: (data) => {
         rows = data as ParquetCell[][];
+        if (decimals.some(Boolean)) for (const row of rows) for (let i = 0; i < decimals.length; i++) if (decimals[i]) row[i] = unscaledOf(row[i]);
       },
     });
     yield { columns, rows };

@@ -4,12 +4,12 @@ import { existsSync } from 'node:fs';
 import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeFlags } from '../config.js';
 import { UsageError } from '../errors.js';
 import { createRunLogger } from '../log.js';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, catalogUrl } from '../catalog/catalog.js';
 import { LAYOUTS, parsePartitionDate, todayUtc, type Layout } from '../table/layout.js';
 import { newRunId } from '../run-id.js';
 import { assetPath } from '../paths.js';
 import { loadSchema } from '../records/schema.js';
-import { findPseudonymisationKey } from '../records/pseudonymise.js';
+import { findPseudonymisationKey, parsePseudonymScheme } from '../records/pseudonymise.js';
 import type { LakeConfig } from '../config.js';
 import type { PartitionDate } from '../table/layout.js';
 import type { CompiledSchema } from '../records/schema.js';
@@ -41,6 +41,8 @@ export interface RunIngestOptions extends LakeFlags {
   quarantine?: boolean;
   /** Rotate the pseudonymisation key on purpose (the lake's manifests carry another key id). */
   newKey?: boolean;
+  /** --pseudonym-scheme: v1, v2 or a scheme name (records/pseudonymise.ts), for a new prefix or a rotation. */
+  pseudonymScheme?: string;
   verbose?: boolean;
   /** Console shows warnings and errors only (--json). */
   quiet?: boolean;
@@ -102,7 +104,7 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
     // Generated later, and only for a lake prefix without manifests, when none is configured.
     const key = findPseudonymisationKey(home, env);
     // A dry run only reads an existing catalog; it never creates one.
-    catalog = !opts.dryRun || existsSync(path.join(home, 'catalog.db')) ? Catalog.open(home) : undefined;
+    catalog = !opts.dryRun || existsSync(path.join(home, 'catalog.db')) || catalogUrl(env) ? Catalog.open(home, env) : undefined;
     return await ingest({
       source,
       sourceCipher: opts.sourceCipher,
@@ -116,6 +118,7 @@ export async function runIngest(opts: RunIngestOptions, env: Env = process.env, 
       runId,
       pseudonymisationKey: key,
       newKey: opts.newKey,
+      ...(opts.pseudonymScheme !== undefined ? { pseudonymScheme: parsePseudonymScheme(opts.pseudonymScheme) } : {}),
       home,
       dryRun: opts.dryRun,
       force: opts.force,

@@ -7,6 +7,7 @@ import { AmbiguousTime, compileDateTimeFormat, convertDateTime, ISO_LOCAL, DATET
 import { detectPersonalData, PERSONAL_DATA_DETECTORS } from '../records/personal-data.js';
 import { isTimeZone } from '../records/local-time.js';
 import { PERSONAL_KEYWORD, PRIMARY_KEY_KEYWORD, isRfc3339DateTime } from '../records/schema.js';
+import { DECIMAL_KEYWORD } from '../records/decimal.js';
 
 /**
  * `watt schema infer`: a JSON Schema (draft 2020-12) that `watt ingest --schema` accepts as it is
@@ -138,6 +139,11 @@ export async function inferSchema(file: string, options: InferOptions = {}): Pro
     if (t.decimalChar) prop[DECIMAL_CHAR_KEYWORD] = t.decimalChar;
     if (t.groupChar) prop[GROUP_CHAR_KEYWORD] = t.groupChar;
     if (t.dateTimeFormat) prop[DATETIME_FORMAT_KEYWORD] = t.dateTimeFormat;
+    const decimal = t.type === 'number' ? proposedDecimal(name, nonEmpty, t) : undefined;
+    if (decimal) {
+      prop[DECIMAL_KEYWORD] = decimal;
+      prop.description = `An amount (energy or money, by its name): exact, DECIMAL(${decimal.precision},${decimal.scale}) (guessed by watt schema infer from the rows read; a cell with more than ${decimal.scale} decimals would be rejected, never rounded). Check this guess.`;
+    }
     if (t.format === 'date-time') {
       dateTimeCols.push(name);
       if (t.naive) {
@@ -233,6 +239,29 @@ const GROUPED = [
 /** Naive and offset spellings tried, most specific first. */
 const DATE_TIME_FORMATS = ['YYYY-MM-DD HH:mm:ss', 'YYYY-MM-DDTHH:mm:ss', 'YYYY-MM-DD HH:mm', 'YYYY-MM-DDTHH:mm', 'YYYY-MM-DD HH:mm:ss.SSS', 'DD/MM/YYYY HH:mm:ss', 'DD/MM/YYYY HH:mm', 'DD-MM-YYYY HH:mm:ss', 'DD-MM-YYYY HH:mm', 'YYYY/MM/DD HH:mm:ss', 'YYYY/MM/DD HH:mm', 'DD.MM.YYYY HH:mm', 'YYYY-MM-DD HH:mm:ssZ', 'YYYY-MM-DDTHH:mm:ssZ'];
 const PARSERS = DATE_TIME_FORMATS.map((f) => compileDateTimeFormat(f));
+
+/** Words (of a column name split at anything but letters) naming amounts of energy or money, French and English: such `number` columns are proposed as exact decimals. */
+const AMOUNT_WORDS = new Set(['kwh', 'mwh', 'wh', 'eur', 'euro', 'euros', '€', 'prix', 'price', 'tarif', 'tariff', 'montant', 'amount', 'cout', 'coût', 'cost', 'conso', 'consommation', 'consumption', 'energie', 'énergie', 'energy']);
+/** The scale proposed for amounts: 6 decimals (the mWh, a millionth of a euro), with 12 integer digits (precision 18, INT64 in Parquet). */
+const PROPOSED_DECIMAL = { precision: 18, scale: 6 };
+
+/**
+ * `x-decimal` for a `number` column whose name reads as an amount and whose sampled values all
+ * fit {@link PROPOSED_DECIMAL} (plain decimals, no exponent, at most 6 decimals and 12 integer
+ * digits); undefined otherwise (the column stays a double).
+ */
+function proposedDecimal(name: string, values: string[], guess: ColumnGuess): { precision: number; scale: number } | undefined {
+  if (!name.toLowerCase().split(/[^a-zà-ÿ€]+/).some((w) => AMOUNT_WORDS.has(w)) || values.length === 0) return undefined;
+  const point = guess.decimalChar ?? '.';
+  for (const raw of values) {
+    let v = raw.trim().replace(/^[+-]/, '');
+    if (guess.groupChar) v = v.split(guess.groupChar === ' ' ? /[ \u00a0\u202f]/ : guess.groupChar).join('');
+    if (!/^\d*(?:[.,]\d*)?$/.test(v)) return undefined;
+    const [int = '', frac = ''] = v.split(point);
+    if (frac.length > PROPOSED_DECIMAL.scale || int.replace(/^0+/, '').length > PROPOSED_DECIMAL.precision - PROPOSED_DECIMAL.scale) return undefined;
+  }
+  return { ...PROPOSED_DECIMAL };
+}
 
 /** Type and spelling of a column from its non-empty values (all must fit). */
 function inferColumn(values: string[]): ColumnGuess {

@@ -2,6 +2,7 @@ import type { Catalog, ManifestCacheRecord } from '../catalog/catalog.js';
 import { readObject, type Lake } from '../store/index.js';
 import type { Logger } from '../log.js';
 import { manifestObjects, type Manifest } from '../table/manifest.js';
+import { manifestScheme, type PseudonymScheme } from '../records/pseudonymise.js';
 
 /**
  * What ingest needs to know of a lake prefix, read from its manifests (the truth about what
@@ -74,6 +75,15 @@ export function lakeKeyId(index: LakeIndex): { keyId: string; manifest: string }
   return undefined;
 }
 
+/**
+ * The pseudonym scheme of the lake prefix: that of its newest manifest (a manifest recording none
+ * is v1, `hmac-sha256`), with that manifest's key; undefined for a prefix without manifests.
+ */
+export function lakeScheme(index: LakeIndex): { scheme: PseudonymScheme; manifest: string } | undefined {
+  const newest = index.manifests.at(-1);
+  return newest ? { scheme: manifestScheme(newest.pseudonym_scheme), manifest: newest.key } : undefined;
+}
+
 /** The newest manifest that landed a source with this sha256, if any. */
 export function findLanded(index: LakeIndex, sourceSha256: string): ManifestCacheRecord | undefined {
   // A manifest naming no data object (every row rejected, issue 17) landed nothing: not "ingested".
@@ -95,6 +105,7 @@ function summarise(key: string, uri: string, bytes: number, text: string): Manif
     run_id: m.run_id,
     source_sha256: m.source.sha256,
     key_id: typeof m.pseudonymisation?.key_id === 'string' ? m.pseudonymisation.key_id : null,
+    pseudonym_scheme: typeof m.pseudonymisation?.pseudonym_scheme === 'string' ? m.pseudonymisation.pseudonym_scheme : null,
     finished_at: typeof m.finished_at === 'string' ? m.finished_at : null,
     // The first data object (by key) stands for the run: version 1's only object, version 2's first partition.
     object_uri: firstObjectUri(m),

@@ -15,7 +15,7 @@ import { wattVersion } from '../paths.js';
 import { ensurePrivateDir } from '../private-fs.js';
 import { interruptedError } from '../signals.js';
 import type { CompiledSchema } from '../records/schema.js';
-import { keyIdOf, type PseudonymisationKey } from '../records/pseudonymise.js';
+import { keyIdOf, schemeLabel, type PseudonymisationKey, type PseudonymScheme } from '../records/pseudonymise.js';
 import { appendTrail } from '../trail/trail.js';
 import { scanSource } from './scan.js';
 import type { FaultGroup, RowError } from './transform.js';
@@ -26,9 +26,11 @@ import { formatBytes, uploadOutputs } from './upload.js';
 import { publishTableVersion } from '../table/delta-log.js';
 import { changedObjects } from '../table/committed.js';
 import { claimSource, claimWaitMs, endClaim, honoursPutIfAbsent, releaseClaim, s3ConditionalWrites } from '../table/claim.js';
+import { claimSourcePg, commitClaimPg, lockPrefix, releaseClaimPg } from '../table/pg-claim.js';
+import { filterErasedSubjects } from './erased-subjects.js';
 import { writeManifest, type DataFormat, type ExtraColumnsPolicy, type Manifest } from '../table/manifest.js';
-import { findLanded, lakeKeyId, readLakeIndex } from './lake-index.js';
-import { checkKeyId, resolveKey } from './key-identity.js';
+import { findLanded, lakeKeyId, lakeScheme, readLakeIndex } from './lake-index.js';
+import { checkKeyId, resolveKey, resolveScheme } from './key-identity.js';
 import { manifestSchema, storeSchema } from './schema-store.js';
 import { redactPatterns, redactValues, sourceFileName, sourceLabel } from './source-name.js';
 import type { SpoolCipher } from '../spool-crypto.js';
@@ -60,6 +62,8 @@ export interface IngestOptions {
   pseudonymisationKey: PseudonymisationKey | undefined;
   /** Rotate on purpose: land with a key whose id differs from the lake's (recorded in catalog, log, trail). */
   newKey?: boolean;
+  /** `--pseudonym-scheme`: the scheme of a new prefix or of a rotation (default v2; key-identity.ts resolveScheme). */
+  pseudonymScheme?: PseudonymScheme;
   /** WATT_HOME: spool files and locks live here. */
   home: string;
   dryRun?: boolean;
@@ -116,6 +120,10 @@ export interface IngestResult {
   key_id: string | null;
   /** The lake key id this run rotated away from (`--new-key`), if it did. */
   rotated_from_key_id?: string;
+  /** How the pseudonyms are spelled (records/pseudonymise.ts PseudonymScheme); null before the lake was read. */
+  pseudonym_scheme?: PseudonymScheme;
+  /** The lake's pseudonym scheme this run rotated away from (`--new-key`), if it did. */
+  rotated_from_scheme?: PseudonymScheme;
   warnings: string[];
   /** First row errors (strict: up to 20). */
   errors: RowError[];
@@ -237,6 +245,10 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     let lake: Lake | undefined;
     const written: string[] = [];
     let claim: { key: string; generation: number } | undefined;
+    // With a PostgreSQL catalog: the claim is a row there, and the prefix lock (shared) is held
+    // from the first upload to the manifest so that no purge or erasure runs beside the commit.
+    let pgClaim: { lakeId: string; prefix: string; sourceSha256: string; keyId: string; runId: string } | undefined;
+    let releasePrefix: (() => void) | undefined;
     try {
       lake = await openLake(options.lake);
       const index = await readLakeIndex(lake, options.lake.prefix, options.lake.endpoint, recorder, logger);
@@ -249,17 +261,20 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       const key = resolveKey(options, index, destination);
       const keyId = keyIdOf(key.key);
       base.key_id = keyId;
-      const rotatedFrom = checkKeyId(options, index, keyId, destination);
+      const { scheme, from: schemeFrom } = resolveScheme(options, index, destination);
+      base.pseudonym_scheme = scheme;
+      if (schemeFrom) base.rotated_from_scheme = schemeFrom;
+      const rotatedFrom = checkKeyId(options, index, keyId, destination, schemeFrom);
       if (rotatedFrom) base.rotated_from_key_id = rotatedFrom;
       recorder?.finishRun(runId, { status: 'running', finished_at: null, key_id: keyId, rotated_from_key_id: rotatedFrom ?? null });
-      if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, key id ${keyId} (key from ${key.source})`);
+      if (options.schema.personal.size) logger.debug(`pseudonymising ${[...options.schema.personal].join(', ')} with HMAC-SHA256, scheme ${schemeLabel(scheme)}, key id ${keyId} (key from ${key.source})`);
 
       await pausepoint('ingest:before-transform');
       if (options.signal?.aborted) throw interrupted();
       await ensurePrivateDir(spoolDir);
       const t0 = performance.now();
       const outcome = await transformSource(
-        { ...options, format, partitionBy, workers, pseudonymisationKey: key.key, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
+        { ...options, format, partitionBy, workers, pseudonymisationKey: key.key, pseudonymScheme: scheme, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
         scan,
         spoolPrefix,
         rejectsFile,
@@ -327,6 +342,20 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         return { ...base, status: 'dry_run' };
       }
 
+      releasePrefix = await lockPrefix(recorder, destination, options.lake.prefix, 'shared', `ingest ${runId}`);
+      // Subjects erased from this prefix since the run started (another machine, while this run
+      // transformed): their rows leave the spool before anything is uploaded.
+      const erased = recorder?.erasedSince(destination, options.lake.prefix, keyId, startedAt) ?? [];
+      if (erased.length) {
+        const removed = await filterErasedSubjects(outcome, format, [...options.schema.personal], erased, options.signal);
+        if (removed > 0) {
+          const what = `${removed} row${removed > 1 ? 's' : ''} of ${erased.length > 1 ? `${erased.length} subjects` : 'a subject'} erased from ${destination} while this run was transforming left out of this run`;
+          logger.warn(what, { step: 'erasure', rows_removed: removed });
+          base.warnings = [...base.warnings, what];
+          base.rows = outcome.rows;
+          base.objects = outcome.partitions.map((p) => ({ key: objectKey(p.date), uri: uriOf(objectKey(p.date)), rows: p.rows, partition_date: p.date })).sort((a, b) => cmp(a.key, b.key));
+        }
+      }
       const plan = { runId, format, objectKey, rejectsKey: rejectsK, rejectsFile, date: options.date, logger, catalog: recorder };
       const { objects: objectsInfo, rejects: rejectsInfo, identities } = await uploadOutputs(lake, plan, outcome, written);
       // Pause point: objects written, nothing committed (tests race a purge or an erasure here).
@@ -348,6 +377,13 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
           { hint: 'configure the key this lake is now ingested with and run again' },
         );
       }
+      const schemeNow = lakeScheme(again);
+      if (schemeNow && schemeNow.scheme !== scheme && schemeNow.scheme !== schemeFrom) {
+        throw new UsageError(
+          `another run (manifest ${schemeNow.manifest}) landed in ${destination} with pseudonym scheme ${schemeLabel(schemeNow.scheme)} while this run was transforming with ${schemeLabel(scheme)}: nothing of this run was kept`,
+          { hint: 'run again: the run follows the lake\'s scheme' },
+        );
+      }
       // The schema beside the data, before the manifest; shared by runs, so never in `written` (schema-store.ts).
       const schemaStored = await storeSchema(lake, options.lake.prefix, options.schema.source, logger);
       const manifest: Manifest = {
@@ -360,7 +396,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         rows: outcome.rows,
         rejected: outcome.rejected,
         schema: manifestSchema(options.schema, schemaStored.key, outcome.extraColumns),
-        pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId },
+        pseudonymisation: { algorithm: 'HMAC-SHA256', columns: [...options.schema.personal], key_id: keyId, pseudonym_scheme: scheme },
         partition: partitionBy ? { layout: options.layout, by: partitionBy } : { layout: options.layout, by: null, date: options.date },
         started_at: startedAt,
         finished_at: new Date().toISOString(),
@@ -378,7 +414,18 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       }
       // The landing claim (issue 21, item 2): of two machines landing this source now, exactly one
       // commits; the other removes its objects and is skipped. `--force` lands again on purpose.
-      if (!options.force) {
+      if (!options.force && recorder?.pg) {
+        // The shared PostgreSQL catalog decides (a unique row), whatever the store's conditional writes.
+        pgClaim = { lakeId: destination, prefix: options.lake.prefix, sourceSha256: sourceSha, keyId, runId };
+        const outcome = await claimSourcePg({ ...pgClaim, catalog: recorder, lake, logger, graceMs: graceMs(), waitMs: claimWaitMs() });
+        if (!outcome.won) {
+          pgClaim = undefined;
+          await removeUnfinished(lake, written.splice(0), recorder, logger);
+          logger.info(`run ${outcome.run_id} claimed and landed the same source (manifest ${outcome.manifest}) while this run was landing it: this run's objects removed, nothing to do`, { step: 'claim' });
+          recorder.finishRun(runId, { status: 'skipped', rows: 0, rejected: 0, manifest_uri: outcome.manifest, source_name: sourceName });
+          return { ...base, status: 'skipped', rows: 0, rejected: 0, destination, manifest: outcome.manifest, previous_run_id: outcome.run_id };
+        }
+      } else if (!options.force) {
         const declared = lake.provider === 's3' ? s3ConditionalWrites() : 'on';
         if (declared === 'off') logger.info(`WATT_S3_CONDITIONAL_WRITES=off: the landing claim is not exclusive on this S3 endpoint (two machines could land this file at once)`, { step: 'claim' });
         else if (declared === 'auto' && !(await honoursPutIfAbsent(lake, options.lake.prefix))) {
@@ -398,12 +445,15 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       failpoint('ingest:before-manifest');
       const manifestOut = await writeManifest(lake, manifestK, manifest);
       written.push(manifestK);
+      releasePrefix?.();
+      if (pgClaim && recorder) commitClaimPg(recorder, pgClaim);
       failpoint('ingest:after-manifest');
       logger.info(`wrote manifest ${manifestOut.uri}: run complete`, { step: 'manifest', key: manifestK });
-      if (rotatedFrom && recorder) {
-        // The rotation is effective now that a manifest carries the new key id.
+      if ((rotatedFrom || schemeFrom) && recorder) {
+        // The rotation is effective now that a manifest carries the new key id (or scheme).
         try {
-          appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom, to_key_id: keyId } }]);
+          const schemes = schemeFrom ? { from_scheme: schemeFrom, to_scheme: scheme } : {};
+          appendTrail(recorder.db, [{ action: 'key.rotation', lake: destination, count: 0, run_id: runId, detail: { from_key_id: rotatedFrom ?? keyId, to_key_id: keyId, ...schemes } }]);
         } catch (err) {
           logger.error(`could not write the key.rotation trail entry: ${(err as Error).message}`, { step: 'key' });
         }
@@ -415,6 +465,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         logger.warn(`no row landed: all ${outcome.rejected} rows were rejected (${rejectsInfo?.uri ?? 'no quarantine file'}); the source is not counted as ingested, run it again once fixed`, { step: 'manifest' });
         // Nothing landed: the landing claim is given back, so the rerun after the fix lands.
         if (claim) await releaseClaim(lake, claim, runId, logger);
+        if (pgClaim && recorder) releaseClaimPg(recorder, pgClaim, logger);
       }
       // The run is committed; publish it as one version of the table log (src/table/delta-log.ts).
       const tableVersion = await publishTableVersion(lake, options.lake.prefix, { operation: 'WRITE', command: 'ingest', runId }, logger);
@@ -424,10 +475,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       // A run is complete exactly when its manifest exists: remove what an unfinished run wrote.
       if (lake && written.length && !written.includes(manifestK)) await removeUnfinished(lake, written.splice(0), recorder, logger);
       if (lake && claim && !written.includes(manifestK)) await releaseClaim(lake, claim, runId, logger);
+      if (pgClaim && recorder && !written.includes(manifestK)) releaseClaimPg(recorder, pgClaim, logger);
       const status = error instanceof InterruptedError ? 'interrupted' : 'failed';
       recorder?.finishRun(runId, { status, rows: base.rows, rejected: base.rejected, error: error instanceof Error ? error.message.slice(0, 500) : String(error) });
       throw error;
     } finally {
+      releasePrefix?.();
       endClaim(runId);
       removeSpool();
       await lake?.close();

@@ -12,6 +12,7 @@ import { parse as parseSync } from 'csv-parse/sync';
 import { DataError, InterruptedError, StorageError, UsageError, WattError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CompiledSchema, SchemaSource } from '../records/schema.js';
+import type { PseudonymScheme } from '../records/pseudonymise.js';
 import type { SourceScan } from './scan.js';
 import type { ExtraColumnsPolicy } from '../table/manifest.js';
 import { applyExtraColumns, type ExtraColumnsOutcome } from './extra-columns.js';
@@ -89,6 +90,8 @@ export interface TransformInput {
   sourceName?: string;
   schema: CompiledSchema;
   pseudonymisationKey: Buffer;
+  /** How pseudonyms are spelled: the lake prefix's scheme (key-identity.ts resolveScheme). */
+  pseudonymScheme: PseudonymScheme;
   quarantine?: boolean;
   /** Policy for columns the schema does not declare (default keep). */
   extraColumns?: ExtraColumnsPolicy;
@@ -183,7 +186,12 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
   // The output's columns: the header without the dropped ones (--extra-columns drop).
   const output = header.filter((h) => !drop.includes(h));
   // Pseudonyms get no min/max statistics: nobody filters by a range of HMACs.
-  const columns: ParquetColumn[] = output.map((h) => ({ name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)), statistics: !schema.personal.has(h) }));
+  // `x-decimal` columns are DECIMAL(precision, scale) (records/decimal.ts).
+  const columns: ParquetColumn[] = output.map((h) => {
+    const decimal = schema.personal.has(h) ? undefined : schema.decimals.get(h);
+    if (decimal) return { name: h, kind: 'decimal', precision: decimal.precision, scale: decimal.scale };
+    return { name: h, kind: parquetKind(schema.types.get(h), schema.dateTimes.has(h), schema.personal.has(h)), statistics: !schema.personal.has(h) };
+  });
   const plain = output.map((h) => schema.personal.has(h));
   const headerLine = output.map(csvField).join(',') + '\n';
 
@@ -200,6 +208,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     headerLine,
     // A random secret per job: its spool files are encrypted under keys derived from it (spool-crypto.ts).
     spool: { format, prefix: `${spoolPrefix}.r${i}`, columns, plain, secret: newSpoolSecret() },
+    pseudonymScheme: options.pseudonymScheme,
     date: options.date,
     partitionBy: options.partitionBy,
     ...(dialect !== DEFAULT_DIALECT ? { dialect } : {}),

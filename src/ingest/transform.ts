@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { Parser, CsvError } from 'csv-parse';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
-import { Pseudonymiser } from '../records/pseudonymise.js';
+import { Pseudonymiser, type PseudonymScheme } from '../records/pseudonymise.js';
+import { canonicalDecimal } from '../records/decimal.js';
 import { canonicalIdentifier } from '../records/identifier.js';
 import { duplicateReason, KeyTracker, type KeyTable, type KnownDuplicates } from './primary-key.js';
 import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, utcDay } from '../records/canonical.js';
@@ -114,6 +115,8 @@ export interface RangeJob {
   partitionBy?: string;
   /** JSON lines of rejected rows, when quarantining (an encrypted spool keyed by `spool.secret`). */
   rejectsFile?: string;
+  /** How pseudonyms are spelled (the lake prefix's scheme, records/pseudonymise.ts). */
+  pseudonymScheme: PseudonymScheme;
   // --- issue 11 items 4-5 (extra-columns.ts, primary-key.ts) ---
   /** Columns left out of the output (`--extra-columns drop`). */
   drop?: string[];
@@ -171,7 +174,7 @@ export type ProgressDelta = (rows: number, bytes: number) => void;
  * StorageError when the spool cannot be written; InterruptedError when `signal` aborts.
  */
 export async function transformRange(job: RangeJob, schema: CompiledSchema, key: Uint8Array, signal?: AbortSignal, onProgress?: ProgressDelta): Promise<RangeOutcome> {
-  const pseudonymiser = new Pseudonymiser(Buffer.from(key));
+  const pseudonymiser = new Pseudonymiser(Buffer.from(key), job.pseudonymScheme);
   const errors: RowError[] = [];
   const nameStem = job.nameStem;
   const nameHits = new Set<string>();
@@ -196,7 +199,8 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       const series = schema.primaryKey.includes(name) ? schema.primaryKey.filter((c) => c !== name).map((c) => header.indexOf(c)) : undefined;
       local = { parser: format?.dateTimeFormat ? compileDateTimeFormat(format.dateTimeFormat) : ISO_LOCAL, zone, series };
     }
-    return { name, type, personal, declared: schema.types.has(name), dateTime, number, local, drop: job.drop?.includes(name) === true };
+    const decimal = personal ? undefined : schema.decimals.get(name);
+    return { name, type, personal, declared: schema.types.has(name), dateTime, number, local, decimal, drop: job.drop?.includes(name) === true };
   });
   // Output cells: every column but the dropped ones (--extra-columns drop), in file order.
   const kept = job.drop?.length ? plan.flatMap((p, i) => (p.drop ? [] : [i])) : undefined;
@@ -347,6 +351,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       }
       let c: string | CellError;
       if (p.dateTime) c = canonicalDateTime(v);
+      else if (p.decimal) c = canonicalDecimal(v, p.decimal);
       else if (p.type === 'number') c = canonicalNumber(v);
       else if (p.type === 'integer') c = canonicalInteger(v);
       else if (p.type === 'boolean') c = canonicalBoolean(values[i] as boolean);

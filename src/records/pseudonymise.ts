@@ -89,8 +89,59 @@ export function keyIdOf(key: Buffer): string {
 }
 
 /**
- * A keyed pseudonymiser: HMAC-SHA256(key, value) as 64 lowercase hex characters. Stable for one
- * key, different under another key, not reversible without the key. Results are memoised (meter
+ * How a pseudonym is spelled, recorded in every manifest (`pseudonymisation.pseudonym_scheme`):
+ *
+ * - `hmac-sha256` (v1): HMAC-SHA256(key, identifier) as 64 lowercase hex characters (256 bits).
+ *   Manifests written before schemes were recorded used it.
+ * - `hmac-sha256-128-b64url` (v2): the first 128 bits (16 bytes) of the same HMAC, in base64url
+ *   without padding (RFC 4648 §5): 22 characters of `A-Z a-z 0-9 - _`. Truncating an HMAC keeps
+ *   it a PRF (RFC 2104 §5 allows truncation to at least half the output, NIST SP 800-107r1 §5.3.3);
+ *   by the birthday bound two of n subjects share a pseudonym with probability about
+ *   n² / 2¹²⁹ (10⁹ subjects: 1.5e-21).
+ *
+ * New lake prefixes use {@link DEFAULT_PSEUDONYM_SCHEME}; a prefix keeps the scheme of its runs
+ * until an explicit rotation (`watt ingest --new-key`).
+ */
+export type PseudonymScheme = 'hmac-sha256' | 'hmac-sha256-128-b64url';
+export const PSEUDONYM_SCHEMES: readonly PseudonymScheme[] = ['hmac-sha256', 'hmac-sha256-128-b64url'];
+/** The scheme of a new lake prefix (v2). */
+export const DEFAULT_PSEUDONYM_SCHEME: PseudonymScheme = 'hmac-sha256-128-b64url';
+/** The scheme of manifests that record none: every pseudonym watt wrote before v2 was 64 hex characters. */
+export const LEGACY_PSEUDONYM_SCHEME: PseudonymScheme = 'hmac-sha256';
+/** Short names accepted on the command line: `v1`, `v2`. */
+const SCHEME_ALIASES: Record<string, PseudonymScheme> = { v1: 'hmac-sha256', v2: 'hmac-sha256-128-b64url' };
+
+/**
+ * A scheme from its name or short name (`v1`, `v2`), case-insensitive.
+ * @throws UsageError for any other name, listing the schemes.
+ */
+export function parsePseudonymScheme(name: string): PseudonymScheme {
+  const lower = name.trim().toLowerCase();
+  const scheme = SCHEME_ALIASES[lower] ?? PSEUDONYM_SCHEMES.find((s) => s === lower);
+  if (!scheme) throw new UsageError(`unknown pseudonym scheme ${JSON.stringify(name.slice(0, 40))}`, { hint: `use v1 (hmac-sha256, 64 hex characters) or v2 (hmac-sha256-128-b64url, 22 characters)` });
+  return scheme;
+}
+
+/** The scheme a manifest records (`pseudonymisation.pseudonym_scheme`), {@link LEGACY_PSEUDONYM_SCHEME} when it records none or one watt does not know. */
+export function manifestScheme(recorded: unknown): PseudonymScheme {
+  return PSEUDONYM_SCHEMES.find((s) => s === recorded) ?? LEGACY_PSEUDONYM_SCHEME;
+}
+
+/** Short name of a scheme for messages: `v1 (hmac-sha256)`. */
+export function schemeLabel(scheme: PseudonymScheme): string {
+  return `${scheme === 'hmac-sha256' ? 'v1' : 'v2'} (${scheme})`;
+}
+
+/** The pseudonym of one identifier under `key` and `scheme` (see {@link PseudonymScheme}). */
+export function pseudonymOf(key: Buffer, scheme: PseudonymScheme, value: string): string {
+  const mac = createHmac('sha256', key).update(value, 'utf8').digest();
+  return scheme === 'hmac-sha256' ? mac.toString('hex') : mac.subarray(0, 16).toString('base64url');
+}
+
+/**
+ * A keyed pseudonymiser: HMAC-SHA256(key, value) spelled by `scheme` ({@link PseudonymScheme}:
+ * 64 hex characters in v1, 22 base64url characters in v2). Stable for one key and scheme,
+ * different under another key, not reversible without the key. Results are memoised (meter
  * readings repeat the same customers and meters), bounded to `cacheSize` entries.
  */
 export class Pseudonymiser {
@@ -98,7 +149,11 @@ export class Pseudonymiser {
   private cache = new Map<string, string>();
   private readonly cacheSize: number;
 
-  constructor(key: Buffer, cacheSize = 100_000) {
+  constructor(
+    key: Buffer,
+    readonly scheme: PseudonymScheme,
+    cacheSize = 100_000,
+  ) {
     this.key = key;
     this.cacheSize = cacheSize;
   }
@@ -107,7 +162,7 @@ export class Pseudonymiser {
   pseudonym(value: string): string {
     let out = this.cache.get(value);
     if (out === undefined) {
-      out = createHmac('sha256', this.key).update(value, 'utf8').digest('hex');
+      out = pseudonymOf(this.key, this.scheme, value);
       if (this.cache.size >= this.cacheSize) this.cache = new Map();
       this.cache.set(value, out);
     }

@@ -5,6 +5,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormatsImport from 'ajv-formats';
 import { UsageError } from '../errors.js';
 import { CellError } from './cell-error.js';
+import { DECIMAL_KEYWORD, readDecimalType, type DecimalType } from './decimal.js';
 import { readColumnFormats, readDialect, REASON_KEYWORD, TIMEZONE_KEYWORD, DIALECT_KEYWORD, DECIMAL_CHAR_KEYWORD, GROUP_CHAR_KEYWORD, DATETIME_FORMAT_KEYWORD, type ColumnFormat, type CsvDialect } from './dialect.js';
 
 // ajv-formats is CommonJS with a default export.
@@ -55,6 +56,8 @@ export interface CompiledSchema {
   required: string[];
   /** Conversion of each declared property. */
   types: Map<string, CellType>;
+  /** Columns with `x-decimal` (records/decimal.ts): exact amounts, Parquet DECIMAL(precision, scale). */
+  decimals: Map<string, DecimalType>;
   /** Columns whose `format` is `date-time` (RFC 3339), in schema order: typed TIMESTAMP in Parquet, partition candidates. */
   dateTimes: Set<string>;
   /** `x-primary-key` columns, in key order; empty when the schema declares none. */
@@ -161,6 +164,7 @@ export function compileSchema(source: SchemaSource, options: { validated?: boole
   ajv.addKeyword({ keyword: GROUP_CHAR_KEYWORD, schemaType: 'string' });
   ajv.addKeyword({ keyword: DATETIME_FORMAT_KEYWORD, schemaType: 'string' });
   ajv.addKeyword({ keyword: REASON_KEYWORD, schemaType: 'string' });
+  ajv.addKeyword({ keyword: DECIMAL_KEYWORD, schemaType: 'object' });
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(schema);
@@ -173,9 +177,12 @@ export function compileSchema(source: SchemaSource, options: { validated?: boole
   const personalPatterns = new Map<string, RegExpLike>();
   const dateTimes = new Set<string>();
   const notPersonal = new Map<string, string>();
+  const decimals = new Map<string, DecimalType>();
   for (const [name, prop] of Object.entries(properties)) {
     const t = Array.isArray(prop.type) ? prop.type.find((x) => x !== 'null') : prop.type;
     types.set(name, t === 'number' || t === 'integer' || t === 'boolean' ? t : 'string');
+    const decimal = readDecimalType(prop, name, file, String(t));
+    if (decimal) decimals.set(name, decimal);
     if (types.get(name) === 'string' && prop.format === 'date-time') dateTimes.add(name);
     const action = prop[PERSONAL_KEYWORD];
     if (action === false) {
@@ -199,6 +206,7 @@ export function compileSchema(source: SchemaSource, options: { validated?: boole
     sha256: source.sha256,
     required,
     types,
+    decimals,
     dateTimes,
     primaryKey,
     personal,

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { logDir, resolveLakeConfig, retentionPolicy, wattHome, type Env, type LakeConfig, type LakeFlags } from '../config.js';
 import { CancelledError, DataError, InterruptedError, LockError, StorageError, UsageError, WattError } from '../errors.js';
 import { createRunLogger } from '../log.js';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, catalogUrl } from '../catalog/catalog.js';
+import { lockPrefix } from '../table/pg-claim.js';
 import { destinationUri, openLake, type Lake } from '../store/index.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
 import { newRunId } from '../run-id.js';
@@ -86,6 +87,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   let lock: Lock | undefined;
   let catalog: Catalog | undefined;
   let lake: Lake | undefined;
+  let releasePrefix: (() => void) | undefined;
   try {
     lock = dryRun ? undefined : acquireLock(home, purgeLockName(destination), `a purge of ${destination}`);
     const ingesting = lock ? liveLocks(home, (name) => lockNames.isIngestOf(name, destination)) : [];
@@ -98,13 +100,16 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     const storeVersions = await storeVersionsPolicy(lake, Boolean(opts.acceptRetainedCopies), subject === undefined ? 'purge' : 'erasure');
     if (storeVersions.action !== 'none') logger.info(`store: ${storeVersions.setting}: ${storeVersions.action === 'accepted' ? 'its copies accepted (--accept-retained-copies)' : 'old versions of what this run deletes or rewrites are deleted'}`, { step: 'versions' });
     lake = cleaningOldVersions(lake, storeVersions, logger);
+    catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) && !catalogUrl(env) ? undefined : Catalog.open(home, env);
+    // A shared PostgreSQL catalog: the prefix is ours alone (no ingest of another machine commits
+    // into it meanwhile; one that is committing is waited for) before the lake is read.
+    if (!dryRun) releasePrefix = await lockPrefix(catalog, destination, config.prefix, 'exclusive', `${subject === undefined ? 'purge' : 'erasure'} ${runId}`);
     // Every key id of the lake must have a key before anything changes (exit 2 otherwise).
     const lakeIds = subject === undefined ? undefined : await lakeKeyIds(lake, config.prefix, opts.signal);
     const pseudonyms = subject === undefined ? undefined : subjectPseudonyms(subject, keys!, lakeIds!, home);
     // The columns searched: every column the runs' manifests record as pseudonymised (issue 17).
     const columns = lakeIds ? subjectColumns(opts.column, lakeIds, destination) : [];
     if (opts.signal?.aborted) throw new InterruptedError(`purge ${runId} interrupted before it changed anything`);
-    catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
     if (!dryRun) catalog?.startRun({ run_id: runId, command: pseudonyms === undefined ? 'purge' : 'erasure', started_at: now.toISOString(), destination, prefix: config.prefix, log_path: logger.file });
     // Finish the cleanup of earlier runs: before an erasure (so that it never meets garbage), after
     // a purge by age (which deletes the old part of the lake first: the listing is then shorter).
@@ -119,8 +124,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         logger.info(`${pseudonyms.without_key_id} manifest${pseudonyms.without_key_id > 1 ? 's' : ''} carry no key id (written before key ids): erased under the current key ${pseudonyms.all[0]!.key_id}`, { step: 'keys' });
       }
       const erased = await eraseSubject({ ...context, pseudonym: pseudonyms.primary, pseudonyms: pseudonyms.all.map((p) => p.pseudonym), column: columns[0] ?? DEFAULT_SUBJECT_COLUMN, columns, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
-      erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
+      erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_scheme: p.scheme, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
       erased.manifests_without_key_id = pseudonyms.without_key_id;
+      // Remembered for ingests that started before this erasure and commit after it (they filter the subject).
+      if (!dryRun) catalog?.recordErasure(destination, config.prefix, pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym: p.pseudonym })), runId);
       result = erased;
     } else {
       const n = opts.days;
@@ -152,7 +159,10 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     if (!dryRun && catalog) {
       failpoint('purge:before-anchor');
       const anchor = await writeAnchor(catalog.db, lake, config.prefix, runId, destination, home, logger);
-      if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
+      if (anchor) {
+        result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
+        catalog.recordAnchor({ lake: destination, prefix: config.prefix, run_id: runId, trail_id: anchor.trail.trail_id, seq: anchor.trail.seq, hash: anchor.trail.hash, at: anchor.at });
+      }
     }
     result.log = logger.file ?? null;
     if (!dryRun) catalog?.finishRun(runId, result.mode === 'subject' ? { status: 'succeeded', rows: result.rows_removed, objects: result.objects.length } : { status: 'succeeded', rows: null, objects: result.mode === 'age' ? result.deleted : 0 });
@@ -164,6 +174,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     }
     throw opts.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(`purge ${runId} interrupted; run it again to finish`) : err;
   } finally {
+    releasePrefix?.();
     await lake?.close();
     catalog?.close();
     lock?.release();
@@ -177,13 +188,20 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
  * @throws UsageError when there is no catalog; StorageError when the lake cannot be read.
  */
 export async function verifyCatalogTrailAndAnchors(home: string, config: LakeConfig, signal?: AbortSignal): Promise<TrailResult> {
-  const file = path.join(home, 'catalog.db');
-  if (!existsSync(file)) throw new UsageError(`no catalog at ${file}: nothing to verify`, { hint: 'set WATT_HOME to the folder holding catalog.db' });
+  let file = path.join(home, 'catalog.db');
   let db: Database.Database;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    throw new StorageError(`cannot open catalog ${file}: ${(err as Error).message}`);
+  let shared: Catalog | undefined;
+  if (catalogUrl()) {
+    shared = Catalog.open(home);
+    db = shared.db;
+    file = shared.file;
+  } else {
+    if (!existsSync(file)) throw new UsageError(`no catalog at ${file}: nothing to verify`, { hint: 'set WATT_HOME to the folder holding catalog.db' });
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      throw new StorageError(`cannot open catalog ${file}: ${(err as Error).message}`);
+    }
   }
   const lake = await openLake(config).catch((err) => {
     db.close();
@@ -192,7 +210,21 @@ export async function verifyCatalogTrailAndAnchors(home: string, config: LakeCon
   try {
     const r = await verifyTrailAndAnchors(db, lake, config.prefix, home, signal);
     if (signal?.aborted) throw new InterruptedError('trail verification interrupted');
-    return { mode: 'verify-trail', catalog: file, ok: r.ok, entries: r.entries, head: r.head, broken: r.broken, problem: r.problem, anchors: r.anchors };
+    const result: TrailResult = { mode: 'verify-trail', catalog: file, ok: r.ok, entries: r.entries, head: r.head, broken: r.broken, problem: r.problem, anchors: r.anchors };
+    if (shared) {
+      // A shared catalog also keeps each purge's anchor (trail_anchors): each must still match the trail.
+      const at = db.prepare('SELECT hash FROM audit_log WHERE seq = ?');
+      const anchors = shared.anchors(destinationUri(config));
+      const broken = anchors
+        .filter((a) => (at.get(a.seq) as { hash: string } | undefined)?.hash !== a.hash)
+        .map((a) => ({ run_id: a.run_id, reason: `the trail's entry ${a.seq} no longer has the hash anchored by purge ${a.run_id} on ${a.at}` }));
+      result.catalog_anchors = { checked: anchors.length, broken };
+      if (broken.length) {
+        result.ok = false;
+        result.problem ??= broken[0]!.reason;
+      }
+    }
+    return result;
   } catch (err) {
     if (err instanceof WattError) throw err;
     throw new DataError(`cannot read the audit trail of ${file}: ${(err as Error).message}`);

@@ -108,8 +108,8 @@ export interface ErasureResult {
   /** Data objects and quarantine files no manifest names (runs still writing): not searched. */
   objects_unfinished?: number;
   objects: ErasedObject[];
-  /** The subject's pseudonym under each key id present in the lake (plus the current key). */
-  keys?: { key_id: string; pseudonym_prefix: string; manifests: number }[];
+  /** The subject's pseudonym under each key id and pseudonym scheme present in the lake (plus the current key). */
+  keys?: { key_id: string; pseudonym_scheme: string; pseudonym_prefix: string; manifests: number }[];
   /** Manifests without a key id (written before key ids): erased under the current key. */
   manifests_without_key_id?: number;
   trail_head?: string;
@@ -131,6 +131,8 @@ export interface TrailResult extends TrailVerification {
   problem?: string;
   /** The lake's anchors checked against the trail. */
   anchors?: import('../trail/anchor.js').AnchorCheck;
+  /** A PostgreSQL catalog: the anchors it recorded (`trail_anchors`) for this lake, checked against the trail. */
+  catalog_anchors?: { checked: number; broken: { run_id: string; reason: string }[] };
 }
 
 export type PurgeResult = AgePurgeResult | ErasureResult | TrailResult;

@@ -262,7 +262,8 @@ async function readManifests(lake: Lake, prefix: string, logger: Logger): Promis
 /** A Delta schema field. */
 interface DeltaField {
   name: string;
-  type: 'string' | 'double' | 'long' | 'boolean' | 'timestamp';
+  /** Delta primitive types; `decimal(p,s)` for `x-decimal` columns. */
+  type: 'string' | 'double' | 'long' | 'boolean' | 'timestamp' | `decimal(${number},${number})`;
   nullable: true;
   metadata: Record<string, never>;
 }
@@ -273,6 +274,8 @@ function deltaType(property: Record<string, unknown>): DeltaField['type'] {
   const types = Array.isArray(property.type) ? property.type.filter((t) => t !== 'null') : [property.type];
   const type = types[0];
   if (type === 'string' && property.format === 'date-time') return 'timestamp';
+  const decimal = property['x-decimal'] as { precision?: unknown; scale?: unknown } | undefined;
+  if (decimal && Number.isInteger(decimal.precision) && Number.isInteger(decimal.scale)) return `decimal(${decimal.precision as number},${decimal.scale as number})`;
   return type === 'number' ? 'double' : type === 'integer' ? 'long' : type === 'boolean' ? 'boolean' : 'string';
 }
 

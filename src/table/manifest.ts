@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readObject, type Lake } from '../store/index.js';
 import type { Layout } from './layout.js';
+import type { PseudonymScheme } from '../records/pseudonymise.js';
 
 /** Format of a data object in the lake: canonical CSV (RFC 4180, UTF-8) or Apache Parquet. */
 export type DataFormat = 'csv' | 'parquet';
@@ -52,8 +53,12 @@ export interface Manifest {
    * kept (`keep`) or dropped (`drop`).
    */
   schema: { id: string; sha256: string; key?: string; primary_key?: string[]; extra_columns?: { policy: ExtraColumnsPolicy; columns: string[] }; not_personal?: { column: string; reason: string }[] };
-  /** `key_id`: {@link keyIdOf} of the key the pseudonyms were made with (absent in manifests before key ids). */
-  pseudonymisation: { algorithm: 'HMAC-SHA256'; columns: string[]; key_id?: string };
+  /**
+   * `key_id`: {@link keyIdOf} of the key the pseudonyms were made with (absent in manifests before key ids);
+   * `pseudonym_scheme`: how they are spelled (records/pseudonymise.ts PseudonymScheme; absent in
+   * manifests before schemes: `hmac-sha256`, 64 hex characters).
+   */
+  pseudonymisation: { algorithm: 'HMAC-SHA256'; columns: string[]; key_id?: string; pseudonym_scheme?: PseudonymScheme };
   /** `--force`: this run landed a source already landed, on purpose (`watt verify` does not count it as a duplicate landing). */
   forced?: boolean;
   /**

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { LakeConfig } from '../config.js';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, catalogUrl } from '../catalog/catalog.js';
+import { lockPrefix } from '../table/pg-claim.js';
 import { InterruptedError, LockError, StorageError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acquireLock, liveLocks, lockNames, type Lock } from '../lock.js';
@@ -111,6 +112,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
   let lock: Lock | undefined;
   let catalog: Catalog | undefined;
   let lake: Lake | undefined;
+  let releasePrefix: (() => void) | undefined;
   const findings: Finding[] = [];
   try {
     if (options.repair) {
@@ -118,7 +120,9 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       const ingesting = liveLocks(home, (name) => lockNames.isIngestOf(name, destination));
       if (ingesting.length) throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): repair refused`, { hint: 'run verify --repair again when the ingest is done' });
     }
-    if (options.repair || existsSync(catalogFile)) catalog = Catalog.open(home);
+    if (options.repair || existsSync(catalogFile) || catalogUrl()) catalog = Catalog.open(home);
+    // A shared PostgreSQL catalog: no ingest of another machine commits into the prefix during the repair.
+    if (options.repair) releasePrefix = await lockPrefix(catalog, destination, config.prefix, 'exclusive', `verify --repair ${options.runId}`);
     lake = await openLake(config);
     const repaired = new Set<string>();
     if (options.repair) {
@@ -289,10 +293,10 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     let trail: VerifyResult['trail'];
     if (!catalog) trail = { status: 'skipped', reason: `no catalog at ${catalogFile}: the trail lives in the catalog of the machine that purged`, anchors: listing.anchors.length };
     else {
-      const db = new Database(catalogFile, { readonly: true, fileMustExist: true });
+      const db = catalog.engine === 'postgres' ? catalog.db : new Database(catalogFile, { readonly: true, fileMustExist: true });
       try {
         const t = await verifyTrailAndAnchors(db, lake, config.prefix, home, signal);
-        trail = { status: t.ok ? 'ok' : 'broken', catalog: catalogFile, entries: t.entries, head: t.head, anchors: t.anchors.anchors, anchors_checked: t.anchors.checked, anchors_foreign: t.anchors.foreign, problem: t.problem };
+        trail = { status: t.ok ? 'ok' : 'broken', catalog: catalog.engine === 'postgres' ? catalog.file : catalogFile, entries: t.entries, head: t.head, anchors: t.anchors.anchors, anchors_checked: t.anchors.checked, anchors_foreign: t.anchors.foreign, problem: t.problem };
         if (!t.ok) findings.push({ kind: 'trail_broken', key: t.anchors.broken[0]?.key ?? catalogFile, detail: t.problem! });
         // Purge runs after the newest anchor of this trail: nothing outside the catalog vouches for them.
         const unanchored = unanchoredPurges(db, destination, await newestAnchoredSeq(db, lake, listing.anchors.map((a) => a.key)));
@@ -304,7 +308,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
           });
         }
       } finally {
-        db.close();
+        if (db !== catalog.db) db.close();
       }
     }
     interrupted(signal);
@@ -322,6 +326,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       repair: Boolean(options.repair),
     };
   } finally {
+    releasePrefix?.();
     await lake?.close();
     catalog?.close();
     lock?.release();

@@ -1,5 +1,5 @@
 import { parseGitleaksConfig } from '../../src/audit/secrets/gitleaks-config.js';
-import { compileRules, defaultSecretRules, scanText, shannonEntropy } from '../../src/audit/secrets/scanner.js';
+import { compileRules, defaultSecretRules, keywordFilter, scanText, shannonEntropy } from '../../src/audit/secrets/scanner.js';
 
 /**
  * Secret rules are data (src/audit/rules/secrets.json) and carry their own true and false
@@ -68,6 +68,33 @@ describe('secret rule examples', () => {
   it('skips a line marked gitleaks:allow', () => {
     const token = ['dckr', 'pat', 'Zq8vN2xW4rT6yU1iO3pA5sD7fG9'].join('_');
     expect(scanText(`TOKEN=${token} # gitleaks:allow`, compiled.rules, compiled.allow)).toEqual([]);
+  });
+
+  it('keyword prefilter: one automaton pass runs exactly the rules whose keywords `toLowerCase().includes` finds, or more', () => {
+    const filter = keywordFilter(compiled.rules);
+    const alphabet = ['a', 'c', 'e', 'k', 'y', 'p', 's', '_', '-', '.', 'T', 'O', 'K', 'E', 'N', '\u212a', '\u0130', 'é', ' ', '\n', 'x', 'o', 'b'];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+    const words = compiled.rules.flatMap((r) => r.keywords);
+    const missed: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      const len = rand(60);
+      for (let j = 0; j < len; j++) text += rand(5) === 0 ? words[rand(words.length)]!.toUpperCase() : alphabet[rand(alphabet.length)]!;
+      const lower = text.toLowerCase();
+      const run = filter.rulesToRun(text);
+      compiled.rules.forEach((r, k) => {
+        if (r.keywords.some((w) => lower.includes(w)) && !run[k]) missed.push(`${r.id} in ${JSON.stringify(text)}`);
+      });
+    }
+    expect(missed).toEqual([]);
+    // The Kelvin sign lower-cases to "k": "\u212aEY" holds the keyword "key", as includes says.
+    const withKelvin = filter.rulesToRun('api_\u212aEY');
+    expect(compiled.rules.filter((_r, k) => withKelvin[k]).map((r) => r.id)).toContain('generic-secret');
+    // A custom rule with a non-ASCII keyword is prefiltered by includes.
+    const custom = compileRules({ version: 1, rules: [{ id: 'clé', description: 'x', regex: 'clé=(\\w+)', keywords: ['clé'] }] }).rules;
+    expect(keywordFilter(custom).rulesToRun('CLÉ=abc')).toEqual([true]);
+    expect(keywordFilter(custom).rulesToRun('cle=abc')).toEqual([false]);
   });
 
   it('measures entropy in bits per character', () => {

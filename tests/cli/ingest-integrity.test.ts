@@ -283,7 +283,7 @@ describe('workers use the schema and key the run loaded', () => {
     expect(r.code).toBe(0);
     const rows = landedRows(path.join(dir, 'lake'));
     expect(rows).toHaveLength(80_000);
-    expect(rows.filter((x) => !/^[0-9a-f]{64}$/.test(x.customer_id!))).toHaveLength(0);
+    expect(rows.filter((x) => !/^[A-Za-z0-9_-]{22}$/.test(x.customer_id!))).toHaveLength(0);
     expect(rows.filter((x) => x.customer_id!.startsWith('CUST-'))).toHaveLength(0);
     expect(manifests(path.join(dir, 'lake'))[0]!.pseudonymisation.columns).toEqual(['customer_id', 'meter_id']);
   }, 60_000);

@@ -39,8 +39,8 @@ describe('watt ingest, end to end on the local lake', () => {
     // Non-personal values pass through exactly as written; personal ones are 64-hex pseudonyms.
     const first = lines[1]!.split(',');
     expect(first[0]).toBe('REC-001');
-    expect(first[1]).toMatch(/^[0-9a-f]{64}$/);
-    expect(first[2]).toMatch(/^[0-9a-f]{64}$/);
+    expect(first[1]).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(first[2]).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(first.slice(3)).toEqual(['2025-01-01T08:00:00Z', '12.4', '0.18', 'false']);
     // The same customer gets the same pseudonym on both of its rows.
     expect(lines[2]!.split(',')[1]).toBe(first[1]);
@@ -117,7 +117,7 @@ describe('watt ingest, end to end on the local lake', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(r.stdout.split('\n')).toHaveLength(2); // NDJSON: one line per file
-    expect(Object.keys(out)).toEqual(['source', 'run_id', 'status', 'rows', 'rejected', 'destination', 'format', 'objects', 'manifest', 'log', 'key_id', 'table_version', 'expired_rows', 'retention_cutoff']);
+    expect(Object.keys(out)).toEqual(['source', 'run_id', 'status', 'rows', 'rejected', 'destination', 'format', 'objects', 'manifest', 'log', 'key_id', 'pseudonym_scheme', 'table_version', 'expired_rows', 'retention_cutoff']);
     expect(out.format).toBe('csv');
     expect(out.objects).toEqual([{ key: expect.stringMatching(/year=2024\/month=12\/day=31\//), uri: out.destination, rows: 5, partition_date: '2024-12-31' }]);
     expect(out).toMatchObject({ status: 'succeeded', rows: 5, rejected: 0 });

@@ -30,7 +30,7 @@ function daysAgo(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
 }
 
-const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
 const EXPECTED_AFTER_ERASURE = ['A-002', 'A-004', 'B-001', 'B-003', 'D-001', 'D-002'];
 
 /** Ingest the four erasure fixtures: two mixed files, one holding only the subject, one without it. */

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { spawn } from 'node:child_process';
 import { BIN, runWatt, scratchDir } from '../helpers/cli.js';
-import { Catalog, MIGRATIONS } from '../../src/catalog/catalog.js';
+import { Catalog, MIGRATIONS, migrationSql } from '../../src/catalog/catalog.js';
 import { runPurge } from '../../src/retention/index.js';
 import { wattEnv } from '../retention/helpers.js';
 
@@ -181,7 +181,7 @@ describe('migration 5', () => {
     dirs.push(home);
     const db = new Database(path.join(home, 'catalog.db'));
     for (const [i, sql] of MIGRATIONS.slice(0, 4).entries()) {
-      db.exec(sql);
+      db.exec(migrationSql(sql, 'sqlite'));
       db.pragma(`user_version = ${i + 1}`);
     }
     const insert = db.prepare(`INSERT INTO runs (run_id, command, status, started_at, rows, error) VALUES (?, ?, ?, '2026-01-01T00:00:00Z', ?, ?)`);

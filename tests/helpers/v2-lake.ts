@@ -15,7 +15,7 @@ import type { Lake } from '../../src/store/types.js';
 import { dataKey, manifestKey, rejectsKey, schemaKey, type Layout } from '../../src/table/layout.js';
 import { ParquetFileWriter, type ParquetColumn } from '../../src/formats/parquet.js';
 import { manifestObjects, writeManifest, type DataFormat, type Manifest, type ManifestObject } from '../../src/table/manifest.js';
-import { keyIdOf, Pseudonymiser } from '../../src/records/pseudonymise.js';
+import { keyIdOf, Pseudonymiser, type PseudonymScheme } from '../../src/records/pseudonymise.js';
 
 /** A reading before pseudonymisation (customer and meter are raw identifiers). */
 export interface Reading {
@@ -69,11 +69,13 @@ export interface LandOptions {
   rejects?: number;
   /** Upload only the first n objects and no manifest (a run killed half-way). */
   crashAfter?: number;
+  /** Pseudonym scheme, recorded in the manifest (default: none recorded, v1 as before schemes). */
+  scheme?: PseudonymScheme;
 }
 
 /** Land a run as ingest v2 would: one object per UTC day of `reading_ts`, then the manifest (last). */
 export async function landRun(lake: Lake, rows: Reading[], o: LandOptions): Promise<Manifest> {
-  const p = new Pseudonymiser(Buffer.from(o.key, 'utf8'));
+  const p = new Pseudonymiser(Buffer.from(o.key, 'utf8'), o.scheme ?? 'hmac-sha256');
   const byDay = new Map<string, Reading[]>();
   for (const r of rows) {
     const d = r.ts.slice(0, 10);
@@ -122,7 +124,7 @@ export async function landRun(lake: Lake, rows: Reading[], o: LandOptions): Prom
     rows: rows.length,
     rejected: o.rejects ?? 0,
     schema,
-    pseudonymisation: { algorithm: 'HMAC-SHA256', columns: ['customer_id', 'meter_id'], key_id: keyIdOf(Buffer.from(o.key, 'utf8')) },
+    pseudonymisation: { algorithm: 'HMAC-SHA256', columns: ['customer_id', 'meter_id'], key_id: keyIdOf(Buffer.from(o.key, 'utf8')), ...(o.scheme ? { pseudonym_scheme: o.scheme } : {}) },
     partition: { layout: o.layout ?? 'hive', by: 'reading_ts' },
     started_at: new Date().toISOString(),
     finished_at: new Date().toISOString(),

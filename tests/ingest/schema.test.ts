@@ -84,17 +84,17 @@ describe('pseudonymisation (GDPR Art. 4(5))', () => {
   const keyA = Buffer.from('a'.repeat(64));
   const keyB = Buffer.from('b'.repeat(64));
   it('is stable for one key, keyed, and not the identifier', () => {
-    const a = new Pseudonymiser(keyA);
+    const a = new Pseudonymiser(keyA, 'hmac-sha256');
     const p = a.pseudonym('CUST-001');
     expect(p).toMatch(/^[0-9a-f]{64}$/);
-    expect(new Pseudonymiser(keyA).pseudonym('CUST-001')).toBe(p);
-    expect(new Pseudonymiser(keyB).pseudonym('CUST-001')).not.toBe(p);
+    expect(new Pseudonymiser(keyA, 'hmac-sha256').pseudonym('CUST-001')).toBe(p);
+    expect(new Pseudonymiser(keyB, 'hmac-sha256').pseudonym('CUST-001')).not.toBe(p);
     expect(a.pseudonym('CUST-002')).not.toBe(p);
   });
   it('stays correct past its memo size', () => {
-    const small = new Pseudonymiser(keyA, 2);
+    const small = new Pseudonymiser(keyA, 'hmac-sha256', 2);
     const first = ['x', 'y', 'z', 'w'].map((v) => small.pseudonym(v));
-    expect(['x', 'y', 'z', 'w'].map((v) => new Pseudonymiser(keyA).pseudonym(v))).toEqual(first);
+    expect(['x', 'y', 'z', 'w'].map((v) => new Pseudonymiser(keyA, 'hmac-sha256').pseudonym(v))).toEqual(first);
   });
   it('generates a key once, mode 0600, then reuses it', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'watt-home-'));

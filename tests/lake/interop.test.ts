@@ -3,7 +3,8 @@
  * into a local lake, in both formats (csv, parquet) and both layouts (plain, hive), with
  * `--partition-by reading_ts`. One lake holds a clean file and the issue's messy one (`TRUE`,
  * `1e2`, `0012.40`, lowercase `t…z`, mixed offsets, fractional seconds): DuckDB must infer
- * TIMESTAMP / DOUBLE / BOOLEAN across the whole lake, and every value must equal the source's
+ * TIMESTAMP / DOUBLE (CSV) or the schema's DECIMAL (Parquet, `x-decimal`) / BOOLEAN across the
+ * whole lake, and every value must equal the source's
  * instant, number or truth value, counted independently from the sources with csv-parse (never
  * with watt's code). A control reads the messy source itself to show the check can fail.
  * Needs the build (dist/): the CLI is spawned.
@@ -89,11 +90,11 @@ describe.each([
     relation = format === 'csv' ? `read_csv(${glob}, hive_partitioning = ${hive}, filename = true)` : `read_parquet(${glob}, hive_partitioning = ${hive}, filename = true)`;
   });
 
-  it('infers typed columns across the whole lake (TIMESTAMP, DOUBLE, BOOLEAN; integer year/month/day under hive)', async () => {
+  it('infers typed columns across the whole lake (TIMESTAMP, DOUBLE in CSV or DECIMAL in Parquet, BOOLEAN; integer year/month/day under hive)', async () => {
     const t = await types(relation);
     expect(['TIMESTAMP WITH TIME ZONE', 'TIMESTAMP']).toContain(t.reading_ts);
-    expect(t.consumption_kwh).toBe('DOUBLE');
-    expect(t.tariff_eur_kwh).toBe('DOUBLE');
+    expect(t.consumption_kwh).toBe(format === 'csv' ? 'DOUBLE' : 'DECIMAL(18,6)');
+    expect(t.tariff_eur_kwh).toBe(format === 'csv' ? 'DOUBLE' : 'DECIMAL(18,6)');
     expect(t.is_peak).toBe('BOOLEAN');
     expect(t.record_id).toBe('VARCHAR');
     if (layout === 'hive') expect([t.year, t.month, t.day]).toEqual(['BIGINT', 'BIGINT', 'BIGINT']);
@@ -101,7 +102,7 @@ describe.each([
   });
 
   it("lands every source row once, with the source's instants, numbers and truth values", async () => {
-    const got = await rows(`SELECT record_id, epoch_ms(reading_ts) AS ms, consumption_kwh, tariff_eur_kwh, is_peak FROM ${relation} ORDER BY record_id`);
+    const got = await rows(`SELECT record_id, epoch_ms(reading_ts) AS ms, CAST(consumption_kwh AS DOUBLE) AS consumption_kwh, CAST(tariff_eur_kwh AS DOUBLE) AS tariff_eur_kwh, is_peak FROM ${relation} ORDER BY record_id`);
     expect(got).toEqual([...source].sort((a, b) => (a.record_id < b.record_id ? -1 : 1)));
   });
 
@@ -158,8 +159,8 @@ describe.each(['csv', 'parquet'] as const)('an extra column in one file, --extra
     const relation = format === 'csv' ? `read_csv(${sql(`${root}/**/*.csv`)}, hive_partitioning = true)` : `read_parquet(${sql(`${root}/**/*.parquet`)}, hive_partitioning = true)`;
     const t = await types(relation);
     expect(t.technician_note).toBeUndefined();
-    expect(t.consumption_kwh).toBe('DOUBLE');
-    const got = await rows(`SELECT record_id, epoch_ms(reading_ts) AS ms, consumption_kwh, tariff_eur_kwh, is_peak FROM ${relation} ORDER BY record_id`);
+    expect(t.consumption_kwh).toBe(format === 'csv' ? 'DOUBLE' : 'DECIMAL(18,6)');
+    const got = await rows(`SELECT record_id, epoch_ms(reading_ts) AS ms, CAST(consumption_kwh AS DOUBLE) AS consumption_kwh, CAST(tariff_eur_kwh AS DOUBLE) AS tariff_eur_kwh, is_peak FROM ${relation} ORDER BY record_id`);
     expect(got).toEqual(expected('clean.csv', 'extra.csv').sort((a, b) => (a.record_id < b.record_id ? -1 : 1)));
   });
 

@@ -17,7 +17,7 @@ import { manifestKey } from '../../src/table/layout.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import type { Lake } from '../../src/store/types.js';
 
-const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256').pseudonym(SUBJECT);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 

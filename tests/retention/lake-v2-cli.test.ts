@@ -13,7 +13,7 @@ import { KEY, PREFIX, SUBJECT, filesContaining, wattEnv } from './helpers.js';
 import { daysAgo, landedKey } from '../helpers/v2-lake.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 
-const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 

@@ -10,7 +10,7 @@ import { LOCAL_LAKE, S3_LAKE, useLakeServer } from '../helpers/servers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { KEY, SUBJECT, ingest, lakeFor, snapshot, wattEnv } from './helpers.js';
 
-const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 

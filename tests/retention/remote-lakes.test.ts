@@ -9,7 +9,7 @@ import { AZURE_LAKE, startS3Child, useLakeServer, type LakeProvider } from '../h
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { KEY, SUBJECT, filesContaining, ingest, lakeFor, purge, snapshot, wattEnv } from './helpers.js';
 
-const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 

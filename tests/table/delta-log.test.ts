@@ -23,7 +23,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const sql = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const list = (files: string[]) => `[${files.map(sql).join(', ')}]`;
-const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
 const DAY = 86_400_000;
 
 /** README "Committed snapshots": the files of a version, listed by DuckDB from the log alone (no delta extension). */
@@ -82,7 +82,7 @@ describe('table log (Delta Lake protocol) of a Parquet lake, written by the CLI'
     expect(t.protocol).toEqual({ minReaderVersion: 1, minWriterVersion: 2 });
     expect(t.metaData.format.provider).toBe('parquet');
     const fields = Object.fromEntries((JSON.parse(t.metaData.schemaString) as { fields: { name: string; type: string }[] }).fields.map((f) => [f.name, f.type]));
-    expect(fields).toEqual({ record_id: 'string', customer_id: 'string', meter_id: 'string', reading_ts: 'timestamp', consumption_kwh: 'double', tariff_eur_kwh: 'double', is_peak: 'boolean' });
+    expect(fields).toEqual({ record_id: 'string', customer_id: 'string', meter_id: 'string', reading_ts: 'timestamp', consumption_kwh: 'decimal(18,6)', tariff_eur_kwh: 'decimal(18,6)', is_peak: 'boolean' });
     expect(t.commitInfo).toMatchObject({ operation: 'WRITE', watt: { command: 'ingest', run_id: a.run_id } });
     expect(t.files.map((f) => f.path.split('/').slice(0, 3).join('-'))).toEqual(['2025-01-01', '2025-01-02']);
     for (const f of t.files) expect(statSync(f.file).size).toBe(f.size);

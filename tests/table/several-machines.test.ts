@@ -141,7 +141,7 @@ describe('several machines on one lake', () => {
 });
 
 describe('purge and erasure on one machine never touch the other machine\'s unfinished run (local lake)', () => {
-  const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8')).pseudonym(SUBJECT);
+  const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
 
   /** Machine A starts an ingest of a retention fixture and pauses with its object written, before its manifest. */
   async function pausedIngest(dir: string, a: Machine, file: string, date: string): Promise<{ run: Running; resume: () => void }> {

@@ -9,6 +9,7 @@ import tomlValid from './toml-valid.js';
 import retentionDeclared from './retention-declared.js';
 import auditTrail from './audit-trail.js';
 import personalData from './personal-data.js';
+import dataInventory from './data-inventory.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCheck = CheckDefinition<any>;
@@ -29,5 +30,6 @@ export const CHECKS: ReadonlyMap<string, AnyCheck> = new Map(
     retentionDeclared,
     auditTrail,
     personalData,
+    dataInventory,
   ].map((check) => [check.type, check as AnyCheck]),
 );

@@ -1,13 +1,16 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { detectPersonalData, type PersonalDataDetectorId, type PersonalDataFinding } from '../../records/personal-data.js';
+import { cacheKey, readAuditCache, TreeCache, writeAuditCache } from '../cache.js';
+import { readGitObjects } from '../git-objects.js';
 import type { CheckFinding } from '../types.js';
 import type { CheckContext } from './types.js';
 import { defineCheck } from './types.js';
 
 export interface PersonalDataOptions {
-  /** Globs of the data files to check (default CSV, TSV, JSON, NDJSON/JSONL). */
+  /** Globs of the data files to check (default CSV, TSV, JSON, NDJSON/JSONL, XLSX). */
   include?: string[];
   /** Globs of files allowed to hold personal data (test fixtures with fake people), in the tree and in history. */
   allow?: string[];
@@ -19,9 +22,11 @@ export interface PersonalDataOptions {
   history?: boolean;
   /** At most this many removed data files are read from history, the most recently removed first (default 200). */
   maxHistoryFiles?: number;
+  /** Keep what was found per tracked file (by blob id) and per removed file under `.watt/` so the next run reads only what changed (default true). */
+  cache?: boolean;
 }
 
-const DEFAULT_INCLUDE = ['**/*.csv', '**/*.tsv', '**/*.json', '**/*.ndjson', '**/*.jsonl'];
+const DEFAULT_INCLUDE = ['**/*.csv', '**/*.tsv', '**/*.json', '**/*.ndjson', '**/*.jsonl', '**/*.xlsx'];
 /** Detectors whose values alone make a column personal data in clear (the issue's "e-mails, PDLs, phone numbers, IBANs"). */
 const DIRECT: ReadonlySet<PersonalDataDetectorId> = new Set(['email', 'pdl', 'phone', 'iban']);
 
@@ -31,8 +36,8 @@ interface Table {
 }
 
 /**
- * `personal-data`: data files tracked by git (CSV, TSV, JSON, NDJSON; and, with `history`, those
- * committed then removed) must not hold personal data in clear (GDPR Art. 5(1)(f) and 32): a
+ * `personal-data`: data files tracked by git (CSV, TSV, JSON, NDJSON, and XLSX workbooks sheet by
+ * sheet; with `history`, those committed then removed too) must not hold personal data in clear (GDPR Art. 5(1)(f) and 32): a
  * column whose values are e-mail addresses, PDL/PRM delivery points, phone numbers or IBANs, or a
  * file with both a column of person names and one of postal addresses, is a finding naming the
  * file, the column and the detector. Detectors are ingest's (src/records/personal-data.ts), so the
@@ -52,6 +57,7 @@ export default defineCheck<PersonalDataOptions>({
       maxRows: { type: 'integer', minimum: 1 },
       history: { type: 'boolean' },
       maxHistoryFiles: { type: 'integer', minimum: 0 },
+      cache: { type: 'boolean' },
     },
   },
   async run(options, ctx) {
@@ -62,34 +68,171 @@ export default defineCheck<PersonalDataOptions>({
     const maxRows = options.maxRows ?? 1000;
     const tracked = await ctx.trackedFiles();
     const files = (tracked ?? (await ctx.walkFiles())).filter((f) => include(f) && !allowed(f));
+    const useCache = options.cache !== false;
+    const key = cacheKey('personal-data', options.include ?? DEFAULT_INCLUDE, maxBytes, maxRows, xlsxReaderVersion());
+    // A tracked data file whose path and blob id are in the tree cache is not read again.
+    const blobs = await ctx.trackedBlobs();
+    const cache = blobs && useCache ? await TreeCache.open(ctx.root, 'personal-data', key, tracked) : undefined;
     const findings: CheckFinding[] = [];
     for (const file of files) {
-      const text = await readHead(path.join(ctx.root, file), maxBytes);
-      if (text === undefined) continue;
-      findings.push(...judge(file, text, maxRows));
+      const blob = blobs?.get(file);
+      let found = cache?.get(file, blob);
+      if (!found) {
+        const content = await readBytes(path.join(ctx.root, file));
+        found = content === undefined ? [] : await judge(file, content, maxRows, maxBytes);
+        cache?.set(file, blob, found);
+      }
+      findings.push(...found);
     }
+    await cache?.save();
     if (tracked && ctx.history && options.history !== false) {
-      const removed = (await removedDataFiles(ctx, include)).filter((r) => !allowed(r.file));
-      const limit = options.maxHistoryFiles ?? 200;
-      if (removed.length > limit) {
-        findings.push({ file: '.git', severity: 'info', message: `${removed.length} data files were removed in history; the ${limit} most recently removed were checked (maxHistoryFiles)` });
-      }
-      for (const { file, commit } of removed.slice(0, limit)) {
-        const shown = await ctx.git(['show', `${commit}^:${file}`]);
-        if (!shown || shown.code !== 0) continue;
-        for (const f of judge(file, shown.stdout.slice(0, maxBytes), maxRows)) {
-          findings.push({ ...f, commit, message: `${f.message}; removed by commit ${commit.slice(0, 12)} but still in the git history: rewrite the history (git filter-repo) and tell whoever cloned it` });
-        }
-      }
+      findings.push(...(await removedFindings(ctx, include, allowed, key, useCache, options.maxHistoryFiles ?? 200, maxBytes, maxRows)));
     }
     return findings;
   },
 });
 
-/** Findings for one data file's text. */
-function judge(file: string, text: string, maxRows: number): CheckFinding[] {
-  const table = readTable(file, text, maxRows);
-  if (!table) return [];
+let readerVersion: string | undefined;
+/** The installed read-excel-file's version (part of the cache key: another reader may read a workbook otherwise). */
+function xlsxReaderVersion(): string {
+  try {
+    readerVersion ??= (createRequire(import.meta.url)('read-excel-file/package.json') as { version: string }).version;
+  } catch {
+    readerVersion = 'none';
+  }
+  return readerVersion;
+}
+
+/** Body of `.watt/audit-removed-data.json`. */
+interface RemovedCache {
+  /** HEAD of the run that wrote it: its history's deletions are all in `removed`. */
+  tip: string;
+  /** `[file, commit that removed it]` of every data file removed in tip's history, most recent first, each file once. */
+  removed: [string, string][];
+  /** Findings in the last version of a removed file, by `<commit>\0<file>` (the content before an immutable commit). */
+  judged: Record<string, CheckFinding[]>;
+}
+const REMOVED_CACHE = 'audit-removed-data.json';
+
+/**
+ * Findings in the last version of the data files that were committed then removed (the
+ * `maxHistoryFiles` most recently removed), with a note when more were removed. Deletions are read
+ * with `git log --diff-filter=D`, only over the commits since the cached tip when the cache's tip
+ * is an ancestor of HEAD; contents with one `git cat-file --batch`.
+ */
+async function removedFindings(
+  ctx: CheckContext,
+  include: (f: string) => boolean,
+  allowed: (f: string) => boolean,
+  key: string,
+  useCache: boolean,
+  limit: number,
+  maxBytes: number,
+  maxRows: number,
+): Promise<CheckFinding[]> {
+  const head = (await ctx.git(['rev-parse', '--verify', '-q', 'HEAD^{commit}']))?.stdout.trim();
+  if (!head) return [];
+  const tracked = await ctx.trackedFiles();
+  let cached = useCache ? validRemovedCache(await readAuditCache(ctx.root, REMOVED_CACHE, key, tracked)) : undefined;
+  if (cached && cached.tip !== head && (await ctx.git(['merge-base', '--is-ancestor', cached.tip, head]))?.code !== 0) cached = undefined;
+  const since = cached?.tip === head ? [] : await deletions(ctx, include, cached ? [head, '--not', cached.tip] : [head]);
+  if (since === undefined) return [];
+  const seen = new Set<string>();
+  const removed: [string, string][] = [];
+  for (const entry of [...since, ...(cached?.removed ?? [])]) {
+    if (seen.has(entry[0])) continue;
+    seen.add(entry[0]);
+    removed.push(entry);
+  }
+  const tree = new Set(tracked ?? []);
+  const candidates = removed.filter(([file]) => !tree.has(file) && !allowed(file));
+  const findings: CheckFinding[] = [];
+  if (candidates.length > limit) {
+    findings.push({ file: '.git', severity: 'info', message: `${candidates.length} data files were removed in history; the ${limit} most recently removed were checked (maxHistoryFiles)` });
+  }
+  const checked = candidates.slice(0, limit);
+  const judged: Record<string, CheckFinding[]> = {};
+  const missing = checked.filter(([file, commit]) => {
+    const hit = cached?.judged[`${commit}\0${file}`];
+    if (hit) judged[`${commit}\0${file}`] = hit;
+    return !hit;
+  });
+  const prefix = (await ctx.git(['rev-parse', '--show-prefix']))?.stdout.trim() ?? '';
+  const spec = (file: string, commit: string) => `${commit}^:${prefix}${file}`;
+  const contents = await readGitObjects(ctx.root, missing.map(([file, commit]) => spec(file, commit)), Math.max(maxBytes, MAX_XLSX_BYTES + 1));
+  for (const [file, commit] of missing) {
+    const content = contents.get(spec(file, commit));
+    if (content === undefined) continue; // not cached: asked again next run
+    judged[`${commit}\0${file}`] = await judge(file, content, maxRows, maxBytes);
+  }
+  for (const [file, commit] of checked) {
+    for (const f of judged[`${commit}\0${file}`] ?? []) {
+      findings.push({ ...f, commit, message: `${f.message}; removed by commit ${commit.slice(0, 12)} but still in the git history: rewrite the history (git filter-repo) and tell whoever cloned it` });
+    }
+  }
+  if (useCache) await writeAuditCache(ctx.root, REMOVED_CACHE, key, { tip: head, removed, judged } satisfies RemovedCache);
+  return findings;
+}
+
+function validRemovedCache(body: unknown): RemovedCache | undefined {
+  const b = body as Partial<RemovedCache> | undefined;
+  if (!b || typeof b.tip !== 'string' || !/^[0-9a-f]{40,64}$/.test(b.tip) || !Array.isArray(b.removed) || !b.judged || typeof b.judged !== 'object') return undefined;
+  if (!b.removed.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string' && /^[0-9a-f]{40,64}$/.test(e[1]))) return undefined;
+  for (const list of Object.values(b.judged)) {
+    if (!Array.isArray(list) || !list.every((f) => f && typeof f === 'object' && typeof f.file === 'string' && typeof f.message === 'string')) return undefined;
+  }
+  return b as RemovedCache;
+}
+
+/** Workbooks larger than this are not read (bytes; a workbook is compressed, `maxBytes` is for text). */
+const MAX_XLSX_BYTES = 20 * 1024 * 1024;
+
+/**
+ * Findings for one data file's bytes: text files (CSV, TSV, JSON, NDJSON) cut to `maxBytes`, a
+ * binary one skipped; an `.xlsx` workbook read sheet by sheet (read-excel-file, loaded only then),
+ * each sheet's first non-empty row as its header. A workbook that cannot be read is a note.
+ */
+async function judge(file: string, content: Buffer, maxRows: number, maxBytes: number): Promise<CheckFinding[]> {
+  if (path.extname(file).toLowerCase() === '.xlsx') {
+    if (content.length > MAX_XLSX_BYTES) return [{ file, severity: 'info', message: `workbook over ${MAX_XLSX_BYTES / 1024 / 1024} MiB not read for personal data` }];
+    let sheets: { sheet: string; table: Table }[];
+    try {
+      sheets = await readWorkbook(content, maxRows);
+    } catch (err) {
+      return [{ file, severity: 'info', message: `workbook not read for personal data: ${(err as Error).message.split('\n')[0]}` }];
+    }
+    return sheets.flatMap(({ sheet, table }) => judgeTable(file, table, `sheet "${sheet}", `));
+  }
+  if (content.subarray(0, 8192).includes(0)) return [];
+  const table = readTable(file, content.subarray(0, maxBytes).toString('utf8'), maxRows);
+  return table ? judgeTable(file, table, '') : [];
+}
+
+/** Each sheet of a workbook as a table: the first non-empty row names the columns, then up to `maxRows` rows. */
+async function readWorkbook(content: Buffer, maxRows: number): Promise<{ sheet: string; table: Table }[]> {
+  const { default: readXlsxFile } = await import('read-excel-file/node');
+  const out: { sheet: string; table: Table }[] = [];
+  for (const { sheet, data } of await readXlsxFile(content)) {
+    const rows = data.filter((r) => r.some((c) => c !== null && c !== undefined && String(c).trim() !== ''));
+    if (rows.length < 2) continue;
+    const header = rows[0]!.map((h, i) => (h === null || h === undefined || String(h).trim() === '' ? `column ${i + 1}` : String(h).trim()));
+    const columns = new Map<string, string[]>();
+    for (const row of rows.slice(1, maxRows + 1)) {
+      header.forEach((h, i) => {
+        const v = row[i];
+        if (v === null || v === undefined) return;
+        let list = columns.get(h);
+        if (!list) columns.set(h, (list = []));
+        list.push(v instanceof Date ? v.toISOString() : String(v));
+      });
+    }
+    out.push({ sheet, table: { columns } });
+  }
+  return out;
+}
+
+/** Findings for one table (`where`: "" or `sheet "X", ` for a workbook). */
+function judgeTable(file: string, table: Table, where: string): CheckFinding[] {
   const out: CheckFinding[] = [];
   const names: string[] = [];
   const addresses: string[] = [];
@@ -97,7 +240,7 @@ function judge(file: string, text: string, maxRows: number): CheckFinding[] {
     const found = detectPersonalData(column, values);
     for (const f of found) {
       // Values in clear count; a column only named "email" whose values are hashed does not.
-      if (DIRECT.has(f.detector) && (f.matched ?? 0) > 0) out.push(finding(file, column, f));
+      if (DIRECT.has(f.detector) && (f.matched ?? 0) > 0) out.push(finding(file, `${where}column "${column}"`, f));
     }
     if (found.some((f) => f.detector === 'person-name')) names.push(column);
     if (found.some((f) => f.detector === 'postal-address')) addresses.push(column);
@@ -106,17 +249,18 @@ function judge(file: string, text: string, maxRows: number): CheckFinding[] {
     out.push({
       file,
       line: 1,
-      message: `personal data in clear: person names (column "${names[0]}") with postal addresses (column "${addresses[0]}"): pseudonymise or remove the file, or allow it as a fixture`,
+      message: `personal data in clear: ${where}person names (column "${names[0]}") with postal addresses (column "${addresses[0]}"): pseudonymise or remove the file, or allow it as a fixture`,
     });
   }
   return out;
 }
 
+/** `column`: `column "email"`, or `sheet "Clients", column "email"`. */
 function finding(file: string, column: string, f: PersonalDataFinding): CheckFinding {
   return {
     file,
     line: 1,
-    message: `personal data in clear: column "${column}" holds ${f.label} (detector ${f.detector}: ${f.reason}): pseudonymise or remove it, or allow the file as a fixture`,
+    message: `personal data in clear: ${column} holds ${f.label} (detector ${f.detector}: ${f.reason}): pseudonymise or remove it, or allow the file as a fixture`,
   };
 }
 
@@ -193,30 +337,23 @@ function splitCsvLine(line: string, delimiter: string): string[] {
   return out;
 }
 
-async function readHead(file: string, maxBytes: number): Promise<string | undefined> {
+async function readBytes(file: string): Promise<Buffer | undefined> {
   try {
-    const buf = await readFile(file);
-    if (buf.subarray(0, 8192).includes(0)) return undefined;
-    return buf.subarray(0, maxBytes).toString('utf8');
+    return await readFile(file);
   } catch {
     return undefined;
   }
 }
 
-/** Data files added in history and no longer in the tree, with the commit that removed each. */
-async function removedDataFiles(ctx: CheckContext, include: (f: string) => boolean): Promise<{ file: string; commit: string }[]> {
-  const out = await ctx.git(['-c', 'core.quotePath=false', 'log', '--diff-filter=D', '--no-renames', '--relative', '--name-only', '--format=%x00%H', 'HEAD', '--', '.']);
-  if (!out || out.code !== 0) return [];
-  const tree = new Set((await ctx.trackedFiles()) ?? []);
-  const seen = new Set<string>();
-  const result: { file: string; commit: string }[] = [];
+/** `[file, commit]` of the data files removed by the commits `range` selects, most recent first (undefined when git fails). */
+async function deletions(ctx: CheckContext, include: (f: string) => boolean, range: string[]): Promise<[string, string][] | undefined> {
+  const out = await ctx.git(['-c', 'core.quotePath=false', 'log', '--diff-filter=D', '--no-renames', '--relative', '--name-only', '--format=%x00%H', ...range, '--', '.']);
+  if (!out || out.code !== 0) return undefined;
+  const result: [string, string][] = [];
   let commit = '';
   for (const line of out.stdout.split('\n')) {
     if (line.startsWith('\0')) commit = line.slice(1);
-    else if (line && include(line) && !tree.has(line) && !seen.has(line)) {
-      seen.add(line);
-      result.push({ file: line, commit });
-    }
+    else if (line && include(line)) result.push([line, commit]);
   }
   return result;
 }

@@ -19,6 +19,13 @@ export interface CheckContext {
   readonly history: boolean;
   /** Repository-relative POSIX paths tracked by git, or `undefined` when `root` is not a git work tree. */
   trackedFiles(): Promise<readonly string[] | undefined>;
+  /**
+   * Git blob id of each tracked regular file (repository-relative POSIX path -> blob id) whose
+   * working copy git does not report as modified (`git ls-files -s` at stage 0, minus what
+   * `git diff-files` lists): files whose content is known without reading them, the key of the tree
+   * caches. `undefined` when root is not a git work tree.
+   */
+  trackedBlobs(): Promise<ReadonlyMap<string, string> | undefined>;
   /** Every file under root (POSIX, relative), skipping `.git` and `node_modules`; for non-git folders. */
   walkFiles(): Promise<readonly string[]>;
   /** UTF-8 text of a repository-relative file, or `undefined` if it does not exist or is a folder. */

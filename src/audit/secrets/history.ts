@@ -2,10 +2,13 @@
  * Scan the git history for secrets: `git log -p -U0` over the commits to scan, keeping only added
  * lines (a secret enters history when a line adding it is committed; removing it later does not
  * un-leak it). The added lines of one file in one commit are scanned together, so multi-line
- * secrets (PEM keys) are found. Merge commits are diffed against their first parent
- * (`--diff-merges=first-parent`): a token added while resolving a conflict is seen (what the merged
- * branch brought is seen again there, and reported once, at its own older commit). `remerge`
- * would show only the resolution, but costs 3 times the CPU of the whole log on babel's history. The commits are split into contiguous ranges read by parallel git processes.
+ * secrets (PEM keys) are found. Merge commits are read as git's dense combined diff
+ * (`--diff-merges=dense-combined`, `git log --cc`): only the lines of the merge result that are in
+ * none of its parents (prefix `++`), i.e. what was written while resolving a conflict; every line
+ * a parent brought was added by a commit of that parent's history, scanned on its own. On babel's
+ * history, first-parent diffs of the 1,396 merges were 93 MB of output (3.3 s of git CPU), their
+ * combined diffs 6 MB (0.8 s). The commits are split into contiguous ranges read by parallel git
+ * processes.
  */
 import { execFile, spawn } from 'node:child_process';
 
@@ -29,11 +32,25 @@ export async function commitsToScan(root: string, scanned: readonly string[] = [
     new Promise<string | undefined>((resolve) => {
       execFile('git', args, { cwd: root, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout) => resolve(err ? undefined : stdout));
     });
-  const known: string[] = [];
-  for (const tip of scanned) if ((await run(['cat-file', '-e', `${tip}^{commit}`])) !== undefined) known.push(tip);
+  const known = await existingCommits(root, scanned);
   const out = await run(['rev-list', '--reverse', 'HEAD', ...(known.length ? ['--not', ...known] : [])]);
   if (out === undefined) return undefined;
   return out.split('\n').filter((l) => l !== '');
+}
+
+/** Which of `shas` are commits of the repository (one `git cat-file --batch-check`). */
+function existingCommits(root: string, shas: readonly string[]): Promise<string[]> {
+  const asked = shas.filter((s) => /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(s));
+  if (asked.length === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    const child = execFile('git', ['cat-file', '--batch-check=%(objectname) %(objecttype)'], { cwd: root, encoding: 'utf8' }, (err, stdout) => {
+      if (err) return resolve([]);
+      const commits = new Set(stdout.split('\n').filter((l) => l.endsWith(' commit')).map((l) => l.split(' ')[0]));
+      resolve(asked.filter((s) => commits.has(s)));
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(`${asked.join('\n')}\n`);
+  });
 }
 
 /**
@@ -64,7 +81,7 @@ async function readRange(root: string, excludeGlobs: readonly string[], onChunk:
     'log',
     '--no-walk=unsorted',
     '--stdin',
-    '--diff-merges=first-parent',
+    '--diff-merges=dense-combined',
     '-p',
     '-U0',
     '--no-color',
@@ -94,41 +111,83 @@ async function readRange(root: string, excludeGlobs: readonly string[], onChunk:
     text = [];
     lines = [];
   };
-  const onLine = (line: string) => {
-    const c = line.charCodeAt(0);
-    if (c === 43 /* + */) {
-      if (file === undefined) {
-        if (line.startsWith('+++ ')) file = unquote(line.slice(4));
-        return;
-      }
-      text.push(line.slice(1));
-      lines.push(newLine++);
-    } else if (c === 64 /* @ */ && line.startsWith('@@')) {
-      const m = /^@@ -\d+(?:,\d+)? \+(\d+)/.exec(line);
-      newLine = m ? Number(m[1]) : 0;
-    } else if (c === 0) {
-      flush();
-      file = undefined;
-      commit = line.slice(1);
-    } else if (c === 100 /* d */ && line.startsWith('diff --git ')) {
-      flush();
-      file = undefined;
-    }
+  // The stream is read as bytes: only added lines are decoded, a run of consecutive ones at once
+  // ("+a\n+b" -> "a\nb"); removed lines, context and headers other than the few read are never
+  // decoded (on babel's history, 40 % of the 700 MB git writes are removed lines).
+  let runStart = -1;
+  let runEnd = -1;
+  let runLines = 0;
+  // Prefix columns of a diff line: 1 in a patch, one per parent in a merge's combined diff.
+  let cols = 1;
+  const endRun = (buf: Buffer) => {
+    if (runStart < 0) return;
+    const piece = buf.toString('utf8', runStart + cols, runEnd);
+    text.push(runLines > 1 ? piece.replaceAll(`\n${'+'.repeat(cols)}`, '\n') : piece);
+    for (let i = 0; i < runLines; i++) lines.push(newLine++);
+    runStart = -1;
+    runLines = 0;
   };
-  // Split the stream into lines by hand: several times faster than readline's async iterator.
-  child.stdout.setEncoding('utf8');
-  let rest = '';
-  child.stdout.on('data', (data: string) => {
-    const buf = rest + data;
+  const onBuffer = (buf: Buffer) => {
     let from = 0;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', from)) {
-      onLine(buf.charCodeAt(nl - 1) === 13 ? buf.slice(from, nl - 1) : buf.slice(from, nl));
+    for (let nl = buf.indexOf(10, from); nl >= 0; nl = buf.indexOf(10, from)) {
+      const c = buf[from];
+      if (file !== undefined && (c === 43 /* + */ || c === 45 /* - */ || c === 32)) {
+        // A line of a hunk: added when every column is "+" (added against every parent), in the
+        // new file when no column is "-".
+        let plus = 0;
+        let minus = false;
+        for (let i = 0; i < cols; i++) {
+          const p = buf[from + i];
+          if (p === 43) plus++;
+          else if (p === 45) minus = true;
+        }
+        if (plus === cols) {
+          if (runStart < 0) runStart = from;
+          runEnd = nl;
+          runLines++;
+        } else {
+          endRun(buf);
+          if (!minus) newLine++;
+        }
+      } else {
+        endRun(buf);
+        if (c === 43) {
+          if (buf[from + 1] === 43 && buf[from + 2] === 43 && buf[from + 3] === 32) file = unquote(buf.toString('utf8', from + 4, nl).replace(/\r$/, ''));
+        } else if (c === 64 /* @ */ && buf[from + 1] === 64) {
+          // "@@ -a,b +c,d @@", or "@@@ -a,b -c,d +e,f @@@" for a merge of two parents.
+          const m = /^(@{2,}) (?:-\d+(?:,\d+)? )+\+(\d+)/.exec(buf.toString('latin1', from, Math.min(nl, from + 512)));
+          cols = m ? m[1]!.length - 1 : 1;
+          newLine = m ? Number(m[2]) : 0;
+        } else if (c === 0) {
+          flush();
+          file = undefined;
+          commit = buf.toString('latin1', from + 1, nl).trim();
+        } else if (c === 100 /* d */ && buf.toString('latin1', from, Math.min(nl, from + 5)) === 'diff ') {
+          // "diff --git a/x b/x", or "diff --cc x" for a merge.
+          flush();
+          file = undefined;
+          cols = 1;
+        }
+      }
       from = nl + 1;
     }
-    rest = buf.slice(from);
+    endRun(buf);
+    return from;
+  };
+  // Lines split by hand on bytes; a partial line waits for the next data (kept aside, not
+  // re-joined at each chunk, so a very long line costs one copy).
+  const pending: Buffer[] = [];
+  child.stdout.on('data', (data: Buffer) => {
+    if (data.indexOf(10) < 0) {
+      pending.push(data);
+      return;
+    }
+    const buf = pending.length > 0 ? Buffer.concat([...pending.splice(0), data]) : data;
+    const used = onBuffer(buf);
+    if (used < buf.length) pending.push(Buffer.from(buf.subarray(used)));
   });
   const code = await exited;
-  if (rest !== '') onLine(rest);
+  if (pending.length > 0) onBuffer(Buffer.concat([...pending, Buffer.from('\n')]));
   flush();
   return code === 0;
 }

@@ -317,6 +317,104 @@ function locate(starts: number[], offset: number): { line: number; column: numbe
 }
 
 /**
+ * The keyword prefilter of a rule list: which keywords occur in a text (case-insensitively, as
+ * `text.toLowerCase().includes(keyword)`), found in one pass over the text by an Aho-Corasick
+ * automaton over ASCII (gitleaks prefilters the same way), instead of one `includes` per keyword:
+ * on babel's history (320 MB of added lines, 69 keywords) 5.5 s of CPU became well under one.
+ * Every UTF-16 code unit is mapped to the ASCII character its lower case starts with (`K` and the
+ * Kelvin sign to `k`), any other to none, so the automaton never misses a keyword that `includes`
+ * would find. Rules with a non-ASCII keyword (a custom .gitleaks.toml rule) use `includes`.
+ */
+export interface KeywordFilter {
+  /** For each rule (same order as the list), true when it must run on `text`. */
+  rulesToRun(text: string): boolean[];
+}
+
+let lowerClass: Uint8Array | undefined;
+/** Code unit -> the ASCII code of the first character of its lower case, or 0 when that is not ASCII. */
+function lowerClasses(): Uint8Array {
+  if (!lowerClass) {
+    lowerClass = new Uint8Array(65536);
+    for (let c = 1; c < 65536; c++) {
+      const l = String.fromCharCode(c).toLowerCase().charCodeAt(0);
+      lowerClass[c] = l < 128 ? l : 0;
+    }
+  }
+  return lowerClass;
+}
+
+const filters = new WeakMap<readonly SecretRule[], KeywordFilter>();
+/** The keyword prefilter of `rules` (built once per rule list). */
+export function keywordFilter(rules: readonly SecretRule[]): KeywordFilter {
+  let filter = filters.get(rules);
+  if (filter) return filter;
+  const ascii = (k: string) => /^[\x01-\x7f]+$/.test(k);
+  const words = [...new Set(rules.flatMap((r) => r.keywords.filter(ascii)))];
+  const index = new Map(words.map((w, i) => [w, i]));
+  // Trie, then breadth-first failure links folded into a full transition table (a DFA).
+  const next: number[][] = [[]];
+  const outputs: number[][] = [[]];
+  words.forEach((w, k) => {
+    let s = 0;
+    for (let i = 0; i < w.length; i++) {
+      const c = w.charCodeAt(i);
+      let t = next[s]![c];
+      if (t === undefined) {
+        t = next.length;
+        next[s]![c] = t;
+        next.push([]);
+        outputs.push([]);
+      }
+      s = t;
+    }
+    outputs[s]!.push(k);
+  });
+  const states = next.length;
+  const delta = new Int32Array(states * 128);
+  const fail = new Int32Array(states);
+  const queue: number[] = [];
+  for (let c = 0; c < 128; c++) {
+    const t = next[0]![c];
+    if (t !== undefined) {
+      delta[c] = t;
+      queue.push(t);
+    }
+  }
+  for (let q = 0; q < queue.length; q++) {
+    const s = queue[q]!;
+    outputs[s]!.push(...outputs[fail[s]!]!);
+    for (let c = 0; c < 128; c++) {
+      const t = next[s]![c];
+      if (t === undefined) delta[s * 128 + c] = delta[fail[s]! * 128 + c]!;
+      else {
+        fail[t] = delta[fail[s]! * 128 + c]!;
+        delta[s * 128 + c] = t;
+        queue.push(t);
+      }
+    }
+  }
+  const hasOutput = new Uint8Array(states);
+  for (let s = 0; s < states; s++) hasOutput[s] = outputs[s]!.length > 0 ? 1 : 0;
+  const classes = lowerClasses();
+  const ruleWords = rules.map((r) => r.keywords.map((k) => (ascii(k) ? index.get(k)! : -1)));
+  const needsIncludes = ruleWords.some((ws) => ws.includes(-1));
+  filter = {
+    rulesToRun(text: string): boolean[] {
+      const found = new Uint8Array(words.length);
+      let s = 0;
+      for (let i = 0, n = text.length; i < n; i++) {
+        s = delta[(s << 7) | classes[text.charCodeAt(i)]!]!;
+        if (hasOutput[s] === 1) for (const k of outputs[s]!) found[k] = 1;
+      }
+      const lower = needsIncludes ? text.toLowerCase() : '';
+      return rules.map((r, i) => r.keywords.length === 0 || ruleWords[i]!.some((k, j) => (k >= 0 ? found[k] === 1 : lower.includes(r.keywords[j]!))));
+    },
+  };
+  filters.set(rules, filter);
+  return filter;
+}
+
+/**
  * Scan a text with the rules: for each rule whose keyword occurs (case-insensitively), every
  * regex match whose secret passes the entropy minimum and no allowlist (the rule's, the rule set's,
  * and `extra`, e.g. from .gitleaks.toml) is returned. Lines holding `gitleaks:allow` are skipped
@@ -328,11 +426,12 @@ export function scanText(
   allow: readonly CompiledAllowlist[],
   where: { file?: string; commit?: string } = {},
 ): SecretMatch[] {
-  const lower = text.toLowerCase();
+  const run = keywordFilter(rules).rulesToRun(text);
   type Candidate = { rule: SecretRule; secret: string; start: number; match: string };
   const candidates: Candidate[] = [];
-  for (const rule of rules) {
-    if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) continue;
+  for (let r = 0; r < rules.length; r++) {
+    if (!run[r]) continue;
+    const rule = rules[r]!;
     rule.re.lastIndex = 0;
     for (const m of rule.key ? anchoredMatches(text, rule) : text.matchAll(rule.re)) {
       const secret = m[rule.group];
