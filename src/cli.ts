@@ -12,6 +12,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerAudit } from './commands/audit-rgpd.js';
 import { registerPurge } from './commands/purge.js';
 import { registerVerify } from './commands/verify.js';
+import { registerVacuum } from './commands/vacuum.js';
 import { registerServe } from './commands/serve.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSchema } from './commands/schema.js';
@@ -29,7 +30,7 @@ const program = new Command('watt')
   // with --log-format json, a usage error is reported as one JSON line (below), not commander's text
   .configureOutput({ writeErr: (text) => (jsonLogs() ? undefined : process.stderr.write(text)) });
 
-for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge, registerVerify, registerRuns, registerServe, registerSchema]) {
+for (const register of [registerIngest, registerTrain, registerPredict, registerAudit, registerPurge, registerVacuum, registerVerify, registerRuns, registerServe, registerSchema]) {
   const command = register(program);
   command.exitOverride();
   command.showHelpAfterError('(run with --help for usage)');

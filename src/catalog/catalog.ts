@@ -623,6 +623,17 @@ export class Catalog {
       .run({ rows: null, ...rest, provider, bucket, key });
   }
 
+  /**
+   * Point a live lake object's row at the copy an erasure wrote under a new key (the landing keeps
+   * one row: counts of objects per run do not change). (purge --subject)
+   * @returns the rows changed (0: the catalog did not record the object)
+   */
+  replaceLakeObject(provider: string, bucket: string, key: string, copy: { key: string; uri: string; sha256: string; bytes: number; rows: number }): number {
+    return this.db
+      .prepare('UPDATE lake_objects SET key = @new_key, uri = @uri, sha256 = @sha256, bytes = @bytes, rows = @rows WHERE provider = @provider AND bucket = @bucket AND key = @key AND deleted_at IS NULL')
+      .run({ new_key: copy.key, uri: copy.uri, sha256: copy.sha256, bytes: copy.bytes, rows: copy.rows, provider, bucket, key }).changes;
+  }
+
   /** Partition date recorded for any object of a run, if any. (purge: undated keys such as rejects) */
   partitionDateOfRun(runId: string): string | undefined {
     const row = this.db.prepare('SELECT partition_date FROM lake_objects WHERE run_id = ? AND partition_date IS NOT NULL LIMIT 1').get(runId) as

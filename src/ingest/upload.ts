@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { failpoint } from '../failpoint.js';
 import type { DataFormat, Manifest, ManifestObject } from '../table/manifest.js';
 import type { TransformOutcome } from './transform-plan.js';
+import { parquetTimestampStats } from '../table/object-stats.js';
 
 /** Content type of each data format (Parquet: the IANA registration of 2024). */
 export const CONTENT_TYPES: Record<DataFormat, string> = { csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' };
@@ -40,11 +41,13 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
   const objects: ManifestObject[] = [];
   const planned = outcome.partitions.map((p) => ({ ...p, key: plan.objectKey(p.date) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const p of planned) {
+    // The footer's timestamp bounds, read from the spool before it is consumed (table log `stats`).
+    const stats = plan.format === 'parquet' ? await parquetTimestampStats(p.file, p.cipher) : undefined;
     const info = await putSpool(lake, p.key, p.file, p.cipher, { sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } });
     written.push(p.key);
     if (info.identity) identities.set(p.key, info.identity);
     failpoint('ingest:after-object');
-    objects.push({ key: p.key, uri: lake.uri(p.key), sha256: p.sha256, bytes: info.size, rows: p.rows, partition_date: p.date, format: plan.format });
+    objects.push({ key: p.key, uri: lake.uri(p.key), sha256: p.sha256, bytes: info.size, rows: p.rows, partition_date: p.date, format: plan.format, ...(stats ? { stats } : {}) });
     logger.info(`wrote ${lake.uri(p.key)} (${formatBytes(info.size)}, ${p.rows} rows)`, { step: 'upload', key: p.key, sha256: p.sha256, partition_date: p.date });
     catalog?.addLakeObject({ run_id: runId, kind: 'data', uri: lake.uri(p.key), provider: lake.provider, bucket: lake.bucket, key: p.key, sha256: p.sha256, bytes: info.size, rows: p.rows, partition_date: p.date });
   }

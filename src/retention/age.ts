@@ -62,6 +62,12 @@ export interface AgePurgeOptions extends PurgeContext {
   graceMs?: number;
   /** Asked once with the plan before deleting (interactive use); false aborts with nothing deleted. */
   confirm?: (plan: AgePlanSummary) => Promise<boolean>;
+  /**
+   * Called once the manifests no longer name the expired objects and before those objects are
+   * deleted: the caller commits the run's table version there (its `remove`s), so the latest
+   * version never names a deleted object. Must not throw.
+   */
+  publish?: () => Promise<unknown>;
 }
 
 interface Doomed {
@@ -222,6 +228,7 @@ export async function purgeByAge(options: AgePurgeOptions): Promise<AgePurgeResu
     }
     // Failpoint: manifests rewritten without their expired objects, objects not yet deleted.
     if (partial.length) failpoint('purge:after-manifest-rewrite');
+    if (doomed.length) await options.publish?.();
     await deleteGroup([...partialDoomed, ...others]);
     if (catalog) {
       const gone = new Set(deletedKeys);

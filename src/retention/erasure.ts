@@ -15,7 +15,7 @@ import { parse } from 'csv-parse';
 import { failpoint } from '../failpoint.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import type { ObjectInfo } from '../store/types.js';
-import { isDataKey, manifestKey, runIdOf } from '../table/layout.js';
+import { erasedKey, isDataKey, manifestKey, runIdOf } from '../table/layout.js';
 import type { Manifest } from '../table/manifest.js';
 import { committedKeys } from '../table/committed.js';
 import { appendTrail, openIntents, trailHead, PSEUDONYM_PREFIX_CHARS, type TrailEntry } from '../trail/trail.js';
@@ -45,7 +45,7 @@ export interface ErasureOptions extends PurgeContext {
 }
 
 /** A manifest as erasure leaves it: ingest's, plus the erasures applied to its run. */
-export type ErasedManifest = Manifest & { erasures?: { run_id: string; at: string; key: string; rows_removed: number; store_versions?: StoreVersionsNote }[] };
+export type ErasedManifest = Manifest & { erasures?: { run_id: string; at: string; key: string; rows_removed: number; replaced_by?: string | null; store_versions?: StoreVersionsNote }[] };
 
 interface Rewrite {
   rowsIn: number;
@@ -229,6 +229,12 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
   }
   const run = runIdOf(key);
   const mKey = run ? manifestKey(options.prefix, run) : undefined;
+  // A data object is never changed in place (issue 23): its copy without the subject's rows goes
+  // under a new key, the manifest names that key, the run's table version removes the old path,
+  // and the old object is vacuumed after the erasure grace (src/table/vacuum.ts). A quarantine
+  // file (in no table version) is still replaced in place.
+  const replace = kind === 'data';
+  const newKey = replace && action === 'rewritten' ? erasedKey(key, runId) : undefined;
 
   // 2. Journal.
   const [intent] = appendTrail(catalog!.db, [
@@ -238,25 +244,33 @@ async function eraseFromObject(options: ErasureOptions, key: string, kind: Objec
       key,
       count: r.removed,
       run_id: runId,
-      detail: { op: action === 'deleted' ? 'delete' : 'rewrite', kind, format, new_sha256: r.sha256, new_bytes: r.bytes, new_rows: r.kept, rows_removed: r.removed, manifest: mKey ?? null, pseudonym_prefix: pseudonymPrefix },
+      detail: { op: action === 'deleted' ? 'delete' : 'rewrite', kind, format, ...(replace ? { replace: true, new_key: newKey ?? null } : {}), new_sha256: r.sha256, new_bytes: r.bytes, new_rows: r.kept, rows_removed: r.removed, manifest: mKey ?? null, pseudonym_prefix: pseudonymPrefix },
     },
   ]);
   stepDone(options, 'intent');
 
-  // 3. Replace (atomic) or delete, then verify what the store holds.
-  if (action === 'deleted') {
+  // 3. Write the new object (a data object: the old one stays for readers of older versions
+  //    until the vacuum), or replace (atomic) or delete a quarantine file; verify what the store holds.
+  const target = newKey ?? key;
+  if (replace && !newKey) {
+    // dropped whole: nothing to write, the manifest drops it and the vacuum deletes it
+  } else if (action === 'deleted') {
     const del = await lake.delete([key]);
     if (del.errors.length) throw new StorageError(`cannot delete ${lake.uri(key)}: ${del.errors[0]!.message.slice(0, 160)}`, { hint: 'run the erasure again' });
   } else {
-    await putSpool(lake, key, spool, r.cipher!, { sha256: r.sha256, contentType: CONTENT_TYPES[format], ...(run ? { metadata: { run_id: run } } : {}) });
-    const stored = await sha256Stream(await lake.get(key));
-    if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(key)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
+    await putSpool(lake, target, spool, r.cipher!, { sha256: r.sha256, contentType: CONTENT_TYPES[format], ...(run ? { metadata: { run_id: run } } : {}) });
+    const stored = await sha256Stream(await lake.get(target));
+    if (stored !== r.sha256) throw new StorageError(`the stored copy of ${lake.uri(target)} does not match what was written (sha256 differs)`, { hint: 'run the erasure again' });
   }
   stepDone(options, 'object');
 
   // 4. Manifest and catalog; 5. close the intent.
-  await finishObject(options, intent!, { key, kind, manifest: mKey, sha256: r.sha256, bytes: r.bytes, rows: r.kept, removed: r.removed, deleted: action === 'deleted' });
-  logger.info(`${action} ${lake.uri(key)}: ${r.removed} rows of the subject removed, ${r.kept} left`, { step: 'erase', key, rows_removed: r.removed, rows_left: r.kept });
+  await finishObject(options, intent!, { key, kind, manifest: mKey, sha256: r.sha256, bytes: r.bytes, rows: r.kept, removed: r.removed, deleted: action === 'deleted', replace, newKey });
+  logger.info(
+    `${action} ${lake.uri(key)}${newKey ? ` as ${lake.uri(newKey)}` : ''}: ${r.removed} rows of the subject removed, ${r.kept} left${replace ? '; the old object is vacuumed after the erasure grace' : ''}`,
+    { step: 'erase', key, ...(newKey ? { new_key: newKey } : {}), rows_removed: r.removed, rows_left: r.kept },
+  );
+  if (newKey) summary.new_key = newKey;
   return summary;
 }
 
@@ -269,6 +283,9 @@ interface Outcome {
   rows: number;
   removed: number;
   deleted: boolean;
+  /** A data object: rewritten under `newKey` (or dropped), the old one left for the vacuum. */
+  replace?: boolean;
+  newKey?: string;
 }
 
 /** Steps 4 and 5 of an object's erasure: idempotent, so recovery may run them again. */
@@ -276,7 +293,12 @@ async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outc
   const { lake, catalog } = options;
   if (o.manifest) await updateManifest(options, o.manifest, intent.run_id, o);
   stepDone(options, 'manifest');
-  if (o.deleted) catalog!.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], options.now.toISOString());
+  // The catalog's row of the object follows it to its copy (a dropped object's row is marked
+  // deleted by the vacuum that deletes it).
+  if (o.newKey) catalog!.replaceLakeObject(lake.provider, lake.bucket, o.key, { key: o.newKey, uri: lake.uri(o.newKey), sha256: o.sha256, bytes: o.bytes, rows: o.rows });
+  else if (o.replace) {
+    /* dropped whole: the old object stays until the vacuum */
+  } else if (o.deleted) catalog!.markLakeObjectsDeleted(lake.provider, lake.bucket, [o.key], options.now.toISOString());
   else catalog!.updateLakeObject(lake.provider, lake.bucket, o.key, { sha256: o.sha256, bytes: o.bytes, rows: o.rows });
   appendTrail(catalog!.db, [
     {
@@ -285,7 +307,7 @@ async function finishObject(options: ErasureOptions, intent: TrailEntry, o: Outc
       key: o.key,
       count: o.removed,
       run_id: options.runId,
-      detail: { intent: intent.seq, rows_removed: o.removed, rows_left: o.rows, sha256: o.deleted ? null : o.sha256, bytes: o.deleted ? 0 : o.bytes },
+      detail: { intent: intent.seq, rows_removed: o.removed, rows_left: o.rows, sha256: o.deleted ? null : o.sha256, bytes: o.deleted ? 0 : o.bytes, ...(o.replace ? { new_key: o.newKey ?? null } : {}) },
     },
   ]);
   stepDone(options, 'done');
@@ -310,11 +332,12 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
     const i = manifest.objects.findIndex((e) => e?.key === o.key);
     if (i >= 0) {
       if (o.deleted) manifest.objects.splice(i, 1);
+      else if (o.newKey) manifest.objects[i] = { ...manifest.objects[i]!, key: o.newKey, uri: lake.uri(o.newKey), sha256: o.sha256, bytes: o.bytes, rows: o.rows };
       else manifest.objects[i] = { ...manifest.objects[i]!, sha256: o.sha256, bytes: o.bytes, rows: o.rows };
       manifest.rows = manifest.objects.reduce((sum, e) => sum + (Number.isFinite(e.rows) ? e.rows : 0), 0);
     }
   } else if (o.kind === 'data' && manifest.object?.key === o.key) {
-    manifest.object = o.deleted ? null : { ...manifest.object, sha256: o.sha256, bytes: o.bytes, rows: o.rows };
+    manifest.object = o.deleted ? null : { ...manifest.object, ...(o.newKey ? { key: o.newKey, uri: lake.uri(o.newKey) } : {}), sha256: o.sha256, bytes: o.bytes, rows: o.rows };
     manifest.rows = o.rows;
   } else if (o.kind === 'rejects' && manifest.rejects?.key === o.key) {
     manifest.rejects = o.deleted ? null : { ...manifest.rejects, rows: o.rows };
@@ -322,7 +345,8 @@ async function updateManifest(options: ErasureOptions, key: string, erasureRunId
   }
   manifest.erasures ??= [];
   if (!manifest.erasures.some((e) => e.run_id === erasureRunId && e.key === o.key)) {
-    manifest.erasures.push({ run_id: erasureRunId, at: options.now.toISOString(), key: o.key, rows_removed: o.removed, ...storeVersionsNote(options.storeVersions) });
+    // `replaced_by` (a data object; null when dropped whole): the old key awaits the vacuum.
+    manifest.erasures.push({ run_id: erasureRunId, at: options.now.toISOString(), key: o.key, rows_removed: o.removed, ...(o.replace ? { replaced_by: o.newKey ?? null } : {}), ...storeVersionsNote(options.storeVersions) });
   }
   const body = JSON.stringify(manifest, null, 2) + '\n';
   const sha256 = createHash('sha256').update(body).digest('hex');
@@ -340,14 +364,23 @@ async function recover(options: ErasureOptions): Promise<number> {
   const { lake, logger, catalog } = options;
   let completed = 0;
   for (const intent of openIntents(catalog!.db, options.destination)) {
-    const d = intent.parsed as { op: string; kind: 'data' | 'rejects'; new_sha256: string; new_bytes: number; new_rows: number; rows_removed: number; manifest: string | null; pseudonym_prefix: string };
+    const d = intent.parsed as { op: string; kind: 'data' | 'rejects'; replace?: boolean; new_key?: string | null; new_sha256: string; new_bytes: number; new_rows: number; rows_removed: number; manifest: string | null; pseudonym_prefix: string };
     const key = intent.key!;
-    const head = await lake.head(key);
     let applied: boolean;
-    if (d.op === 'delete') applied = !head;
-    else applied = !!head && (await sha256Stream(await lake.get(key))) === d.new_sha256;
+    if (d.replace) {
+      // A data object: the old one is left as it is; applied once the new one is stored whole.
+      if (d.op === 'delete' || !d.new_key) applied = true;
+      else {
+        const head = await lake.head(d.new_key);
+        applied = !!head && (await sha256Stream(await lake.get(d.new_key))) === d.new_sha256;
+      }
+    } else {
+      const head = await lake.head(key);
+      if (d.op === 'delete') applied = !head;
+      else applied = !!head && (await sha256Stream(await lake.get(key))) === d.new_sha256;
+    }
     if (applied) {
-      await finishObject(options, intent, { key, kind: d.kind, manifest: d.manifest ?? undefined, sha256: d.new_sha256, bytes: d.new_bytes, rows: d.new_rows, removed: d.rows_removed, deleted: d.op === 'delete' });
+      await finishObject(options, intent, { key, kind: d.kind, manifest: d.manifest ?? undefined, sha256: d.new_sha256, bytes: d.new_bytes, rows: d.new_rows, removed: d.rows_removed, deleted: d.op === 'delete', replace: d.replace, newKey: d.new_key ?? undefined });
       completed++;
       logger.warn(`completed the interrupted erasure step of run ${intent.run_id} on ${lake.uri(key)} (subject ${d.pseudonym_prefix}…)`, { step: 'recover', key });
     } else {

@@ -18,6 +18,7 @@ import { availableKeys, lakeKeyIds, subjectPseudonyms, type LakeKeyIds } from '.
 import { anchorKey, verifyTrailAndAnchors, writeAnchor } from '../trail/anchor.js';
 import { appendTrail, PSEUDONYM_PREFIX_CHARS } from '../trail/trail.js';
 import { publishTableVersion } from '../table/delta-log.js';
+import { erasureGraceMs, vacuumErased, type VacuumResult } from '../table/vacuum.js';
 import { purgeByAge, type AgePlanSummary, type RetentionPeriods } from './age.js';
 import { eraseSubject, type ErasureStep } from './erasure.js';
 import type { AgePurgeResult, ErasureResult, PurgeResult, TrailResult } from './types.js';
@@ -75,6 +76,7 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
   const subject = opts.subject === undefined ? undefined : checkSubject(opts.subject);
   const keys = subject === undefined ? undefined : availableKeys(home, env);
   const periods = opts.days === undefined ? policyPeriods(env) : undefined;
+  const erasureGrace = erasureGraceMs(env); // checked before anything changes (exit 2)
 
   const config = resolveLakeConfig(opts, env);
   const destination = destinationUri(config);
@@ -115,6 +117,8 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
     if (!dryRun && pseudonyms !== undefined) await recover();
     const context = { lake, prefix: config.prefix, destination, runId, dryRun, catalog, logger, signal: opts.signal, now, storeVersions };
     let result: AgePurgeResult | ErasureResult;
+    /** The version retention committed between its manifests and its objects' deletion. */
+    let published: number | null | undefined = null;
     if (pseudonyms !== undefined) {
       if (pseudonyms.without_key_id > 0) {
         logger.info(`${pseudonyms.without_key_id} manifest${pseudonyms.without_key_id > 1 ? 's' : ''} carry no key id (written before key ids): erased under the current key ${pseudonyms.all[0]!.key_id}`, { step: 'keys' });
@@ -135,17 +139,22 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
         currentLog: logger.file,
         home,
         confirm: opts.confirm,
+        // Retention's table version goes out between its manifests and its objects' deletion, so
+        // the latest version never names a deleted object.
+        publish: async () => (published = await publishTableVersion(lake!, config.prefix, { operation: 'DELETE', command: 'purge', runId }, logger, now)),
       });
       if (!dryRun) await recover();
+    }
+    if (!dryRun) {
+      // One table log version for the run (src/table/delta-log.ts): the erased or expired files removed or re-added.
+      const version = published ?? (await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: pseudonyms !== undefined ? 'purge --subject' : 'purge', runId }, logger, now));
+      if (version !== null) result.table_version = version ?? null;
+      // Then the old objects of erasures (this one with a grace of 0, earlier ones past theirs).
+      result.vacuum = await vacuumErased({ ...context, graceMs: erasureGrace, now: new Date() });
     }
     result.store_versions = storeVersions;
     if (!dryRun && catalog && storeVersions.action !== 'none') {
       appendTrail(catalog.db, [{ action: 'retention.store_versions', lake: destination, count: storeVersions.versions_deleted, run_id: runId, detail: { setting: storeVersions.setting, action: storeVersions.action, ...(storeVersions.days !== undefined ? { days: storeVersions.days } : {}) } }]);
-    }
-    if (!dryRun) {
-      // One table log version for the run (src/table/delta-log.ts): the erased or expired files removed or re-added.
-      const version = await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: pseudonyms !== undefined ? 'purge --subject' : 'purge', runId }, logger, now);
-      if (version !== null) result.table_version = version ?? null;
     }
     if (!dryRun && catalog) {
       failpoint('purge:before-anchor');
@@ -276,4 +285,86 @@ function crashHook(spec: string | undefined): ((step: ErasureStep) => void) | un
   return (step) => {
     if (step === m[1] && --left === 0) process.kill(process.pid, 'SIGKILL');
   };
+}
+
+/** Options of `watt vacuum`. */
+export interface RunVacuumOptions extends LakeFlags {
+  /** Erasure grace in minutes (default `WATT_ERASURE_GRACE_MINUTES`, else 10). */
+  grace?: number;
+  /** Go on when the store keeps copies watt cannot delete (src/retention/store-versions.ts). */
+  acceptRetainedCopies?: boolean;
+  dryRun?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  signal?: AbortSignal;
+}
+
+/** `watt vacuum --json`. */
+export interface VacuumRunResult extends VacuumResult {
+  mode: 'vacuum';
+  run_id: string;
+  dry_run: boolean;
+  lake: string;
+  /** The table log version this run published first (absent: the log already held the lake's state). */
+  table_version?: number | null;
+  trail_anchor?: import('./types.js').TrailAnchorRef;
+  /** What the store keeps of what this run deleted (versions), and what watt did about it. */
+  store_versions?: import('./store-versions.js').StoreVersionsRecord;
+  log: string | null;
+}
+
+/**
+ * `watt vacuum`: delete the objects that erasures replaced (src/table/vacuum.ts) once the erasure
+ * grace has passed, after publishing any table version a killed run left unpublished. Takes the
+ * purge lock of the lake (exit 4 while a purge or an ingest runs), records an `erasure.vacuum`
+ * trail entry per object and anchors the trail like a purge.
+ * @throws UsageError (2) configuration; StorageError (3); LockError (4); InterruptedError (130).
+ */
+export async function runVacuum(opts: RunVacuumOptions, env: Env = process.env): Promise<VacuumRunResult> {
+  const home = wattHome(env);
+  const config = resolveLakeConfig(opts, env);
+  const destination = destinationUri(config);
+  const runId = newRunId();
+  const now = new Date();
+  const dryRun = Boolean(opts.dryRun);
+  const logger = createRunLogger({ fileStem: 'vacuum', runId, dir: logDir(env), verbose: opts.verbose, quiet: opts.quiet, defaultMeta: { command: 'vacuum', run_id: runId } });
+  let lock: Lock | undefined;
+  let catalog: Catalog | undefined;
+  let lake: Lake | undefined;
+  try {
+    lock = dryRun ? undefined : acquireLock(home, purgeLockName(destination), `a vacuum of ${destination}`);
+    const ingesting = lock ? liveLocks(home, (name) => lockNames.isIngestOf(name, destination)) : [];
+    if (ingesting.length) throw new LockError(`an ingest into ${destination} is running (pid ${ingesting[0]!.pid}): vacuum refused`, { hint: 'run the vacuum again when the ingest is done' });
+    lake = await openLake(config);
+    // As a purge: the old versions of what it deletes are deleted too (S3 versioning), or refused.
+    const storeVersions = dryRun ? undefined : await storeVersionsPolicy(lake, Boolean(opts.acceptRetainedCopies), 'erasure');
+    if (storeVersions) lake = cleaningOldVersions(lake, storeVersions, logger);
+    catalog = dryRun && !existsSync(path.join(home, 'catalog.db')) ? undefined : Catalog.open(home);
+    if (!dryRun) catalog?.startRun({ run_id: runId, command: 'vacuum', started_at: now.toISOString(), destination, prefix: config.prefix, log_path: logger.file });
+    const version = dryRun ? null : await publishTableVersion(lake, config.prefix, { operation: 'DELETE', command: 'vacuum', runId }, logger, now);
+    const graceMs = opts.grace !== undefined ? opts.grace * 60_000 : erasureGraceMs(env);
+    const v = await vacuumErased({ lake, prefix: config.prefix, destination, catalog: dryRun ? undefined : catalog, logger, runId, now, graceMs, dryRun, signal: opts.signal });
+    const result: VacuumRunResult = { mode: 'vacuum', run_id: runId, dry_run: dryRun, lake: destination, ...v, log: null };
+    if (version !== null) result.table_version = version ?? null;
+    if (storeVersions) result.store_versions = storeVersions;
+    if (storeVersions && catalog && storeVersions.action !== 'none' && v.deleted.length) {
+      appendTrail(catalog.db, [{ action: 'retention.store_versions', lake: destination, count: storeVersions.versions_deleted, run_id: runId, detail: { setting: storeVersions.setting, action: storeVersions.action, ...(storeVersions.days !== undefined ? { days: storeVersions.days } : {}) } }]);
+    }
+    if (!dryRun && catalog && v.deleted.length) {
+      const anchor = await writeAnchor(catalog.db, lake, config.prefix, runId, destination, home, logger);
+      if (anchor) result.trail_anchor = { key: anchorKey(config.prefix, runId), seq: anchor.trail.seq, hash: anchor.trail.hash };
+    }
+    result.log = logger.file ?? null;
+    if (!dryRun) catalog?.finishRun(runId, { status: 'succeeded', rows: null, objects: v.deleted.length });
+    return result;
+  } catch (err) {
+    logger.error(err instanceof Error ? err.message : String(err), { step: 'failed' });
+    if (!dryRun && catalog?.getRun(runId)) catalog.finishRun(runId, { status: opts.signal?.aborted ? 'interrupted' : 'failed', error: err instanceof Error ? err.message.slice(0, 500) : String(err) });
+    throw opts.signal?.aborted && !(err instanceof InterruptedError) ? new InterruptedError(`vacuum ${runId} interrupted; run it again to finish`) : err;
+  } finally {
+    await lake?.close();
+    catalog?.close();
+    lock?.release();
+    await logger.close();
+  }
 }

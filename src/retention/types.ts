@@ -53,6 +53,8 @@ export interface AgePurgeResult {
   trail_anchor?: TrailAnchorRef;
   /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
   table_version?: number | null;
+  /** Old objects replaced by erasures deleted or left for the erasure grace (src/table/vacuum.ts). */
+  vacuum?: import('../table/vacuum.js').VacuumResult;
   /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
   store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;
@@ -74,6 +76,11 @@ export interface ErasedObject {
   /** Rows left; 0 means the object was deleted. */
   rows_left: number;
   action: 'rewritten' | 'deleted';
+  /**
+   * Key of the rewritten copy (data objects: erasure never changes an object in place; the old
+   * key leaves the table in this run's version and is vacuumed after the erasure grace).
+   */
+  new_key?: string;
   /** Rows removed per column that held the subject (internal: summed into the result). */
   by_column?: Record<string, number>;
 }
@@ -109,6 +116,8 @@ export interface ErasureResult {
   trail_anchor?: TrailAnchorRef;
   /** The table log version (`<prefix>/_delta_log/`) that publishes this run (absent: nothing changed; null: not published, see the log). */
   table_version?: number | null;
+  /** Old objects replaced by erasures (this one or earlier ones) deleted or left for the grace. */
+  vacuum?: import('../table/vacuum.js').VacuumResult;
   /** What the store keeps of what this run deleted or rewrote, and what watt did about it (absent: dry run of an older watt). */
   store_versions?: import('./store-versions.js').StoreVersionsRecord;
   log: string | null;

@@ -4,6 +4,7 @@ import { readObject } from '../store/index.js';
 import type { Lake, ObjectInfo } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { wattVersion } from '../paths.js';
+import { CHECKPOINT_INTERVAL, writeCheckpoint } from './delta-checkpoint.js';
 
 /**
  * The table log of a lake prefix: a Delta Lake transaction log (PROTOCOL.md of delta-io/delta,
@@ -22,14 +23,19 @@ import { wattVersion } from '../paths.js';
  *   difference as ONE version: each ingest, erasure and retention run that changed the lake is one
  *   table version, and a run that died between its manifest and its commit is caught up by the
  *   next run's version (never lost, never doubled).
- * - An object rewritten in place by an erasure is re-added under its path with its new size and
- *   statistics (legal in the protocol: "it is legal to commit an existing path and dvId
- *   combination again"); an object deleted by erasure or retention is removed (a tombstone). The
- *   bytes of erased rows are gone at once (GDPR Art. 17), so time travel to a version before an
- *   erasure or a retention run fails on the changed or deleted objects: by design.
- * - Not written (yet): checkpoints (`_last_checkpoint`, `*.checkpoint.parquet`), so a reader
- *   replays every JSON commit; partition columns (the date folders are directories only, the
- *   protocol does not need them); per-column min/max statistics (`numRecords` only).
+ * - An erasure never changes an object in place: it writes the object's copy without the data
+ *   subject's rows under a new key (table/layout.ts `erasedKey`), so its version `remove`s the
+ *   old path and `add`s the new one; readers of the previous version keep reading whole files
+ *   until the old object is vacuumed after the erasure grace (table/vacuum.ts). Retention's
+ *   version (`remove`s only) is committed after its manifests and before its objects are deleted.
+ * - Every {@link CHECKPOINT_INTERVAL} versions a checkpoint (table/delta-checkpoint.ts) and
+ *   `_last_checkpoint`; watt's own replay below still reads every JSON commit (all are kept).
+ * - `add.stats`: `numRecords`, and for Parquet objects the bounds and null count of the
+ *   timestamp columns that ingest recorded in the manifest (table/object-stats.ts).
+ * - No partition columns: the plain layout (`YYYY/MM/DD/`) is not Hive-style `col=value`, and a
+ *   table's partition columns cannot change once written, while one prefix may hold both layouts
+ *   (and hive keys of older versions with `month=03`); filters on the timestamp column skip files
+ *   by their `stats` instead.
  *
  * The table's format is the data objects' (`parquet` is the Delta standard; a CSV lake gets a log
  * with provider `csv` that only watt's readers and the listed-files read understand). The schema
@@ -93,6 +99,8 @@ export interface TableSnapshot {
   protocol?: { minReaderVersion: number; minWriterVersion: number };
   metaData?: DeltaMetaData;
   files: Map<string, DeltaAdd>;
+  /** `remove` tombstones of paths not added again (kept in checkpoints). */
+  tombstones: Map<string, DeltaRemove>;
 }
 
 /** What {@link commitTableVersion} committed. */
@@ -149,7 +157,7 @@ export async function readTableSnapshot(lake: Lake, prefix: string, version?: nu
     if (v !== i) throw new StorageError(`the table log ${lake.uri(folder)} has no commit ${i} (next is ${v}): it cannot be replayed`, { hint: 'restore the missing commit from a backup; do not write into this prefix until then' });
   });
   if (version !== undefined && wanted.length !== version + 1) throw new UsageError(`the table log ${lake.uri(folder)} has no version ${version} (latest ${versions.at(-1) ?? 'none'})`);
-  const snapshot: TableSnapshot = { version: wanted.length - 1, files: new Map() };
+  const snapshot: TableSnapshot = { version: wanted.length - 1, files: new Map(), tombstones: new Map() };
   const texts: string[] = new Array(wanted.length);
   for (let i = 0; i < wanted.length; i += READS) {
     await Promise.all(wanted.slice(i, i + READS).map(async (v) => (texts[v] = (await readObject(lake, deltaCommitKey(prefix, v))).toString('utf8'))));
@@ -166,7 +174,12 @@ export async function readTableSnapshot(lake: Lake, prefix: string, version?: nu
       if (action.add) {
         const add = action.add as DeltaAdd;
         snapshot.files.set(add.path, add);
-      } else if (action.remove) snapshot.files.delete((action.remove as DeltaRemove).path);
+        snapshot.tombstones.delete(add.path);
+      } else if (action.remove) {
+        const remove = action.remove as DeltaRemove;
+        snapshot.files.delete(remove.path);
+        snapshot.tombstones.set(remove.path, remove);
+      }
       else if (action.metaData) snapshot.metaData = action.metaData as DeltaMetaData;
       else if (action.protocol) snapshot.protocol = action.protocol as TableSnapshot['protocol'];
     }
@@ -184,6 +197,8 @@ interface Committed {
   runId: string;
   /** ms since the epoch: the manifest's `finished_at`. */
   time: number;
+  /** Timestamp columns' bounds recorded by the run (Parquet objects). */
+  stats?: { min: Record<string, string>; max: Record<string, string>; null_count: Record<string, number> };
 }
 
 /** The committed state of the prefix, read from its manifests. */
@@ -234,7 +249,8 @@ async function readManifests(lake: Lake, prefix: string, logger: Logger): Promis
       if (typeof o?.key !== 'string' || !o.key.startsWith(prefix + '/')) continue;
       const format = typeof o.format === 'string' ? o.format : typeof m.format === 'string' ? m.format : 'csv';
       state.formats.add(format);
-      state.objects.set(o.key, { key: o.key, bytes: Number(o.bytes) || 0, rows: Number(o.rows) || 0, sha256: typeof o.sha256 === 'string' ? o.sha256 : '', format, runId, time });
+      const stats = o.stats && typeof o.stats === 'object' ? (o.stats as Committed['stats']) : undefined;
+      state.objects.set(o.key, { key: o.key, bytes: Number(o.bytes) || 0, rows: Number(o.rows) || 0, sha256: typeof o.sha256 === 'string' ? o.sha256 : '', format, runId, time, ...(stats?.min && stats.max ? { stats } : {}) });
     }
     const schema = (m.schema ?? {}) as { key?: unknown; extra_columns?: { policy?: unknown; columns?: unknown } };
     const extra = schema.extra_columns?.policy === 'keep' && Array.isArray(schema.extra_columns.columns) ? schema.extra_columns.columns.filter((c): c is string => typeof c === 'string') : [];
@@ -329,7 +345,7 @@ export async function commitTableVersion(lake: Lake, prefix: string, op: TableOp
         size: o.bytes,
         modificationTime: o.time || now.getTime(),
         dataChange: true,
-        stats: JSON.stringify({ numRecords: o.rows }),
+        stats: JSON.stringify({ numRecords: o.rows, ...(o.stats ? { minValues: o.stats.min, maxValues: o.stats.max, nullCount: o.stats.null_count ?? {} } : {}) }),
         tags: { sha256: o.sha256, run_id: o.runId },
       });
     }
@@ -380,6 +396,7 @@ export async function commitTableVersion(lake: Lake, prefix: string, op: TableOp
     const written = await lake.putIfAbsent(key, body, { sha256, contentType: 'application/x-ndjson' });
     if (written) {
       logger.info(`table log: committed version ${version} (${adds.length} added, ${removes.length} removed) at ${lake.uri(key)}`, { step: 'table', key, version });
+      if (version % CHECKPOINT_INTERVAL === 0 && version > 0) await writeCheckpoint(lake, prefix, await readTableSnapshot(lake, prefix, version), logger);
       return { version, key, added: adds.length, removed: removes.length };
     }
     logger.debug(`table log: version ${version} was committed by another writer; reading the log again`, { step: 'table' });

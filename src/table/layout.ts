@@ -60,6 +60,21 @@ export function dataKey(prefix: string, layout: Layout, date: PartitionDate, ste
   return `${prefix}/${partition}/${stem}_${runId}.${DATA_EXTENSIONS[format]}`;
 }
 
+/**
+ * Key of the copy of a data object that an erasure writes without a data subject's rows (issue 23:
+ * erasure writes new objects and removes the old ones in one table version, so that readers of
+ * an older version never see an object change under them): same folder, same ingest run_id at
+ * the end (so {@link runIdOf} still names the run that landed the rows), the erasure's run_id
+ * after the stem. An earlier erasure's marker is replaced, not stacked:
+ * `<dir>/<stem>_<run>.parquet` -> `<dir>/<stem>.erasure-<erasure run>_<run>.parquet`.
+ * @throws UsageError when `key` is not a data key of a run (no run_id before its extension).
+ */
+export function erasedKey(key: string, erasureRunId: string): string {
+  const m = /^(.*\/)([^/]*?)(?:\.erasure-\d{8}T\d{6}Z-[a-z0-9]+)?_(\d{8}T\d{6}Z-[a-z0-9]+)\.(csv|parquet)$/.exec(key);
+  if (!m) throw new UsageError(`${key.slice(0, 200)} is not a data object of a run: it cannot be rewritten under a new key`);
+  return `${m[1]}${m[2]}.erasure-${erasureRunId}_${m[3]}.${m[4]}`;
+}
+
 /** Key of the schema stored beside the data, by the sha256 of its file's bytes. */
 export function schemaKey(prefix: string, sha256: string): string {
   return `${prefix}/_schemas/${sha256}.json`;

@@ -18,6 +18,8 @@ export interface ManifestObject {
   /** The partition the object belongs to: the UTC day `YYYY-MM-DD` in its key. */
   partition_date: string;
   format: DataFormat;
+  /** Parquet objects: min, max and null count of the timestamp columns (table/object-stats.ts), published in the table log. */
+  stats?: import('./object-stats.js').ObjectStats;
 }
 
 /**

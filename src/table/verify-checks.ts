@@ -115,7 +115,7 @@ async function footerRows(tail: Buffer): Promise<number | undefined> {
 }
 
 /** Trail actions written only by purge runs, each of which ends by writing an anchor. */
-const ANCHORED_ACTIONS = ['retention.intent', 'retention.delete', 'retention.rewrite', 'retention.delete_failed', 'retention.abandon', 'erasure.request', 'erasure.intent', 'erasure.rewrite', 'erasure.delete', 'erasure.complete', 'erasure.abandon'];
+const ANCHORED_ACTIONS = ['retention.intent', 'retention.delete', 'retention.rewrite', 'retention.delete_failed', 'retention.abandon', 'erasure.request', 'erasure.intent', 'erasure.rewrite', 'erasure.delete', 'erasure.complete', 'erasure.abandon', 'erasure.vacuum'];
 
 /**
  * Purge runs of this lake, recorded as succeeded in the catalog, whose trail entries lie after the

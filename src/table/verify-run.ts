@@ -2,6 +2,7 @@ import { resolveLakeConfig, logDir, wattHome, type Env, type LakeFlags } from '.
 import { createRunLogger } from '../log.js';
 import { newRunId } from '../run-id.js';
 import { graceMs } from './integrity.js';
+import { erasureGraceMs } from '../table/vacuum.js';
 import { verifyLake, type VerifyResult } from './verify.js';
 
 export interface RunVerifyOptions extends LakeFlags {
@@ -22,7 +23,7 @@ export async function runVerify(opts: RunVerifyOptions, env: Env = process.env):
   const runId = newRunId();
   const logger = createRunLogger({ fileStem: opts.repair ? 'verify' : undefined, runId, dir: logDir(env), verbose: opts.verbose, quiet: opts.quiet, defaultMeta: { command: 'verify', run_id: runId } });
   try {
-    return await verifyLake({ config, home: wattHome(env), repair: opts.repair, graceMs: opts.grace === undefined ? graceMs(env) : opts.grace * 60_000, logger, runId, signal: opts.signal });
+    return await verifyLake({ config, home: wattHome(env), repair: opts.repair, graceMs: opts.grace === undefined ? graceMs(env) : opts.grace * 60_000, erasureGraceMs: erasureGraceMs(env), logger, runId, signal: opts.signal });
   } finally {
     await logger.close();
   }

@@ -14,6 +14,7 @@ import { committedInTableLog, listLake, orphanVerdict, unmanifested, DEFAULT_GRA
 import { recoverLake } from './recover.js';
 import { manifestObjects, type Manifest } from './manifest.js';
 import { runIdOf } from './layout.js';
+import { erasureGraceMs } from './vacuum.js';
 import { appendTrail } from '../trail/trail.js';
 import { rebuildManifest } from './rebuild.js';
 import { trailId } from '../trail/anchor.js';
@@ -68,6 +69,8 @@ export interface VerifyOptions {
   repair?: boolean;
   /** Grace period for unmanifested objects of unknown origin, ms. */
   graceMs?: number;
+  /** Erasure grace, ms: objects an erasure replaced are `pending` until it ends (default `WATT_ERASURE_GRACE_MINUTES`, else 10 min). */
+  erasureGraceMs?: number;
   logger: Logger;
   runId: string;
   signal?: AbortSignal;
@@ -104,6 +107,7 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
   const { config, home, logger, signal } = options;
   const destination = destinationUri(config);
   const grace = options.graceMs ?? DEFAULT_GRACE_MS;
+  const erasureGrace = options.erasureGraceMs ?? erasureGraceMs();
   const catalogFile = path.join(home, 'catalog.db');
   let lock: Lock | undefined;
   let catalog: Catalog | undefined;
@@ -139,6 +143,8 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
     const schemas = new Set(listing.schemas.map((o) => o.key));
     /** Keys each readable manifest names, by run_id. */
     const named = new Map<string, Set<string>>();
+    /** Keys erasures replaced, with the time of the latest such erasure (ms). */
+    const replaced = new Map<string, number>();
     const missingSchemas = new Map<string, { manifests: number; example: string }>();
     // Schemas present and named: hashed once each, however many manifests name them.
     const schemaObjects = new Map(listing.schemas.map((o) => [o.key, o]));
@@ -157,6 +163,10 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       }
       const keys = new Set<string>();
       named.set(runIdOf(m.key) ?? manifest.run_id, keys);
+      // Objects an erasure replaced (issue 23): left for readers of older table versions until the vacuum.
+      for (const e of (manifest as { erasures?: { key?: unknown; at?: unknown; replaced_by?: unknown }[] }).erasures ?? []) {
+        if (typeof e?.key === 'string' && e.replaced_by !== undefined && typeof e.at === 'string') replaced.set(e.key, Math.max(replaced.get(e.key) ?? 0, Date.parse(e.at) || 0));
+      }
       // A run that landed no data object (every row rejected) does not count as a landing.
       if (typeof manifest.source?.sha256 === 'string' && manifestObjects(manifest).length > 0) {
         identities.push({ key: m.key, run_id: manifest.run_id, source_sha256: manifest.source.sha256, key_id: typeof manifest.pseudonymisation?.key_id === 'string' ? manifest.pseudonymisation.key_id : null, forced: manifest.forced === true });
@@ -250,7 +260,21 @@ export async function verifyLake(options: VerifyOptions): Promise<VerifyResult> 
       const run = runIdOf(o.key);
       const keys = run ? named.get(run) : undefined;
       if (!keys || keys.has(o.key) || repaired.has(o.key)) continue;
-      const detail = `run ${run}'s manifest does not name it (left by an interrupted purge or erasure)`;
+      const erasedAt = replaced.get(o.key);
+      if (erasedAt !== undefined && now.getTime() < erasedAt + erasureGrace) {
+        findings.push({ kind: 'pending', key: o.key, detail: `replaced by an erasure; left for readers of older table versions until ${new Date(erasedAt + erasureGrace).toISOString()} (erasure grace), then watt vacuum or the next purge deletes it` });
+        continue;
+      }
+      // A copy an erasure wrote whose manifest does not name it yet: that erasure may still be
+      // running (on another machine); within the grace period it is left alone.
+      if (/\.erasure-\d{8}T\d{6}Z-[a-z0-9]+_/.test(o.key) && now.getTime() - o.lastModified.getTime() < grace) {
+        findings.push({ kind: 'pending', key: o.key, detail: `an erasure's copy its manifest does not name yet, written ${Math.round((now.getTime() - o.lastModified.getTime()) / 60_000)} min ago: within the grace period (${Math.round(grace / 60_000)} min), maybe an erasure still running` });
+        continue;
+      }
+      const detail =
+        erasedAt !== undefined
+          ? `replaced by an erasure, past the erasure grace: watt vacuum, the next purge or verify --repair deletes it`
+          : `run ${run}'s manifest does not name it (left by an interrupted purge or erasure)`;
       if (options.repair && catalog) {
         appendTrail(catalog.db, [{ action: 'recovery.delete', lake: destination, key: o.key, count: 1, run_id: options.runId, detail: { reason: detail, bytes: o.size } }]);
         const del = await lake.delete([o.key]);

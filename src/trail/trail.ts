@@ -36,6 +36,7 @@ export type TrailAction =
   | 'erasure.delete' // object held only the subject's rows: deleted, manifest updated
   | 'erasure.abandon' // an interrupted intent found not applied: the scan does it again
   | 'erasure.complete' // the erasure finished (objects, rows removed)
+  | 'erasure.vacuum' // an object an erasure replaced (no manifest names it, not in the latest table version) deleted after the erasure grace, written before the delete
   | 'recovery.delete' // an object of an unfinished run (no manifest names it) deleted, written before the delete (key, reason)
   | 'recovery.delete_failed' // the store refused that delete: the object is still there
   | 'recovery.delete_spool' // stale spool files of dead runs removed from WATT_HOME/tmp (count)

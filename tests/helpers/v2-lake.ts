@@ -141,6 +141,15 @@ async function bytesOf(lake: Lake, key: string): Promise<Buffer> {
 }
 
 /** Every data row of the lake, read with hyparquet (Parquet) or csv-parse (CSV), as plain objects keyed by column; `key` added. */
+/**
+ * The key a data object had when ingest landed it: an erasure writes its copy without the
+ * subject's rows under `<stem>.erasure-<erasure run>_<run>.<ext>` (src/table/layout.ts erasedKey).
+ */
+export function landedKey(key: string): string {
+  return key.replace(/\.erasure-\d{8}T\d{6}Z-[a-z0-9]+(?=_\d{8}T\d{6}Z-[a-z0-9]+\.(?:csv|parquet)$)/, '');
+}
+
+/** Every data row of the lake, with `key`: the key ingest landed it under ({@link landedKey}). */
 export async function readRows(lake: Lake, prefix: string, tmp: string): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for await (const o of lake.list(prefix + '/')) {
@@ -150,9 +159,9 @@ export async function readRows(lake: Lake, prefix: string, tmp: string): Promise
       const file = path.join(tmp, 'read.parquet');
       writeFileSync(file, body);
       const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(file), compressors })) as Record<string, unknown>[];
-      for (const r of rows) out.push({ ...r, reading_ts: r.reading_ts instanceof Date ? r.reading_ts.toISOString() : r.reading_ts, key: o.key });
+      for (const r of rows) out.push({ ...r, reading_ts: r.reading_ts instanceof Date ? r.reading_ts.toISOString() : r.reading_ts, key: landedKey(o.key) });
     } else if (o.key.endsWith('.csv')) {
-      for (const r of parse(body, { columns: true }) as Record<string, string>[]) out.push({ ...r, consumption_kwh: Number(r.consumption_kwh), is_peak: r.is_peak === 'true', reading_ts: new Date(r.reading_ts!).toISOString(), key: o.key });
+      for (const r of parse(body, { columns: true }) as Record<string, string>[]) out.push({ ...r, consumption_kwh: Number(r.consumption_kwh), is_peak: r.is_peak === 'true', reading_ts: new Date(r.reading_ts!).toISOString(), key: landedKey(o.key) });
     }
   }
   return out.sort((a, b) => (String(a.record_id) < String(b.record_id) ? -1 : 1));

@@ -1,4 +1,4 @@
-import { dataKey, manifestKey, rejectsKey, partitionDateOf, parsePartitionDate, sourceStem, runIdOf } from '../../src/table/layout.js';
+import { dataKey, erasedKey, isDataKey, manifestKey, rejectsKey, partitionDateOf, parsePartitionDate, sourceStem, runIdOf } from '../../src/table/layout.js';
 import { normalisePrefix, resolveLakeConfig } from '../../src/config.js';
 import { UsageError } from '../../src/errors.js';
 import { newRunId, isRunId } from '../../src/run-id.js';
@@ -66,5 +66,21 @@ describe('run_id', () => {
   });
   it('resolves shipped files from the package root', () => {
     expect(existsSync(assetPath('package.json'))).toBe(true);
+  });
+});
+
+describe('erasedKey (an erasure never rewrites an object in place)', () => {
+  const key = 'p/raw/year=2025/month=3/day=1/my_file.v2_20250301T000000Z-aaaaaa.parquet';
+  it('names the copy after the erasure run, in the same folder, and keeps the landing run_id last', () => {
+    const copy = erasedKey(key, '20250401T120000Z-bbbbbbbbbb');
+    expect(copy).toBe('p/raw/year=2025/month=3/day=1/my_file.v2.erasure-20250401T120000Z-bbbbbbbbbb_20250301T000000Z-aaaaaa.parquet');
+    expect(runIdOf(copy)).toBe('20250301T000000Z-aaaaaa');
+    expect(isDataKey('p/raw', copy)).toBe(true);
+    expect(partitionDateOf('p/raw', copy)).toBe('2025-03-01');
+    // A second erasure replaces the marker instead of stacking it.
+    expect(erasedKey(copy, '20250501T000000Z-cccccccccc')).toBe('p/raw/year=2025/month=3/day=1/my_file.v2.erasure-20250501T000000Z-cccccccccc_20250301T000000Z-aaaaaa.parquet');
+  });
+  it('refuses a key that is not a data object of a run', () => {
+    expect(() => erasedKey('p/raw/_manifests/20250301T000000Z-aaaaaa.json', '20250401T120000Z-bbbbbbbbbb')).toThrow(UsageError);
   });
 });

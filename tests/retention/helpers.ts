@@ -26,6 +26,9 @@ export function wattEnv(dir: string, extra: Record<string, string> = {}): Record
     WATT_LAKE_ROOT: path.join(dir, 'lake'),
     WATT_LOG_DIR: path.join(dir, 'logs'),
     WATT_PSEUDONYMISATION_KEY: KEY,
+    // The objects an erasure replaces are deleted at its end (no erasure grace), so that these
+    // tests read the lake as it is once vacuumed; the grace itself: tests/table/delta-log.test.ts.
+    WATT_ERASURE_GRACE_MINUTES: '0',
     ...extra,
   };
 }
@@ -75,6 +78,8 @@ export interface LakeSnapshot {
   keys: string[];
   /** record_id of every data row, sorted. */
   recordIds: string[];
+  /** record_id of every row of the objects a manifest names (what a reader of committed runs sees), sorted. */
+  committedRecordIds: string[];
   /** customer_id column of every data row. */
   customers: string[];
   /** Manifests whose object does not match (sha256 or rows), with why. */
@@ -93,6 +98,7 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
   for await (const o of lake.list(prefix + '/')) if (!skipped.some((f) => o.key.startsWith(f))) keys.push(o.key);
   keys.sort();
   const recordIds: string[] = [];
+  const byKey = new Map<string, string[]>();
   const customers: string[] = [];
   const inconsistent: string[] = [];
   let allText = '';
@@ -102,6 +108,7 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
     if (key.endsWith('.parquet') && !key.includes('/_')) {
       for (const row of await parquetRows(await bytes(lake, key))) {
         recordIds.push(String(row.record_id));
+        byKey.set(key, [...(byKey.get(key) ?? []), String(row.record_id)]);
         customers.push(String(row.customer_id));
       }
     } else if (key.endsWith('.csv')) {
@@ -110,12 +117,15 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
       for (const line of lines) {
         const cells = line.split(',');
         recordIds.push(cells[cols.indexOf('record_id')]!);
+        byKey.set(key, [...(byKey.get(key) ?? []), cells[cols.indexOf('record_id')]!]);
         customers.push(cells[cols.indexOf('customer_id')]!);
       }
     }
   }
+  const committedRecordIds: string[] = [];
   for (const key of keys.filter((k) => k.includes('/_manifests/'))) {
     const m = JSON.parse(await text(lake, key)) as Manifest;
+    for (const o of manifestObjects(m)) committedRecordIds.push(...(byKey.get(o.key) ?? []));
     const found = inconsistent.length;
     let total = 0;
     for (const o of manifestObjects(m)) {
@@ -132,7 +142,7 @@ export async function snapshot(lake: Lake, prefix = PREFIX): Promise<LakeSnapsho
     // One line per stale manifest: the rows total only when every object matched.
     if (inconsistent.length === found && total !== m.rows) inconsistent.push(`${key}: rows ${m.rows} but its objects hold ${total}`);
   }
-  return { keys, recordIds: recordIds.sort(), customers, inconsistent, allText };
+  return { keys, recordIds: recordIds.sort(), committedRecordIds: committedRecordIds.sort(), customers, inconsistent, allText };
 }
 
 /** Files under `dir` (recursively) whose bytes contain `needle`, as relative paths. */

@@ -10,7 +10,7 @@ import { parquetMetadata } from 'hyparquet';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runWatt, scratchDir } from '../helpers/cli.js';
 import { KEY, PREFIX, SUBJECT, filesContaining, wattEnv } from './helpers.js';
-import { daysAgo } from '../helpers/v2-lake.js';
+import { daysAgo, landedKey } from '../helpers/v2-lake.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
 
 const pseudonym = new Pseudonymiser(Buffer.from(KEY, 'utf8'), 'hmac-sha256-128-b64url').pseudonym(SUBJECT);
@@ -65,7 +65,7 @@ function footerStatistics(dir: string): Record<string, string[]> {
       else if (name.endsWith('.parquet')) {
         const b = readFileSync(full);
         const meta = parquetMetadata(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
-        out[path.relative(root, full)] = meta.row_groups[0]!.columns.filter((c) => c.meta_data?.statistics?.min_value !== undefined).map((c) => c.meta_data!.path_in_schema.join('.'));
+        out[landedKey(path.relative(root, full))] = meta.row_groups[0]!.columns.filter((c) => c.meta_data?.statistics?.min_value !== undefined).map((c) => c.meta_data!.path_in_schema.join('.'));
       }
     }
   };

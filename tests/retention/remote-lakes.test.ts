@@ -72,7 +72,9 @@ describe.each(providers)('watt purge on %s', (name, start) => {
     const killed = await purge(dir, { ...env, WATT_TEST_CRASH_AFTER: 'object:2' }, ['--subject', SUBJECT]);
     expect(killed.code).toBeNull();
     const mid = await snapshot(lake, prefix);
-    expect(new Set(mid.recordIds).size).toBe(mid.recordIds.length);
+    // Through the manifests (what readers of committed runs see): no row twice. The store itself may
+    // hold an object and its erasure copy until the rerun's vacuum.
+    expect(new Set(mid.committedRecordIds).size).toBe(mid.committedRecordIds.length);
 
     const r = await purge(dir, env, ['--subject', SUBJECT, '--json']);
     expect(r.code).toBe(0);
