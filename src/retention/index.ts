@@ -126,8 +126,11 @@ export async function runPurge(opts: RunPurgeOptions, env: Env = process.env): P
       const erased = await eraseSubject({ ...context, pseudonym: pseudonyms.primary, pseudonyms: pseudonyms.all.map((p) => p.pseudonym), column: columns[0] ?? DEFAULT_SUBJECT_COLUMN, columns, home, onStep: crashHook(env.WATT_TEST_CRASH_AFTER) });
       erased.keys = pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym_scheme: p.scheme, pseudonym_prefix: p.pseudonym.slice(0, PSEUDONYM_PREFIX_CHARS), manifests: p.manifests }));
       erased.manifests_without_key_id = pseudonyms.without_key_id;
-      // Remembered for ingests that started before this erasure and commit after it (they filter the subject).
-      if (!dryRun) catalog?.recordErasure(destination, config.prefix, pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym: p.pseudonym })), runId);
+      // Remembered for ingests that started before this erasure and commit after it (they filter the
+      // subject), on a shared PostgreSQL catalog only: there ingests of other machines may be under
+      // way; on SQLite (one machine) the purge lock already excludes every ingest of this lake, and
+      // the subject's pseudonym is not kept on disk after its erasure.
+      if (!dryRun && catalog?.engine === 'postgres') catalog.recordErasure(destination, config.prefix, pseudonyms.all.map((p) => ({ key_id: p.key_id, pseudonym: p.pseudonym })), runId);
       result = erased;
     } else {
       const n = opts.days;
