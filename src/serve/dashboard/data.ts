@@ -197,14 +197,14 @@ export function ingestPrefixes(home: string): string[] {
  * applied as of now. Changes nothing, writes no log.
  */
 export async function purgePreview(home: string, prefix: string, env: Env, now = new Date()): Promise<PurgePreview> {
-  const [{ resolveLakeConfig, logDir }, { destinationUri, openLake }, { purgeByAge }, { policyPeriods }, { createRunLogger }, { newRunId }] = await Promise.all([
-    import('../../config.js'),
-    import('../../store/index.js'),
-    import('../../retention/age.js'),
-    import('../../retention/index.js'),
-    import('../../log.js'),
-    import('../../run-id.js'),
-  ]);
+  // One import after the other: module graphs sharing dependencies loaded concurrently trip Jest's
+  // ESM loader ("request for 'node:crypto' is not in cache"); the cost is paid once per process.
+  const { resolveLakeConfig, logDir } = await import('../../config.js');
+  const { destinationUri, openLake } = await import('../../store/index.js');
+  const { purgeByAge } = await import('../../retention/age.js');
+  const { policyPeriods } = await import('../../retention/index.js');
+  const { createRunLogger } = await import('../../log.js');
+  const { newRunId } = await import('../../run-id.js');
   const config = resolveLakeConfig({ prefix }, env);
   const destination = destinationUri(config);
   const base: PurgePreview = { prefix, lake: destination, computed_at: now.toISOString() };
