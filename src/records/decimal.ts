@@ -58,6 +58,8 @@ export function readDecimalType(property: Record<string, unknown>, column: strin
 
 const DECIMAL_PARTS = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,6}))?$/;
 const NOT_DECIMAL = new CellError('is not a decimal number');
+/** A canonical decimal spelling: optional `-`, no leading zero, a fraction without trailing zeros. */
+const CANONICAL_DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
 
 /**
  * The canonical CSV spelling of a decimal cell, exact: computed from the cell's digits (no
@@ -70,6 +72,17 @@ const NOT_DECIMAL = new CellError('is not a decimal number');
  * @returns the canonical string, or a CellError naming the digits that do not fit
  */
 export function canonicalDecimal(raw: string, type: DecimalType): string | CellError {
+  // Fast path (most cells of an export): a cell already spelled canonically is its own canonical
+  // spelling when its digits fit the type; the general path below would return it unchanged.
+  if (CANONICAL_DECIMAL.test(raw) && raw !== '-0') {
+    const sign = raw.charCodeAt(0) === 45 ? 1 : 0;
+    const dot = raw.indexOf('.');
+    const intEnd = dot < 0 ? raw.length : dot;
+    // A lone `0` before the point is no integer digit (`0.5`: 0 integer digits, as below).
+    const integer = intEnd - sign === 1 && raw.charCodeAt(sign) === 48 ? 0 : intEnd - sign;
+    const fraction = dot < 0 ? 0 : raw.length - dot - 1;
+    if (fraction <= type.scale && integer <= type.precision - type.scale) return raw;
+  }
   const m = DECIMAL_PARTS.exec(raw);
   if (!m || (!m[2] && !m[3])) return NOT_DECIMAL;
   const exponent = m[4] ? Number(m[4]) : 0;

@@ -34,6 +34,27 @@ describe('canonicalDecimal', () => {
     expect(canonicalDecimal(raw, D18_3)).toBe(canonical);
   });
 
+  it('answers an already canonical cell (its fast path) exactly as the general path does, at every precision and scale', () => {
+    // A leading `+` is never canonical: canonicalDecimal('+' + x) always takes the general path.
+    let state = 23;
+    const next = (n: number) => {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      return state % n;
+    };
+    const digits = (n: number) => Array.from({ length: n }, () => String(next(10))).join('');
+    const fixed = ['0', '-0', '0.5', '-0.5', '0.05', '10', '100.5', '-7', '1', '999', '1000', '0.001', '0.0001', '12.345', '-12.345', '99.99'];
+    const cells = [...fixed, ...Array.from({ length: 3000 }, () => `${next(3) === 0 ? '-' : ''}${digits(next(6))}${next(2) ? '.' + digits(next(5)) : ''}`).filter((c) => /\d/.test(c))];
+    for (const type of [D18_3, { precision: 3, scale: 0 }, { precision: 4, scale: 2 }, { precision: 5, scale: 5 }, { precision: 38, scale: 9 }]) {
+      for (const cell of cells) {
+        const general = canonicalDecimal('+' + cell.replace(/^-/, ''), type);
+        const fast = canonicalDecimal(cell.replace(/^-/, ''), type);
+        expect(fast instanceof CellError ? `error: ${fast.reason}` : fast).toBe(general instanceof CellError ? `error: ${general.reason}` : general);
+        const out = canonicalDecimal(cell, type);
+        if (typeof out === 'string') expect(canonicalDecimal(out, type)).toBe(out);
+      }
+    }
+  });
+
   it('rejects what DECIMAL(18,3) cannot hold exactly, saying why (never rounds)', () => {
     const fraction = canonicalDecimal('12.4001', D18_3);
     expect(fraction).toBeInstanceOf(CellError);
