@@ -8,10 +8,10 @@
  * - an erasure on B that runs while A transforms: A leaves the subject out before its upload;
  * - `watt runs`, `watt verify` and `watt purge --verify-trail` read the shared catalog.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, scratchDir } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/cli.js';
+import { raceSource, start, twoMachines, until, type Machine } from '../helpers/machines.js';
 import { startS3, type S3Server } from '../helpers/servers.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { FIXTURES, KEY, PREFIX, SUBJECT, lakeFor, snapshot } from '../retention/helpers.js';
@@ -35,71 +35,10 @@ afterAll(async () => {
   dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
 
-interface Machine {
-  name: string;
-  env: Record<string, string>;
-}
-
 /** Two machines sharing the local lake of `dir` (or `lakeEnv`'s) and a fresh database of the cluster. */
 async function machines(dir: string, lakeEnv: Record<string, string> = {}): Promise<[Machine, Machine]> {
   const url = await pg.createDatabase(`machines_${++databases}`);
-  return (['a', 'b'] as const).map((name) => ({
-    name,
-    env: {
-      PATH: process.env.PATH!,
-      HOME: process.env.HOME!,
-      NO_COLOR: '1',
-      LANG: 'C.UTF-8',
-      WATT_HOME: path.join(dir, `home-${name}`),
-      WATT_LOG_DIR: path.join(dir, `logs-${name}`),
-      WATT_LAKE_ROOT: path.join(dir, 'lake'),
-      WATT_PSEUDONYMISATION_KEY: KEY,
-      WATT_CATALOG_URL: url,
-      // objects an erasure replaced are vacuumed at its end (the grace: tests/table/delta-log.test.ts)
-      WATT_ERASURE_GRACE_MINUTES: '0',
-      ...lakeEnv,
-    },
-  })) as unknown as [Machine, Machine];
-}
-
-interface Running {
-  stderr: () => string;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
-function start(machine: Machine, args: string[], cwd: string, extra: Record<string, string> = {}, input?: string): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...machine.env, ...extra } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  if (input !== undefined) child.stdin.end(input);
-  else child.stdin.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { stderr: () => stderr, done };
-}
-
-async function until(what: string, ok: () => boolean, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function raceSource(dir: string, i: number, n = 40): string {
-  const file = path.join(dir, `race-${i}.csv`);
-  const lines = ['record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak'];
-  for (let r = 0; r < n; r++) lines.push(`R${i}-${r},CUST-${r % 7},METER-${r % 5},2025-02-0${1 + (r % 3)}T0${r % 10}:00:00Z,${r}.5,0.18,${r % 2 === 0}`);
-  writeFileSync(file, lines.join('\n') + '\n');
-  return file;
+  return twoMachines(dir, { WATT_CATALOG_URL: url, ...lakeEnv });
 }
 
 describe('two machines, one PostgreSQL catalog', () => {

@@ -7,10 +7,10 @@
  * Races are made exact with the `ingest:before-commit` pause point: both runs write their objects,
  * pause, and are resumed together (within 50 ms), then race for the commit.
  */
-import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, scratchDir } from '../helpers/cli.js';
+import { scratchDir } from '../helpers/cli.js';
+import { raceSource, start, twoMachines, until, type Machine, type Running } from '../helpers/machines.js';
 import { startAzurite, startS3, type AzureServer, type S3Server } from '../helpers/servers.js';
 import { FIXTURES, KEY, PREFIX, SUBJECT, lakeFor, snapshot } from '../retention/helpers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
@@ -21,72 +21,8 @@ jest.setTimeout(600_000);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-interface Machine {
-  name: string;
-  env: Record<string, string>;
-}
-
 /** Two machines sharing the lake of `dir` (or the remote lake of `lakeEnv`). */
-function machines(dir: string, lakeEnv: Record<string, string> = {}): [Machine, Machine] {
-  return (['a', 'b'] as const).map((name) => ({
-    name,
-    env: {
-      PATH: process.env.PATH!,
-      HOME: process.env.HOME!,
-      NO_COLOR: '1',
-      LANG: 'C.UTF-8',
-      WATT_HOME: path.join(dir, `home-${name}`),
-      WATT_LOG_DIR: path.join(dir, `logs-${name}`),
-      WATT_LAKE_ROOT: path.join(dir, 'lake'),
-      WATT_PSEUDONYMISATION_KEY: KEY,
-      // objects an erasure replaced are vacuumed at its end (the grace: tests/table/delta-log.test.ts)
-      WATT_ERASURE_GRACE_MINUTES: '0',
-      ...lakeEnv,
-    },
-  })) as unknown as [Machine, Machine];
-}
-
-interface Running {
-  stderr: () => string;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
-/** Start `watt <args>` as `machine` in `cwd`, without waiting for it. */
-function start(machine: Machine, args: string[], cwd: string, extra: Record<string, string> = {}, input?: string): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...machine.env, ...extra } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  if (input !== undefined) child.stdin.end(input);
-  else child.stdin.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { stderr: () => stderr, done };
-}
-
-async function until(what: string, ok: () => boolean, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** A source of `n` rows no other race uses (its own record ids, so its own sha256). */
-function raceSource(dir: string, i: number, n = 40): string {
-  const file = path.join(dir, `race-${i}.csv`);
-  const lines = ['record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak'];
-  for (let r = 0; r < n; r++) lines.push(`R${i}-${r},CUST-${r % 7},METER-${r % 5},2025-02-0${1 + (r % 3)}T0${r % 10}:00:00Z,${r}.5,0.18,${r % 2 === 0}`);
-  writeFileSync(file, lines.join('\n') + '\n');
-  return file;
-}
+const machines = (dir: string, lakeEnv: Record<string, string> = {}): [Machine, Machine] => twoMachines(dir, lakeEnv);
 
 /** Run both machines on one source, paused before the commit and resumed together. */
 async function race(dir: string, pair: [Machine, Machine], source: string, i: number): Promise<{ code: number | null; stdout: string; stderr: string }[]> {
