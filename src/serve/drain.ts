@@ -12,8 +12,9 @@ import type { Socket } from 'node:net';
  * The drain here does it in the order of Kubernetes' and Envoy's graceful shutdowns:
  *
  * 1. readiness fails at once (`/readyz` answers 503 `draining`) so balancers stop sending;
- * 2. the listener keeps accepting until the backlog is empty (no new connection for
- *    {@link ACCEPT_QUIET_MS}, at most {@link ACCEPT_WINDOW_MAX_MS}), then stops listening
+ * 2. the listener keeps accepting until the backlog is empty (no new connection in two passes of
+ *    {@link ACCEPT_QUIET_MS} each followed by a poll of the socket, at most
+ *    {@link ACCEPT_WINDOW_MAX_MS}), then stops listening
  *    without touching open connections;
  * 3. every request already accepted, parsed or not, is answered normally, with
  *    `Connection: close`; a further request on a connection that was already used (keep-alive)
@@ -109,10 +110,16 @@ export function trackConnections(server: Server): ConnectionTracker {
       draining = true;
       const started = Date.now();
       // Step 2: accept what the kernel already queued.
+      let quiet = 0;
       for (;;) {
         const before = accepted;
         await new Promise((r) => setTimeout(r, ACCEPT_QUIET_MS));
-        if (accepted === before || Date.now() - started >= Math.min(ACCEPT_WINDOW_MAX_MS, timeoutMs / 2)) break;
+        // A process starved of CPU (a loaded host) can see its timer fire before the event loop
+        // polled the listening socket again: wait for the check phase, which comes after the poll
+        // phase that accepts every queued connection, and ask for two quiet passes in a row.
+        await new Promise((r) => setImmediate(r));
+        quiet = accepted === before ? quiet + 1 : 0;
+        if (quiet >= 2 || Date.now() - started >= Math.min(ACCEPT_WINDOW_MAX_MS, timeoutMs / 2)) break;
       }
       // Stop listening without node's closeIdleConnections (it would drop accepted, unread requests).
       if (server.listening) net.Server.prototype.close.call(server);
