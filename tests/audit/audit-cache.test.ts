@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAudit } from '../../src/audit/engine.js';
+import { alnum, makeRepo } from '../helpers/git-repo.js';
 import { loadRules } from '../../src/audit/rules.js';
 
 /**
@@ -18,41 +16,10 @@ const personal = all.filter((r) => r.id === 'rgpd/no-personal-data');
 const made: string[] = [];
 afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-let tokenSeq = 0;
-/**
- * Token-like characters, the same on every run: a random value containing one of gitleaks' stopwords
- * (`html`, `md5`, `flex`...: about 2 % of random 24-character values) is skipped by the generic rule,
- * as in gitleaks, and would make the test flaky.
- */
-const alnum = (n: number) => {
-  let out = '';
-  while (out.length < n) out += createHash('sha256').update(`watt-test-token-${tokenSeq++}`).digest('base64').replace(/[^A-Za-z0-9]/g, '');
-  return out.slice(0, n);
-};
 const dockerToken = () => ['dckr', 'pat', alnum(27)].join('_');
 const customers = 'nom,prenom,email,adresse,code_postal,ville,pdl\nDupont,Marie,marie.dupont@example.fr,12 rue des Lilas,75011,Paris,12345678901234\nMartin,Jean,jean.martin@example.org,3 avenue Foch,69006,Lyon,98765432109876\n';
 
-function repo() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-cache-'));
-  made.push(dir);
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim();
-  git('-c', 'init.defaultBranch=main', 'init', '-q');
-  git('config', 'user.email', 'dev@example.invalid');
-  git('config', 'user.name', 'dev');
-  git('config', 'commit.gpgsign', 'false');
-  const commit = (msg: string, files: Record<string, string | null>) => {
-    for (const [f, content] of Object.entries(files)) {
-      if (content === null) git('rm', '-q', f);
-      else {
-        writeFileSync(path.join(dir, f), content);
-        git('add', f);
-      }
-    }
-    git('commit', '-q', '-m', msg);
-    return git('rev-parse', 'HEAD');
-  };
-  return { dir, git, commit };
-}
+const repo = () => makeRepo(made, 'watt-cache-');
 
 const where = (r: Awaited<ReturnType<typeof runAudit>>) => r.findings.map((f) => `${f.file}:${f.line ?? ''}${f.commit ? `@${f.commit.slice(0, 7)}` : ''}`).sort();
 

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runAudit } from '../../src/audit/engine.js';
+import { alnum, makeRepo } from '../helpers/git-repo.js';
 import { loadRules } from '../../src/audit/rules.js';
 import { runWatt } from '../helpers/cli.js';
 
@@ -16,40 +17,9 @@ const rules = (await loadRules()).filter((r) => r.id === 'rgpd/no-secrets');
 const made: string[] = [];
 afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-let tokenSeq = 0;
-/**
- * Token-like characters, the same on every run: a random value containing one of gitleaks' stopwords
- * (`html`, `md5`, `flex`...: about 2 % of random 24-character values) is skipped by the generic rule,
- * as in gitleaks, and would make the test flaky.
- */
-const alnum = (n: number) => {
-  let out = '';
-  while (out.length < n) out += createHash('sha256').update(`watt-test-token-${tokenSeq++}`).digest('base64').replace(/[^A-Za-z0-9]/g, '');
-  return out.slice(0, n);
-};
 const dockerToken = () => ['dckr', 'pat', alnum(27)].join('_');
 
-function repo(): { dir: string; git: (...args: string[]) => string; commit: (msg: string, files: Record<string, string | null>) => string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-history-'));
-  made.push(dir);
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim();
-  git('-c', 'init.defaultBranch=main', 'init', '-q');
-  git('config', 'user.email', 'dev@example.invalid');
-  git('config', 'user.name', 'dev');
-  git('config', 'commit.gpgsign', 'false');
-  const commit = (msg: string, files: Record<string, string | null>) => {
-    for (const [f, content] of Object.entries(files)) {
-      if (content === null) git('rm', '-q', f);
-      else {
-        writeFileSync(path.join(dir, f), content);
-        git('add', f);
-      }
-    }
-    git('commit', '-q', '-m', msg);
-    return git('rev-parse', 'HEAD');
-  };
-  return { dir, git, commit };
-}
+const repo = () => makeRepo(made, 'watt-history-');
 
 describe('secrets in tracked files whatever their name', () => {
   it('finds token formats and secret-named keys in secrets, .env.production, Makefile, Jenkinsfile, YAML, JSON and shell files', async () => {
