@@ -5,10 +5,10 @@
  * (`bin/watt.js`, run `npm run build` first) is spawned as one of them.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN } from './cli.js';
-import { KEY } from '../retention/helpers.js';
+import { KEY, PREFIX } from '../retention/helpers.js';
 
 export interface Machine {
   name: string;
@@ -77,4 +77,19 @@ export function raceSource(dir: string, i: number, n = 40): string {
   for (let r = 0; r < n; r++) lines.push(`R${i}-${r},CUST-${r % 7},METER-${r % 5},2025-02-0${1 + (r % 3)}T0${r % 10}:00:00Z,${r}.5,0.18,${r % 2 === 0}`);
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
+}
+
+/** The CSV data objects under the shared local lake's prefix (`_`-folders such as `_manifests/` skipped). */
+export function dataFiles(dir: string): string[] {
+  const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
+  const out: string[] = [];
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory() && !e.name.startsWith('_')) walk(path.join(d, e.name));
+      else if (e.isFile() && e.name.endsWith('.csv')) out.push(path.join(d, e.name));
+    }
+  };
+  walk(root);
+  return out;
 }

@@ -8,13 +8,14 @@
  * - an erasure on B that runs while A transforms: A leaves the subject out before its upload;
  * - `watt runs`, `watt verify` and `watt purge --verify-trail` read the shared catalog.
  */
-import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { scratchDir } from '../helpers/cli.js';
 import { raceSource, start, twoMachines, until, type Machine } from '../helpers/machines.js';
+import { dataFiles } from '../helpers/machines.js';
 import { startS3, type S3Server } from '../helpers/servers.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { FIXTURES, KEY, PREFIX, SUBJECT, lakeFor, snapshot } from '../retention/helpers.js';
+import { FIXTURES, KEY, SUBJECT, lakeFor, snapshot } from '../retention/helpers.js';
 import { DEFAULT_PSEUDONYM_SCHEME, Pseudonymiser } from '../../src/records/pseudonymise.js';
 import { rmSync } from 'node:fs';
 import { jest } from '@jest/globals';
@@ -80,20 +81,6 @@ describe('two machines, one PostgreSQL catalog', () => {
     const verify = await start(pair[0], ['verify', '--json'], dir).done;
     expect(verify.code).toBe(0);
   });
-
-  function dataFiles(dir: string): string[] {
-    const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
-    const out: string[] = [];
-    const walk = (d: string) => {
-      if (!existsSync(d)) return;
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory() && !e.name.startsWith('_')) walk(path.join(d, e.name));
-        else if (e.isFile() && e.name.endsWith('.csv')) out.push(path.join(d, e.name));
-      }
-    };
-    walk(root);
-    return out;
-  }
 
   it('a purge on B waits for A\'s commit (prefix lock): with no grace at all, A\'s object is never lost; without waiting, exit 4 and nothing changed', async () => {
     const dir = scratchDir('watt-pgm-');

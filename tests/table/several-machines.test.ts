@@ -7,10 +7,11 @@
  * Races are made exact with the `ingest:before-commit` pause point: both runs write their objects,
  * pause, and are resumed together (within 50 ms), then race for the commit.
  */
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { scratchDir } from '../helpers/cli.js';
 import { raceSource, start, twoMachines, until, type Machine, type Running } from '../helpers/machines.js';
+import { dataFiles } from '../helpers/machines.js';
 import { startAzurite, startS3, type AzureServer, type S3Server } from '../helpers/servers.js';
 import { FIXTURES, KEY, PREFIX, SUBJECT, lakeFor, snapshot } from '../retention/helpers.js';
 import { Pseudonymiser } from '../../src/records/pseudonymise.js';
@@ -85,20 +86,6 @@ describe('purge and erasure on one machine never touch the other machine\'s unfi
     const run = start(a, ['ingest', '--source', path.join(FIXTURES, file), '--date', date, '--json'], dir, { WATT_PAUSEPOINT: 'ingest:before-commit', WATT_PAUSEPOINT_RESUME: resume });
     await until('the ingest to pause', () => run.stderr().includes('paused at ingest:before-commit'));
     return { run, resume: () => writeFileSync(resume, '') };
-  }
-
-  function dataFiles(dir: string): string[] {
-    const root = path.join(dir, 'lake', 'watt-lake', PREFIX);
-    const out: string[] = [];
-    const walk = (d: string) => {
-      if (!existsSync(d)) return;
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory() && !e.name.startsWith('_')) walk(path.join(d, e.name));
-        else if (e.isFile() && e.name.endsWith('.csv')) out.push(path.join(d, e.name));
-      }
-    };
-    walk(root);
-    return out;
   }
 
   it('purge --days 30 on B keeps A\'s unmanifested object of 2020 (seconds old), deletes an old orphan by its store time; A then commits', async () => {
