@@ -9,10 +9,10 @@
 import path from 'node:path';
 import { createHmac } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import Database from 'better-sqlite3';
-import { runWatt, scratchDir } from '../helpers/cli.js';
+import { runWatt, scratchDir, filesUnder } from '../helpers/cli.js';
 import { parsePseudonymScheme, pseudonymOf, Pseudonymiser } from '../../src/records/pseudonymise.js';
 
 const KEY = 'k'.repeat(16) + '0123456789abcdef'.repeat(3);
@@ -23,18 +23,7 @@ const V2 = /^[A-Za-z0-9_-]{22}$/;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const full = path.join(d, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out.push(full);
-    }
-  };
-  walk(dir);
-  return out;
-}
+const files = filesUnder;
 
 describe('pseudonym schemes (unit)', () => {
   const key = Buffer.from(KEY, 'utf8');
