@@ -4,9 +4,8 @@ import { manifestKey } from './layout.js';
 import { isAlive } from '../lock.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { PgSyncDatabase } from '../catalog/pg-sync.js';
-import type { Lake } from '../store/types.js';
 import type { Logger } from '../log.js';
-import type { ClaimOutcome } from './claim.js';
+import type { ClaimOptions, ClaimOutcome } from './claim.js';
 
 /**
  * Coordination through a shared PostgreSQL catalog (issue 21, item 1): the landing claim as a row
@@ -28,18 +27,11 @@ interface ClaimRow {
   state: ClaimState;
 }
 
-export interface PgClaimOptions {
+/** The lake claim's options ({@link ClaimOptions}), plus the shared catalog that holds the claim row. */
+export interface PgClaimOptions extends Omit<ClaimOptions, 'now' | 'waitMs'> {
   catalog: Catalog;
-  lake: Lake;
   /** Identity of the lake (destination URI without the prefix is fine: lake and prefix are both keyed). */
   lakeId: string;
-  prefix: string;
-  sourceSha256: string;
-  keyId: string;
-  runId: string;
-  logger: Logger;
-  /** A held claim older than this (ms) whose run wrote no manifest is stale. */
-  graceMs: number;
   /** How long (ms) to wait for a live holder's manifest before LockError (exit 4). */
   waitMs: number;
 }
