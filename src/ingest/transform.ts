@@ -4,7 +4,8 @@ import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Parser, CsvError } from 'csv-parse';
+import { CsvError } from 'csv-parse';
+import { csvRecords } from '../records/csv-records.js';
 import { DataError, InterruptedError, StorageError, WattError } from '../errors.js';
 import { CellError, convertCell, describeAjvError, type CompiledSchema } from '../records/schema.js';
 import { Pseudonymiser, type PseudonymScheme } from '../records/pseudonymise.js';
@@ -644,22 +645,6 @@ export function csvFailure(err: unknown, name: string, firstLine: number): Error
 function rowFiller(names: (string | undefined)[]): (row: Record<string, unknown>, values: unknown[]) => void {
   const body = names.flatMap((name, i) => (name === undefined ? [] : [`row[${JSON.stringify(name)}] = values[${i}];`])).join('\n');
   return new Function('row', 'values', `"use strict";\n${body}`) as (row: Record<string, unknown>, values: unknown[]) => void;
-}
-
-/** csv-parse's record API without its stream: `parse(chunk, end, push, close)` pushes each record of the chunk. */
-interface CsvRecordParser {
-  parse(chunk: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined;
-}
-
-/**
- * A csv-parse parser driven chunk by chunk, records handed to a callback synchronously. Uses the
- * `api` object that csv-parse's stream `Parser` (7.x) wraps, the same one its sync API uses; a
- * csv-parse without it fails here at once, never silently.
- */
-function csvRecords(options: ConstructorParameters<typeof Parser>[0]): CsvRecordParser {
-  const api = (new Parser(options) as unknown as { api?: CsvRecordParser }).api;
-  if (typeof api?.parse !== 'function') throw new Error('csv-parse has no record API (Parser.api.parse): pin csv-parse 7');
-  return api;
 }
 
 function noop(): void {}

@@ -23,8 +23,32 @@ import { CellError } from './schema.js';
  * is already canonical: this runs once per cell of every row.
  */
 
-/** Canonical date-time already: 4-digit year, `T`, seconds 00-59, 1-6 fraction digits without a trailing 0, `Z`. */
-const CANONICAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:\.\d{0,5}[1-9])?Z$/;
+/**
+ * Whether `raw` (which passed the `date-time` format) is canonical already: `T`, seconds 00-59,
+ * 1-6 fraction digits without a trailing 0, `Z` (the regex
+ * `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:\.\d{0,5}[1-9])?Z$`, read character by character).
+ */
+export function isCanonicalDateTime(raw: string): boolean {
+  const n = raw.length;
+  if (n < 20 || n > 27 || raw.charCodeAt(n - 1) !== 90 || raw.charCodeAt(10) !== 84) return false;
+  for (let i = 0; i < 19; i++) {
+    const c = raw.charCodeAt(i);
+    if (i === 4 || i === 7) {
+      if (c !== 45) return false;
+    } else if (i === 13 || i === 16) {
+      if (c !== 58) return false;
+    } else if (i === 10) continue;
+    else if (c < 48 || c > (i === 17 ? 53 : 57)) return false;
+  }
+  if (n === 20) return true;
+  // `.` then 1-6 digits, the last not 0, then `Z`
+  if (n === 21 || raw.charCodeAt(19) !== 46) return false;
+  for (let i = 20; i < n - 1; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return raw.charCodeAt(n - 2) !== 48;
+}
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 /** Milliseconds in 400 Gregorian years (146,097 days): shifts years 0-99 past Date.UTC's 1900 mapping. */
 const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
@@ -44,7 +68,7 @@ let lastDateTimeOut: string | CellError = '';
  */
 export function canonicalDateTime(raw: string): string | CellError {
   if (raw === lastDateTimeIn) return lastDateTimeOut;
-  const out = CANONICAL_DATE_TIME.test(raw) ? raw : convertDateTime(raw);
+  const out = isCanonicalDateTime(raw) ? raw : convertDateTime(raw);
   lastDateTimeIn = raw;
   lastDateTimeOut = out;
   return out;

@@ -164,7 +164,8 @@ export class Pseudonymiser {
     if (out === undefined) {
       out = pseudonymOf(this.key, this.scheme, value);
       if (this.cache.size >= this.cacheSize) this.cache = new Map();
-      this.cache.set(value, out);
+      // The key is copied: a cell sliced from a chunk of the source would keep the chunk alive.
+      this.cache.set(value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8'), out);
     }
     return out;
   }

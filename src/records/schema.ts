@@ -327,32 +327,67 @@ export function refusalWithoutRe2(pattern: string): string | undefined {
   return undefined;
 }
 
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 let lastDateTime = '';
 
 /**
  * RFC 3339 `date-time` with a mandatory offset (`2025-01-01T08:00:00Z`, `...+01:00`): real
  * calendar days (no month 13, no 30 February), hours 00-23, minutes 00-59, seconds 00-59 (60 for
- * a leap second at :59). The same rules as ajv-formats' "full" mode, in one regex, and the last
- * valid value memoised (readings come in runs of the same timestamp).
+ * a leap second at :59), offsets up to 23:59. The same rules as ajv-formats' "full" mode and the
+ * grammar `\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})`, read character
+ * by character (no regex, no allocation: it runs on every row, in any order), and the last valid
+ * value memoised (readings come in runs of the same timestamp).
  */
 export function isRfc3339DateTime(text: string): boolean {
   if (text === lastDateTime) return true;
-  const m = DATE_TIME.exec(text);
-  if (!m) return false;
-  const year = +m[1]!;
-  const month = +m[2]!;
-  const day = +m[3]!;
+  const n = text.length;
+  if (n < 20) return false;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return false;
+  const sep = text.charCodeAt(10);
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (sep !== 84 && sep !== 116 && sep !== 32) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return false;
+  let i = 19;
+  if (text.charCodeAt(i) === 46) {
+    // fraction: at least one digit
+    const from = ++i;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    if (i === from) return false;
+  }
+  const zone = text.charCodeAt(i);
+  if (zone === 90 || zone === 122) {
+    if (i !== n - 1) return false;
+  } else if (zone === 43 || zone === 45) {
+    if (i !== n - 6 || text.charCodeAt(i + 3) !== 58) return false;
+    const offsetHours = digits(text, i + 1, 2);
+    const offsetMinutes = digits(text, i + 4, 2);
+    if (offsetHours < 0 || offsetMinutes < 0 || offsetHours > 23 || offsetMinutes > 59) return false;
+  } else return false;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (month < 1 || month > 12 || day < 1 || day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month]!)) return false;
-  const hour = +m[4]!;
-  const minute = +m[5]!;
-  const second = +m[6]!;
   if (hour > 23 || minute > 59 || second > 60 || (second === 60 && minute !== 59)) return false;
-  if (m[7] && (+m[8]! > 23 || +m[9]! > 59)) return false;
   lastDateTime = text;
   return true;
+}
+
+/** True for the character codes of `0`-`9` (the `\d` of a JavaScript regex without the `u` flag). */
+export function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/** The value of the `count` decimal digits of `text` at `at`, or -1 if one is not a digit (or missing). */
+export function digits(text: string, at: number, count: number): number {
+  let v = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1; // NaN (past the end) fails too
+    v = v * 10 + (c - 48);
+  }
+  return v;
 }
 
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;

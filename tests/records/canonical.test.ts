@@ -1,4 +1,4 @@
-import { canonicalBoolean, canonicalDateTime, canonicalInteger, canonicalNumber, epochMicros, integerValue, utcDay } from '../../src/records/canonical.js';
+import { canonicalBoolean, canonicalDateTime, isCanonicalDateTime, canonicalInteger, canonicalNumber, epochMicros, integerValue, utcDay } from '../../src/records/canonical.js';
 import { CellError, isRfc3339DateTime } from '../../src/records/schema.js';
 
 const text = (v: string | CellError) => (v instanceof CellError ? `error: ${v.reason}` : v);
@@ -121,4 +121,52 @@ describe('canonicalInteger', () => {
 test('booleans', () => {
   expect(canonicalBoolean(true)).toBe('true');
   expect(canonicalBoolean(false)).toBe('false');
+});
+
+/**
+ * The date-time checks read characters instead of running a regex (they run on every row): they
+ * must accept exactly what the grammar's regex and the calendar rules accept, on the spellings
+ * users' exports hold and on every one-character change of them.
+ */
+describe('date-time checks: the same verdicts as the reference grammar', () => {
+  const GRAMMAR = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+  const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  const reference = (t: string): boolean => {
+    const m = GRAMMAR.exec(t);
+    if (!m) return false;
+    const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => +m[i]!) as [number, number, number, number, number, number];
+    const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+    if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && leap ? 29 : DAYS[mo]!)) return false;
+    if (h > 23 || mi > 59 || s > 60 || (s === 60 && mi !== 59)) return false;
+    return !(m[7] && (+m[8]! > 23 || +m[9]! > 59));
+  };
+  const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:\.\d{0,5}[1-9])?Z$/;
+  const seeds = [
+    '2025-01-01T00:00:00Z', '2025-01-01t08:00:00z', '2025-01-01 08:00:00Z', '2025-03-07T09:30:00+01:00', '2025-12-31T23:30:00-05:30',
+    '2024-02-29T23:00:00-02:00', '2023-02-29T00:00:00Z', '2025-06-30T23:59:60Z', '2025-06-30T23:58:60Z', '2025-01-01T08:00:00.120Z',
+    '2025-01-01T08:00:00.123456Z', '2025-01-01T08:00:00.1234567Z', '2025-01-01T08:00:00.Z', '2025-01-01T08:00:00.000Z', '2025-01-01T24:00:00Z',
+    '2025-13-01T00:00:00Z', '2025-00-10T00:00:00Z', '2025-04-31T00:00:00Z', '1900-02-29T00:00:00Z', '2000-02-29T00:00:00Z',
+    '2025-01-01T08:00:00+24:00', '2025-01-01T08:00:00+23:60', '2025-01-01T08:00:00+0100', '2025-01-01T08:00:00', '2025-01-01',
+    '٢٠٢٥-01-01T00:00:00Z', '2025-01-01T08:00:00.5+01:00', '2025-01-01T08:00:00.50Z', '2025-01-01T08:00:59.9Z',
+  ];
+  const variants = (s: string): string[] => {
+    const out = [s, s.slice(1), s + 'Z', s + '0', ' ' + s];
+    for (let i = 0; i < s.length; i++) {
+      for (const c of ['0', '5', '9', ':', '-', '+', '.', 'T', 't', 'Z', 'z', ' ', 'x', '6']) out.push(s.slice(0, i) + c + s.slice(i + 1));
+      out.push(s.slice(0, i) + s.slice(i + 1));
+    }
+    return out;
+  };
+  test('isRfc3339DateTime on the seeds and every one-character change of them', () => {
+    let checked = 0;
+    for (const seed of seeds)
+      for (const v of variants(seed)) {
+        expect([v, isRfc3339DateTime(v)]).toEqual([v, reference(v)]);
+        checked++;
+      }
+    expect(checked).toBeGreaterThan(9_000);
+  });
+  test('isCanonicalDateTime on the same strings', () => {
+    for (const seed of seeds) for (const v of variants(seed)) expect([v, isCanonicalDateTime(v)]).toEqual([v, CANONICAL.test(v)]);
+  });
 });
