@@ -1,5 +1,6 @@
 import { readSpoolStream, type SpoolCipher } from '../spool-crypto.js';
 import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { InterruptedError, UsageError, WattError } from '../errors.js';
 
 /** What one read of the source tells before the real pass. */
@@ -53,14 +54,16 @@ export async function scanSource(file: string, expectedSize: number, parts: numb
   // and its spool is hashed while the others finish (transform-plan.ts).
   const targets = Array.from({ length: Math.max(0, parts - 1) }, (_, k) => Math.floor(expectedSize * ((k + 1) / parts - (k === 0 ? FIRST_RANGE_LEAD : 0))));
   try {
-    for await (const chunk of readSpoolStream(file, cipher, { highWaterMark: SCAN_CHUNK, signal, verify: true }) as AsyncIterable<Buffer>) {
+    for await (const chunk of cipher ? (readSpoolStream(file, cipher, { highWaterMark: SCAN_CHUNK, signal, verify: true }) as AsyncIterable<Buffer>) : readReusing(file, signal)) {
       hash.update(chunk);
       const base = size;
       size += chunk.length;
+      // Header found and every split placed: the rest is only hashed (no line or quote to count).
+      if (headerEnd >= 0 && splits.length >= parts - 1) continue;
       // Quote positions in this chunk (few in meter readings), to know the parity at each newline.
       const quoteAt: number[] = [];
       for (let i = chunk.indexOf(DQUOTE); i !== -1; i = chunk.indexOf(DQUOTE, i + 1)) quoteAt.push(i);
-      if (quoteAt.length === 0 && headerEnd >= 0 && (splits.length >= parts - 1 || targets[splits.length]! >= size)) {
+      if (quoteAt.length === 0 && headerEnd >= 0 && targets[splits.length]! >= size) {
         // No quote, no split target and the header done: the newlines only need counting.
         for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) newlines++;
         continue;
@@ -88,6 +91,26 @@ export async function scanSource(file: string, expectedSize: number, parts: numb
     throw new UsageError(`cannot read source ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return { sha256: hash.digest('hex'), size, headerEnd: headerEnd < 0 ? size : headerEnd, splits: dedupe(splits, size), firstDataLine };
+}
+
+/**
+ * The chunks of a plain file, read into one reused buffer (each chunk is valid until the next one
+ * is asked for): no allocation and no fresh pages per chunk, unlike a read stream.
+ */
+async function* readReusing(file: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(SCAN_CHUNK);
+    for (let at = 0; ; ) {
+      if (signal?.aborted) throw new InterruptedError();
+      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 function dedupe(splits: { offset: number; line: number }[], size: number): { offset: number; line: number }[] {
