@@ -143,11 +143,23 @@ export function pseudonymOf(key: Buffer, scheme: PseudonymScheme, value: string)
  * 64 hex characters in v1, 22 base64url characters in v2). Stable for one key and scheme,
  * different under another key, not reversible without the key. Results are memoised (meter
  * readings repeat the same customers and meters), bounded to `cacheSize` entries.
+ *
+ * The memo is an open-addressing hash table (linear probing) over typed arrays: each slot holds a
+ * 32-bit hash of the identifier (FNV-1a over its UTF-16 code units) and the entry's index, so a
+ * probe reads one cache line of slots and then only the identifier whose hash matches, where a
+ * `Map` of strings reads the string of every entry of its bucket chain. An export in no order
+ * probes it at random for every personal cell of every row: memory reads, not the hashing, are
+ * the cost (docs/benchmarks.md, issue 23 item 6).
  */
 export class Pseudonymiser {
   private readonly key: Buffer;
-  private cache = new Map<string, string>();
   private readonly cacheSize: number;
+  /** Per slot: [hash | 1 (0 = empty), entry index]. */
+  private slots = new Int32Array(2 << INITIAL_BITS);
+  private mask = (1 << INITIAL_BITS) - 1;
+  private hashes = new Int32Array(1 << INITIAL_BITS);
+  private keys: string[] = [];
+  private values: string[] = [];
 
   constructor(
     key: Buffer,
@@ -160,13 +172,73 @@ export class Pseudonymiser {
 
   /** The pseudonym of one identifier. */
   pseudonym(value: string): string {
-    let out = this.cache.get(value);
-    if (out === undefined) {
-      out = pseudonymOf(this.key, this.scheme, value);
-      if (this.cache.size >= this.cacheSize) this.cache = new Map();
-      // The key is copied: a cell sliced from a chunk of the source would keep the chunk alive.
-      this.cache.set(value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8'), out);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193);
+    h |= 1;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = h & mask;
+    for (;;) {
+      const sh = slots[2 * i]!;
+      if (sh === 0) break;
+      if (sh === h) {
+        const idx = slots[2 * i + 1]!;
+        if (this.keys[idx] === value) return this.values[idx]!;
+      }
+      i = (i + 1) & mask;
     }
+    const out = pseudonymOf(this.key, this.scheme, value);
+    if (this.keys.length >= this.cacheSize) {
+      this.clear();
+      i = h & this.mask;
+    } else if (2 * (this.keys.length + 1) > mask + 1) {
+      this.grow();
+      i = h & this.mask;
+      while (this.slots[2 * i] !== 0) i = (i + 1) & this.mask;
+    }
+    const idx = this.keys.length;
+    // The key is copied: a cell sliced from a chunk of the source would keep the chunk alive.
+    this.keys.push(value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8'));
+    this.values.push(out);
+    if (idx >= this.hashes.length) {
+      const hashes = new Int32Array(this.hashes.length * 2);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
+    }
+    this.hashes[idx] = h;
+    this.slots[2 * i] = h;
+    this.slots[2 * i + 1] = idx;
     return out;
   }
+
+  /** Entries memoised. */
+  get size(): number {
+    return this.keys.length;
+  }
+
+  private clear(): void {
+    this.slots = new Int32Array(2 << INITIAL_BITS);
+    this.mask = (1 << INITIAL_BITS) - 1;
+    this.hashes = new Int32Array(1 << INITIAL_BITS);
+    this.keys = [];
+    this.values = [];
+  }
+
+  /** Double the slots (load factor stays <= 1/2) and re-place every entry from its stored hash. */
+  private grow(): void {
+    const mask = this.mask * 2 + 1;
+    const slots = new Int32Array(2 * (mask + 1));
+    for (let idx = 0; idx < this.keys.length; idx++) {
+      const h = this.hashes[idx]!;
+      let i = h & mask;
+      while (slots[2 * i] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = h;
+      slots[2 * i + 1] = idx;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
 }
+
+/** The memo starts with 2^12 slots and doubles. */
+const INITIAL_BITS = 12;
