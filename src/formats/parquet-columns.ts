@@ -293,6 +293,8 @@ export class ColumnBuffer {
    * number and characters.
    */
   private marks = new Int32Array(0);
+  /** Dictionary index + 1 last given to each hint of {@link stringHinted} (0: none); checked before use. */
+  private byHint = new Int32Array(0);
   private group = 1;
   private used = 0;
   private usedChars = 0;
@@ -514,6 +516,17 @@ export class ColumnBuffer {
   }
 
   string(v: string): void {
+    this.stringHinted(v, -1);
+  }
+
+  /**
+   * A string value with a hint: a small non-negative integer that tends to stand for the same
+   * value (the pseudonymiser's memo entry, records/pseudonymise.ts), or -1. The dictionary keeps
+   * the index it gave each hint and uses it when that index holds `v` (one typed-array load and
+   * `===` on the same string object), so that values in no order skip the Map; a wrong or stale
+   * hint only costs the Map lookup.
+   */
+  stringHinted(v: string, hint: number): void {
     const dict = this.dict;
     if (dict !== null) {
       // Readings repeat their meters in the same order hour after hour: the value after the last
@@ -523,8 +536,10 @@ export class ColumnBuffer {
       const values = this.dictValues;
       const last = this.lastIndex;
       let index: number | undefined;
+      let byHint = this.byHint;
       if (last + 1 < values.length && values[last + 1] === v) index = last + 1;
       else if (last >= 0 && values[last] === v) index = last;
+      else if (hint >= 0 && hint < byHint.length && byHint[hint]! > 0 && values[byHint[hint]! - 1] === v) index = byHint[hint]! - 1;
       else index = dict.get(v);
       if (index === undefined) {
         if (v.length > MAX_DICTIONARY_STRING) {
@@ -541,6 +556,14 @@ export class ColumnBuffer {
           next.set(this.marks);
           this.marks = next;
         }
+      }
+      if (hint >= 0) {
+        if (hint >= byHint.length) {
+          const next = new Int32Array(Math.max(INITIAL, hint + 1, byHint.length * 2));
+          next.set(byHint);
+          this.byHint = byHint = next;
+        }
+        byHint[hint] = index + 1;
       }
       if (this.marks[index] !== this.group) {
         this.marks[index] = this.group;
@@ -629,6 +652,12 @@ export class ColumnBuffer {
    * Parse one canonical cell (src/records/canonical.ts; '' is a null) into the buffers.
    * @throws Error if the cell is not canonical for the column's kind
    */
+  /** {@link canonical} with a hint for string values (see {@link stringHinted}). */
+  canonicalHinted(cell: string, hint: number): void {
+    if (this.kind === STRING && cell.length !== 0) this.stringHinted(cell, hint);
+    else this.canonical(cell);
+  }
+
   canonical(cell: string): void {
     if (cell.length === 0) {
       this.null();

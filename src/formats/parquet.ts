@@ -219,13 +219,16 @@ export class ParquetFileWriter {
   /**
    * Append one row of canonical CSV cells (src/records/canonical.ts: `YYYY-MM-DDTHH:MM:SS[.f]Z`
    * date-times, plain decimals, integers, `true`/`false`; '' is a null), parsed straight into the
-   * column buffers with no allocation per cell.
+   * column buffers with no allocation per cell. `hints`, per column, a number that tends to stand
+   * for the same string value (the pseudonymiser's memo entry) or -1: string dictionaries then
+   * skip their Map for hinted values (parquet-columns.ts `stringHinted`; hints are checked).
    * @throws Error if a cell is not canonical for its column's kind (the row is then partly
    * buffered: the caller abandons the writer)
    */
-  appendCanonical(record: readonly string[]): void {
+  appendCanonical(record: readonly string[], hints?: Int32Array): void {
     const buffers = this.buffers;
-    for (let i = 0; i < buffers.length; i++) buffers[i]!.canonical(record[i]!);
+    if (hints) for (let i = 0; i < buffers.length; i++) buffers[i]!.canonicalHinted(record[i]!, hints[i]!);
+    else for (let i = 0; i < buffers.length; i++) buffers[i]!.canonical(record[i]!);
     this.rowAppended();
   }
 

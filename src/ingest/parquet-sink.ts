@@ -87,7 +87,7 @@ export class ParquetSink implements RowSink {
     return this.spools !== undefined;
   }
 
-  write(date: string, record: string[]): void {
+  write(date: string, record: string[], hints?: Int32Array): void {
     if (this.spools) return this.spool(date, record);
     if (date !== this.lastDate) {
       this.dayChanges++;
@@ -99,7 +99,7 @@ export class ParquetSink implements RowSink {
       this.bufferedBytes += w.bufferedBytes;
     }
     const before = w.bufferedBytes;
-    w.appendCanonical(record);
+    w.appendCanonical(record, hints);
     this.bufferedBytes += w.bufferedBytes - before;
     // The writer bounds its own buffers to PARQUET_BUFFER_BYTES (it encodes a row group and reuses
     // them); when the other partitions hold half as much, their rows are encoded, largest first,

@@ -47,7 +47,11 @@ export interface SpoolPart {
 
 /** Output of one range: call {@link write} per valid row, then {@link finish} once. */
 export interface RowSink {
-  write(date: string, record: string[]): void;
+  /**
+   * One valid row. `hints` (optional, per column): the pseudonymiser's memo entry of each
+   * pseudonym, -1 elsewhere; the Parquet sink's dictionaries use them, the CSV sink ignores them.
+   */
+  write(date: string, record: string[], hints?: Int32Array): void;
   /** Flush everything; the parts by date. */
   finish(): SpoolPart[];
 }

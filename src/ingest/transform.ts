@@ -261,6 +261,9 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
   // An empty cell is set to undefined, which `required` reports as missing.
   const row: Record<string, unknown> = {};
   const values: unknown[] = new Array(width).fill(undefined);
+  // The pseudonymiser's memo entry of each pseudonym of the row (-1 elsewhere): the Parquet
+  // dictionaries find those values without a Map lookup (formats/parquet-columns.ts).
+  const hints = job.spool.format === 'parquet' && !kept && schema.personal.size ? new Int32Array(width).fill(-1) : undefined;
   const fillRow = rowFiller(plan.map((p) => (p.declared ? p.name : undefined)));
   fillRow(row, values);
   /** Validate, canonicalise, pseudonymise and spool one record; false if it was rejected. */
@@ -345,9 +348,11 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       const p = plan[i]!;
       if (p.drop) continue;
       const v = record[i]!;
+      if (hints) hints[i] = -1;
       if (v === '' || !p.declared) continue;
       if (p.personal) {
         record[i] = pseudonymiser.pseudonym(v);
+        if (hints) hints[i] = pseudonymiser.lastEntry;
         continue;
       }
       let c: string | CellError;
@@ -379,7 +384,7 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       else reject({ line: at, column: null, reason: duplicateReason(keys!.label, key.first), duplicate_of: key.first });
       return false;
     }
-    sink.write(date, kept ? kept.map((i) => record[i]!) : record);
+    sink.write(date, kept ? kept.map((i) => record[i]!) : record, hints);
     rows++;
     return true;
   };

@@ -160,6 +160,11 @@ export class Pseudonymiser {
   private hashes = new Int32Array(1 << INITIAL_BITS);
   private keys: string[] = [];
   private values: string[] = [];
+  /**
+   * The memo entry of the last pseudonym returned: the same number for the same pseudonym until
+   * the memo is reset (a hint for the Parquet dictionary, which checks it: formats/parquet-columns.ts).
+   */
+  lastEntry = -1;
 
   constructor(
     key: Buffer,
@@ -183,7 +188,10 @@ export class Pseudonymiser {
       if (sh === 0) break;
       if (sh === h) {
         const idx = slots[2 * i + 1]!;
-        if (this.keys[idx] === value) return this.values[idx]!;
+        if (this.keys[idx] === value) {
+          this.lastEntry = idx;
+          return this.values[idx]!;
+        }
       }
       i = (i + 1) & mask;
     }
@@ -208,6 +216,7 @@ export class Pseudonymiser {
     this.hashes[idx] = h;
     this.slots[2 * i] = h;
     this.slots[2 * i + 1] = idx;
+    this.lastEntry = idx;
     return out;
   }
 
