@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { rewriteCsv, rewriteParquet } from '../retention/erasure.js';
 import { readSpoolStream } from '../spool-crypto.js';
 import type { DataFormat } from '../table/manifest.js';
 import type { TransformOutcome } from './transform-plan.js';
@@ -19,6 +18,8 @@ import type { TransformOutcome } from './transform-plan.js';
 export async function filterErasedSubjects(outcome: TransformOutcome, format: DataFormat, columns: readonly string[], pseudonyms: readonly string[], signal?: AbortSignal): Promise<number> {
   if (!pseudonyms.length || !columns.length) return 0;
   const subjects = new Set(pseudonyms);
+  // The erasure's rewriters (and the Parquet reader) load only when a subject was erased meanwhile.
+  const { rewriteCsv, rewriteParquet } = await import('../retention/erasure.js');
   let removed = 0;
   const kept: TransformOutcome['partitions'] = [];
   for (const p of outcome.partitions) {

@@ -7,7 +7,6 @@ import type { Logger } from '../log.js';
 import { failpoint } from '../failpoint.js';
 import type { DataFormat, Manifest, ManifestObject } from '../table/manifest.js';
 import type { TransformOutcome } from './transform-plan.js';
-import { parquetTimestampStats } from '../table/object-stats.js';
 
 /** Content type of each data format (Parquet: the IANA registration of 2024). */
 export const CONTENT_TYPES: Record<DataFormat, string> = { csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' };
@@ -42,7 +41,8 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
   const planned = outcome.partitions.map((p) => ({ ...p, key: plan.objectKey(p.date) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const p of planned) {
     // The footer's timestamp bounds, read from the spool before it is consumed (table log `stats`).
-    const stats = plan.format === 'parquet' ? await parquetTimestampStats(p.file, p.cipher) : undefined;
+    // Loaded for Parquet runs only (hyparquet stays out of a CSV run's start-up).
+    const stats = plan.format === 'parquet' ? await (await import('../table/object-stats.js')).parquetTimestampStats(p.file, p.cipher) : undefined;
     const info = await putSpool(lake, p.key, p.file, p.cipher, { sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } });
     written.push(p.key);
     if (info.identity) identities.set(p.key, info.identity);
