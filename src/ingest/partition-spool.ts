@@ -7,7 +7,7 @@ import type { DataFormat } from '../table/manifest.js';
  * The output side of one byte range of `watt ingest`: valid rows, already canonical and
  * pseudonymised (one string per column), go to one spool file per partition day, as canonical CSV
  * or as Parquet row groups. Memory is bounded whatever the number of days or their order:
- * CSV text is buffered up to {@link CSV_BUFFER_TOTAL} characters across partitions, Parquet rows
+ * CSV text is buffered up to {@link CSV_BUFFER_TOTAL} bytes across partitions, Parquet rows
  * up to {@link PARQUET_BUFFER_BYTES} of column buffers across partitions; no file descriptor stays open.
  * Every spool file is encrypted by src/spool-crypto.ts's {@link SpoolWriter} (keys in memory only).
  * Synchronous file writes: it runs in a worker thread (large sources) or for small sources.
@@ -56,9 +56,9 @@ export interface RowSink {
   finish(): SpoolPart[];
 }
 
-/** CSV characters buffered per partition before a write. */
+/** CSV bytes buffered per partition before a write. */
 const CSV_CHUNK = 256 * 1024;
-/** CSV characters buffered across partitions before every buffer is written. */
+/** CSV bytes buffered across partitions before every buffer is written and given back. */
 export const CSV_BUFFER_TOTAL = 4 * 1024 * 1024;
 
 /**
@@ -86,14 +86,22 @@ export function csvSpoolFile(prefix: string, date: string): string {
 
 interface CsvPartition {
   part: SpoolPart;
-  pending: string;
+  /** UTF-8 bytes not yet written, `used` of them (null: none held, after a flush of every partition). */
+  buf: Buffer | null;
+  used: number;
   writer: SpoolWriter;
 }
 
+/** First buffer of a partition, bytes (doubled up to {@link CSV_CHUNK} as it fills). */
+const CSV_FIRST_BUFFER = 16 * 1024;
+
 class CsvSink implements RowSink {
   private readonly partitions = new Map<string, CsvPartition>();
-  private buffered = 0;
+  /** Bytes of the buffers held by all partitions. */
+  private held = 0;
   private readonly width: number;
+  /** The partition of the previous row (rows come in runs of the same day). */
+  private last: CsvPartition | undefined;
 
   constructor(
     private readonly spec: SpoolSpec,
@@ -109,34 +117,71 @@ class CsvSink implements RowSink {
   private readonly unquoted: boolean[];
 
   write(date: string, record: string[]): void {
-    let p = this.partitions.get(date);
+    let p = this.last !== undefined && this.last.part.date === date ? this.last : this.partitions.get(date);
     if (!p) {
       const file = csvSpoolFile(this.spec.prefix, date);
       const writer = SpoolWriter.create(file, this.spec.secret);
       const lead = Buffer.byteLength(this.headerLine);
-      p = { part: { date, file, rows: 0, bytes: 0, lead, cipher: writer.cipher }, pending: this.headerLine, writer };
-      this.buffered += this.headerLine.length;
+      p = { part: { date, file, rows: 0, bytes: 0, lead, cipher: writer.cipher }, buf: null, used: 0, writer };
       this.partitions.set(date, p);
+      this.append(p, this.headerLine, false);
     }
+    this.last = p;
     const plain = this.unquoted;
     let quote = false;
     for (let i = 0; i < this.width && !quote; i++) quote = !plain[i] && needsQuotes(record[i]!);
-    // Most rows need no quoting: one native join makes a flat string (no chain of concatenations).
-    const line = (quote ? record.map((v, i) => (plain[i] ? v : csvField(v))).join(',') : record.join(',')) + '\n';
-    p.pending += line;
+    // Most rows need no quoting: one native join makes a flat string, encoded straight into the
+    // partition's buffer (no string of the whole chunk is ever built).
+    this.append(p, quote ? record.map((v, i) => (plain[i] ? v : csvField(v))).join(',') : record.join(','), true);
     p.part.rows++;
-    this.buffered += line.length;
-    if (p.pending.length >= CSV_CHUNK) this.flush(p);
-    if (this.buffered >= CSV_BUFFER_TOTAL) for (const q of this.partitions.values()) this.flush(q);
+  }
+
+  /** Encode `text` (and a newline) into the partition's buffer; write it out when full. */
+  private append(p: CsvPartition, text: string, newline: boolean): void {
+    const need = text.length * 3 + 1; // UTF-8 bytes at most
+    let buf = p.buf;
+    if (buf === null || p.used + need > buf.length) {
+      if (buf !== null && buf.length < CSV_CHUNK && p.used + need <= CSV_CHUNK) {
+        // Grow (double) while the partition fills its first chunk.
+        const size = Math.min(CSV_CHUNK, Math.max(buf.length * 2, p.used + need));
+        const bigger = Buffer.allocUnsafe(size);
+        buf.copy(bigger, 0, 0, p.used);
+        this.held += size - buf.length;
+        p.buf = buf = bigger;
+      } else {
+        this.flush(p);
+        if (need > CSV_CHUNK) {
+          // A row longer than a chunk: written on its own.
+          p.writer.write(newline ? text + '\n' : text);
+          p.part.bytes += Buffer.byteLength(text) + (newline ? 1 : 0);
+          return;
+        }
+        const size = buf === null ? Math.max(CSV_FIRST_BUFFER, need) : buf.length;
+        if (buf === null || buf.length !== size) {
+          if (buf !== null) this.held -= buf.length;
+          buf = Buffer.allocUnsafe(size);
+          this.held += size;
+        }
+        p.buf = buf;
+      }
+    }
+    p.used += buf.write(text, p.used, 'utf8');
+    if (newline) buf[p.used++] = 10;
+    if (this.held >= CSV_BUFFER_TOTAL) {
+      // Many partitions at once (interleaved days): write every one out and give the memory back.
+      for (const q of this.partitions.values()) {
+        this.flush(q);
+        if (q.buf !== null) this.held -= q.buf.length;
+        q.buf = null;
+      }
+    }
   }
 
   private flush(p: CsvPartition): void {
-    if (!p.pending) return;
-    const bytes = Buffer.from(p.pending, 'utf8');
-    p.writer.write(bytes);
-    p.part.bytes += bytes.length;
-    this.buffered -= p.pending.length;
-    p.pending = '';
+    if (p.buf === null || p.used === 0) return;
+    p.writer.write(p.buf.subarray(0, p.used));
+    p.part.bytes += p.used;
+    p.used = 0;
   }
 
   finish(): SpoolPart[] {

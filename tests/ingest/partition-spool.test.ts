@@ -135,4 +135,29 @@ describe('partition spool', () => {
     expect(day1.map((r) => r.id)).toEqual(['R1', 'R3', 'R4,"quoted"']);
     expect(parts[0]!.lead).toBe(Buffer.byteLength('id,ts,kwh,n,peak\n'));
   });
+
+  it('csv: 40 days interleaved at random over 60,000 rows, multi-byte text and rows longer than a write chunk: every row once, in order, bytes counted exactly', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const header = 'id,ts,kwh,n,peak\n';
+    const sink = await createSink(spec(dir, 'csv', 0), header);
+    const expected = new Map<string, string[]>();
+    let state = 99;
+    const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0), state);
+    for (let i = 0; i < 60_000; i++) {
+      const day = `2025-04-${String(1 + (next() % 40) % 30).padStart(2, '0')}`;
+      const id = i % 5_000 === 0 ? `long-${'é'.repeat(200_000)}-${i}` : i % 7 === 0 ? `Zoë ${i}` : `R${i}`;
+      sink.write(day, [id, '2025-04-01T00:00:00Z', `${i}.5`, String(i), 'true']);
+      expected.set(day, [...(expected.get(day) ?? []), id]);
+    }
+    const parts = sink.finish();
+    expect(parts.length).toBe(expected.size);
+    for (const part of parts) {
+      const plain = await readSpoolFile(part.file, part.cipher);
+      expect(plain.length).toBe(part.bytes);
+      expect(plain.subarray(0, part.lead).toString()).toBe(header);
+      const ids = (parse(plain, { columns: true }) as { id: string }[]).map((r) => r.id);
+      expect(ids).toEqual(expected.get(part.date));
+      expect(part.rows).toBe(ids.length);
+    }
+  });
 });
