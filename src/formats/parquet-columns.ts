@@ -537,9 +537,11 @@ export class ColumnBuffer {
       const last = this.lastIndex;
       let index: number | undefined;
       let byHint = this.byHint;
-      if (last + 1 < values.length && values[last + 1] === v) index = last + 1;
+      // The hint first: its index holds `v` itself (pointer-equal) in any order, where the
+      // neighbours of the last value would each cost a read of another string in no order.
+      if (hint >= 0 && hint < byHint.length && byHint[hint]! > 0 && values[byHint[hint]! - 1] === v) index = byHint[hint]! - 1;
+      else if (last + 1 < values.length && values[last + 1] === v) index = last + 1;
       else if (last >= 0 && values[last] === v) index = last;
-      else if (hint >= 0 && hint < byHint.length && byHint[hint]! > 0 && values[byHint[hint]! - 1] === v) index = byHint[hint]! - 1;
       else index = dict.get(v);
       if (index === undefined) {
         if (v.length > MAX_DICTIONARY_STRING) {
