@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -6,6 +6,17 @@ import { createSink, type SpoolSpec } from '../../src/ingest/partition-spool.js'
 import { PARQUET_BUFFER_BYTES } from '../../src/ingest/parquet-sink.js';
 import { finishParquetParts as finishEncrypted, readParquetMetadata, readParquetRowGroups, type ParquetColumn, type ParquetPart } from '../../src/formats/parquet.js';
 import { newSpoolSecret, readSpoolFile } from '../../src/spool-crypto.js';
+
+/** Spool folders of this file, removed after its tests (they hold only encrypted test rows). */
+const made: string[] = [];
+const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * Spools are encrypted (src/spool-crypto.ts): join the parts as ingest does, check that the joined
@@ -34,7 +45,7 @@ const row = (i: number, day: number, note = ''): string[] => [`R${i}${note}`, `2
 
 describe('partition spool', () => {
   it('parquet: two ranges of shuffled days join into one valid file per day, rows in range order, typed cells', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const dir = tempDir('watt-spool-');
     const sinks = [await createSink(spec(dir, 'parquet', 0), ''), await createSink(spec(dir, 'parquet', 1), '')];
     const days = [3, 1, 2, 2, 3, 1, 1, 3, 2, 1];
     days.forEach((day, i) => sinks[i < 5 ? 0 : 1]!.write(`2025-03-0${day}`, row(i, day)));
@@ -56,7 +67,7 @@ describe('partition spool', () => {
   });
 
   it('parquet: long rows are encoded in several row groups before the buffer exceeds its byte budget', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const dir = tempDir('watt-spool-');
     const sink = await createSink(spec(dir, 'parquet', 0), '');
     const long = 'x'.repeat(1024 * 1024);
     const rows = Math.ceil((PARQUET_BUFFER_BYTES * 2.5) / long.length);
@@ -73,7 +84,7 @@ describe('partition spool', () => {
   });
 
   it('parquet: days interleaved at random (an unordered export) still give one full row group per day, rows in source order, odd characters intact', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const dir = tempDir('watt-spool-');
     const days = 20;
     const perDay = 10_000;
     const dayNames = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2025, 0, 1) + d * 86_400_000).toISOString().slice(0, 10));
@@ -112,7 +123,7 @@ describe('partition spool', () => {
   }, 120_000);
 
   it('parquet: days in time order never switch to spooling', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const dir = tempDir('watt-spool-');
     const sink = await createSink(spec(dir, 'parquet', 0), '');
     for (let d = 1; d <= 9; d++) for (let i = 0; i < 60_000; i++) sink.write(`2025-03-0${d}`, row(i, d));
     expect((sink as unknown as { spooling: boolean }).spooling).toBe(false);
@@ -120,7 +131,7 @@ describe('partition spool', () => {
   });
 
   it('csv: one file per day, the header once at the top, rows in order', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const dir = tempDir('watt-spool-');
     const sink = await createSink(spec(dir, 'csv', 0), 'id,ts,kwh,n,peak\n');
     [2, 1, 2, 1, 1].forEach((day, i) => sink.write(`2025-03-0${day}`, row(i, day, i === 4 ? ',"quoted"' : '')));
     const parts = sink.finish().sort((a, b) => a.date.localeCompare(b.date));
@@ -137,7 +148,7 @@ describe('partition spool', () => {
   });
 
   it('csv: 40 days interleaved at random over 60,000 rows, multi-byte text and rows longer than a write chunk: every row once, in order, bytes counted exactly', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-spool-'));
+    const dir = tempDir('watt-spool-');
     const header = 'id,ts,kwh,n,peak\n';
     const sink = await createSink(spec(dir, 'csv', 0), header);
     const expected = new Map<string, string[]>();
