@@ -58,8 +58,36 @@ export function readDecimalType(property: Record<string, unknown>, column: strin
 
 const DECIMAL_PARTS = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,6}))?$/;
 const NOT_DECIMAL = new CellError('is not a decimal number');
-/** A canonical decimal spelling: optional `-`, no leading zero, a fraction without trailing zeros. */
-const CANONICAL_DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+/** {@link canonicalDecimalDot}'s answer for a spelling that is not canonical. */
+const NOT_CANONICAL = -2;
+
+/**
+ * Whether `raw` is a canonical decimal spelling (optional `-`, no leading zero, a fraction
+ * without trailing zeros: the regex `^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$`, read character by
+ * character since it runs on every decimal cell of every row).
+ * @returns the index of its `.` (-1 when it has none), or {@link NOT_CANONICAL}
+ */
+export function canonicalDecimalDot(raw: string): number {
+  const n = raw.length;
+  let i = raw.charCodeAt(0) === 45 ? 1 : 0;
+  if (i >= n) return NOT_CANONICAL;
+  const first = raw.charCodeAt(i);
+  if (first === 48) i++;
+  else if (first >= 49 && first <= 57) {
+    i++;
+    while (i < n && isDigitCode(raw.charCodeAt(i))) i++;
+  } else return NOT_CANONICAL;
+  if (i === n) return -1;
+  if (raw.charCodeAt(i) !== 46) return NOT_CANONICAL;
+  const dot = i++;
+  while (i < n && isDigitCode(raw.charCodeAt(i))) i++;
+  // at least one fraction digit, every character a digit, the last not 0
+  return i === n && n > dot + 1 && raw.charCodeAt(n - 1) !== 48 ? dot : NOT_CANONICAL;
+}
+
+function isDigitCode(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
 
 /**
  * The canonical CSV spelling of a decimal cell, exact: computed from the cell's digits (no
@@ -74,9 +102,9 @@ const CANONICAL_DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
 export function canonicalDecimal(raw: string, type: DecimalType): string | CellError {
   // Fast path (most cells of an export): a cell already spelled canonically is its own canonical
   // spelling when its digits fit the type; the general path below would return it unchanged.
-  if (CANONICAL_DECIMAL.test(raw) && raw !== '-0') {
+  const dot = canonicalDecimalDot(raw);
+  if (dot !== NOT_CANONICAL && raw !== '-0') {
     const sign = raw.charCodeAt(0) === 45 ? 1 : 0;
-    const dot = raw.indexOf('.');
     const intEnd = dot < 0 ? raw.length : dot;
     // A lone `0` before the point is no integer digit (`0.5`: 0 integer digits, as below).
     const integer = intEnd - sign === 1 && raw.charCodeAt(sign) === 48 ? 0 : intEnd - sign;

@@ -12,9 +12,20 @@
  */
 export function canonicalIdentifier(value: string): string {
   // Fast path (most identifiers): printable ASCII without surrounding spaces is already canonical.
-  if (PLAIN_ASCII.test(value)) return value;
+  if (isPlainAscii(value)) return value;
   return value.normalize('NFC').trim();
 }
 
-/** Printable ASCII, first and last character not a space: NFC and trim leave it unchanged. */
-const PLAIN_ASCII = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+/**
+ * Printable ASCII, first and last character not a space (`^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$`,
+ * read character by character: it runs on every personal cell): NFC and trim leave it unchanged.
+ */
+export function isPlainAscii(value: string): boolean {
+  const n = value.length;
+  if (n === 0 || value.charCodeAt(0) === 32 || value.charCodeAt(n - 1) === 32) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}

@@ -390,7 +390,36 @@ export function digits(text: string, at: number, count: number): number {
   return v;
 }
 
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/**
+ * A number as CSV cells write it: `[+-]`, digits with an optional `.` (or `.` and digits), an
+ * optional exponent (the regex `^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$`, read character
+ * by character: it runs on every number cell of every row). No thousands separators, no comma
+ * decimals, no `Infinity`, `NaN`, hex or white space (which `Number()` alone would accept).
+ */
+export function isDecimalNumber(raw: string): boolean {
+  const n = raw.length;
+  let i = 0;
+  let c = raw.charCodeAt(0);
+  if (c === 43 || c === 45) c = raw.charCodeAt(++i);
+  const intStart = i;
+  while (c >= 48 && c <= 57) c = raw.charCodeAt(++i);
+  let digits = i - intStart;
+  if (c === 46) {
+    c = raw.charCodeAt(++i);
+    const fracStart = i;
+    while (c >= 48 && c <= 57) c = raw.charCodeAt(++i);
+    digits += i - fracStart;
+  }
+  if (digits === 0) return false;
+  if (c === 101 || c === 69) {
+    c = raw.charCodeAt(++i);
+    if (c === 43 || c === 45) c = raw.charCodeAt(++i);
+    const expStart = i;
+    while (c >= 48 && c <= 57) c = raw.charCodeAt(++i);
+    if (i === expStart) return false;
+  }
+  return i === n;
+}
 const INTEGER = /^[+-]?\d+$/;
 
 export { CellError };
@@ -408,7 +437,7 @@ export function convertCell(raw: string, type: CellType | undefined): unknown {
   if (raw === '') return undefined;
   switch (type) {
     case 'number':
-      return NUMBER.test(raw) ? Number(raw) : NOT_NUMBER;
+      return isDecimalNumber(raw) ? Number(raw) : NOT_NUMBER;
     case 'integer':
       return INTEGER.test(raw) ? Number(raw) : NOT_INTEGER;
     case 'boolean': {

@@ -1,5 +1,7 @@
 import { canonicalBoolean, canonicalDateTime, isCanonicalDateTime, canonicalInteger, canonicalNumber, epochMicros, integerValue, utcDay } from '../../src/records/canonical.js';
-import { CellError, isRfc3339DateTime } from '../../src/records/schema.js';
+import { CellError, isDecimalNumber, isRfc3339DateTime } from '../../src/records/schema.js';
+import { canonicalDecimalDot } from '../../src/records/decimal.js';
+import { isPlainAscii } from '../../src/records/identifier.js';
 
 const text = (v: string | CellError) => (v instanceof CellError ? `error: ${v.reason}` : v);
 
@@ -168,5 +170,38 @@ describe('date-time checks: the same verdicts as the reference grammar', () => {
   });
   test('isCanonicalDateTime on the same strings', () => {
     for (const seed of seeds) for (const v of variants(seed)) expect([v, isCanonicalDateTime(v)]).toEqual([v, CANONICAL.test(v)]);
+  });
+});
+
+/**
+ * The per-cell checks that replaced regexes (numbers, canonical decimals, plain identifiers) give
+ * the regexes' verdicts on the spellings exports hold and on every one- and two-character change.
+ */
+describe('cell checks read by character: the same verdicts as their regexes', () => {
+  const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+  const CANONICAL_DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+  const PLAIN_ASCII = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+  const seeds = ['0', '-0', '4.69', '0.22', '12', '0012.40', '1e2', '-1.5E-7', '.5', '5.', '+3', '1.50', '10', '1e', 'e1', '', '-', '+', '.', '1.2.3', '١٢', ' 1', '1 ', 'CUST-000123', 'PRM 0123', 'Zoë', '\t', '~!'];
+  const alphabet = ['0', '1', '9', '.', '-', '+', 'e', 'E', ' ', 'x', '\u00a0', '~', '\u007f'];
+  const variants = (s: string): string[] => {
+    const out = new Set([s]);
+    for (let i = 0; i <= s.length; i++)
+      for (const c of alphabet) {
+        out.add(s.slice(0, i) + c + s.slice(i));
+        if (i < s.length) out.add(s.slice(0, i) + c + s.slice(i + 1));
+        for (const d of ['0', '.', '5']) out.add(s.slice(0, i) + c + d + s.slice(i));
+      }
+    for (let i = 0; i < s.length; i++) out.add(s.slice(0, i) + s.slice(i + 1));
+    return [...out];
+  };
+  const all = seeds.flatMap(variants);
+  test('isDecimalNumber, canonicalDecimalDot and isPlainAscii on the seeds and their changes', () => {
+    expect(all.length).toBeGreaterThan(5_000);
+    for (const v of all) {
+      expect([v, isDecimalNumber(v)]).toEqual([v, NUMBER.test(v)]);
+      expect([v, canonicalDecimalDot(v) !== -2]).toEqual([v, CANONICAL_DECIMAL.test(v)]);
+      if (CANONICAL_DECIMAL.test(v)) expect(canonicalDecimalDot(v)).toBe(v.indexOf('.'));
+      expect([v, isPlainAscii(v)]).toEqual([v, PLAIN_ASCII.test(v)]);
+    }
   });
 });
