@@ -21,8 +21,19 @@ afterEach(() => {
   for (const c of started.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-async function serve(args: string[] = []): Promise<{ child: ChildProcess; port: number; stderr: () => string; exit: Promise<number | null> }> {
+/** A started `watt serve`: its port, its stderr so far, how long it took to listen, and how it ended (code, signal, when; stderr complete). */
+interface Served {
+  child: ChildProcess;
+  port: number;
+  stderr: () => string;
+  startupMs: number;
+  exit: Promise<number | null>;
+  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+async function serve(args: string[] = []): Promise<Served> {
   const cwd = scratchDir();
+  const spawnedAt = Date.now();
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
     cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', WATT_HOME: path.join(cwd, '.watt'), WATT_API_KEYS: KEY },
@@ -30,21 +41,25 @@ async function serve(args: string[] = []): Promise<{ child: ChildProcess; port: 
   });
   started.push(child);
   let err = '';
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  const exit = ended.then((e) => e.code);
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
       if (/"msg":"listening"/.test(err)) resolve();
     });
-    void exit.then(() => reject(new Error(err)));
+    void ended.then((e) => reject(new Error(`watt serve ended before listening (code ${e.code}, signal ${e.signal}):\n${err}`)));
   });
-  return { child, port: Number(new URL(/"url":"([^"]+)"/.exec(err)![1]!).port), stderr: () => err, exit };
+  const url = /"msg":"listening"[^\n]*"url":"([^"]+)"/.exec(err);
+  return { child, port: Number(new URL(url![1]!).port), stderr: () => err, startupMs: Date.now() - spawnedAt, exit, ended };
 }
 
 interface Outcome {
   status?: number;
   connection?: string;
   error?: string;
+  /** When the client saw its end (ms since the epoch). */
+  at: number;
 }
 
 describe('watt serve: SIGTERM under load', () => {
@@ -63,10 +78,10 @@ describe('watt serve: SIGTERM under load', () => {
         new Promise<Outcome>((resolve) => {
           let text = '';
           socket.on('data', (c: Buffer) => (text += c.toString()));
-          socket.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+          socket.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, at: Date.now() }));
           socket.on('close', () => {
             const status = /^HTTP\/1\.1 (\d{3})/.exec(text);
-            resolve(status ? { status: Number(status[1]), connection: /\r\nconnection: (\w+)/i.exec(text)?.[1] } : { error: text ? 'bad response' : 'closed without an answer' });
+            resolve(status ? { status: Number(status[1]), connection: /\r\nconnection: (\w+)/i.exec(text)?.[1], at: Date.now() } : { error: text ? 'bad response' : 'closed without an answer', at: Date.now() });
           });
         }),
       );
@@ -74,9 +89,25 @@ describe('watt serve: SIGTERM under load', () => {
     // Every client's TCP handshake is done (the kernel accepted it): half send their request, then the signal, then the others.
     await Promise.all(connected);
     for (const socket of sockets.slice(0, 32)) socket.write(request);
+    const termAt = Date.now();
     s.child.kill('SIGTERM');
     for (const socket of sockets.slice(32)) socket.write(request);
     const results = await Promise.all(outcomes);
+    // How the server ended, collected before any assertion so that a failure says it (a server
+    // that never ends is reported as such after 20 s; afterEach kills it).
+    const ended = await Promise.race([s.ended, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000).unref())]);
+    const failed = results.filter((r) => r.error);
+    const firstFailure = failed.length ? Math.min(...failed.map((r) => r.at)) : undefined;
+    const diagnosis = [
+      `clients: ${results.filter((r) => r.status === 200 && r.connection === 'close').length}/64 answered 200 with Connection: close; ` +
+        `failures: ${JSON.stringify(Object.entries(failed.reduce<Record<string, number>>((n, r) => ({ ...n, [r.error!]: (n[r.error!] ?? 0) + 1 }), {})))}; ` +
+        `other statuses: ${JSON.stringify(results.filter((r) => !r.error && (r.status !== 200 || r.connection !== 'close')).map((r) => [r.status, r.connection]))}`,
+      `server: listening ${s.startupMs} ms after spawn; ${ended ? `exit code ${ended.code}, signal ${ended.signal}, ${ended.at - termAt} ms after SIGTERM` : 'still running 20 s after the last client ended'}`,
+      `first client failure: ${firstFailure === undefined ? 'none' : `${firstFailure - termAt} ms after SIGTERM`}; last client end: ${Math.max(...results.map((r) => r.at)) - termAt} ms after SIGTERM`,
+      `server stderr:\n${s.stderr()}`,
+    ].join('\n');
+    const ok = failed.length === 0 && results.every((r) => r.status === 200 && r.connection === 'close') && ended?.code === 0 && /"msg":"stopped"/.test(s.stderr());
+    if (!ok) throw new Error(`the drain lost requests or did not end with 0:\n${diagnosis}`);
     expect(results.filter((r) => r.error)).toEqual([]);
     expect(results.map((r) => r.status)).toEqual(Array(64).fill(200));
     expect(results.every((r) => r.connection === 'close')).toBe(true);
