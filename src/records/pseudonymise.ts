@@ -158,8 +158,9 @@ export class Pseudonymiser {
   private slots = new Int32Array(2 << INITIAL_BITS);
   private mask = (1 << INITIAL_BITS) - 1;
   private hashes = new Int32Array(1 << INITIAL_BITS);
-  private keys: string[] = [];
-  private values: string[] = [];
+  /** Entry i's identifier at 2i and its pseudonym at 2i + 1 (one cache line for both pointers). */
+  private entries: string[] = [];
+  private count = 0;
   /**
    * The memo entry of the last pseudonym returned: the same number for the same pseudonym until
    * the memo is reset (a hint for the Parquet dictionary, which checks it: formats/parquet-columns.ts).
@@ -188,26 +189,25 @@ export class Pseudonymiser {
       if (sh === 0) break;
       if (sh === h) {
         const idx = slots[2 * i + 1]!;
-        if (this.keys[idx] === value) {
+        if (this.entries[2 * idx] === value) {
           this.lastEntry = idx;
-          return this.values[idx]!;
+          return this.entries[2 * idx + 1]!;
         }
       }
       i = (i + 1) & mask;
     }
     const out = pseudonymOf(this.key, this.scheme, value);
-    if (this.keys.length >= this.cacheSize) {
+    if (this.count >= this.cacheSize) {
       this.clear();
       i = h & this.mask;
-    } else if (2 * (this.keys.length + 1) > mask + 1) {
+    } else if (10 * (this.count + 1) > 7 * (mask + 1)) {
       this.grow();
       i = h & this.mask;
       while (this.slots[2 * i] !== 0) i = (i + 1) & this.mask;
     }
-    const idx = this.keys.length;
+    const idx = this.count++;
     // The key is copied: a cell sliced from a chunk of the source would keep the chunk alive.
-    this.keys.push(value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8'));
-    this.values.push(out);
+    this.entries.push(value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8'), out);
     if (idx >= this.hashes.length) {
       const hashes = new Int32Array(this.hashes.length * 2);
       hashes.set(this.hashes);
@@ -222,22 +222,22 @@ export class Pseudonymiser {
 
   /** Entries memoised. */
   get size(): number {
-    return this.keys.length;
+    return this.count;
   }
 
   private clear(): void {
     this.slots = new Int32Array(2 << INITIAL_BITS);
     this.mask = (1 << INITIAL_BITS) - 1;
     this.hashes = new Int32Array(1 << INITIAL_BITS);
-    this.keys = [];
-    this.values = [];
+    this.entries = [];
+    this.count = 0;
   }
 
-  /** Double the slots (load factor stays <= 1/2) and re-place every entry from its stored hash. */
+  /** Double the slots (load factor stays <= 0.7) and re-place every entry from its stored hash. */
   private grow(): void {
     const mask = this.mask * 2 + 1;
     const slots = new Int32Array(2 * (mask + 1));
-    for (let idx = 0; idx < this.keys.length; idx++) {
+    for (let idx = 0; idx < this.count; idx++) {
       const h = this.hashes[idx]!;
       let i = h & mask;
       while (slots[2 * i] !== 0) i = (i + 1) & mask;
