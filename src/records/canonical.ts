@@ -1,4 +1,5 @@
 import { CellError } from './schema.js';
+import { RecentValues } from './recent-values.js';
 
 /**
  * Canonical cell values (issue 11): one spelling per value, so that every reader of the lake
@@ -58,6 +59,8 @@ const LEAP_SECOND = new CellError('is a leap second (:60), which UTC timestamps 
 const YEAR_RANGE = new CellError('is outside years 0000-9999 once converted to UTC');
 
 let lastDateTimeIn = '';
+/** Canonical forms of the date-times seen recently (records/recent-values.ts). */
+const recentCanonical = new RecentValues<string | CellError>();
 let lastDateTimeOut: string | CellError = '';
 
 /**
@@ -68,7 +71,12 @@ let lastDateTimeOut: string | CellError = '';
  */
 export function canonicalDateTime(raw: string): string | CellError {
   if (raw === lastDateTimeIn) return lastDateTimeOut;
-  const out = isCanonicalDateTime(raw) ? raw : convertDateTime(raw);
+  let out = recentCanonical.get(raw);
+  if (out === undefined) {
+    out = isCanonicalDateTime(raw) ? raw : convertDateTime(raw);
+    if (out === raw) recentCanonical.setSelf(raw);
+    else recentCanonical.set(raw, out);
+  }
   lastDateTimeIn = raw;
   lastDateTimeOut = out;
   return out;

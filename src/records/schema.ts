@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { RecentValues } from './recent-values.js';
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -336,10 +337,24 @@ let lastDateTime = '';
  * a leap second at :59), offsets up to 23:59. The same rules as ajv-formats' "full" mode and the
  * grammar `\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})`, read character
  * by character (no regex, no allocation: it runs on every row, in any order), and the last valid
- * value memoised (readings come in runs of the same timestamp).
+ * value and the recent valid ones memoised (readings share their timestamps across meters).
  */
 export function isRfc3339DateTime(text: string): boolean {
   if (text === lastDateTime) return true;
+  if (recentDateTimes.get(text) === true) {
+    lastDateTime = text;
+    return true;
+  }
+  if (!checkRfc3339DateTime(text)) return false;
+  lastDateTime = text;
+  recentDateTimes.set(text, true);
+  return true;
+}
+
+/** Valid date-times seen recently (records/recent-values.ts: instants repeat across meters in any order). */
+const recentDateTimes = new RecentValues<true>();
+
+function checkRfc3339DateTime(text: string): boolean {
   const n = text.length;
   if (n < 20) return false;
   const year = digits(text, 0, 4);
@@ -369,9 +384,7 @@ export function isRfc3339DateTime(text: string): boolean {
   } else return false;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (month < 1 || month > 12 || day < 1 || day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month]!)) return false;
-  if (hour > 23 || minute > 59 || second > 60 || (second === 60 && minute !== 59)) return false;
-  lastDateTime = text;
-  return true;
+  return !(hour > 23 || minute > 59 || second > 60 || (second === 60 && minute !== 59));
 }
 
 /** True for the character codes of `0`-`9` (the `\d` of a JavaScript regex without the `u` flag). */
