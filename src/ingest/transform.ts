@@ -272,8 +272,11 @@ export async function transformRange(job: RangeJob, schema: CompiledSchema, key:
       reject({ line: at, column: null, reason: `has ${record.length} fields, the header has ${width}` });
       return false;
     }
-    faults.length = 0;
-    faultRaws.length = 0;
+    // (`length = 0` is a runtime call even on an empty array: only when a row had faults)
+    if (faults.length) {
+      faults.length = 0;
+      faultRaws.length = 0;
+    }
     for (let i = 0; i < width; i++) {
       const p = plan[i]!;
       if (p.personal) {
