@@ -1,4 +1,4 @@
-import { CellError } from './schema.js';
+import { CellError } from './cell-error.js';
 import { RecentValues } from './recent-values.js';
 
 /**
@@ -59,8 +59,21 @@ const LEAP_SECOND = new CellError('is a leap second (:60), which UTC timestamps 
 const YEAR_RANGE = new CellError('is outside years 0000-9999 once converted to UTC');
 
 let lastDateTimeIn = '';
-/** Canonical forms of the date-times seen recently (records/recent-values.ts). */
-const recentCanonical = new RecentValues<string | CellError>();
+/**
+ * Valid date-times seen recently and their canonical forms (records/recent-values.ts): filled by
+ * the `date-time` format check only (records/schema.ts), after a value passed it, so that an
+ * entry always stands for a valid date-time; read by {@link canonicalDateTime}.
+ */
+export const recentDateTimes = new RecentValues<string | CellError>();
+
+/**
+ * Record that `raw` was just found valid with the canonical form `out` (by the format check):
+ * the next {@link canonicalDateTime} of `raw` answers without a lookup.
+ */
+export function noteDateTime(raw: string, out: string | CellError): void {
+  lastDateTimeIn = raw;
+  lastDateTimeOut = out;
+}
 let lastDateTimeOut: string | CellError = '';
 
 /**
@@ -71,15 +84,15 @@ let lastDateTimeOut: string | CellError = '';
  */
 export function canonicalDateTime(raw: string): string | CellError {
   if (raw === lastDateTimeIn) return lastDateTimeOut;
-  let out = recentCanonical.get(raw);
-  if (out === undefined) {
-    out = isCanonicalDateTime(raw) ? raw : convertDateTime(raw);
-    if (out === raw) recentCanonical.setSelf(raw);
-    else recentCanonical.set(raw, out);
-  }
+  const out = recentDateTimes.get(raw) ?? computeCanonicalDateTime(raw);
   lastDateTimeIn = raw;
   lastDateTimeOut = out;
   return out;
+}
+
+/** The canonical form of `raw`, computed (no memo). */
+export function computeCanonicalDateTime(raw: string): string | CellError {
+  return isCanonicalDateTime(raw) ? raw : convertDateTime(raw);
 }
 
 function convertDateTime(raw: string): string | CellError {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RecentValues } from './recent-values.js';
+import { computeCanonicalDateTime, noteDateTime, recentDateTimes } from './canonical.js';
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -341,18 +341,21 @@ let lastDateTime = '';
  */
 export function isRfc3339DateTime(text: string): boolean {
   if (text === lastDateTime) return true;
-  if (recentDateTimes.get(text) === true) {
+  // Valid date-times seen recently, with their canonical forms (canonical.ts): instants repeat
+  // across meters in any order. One lookup serves this check and the canonical spelling after it.
+  const known = recentDateTimes.get(text);
+  if (known !== undefined) {
     lastDateTime = text;
+    noteDateTime(text, known);
     return true;
   }
   if (!checkRfc3339DateTime(text)) return false;
   lastDateTime = text;
-  recentDateTimes.set(text, true);
+  const canonical = computeCanonicalDateTime(text);
+  if (canonical === text) recentDateTimes.setSelf(text);
+  else recentDateTimes.set(text, canonical);
   return true;
 }
-
-/** Valid date-times seen recently (records/recent-values.ts: instants repeat across meters in any order). */
-const recentDateTimes = new RecentValues<true>();
 
 function checkRfc3339DateTime(text: string): boolean {
   const n = text.length;
