@@ -2,7 +2,8 @@
  * Spawn the real CLI (`node bin/watt.js`, the build in dist/) in a scratch working directory.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { afterAll } from '@jest/globals';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,22 @@ export interface CliResult {
 /** A fresh directory to run watt in (its lake/, .watt/ and logs/ land there). */
 export function scratchDir(prefix = 'watt-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * A maker of scratch folders that are removed once the calling test file's tests are done (call
+ * it at the top level of the file: it registers an `afterAll`).
+ */
+export function scratchDirsRemovedAfterAll(prefix: string): () => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = scratchDir(prefix);
+    made.push(dir);
+    return dir;
+  };
 }
 
 /**

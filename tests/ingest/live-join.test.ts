@@ -1,27 +1,19 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LiveJoin } from '../../src/ingest/live-join.js';
 import { newSpoolSecret, readSpoolFile, SpoolWriter, type SpoolCipher } from '../../src/spool-crypto.js';
+import { scratchDirsRemovedAfterAll } from '../helpers/cli.js';
 
 /** Spool folders of this file, removed after its tests (they hold only encrypted test rows). */
-const made: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const newDir = scratchDirsRemovedAfterAll('watt-live-join-');
 
 const HEADER = 'a,b\n';
 
 /** Both spools encrypted as ingest writes them (src/spool-crypto.ts); the second keyed from its job's secret. */
 function spools() {
-  const dir = tempDir('watt-live-join-');
+  const dir = newDir();
   const first = path.join(dir, 'r0.csv');
   const second = path.join(dir, 'r1.csv');
   const firstBody = HEADER + Array.from({ length: 50_000 }, (_, i) => `x${i},${i}\n`).join('');

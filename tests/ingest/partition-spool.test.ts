@@ -1,22 +1,14 @@
-import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { createSink, type SpoolSpec } from '../../src/ingest/partition-spool.js';
 import { PARQUET_BUFFER_BYTES } from '../../src/ingest/parquet-sink.js';
 import { finishParquetParts as finishEncrypted, readParquetMetadata, readParquetRowGroups, type ParquetColumn, type ParquetPart } from '../../src/formats/parquet.js';
 import { newSpoolSecret, readSpoolFile } from '../../src/spool-crypto.js';
+import { scratchDirsRemovedAfterAll } from '../helpers/cli.js';
 
 /** Spool folders of this file, removed after its tests (they hold only encrypted test rows). */
-const made: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const newDir = scratchDirsRemovedAfterAll('watt-spool-');
 
 /**
  * Spools are encrypted (src/spool-crypto.ts): join the parts as ingest does, check that the joined
@@ -45,7 +37,7 @@ const row = (i: number, day: number, note = ''): string[] => [`R${i}${note}`, `2
 
 describe('partition spool', () => {
   it('parquet: two ranges of shuffled days join into one valid file per day, rows in range order, typed cells', async () => {
-    const dir = tempDir('watt-spool-');
+    const dir = newDir();
     const sinks = [await createSink(spec(dir, 'parquet', 0), ''), await createSink(spec(dir, 'parquet', 1), '')];
     const days = [3, 1, 2, 2, 3, 1, 1, 3, 2, 1];
     days.forEach((day, i) => sinks[i < 5 ? 0 : 1]!.write(`2025-03-0${day}`, row(i, day)));
@@ -67,7 +59,7 @@ describe('partition spool', () => {
   });
 
   it('parquet: long rows are encoded in several row groups before the buffer exceeds its byte budget', async () => {
-    const dir = tempDir('watt-spool-');
+    const dir = newDir();
     const sink = await createSink(spec(dir, 'parquet', 0), '');
     const long = 'x'.repeat(1024 * 1024);
     const rows = Math.ceil((PARQUET_BUFFER_BYTES * 2.5) / long.length);
@@ -84,7 +76,7 @@ describe('partition spool', () => {
   });
 
   it('parquet: days interleaved at random (an unordered export) still give one full row group per day, rows in source order, odd characters intact', async () => {
-    const dir = tempDir('watt-spool-');
+    const dir = newDir();
     const days = 20;
     const perDay = 10_000;
     const dayNames = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2025, 0, 1) + d * 86_400_000).toISOString().slice(0, 10));
@@ -123,7 +115,7 @@ describe('partition spool', () => {
   }, 120_000);
 
   it('parquet: days in time order never switch to spooling', async () => {
-    const dir = tempDir('watt-spool-');
+    const dir = newDir();
     const sink = await createSink(spec(dir, 'parquet', 0), '');
     for (let d = 1; d <= 9; d++) for (let i = 0; i < 60_000; i++) sink.write(`2025-03-0${d}`, row(i, d));
     expect((sink as unknown as { spooling: boolean }).spooling).toBe(false);
@@ -131,7 +123,7 @@ describe('partition spool', () => {
   });
 
   it('csv: one file per day, the header once at the top, rows in order', async () => {
-    const dir = tempDir('watt-spool-');
+    const dir = newDir();
     const sink = await createSink(spec(dir, 'csv', 0), 'id,ts,kwh,n,peak\n');
     [2, 1, 2, 1, 1].forEach((day, i) => sink.write(`2025-03-0${day}`, row(i, day, i === 4 ? ',"quoted"' : '')));
     const parts = sink.finish().sort((a, b) => a.date.localeCompare(b.date));
@@ -148,7 +140,7 @@ describe('partition spool', () => {
   });
 
   it('csv: 40 days interleaved at random over 60,000 rows, multi-byte text and rows longer than a write chunk: every row once, in order, bytes counted exactly', async () => {
-    const dir = tempDir('watt-spool-');
+    const dir = newDir();
     const header = 'id,ts,kwh,n,peak\n';
     const sink = await createSink(spec(dir, 'csv', 0), header);
     const expected = new Map<string, string[]>();
