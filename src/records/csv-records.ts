@@ -110,12 +110,12 @@ class SplitRecords implements CsvRecordParser {
       const first = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
       if (first === -1 || first > quoteAt) {
         // No record delimiter yet outside quotes: a quote comes first (csv-parse's), or more text is needed.
-        if (quoteAt < len) return this.handOver(text, 0, chunk, end, push, close);
+        if (quoteAt < len) return this.handOver(text, 0, end, push, close);
         return this.keep(text, 0, end, push, close);
       }
       if (first === cr) {
         if (first + 1 === len && !end) return this.keep(text, 0, end, push, close); // CR, maybe CRLF
-        if (text.charCodeAt(first + 1) !== LF) return this.handOver(text, 0, chunk, end, push, close); // CR alone (old Mac)
+        if (text.charCodeAt(first + 1) !== LF) return this.handOver(text, 0, end, push, close); // CR alone (old Mac)
         this.recordDelimiter = '\r\n';
       } else this.recordDelimiter = '\n';
     }
@@ -127,17 +127,17 @@ class SplitRecords implements CsvRecordParser {
       let stop = lf;
       if (crlf) {
         // A bare LF inside a CRLF file is field text for csv-parse: let it read from here.
-        if (lf === pos || text.charCodeAt(lf - 1) !== CR) return this.handOver(text, pos, chunk, end, push, close);
+        if (lf === pos || text.charCodeAt(lf - 1) !== CR) return this.handOver(text, pos, end, push, close);
         stop = lf - 1;
       }
-      if (max > 0 && (stop - pos) * 3 > max) return this.handOver(text, pos, chunk, end, push, close);
+      if (max > 0 && (stop - pos) * 3 > max) return this.handOver(text, pos, end, push, close);
       push(stop === pos ? [''] : text.slice(pos, stop).split(delimiter));
       this.linesBefore++;
       pos = lf + 1;
     }
     if (quoteAt < len) {
       // The line holding the quote (from `pos`) and everything after it: csv-parse's.
-      return this.handOver(text, pos, chunk, end, push, close);
+      return this.handOver(text, pos, end, push, close);
     }
     return this.keep(text, pos, end, push, close);
   }
@@ -145,19 +145,19 @@ class SplitRecords implements CsvRecordParser {
   /** Keep `text` from `pos` for the next chunk, or at the end push it as the last record. */
   private keep(text: string, pos: number, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined {
     const rest = pos === 0 ? text : text.slice(pos);
-    if (this.maxRecord > 0 && rest.length * 3 > this.maxRecord) return this.handOver(rest, 0, undefined, end, push, close);
+    if (this.maxRecord > 0 && rest.length * 3 > this.maxRecord) return this.handOver(rest, 0, end, push, close);
     if (!end) {
       this.carry = rest;
       return undefined;
     }
     if (rest.length === 0) return undefined;
-    if (this.recordDelimiter === '\r\n' && rest.charCodeAt(rest.length - 1) === CR) return this.handOver(rest, 0, undefined, end, push, close);
+    if (this.recordDelimiter === '\r\n' && rest.charCodeAt(rest.length - 1) === CR) return this.handOver(rest, 0, end, push, close);
     push(rest.split(this.delimiter));
     return undefined;
   }
 
   /** From `text[pos]` on, csv-parse reads everything (the delimiter found so far is kept). */
-  private handOver(text: string, pos: number, _chunk: Buffer | undefined, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined {
+  private handOver(text: string, pos: number, end: boolean, push: (record: string[]) => void, close: () => void): Error | undefined {
     this.slow = csvParseRecords(this.recordDelimiter ? { ...this.options, record_delimiter: this.recordDelimiter } : this.options);
     const rest = text.slice(pos);
     return this.slowParse(rest.length ? Buffer.from(rest, 'utf8') : undefined, end, push, close);
