@@ -17,11 +17,11 @@
 // load curve, `watt schema infer` and `watt ingest` with the inferred schema. With --repeat K every tool runs K times,
 // alternating, and the fastest run is kept (the machine may be shared).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeReadings, writeReadingsShuffled } from './readings.mjs';
+import { lakeData, writeReadings, writeReadingsShuffled } from './readings.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -45,30 +45,6 @@ function measure(args, env) {
   const system = /cpu_system_us=(\d+)/.exec(r.stderr)?.[1];
   const cpu = parseCpu ? Number(parseCpu) : (Number(user) + Number(system)) / 1e6;
   return { seconds: parse ? Number(parse) : seconds, cpu, rssMiB: rss ? Number(rss) / 1024 : NaN, stdout: r.stdout };
-}
-
-/** Bytes and count of the data objects (and of the Parquet ones) (csv/parquet) under a folder. */
-function lakeData(dir) {
-  let bytes = 0;
-  let objects = 0;
-  let parquet = 0;
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(csv|parquet)$/.test(e.name)) {
-        bytes += statSync(p).size;
-        objects++;
-        if (e.name.endsWith('.parquet')) parquet++;
-      }
-    }
-  };
-  try {
-    walk(dir);
-  } catch {
-    // no lake (nothing landed)
-  }
-  return { bytes, objects, parquet };
 }
 
 const fmtSeconds = (s) => s.toFixed(2).padStart(7);

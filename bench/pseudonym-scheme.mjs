@@ -7,35 +7,17 @@
 // (amounts as DOUBLE). Prints the data bytes, bytes per row, the ratio to v1, wall and CPU
 // seconds (user+sys of the process and its worker threads) and the load average.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeReadings, writeReadingsShuffled } from './readings.mjs';
+import { lakeData, writeReadings, writeReadingsShuffled } from './readings.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name) => (process.argv.indexOf(name) > 0 ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const rows = Number(arg('--rows') ?? 1_000_000);
 const order = arg('--order') ?? 'ordered';
 if (!['ordered', 'random'].includes(order)) throw new Error('--order: ordered or random');
-
-/** Bytes and count of the data objects (csv/parquet) under a folder. */
-function lakeData(dir) {
-  let bytes = 0;
-  let objects = 0;
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(csv|parquet)$/.test(e.name)) {
-        bytes += statSync(p).size;
-        objects++;
-      }
-    }
-  };
-  walk(dir);
-  return { bytes, objects };
-}
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'watt-bench-schemes-'));
 try {

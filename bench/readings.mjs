@@ -1,6 +1,7 @@
 // The meter readings every ingest bench generates: the seed's columns, 20,000 customers with one
 // meter each, hourly readings from 2025-01-01T00:00:00Z (20,000 rows an hour), ~75 bytes a row.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 
 export const HEADER = 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak\n';
@@ -71,4 +72,28 @@ async function writeLines(file, n, line) {
   }
   out.end(chunk);
   await once(out, 'finish');
+}
+
+/** Bytes and count of the data objects (csv/parquet) under a lake folder, and how many are Parquet (0s when there is no lake). */
+export function lakeData(dir) {
+  let bytes = 0;
+  let objects = 0;
+  let parquet = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(csv|parquet)$/.test(e.name)) {
+        bytes += statSync(p).size;
+        objects++;
+        if (e.name.endsWith('.parquet')) parquet++;
+      }
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // no lake (nothing landed)
+  }
+  return { bytes, objects, parquet };
 }
