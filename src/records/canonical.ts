@@ -155,10 +155,21 @@ export function canonicalNumber(raw: string): string | CellError {
   if (!m || (!m[2] && !m[3])) return NOT_NUMBER;
   const value = Number(raw);
   if (!Number.isFinite(value)) return DOUBLE_OVERFLOW;
-  const intPart = m[2] ?? '';
-  const exponent = m[4] ? Number(m[4]) : 0;
-  let digits = intPart + (m[3] ?? '');
-  // Position of the decimal point within `digits`.
+  const { digits, point } = significantDigits(m[2] ?? '', m[3] ?? '', m[4] ? Number(m[4]) : 0);
+  if (!digits) return '0';
+  if (value === 0) return DOUBLE_UNDERFLOW;
+  if (point > MAX_DECIMAL_EXPONENT) return DOUBLE_OVERFLOW;
+  if (point < -MAX_DECIMAL_EXPONENT) return DOUBLE_UNDERFLOW;
+  return plainDecimal(m[1] === '-', digits, point);
+}
+
+/**
+ * The significant digits of the decimal `intPart.fracPart` times 10^`exponent` (leading and
+ * trailing zeros removed; '' for zero) and the position of the decimal point among them (may be
+ * <= 0 or past their end): `('0012', '40', 0)` -> `{ digits: '124', point: 2 }`.
+ */
+export function significantDigits(intPart: string, fracPart: string, exponent: number): { digits: string; point: number } {
+  let digits = intPart + fracPart;
   let point = intPart.length + exponent;
   let lead = 0;
   while (lead < digits.length && digits.charCodeAt(lead) === 48) lead++;
@@ -166,16 +177,16 @@ export function canonicalNumber(raw: string): string | CellError {
   point -= lead;
   let end = digits.length;
   while (end > 0 && digits.charCodeAt(end - 1) === 48) end--;
-  digits = digits.slice(0, end);
-  if (!digits) return '0';
-  if (value === 0) return DOUBLE_UNDERFLOW;
-  if (point > MAX_DECIMAL_EXPONENT) return DOUBLE_OVERFLOW;
-  if (point < -MAX_DECIMAL_EXPONENT) return DOUBLE_UNDERFLOW;
+  return { digits: digits.slice(0, end), point };
+}
+
+/** `digits` (from {@link significantDigits}) with the decimal point at `point`, spelled plainly: `('124', 2)` -> `12.4`, `('5', -1)` -> `0.05`. */
+export function plainDecimal(negative: boolean, digits: string, point: number): string {
   let plain: string;
   if (point <= 0) plain = '0.' + '0'.repeat(-point) + digits;
   else if (point >= digits.length) plain = digits + '0'.repeat(point - digits.length);
   else plain = digits.slice(0, point) + '.' + digits.slice(point);
-  return m[1] === '-' ? '-' + plain : plain;
+  return negative ? '-' + plain : plain;
 }
 
 /** Canonical integer already and safely below 2^53: no sign but `-`, no leading zero, at most 15 digits. */

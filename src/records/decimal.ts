@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { CellError } from './cell-error.js';
+import { plainDecimal, significantDigits } from './canonical.js';
 
 /**
  * Exact amounts (issue 23 item 5): the schema keyword `"x-decimal": {"precision": p, "scale": s}`
@@ -113,17 +114,7 @@ export function canonicalDecimal(raw: string, type: DecimalType): string | CellE
   }
   const m = DECIMAL_PARTS.exec(raw);
   if (!m || (!m[2] && !m[3])) return NOT_DECIMAL;
-  const exponent = m[4] ? Number(m[4]) : 0;
-  let digits = (m[2] ?? '') + (m[3] ?? '');
-  // Position of the decimal point within `digits`.
-  let point = (m[2] ?? '').length + exponent;
-  let lead = 0;
-  while (lead < digits.length && digits.charCodeAt(lead) === 48) lead++;
-  digits = digits.slice(lead);
-  point -= lead;
-  let end = digits.length;
-  while (end > 0 && digits.charCodeAt(end - 1) === 48) end--;
-  digits = digits.slice(0, end);
+  const { digits, point } = significantDigits(m[2] ?? '', m[3] ?? '', m[4] ? Number(m[4]) : 0);
   if (digits === '') return '0';
   const fraction = Math.max(0, digits.length - point);
   if (fraction > type.scale) {
@@ -133,11 +124,7 @@ export function canonicalDecimal(raw: string, type: DecimalType): string | CellE
   if (integer > type.precision - type.scale) {
     return new CellError(`has ${integer} integer digits: the column is DECIMAL(${type.precision},${type.scale}) (${DECIMAL_KEYWORD}), at most ${type.precision - type.scale}`);
   }
-  let text: string;
-  if (point <= 0) text = '0.' + '0'.repeat(-point) + digits;
-  else if (point >= digits.length) text = digits + '0'.repeat(point - digits.length);
-  else text = digits.slice(0, point) + '.' + digits.slice(point);
-  return m[1] === '-' ? '-' + text : text;
+  return plainDecimal(m[1] === '-', digits, point);
 }
 
 /**
