@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { mkdirSync, openSync, writeSync, closeSync, readFileSync, chmodSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { detached } from './recent-values.js';
 
 /** Minimum key length, in characters (bytes of UTF-8): 32, i.e. 256 bits as hex would be 64. */
 export const MIN_KEY_LENGTH = 32;
@@ -207,7 +208,7 @@ export class Pseudonymiser {
     }
     const idx = this.count++;
     // The key is copied: a cell sliced from a chunk of the source would keep the chunk alive.
-    this.entries.push(value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8'), out);
+    this.entries.push(detached(value), out);
     if (idx >= this.hashes.length) {
       const hashes = new Int32Array(this.hashes.length * 2);
       hashes.set(this.hashes);

@@ -51,8 +51,12 @@ export class RecentValues<V> {
   }
 }
 
-/** A copy of `s` that shares no memory with the string it may have been sliced from. */
-function detached(s: string): string {
+/**
+ * A copy of `s` that shares no memory with the string it may have been sliced from (V8 slices
+ * strings of 13 characters or more; shorter ones are copies already): for values a memo keeps
+ * while the source chunk they were cut from should be freed.
+ */
+export function detached(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
