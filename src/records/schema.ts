@@ -391,12 +391,12 @@ function checkRfc3339DateTime(text: string): boolean {
 }
 
 /** True for the character codes of `0`-`9` (the `\d` of a JavaScript regex without the `u` flag). */
-export function isDigit(code: number): boolean {
+function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;
 }
 
 /** The value of the `count` decimal digits of `text` at `at`, or -1 if one is not a digit (or missing). */
-export function digits(text: string, at: number, count: number): number {
+function digits(text: string, at: number, count: number): number {
   let v = 0;
   for (let i = at; i < at + count; i++) {
     const c = text.charCodeAt(i);
