@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { createDecipheriv, createHash, type DecipherGCM, type Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { derivedSegment, readSpoolStream, SpoolWriter, truncateSpool, type SpoolCipher } from '../spool-crypto.js';
@@ -18,6 +18,11 @@ import { derivedSegment, readSpoolStream, SpoolWriter, truncateSpool, type Spool
  * its first byte) with the keys derived from its job's secret while it grows, and its GCM tag,
  * sealed when the range ends, is checked in {@link matches}; the appended bytes are a new segment
  * of the first spool's cipher (fresh keys), dropped again by {@link undo}.
+ *
+ * With a `staged` file (a local lake's {@link Lake.stagingFile}), the join is written there in
+ * plaintext instead, both spools decrypted into it: the object is then built in the lake while
+ * the second range runs, and its upload is one rename (no copy of the joined object after the
+ * ranges). The first spool is left as it was; {@link undo} deletes the staged file.
  */
 export class LiveJoin {
   private cancelled = false;
@@ -28,6 +33,8 @@ export class LiveJoin {
   hash: Hash | undefined;
   /** The GCM decipher of the second spool (from byte 0): its tag is checked by {@link matches}. */
   private gcm: DecipherGCM | undefined;
+  /** The staged file was created by this join (an existing file at that path is never touched). */
+  private stagedCreated = false;
   private readonly task: Promise<boolean>;
 
   /**
@@ -40,6 +47,8 @@ export class LiveJoin {
     readonly first: { file: string; bytes: number; cipher: SpoolCipher },
     readonly second: { file: string; lead: number; secret: Uint8Array },
     secondEnded: Promise<unknown>,
+    /** Where to build the joined object in plaintext (created here, 0600), instead of appending to the first spool. */
+    readonly staged?: string,
   ) {
     secondEnded.then(
       () => (this.secondDone = true),
@@ -77,9 +86,12 @@ export class LiveJoin {
     }
   }
 
-  /** Give the first spool back its own bytes (after {@link finished}). */
+  /** Give the first spool back its own bytes, or delete the staged file (after {@link finished}). */
   async undo(): Promise<void> {
-    if (this.appended > 0) truncateSpool(this.first.file, this.first.cipher, this.first.bytes);
+    if (this.staged) {
+      if (this.stagedCreated) await rm(this.staged, { force: true });
+    }
+    else if (this.appended > 0) truncateSpool(this.first.file, this.first.cipher, this.first.bytes);
     this.appended = 0;
     this.hash = undefined;
     this.gcm = undefined;
@@ -87,7 +99,21 @@ export class LiveJoin {
 
   private async run(): Promise<boolean> {
     const hash = createHash('sha256');
-    for await (const chunk of readSpoolStream(this.first.file, this.first.cipher, { end: this.first.bytes - 1, verify: true }) as AsyncIterable<Buffer>) hash.update(chunk);
+    const staged = this.staged ? await open(this.staged, 'wx', 0o600) : undefined;
+    this.stagedCreated = staged !== undefined;
+    try {
+      for await (const chunk of readSpoolStream(this.first.file, this.first.cipher, { end: this.first.bytes - 1, verify: true }) as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        if (staged) await writeAll(staged, chunk);
+      }
+      return await this.follow(hash, staged);
+    } finally {
+      await staged?.close();
+    }
+  }
+
+  /** Follow the second spool to its end, appending its bytes (after its header line). */
+  private async follow(hash: Hash, staged: FileHandle | undefined): Promise<boolean> {
     let input: FileHandle | undefined;
     const keys = derivedSegment(this.second.secret, this.second.file);
     const gcm = createDecipheriv('aes-256-gcm', keys.key, keys.iv);
@@ -116,8 +142,11 @@ export class LiveJoin {
           offset += bytesRead;
           if (bytes.length) {
             hash.update(bytes);
-            output ??= SpoolWriter.append(this.first.file, this.first.cipher);
-            output.write(bytes);
+            if (staged) await writeAll(staged, bytes);
+            else {
+              output ??= SpoolWriter.append(this.first.file, this.first.cipher);
+              output.write(bytes);
+            }
             this.appended += bytes.length;
           }
           continue;
@@ -133,6 +162,11 @@ export class LiveJoin {
     this.gcm = gcm;
     return true;
   }
+}
+
+/** Write all of `bytes` at the end of `file` (a write may take fewer bytes than given). */
+async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length; ) at += (await file.write(bytes, at, bytes.length - at)).bytesWritten;
 }
 
 /** How long the join waits for the second range to write more, ms. */

@@ -222,7 +222,11 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     // joined into the range 0 file) and `<runId>.rejects.jsonl`.
     const spoolPrefix = path.join(spoolDir, runId);
     const rejectsFile = path.join(spoolDir, `${runId}.rejects.jsonl`);
+    // Objects built in the local lake's staging folder (transform-plan.ts `stage`), and erasure's
+    // filtered copies of them: moved onto their keys by the upload, removed on any other path.
+    const staged: string[] = [];
     const removeSpool = () => {
+      for (const file of staged.splice(0)) for (const f of [file, `${file}.erased`]) rmSync(f, { force: true });
       let names: string[] = [];
       try {
         names = readdirSync(spoolDir);
@@ -274,11 +278,24 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
       await ensurePrivateDir(spoolDir);
       const t0 = performance.now();
       const outcome = await transformSource(
-        { ...options, format, partitionBy, workers, pseudonymisationKey: key.key, pseudonymScheme: scheme, sourceLabel: label, sourceName: patternRedacted, parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 } },
+        {
+          ...options,
+          format,
+          partitionBy,
+          workers,
+          pseudonymisationKey: key.key,
+          pseudonymScheme: scheme,
+          sourceLabel: label,
+          sourceName: patternRedacted,
+          parquetMetadata: { 'watt.run_id': runId, 'watt.schema_sha256': options.schema.sha256 },
+          // A dry run writes nothing to the lake, not even a staged file.
+          ...(lake.stagingFile && !options.dryRun ? { stage: () => lake!.stagingFile!() } : {}),
+        },
         scan,
         spoolPrefix,
         rejectsFile,
       );
+      for (const p of outcome.partitions) if (!p.cipher) staged.push(p.file);
       await assertSourceUnchanged(options.source, sourceInfo.snapshot, label);
       failpoint('ingest:after-spool');
       const seconds = (performance.now() - t0) / 1000;

@@ -108,6 +108,11 @@ export interface TransformInput {
   onProgress?: (progress: { rows: number; bytes: number; totalBytes: number }) => void;
   /** Worker threads started by {@link startRangeWorkers} before the scan (used, then ended). */
   workers?: RangeWorkers;
+  /**
+   * A local lake's {@link Lake.stagingFile}: the CSV object of two ranges is then joined there in
+   * plaintext while the second range runs (live-join.ts), and uploaded by a rename. Not for dry runs.
+   */
+  stage?: () => Promise<string>;
   /** The CSV dialect: the schema's with --delimiter / --encoding applied (default: the schema's). */
   dialect?: CsvDialect;
   /** --timezone: zone of naive date-times over the schema's. */
@@ -140,8 +145,12 @@ export interface SpooledPartition {
   rows: number;
   bytes: number;
   sha256: string;
-  /** How `file` is encrypted (keys in memory only, src/spool-crypto.ts): upload it decrypted. */
-  cipher: SpoolCipher;
+  /**
+   * How `file` is encrypted (keys in memory only, src/spool-crypto.ts): upload it decrypted.
+   * Undefined for an object already built in plaintext in the lake's staging folder
+   * ({@link TransformInput.stage}): upload it by moving it onto its key; remove it if the run fails.
+   */
+  cipher: SpoolCipher | undefined;
 }
 
 /**
@@ -244,8 +253,14 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     const runs = jobs.map((job, i) => runRange(job, i, progress));
     if (format === 'csv' && runs.length === 2 && !options.partitionBy) {
       const second = { file: csvSpoolFile(jobs[1]!.spool.prefix, jobs[1]!.date), lead: Buffer.byteLength(headerLine), secret: jobs[1]!.spool.secret };
+      const stage = options.stage;
       live = runs[0]!.then(
-        (o) => (o.parts.length === 1 && o.parts[0]!.date === jobs[0]!.date ? new LiveJoin(o.parts[0]!, second, runs[1]!) : undefined),
+        async (o) => {
+          if (!(o.parts.length === 1 && o.parts[0]!.date === jobs[0]!.date)) return undefined;
+          // No staging folder (a refused symlink, a full disk): the join goes to the first spool.
+          const staged = stage ? await stage().catch(() => undefined) : undefined;
+          return new LiveJoin(o.parts[0]!, second, runs[1]!, staged);
+        },
         () => undefined,
       );
     }
@@ -298,7 +313,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
       let file: string;
       let bytes: number;
       let hash: Hash | undefined;
-      const cipher = parts[0]!.cipher;
+      let cipher: SpoolCipher | undefined = parts[0]!.cipher;
       if (format === 'parquet') {
         // The Parquet modules load only for Parquet runs.
         const { finishParquetParts } = await import('../formats/parquet.js');
@@ -308,19 +323,23 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
         file = parts[0]!.file;
         bytes = parts[0]!.bytes;
         if (joiner && parts.length === 2 && parts[0]!.file === joiner.first.file && joiner.matches(parts[1]!)) {
-          // Joined while the second range ran.
+          // Joined while the second range ran (built in the lake's staging folder, in plaintext, when staged).
           bytes += joiner.appended;
           hash = joiner.hash;
+          if (joiner.staged) {
+            file = joiner.staged;
+            cipher = undefined;
+          }
         } else {
           if (joiner) await joiner.undo();
           for (const p of parts.slice(1)) {
-            await appendSpool(p.file, p.cipher, file, cipher, p.lead);
+            await appendSpool(p.file, p.cipher, file, cipher!, p.lead);
             bytes += p.bytes - p.lead;
           }
         }
       }
       // The object's sha256 is the plaintext's, every segment of the spool verified on the way.
-      partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: hash ? hash.digest('hex') : await sha256Spool(file, cipher), cipher });
+      partitions.push({ date, file, rows: parts.reduce((n, p) => n + p.rows, 0), bytes, sha256: hash ? hash.digest('hex') : await sha256Spool(file, cipher!), cipher });
     }
   } catch (err) {
     for (const p of partitions) await rm(p.file, { force: true });
@@ -329,6 +348,7 @@ export async function transformSource(options: TransformInput, scan: SourceScan,
     // Every part file but the joined ones (and, on failure, those too: removed above).
     const kept = new Set(partitions.map((p) => p.file));
     for (const file of spooled) if (!kept.has(file)) await rm(file, { force: true });
+    if (joiner?.staged && !kept.has(joiner.staged)) await joiner.undo();
     for (const job of jobs.slice(1)) if (job.rejectsFile) await rm(job.rejectsFile, { force: true });
   }
   const rows = outcomes.reduce((n, o) => n + o.rows, 0);

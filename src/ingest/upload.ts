@@ -43,7 +43,9 @@ export async function uploadOutputs(lake: Lake, plan: UploadPlan, outcome: Trans
     // The footer's timestamp bounds, read from the spool before it is consumed (table log `stats`).
     // Loaded for Parquet runs only (hyparquet stays out of a CSV run's start-up).
     const stats = plan.format === 'parquet' ? await (await import('../table/object-stats.js')).parquetTimestampStats(p.file, p.cipher) : undefined;
-    const info = await putSpool(lake, p.key, p.file, p.cipher, { sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } });
+    const options = { sha256: p.sha256, contentType: CONTENT_TYPES[plan.format], metadata: { run_id: runId } };
+    // An object built in the local lake's staging folder (transform-plan.ts `stage`) moves onto its key.
+    const info = p.cipher ? await putSpool(lake, p.key, p.file, p.cipher, options) : await lake.putFile(p.key, p.file, { ...options, consume: true });
     written.push(p.key);
     if (info.identity) identities.set(p.key, info.identity);
     failpoint('ingest:after-object');

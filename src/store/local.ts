@@ -81,6 +81,11 @@ export class LocalLake implements Lake {
     return path.join(tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
   }
 
+  /** A new temp path in `.watt-tmp/` (named after this process): see {@link Lake.stagingFile}. */
+  stagingFile(): Promise<string> {
+    return this.tempPath();
+  }
+
   /** Remove temp files (`.watt-tmp/<pid>-*`) left by processes that no longer exist on this host. @returns files removed. */
   async removeStaleTemp(): Promise<number> {
     const tmp = path.join(this.dir, TMP_DIR);

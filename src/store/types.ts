@@ -77,6 +77,15 @@ export interface Lake {
   putIfAbsent(key: string, body: Buffer | string, options?: PutOptions): Promise<ObjectInfo | undefined>;
   /** Write a local file under `key` (streams it; the local lake copies then renames). */
   putFile(key: string, file: string, options?: PutOptions): Promise<ObjectInfo>;
+  /**
+   * Local lake only: a new, private (0700 folder) path on the lake's own file system where a
+   * writer may build an object before {@link putFile} with `consume` moves it onto its key (one
+   * `rename(2)`, no copy). Readers never see it (not under any key, not listed); a file left there
+   * by a process that died is removed by the next recovery of the lake (src/table/recover.ts).
+   * Absent for S3 and Azure, where an object is built by its upload.
+   * @throws UsageError (2) when the lake's temp folder is a symlink leading outside the lake
+   */
+  stagingFile?(): Promise<string>;
   /** Read an object. @throws StorageError if it does not exist. */
   get(key: string): Promise<Readable>;
   /** Metadata of an object, or undefined if absent. */

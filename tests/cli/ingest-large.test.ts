@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
-import { runWatt, scratchDir, BIN } from '../helpers/cli.js';
+import { filesUnder, runWatt, scratchDir, BIN } from '../helpers/cli.js';
 
 const KEY = { WATT_PSEUDONYMISATION_KEY: 'test-key-0123456789abcdef0123456789abcdef' };
 const HEADER = 'record_id,customer_id,meter_id,reading_ts,consumption_kwh,tariff_eur_kwh,is_peak';
@@ -28,6 +28,9 @@ async function writeSource(file: string, rows: number, bad: number[] = []): Prom
   out.end(chunk);
   await once(out, 'finish');
 }
+
+/** Every file of the lake under `cwd` (none when the lake folder was never created). */
+const lakeFiles = (cwd: string) => (existsSync(path.join(cwd, 'lake')) ? filesUnder(path.join(cwd, 'lake')) : []);
 
 describe('watt ingest on a file large enough to be checked in parallel ranges', () => {
   it('reports the right line numbers in both halves and keeps every row once, in order', async () => {
@@ -55,6 +58,32 @@ describe('watt ingest on a file large enough to be checked in parallel ranges', 
     const bytes = readFileSync(new URL(out.destination));
     expect(manifest.objects).toHaveLength(1);
     expect(manifest.objects[0]).toMatchObject({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+    // The object was built in the lake's temp folder while the second range ran, then moved onto its key.
+    expect(readdirSync(path.join(cwd, 'lake', 'watt-lake', '.watt-tmp'))).toEqual([]);
+  });
+
+  it('a run killed after its ranges leaves its staged object only in the lake temp folder; the next run removes it and lands every row once', async () => {
+    const cwd = scratchDir();
+    const src = path.join(cwd, 'large.csv');
+    const rows = 120_000;
+    await writeSource(src, rows);
+    const killed = await runWatt(['ingest', '--source', src, '--json'], { cwd, env: { ...KEY, WATT_FAILPOINT: 'ingest:after-spool' } });
+    expect(killed.code).toBeNull(); // SIGKILL
+    const tmp = path.join(cwd, 'lake', 'watt-lake', '.watt-tmp');
+    const staged = readdirSync(tmp);
+    expect(staged).toHaveLength(1);
+    const object = readFileSync(path.join(tmp, staged[0]!), 'utf8');
+    // The whole object, pseudonymised (no raw identifier), private, under no key.
+    expect(object.split('\n').filter(Boolean)).toHaveLength(rows + 1);
+    expect(object).not.toMatch(/CUST-|METER-/);
+    expect(statSync(path.join(tmp, staged[0]!)).mode & 0o777).toBe(0o600);
+    expect(existsSync(path.join(cwd, 'lake', 'watt-lake', 'watt-about-it'))).toBe(false);
+
+    const again = await runWatt(['ingest', '--source', src, '--json'], { cwd, env: KEY });
+    expect(again.code).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+    const body = readFileSync(new URL(JSON.parse(again.stdout).destination), 'utf8').trimEnd().split('\n');
+    expect(body.slice(1).map((l) => Number(l.slice(4, l.indexOf(','))))).toEqual(Array.from({ length: rows }, (_, i) => i));
   });
 
   it('names the line of an invalid UTF-8 byte deep in the second range (lines counted only then)', async () => {
@@ -68,7 +97,7 @@ describe('watt ingest on a file large enough to be checked in parallel ranges', 
     const r = await runWatt(['ingest', '--source', src], { cwd, env: KEY });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/invalid UTF-8 at line 100002\b/);
-    expect(existsSync(path.join(cwd, 'lake'))).toBe(false);
+    expect(lakeFiles(cwd)).toEqual([]);
   });
 
   it('fails strict runs with the first error by line, across ranges, and writes nothing', async () => {
@@ -78,7 +107,8 @@ describe('watt ingest on a file large enough to be checked in parallel ranges', 
     const r = await runWatt(['ingest', '--source', src], { cwd, env: KEY });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/watt: 1 invalid row in large\.csv, nothing was written \(first: line 100002, column consumption_kwh: "-1" must be >= 0\)/);
-    expect(existsSync(path.join(cwd, 'lake'))).toBe(false);
+    // No object and no staged file: at most the lake's empty temp folder, where the object was being built.
+    expect(lakeFiles(cwd)).toEqual([]);
   });
 
   it('stops on Ctrl-C with exit 130, leaves nothing in the lake and no spool file', async () => {
@@ -95,7 +125,7 @@ describe('watt ingest on a file large enough to be checked in parallel ranges', 
     const [code] = await once(child, 'close');
     expect(code).toBe(130);
     expect(stderr).toMatch(/watt: .*interrupted; nothing was left in the lake/);
-    expect(existsSync(path.join(cwd, 'lake', 'watt-lake', 'watt-about-it'))).toBe(false);
+    expect(lakeFiles(cwd)).toEqual([]);
     expect(readdirSync(path.join(cwd, '.watt', 'tmp'))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LiveJoin } from '../../src/ingest/live-join.js';
@@ -78,6 +78,51 @@ describe('LiveJoin (a second range spool appended while it is written)', () => {
     const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, Promise.resolve());
     expect(await join.finished()).toBe(true);
     expect(join.matches({ file: second, bytes: HEADER.length + 8, lead: HEADER.length, cipher: secondCipher })).toBe(false);
+  });
+
+  it('staged: builds the joined object in plaintext in the given file (0600) and leaves the first spool as it was', async () => {
+    const { first, second, firstBody, firstSpool, secret, dir } = spools();
+    const before = readFileSync(first);
+    const staged = path.join(dir, 'staged');
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, ended, staged);
+    const w = SpoolWriter.create(second, secret);
+    w.write(HEADER);
+    let written = '';
+    for (let burst = 0; burst < 10; burst++) {
+      const rows = Array.from({ length: 2_000 }, (_, i) => `s${burst}-${i},${i}\n`).join('');
+      w.write(rows);
+      written += rows;
+      await sleep(5);
+    }
+    const secondCipher = w.close();
+    end();
+    expect(await join.finished()).toBe(true);
+    const object = readFileSync(staged);
+    expect(object.toString()).toBe(firstBody + written);
+    expect(statSync(staged).mode & 0o777).toBe(0o600);
+    expect(join.matches({ file: second, bytes: HEADER.length + Buffer.byteLength(written), lead: HEADER.length, cipher: secondCipher })).toBe(true);
+    expect(join.hash!.digest('hex')).toBe(createHash('sha256').update(object).digest('hex'));
+    expect(join.appended).toBe(Buffer.byteLength(written));
+    // The first spool keeps its own bytes and its one segment (the fallback join still has it).
+    expect(readFileSync(first).equals(before)).toBe(true);
+    expect(firstSpool.cipher.segments).toHaveLength(1);
+    await join.undo();
+    expect(existsSync(staged)).toBe(false);
+  });
+
+  it('staged: a path that already exists is not overwritten, and the join reports it did not happen', async () => {
+    const { second, firstSpool, secret, dir } = spools();
+    const w = SpoolWriter.create(second, secret);
+    w.write(HEADER + 'z,1\n');
+    w.close();
+    const staged = path.join(dir, 'taken');
+    writeFileSync(staged, 'someone else');
+    const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, Promise.resolve(), staged);
+    expect(await join.finished()).toBe(false);
+    await join.undo();
+    expect(readFileSync(staged, 'utf8')).toBe('someone else');
   });
 
   it('ends without joining when the second range wrote no spool, and stops when cancelled', async () => {
