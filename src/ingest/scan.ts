@@ -94,21 +94,31 @@ export async function scanSource(file: string, expectedSize: number, parts: numb
 }
 
 /**
- * The chunks of a plain file, read into one reused buffer (each chunk is valid until the next one
- * is asked for): no allocation and no fresh pages per chunk, unlike a read stream.
+ * The chunks of a plain file, read into two reused buffers in turn (each chunk is valid until the
+ * next one is asked for): the next read runs in the thread pool while the caller hashes this
+ * chunk, and no chunk allocates or touches fresh pages, unlike a read stream.
  */
 async function* readReusing(file: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   const fh = await open(file, 'r');
+  const buffers = [Buffer.allocUnsafe(SCAN_CHUNK), Buffer.allocUnsafe(SCAN_CHUNK)];
+  let next: Promise<{ bytesRead: number }> | undefined;
   try {
-    const buf = Buffer.allocUnsafe(SCAN_CHUNK);
-    for (let at = 0; ; ) {
+    let at = 0;
+    let k = 0;
+    next = fh.read(buffers[k]!, 0, SCAN_CHUNK, at);
+    for (;;) {
       if (signal?.aborted) throw new InterruptedError();
-      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+      const { bytesRead } = await next;
       if (bytesRead === 0) return;
+      const chunk = buffers[k]!.subarray(0, bytesRead);
       at += bytesRead;
-      yield buf.subarray(0, bytesRead);
+      k ^= 1;
+      next = fh.read(buffers[k]!, 0, SCAN_CHUNK, at);
+      yield chunk;
     }
   } finally {
+    // A read still in flight (the caller stopped early) ends before the file is closed.
+    await next?.catch(() => undefined);
     await fh.close();
   }
 }
