@@ -23,6 +23,7 @@ import { DEFAULT_DIALECT, type CsvDialect } from '../records/dialect.js';
 import { checkPersonalColumns } from './personal-guard.js';
 import { csvSpoolFile, parquetKind, type SpoolPart } from './partition-spool.js';
 import { LiveJoin } from './live-join.js';
+import { csvRecords } from '../records/csv-records.js';
 import type { ParquetColumn } from '../formats/parquet.js';
 import type { DataFormat } from '../table/manifest.js';
 
@@ -389,12 +390,16 @@ function decodeBytes(bytes: Buffer, dialect: CsvDialect): Buffer {
 function sampleRows(bytes: Buffer, dialect: CsvDialect, width: number): string[][] {
   const end = bytes.lastIndexOf(10);
   if (end < 0) return [];
-  try {
-    const rows = parseSync(bytes.subarray(0, end + 1), { delimiter: dialect.delimiter, quote: dialect.quoteChar, relax_column_count: true, skip_empty_lines: true, to: GUARD_SAMPLE_ROWS, max_record_size: MAX_RECORD_CHARS }) as string[][];
-    return rows.filter((r) => r.length === width);
-  } catch {
-    return [];
-  }
+  // The run's own record reader (records/csv-records.ts: csv-parse's records, split natively where
+  // no quote is): this runs before the ranges start, in code not yet optimised by the engine.
+  const rows: string[][] = [];
+  const reader = csvRecords({ delimiter: dialect.delimiter, quote: dialect.quoteChar, relax_column_count: true, skip_empty_lines: false, max_record_size: MAX_RECORD_CHARS });
+  const failed = reader.parse(bytes.subarray(0, end + 1), true, (r) => {
+    // Empty lines are skipped; records after the first GUARD_SAMPLE_ROWS are not judged (nor is a fault in them).
+    if (rows.length < GUARD_SAMPLE_ROWS && !(r.length === 1 && r[0] === '')) rows.push(r);
+  }, () => undefined);
+  if (failed && rows.length < GUARD_SAMPLE_ROWS) return [];
+  return rows.filter((r) => r.length === width);
 }
 
 /** The ranges' fault groups merged by column and reason, most rows first; lines in order. */
