@@ -456,9 +456,16 @@ export function detectByValues(values: readonly string[], options: DetectOptions
   const out: PersonalDataFinding[] = [];
   for (const d of PERSONAL_DATA_DETECTORS) {
     if (!d.matchesValue) continue;
+    const needed = d.minShare * sample.length;
     let matched = 0;
-    for (const v of sample) if (d.matchesValue(v)) matched++;
-    if (matched > 0 && matched >= d.minShare * sample.length) {
+    let left = sample.length;
+    for (const v of sample) {
+      // Stop as soon as the values left cannot bring the share up to minShare (same verdict, less work).
+      if (matched + left < needed) break;
+      if (d.matchesValue(v)) matched++;
+      left--;
+    }
+    if (matched > 0 && matched >= needed) {
       out.push({ detector: d.id, label: d.label, evidence: 'values', matched, sampled: sample.length, reason: `${matched} of ${sample.length} sampled values look like ${article(d.label)}${d.shape ? ` (${d.shape})` : ''}` });
     }
   }
