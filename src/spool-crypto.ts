@@ -1,5 +1,5 @@
-import { appendFileSync, closeSync, createReadStream, openSync, readSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, type CipherGCM, type Decipher, type DecipherGCM } from 'node:crypto';
+import { appendFileSync, closeSync, createReadStream, openSync, readSync, statSync, truncateSync, writeFileSync, writeSync, writevSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, type Cipher, type CipherGCM, type Decipher, type DecipherGCM } from 'node:crypto';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
@@ -71,6 +71,43 @@ export function newSpoolSecret(): Uint8Array {
 
 /** Most bytes in one segment: GCM counts 2^32 - 2 blocks of 16 bytes under one IV. */
 export const MAX_SEGMENT_BYTES = (2 ** 32 - 2) * 16;
+
+/**
+ * Most bytes given to one cipher `update` call (see {@link updateSlices}).
+ */
+const CRYPTO_SLICE_BYTES = 64 * 1024;
+
+/**
+ * `aes.update(bytes)` fed at most {@link CRYPTO_SLICE_BYTES} at a time: the outputs, in order (GCM
+ * and CTR give one output byte per input byte, so they concatenate to the one-call output). Each
+ * call allocates its output; glibc serves outputs over 128 KiB from fresh mmap(2) pages until its
+ * threshold adapts, so a process's first megabytes through 256 KiB or 1 MiB calls ran at
+ * 0.4 GB/s, and at 2.5 GB/s in 64 KiB slices (docs/benchmarks.md, "Spool crypto in slices").
+ */
+export function updateSlices(aes: Cipher | Decipher, bytes: Uint8Array): Buffer[] {
+  if (bytes.length <= CRYPTO_SLICE_BYTES) return [aes.update(bytes)];
+  const out: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += CRYPTO_SLICE_BYTES) out.push(aes.update(bytes.subarray(at, Math.min(at + CRYPTO_SLICE_BYTES, bytes.length))));
+  return out;
+}
+
+/** Append every buffer of `parts` to `file`, whole: one writev(2), then plain writes for whatever it left. */
+function appendAllSync(file: string, parts: readonly Uint8Array[]): void {
+  const fd = openSync(file, 'a');
+  try {
+    let done = writevSync(fd, parts as Uint8Array[]);
+    for (const part of parts) {
+      if (done >= part.length) {
+        done -= part.length;
+        continue;
+      }
+      for (let at = done; at < part.length; ) at += writeSync(fd, part, at, part.length - at);
+      done = 0;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function randomSegment(start: number): SpoolSegment {
   return { start, key: new Uint8Array(randomBytes(32)), iv: new Uint8Array(randomBytes(12)) };
@@ -170,9 +207,10 @@ export class SpoolWriter {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (bytes.length === 0) return;
     if (this.written + bytes.length > MAX_SEGMENT_BYTES) throw new Error(`spool ${path.basename(this.file)} would pass ${MAX_SEGMENT_BYTES} bytes in one segment`);
-    const out = this.aes.update(bytes);
-    appendFileSync(this.file, out);
-    this.written += out.length;
+    const out = updateSlices(this.aes, bytes);
+    if (out.length === 1) appendFileSync(this.file, out[0]!);
+    else appendAllSync(this.file, out);
+    this.written += bytes.length;
   }
 
   /** Seal the segment: its GCM tag and length. Returns the file's cipher. Idempotent. */
@@ -277,7 +315,7 @@ class SpoolDecipher extends Transform {
         const n = Math.min(chunk.length - at, end - this.pos);
         if (n <= 0) throw new DataError('a spool file of this run is longer than the run wrote it; nothing was committed', { hint: 'check who else writes to WATT_HOME/tmp, then run again' });
         const piece = chunk.subarray(at, at + n);
-        this.push(this.aes!.update(piece));
+        for (const out of updateSlices(this.aes!, piece)) this.push(out);
         at += n;
         this.pos += n;
         if (this.pos === end) {

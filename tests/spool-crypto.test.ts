@@ -51,6 +51,25 @@ describe('spool files', () => {
     }
   });
 
+  it('writes of any size around the 64 KiB crypto slice read back the same bytes as one write (GCM tag included)', async () => {
+    const plain = Buffer.from(text(30_000, 'SLICE')); // ~1.3 MB
+    const sizes = [4_093, 65_535, 65_536, 65_537, 131_072, 262_144 + 3, 1 << 20];
+    const whole = path.join(dir, 'whole.csv');
+    const ww = SpoolWriter.create(whole);
+    ww.write(plain);
+    expect((await readSpoolFile(whole, ww.close())).equals(plain)).toBe(true);
+    for (const size of sizes) {
+      const file = path.join(dir, `slices-${size}.csv`);
+      const w = SpoolWriter.create(file);
+      for (let at = 0; at < plain.length; at += size) w.write(plain.subarray(at, at + size));
+      expect(w.written).toBe(plain.length);
+      const cipher = w.close();
+      expect(readFileSync(file).length).toBe(plain.length);
+      expect((await readSpoolFile(file, cipher)).equals(plain)).toBe(true);
+      expect(Buffer.concat([...spoolChunksSync(file, cipher)]).equals(plain)).toBe(true);
+    }
+  });
+
   it('a changed byte, a file cut short or grown: every whole read fails with DataError', async () => {
     const file = path.join(dir, 'c.csv');
     const w = SpoolWriter.create(file);
