@@ -23,7 +23,7 @@ export async function loadDotenv(cwd: string = process.cwd()): Promise<void> {
   const loaded = await import('dotenv');
   // A CommonJS package: Node's import names its exports and gives them as `default` too; the
   // start-up bundle (esbuild, scripts/build.mjs) gives them as `default` only.
-  const dotenv = (loaded as { default?: typeof loaded }).default ?? loaded;
+  const dotenv = loaded.default ?? loaded;
   dotenv.config({ path: file, quiet: true, override: false });
 }
 
