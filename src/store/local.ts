@@ -4,13 +4,16 @@ import { chmod, link, rename, rm, rmdir, stat, readdir, copyFile, writeFile, rea
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../private-fs.js';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { StorageError, UsageError } from '../errors.js';
 import type { DeleteResult, Lake, ObjectInfo, PutOptions, RetainedVersions } from './types.js';
 import { isAlive } from '../lock.js';
 
 const TMP_DIR = '.watt-tmp';
+/** This host in temp file names (8 hex of the sha256 of its name): pids are only checked on their own host. */
+const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 
 /**
  * The local lake: `<root>/<bucket>/<key>` on the file system. Writes go to
@@ -78,7 +81,7 @@ export class LocalLake implements Lake {
     const tmp = path.join(this.dir, TMP_DIR);
     await this.confine(tmp);
     await ensurePrivateDir(tmp);
-    return path.join(tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    return path.join(tmp, `${process.pid}-h${HOST_TAG}-${randomBytes(6).toString('hex')}`);
   }
 
   /** A new temp path in `.watt-tmp/` (named after this process): see {@link Lake.stagingFile}. */
@@ -86,8 +89,14 @@ export class LocalLake implements Lake {
     return this.tempPath();
   }
 
-  /** Remove temp files (`.watt-tmp/<pid>-*`) left by processes that no longer exist on this host. @returns files removed. */
-  async removeStaleTemp(): Promise<number> {
+  /**
+   * Remove temp files (`.watt-tmp/<pid>-h<host>-*`) left by processes that no longer exist: of this
+   * host, when their pid is gone; of another host (a lake folder shared over NFS, or by containers,
+   * whose pids this host cannot check), once older than `graceMs`. Names without a host tag
+   * (watt before 2026-12-07) count as this host's.
+   * @returns files removed.
+   */
+  async removeStaleTemp(graceMs = 60 * 60 * 1000, now = Date.now()): Promise<number> {
     const tmp = path.join(this.dir, TMP_DIR);
     let names: string[];
     try {
@@ -98,9 +107,17 @@ export class LocalLake implements Lake {
     }
     let removed = 0;
     for (const name of names) {
-      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-      if (!pid || pid === process.pid || isAlive(pid)) continue;
-      await rm(path.join(tmp, name), { force: true });
+      const m = /^(\d+)-(?:h([0-9a-f]{8})-)?/.exec(name);
+      const pid = Number(m?.[1]);
+      if (!pid) continue;
+      const file = path.join(tmp, name);
+      if (m![2] === undefined || m![2] === HOST_TAG) {
+        if (pid === process.pid || isAlive(pid)) continue;
+      } else {
+        const s = await stat(file).catch(() => undefined);
+        if (!s || now - s.mtimeMs < graceMs) continue;
+      }
+      await rm(file, { force: true });
       removed++;
     }
     return removed;

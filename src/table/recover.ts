@@ -160,7 +160,7 @@ export async function recoverLake(options: RecoverOptions): Promise<RecoveryResu
     }
     for (const k of result.kept.slice(0, KEPT_LOGGED)) logger.debug(`left ${k.key} without a manifest: ${k.reason}`, { step: 'recover', key: k.key });
     if (result.kept.length > KEPT_LOGGED) logger.debug(`left ${result.kept.length - KEPT_LOGGED} more objects without a manifest`, { step: 'recover', kept: result.kept.length });
-    if (lake.provider === 'local' && 'removeStaleTemp' in lake) await (lake as { removeStaleTemp(): Promise<number> }).removeStaleTemp();
+    if (lake.provider === 'local' && 'removeStaleTemp' in lake) await (lake as { removeStaleTemp(graceMs: number): Promise<number> }).removeStaleTemp(grace);
     if (scanFile && !options.signal?.aborted) await writeScanRecord(scanFile, now);
   } catch (err) {
     result.error = (err as Error).message.split('\n')[0]!.slice(0, 200);

@@ -2,6 +2,7 @@
  * One contract, three lakes: the local folder, S3 (s3rver) and Azure Blob (Azurite), all real.
  */
 import { mkdtempSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -119,5 +120,30 @@ describe('local lake safety', () => {
     expect(existsSync(path.join(root, 'b', 'ok', 'ok.csv'))).toBe(false);
     expect(readdirSync(path.join(root, 'b', '.watt-tmp'))).toEqual([]);
     expect(readdirSync(root)).toEqual(['b']);
+  });
+
+  it('recovery removes temp files of dead processes of this host at once, and those of another host only after the grace', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'watt-lake-'));
+    const lake = new LocalLake(root, 'b');
+    const mine = await lake.stagingFile();
+    const tmp = path.dirname(mine);
+    expect(path.basename(mine)).toMatch(new RegExp(`^${process.pid}-h[0-9a-f]{8}-[0-9a-f]{12}$`));
+    const hostTag = path.basename(mine).split('-')[1]!;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a pid that has exited
+    const otherHost = hostTag === 'h00000000' ? 'h11111111' : 'h00000000';
+    const files = {
+      live: mine,
+      deadHere: path.join(tmp, `${dead}-${hostTag}-aaaaaaaaaaaa`),
+      deadHereErased: path.join(tmp, `${dead}-${hostTag}-aaaaaaaaaaaa.erased`),
+      legacyDead: path.join(tmp, `${dead}-bbbbbbbbbbbb`),
+      otherHost: path.join(tmp, `${dead}-${otherHost}-cccccccccccc`), // its pid means nothing here
+    };
+    for (const f of Object.values(files)) writeFileSync(f, 'rows');
+    const left = () => Object.entries(files).filter(([, f]) => existsSync(f)).map(([k]) => k).sort();
+    expect(await lake.removeStaleTemp(60 * 60 * 1000)).toBe(3);
+    expect(left()).toEqual(['live', 'otherHost']);
+    // Two hours later: another host's file is past the grace; this process's own file stays.
+    expect(await lake.removeStaleTemp(60 * 60 * 1000, Date.now() + 2 * 60 * 60 * 1000)).toBe(1);
+    expect(left()).toEqual(['live']);
   });
 });
