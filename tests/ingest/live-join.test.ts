@@ -26,23 +26,34 @@ function spools() {
 
 const plain = (file: string, cipher: SpoolCipher) => readSpoolFile(file, cipher);
 
+/** A promise the test settles itself: the end of the second range. */
+function rangeEnd(): { ended: Promise<void>; end: () => void } {
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  return { ended, end };
+}
+
+/** The second range writing its spool in bursts (header first), as a worker does: the rows written and the sealed cipher. */
+async function writeInBursts(file: string, secret: Uint8Array, bursts: number, rowsPerBurst: number, tag: string): Promise<{ written: string; cipher: SpoolCipher }> {
+  const w = SpoolWriter.create(file, secret);
+  w.write(HEADER);
+  let written = '';
+  for (let burst = 0; burst < bursts; burst++) {
+    const rows = Array.from({ length: rowsPerBurst }, (_, i) => `${tag}${burst}-${i},${i}\n`).join('');
+    w.write(rows);
+    written += rows;
+    await sleep(5);
+  }
+  return { written, cipher: w.close() };
+}
+
 describe('LiveJoin (a second range spool appended while it is written)', () => {
   it('follows a spool created late and written in bursts, then ends with both files joined and hashed', async () => {
     const { first, second, firstBody, firstSpool, secret } = spools();
-    let end!: () => void;
-    const ended = new Promise<void>((resolve) => (end = resolve));
+    const { ended, end } = rangeEnd();
     const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, ended);
     await sleep(40); // the second range has not created its spool yet
-    const w = SpoolWriter.create(second, secret);
-    w.write(HEADER);
-    let written = '';
-    for (let burst = 0; burst < 20; burst++) {
-      const rows = Array.from({ length: 3_000 }, (_, i) => `y${burst}-${i},${i}\n`).join('');
-      w.write(rows);
-      written += rows;
-      await sleep(5);
-    }
-    const secondCipher = w.close();
+    const { written, cipher: secondCipher } = await writeInBursts(second, secret, 20, 3_000, 'y');
     end();
     expect(await join.finished()).toBe(true);
     expect(readFileSync(first).includes('y1-2999,2999')).toBe(false); // still encrypted
@@ -84,19 +95,9 @@ describe('LiveJoin (a second range spool appended while it is written)', () => {
     const { first, second, firstBody, firstSpool, secret, dir } = spools();
     const before = readFileSync(first);
     const staged = path.join(dir, 'staged');
-    let end!: () => void;
-    const ended = new Promise<void>((resolve) => (end = resolve));
+    const { ended, end } = rangeEnd();
     const join = new LiveJoin(firstSpool, { file: second, lead: HEADER.length, secret }, ended, staged);
-    const w = SpoolWriter.create(second, secret);
-    w.write(HEADER);
-    let written = '';
-    for (let burst = 0; burst < 10; burst++) {
-      const rows = Array.from({ length: 2_000 }, (_, i) => `s${burst}-${i},${i}\n`).join('');
-      w.write(rows);
-      written += rows;
-      await sleep(5);
-    }
-    const secondCipher = w.close();
+    const { written, cipher: secondCipher } = await writeInBursts(second, secret, 10, 2_000, 's');
     end();
     expect(await join.finished()).toBe(true);
     const object = readFileSync(staged);
