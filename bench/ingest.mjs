@@ -17,7 +17,7 @@
 // load curve, `watt schema infer` and `watt ingest` with the inferred schema. With --repeat K every tool runs K times,
 // alternating, and the fastest run is kept (the machine may be shared).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ const orders = orderArg === 'both' ? ['ordered', 'random'] : [orderArg];
 /** Runs a node script: wall seconds, peak RSS (MiB, worker threads included), the in-process parse time if printed. */
 function measure(args, env) {
   const t = process.hrtime.bigint();
+  const startedAt = Date.now();
   const r = spawnSync(process.execPath, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
@@ -44,7 +45,7 @@ function measure(args, env) {
   const user = /cpu_user_us=(\d+)/.exec(r.stderr)?.[1];
   const system = /cpu_system_us=(\d+)/.exec(r.stderr)?.[1];
   const cpu = parseCpu ? Number(parseCpu) : (Number(user) + Number(system)) / 1e6;
-  return { seconds: parse ? Number(parse) : seconds, cpu, rssMiB: rss ? Number(rss) / 1024 : NaN, stdout: r.stdout };
+  return { seconds: parse ? Number(parse) : seconds, cpu, rssMiB: rss ? Number(rss) / 1024 : NaN, stdout: r.stdout, startedAt, endedAt: startedAt + seconds * 1000 };
 }
 
 const fmtSeconds = (s) => s.toFixed(2).padStart(7);
@@ -88,6 +89,10 @@ for (const rows of sizes) for (const order of orders) {
         `partitioned Parquet lake / one-object Parquet lake ${(pqd.lake.bytes / pq.lake.bytes).toFixed(2)} (issue 23 target <= 1.2)`,
     );
     if (!pq.parquetObjects) console.log('  (no .parquet object landed: this build ignores --format parquet; its figures are CSV)');
+    if (csv.phases) {
+      const p = csv.phases;
+      console.log(`${String(rows).padEnd(10)} | ${order.padEnd(7)} | CSV run phases (its fastest run, from its log's timestamps): start-up ${p.startup} s, scan and checks ${p.before} s, ranges ${p.ranges} s, upload and commit ${p.commit} s, exit ${p.exit} s`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -137,7 +142,32 @@ function ingest(dir, file, name, extra) {
   };
   const m = measure(['-r', rssHook, path.join(root, 'bin', 'watt.js'), 'ingest', '--source', file, '--json', ...extra], env);
   const lake = lakeData(env.WATT_LAKE_ROOT);
-  const out = { ...m, lake, parquetObjects: lake.parquet };
+  const out = { ...m, lake, parquetObjects: lake.parquet, phases: phases(env.WATT_LOG_DIR, m) };
   rmSync(env.WATT_LAKE_ROOT, { recursive: true, force: true });
   return out;
 }
+
+/**
+ * Where one run's wall time went, from the timestamps of its run log (JSON lines, `step` fields):
+ * start-up (process start to the first line), scan and checks (to the `plan` line that starts the
+ * ranges), ranges (to the `validate` line), upload and commit (to the last line), exit (to the
+ * process's end). Seconds with two decimals; undefined without a log.
+ */
+function phases(logDir, m) {
+  let lines;
+  try {
+    const name = readdirSync(logDir).find((f) => f.endsWith('.log'));
+    lines = readFileSync(path.join(logDir, name), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return undefined;
+  }
+  const at = (step) => Date.parse(lines.find((l) => l.step === step)?.timestamp ?? '');
+  const first = Date.parse(lines[0].timestamp);
+  const last = Date.parse(lines.at(-1).timestamp);
+  const plan = at('plan');
+  const validate = at('validate');
+  if ([first, last, plan, validate].some(Number.isNaN)) return undefined;
+  const s = (ms) => (ms / 1000).toFixed(2);
+  return { startup: s(first - m.startedAt), before: s(plan - first), ranges: s(validate - plan), commit: s(last - validate), exit: s(m.endedAt - last) };
+}
+
