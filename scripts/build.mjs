@@ -46,7 +46,7 @@ process.exit(r.status ?? 1);
  * command loads at start-up (commander, chalk, winston, ajv, csv-parse, dotenv and what they
  * require) in a few ES modules instead of ~250 files, which Node 20 resolves, reads and compiles
  * one by one: `watt --version` and the start of an ingest ~0.1 s sooner on the reference machine
- * (docs/benchmarks.md, "Start-up bundle"). Every other package (the cloud SDKs, the server, native
+ * (docs/benchmarks.md, "Unordered exports: the serial phases"). Every other package (the cloud SDKs, the server, native
  * addons, the Parquet reader) stays in node_modules and loads on first use, as before; watt's own
  * lazily loaded modules become chunks loaded the same way. Built with esbuild when it is installed
  * (a dev dependency); without it, bin/watt.js runs dist/ as compiled.

@@ -82,9 +82,9 @@ const CRYPTO_SLICE_BYTES = 64 * 1024;
  * and CTR give one output byte per input byte, so they concatenate to the one-call output). Each
  * call allocates its output; glibc serves outputs over 128 KiB from fresh mmap(2) pages until its
  * threshold adapts, so a process's first megabytes through 256 KiB or 1 MiB calls ran at
- * 0.4 GB/s, and at 2.5 GB/s in 64 KiB slices (docs/benchmarks.md, "Spool crypto in slices").
+ * 0.4 GB/s, and at 2.5 GB/s in 64 KiB slices (docs/benchmarks.md, "Unordered exports: the serial phases").
  */
-export function updateSlices(aes: Cipher | Decipher, bytes: Uint8Array): Buffer[] {
+function updateSlices(aes: Cipher | Decipher, bytes: Uint8Array): Buffer[] {
   if (bytes.length <= CRYPTO_SLICE_BYTES) return [aes.update(bytes)];
   const out: Buffer[] = [];
   for (let at = 0; at < bytes.length; at += CRYPTO_SLICE_BYTES) out.push(aes.update(bytes.subarray(at, Math.min(at + CRYPTO_SLICE_BYTES, bytes.length))));

@@ -1,7 +1,7 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { createDecipheriv, createHash, type DecipherGCM, type Hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { derivedSegment, readSpoolStream, SpoolWriter, truncateSpool, updateSlices, type SpoolCipher } from '../spool-crypto.js';
+import { derivedSegment, readSpoolStream, SpoolWriter, truncateSpool, type SpoolCipher } from '../spool-crypto.js';
 
 /**
  * Joins the CSV spool of the second of two ranges onto the first while the second is still being
@@ -90,8 +90,7 @@ export class LiveJoin {
   async undo(): Promise<void> {
     if (this.staged) {
       if (this.stagedCreated) await rm(this.staged, { force: true });
-    }
-    else if (this.appended > 0) truncateSpool(this.first.file, this.first.cipher, this.first.bytes);
+    } else if (this.appended > 0) truncateSpool(this.first.file, this.first.cipher, this.first.bytes);
     this.appended = 0;
     this.hash = undefined;
     this.gcm = undefined;
@@ -135,7 +134,7 @@ export class LiveJoin {
         }
         const { bytesRead } = await input.read(buf, 0, buf.length, offset);
         if (bytesRead > 0) {
-          const plain = Buffer.concat(updateSlices(gcm, buf.subarray(0, bytesRead)));
+          const plain = gcm.update(buf.subarray(0, bytesRead));
           // The header line (the first `lead` bytes) is authenticated, not appended.
           const skip = Math.max(0, Math.min(plain.length, this.second.lead - offset));
           const bytes = plain.subarray(skip);
