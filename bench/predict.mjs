@@ -3,7 +3,7 @@
 // spawn (process start to exit), 20 runs after 2 warm-ups, with the shipped default model; plus
 // which heavy modules a predict run loads (none of the AWS/Azure SDKs, winston, the simulator).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,24 +39,38 @@ for (let i = 0; i < 10; i++) {
   baseline.push(Number(process.hrtime.bigint() - t) / 1e6);
 }
 baseline.sort((a, b) => a - b);
-// CommonJS packages in the require cache after one predict run (ESM imports of CJS land there too)
+// Packages a predict run loads: CommonJS ones from the require cache, ES modules from a load hook
+// (node:module register) that writes each URL it loads to a file; a chunk of the start-up bundle
+// (dist/bundle/, scripts/build.mjs) counts for every package esbuild put in it (its
+// `// node_modules/<package>/` markers).
+const loadLog = path.join(env.WATT_HOME, 'loaded.txt');
+const hook = `data:text/javascript,${encodeURIComponent(`import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) { if (url.startsWith('file:')) appendFileSync(${JSON.stringify(loadLog)}, url + '\\n'); return next(url, context); }`)}`;
 const heavy = spawnSync(
   process.execPath,
-  ['-e', `process.argv=[process.argv[0], ${JSON.stringify(bin)}, 'predict','--dpe','C','--temp','4'];
+  ['--import', `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(hook)});`)}`, '-e', `process.argv=[process.argv[0], ${JSON.stringify(bin)}, 'predict','--dpe','C','--temp','4'];
    const origOut=process.stdout.write.bind(process.stdout); process.stdout.write=()=>true;
    await import(${JSON.stringify('file://' + bin)});
    await new Promise(r=>setTimeout(r,50));
    const { createRequire } = await import('node:module');
-   const loaded = Object.keys(createRequire(import.meta.url).cache);
-   origOut(JSON.stringify(loaded.filter(f=>/aws-sdk|@azure|winston|better-sqlite3|ml-regression|ajv/.test(f)).map(f=>f.split('node_modules/').pop().split('/').slice(0,2).join('/')).filter((v,i,a)=>a.indexOf(v)===i)));`,
+   origOut(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`,
    '--input-type=module'],
   { env, encoding: 'utf8' },
 );
+const packageOf = (file) => file.split('node_modules/').pop().split('/').slice(0, file.split('node_modules/').pop().startsWith('@') ? 2 : 1).join('/');
+const loadedPackages = new Set();
+for (const f of JSON.parse(heavy.stdout || '[]')) if (f.includes('node_modules/')) loadedPackages.add(packageOf(f));
+for (const url of existsSync(loadLog) ? readFileSync(loadLog, 'utf8').split('\n').filter(Boolean) : []) {
+  const file = fileURLToPath(url);
+  if (file.includes('node_modules/')) loadedPackages.add(packageOf(file));
+  else if (file.includes(`${path.sep}dist${path.sep}bundle${path.sep}`)) for (const m of readFileSync(file, 'utf8').matchAll(/^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) loadedPackages.add(m[1]);
+}
+const heavyLoaded = [...loadedPackages].filter((p) => /aws-sdk|@azure|winston|better-sqlite3|ml-regression|^ajv/.test(p)).sort();
 process.stdout.write(`watt predict --dpe C --temp 4 (${runs} runs, Node ${process.version}, ${os.cpus().length} cores, ${os.platform()} ${os.release()})\n`);
 process.stdout.write(`  output: ${line}\n`);
 process.stdout.write(`  wall: median ${q(0.5).toFixed(0)} ms, p95 ${q(0.95).toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times.at(-1).toFixed(0)} ms\n`);
 process.stdout.write(`  bare node -e 0: median ${baseline[5].toFixed(0)} ms\n`);
-process.stdout.write(`  CommonJS packages loaded by predict (AWS, Azure, winston, sqlite, ml-regression, ajv): ${heavy.stdout.trim() || heavy.stderr.split('\n')[0]}\n`);
+process.stdout.write(`  packages loaded by predict: ${[...loadedPackages].sort().join(', ') || (heavy.status !== 0 ? heavy.stderr.split('\n')[0] : 'none')}; of them heavy (AWS, Azure, winston, sqlite, ml-regression, ajv): ${JSON.stringify(heavyLoaded)}\n`);
 
 // One in-process prediction (what `watt serve` calls per request): predictLead on a loaded model.
 const { predictLead, predictLeadReference } = await import('../dist/model/predict.js');
