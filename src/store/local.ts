@@ -77,16 +77,12 @@ export class LocalLake implements Lake {
     }
   }
 
-  private async tempPath(): Promise<string> {
+  /** A new temp path in `.watt-tmp/`, named after this process and host: see {@link Lake.stagingFile}. */
+  async stagingFile(): Promise<string> {
     const tmp = path.join(this.dir, TMP_DIR);
     await this.confine(tmp);
     await ensurePrivateDir(tmp);
     return path.join(tmp, `${process.pid}-h${HOST_TAG}-${randomBytes(6).toString('hex')}`);
-  }
-
-  /** A new temp path in `.watt-tmp/` (named after this process): see {@link Lake.stagingFile}. */
-  stagingFile(): Promise<string> {
-    return this.tempPath();
   }
 
   /**
@@ -94,9 +90,10 @@ export class LocalLake implements Lake {
    * host, when their pid is gone; of another host (a lake folder shared over NFS, or by containers,
    * whose pids this host cannot check), once older than `graceMs`. Names without a host tag
    * (watt before 2026-12-07) count as this host's.
+   * @param graceMs the recovery grace (table/integrity.ts DEFAULT_GRACE_MS unless configured)
    * @returns files removed.
    */
-  async removeStaleTemp(graceMs = 60 * 60 * 1000, now = Date.now()): Promise<number> {
+  async removeStaleTemp(graceMs: number, now = Date.now()): Promise<number> {
     const tmp = path.join(this.dir, TMP_DIR);
     let names: string[];
     try {
@@ -127,7 +124,7 @@ export class LocalLake implements Lake {
   private async writeAtomically(key: string, fill: (tmp: string) => Promise<void>): Promise<ObjectInfo> {
     const target = this.pathOf(key);
     await this.confine(target);
-    const tmp = await this.tempPath();
+    const tmp = await this.stagingFile();
     try {
       await fill(tmp);
       await chmod(tmp, PRIVATE_FILE_MODE); // private by default, whatever the umask or the source file's mode
@@ -151,7 +148,7 @@ export class LocalLake implements Lake {
   async putIfAbsent(key: string, body: Buffer | string, _options: PutOptions = {}): Promise<ObjectInfo | undefined> {
     const target = this.pathOf(key);
     await this.confine(target);
-    const tmp = await this.tempPath();
+    const tmp = await this.stagingFile();
     try {
       await writeFile(tmp, body, { mode: PRIVATE_FILE_MODE });
       await ensurePrivateDir(path.dirname(target));
