@@ -24,10 +24,17 @@ export async function filterErasedSubjects(outcome: TransformOutcome, format: Da
   const kept: TransformOutcome['partitions'] = [];
   for (const p of outcome.partitions) {
     const out = `${p.file}.erased`;
-    const r =
-      format === 'parquet'
-        ? await rewriteParquet(p.file, columns, subjects, out, signal, p.cipher, true)
-        : await rewriteCsv(readSpoolStream(p.file, p.cipher, { signal }), columns, subjects, out, signal, true);
+    let r;
+    try {
+      r =
+        format === 'parquet'
+          ? await rewriteParquet(p.file, columns, subjects, out, signal, p.cipher, true)
+          : await rewriteCsv(readSpoolStream(p.file, p.cipher, { signal }), columns, subjects, out, signal, true);
+    } catch (err) {
+      // A copy cut short goes now (beside a staged object, no spool clean-up would find it).
+      await rm(out, { force: true });
+      throw err;
+    }
     if (r.removed === 0) {
       await rm(out, { force: true });
       kept.push(p);

@@ -19,7 +19,7 @@ import { keyIdOf, schemeLabel, type PseudonymisationKey, type PseudonymScheme } 
 import { appendTrail } from '../trail/trail.js';
 import { scanSource } from './scan.js';
 import type { FaultGroup, RowError } from './transform.js';
-import { needsOneRange, rangesFor, startRangeWorkers, transformSource, type RangeWorkers } from './transform-plan.js';
+import { needsOneRange, rangesFor, startRangeWorkers, transformSource, type RangeWorkers, type TransformOutcome } from './transform-plan.js';
 import type { CsvDialect } from '../records/dialect.js';
 import { cutoffDay, describeFaults, expiredRows } from './run-report.js';
 import { formatBytes, uploadOutputs } from './upload.js';
@@ -222,11 +222,12 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     // joined into the range 0 file) and `<runId>.rejects.jsonl`.
     const spoolPrefix = path.join(spoolDir, runId);
     const rejectsFile = path.join(spoolDir, `${runId}.rejects.jsonl`);
-    // Objects built in the local lake's staging folder (transform-plan.ts `stage`), and erasure's
-    // filtered copies of them: moved onto their keys by the upload, removed on any other path.
-    const staged: string[] = [];
+    // The transform's outcome once known: its partition files outside WATT_HOME/tmp (objects built
+    // in the local lake's staging folder, transform-plan.ts `stage`, or erasure's filtered copies
+    // of them) are moved onto their keys by the upload and removed on any other path.
+    let transformed: TransformOutcome | undefined;
     const removeSpool = () => {
-      for (const file of staged.splice(0)) for (const f of [file, `${file}.erased`]) rmSync(f, { force: true });
+      for (const p of transformed?.partitions ?? []) if (path.dirname(p.file) !== spoolDir) rmSync(p.file, { force: true });
       let names: string[] = [];
       try {
         names = readdirSync(spoolDir);
@@ -295,7 +296,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
         spoolPrefix,
         rejectsFile,
       );
-      for (const p of outcome.partitions) if (!p.cipher) staged.push(p.file);
+      transformed = outcome;
       await assertSourceUnchanged(options.source, sourceInfo.snapshot, label);
       failpoint('ingest:after-spool');
       const seconds = (performance.now() - t0) / 1000;
