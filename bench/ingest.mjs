@@ -161,6 +161,7 @@ function phases(logDir, m) {
   } catch {
     return undefined;
   }
+  if (!lines.length) return undefined;
   const at = (step) => Date.parse(lines.find((l) => l.step === step)?.timestamp ?? '');
   const first = Date.parse(lines[0].timestamp);
   const last = Date.parse(lines.at(-1).timestamp);
